@@ -1,0 +1,112 @@
+"""flowdeck: design and run AI agent workflows, visually, from the command line, or from Python.
+
+    import flowdeck
+    workflow = flowdeck.load("research-code-review")       # a template name, a file path or JSON text
+    state = flowdeck.run(workflow, {"task": "Write a palindrome checker"})
+    print(state.outputs()["reviewer"])
+
+    async for event in flowdeck.start(workflow, {"task": "..."}):   # the live event stream, not stored
+        print(event.type)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from flowdeck.engine.events import Event
+from flowdeck.engine.run import Run
+from flowdeck.engine.state import RunState
+from flowdeck.engine.workflow import Workflow, parse_workflow, read_workflow, workflow_json_schema
+from flowdeck.errors import FlowdeckError, ModelError, NotFoundError, Problem, WorkflowError
+
+__all__ = [
+    "Event",
+    "FlowdeckError",
+    "ModelError",
+    "NotFoundError",
+    "Problem",
+    "Run",
+    "RunState",
+    "Workflow",
+    "WorkflowError",
+    "arun",
+    "load",
+    "run",
+    "start",
+    "workflow_json_schema",
+]
+
+
+def load(source: str | Path | Workflow) -> Workflow:
+    """A workflow from a built-in template name, a file path, or JSON text."""
+    if isinstance(source, Workflow):
+        return source
+    if isinstance(source, Path):
+        return read_workflow(source)
+    if source.lstrip().startswith("{"):
+        return parse_workflow(source)
+    from flowdeck.templates import load_template, template_names
+
+    if source in template_names():
+        return load_template(source)
+    path = Path(source)
+    if path.suffix == ".json" or path.exists():
+        return read_workflow(path)
+    return load_template(source)  # raises NotFoundError listing the templates
+
+
+def start(source: str | Path | Workflow, inputs: Mapping[str, str] | None = None, *, model: str | None = None) -> Run:
+    """A run to iterate (`async for event in run`). It is not stored; use run()/arun() for that."""
+    from flowdeck.config import load_settings
+    from flowdeck.engine.embedded import EmbeddedModel
+    from flowdeck.engine.llm import LiteLLMCaller
+
+    settings = load_settings()
+    return Run(
+        load(source),
+        inputs,
+        caller=LiteLLMCaller(EmbeddedModel(threads=settings.embedded_threads)),
+        default_model=settings.default_model,
+        model_override=model,
+        max_retry_wait=settings.max_retry_wait,
+    )
+
+
+async def arun(
+    source: str | Path | Workflow,
+    inputs: Mapping[str, str] | None = None,
+    *,
+    model: str | None = None,
+    use_cache: bool = False,
+    on_event: Callable[[Event], None] | None = None,
+) -> RunState:
+    """Run a workflow to completion, stored in the run history, and return its final state."""
+    from flowdeck.engine.state import fold
+    from flowdeck.services import open_services
+
+    workflow = load(source)
+    services = await asyncio.to_thread(open_services)
+    try:
+        run_id = await services.runner.start(workflow, inputs, model=model, use_cache=use_cache)
+        state = RunState()
+        async for event in services.runner.subscribe(run_id):
+            fold([event], state)
+            if on_event is not None:
+                on_event(event)
+        return state
+    finally:
+        await services.runner.close()
+        services.close()
+
+
+def run(
+    source: str | Path | Workflow,
+    inputs: Mapping[str, str] | None = None,
+    *,
+    model: str | None = None,
+    use_cache: bool = False,
+) -> RunState:
+    """Blocking version of arun(), for scripts."""
+    return asyncio.run(arun(source, inputs, model=model, use_cache=use_cache))

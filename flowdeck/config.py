@@ -1,0 +1,87 @@
+"""Settings from FLOWDECK_* environment variables and an optional .env file; the only reader of os.environ."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+from dotenv import dotenv_values
+
+from flowdeck.errors import ConfigError
+
+_PREFIX = "FLOWDECK_"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Settings:
+    home: Path
+    database_url: str
+    default_model: str
+    embedded_threads: int
+    max_retry_wait: float
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+
+def load_settings(env_file: Path | None = Path(".env")) -> Settings:
+    """Read settings; environment variables win over .env. Raises ConfigError naming a bad variable."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        # Provider keys in .env (OPENAI_API_KEY, ...) are read by litellm from the environment.
+        for key, value in values.items():
+            if not key.startswith(_PREFIX):
+                os.environ.setdefault(key, value)
+    values.update(os.environ)
+
+    home = Path(values.get(f"{_PREFIX}HOME") or platformdirs.user_data_dir("flowdeck")).expanduser()
+    database_url = values.get(f"{_PREFIX}DATABASE_URL") or f"sqlite:///{home / 'flowdeck.db'}"
+    if not database_url.startswith(("sqlite", "postgresql")):
+        raise ConfigError(
+            f"{_PREFIX}DATABASE_URL={database_url.split(':')[0]}:... is not supported; "
+            "use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DB"
+        )
+    return Settings(
+        home=home,
+        database_url=database_url,
+        default_model=values.get(f"{_PREFIX}MODEL") or "embedded",
+        embedded_threads=_int(values, "EMBEDDED_THREADS", 1, low=1, high=64),
+        max_retry_wait=_float(values, "MAX_RETRY_WAIT", 60.0, low=0.0, high=3600.0),
+    )
+
+
+def ensure_home(settings: Settings) -> Path:
+    """Create the data directory, private to the user (0700)."""
+    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings.home.chmod(0o700)
+    return settings.home
+
+
+def _int(values: dict[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = values.get(_PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{_PREFIX}{name}={raw!r} is not a whole number; use e.g. {default}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{_PREFIX}{name}={value} is out of range; use {low} to {high}")
+    return value
+
+
+def _float(values: dict[str, str], name: str, default: float, *, low: float, high: float) -> float:
+    raw = values.get(_PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{_PREFIX}{name}={raw!r} is not a number; use e.g. {default:g}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{_PREFIX}{name}={value:g} is out of range; use {low:g} to {high:g}")
+    return value

@@ -1,0 +1,100 @@
+"""Agent types: presets (system prompt, temperature, icon) of the one agent node kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flowdeck.engine.workflow import AgentConfig, Node
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AgentPreset:
+    type: str
+    title: str
+    icon: str
+    description: str
+    system_prompt: str
+    temperature: float
+
+
+PRESETS: dict[str, AgentPreset] = {
+    preset.type: preset
+    for preset in (
+        AgentPreset(
+            type="researcher",
+            title="Researcher",
+            icon="travel_explore",
+            description="Gathers the facts, constraints and approaches a task needs.",
+            system_prompt=(
+                "You are a meticulous researcher. Study the task, list the key facts, constraints, edge "
+                "cases and candidate approaches, and recommend one. Be concise and concrete; use bullet points."
+            ),
+            temperature=0.3,
+        ),
+        AgentPreset(
+            type="coder",
+            title="Coder",
+            icon="code",
+            description="Writes working code from a task and the research handed to it.",
+            system_prompt=(
+                "You are an expert software engineer. Write correct, readable, tested code for the task, "
+                "following the research you are given. Answer with the code in a fenced block and a short "
+                "explanation."
+            ),
+            temperature=0.2,
+        ),
+        AgentPreset(
+            type="reviewer",
+            title="Reviewer",
+            icon="rate_review",
+            description="Reviews the work handed to it and gives a verdict with reasons.",
+            system_prompt=(
+                "You are a demanding code reviewer. Check the work for bugs, missed edge cases and unclear "
+                "code. List concrete problems with fixes, then end with a verdict: APPROVE or REQUEST CHANGES."
+            ),
+            temperature=0.1,
+        ),
+        AgentPreset(
+            type="custom",
+            title="Custom agent",
+            icon="smart_toy",
+            description="An agent you define with your own system prompt.",
+            system_prompt="You are a helpful assistant. Do the task you are given, carefully and concisely.",
+            temperature=0.7,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ResolvedAgent:
+    """A node's effective settings: its config with the preset and workflow defaults filled in."""
+
+    model: str
+    temperature: float
+    system_prompt: str
+    prompt_template: str | None
+    max_tokens: int
+    timeout: float
+    retries: int
+
+
+def resolve(node: Node, default_model: str) -> ResolvedAgent:
+    """Fill a node's unset config values from its agent type's preset and the default model."""
+    preset = PRESETS[node.type]
+    config: AgentConfig = node.config
+    return ResolvedAgent(
+        model=config.model or default_model,
+        temperature=preset.temperature if config.temperature is None else config.temperature,
+        system_prompt=preset.system_prompt if config.system_prompt is None else config.system_prompt,
+        prompt_template=config.prompt_template,
+        max_tokens=config.max_tokens,
+        timeout=config.timeout,
+        retries=config.retries,
+    )
+
+
+def display_name(node: Node) -> str:
+    """The name shown for a node: its label, else its agent type's title, else its id."""
+    preset = PRESETS.get(node.type)
+    return node.label or (preset.title if preset else node.id)

@@ -1,0 +1,111 @@
+"""The workflow as a validated graph: every problem is found and reported before anything runs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import networkx as nx
+
+from flowdeck.engine.agents import PRESETS
+from flowdeck.engine.prompts import check_template
+from flowdeck.engine.workflow import Edge, Workflow
+from flowdeck.errors import Problem, WorkflowError
+
+
+@dataclass(frozen=True, slots=True)
+class Dag:
+    """A workflow's graph with what the scheduler needs precomputed."""
+
+    workflow: Workflow
+    graph: nx.DiGraph[str]
+    order: tuple[str, ...]
+    predecessors: dict[str, tuple[str, ...]]
+    successors: dict[str, tuple[str, ...]]
+    ancestors: dict[str, frozenset[str]]
+    in_edges: dict[str, tuple[Edge, ...]]
+    out_edges: dict[str, tuple[Edge, ...]]
+
+
+def build(workflow: Workflow) -> Dag:
+    """Validate a workflow's graph and prompt references; raise one WorkflowError listing every problem."""
+    problems: list[Problem] = []
+    if not workflow.nodes:
+        problems.append(Problem("nodes", "the workflow has no agents; add at least one"))
+    ids = Counter(node.id for node in workflow.nodes)
+    for node_id, count in ids.items():
+        if count > 1:
+            problems.append(Problem(f"node {node_id}", f"the id is used by {count} nodes; give each node its own id"))
+    for node in workflow.nodes:
+        if node.type not in PRESETS:
+            known = ", ".join(PRESETS)
+            problems.append(Problem(f"node {node.id}", f"unknown node type '{node.type}'; use one of: {known}"))
+
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_nodes_from(ids)
+    edge_ids: Counter[str] = Counter(edge.id for edge in workflow.edges)
+    for edge_id, count in edge_ids.items():
+        if count > 1:
+            problems.append(Problem(f"edge {edge_id}", f"the id is used by {count} edges; give each edge its own id"))
+    pairs: set[tuple[str, str]] = set()
+    in_edges: dict[str, list[Edge]] = {node_id: [] for node_id in ids}
+    out_edges: dict[str, list[Edge]] = {node_id: [] for node_id in ids}
+    for edge in workflow.edges:
+        where = f"edge {edge.id}"
+        dangling = [end for end in (edge.source, edge.target) if end not in ids]
+        if dangling:
+            for end in dangling:
+                problems.append(Problem(where, f"connects to node '{end}', which does not exist; remove the edge"))
+            continue
+        if edge.source == edge.target:
+            problems.append(Problem(where, f"connects node '{edge.source}' to itself; remove the edge"))
+            continue
+        if (edge.source, edge.target) in pairs:
+            problems.append(Problem(where, f"duplicates another edge {edge.source} -> {edge.target}; remove one"))
+            continue
+        pairs.add((edge.source, edge.target))
+        graph.add_edge(edge.source, edge.target)
+        in_edges[edge.target].append(edge)
+        out_edges[edge.source].append(edge)
+
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        cycle = []
+    if cycle:
+        path = " -> ".join([str(u) for u, _ in cycle] + [str(cycle[0][0])])
+        problems.append(Problem("edges", f"they form a cycle ({path}); loops are not supported yet, remove an edge"))
+        raise WorkflowError(problems)
+
+    ancestors = {node_id: frozenset(nx.ancestors(graph, node_id)) for node_id in graph}
+    declared_inputs = {item.name for item in workflow.inputs}
+    for node in workflow.nodes:
+        template = node.config.prompt_template
+        if template is None or node.id not in ancestors:
+            continue
+        refs = check_template(template)
+        where = f"node {node.id} prompt template"
+        problems.extend(Problem(where, text) for text in refs.problems)
+        for name in sorted(refs.inputs - declared_inputs):
+            declared = ", ".join(sorted(declared_inputs)) or "none"
+            problems.append(
+                Problem(where, f"reads inputs.{name}, which the workflow does not declare (declared: {declared})")
+            )
+        for name in sorted(refs.outputs - ancestors[node.id]):
+            reason = "does not exist" if name not in ids else "is not upstream of this agent"
+            problems.append(
+                Problem(where, f"reads outputs.{name}, but node '{name}' {reason}; connect it upstream or remove it")
+            )
+    if problems:
+        raise WorkflowError(problems)
+
+    return Dag(
+        workflow=workflow,
+        graph=graph,
+        order=tuple(nx.topological_sort(graph)),
+        predecessors={n: tuple(e.source for e in in_edges[n]) for n in graph},
+        successors={n: tuple(e.target for e in out_edges[n]) for n in graph},
+        ancestors=ancestors,
+        in_edges={n: tuple(edges) for n, edges in in_edges.items()},
+        out_edges={n: tuple(edges) for n, edges in out_edges.items()},
+    )

@@ -1,0 +1,208 @@
+"""Run events: the single source of truth about a run. Ordered by seq, gapless per run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+RunStatus = Literal["succeeded", "failed", "cancelled"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Message:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunStarted:
+    run_id: str
+    seq: int
+    ts: float
+    workflow_name: str
+    workflow: dict[str, Any]
+    inputs: dict[str, str]
+    node_ids: list[str]
+    reused: list[str] = field(default_factory=list)
+    type: Literal["run_started"] = "run_started"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NodeStarted:
+    run_id: str
+    seq: int
+    ts: float
+    node_id: str
+    execution: int
+    attempt: int
+    model: str
+    messages: list[Message]
+    parameters: dict[str, float | int]
+    received_from: list[str]
+    type: Literal["node_started"] = "node_started"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Token:
+    run_id: str
+    seq: int
+    ts: float
+    node_id: str
+    execution: int
+    attempt: int
+    text: str
+    type: Literal["token"] = "token"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Log:
+    run_id: str
+    seq: int
+    ts: float
+    level: LogLevel
+    text: str
+    node_id: str | None = None
+    execution: int | None = None
+    type: Literal["log"] = "log"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Handoff:
+    run_id: str
+    seq: int
+    ts: float
+    node_id: str
+    execution: int
+    target: str
+    edge_id: str
+    message: str
+    type: Literal["handoff"] = "handoff"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NodeRetrying:
+    run_id: str
+    seq: int
+    ts: float
+    node_id: str
+    execution: int
+    attempt: int
+    max_attempts: int
+    error_kind: str
+    message: str
+    wait: float
+    type: Literal["node_retrying"] = "node_retrying"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NodeFinished:
+    run_id: str
+    seq: int
+    ts: float
+    node_id: str
+    execution: int
+    output: str
+    usage: Usage
+    cost: float
+    duration: float
+    cached: bool
+    attempts: int
+    type: Literal["node_finished"] = "node_finished"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NodeFailed:
+    run_id: str
+    seq: int
+    ts: float
+    node_id: str
+    execution: int
+    error_kind: str
+    message: str
+    retryable: bool
+    attempts: int
+    type: Literal["node_failed"] = "node_failed"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NodeSkipped:
+    run_id: str
+    seq: int
+    ts: float
+    node_id: str
+    execution: int
+    reason: str
+    type: Literal["node_skipped"] = "node_skipped"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunFinished:
+    run_id: str
+    seq: int
+    ts: float
+    status: RunStatus
+    duration: float
+    usage: Usage
+    cost: float
+    type: Literal["run_finished"] = "run_finished"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunInterrupted:
+    run_id: str
+    seq: int
+    ts: float
+    running: list[str]
+    type: Literal["run_interrupted"] = "run_interrupted"
+
+
+Event = (
+    RunStarted
+    | NodeStarted
+    | Token
+    | Log
+    | Handoff
+    | NodeRetrying
+    | NodeFinished
+    | NodeFailed
+    | NodeSkipped
+    | RunFinished
+    | RunInterrupted
+)
+NODE_EVENTS = (NodeStarted, Token, Handoff, NodeRetrying, NodeFinished, NodeFailed, NodeSkipped)
+
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="type")])
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The event as plain JSON-ready data (the form stored in the event log and printed by --json)."""
+    data: dict[str, Any] = _ADAPTER.dump_python(event, mode="json")
+    return data
+
+
+def event_to_json(event: Event) -> str:
+    return _ADAPTER.dump_json(event).decode()
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Rebuild an event from its stored form; raises pydantic.ValidationError on malformed data."""
+    return _ADAPTER.validate_python(data)

@@ -1,0 +1,243 @@
+"""Model calls through litellm: the only module that imports it, and the one place its errors are translated."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from flowdeck.engine.embedded import EMBEDDED, EmbeddedModel
+from flowdeck.engine.events import Usage
+from flowdeck.engine.llm_types import Completion, ModelRequest
+from flowdeck.engine.scripted import ScriptedModel, ScriptSpec, is_scripted
+from flowdeck.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    ContextTooLong,
+    ModelError,
+    ModelNotFound,
+    ModelTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    StreamInterrupted,
+)
+
+# litellm fetches a price list from the internet at import unless told not to.
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+
+SCRIPTED = ScriptedModel()
+_import_lock = asyncio.Lock()
+_litellm: Any = None
+
+
+class LiteLLMCaller:
+    """The production ModelCaller: any litellm model string, plus "embedded" and "scripted[/options]"."""
+
+    def __init__(self, embedded: EmbeddedModel | None = None) -> None:
+        self._embedded = embedded or EmbeddedModel()
+
+    async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
+        litellm = await _load_litellm()
+        model = request.model
+        extra: dict[str, Any] = {"model": model}
+        if model == EMBEDDED:
+            endpoint = await self._embedded.endpoint()
+            extra = {"model": endpoint.model, "api_base": endpoint.api_base, "api_key": "flowdeck-embedded"}
+        elif is_scripted(model):
+            extra = {"model": "scripted/" + (model.partition("/")[2] or "default")}
+        parts: list[str] = []
+        usage = Usage()
+        finished = False
+        try:
+            async with asyncio.timeout(request.timeout):
+                stream = await litellm.acompletion(
+                    messages=[{"role": m.role, "content": m.content} for m in request.messages],
+                    temperature=request.temperature,
+                    max_tokens=request.max_tokens,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    timeout=request.timeout,
+                    num_retries=0,
+                    **extra,
+                )
+                async for chunk in stream:
+                    if chunk.choices:
+                        choice = chunk.choices[0]
+                        delta = choice.delta.content if choice.delta else None
+                        if delta:
+                            parts.append(delta)
+                            on_text(delta)
+                        finished = finished or bool(choice.finish_reason)
+                    reported = getattr(chunk, "usage", None)
+                    if reported:
+                        usage = Usage(
+                            prompt_tokens=int(reported.prompt_tokens or 0),
+                            completion_tokens=int(reported.completion_tokens or 0),
+                        )
+        except TimeoutError:
+            raise ModelTimeout(
+                f"no complete answer within {request.timeout:g} s",
+                model=model,
+                hint="raise the node's timeout or use a faster model",
+            ) from None
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise translate(exc, model, partial=bool(parts)) from None
+        if not finished:
+            raise StreamInterrupted(
+                "the response stream ended before the model finished", model=model, hint="it will be retried"
+            )
+        return Completion(text="".join(parts), usage=usage, cost=_cost(litellm, model, usage))
+
+
+def translate(exc: Exception, model: str, *, partial: bool = False) -> ModelError:
+    """Map a litellm/provider exception to flowdeck's error classes, with what to do about it."""
+    litellm = _litellm
+    name = type(exc).__name__
+    message = _first_line(str(exc)) or name
+    if litellm is None:
+        return ProviderUnavailable(message, model=model)
+    if isinstance(exc, litellm.ContextWindowExceededError):
+        return ContextTooLong(
+            "the messages do not fit the model's context window",
+            model=model,
+            hint="shorten the prompt or upstream outputs, lower max tokens, or use a model with a larger context",
+        )
+    if isinstance(exc, litellm.RateLimitError):
+        return RateLimited(
+            "the provider is rate limiting requests",
+            model=model,
+            hint="wait, lower parallelism, or raise your provider quota",
+            retry_after=_retry_after(exc),
+        )
+    if isinstance(exc, litellm.Timeout):
+        return ModelTimeout("the provider did not answer in time", model=model, hint="it will be retried")
+    if isinstance(exc, litellm.AuthenticationError | litellm.PermissionDeniedError):
+        return AuthenticationFailed(
+            "the provider rejected the credentials",
+            model=model,
+            hint="set the provider's API key (e.g. OPENAI_API_KEY) in the environment or .env",
+        )
+    if isinstance(exc, litellm.NotFoundError):
+        return ModelNotFound(
+            "the provider does not know this model", model=model, hint="check the model string's spelling"
+        )
+    if isinstance(exc, litellm.BadRequestError):
+        if "LLM Provider NOT provided" in str(exc):
+            return ModelNotFound(
+                "no provider recognised in the model string",
+                model=model,
+                hint="use provider/model, e.g. openai/gpt-4o-mini or ollama_chat/llama3.2",
+            )
+        return BadRequest(message, model=model, hint="check the node's parameters for this model")
+    if isinstance(exc, litellm.APIConnectionError):
+        if partial:
+            return StreamInterrupted("the connection dropped mid-answer", model=model, hint="it will be retried")
+        return ProviderUnavailable(
+            "could not reach the provider", model=model, hint="check the network, api_base or that the server runs"
+        )
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and status >= 500 or isinstance(exc, litellm.APIError):
+        return ProviderUnavailable(f"the provider failed ({message})", model=model, hint="it will be retried")
+    return ModelError(f"unexpected {name}: {message}", model=model)
+
+
+async def _load_litellm() -> Any:
+    global _litellm
+    if _litellm is None:
+        async with _import_lock:
+            if _litellm is None:
+                module = await asyncio.to_thread(importlib.import_module, "litellm")
+                module.suppress_debug_info = True
+                module.custom_provider_map = [
+                    *[p for p in module.custom_provider_map if p.get("provider") != "scripted"],
+                    {"provider": "scripted", "custom_handler": _scripted_handler(module)},
+                ]
+                _litellm = module
+    return _litellm
+
+
+def _scripted_handler(litellm: Any) -> Any:
+    import httpx
+
+    class ScriptedHandler(litellm.CustomLLM):  # type: ignore[misc, name-defined]
+        async def astreaming(self, model: str, messages: list[dict[str, str]], **_: Any) -> AsyncIterator[Any]:
+            from flowdeck.engine.events import Message
+
+            full = "scripted" if model == "default" else f"scripted/{model}"
+            typed = [Message(role=m["role"], content=str(m["content"])) for m in messages]  # type: ignore[arg-type]
+            spec, previous = SCRIPTED.next_call(full, typed)
+            if spec.latency:
+                await asyncio.sleep(spec.latency)
+            reply = SCRIPTED.reply(spec, typed)
+            failing = SCRIPTED.should_fail(spec, previous)
+            if failing and spec.fault != "stream_cut":
+                raise _litellm_fault(litellm, httpx, spec, full)
+            for index, chunk in enumerate(reply.chunks):
+                if failing and index == 1:
+                    raise litellm.APIConnectionError("stream cut by the scripted model", "scripted", full)
+                if spec.delay and index:
+                    await asyncio.sleep(spec.delay)
+                yield {"text": chunk, "is_finished": False, "finish_reason": "", "usage": None, "index": 0}
+            usage = {
+                "prompt_tokens": reply.usage.prompt_tokens,
+                "completion_tokens": reply.usage.completion_tokens,
+                "total_tokens": reply.usage.total_tokens,
+            }
+            yield {"text": "", "is_finished": True, "finish_reason": "stop", "usage": usage, "index": 0}
+
+        async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
+            raise litellm.BadRequestError("the scripted model only streams", kwargs.get("model", ""), "scripted")
+
+    return ScriptedHandler()
+
+
+def _litellm_fault(litellm: Any, httpx: Any, spec: ScriptSpec, model: str) -> Exception:
+    request = httpx.Request("POST", "http://scripted.invalid/v1/chat/completions")
+
+    def response(status: int, headers: dict[str, str] | None = None) -> Any:
+        return httpx.Response(status, headers=headers or {}, request=request)
+
+    faults: dict[str, Callable[[], Exception]] = {
+        "rate_limit": lambda: litellm.RateLimitError(
+            "rate limited", "scripted", model, response=response(429, {"retry-after": f"{spec.retry_after:g}"})
+        ),
+        "timeout": lambda: litellm.Timeout("timed out", model, "scripted"),
+        "server_error": lambda: litellm.InternalServerError("server error", "scripted", model, response(500)),
+        "auth": lambda: litellm.AuthenticationError("invalid api key", "scripted", model, response(401)),
+        "bad_request": lambda: litellm.BadRequestError("bad request", model, "scripted", response(400)),
+        "context_length": lambda: litellm.ContextWindowExceededError("too long", model, "scripted", response(400)),
+        "not_found": lambda: litellm.NotFoundError("no such model", model, "scripted", response(404)),
+    }
+    return faults[spec.fault or "server_error"]()
+
+
+def _retry_after(exc: Exception) -> float | None:
+    for headers in (getattr(getattr(exc, "response", None), "headers", None), getattr(exc, "headers", None)):
+        if headers:
+            value = headers.get("retry-after")
+            if value is not None:
+                try:
+                    return max(0.0, float(value))
+                except ValueError:
+                    return None
+    return None
+
+
+def _cost(litellm: Any, model: str, usage: Usage) -> float:
+    if model == EMBEDDED or is_scripted(model) or not usage.total_tokens:
+        return 0.0
+    try:
+        prompt, completion = litellm.cost_per_token(
+            model=model, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
+        )
+        return float(prompt) + float(completion)
+    except Exception:  # litellm raises plain Exception for models it has no price for
+        return 0.0
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:300] if text.strip() else ""

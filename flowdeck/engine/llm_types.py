@@ -1,0 +1,31 @@
+"""What the engine asks of a model, and what a model caller gives back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from flowdeck.engine.events import Message, Usage
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelRequest:
+    model: str
+    messages: list[Message]
+    temperature: float
+    max_tokens: int
+    timeout: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Completion:
+    text: str
+    usage: Usage
+    cost: float
+
+
+class ModelCaller(Protocol):
+    """Calls a model, streaming text deltas to `on_text`; raises flowdeck.errors.ModelError subclasses."""
+
+    async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion: ...

@@ -1,0 +1,132 @@
+"""Prompt templates: jinja2 in a sandbox with limits, and a static check of what they reference."""
+
+from __future__ import annotations
+
+import operator
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2.exceptions import SecurityError, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from flowdeck.errors import PromptError
+
+MAX_RENDERED_CHARS = 400_000
+MAX_RENDER_SECONDS = 2.0
+_ALLOWED_NAMES = frozenset({"inputs", "outputs", "upstream"})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UpstreamOutput:
+    """An upstream agent's output as a prompt sees it."""
+
+    id: str
+    label: str
+    output: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class References:
+    """What a template reads: workflow input names, node ids, and problems found on the way."""
+
+    inputs: frozenset[str]
+    outputs: frozenset[str]
+    problems: tuple[str, ...]
+
+
+class _LimitedEnvironment(SandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
+        if operator_name == "**" and isinstance(right, int | float) and abs(right) > 64:
+            raise SecurityError("exponent too large for a prompt template")
+        if operator_name == "*":
+            for seq, count in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(count, int):
+                    if len(seq) * count > MAX_RENDERED_CHARS:
+                        raise SecurityError("repetition would exceed the prompt size limit")
+            return operator.mul(left, right)
+        return super().call_binop(context, operator_name, left, right)
+
+
+_ENV = _LimitedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+def check_template(source: str) -> References:
+    """Parse a template and report which inputs and node outputs it reads, without rendering it."""
+    try:
+        tree = _ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        return References(
+            inputs=frozenset(), outputs=frozenset(), problems=(f"syntax error on line {exc.lineno}: {exc.message}",)
+        )
+    problems: list[str] = []
+    for name in sorted(meta.find_undeclared_variables(tree) - _ALLOWED_NAMES):
+        problems.append(f"unknown variable '{name}'; use inputs.<name>, outputs.<node id> or upstream")
+    found: dict[str, set[str]] = {"inputs": set(), "outputs": set()}
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        key = _static_key(node)
+        if key is not None and key.startswith("_"):
+            problems.append(f"'{key}' is a private attribute; templates can read only inputs, outputs and upstream")
+            continue
+        target = node.node
+        if isinstance(target, nodes.Name) and target.name in found and key is not None:
+            found[target.name].add(key)
+    return References(
+        inputs=frozenset(found["inputs"]), outputs=frozenset(found["outputs"]), problems=tuple(problems)
+    )
+
+
+def render_prompt(
+    template: str | None, inputs: Mapping[str, str], upstream: Iterable[UpstreamOutput], ancestors: Mapping[str, str]
+) -> str:
+    """The user message for an agent: its template rendered in the sandbox, or the default layout."""
+    upstream = list(upstream)
+    if template is None:
+        return _default_prompt(inputs, upstream)
+    context = {"inputs": dict(inputs), "outputs": dict(ancestors), "upstream": upstream}
+    deadline = time.monotonic() + MAX_RENDER_SECONDS
+    parts: list[str] = []
+    size = 0
+    try:
+        for chunk in _compile(template).generate(context):
+            size += len(chunk)
+            if size > MAX_RENDERED_CHARS:
+                raise PromptError(f"the rendered prompt exceeds {MAX_RENDERED_CHARS:,} characters; shorten the template")
+            if time.monotonic() > deadline:
+                raise PromptError(f"rendering took longer than {MAX_RENDER_SECONDS:g} s; simplify the template")
+            parts.append(chunk)
+    except SecurityError as exc:
+        raise PromptError(f"the prompt template tried something the sandbox forbids ({exc})") from None
+    except TemplateError as exc:
+        raise PromptError(f"the prompt template failed to render: {exc}") from None
+    except (ArithmeticError, TypeError, ValueError, OverflowError, RecursionError) as exc:
+        raise PromptError(f"the prompt template failed to render: {type(exc).__name__}: {exc}") from None
+    return "".join(parts)
+
+
+@lru_cache(maxsize=512)
+def _compile(source: str) -> Any:
+    return _ENV.from_string(source)
+
+
+def _default_prompt(inputs: Mapping[str, str], upstream: list[UpstreamOutput]) -> str:
+    if len(inputs) == 1:
+        parts = [next(iter(inputs.values()))]
+    else:
+        parts = [f"{name}: {value}" for name, value in inputs.items()]
+    for item in upstream:
+        parts.append(f"## From {item.label}\n{item.output}")
+    return "\n\n".join(part for part in parts if part)
+
+
+def _static_key(node: nodes.Getattr | nodes.Getitem) -> str | None:
+    if isinstance(node, nodes.Getattr):
+        return node.attr
+    if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        return node.arg.value
+    return None

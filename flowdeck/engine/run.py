@@ -1,0 +1,527 @@
+"""A run of a workflow: an async iterator of events. Each node starts as soon as its inputs are ready."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Protocol
+
+import networkx as nx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from flowdeck.engine.agents import ResolvedAgent, display_name, resolve
+from flowdeck.engine.dag import Dag, build
+from flowdeck.engine.events import (
+    Event,
+    Handoff,
+    Log,
+    Message,
+    NodeFailed,
+    NodeFinished,
+    NodeRetrying,
+    NodeSkipped,
+    NodeStarted,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+    Token,
+    Usage,
+)
+from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest
+from flowdeck.engine.prompts import UpstreamOutput, render_prompt
+from flowdeck.engine.workflow import Workflow
+from flowdeck.errors import ModelError, Problem, PromptError, RateLimited, WorkflowError
+
+TOKEN_FLUSH_SECONDS = 0.05
+
+
+class OutputCache(Protocol):
+    """Where node outputs are remembered between runs (storage provides one backed by diskcache)."""
+
+    def get(self, key: str) -> Completion | None: ...
+
+    def set(self, key: str, value: Completion) -> None: ...
+
+
+class Run:
+    """One execution of a workflow. Iterate it (`async for event in run`) to drive it and see every event."""
+
+    def __init__(
+        self,
+        workflow: Workflow | Dag,
+        inputs: Mapping[str, str] | None = None,
+        *,
+        caller: ModelCaller,
+        default_model: str = "embedded",
+        model_override: str | None = None,
+        cache: OutputCache | None = None,
+        reuse: Mapping[str, Completion] | None = None,
+        run_id: str | None = None,
+        max_retry_wait: float = 60.0,
+    ) -> None:
+        self.dag = workflow if isinstance(workflow, Dag) else build(workflow)
+        self.workflow = self.dag.workflow
+        self.inputs = check_inputs(self.workflow, inputs or {})
+        self.run_id = run_id or new_run_id()
+        self._caller = caller
+        self._default_model = model_override or default_model
+        self._override = model_override is not None
+        self._cache = cache
+        self._reuse = dict(reuse or {})
+        self._max_retry_wait = max_retry_wait
+        self._seq = 0
+        self._queue: deque[Event] = deque()
+        self._wakeup = asyncio.Event()
+        self._started = False
+        self._finished = False
+        self._cancelled = False
+        self._t0 = 0.0
+        self._pending = {node: len(preds) for node, preds in self.dag.predecessors.items()}
+        self._outputs: dict[str, str] = {}
+        self._state: dict[str, str] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._usage = Usage()
+        self._cost = 0.0
+        self._failed = False
+        self._labels = {node.id: display_name(node) for node in self.workflow.nodes}
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        while batch := await self.next_batch():
+            for event in batch:
+                yield event
+
+    async def next_batch(self) -> list[Event]:
+        """Every event queued so far, waiting for at least one; [] once the run has finished and all were taken."""
+        self.start()
+        while not self._queue:
+            if self._finished:
+                return []
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        batch = list(self._queue)
+        self._queue.clear()
+        return batch
+
+    def start(self) -> None:
+        """Start the run; events queue up until someone iterates the run."""
+        if self._started:
+            return
+        self._started = True
+        self._t0 = time.monotonic()
+        self._emit(
+            RunStarted(
+                run_id=self.run_id,
+                seq=self._next(),
+                ts=time.time(),
+                workflow_name=self.workflow.name,
+                workflow=self.workflow.to_dict(),
+                inputs=dict(self.inputs),
+                node_ids=list(self.dag.order),
+                reused=sorted(self._reuse),
+            )
+        )
+        for node_id in self.dag.order:
+            if self._pending[node_id] == 0:
+                self._launch(node_id)
+        self._maybe_finish()
+
+    def cancel(self) -> None:
+        """Stop the run: running nodes are cancelled, queued ones skipped, and the run ends as cancelled."""
+        if self._finished or self._cancelled:
+            return
+        self._cancelled = True
+        if not self._started:
+            self.start()
+        for task in list(self._running.values()):
+            task.cancel()
+        if not self._running:
+            self._skip_remaining("the run was cancelled")
+            self._maybe_finish()
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    # -- scheduling -------------------------------------------------------------------------------
+
+    def _launch(self, node_id: str) -> None:
+        self._state[node_id] = "running"
+        task = asyncio.get_running_loop().create_task(self._execute(node_id), name=f"flowdeck:{node_id}")
+        self._running[node_id] = task
+
+    def _node_done(self, node_id: str, ok: bool) -> None:
+        self._running.pop(node_id, None)
+        self._state[node_id] = "succeeded" if ok else "failed"
+        if self._cancelled:
+            if not self._running:
+                self._skip_remaining("the run was cancelled")
+        elif ok:
+            for succ in self.dag.successors[node_id]:
+                self._pending[succ] -= 1
+                if self._pending[succ] == 0 and succ not in self._state:
+                    self._launch(succ)
+        else:
+            self._failed = True
+            label = self._labels[node_id]
+            for descendant in nx.topological_sort(self.dag.graph.subgraph(nx.descendants(self.dag.graph, node_id))):
+                if descendant not in self._state:
+                    self._skip(descendant, f"upstream agent '{label}' failed")
+        self._maybe_finish()
+
+    def _skip_remaining(self, reason: str) -> None:
+        for node_id in self.dag.order:
+            if node_id not in self._state:
+                self._skip(node_id, reason)
+
+    def _skip(self, node_id: str, reason: str) -> None:
+        self._state[node_id] = "skipped"
+        self._emit(
+            NodeSkipped(
+                run_id=self.run_id, seq=self._next(), ts=time.time(), node_id=node_id, execution=1, reason=reason
+            )
+        )
+
+    def _maybe_finish(self) -> None:
+        if self._finished or len(self._state) < len(self.dag.order) or self._running:
+            return
+        status: RunStatus = "cancelled" if self._cancelled else "failed" if self._failed else "succeeded"
+        self._emit(
+            RunFinished(
+                run_id=self.run_id,
+                seq=self._next(),
+                ts=time.time(),
+                status=status,
+                duration=time.monotonic() - self._t0,
+                usage=self._usage,
+                cost=self._cost,
+            )
+        )
+        self._finished = True
+        self._wakeup.set()
+
+    # -- one node ----------------------------------------------------------------------------------
+
+    async def _execute(self, node_id: str) -> None:
+        ok = False
+        execution = 1
+        try:
+            reused = self._reuse.get(node_id)
+            if reused is not None:
+                self._finish_node(node_id, execution, reused, duration=0.0, cached=True, attempts=0)
+                ok = True
+                return
+            ok = await self._call_model(node_id, execution)
+        except asyncio.CancelledError:
+            self._emit(
+                NodeFailed(
+                    run_id=self.run_id,
+                    seq=self._next(),
+                    ts=time.time(),
+                    node_id=node_id,
+                    execution=execution,
+                    error_kind="cancelled",
+                    message="the run was cancelled while this agent was working",
+                    retryable=True,
+                    attempts=0,
+                )
+            )
+        except Exception as exc:  # a bug in flowdeck must fail the node, not hang the run
+            self._fail(node_id, execution, "internal", f"internal error: {type(exc).__name__}: {exc}", False, 0)
+        finally:
+            self._node_done(node_id, ok)
+
+    async def _call_model(self, node_id: str, execution: int) -> bool:
+        node = self.workflow.node(node_id)
+        agent = resolve(node, self._default_model)
+        if self._override:
+            agent = _with_model(agent, self._default_model)
+        preds = self.dag.predecessors[node_id]
+        try:
+            user = render_prompt(
+                agent.prompt_template,
+                self.inputs,
+                [UpstreamOutput(id=p, label=self._labels[p], output=self._outputs[p]) for p in preds],
+                {a: self._outputs[a] for a in self.dag.ancestors[node_id] if a in self._outputs},
+            )
+        except PromptError as exc:
+            self._fail(node_id, execution, exc.kind, str(exc), False, 0)
+            return False
+        messages = [Message(role="system", content=agent.system_prompt), Message(role="user", content=user)]
+        parameters: dict[str, float | int] = {
+            "temperature": agent.temperature,
+            "max_tokens": agent.max_tokens,
+            "timeout": agent.timeout,
+        }
+        request = ModelRequest(
+            model=agent.model,
+            messages=messages,
+            temperature=agent.temperature,
+            max_tokens=agent.max_tokens,
+            timeout=agent.timeout,
+        )
+        key = cache_key(request) if self._cache is not None else ""
+        if self._cache is not None:
+            hit = await asyncio.to_thread(self._cache.get, key)
+            if hit is not None:
+                self._started_event(node_id, execution, 1, agent.model, messages, parameters, preds)
+                self._finish_node(node_id, execution, hit, duration=0.0, cached=True, attempts=1)
+                return True
+
+        attempt_no = 0
+        tokens = _TokenBuffer(self, node_id, execution)
+        t0 = time.monotonic()
+        max_attempts = agent.retries + 1
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(max_attempts),
+            retry=retry_if_exception(lambda exc: isinstance(exc, ModelError) and exc.retryable),
+            wait=self._wait,
+            before_sleep=lambda state: self._retrying(node_id, execution, max_attempts, state),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempt_no += 1
+                    tokens.attempt = attempt_no
+                    self._started_event(node_id, execution, attempt_no, agent.model, messages, parameters, preds)
+                    try:
+                        completion = await self._caller.call(request, tokens.add)
+                    finally:
+                        tokens.flush()
+        except ModelError as exc:
+            self._fail(node_id, execution, exc.kind, str(exc), exc.retryable, attempt_no)
+            return False
+        if self._cache is not None:
+            await asyncio.to_thread(self._cache.set, key, completion)
+        self._finish_node(
+            node_id, execution, completion, duration=time.monotonic() - t0, cached=False, attempts=attempt_no
+        )
+        return True
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            wait = exc.retry_after
+        else:
+            wait = 0.5 * 2 ** (state.attempt_number - 1)
+        return min(wait, self._max_retry_wait)
+
+    def _retrying(self, node_id: str, execution: int, max_attempts: int, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        self._emit(
+            NodeRetrying(
+                run_id=self.run_id,
+                seq=self._next(),
+                ts=time.time(),
+                node_id=node_id,
+                execution=execution,
+                attempt=state.attempt_number + 1,
+                max_attempts=max_attempts,
+                error_kind=exc.kind if isinstance(exc, ModelError) else "internal",
+                message=str(exc),
+                wait=wait,
+            )
+        )
+
+    def _started_event(
+        self,
+        node_id: str,
+        execution: int,
+        attempt: int,
+        model: str,
+        messages: list[Message],
+        parameters: dict[str, float | int],
+        preds: tuple[str, ...],
+    ) -> None:
+        self._emit(
+            NodeStarted(
+                run_id=self.run_id,
+                seq=self._next(),
+                ts=time.time(),
+                node_id=node_id,
+                execution=execution,
+                attempt=attempt,
+                model=model,
+                messages=messages,
+                parameters=parameters,
+                received_from=list(preds),
+            )
+        )
+
+    def _finish_node(
+        self, node_id: str, execution: int, completion: Completion, *, duration: float, cached: bool, attempts: int
+    ) -> None:
+        self._outputs[node_id] = completion.text
+        self._usage = self._usage + completion.usage
+        self._cost += completion.cost
+        now = time.time()
+        self._emit(
+            NodeFinished(
+                run_id=self.run_id,
+                seq=self._next(),
+                ts=now,
+                node_id=node_id,
+                execution=execution,
+                output=completion.text,
+                usage=completion.usage,
+                cost=completion.cost,
+                duration=duration,
+                cached=cached,
+                attempts=attempts,
+            )
+        )
+        for edge in self.dag.out_edges[node_id]:
+            self._emit(
+                Handoff(
+                    run_id=self.run_id,
+                    seq=self._next(),
+                    ts=now,
+                    node_id=node_id,
+                    execution=execution,
+                    target=edge.target,
+                    edge_id=edge.id,
+                    message=completion.text,
+                )
+            )
+
+    def _fail(self, node_id: str, execution: int, kind: str, message: str, retryable: bool, attempts: int) -> None:
+        self._emit(
+            NodeFailed(
+                run_id=self.run_id,
+                seq=self._next(),
+                ts=time.time(),
+                node_id=node_id,
+                execution=execution,
+                error_kind=kind,
+                message=message,
+                retryable=retryable,
+                attempts=attempts,
+            )
+        )
+
+    def log(self, level: str, text: str, node_id: str | None = None) -> None:
+        """Add a log line to the run's event stream."""
+        self._emit(
+            Log(
+                run_id=self.run_id,
+                seq=self._next(),
+                ts=time.time(),
+                level=level if level in ("debug", "info", "warning", "error") else "info",  # type: ignore[arg-type]
+                text=text,
+                node_id=node_id,
+                execution=1 if node_id else None,
+            )
+        )
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _emit(self, event: Event) -> None:
+        self._queue.append(event)
+        self._wakeup.set()
+
+
+class _TokenBuffer:
+    """Merges a node's text deltas: the first is sent at once, later ones at most every 50 ms."""
+
+    __slots__ = ("_handle", "_parts", "_run", "_sent", "attempt", "execution", "node_id")
+
+    def __init__(self, run: Run, node_id: str, execution: int) -> None:
+        self._run = run
+        self.node_id = node_id
+        self.execution = execution
+        self.attempt = 1
+        self._parts: list[str] = []
+        self._handle: asyncio.TimerHandle | None = None
+        self._sent = False
+
+    def add(self, text: str) -> None:
+        self._parts.append(text)
+        if not self._sent:
+            self.flush()
+        elif self._handle is None:
+            self._handle = asyncio.get_running_loop().call_later(TOKEN_FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if not self._parts:
+            return
+        self._sent = True
+        run = self._run
+        run._emit(
+            Token(
+                run_id=run.run_id,
+                seq=run._next(),
+                ts=time.time(),
+                node_id=self.node_id,
+                execution=self.execution,
+                attempt=self.attempt,
+                text="".join(self._parts),
+            )
+        )
+        self._parts.clear()
+
+
+def check_inputs(workflow: Workflow, given: Mapping[str, str]) -> dict[str, str]:
+    """The run's inputs with defaults filled in; WorkflowError naming unknown or missing inputs."""
+    declared = {item.name: item for item in workflow.inputs}
+    problems = [
+        Problem(f"input {name}", f"the workflow has no such input (declared: {', '.join(declared) or 'none'})")
+        for name in given
+        if name not in declared
+    ]
+    values: dict[str, str] = {}
+    for name, item in declared.items():
+        if name in given:
+            values[name] = str(given[name])
+        elif item.default is not None:
+            values[name] = item.default
+        else:
+            problems.append(Problem(f"input {name}", "required; give it a value"))
+    if problems:
+        raise WorkflowError(problems)
+    return values
+
+
+def cache_key(request: ModelRequest) -> str:
+    """What identifies a node's output: model, parameters, system prompt and rendered input."""
+    payload = json.dumps(
+        [request.model, request.temperature, request.max_tokens, [(m.role, m.content) for m in request.messages]],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _with_model(agent: ResolvedAgent, model: str) -> ResolvedAgent:
+    return ResolvedAgent(
+        model=model,
+        temperature=agent.temperature,
+        system_prompt=agent.system_prompt,
+        prompt_template=agent.prompt_template,
+        max_tokens=agent.max_tokens,
+        timeout=agent.timeout,
+        retries=agent.retries,
+    )
+
+
+async def drain(run: Run, on_event: Callable[[Event], None] | None = None) -> list[Event]:
+    """Run to completion and return every event."""
+    events = []
+    async for event in run:
+        events.append(event)
+        if on_event is not None:
+            on_event(event)
+    return events

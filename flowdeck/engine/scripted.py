@@ -1,0 +1,200 @@
+"""The scripted model: deterministic, role-aware replies with injectable faults, for tests and dry runs.
+
+Model strings: "scripted" or "scripted/<options>", options comma-separated key=value pairs:
+  latency=S      seconds before the first chunk (default 0)
+  delay=S        seconds between chunks (default 0)
+  chunks=N       how many chunks the reply streams in (default 12)
+  fault=KIND     rate_limit | timeout | server_error | stream_cut | auth | bad_request | context_length | not_found
+  times=N        fail only the first N calls with the same messages (default: every call)
+  retry_after=S  the Retry-After a rate_limit fault advertises (default 1)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from flowdeck.engine.events import Message, Usage
+from flowdeck.engine.llm_types import Completion, ModelRequest
+from flowdeck.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    ContextTooLong,
+    ModelError,
+    ModelNotFound,
+    ModelTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    StreamInterrupted,
+)
+
+FAULT_KINDS = (
+    "rate_limit",
+    "timeout",
+    "server_error",
+    "stream_cut",
+    "auth",
+    "bad_request",
+    "context_length",
+    "not_found",
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ScriptSpec:
+    latency: float = 0.0
+    delay: float = 0.0
+    chunks: int = 12
+    fault: str | None = None
+    times: int | None = None
+    retry_after: float = 1.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Reply:
+    chunks: list[str]
+    usage: Usage
+
+
+def is_scripted(model: str) -> bool:
+    return model == "scripted" or model.startswith("scripted/")
+
+
+def parse_spec(model: str) -> ScriptSpec:
+    """Read a scripted model string's options; raise BadRequest naming the bad option."""
+    options = model.partition("/")[2]
+    values: dict[str, float | int | str | None] = {}
+    for item in filter(None, options.split(",")):
+        key, _, raw = item.partition("=")
+        try:
+            if key in ("latency", "delay", "retry_after"):
+                values[key] = max(0.0, float(raw))
+            elif key in ("chunks", "times"):
+                values[key] = max(0 if key == "times" else 1, int(raw))
+            elif key == "fault":
+                if raw not in FAULT_KINDS:
+                    raise ValueError
+                values[key] = raw
+            else:
+                raise KeyError(key)
+        except (ValueError, KeyError):
+            raise BadRequest(
+                f"'{item}' is not a scripted model option",
+                model=model,
+                hint="use latency=S, delay=S, chunks=N, fault=KIND, times=N or retry_after=S",
+            ) from None
+    return ScriptSpec(**values)  # type: ignore[arg-type]
+
+
+class ScriptedModel:
+    """Generates replies and decides faults; counts calls so that `times=N` faults stop after N."""
+
+    def __init__(self) -> None:
+        self._calls: Counter[tuple[str, str]] = Counter()
+
+    def next_call(self, model: str, messages: Sequence[Message]) -> tuple[ScriptSpec, int]:
+        """The spec for this call and how many times these exact messages were sent before."""
+        spec = parse_spec(model)
+        key = (model, _digest(messages))
+        previous = self._calls[key]
+        self._calls[key] += 1
+        return spec, previous
+
+    @staticmethod
+    def should_fail(spec: ScriptSpec, previous_calls: int) -> bool:
+        return spec.fault is not None and (spec.times is None or previous_calls < spec.times)
+
+    @staticmethod
+    def reply(spec: ScriptSpec, messages: Sequence[Message]) -> Reply:
+        text = compose(messages)
+        words = text.split(" ")
+        size = max(1, -(-len(words) // spec.chunks))
+        chunks = [" ".join(words[i : i + size]) + " " for i in range(0, len(words), size)]
+        chunks[-1] = chunks[-1].rstrip(" ")
+        prompt_tokens = sum(len(m.content.split()) for m in messages)
+        return Reply(chunks=chunks, usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=len(text.split())))
+
+
+class ScriptedCaller:
+    """A ModelCaller that runs the scripted model in-process, without litellm (used by benchmarks)."""
+
+    def __init__(self, model: ScriptedModel | None = None) -> None:
+        self._model = model or ScriptedModel()
+
+    async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
+        spec, previous = self._model.next_call(request.model, request.messages)
+        if spec.latency:
+            await asyncio.sleep(spec.latency)
+        reply = self._model.reply(spec, request.messages)
+        failing = self._model.should_fail(spec, previous)
+        if failing and spec.fault != "stream_cut":
+            raise fault_error(spec, request.model)
+        for index, chunk in enumerate(reply.chunks):
+            if failing and index == 1:
+                raise fault_error(spec, request.model)
+            if spec.delay and index:
+                await asyncio.sleep(spec.delay)
+            on_text(chunk)
+        return Completion(text="".join(reply.chunks), usage=reply.usage, cost=0.0)
+
+
+def fault_error(spec: ScriptSpec, model: str) -> ModelError:
+    """Our own error class for a scripted fault (the litellm path raises litellm's instead)."""
+    kinds: dict[str, ModelError] = {
+        "rate_limit": RateLimited("rate limited", model=model, retry_after=spec.retry_after),
+        "timeout": ModelTimeout("timed out", model=model),
+        "server_error": ProviderUnavailable("server error 500", model=model),
+        "stream_cut": StreamInterrupted("the stream ended early", model=model),
+        "auth": AuthenticationFailed("invalid API key", model=model),
+        "bad_request": BadRequest("bad request", model=model),
+        "context_length": ContextTooLong("context window exceeded", model=model),
+        "not_found": ModelNotFound("no such model", model=model),
+    }
+    return kinds[spec.fault or "server_error"]
+
+
+def compose(messages: Sequence[Message]) -> str:
+    """A deterministic, role-aware reply built from the system prompt and the user message."""
+    system = next((m.content for m in messages if m.role == "system"), "").lower()
+    user = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    task = " ".join(user.strip().splitlines()[0].split()[:24]) if user.strip() else "the task"
+    tag = _digest(messages)[:6]
+    if "review" in system:
+        return (
+            f"Review of the work on: {task}\n\n"
+            "- The main path is handled and the code reads clearly.\n"
+            "- Edge cases: empty input and mixed case are covered.\n"
+            f"- Suggestion: add a test for the longest input (ref {tag}).\n\n"
+            "Verdict: APPROVE"
+        )
+    if "engineer" in system or "code" in system:
+        return (
+            f"Implementation for: {task}\n\n"
+            "```python\n"
+            "def solve(value: str) -> bool:\n"
+            '    cleaned = "".join(ch.lower() for ch in value if ch.isalnum())\n'
+            "    return cleaned == cleaned[::-1]\n"
+            "```\n\n"
+            f"It normalises the input, then compares it with its reverse (ref {tag})."
+        )
+    if "research" in system:
+        return (
+            f"Research notes on: {task}\n\n"
+            "- Key facts: define the inputs, the expected output and the constraints.\n"
+            "- Edge cases: empty input, very long input, unusual characters.\n"
+            f"- Recommended approach: the simplest correct one, then measure (ref {tag})."
+        )
+    return f"Answer to: {task}\n\nDone, carefully and concisely (ref {tag})."
+
+
+def _digest(messages: Sequence[Message]) -> str:
+    hasher = hashlib.sha256()
+    for message in messages:
+        hasher.update(message.role.encode())
+        hasher.update(b"\0")
+        hasher.update(message.content.encode())
+        hasher.update(b"\0")
+    return hasher.hexdigest()

@@ -1,0 +1,208 @@
+"""RunState = fold(events): the one reducer behind every view of a run (live, reloaded, history, replay)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from flowdeck.engine.events import (
+    Event,
+    Handoff,
+    Log,
+    Message,
+    NodeFailed,
+    NodeFinished,
+    NodeRetrying,
+    NodeSkipped,
+    NodeStarted,
+    RunFinished,
+    RunInterrupted,
+    RunStarted,
+    Token,
+    Usage,
+)
+
+NodeStatus = Literal[
+    "queued", "running", "retrying", "waiting", "succeeded", "failed", "skipped", "cancelled", "interrupted"
+]
+RunPhase = Literal["pending", "running", "waiting", "succeeded", "failed", "cancelled", "interrupted"]
+TERMINAL_NODE = frozenset({"succeeded", "failed", "skipped", "cancelled", "interrupted"})
+
+
+@dataclass(kw_only=True, slots=True)
+class Execution:
+    """One execution of a node within a run (a node may execute more than once once loops exist)."""
+
+    index: int
+    status: NodeStatus = "queued"
+    attempt: int = 0
+    model: str = ""
+    messages: list[Message] = field(default_factory=list)
+    parameters: dict[str, float | int] = field(default_factory=dict)
+    received_from: list[str] = field(default_factory=list)
+    text: str = ""
+    output: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    duration: float | None = None
+    cached: bool = False
+    started_at: float | None = None
+    finished_at: float | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    retry_wait: float | None = None
+    max_attempts: int | None = None
+    skip_reason: str | None = None
+
+
+@dataclass(kw_only=True, slots=True)
+class NodeState:
+    node_id: str
+    executions: list[Execution] = field(default_factory=list)
+
+    @property
+    def latest(self) -> Execution | None:
+        return self.executions[-1] if self.executions else None
+
+    @property
+    def status(self) -> NodeStatus:
+        return self.executions[-1].status if self.executions else "queued"
+
+    def execution(self, index: int) -> Execution:
+        for item in reversed(self.executions):
+            if item.index == index:
+                return item
+        item = Execution(index=index)
+        self.executions.append(item)
+        return item
+
+
+@dataclass(kw_only=True, slots=True)
+class RunState:
+    run_id: str = ""
+    status: RunPhase = "pending"
+    workflow_name: str = ""
+    inputs: dict[str, str] = field(default_factory=dict)
+    nodes: dict[str, NodeState] = field(default_factory=dict)
+    handoffs: list[Handoff] = field(default_factory=list)
+    logs: list[Log] = field(default_factory=list)
+    last_seq: int = 0
+    gaps: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration: float | None = None
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    interrupted_nodes: list[str] = field(default_factory=list)
+
+    def apply(self, event: Event) -> None:
+        """Fold one event in. Events at or below last_seq are ignored, so replays never double-count."""
+        if event.seq <= self.last_seq:
+            return
+        if event.seq != self.last_seq + 1:
+            self.gaps += 1
+        self.last_seq = event.seq
+        if isinstance(event, Token):
+            ex = self._execution(event.node_id, event.execution)
+            if event.attempt == ex.attempt or ex.attempt == 0:
+                ex.text += event.text
+        elif isinstance(event, NodeStarted):
+            ex = self._execution(event.node_id, event.execution)
+            ex.status = "running"
+            ex.attempt = event.attempt
+            ex.model = event.model
+            ex.messages = event.messages
+            ex.parameters = event.parameters
+            ex.received_from = event.received_from
+            ex.text = ""
+            ex.retry_wait = None
+            if ex.started_at is None:
+                ex.started_at = event.ts
+        elif isinstance(event, NodeFinished):
+            ex = self._execution(event.node_id, event.execution)
+            ex.status = "succeeded"
+            ex.output = event.output
+            ex.text = event.output
+            ex.usage = event.usage
+            ex.cost = event.cost
+            ex.duration = event.duration
+            ex.cached = event.cached
+            ex.finished_at = event.ts
+            ex.error_kind = ex.error = None
+            self.usage = self.usage + event.usage
+            self.cost += event.cost
+        elif isinstance(event, Handoff):
+            self.handoffs.append(event)
+        elif isinstance(event, Log):
+            self.logs.append(event)
+        elif isinstance(event, NodeRetrying):
+            ex = self._execution(event.node_id, event.execution)
+            ex.status = "retrying"
+            ex.error_kind = event.error_kind
+            ex.error = event.message
+            ex.retry_wait = event.wait
+            ex.max_attempts = event.max_attempts
+        elif isinstance(event, NodeFailed):
+            ex = self._execution(event.node_id, event.execution)
+            ex.status = "cancelled" if event.error_kind == "cancelled" else "failed"
+            ex.error_kind = event.error_kind
+            ex.error = event.message
+            ex.finished_at = event.ts
+            if ex.started_at is not None:
+                ex.duration = event.ts - ex.started_at
+        elif isinstance(event, NodeSkipped):
+            ex = self._execution(event.node_id, event.execution)
+            ex.status = "skipped"
+            ex.skip_reason = event.reason
+        elif isinstance(event, RunStarted):
+            self.run_id = event.run_id
+            self.status = "running"
+            self.workflow_name = event.workflow_name
+            self.inputs = dict(event.inputs)
+            self.started_at = event.ts
+            for node_id in event.node_ids:
+                self.nodes.setdefault(node_id, NodeState(node_id=node_id))
+        elif isinstance(event, RunFinished):
+            self.status = event.status
+            self.finished_at = event.ts
+            self.duration = event.duration
+        elif isinstance(event, RunInterrupted):
+            self.status = "interrupted"
+            self.finished_at = event.ts
+            self.interrupted_nodes = list(event.running)
+            for node in self.nodes.values():
+                latest = node.latest
+                if latest is not None and latest.status not in TERMINAL_NODE:
+                    latest.status = "interrupted"
+
+    def _execution(self, node_id: str, index: int) -> Execution:
+        node = self.nodes.get(node_id)
+        if node is None:
+            node = self.nodes[node_id] = NodeState(node_id=node_id)
+        return node.execution(index)
+
+    def outputs(self) -> dict[str, str]:
+        """The latest committed output of every node that has one."""
+        result = {}
+        for node_id, node in self.nodes.items():
+            for ex in reversed(node.executions):
+                if ex.output is not None:
+                    result[node_id] = ex.output
+                    break
+        return result
+
+    def count(self, status: NodeStatus) -> int:
+        return sum(1 for node in self.nodes.values() if node.status == status)
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("succeeded", "failed", "cancelled", "interrupted")
+
+
+def fold(events: Iterable[Event], state: RunState | None = None) -> RunState:
+    """Apply events in order to a new (or the given) RunState."""
+    state = state if state is not None else RunState()
+    for event in events:
+        state.apply(event)
+    return state

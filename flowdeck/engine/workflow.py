@@ -1,0 +1,190 @@
+"""The workflow file format: strict pydantic models, versioned, small and diffable."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from flowdeck.errors import Problem, WorkflowError
+
+FORMAT_VERSION = 1
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_NODES = 5_000
+MAX_EDGES = 20_000
+MAX_INPUTS = 50
+MAX_PROMPT_CHARS = 100_000
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+EdgeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:>\-]{1,160}$")]
+ShortText = Annotated[str, Field(max_length=200)]
+LongText = Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class Position(_Strict):
+    x: float = 0.0
+    y: float = 0.0
+
+    @field_validator("x", "y")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class AgentConfig(_Strict):
+    """What an agent sends to its model. Unset values fall back to the agent type's preset."""
+
+    model: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    temperature: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
+    system_prompt: LongText | None = None
+    prompt_template: LongText | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=200_000)] = 512
+    timeout: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+
+
+class Node(_Strict):
+    id: Identifier
+    type: Annotated[str, Field(min_length=1, max_length=64)]
+    label: ShortText = ""
+    position: Position = Position()
+    config: AgentConfig = AgentConfig()
+
+
+class Edge(_Strict):
+    id: EdgeId
+    source: Identifier
+    target: Identifier
+
+
+class WorkflowInput(_Strict):
+    name: Identifier
+    label: ShortText = ""
+    description: Annotated[str, Field(max_length=2_000)] = ""
+    default: Annotated[str, Field(max_length=MAX_PROMPT_CHARS)] | None = None
+
+
+class Workflow(_Strict):
+    """A workflow file. Key order is fixed by field order, so saved files diff cleanly."""
+
+    format: int
+    name: ShortText
+    description: Annotated[str, Field(max_length=5_000)] = ""
+    inputs: Annotated[list[WorkflowInput], Field(max_length=MAX_INPUTS)] = []
+    nodes: Annotated[list[Node], Field(max_length=MAX_NODES)] = []
+    edges: Annotated[list[Edge], Field(max_length=MAX_EDGES)] = []
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: int) -> int:
+        if value > FORMAT_VERSION:
+            raise ValueError(
+                f"format {value} is newer than this flowdeck understands ({FORMAT_VERSION}); upgrade flowdeck"
+            )
+        if value < 1:
+            raise ValueError(f'format {value} does not exist; use "format": {FORMAT_VERSION}')
+        return value
+
+    def node(self, node_id: str) -> Node:
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        raise KeyError(node_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file's content: defaults left out, keys in a fixed order."""
+        return self.model_dump(mode="json", exclude_defaults=True) | {"format": self.format, "name": self.name}
+
+    def to_json(self) -> str:
+        data = self.to_dict()
+        ordered = {key: data[key] for key in Workflow.model_fields if key in data}
+        return json.dumps(ordered, indent=2, ensure_ascii=False) + "\n"
+
+
+def parse_workflow(data: str | bytes | dict[str, Any], source: str = "") -> Workflow:
+    """Validate a workflow from JSON text or a decoded dict; raise WorkflowError naming every bad field."""
+    if isinstance(data, str | bytes):
+        size = len(data.encode() if isinstance(data, str) else data)
+        if size > MAX_FILE_BYTES:
+            raise WorkflowError(
+                [Problem("", f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes")], source
+            )
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise WorkflowError(
+                [Problem(f"line {exc.lineno}, column {exc.colno}", f"not valid JSON ({exc.msg})")], source
+            ) from None
+        except (UnicodeDecodeError, RecursionError) as exc:
+            raise WorkflowError([Problem("", f"not readable as JSON text ({type(exc).__name__})")], source) from None
+    if not isinstance(data, dict):
+        raise WorkflowError([Problem("", "a workflow file must be a JSON object ({...})")], source)
+    problems = _count_problems(data)
+    if problems:
+        raise WorkflowError(problems, source)
+    if "format" not in data:
+        raise WorkflowError([Problem("format", f'missing; add "format": {FORMAT_VERSION}')], source)
+    try:
+        return Workflow.model_validate(data)
+    except ValidationError as exc:
+        raise WorkflowError([_problem(error) for error in exc.errors()], source) from None
+
+
+def read_workflow(path: Path) -> Workflow:
+    """Read and validate a workflow file."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise WorkflowError(
+                [Problem("", f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes")], str(path)
+            )
+        text = path.read_bytes()
+    except OSError as exc:
+        raise WorkflowError([Problem("", f"cannot read the file ({exc.strerror})")], str(path)) from None
+    return parse_workflow(text, str(path))
+
+
+def workflow_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the workflow file format."""
+    return Workflow.model_json_schema()
+
+
+def _count_problems(data: dict[str, Any]) -> list[Problem]:
+    # Counted before pydantic runs so that a 10^5-node file fails fast with one clear line each.
+    problems = []
+    for key, limit in (("nodes", MAX_NODES), ("edges", MAX_EDGES), ("inputs", MAX_INPUTS)):
+        items = data.get(key)
+        if isinstance(items, list) and len(items) > limit:
+            problems.append(Problem(key, f"{len(items):,} entries; the limit is {limit:,}"))
+    return problems
+
+
+_FIXES = {
+    "extra_forbidden": "remove this field; workflow files hold only the documented fields",
+    "missing": "add this required field",
+    "string_pattern_mismatch": "use letters, digits and underscores, starting with a letter or underscore",
+    "string_too_long": "shorten it",
+    "too_long": "remove entries",
+}
+
+
+def _problem(error: Any) -> Problem:
+    where = ""
+    for part in error["loc"]:
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    message = str(error["msg"])
+    fix = _FIXES.get(str(error["type"]))
+    if error["type"] == "value_error":
+        message = message.removeprefix("Value error, ")
+    elif fix:
+        message = f"{message}; {fix}"
+    return Problem(where, message)

@@ -1,0 +1,177 @@
+"""The Runner: starts runs on the server, persists every event, then fans it out to subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+
+from flowdeck.engine.events import Event, RunInterrupted
+from flowdeck.engine.llm_types import ModelCaller
+from flowdeck.engine.run import OutputCache, Run
+from flowdeck.engine.state import TERMINAL_NODE, RunState, fold
+from flowdeck.engine.workflow import Workflow
+from flowdeck.storage.runs import RunLog
+
+log = logging.getLogger("flowdeck.runner")
+
+_OWNER = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
+
+
+@dataclass(eq=False)
+class ActiveRun:
+    run: Run
+    workflow_id: str | None
+    events: list[Event] = field(default_factory=list)
+    subscribers: set[asyncio.Queue[list[Event] | None]] = field(default_factory=set)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+class Runner:
+    """Owns the runs of this process. A run goes on whoever watches it; watchers attach and detach freely."""
+
+    def __init__(
+        self,
+        log: RunLog,
+        caller: ModelCaller,
+        *,
+        default_model: str,
+        cache: OutputCache | None = None,
+        max_retry_wait: float = 60.0,
+    ) -> None:
+        self._log = log
+        self._caller = caller
+        self._default_model = default_model
+        self._cache = cache
+        self._max_retry_wait = max_retry_wait
+        self._active: dict[str, ActiveRun] = {}
+
+    async def start(
+        self,
+        workflow: Workflow,
+        inputs: Mapping[str, str] | None = None,
+        *,
+        model: str | None = None,
+        use_cache: bool = False,
+        workflow_id: str | None = None,
+    ) -> str:
+        """Validate and start a run; return its id. Raises WorkflowError before anything is written."""
+        run = Run(
+            workflow,
+            inputs,
+            caller=self._caller,
+            default_model=self._default_model,
+            model_override=model,
+            cache=self._cache if use_cache else None,
+            max_retry_wait=self._max_retry_wait,
+        )
+        active = ActiveRun(run=run, workflow_id=workflow_id)
+        self._active[run.run_id] = active
+        active.task = asyncio.get_running_loop().create_task(self._pump(active), name=f"flowdeck-run:{run.run_id}")
+        return run.run_id
+
+    async def subscribe(self, run_id: str, after_seq: int = 0) -> AsyncIterator[Event]:
+        """Every event of the run with seq > after_seq, then the live ones: no gap, no duplicate."""
+        active = self._active.get(run_id)
+        if active is None:
+            for event in await asyncio.to_thread(self._log.events, run_id, after_seq):
+                yield event
+            return
+        queue: asyncio.Queue[list[Event] | None] = asyncio.Queue()
+        active.subscribers.add(queue)
+        try:
+            last = after_seq
+            for event in active.events[after_seq:]:
+                yield event
+                last = event.seq
+            while (batch := await queue.get()) is not None:
+                for event in batch:
+                    if event.seq > last:
+                        yield event
+                        last = event.seq
+        finally:
+            active.subscribers.discard(queue)
+
+    async def wait(self, run_id: str) -> RunState:
+        """Wait for a run to end and return its final state."""
+        return fold([event async for event in self.subscribe(run_id)])
+
+    def cancel(self, run_id: str) -> bool:
+        active = self._active.get(run_id)
+        if active is None:
+            return False
+        active.run.cancel()
+        return True
+
+    def is_active(self, run_id: str) -> bool:
+        return run_id in self._active
+
+    async def close(self) -> None:
+        """Cancel the runs still going and wait until their last events are stored."""
+        for active in list(self._active.values()):
+            active.run.cancel()
+        tasks = [a.task for a in self._active.values() if a.task is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _pump(self, active: ActiveRun) -> None:
+        run = active.run
+        try:
+            while batch := await run.next_batch():
+                # Stored before anyone is told: what a watcher sees is already durable.
+                await asyncio.to_thread(self._log.append, batch, owner=_OWNER, workflow_id=active.workflow_id)
+                active.events.extend(batch)
+                for queue in active.subscribers:
+                    queue.put_nowait(batch)
+        except Exception:
+            log.exception("run %s: storing events failed; the run is cancelled", run.run_id)
+            run.cancel()
+            raise
+        finally:
+            self._active.pop(run.run_id, None)
+            for queue in active.subscribers:
+                queue.put_nowait(None)
+            active.done.set()
+
+
+def recover_interrupted(log: RunLog) -> list[str]:
+    """Mark runs left 'running' by a process that no longer exists as interrupted. Blocking."""
+    recovered = []
+    for summary in log.running():
+        if _owner_alive(summary.owner):
+            continue
+        events = log.events(summary.id)
+        state = fold(events)
+        active_nodes = [
+            node_id
+            for node_id, node in state.nodes.items()
+            if node.latest is not None and node.status not in TERMINAL_NODE
+        ]
+        last = events[-1].seq if events else summary.last_seq
+        log.append([RunInterrupted(run_id=summary.id, seq=last + 1, ts=time.time(), running=active_nodes)])
+        recovered.append(summary.id)
+    return recovered
+
+
+def _owner_alive(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname():
+        return True  # another machine's run: only that machine can tell whether it is alive
+    if not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return owner == _OWNER
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

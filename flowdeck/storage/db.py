@@ -1,0 +1,84 @@
+"""The database: SQLite in the data directory (WAL, busy timeout, immediate writes) or PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import SQLModel
+
+from flowdeck.errors import StorageError
+from flowdeck.storage.tables import EventRow, MigrationRow, NodeOutputRow, RunRow, WorkflowRow
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _initial(conn: Connection) -> None:
+    SQLModel.metadata.create_all(
+        conn, tables=[t.__table__ for t in (WorkflowRow, RunRow, EventRow, NodeOutputRow)]  # type: ignore[attr-defined]
+    )
+
+
+# Ordered and named. Never edit one that has shipped: add the next one instead.
+MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
+    ("0001_initial", _initial),
+]
+
+
+def open_database(url: str) -> Engine:
+    """Connect, configure and migrate; StorageError with the cause if the database cannot be used."""
+    try:
+        engine = _engine(url)
+        migrate(engine)
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot open the database {_redact(url)}: {exc.__class__.__name__}: {exc}") from None
+    return engine
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Apply the migrations not yet recorded; return their names."""
+    applied: list[str] = []
+    with engine.begin() as conn:
+        MigrationRow.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+        done = set(conn.execute(select(MigrationRow.name)).scalars())  # type: ignore[call-overload]
+        for name, step in MIGRATIONS:
+            if name in done:
+                continue
+            step(conn)
+            conn.execute(MigrationRow.__table__.insert().values(name=name, applied_at=time.time()))  # type: ignore[attr-defined]
+            applied.append(name)
+    return applied
+
+
+def _engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" below decide when transactions start (pysqlite's own is too lazy).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # Immediate: take the write lock up front, so two processes wait for each other instead of failing.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _redact(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return f"{scheme}{sep}{rest}"

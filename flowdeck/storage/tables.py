@@ -1,0 +1,65 @@
+"""Database tables (sqlmodel): workflows and templates, runs, the event log, node outputs, migrations."""
+
+from __future__ import annotations
+
+from sqlmodel import Field, SQLModel
+
+
+class WorkflowRow(SQLModel, table=True):
+    __tablename__ = "workflows"
+
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(index=True, max_length=200)
+    is_template: bool = Field(default=False, index=True)
+    data: str
+    created_at: float
+    updated_at: float
+
+
+class RunRow(SQLModel, table=True):
+    __tablename__ = "runs"
+
+    id: str = Field(primary_key=True, max_length=32)
+    workflow_name: str = Field(index=True, max_length=200)
+    workflow_id: str | None = Field(default=None, index=True, max_length=32)
+    status: str = Field(index=True, max_length=20)
+    owner: str = Field(max_length=200)
+    started_at: float = Field(index=True)
+    finished_at: float | None = None
+    duration: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    last_seq: int = 0
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "events"
+
+    run_id: str = Field(primary_key=True, max_length=32)
+    seq: int = Field(primary_key=True)
+    ts: float
+    type: str = Field(max_length=32)
+    node_id: str | None = Field(default=None, max_length=64)
+    data: str
+
+
+class NodeOutputRow(SQLModel, table=True):
+    __tablename__ = "node_outputs"
+
+    run_id: str = Field(primary_key=True, max_length=32)
+    node_id: str = Field(primary_key=True, max_length=64)
+    execution: int = Field(primary_key=True)
+    output: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    cached: bool = False
+    seq: int
+
+
+class MigrationRow(SQLModel, table=True):
+    __tablename__ = "migrations"
+
+    name: str = Field(primary_key=True, max_length=100)
+    applied_at: float
