@@ -1,12 +1,12 @@
 """flowdeck: design and run AI agent workflows, visually, from the command line, or from Python.
 
-    import flowdeck
-    workflow = flowdeck.load("research-code-review")       # a template name, a file path or JSON text
-    state = flowdeck.run(workflow, {"task": "Write a palindrome checker"})
-    print(state.outputs()["reviewer"])
+import flowdeck
+workflow = flowdeck.load("research-code-review")       # a template name, a file path or JSON text
+state = flowdeck.run(workflow, {"task": "Write a palindrome checker"})
+print(state.outputs()["reviewer"])
 
-    async for event in flowdeck.start(workflow, {"task": "..."}):   # the live event stream, not stored
-        print(event.type)
+async for event in flowdeck.start(workflow, {"task": "..."}):   # the live event stream, not stored
+    print(event.type)
 """
 
 from __future__ import annotations

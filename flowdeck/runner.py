@@ -70,6 +70,7 @@ class Runner:
             cache=self._cache if use_cache else None,
             max_retry_wait=self._max_retry_wait,
         )
+        await self._caller.prepare(run.models())
         active = ActiveRun(run=run, workflow_id=workflow_id)
         self._active[run.run_id] = active
         active.task = asyncio.get_running_loop().create_task(self._pump(active), name=f"flowdeck-run:{run.run_id}")

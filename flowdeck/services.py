@@ -41,7 +41,11 @@ def open_services(settings: Settings | None = None, *, caller: ModelCaller | Non
     cache = OutputCache(settings.cache_dir)
     caller = caller or LiteLLMCaller(EmbeddedModel(threads=settings.embedded_threads))
     runner = Runner(
-        runs, caller, default_model=settings.default_model, cache=cache, max_retry_wait=settings.max_retry_wait
+        runs,
+        caller,
+        default_model=settings.default_model,
+        cache=cache,
+        max_retry_wait=settings.max_retry_wait,
     )
     recovered = recover_interrupted(runs)
     return Services(

@@ -94,7 +94,10 @@ def build(workflow: Workflow) -> Dag:
         for name in sorted(refs.outputs - ancestors[node.id]):
             reason = "does not exist" if name not in ids else "is not upstream of this agent"
             problems.append(
-                Problem(where, f"reads outputs.{name}, but node '{name}' {reason}; connect it upstream or remove it")
+                Problem(
+                    where,
+                    f"reads outputs.{name}, but node '{name}' {reason}; connect it upstream or remove it",
+                )
             )
     if problems:
         raise WorkflowError(problems)

@@ -11,7 +11,7 @@ from typing import Any
 from flowdeck.engine.embedded import EMBEDDED, EmbeddedModel
 from flowdeck.engine.events import Usage
 from flowdeck.engine.llm_types import Completion, ModelRequest
-from flowdeck.engine.scripted import ScriptedModel, ScriptSpec, is_scripted
+from flowdeck.engine.scripted import ScriptedModel, ScriptSpec, is_scripted, parse_spec
 from flowdeck.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -38,9 +38,17 @@ class LiteLLMCaller:
     def __init__(self, embedded: EmbeddedModel | None = None) -> None:
         self._embedded = embedded or EmbeddedModel()
 
+    async def prepare(self, models: set[str]) -> None:
+        """Import litellm and start the embedded model if a run will need them."""
+        await _load_litellm()
+        if EMBEDDED in models:
+            await self._embedded.endpoint()
+
     async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
         litellm = await _load_litellm()
         model = request.model
+        if is_scripted(model):
+            parse_spec(model)  # a bad option is the user's mistake: say so before calling
         extra: dict[str, Any] = {"model": model}
         if model == EMBEDDED:
             endpoint = await self._embedded.endpoint()
@@ -96,6 +104,9 @@ class LiteLLMCaller:
 def translate(exc: Exception, model: str, *, partial: bool = False) -> ModelError:
     """Map a litellm/provider exception to flowdeck's error classes, with what to do about it."""
     litellm = _litellm
+    original = getattr(exc, "original_exception", None)
+    if litellm is not None and type(exc).__name__ == "MidStreamFallbackError" and isinstance(original, Exception):
+        exc = original
     name = type(exc).__name__
     message = _first_line(str(exc)) or name
     if litellm is None:
@@ -137,10 +148,12 @@ def translate(exc: Exception, model: str, *, partial: bool = False) -> ModelErro
         if partial:
             return StreamInterrupted("the connection dropped mid-answer", model=model, hint="it will be retried")
         return ProviderUnavailable(
-            "could not reach the provider", model=model, hint="check the network, api_base or that the server runs"
+            "could not reach the provider",
+            model=model,
+            hint="check the network, api_base or that the server runs",
         )
     status = getattr(exc, "status_code", None)
-    if isinstance(status, int) and status >= 500 or isinstance(exc, litellm.APIError):
+    if (isinstance(status, int) and status >= 500) or isinstance(exc, litellm.APIError):
         return ProviderUnavailable(f"the provider failed ({message})", model=model, hint="it will be retried")
     return ModelError(f"unexpected {name}: {message}", model=model)
 
@@ -150,7 +163,7 @@ async def _load_litellm() -> Any:
     if _litellm is None:
         async with _import_lock:
             if _litellm is None:
-                module = await asyncio.to_thread(importlib.import_module, "litellm")
+                module: Any = await asyncio.to_thread(importlib.import_module, "litellm")
                 module.suppress_debug_info = True
                 module.custom_provider_map = [
                     *[p for p in module.custom_provider_map if p.get("provider") != "scripted"],
@@ -163,7 +176,7 @@ async def _load_litellm() -> Any:
 def _scripted_handler(litellm: Any) -> Any:
     import httpx
 
-    class ScriptedHandler(litellm.CustomLLM):  # type: ignore[misc, name-defined]
+    class ScriptedHandler(litellm.CustomLLM):  # type: ignore[misc]
         async def astreaming(self, model: str, messages: list[dict[str, str]], **_: Any) -> AsyncIterator[Any]:
             from flowdeck.engine.events import Message
 
@@ -203,7 +216,10 @@ def _litellm_fault(litellm: Any, httpx: Any, spec: ScriptSpec, model: str) -> Ex
 
     faults: dict[str, Callable[[], Exception]] = {
         "rate_limit": lambda: litellm.RateLimitError(
-            "rate limited", "scripted", model, response=response(429, {"retry-after": f"{spec.retry_after:g}"})
+            "rate limited",
+            "scripted",
+            model,
+            response=response(429, {"retry-after": f"{spec.retry_after:g}"}),
         ),
         "timeout": lambda: litellm.Timeout("timed out", model, "scripted"),
         "server_error": lambda: litellm.InternalServerError("server error", "scripted", model, response(500)),

@@ -28,4 +28,8 @@ class Completion:
 class ModelCaller(Protocol):
     """Calls a model, streaming text deltas to `on_text`; raises flowdeck.errors.ModelError subclasses."""
 
+    async def prepare(self, models: set[str]) -> None:
+        """Get ready to call these models (load libraries, start local servers) before a run starts."""
+        ...
+
     async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion: ...

@@ -46,9 +46,9 @@ class _LimitedEnvironment(SandboxedEnvironment):
             raise SecurityError("exponent too large for a prompt template")
         if operator_name == "*":
             for seq, count in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(count, int):
-                    if len(seq) * count > MAX_RENDERED_CHARS:
-                        raise SecurityError("repetition would exceed the prompt size limit")
+                too_big = isinstance(seq, str | list | tuple) and isinstance(count, int)
+                if too_big and len(seq) * count > MAX_RENDERED_CHARS:
+                    raise SecurityError("repetition would exceed the prompt size limit")
             return operator.mul(left, right)
         return super().call_binop(context, operator_name, left, right)
 
@@ -62,13 +62,16 @@ def check_template(source: str) -> References:
         tree = _ENV.parse(source)
     except TemplateSyntaxError as exc:
         return References(
-            inputs=frozenset(), outputs=frozenset(), problems=(f"syntax error on line {exc.lineno}: {exc.message}",)
+            inputs=frozenset(),
+            outputs=frozenset(),
+            problems=(f"syntax error on line {exc.lineno}: {exc.message}",),
         )
     problems: list[str] = []
     for name in sorted(meta.find_undeclared_variables(tree) - _ALLOWED_NAMES):
         problems.append(f"unknown variable '{name}'; use inputs.<name>, outputs.<node id> or upstream")
     found: dict[str, set[str]] = {"inputs": set(), "outputs": set()}
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(node, nodes.Getattr | nodes.Getitem)
         key = _static_key(node)
         if key is not None and key.startswith("_"):
             problems.append(f"'{key}' is a private attribute; templates can read only inputs, outputs and upstream")
@@ -76,13 +79,14 @@ def check_template(source: str) -> References:
         target = node.node
         if isinstance(target, nodes.Name) and target.name in found and key is not None:
             found[target.name].add(key)
-    return References(
-        inputs=frozenset(found["inputs"]), outputs=frozenset(found["outputs"]), problems=tuple(problems)
-    )
+    return References(inputs=frozenset(found["inputs"]), outputs=frozenset(found["outputs"]), problems=tuple(problems))
 
 
 def render_prompt(
-    template: str | None, inputs: Mapping[str, str], upstream: Iterable[UpstreamOutput], ancestors: Mapping[str, str]
+    template: str | None,
+    inputs: Mapping[str, str],
+    upstream: Iterable[UpstreamOutput],
+    ancestors: Mapping[str, str],
 ) -> str:
     """The user message for an agent: its template rendered in the sandbox, or the default layout."""
     upstream = list(upstream)
@@ -96,7 +100,9 @@ def render_prompt(
         for chunk in _compile(template).generate(context):
             size += len(chunk)
             if size > MAX_RENDERED_CHARS:
-                raise PromptError(f"the rendered prompt exceeds {MAX_RENDERED_CHARS:,} characters; shorten the template")
+                raise PromptError(
+                    f"the rendered prompt exceeds {MAX_RENDERED_CHARS:,} characters; shorten the template"
+                )
             if time.monotonic() > deadline:
                 raise PromptError(f"rendering took longer than {MAX_RENDER_SECONDS:g} s; simplify the template")
             parts.append(chunk)

@@ -147,6 +147,12 @@ class Run:
     def finished(self) -> bool:
         return self._finished
 
+    def models(self) -> set[str]:
+        """The models this run will call (for the caller to prepare before it starts)."""
+        if self._override:
+            return {self._default_model}
+        return {resolve(node, self._default_model).model for node in self.workflow.nodes}
+
     # -- scheduling -------------------------------------------------------------------------------
 
     def _launch(self, node_id: str) -> None:
@@ -182,7 +188,12 @@ class Run:
         self._state[node_id] = "skipped"
         self._emit(
             NodeSkipped(
-                run_id=self.run_id, seq=self._next(), ts=time.time(), node_id=node_id, execution=1, reason=reason
+                run_id=self.run_id,
+                seq=self._next(),
+                ts=time.time(),
+                node_id=node_id,
+                execution=1,
+                reason=reason,
             )
         )
 
@@ -355,7 +366,14 @@ class Run:
         )
 
     def _finish_node(
-        self, node_id: str, execution: int, completion: Completion, *, duration: float, cached: bool, attempts: int
+        self,
+        node_id: str,
+        execution: int,
+        completion: Completion,
+        *,
+        duration: float,
+        cached: bool,
+        attempts: int,
     ) -> None:
         self._outputs[node_id] = completion.text
         self._usage = self._usage + completion.usage
@@ -495,7 +513,12 @@ def check_inputs(workflow: Workflow, given: Mapping[str, str]) -> dict[str, str]
 def cache_key(request: ModelRequest) -> str:
     """What identifies a node's output: model, parameters, system prompt and rendered input."""
     payload = json.dumps(
-        [request.model, request.temperature, request.max_tokens, [(m.role, m.content) for m in request.messages]],
+        [
+            request.model,
+            request.temperature,
+            request.max_tokens,
+            [(m.role, m.content) for m in request.messages],
+        ],
         ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode()).hexdigest()

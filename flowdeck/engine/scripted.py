@@ -124,6 +124,9 @@ class ScriptedCaller:
     def __init__(self, model: ScriptedModel | None = None) -> None:
         self._model = model or ScriptedModel()
 
+    async def prepare(self, models: set[str]) -> None:
+        return None
+
     async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
         spec, previous = self._model.next_call(request.model, request.messages)
         if spec.latency:

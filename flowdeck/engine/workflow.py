@@ -102,7 +102,10 @@ class Workflow(_Strict):
 
     def to_dict(self) -> dict[str, Any]:
         """The file's content: defaults left out, keys in a fixed order."""
-        return self.model_dump(mode="json", exclude_defaults=True) | {"format": self.format, "name": self.name}
+        return self.model_dump(mode="json", exclude_defaults=True) | {
+            "format": self.format,
+            "name": self.name,
+        }
 
     def to_json(self) -> str:
         data = self.to_dict()

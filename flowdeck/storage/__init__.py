@@ -5,4 +5,12 @@ from flowdeck.storage.db import migrate, open_database
 from flowdeck.storage.runs import RunLog, RunSummary
 from flowdeck.storage.workflows import SavedWorkflow, WorkflowStore
 
-__all__ = ["OutputCache", "RunLog", "RunSummary", "SavedWorkflow", "WorkflowStore", "migrate", "open_database"]
+__all__ = [
+    "OutputCache",
+    "RunLog",
+    "RunSummary",
+    "SavedWorkflow",
+    "WorkflowStore",
+    "migrate",
+    "open_database",
+]

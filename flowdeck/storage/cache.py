@@ -11,7 +11,7 @@ from flowdeck.engine.events import Usage
 from flowdeck.engine.llm_types import Completion
 
 
-class JSONDisk(diskcache.Disk):
+class JSONDisk(diskcache.Disk):  # type: ignore[misc]
     """Stores values as JSON text; refuses to unpickle anything."""
 
     def store(self, value: object, read: bool, key: object = diskcache.UNKNOWN) -> object:

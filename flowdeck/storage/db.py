@@ -17,9 +17,8 @@ BUSY_TIMEOUT_MS = 10_000
 
 
 def _initial(conn: Connection) -> None:
-    SQLModel.metadata.create_all(
-        conn, tables=[t.__table__ for t in (WorkflowRow, RunRow, EventRow, NodeOutputRow)]  # type: ignore[attr-defined]
-    )
+    tables = [t.__table__ for t in (WorkflowRow, RunRow, EventRow, NodeOutputRow)]  # type: ignore[union-attr]
+    SQLModel.metadata.create_all(conn, tables=tables)
 
 
 # Ordered and named. Never edit one that has shipped: add the next one instead.

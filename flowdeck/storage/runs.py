@@ -139,7 +139,7 @@ class RunLog:
             raise NotFoundError(f"'{run_id}' matches several runs; give more characters of the id")
         return RunSummary(**rows[0]._asdict())
 
-    def list(self, *, limit: int = 50, workflow: str | None = None, status: str | None = None) -> list[RunSummary]:
+    def recent(self, *, limit: int = 50, workflow: str | None = None, status: str | None = None) -> list[RunSummary]:
         query = select(_RUNS).order_by(_RUNS.c.started_at.desc()).limit(limit)
         if workflow:
             query = query.where(_RUNS.c.workflow_name == workflow)
@@ -149,4 +149,4 @@ class RunLog:
             return [RunSummary(**row._asdict()) for row in conn.execute(query).all()]
 
     def running(self) -> list[RunSummary]:
-        return self.list(limit=10_000, status="running")
+        return self.recent(limit=10_000, status="running")

@@ -47,7 +47,12 @@ class WorkflowStore:
             new_id = workflow_id or uuid.uuid4().hex[:12]
             conn.execute(
                 insert(_TABLE).values(
-                    id=new_id, name=workflow.name, is_template=is_template, data=data, created_at=now, updated_at=now
+                    id=new_id,
+                    name=workflow.name,
+                    is_template=is_template,
+                    data=data,
+                    created_at=now,
+                    updated_at=now,
                 )
             )
         return new_id

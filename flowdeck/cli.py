@@ -1,0 +1,234 @@
+"""The command line: `flowdeck run`, `flowdeck runs`, `flowdeck templates`, `flowdeck validate`, `flowdeck schema`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import click
+
+from flowdeck.errors import FlowdeckError, WorkflowError
+
+if TYPE_CHECKING:
+    from flowdeck.services import Services
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """flowdeck: design and run AI agent workflows."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+        click.echo(
+            "\nThe visual editor is not built yet; run a workflow with e.g.\n"
+            "  flowdeck run research-code-review --input task='Write a palindrome checker'"
+        )
+
+
+@main.command("run")
+@click.argument("source")
+@click.option("--input", "-i", "inputs", multiple=True, metavar="NAME=VALUE", help="A workflow input.")
+@click.option("--model", "-m", help="Run every agent on this model (litellm string, 'embedded' or 'scripted').")
+@click.option("--json", "as_json", is_flag=True, help="Print the event stream as JSON lines.")
+@click.option("--cache", "use_cache", is_flag=True, help="Reuse cached outputs of identical agent calls.")
+def run_command(source: str, inputs: tuple[str, ...], model: str | None, as_json: bool, use_cache: bool) -> None:
+    """Run a workflow: a built-in template name or a workflow JSON file."""
+    from flowdeck import load
+
+    values = {}
+    for item in inputs:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"'{item}' is not NAME=VALUE", param_hint="--input")
+        values[name.strip()] = value
+    try:
+        workflow = load(source)
+        sys.exit(asyncio.run(_run(workflow, values, model, as_json, use_cache)))
+    except WorkflowError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except FlowdeckError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+async def _run(workflow: object, inputs: dict[str, str], model: str | None, as_json: bool, use_cache: bool) -> int:
+    from flowdeck.engine.events import event_to_json
+    from flowdeck.engine.state import RunState
+    from flowdeck.engine.workflow import Workflow
+    from flowdeck.progress import ProgressView
+    from flowdeck.services import open_services
+
+    assert isinstance(workflow, Workflow)
+    services = await asyncio.to_thread(open_services)
+    try:
+        runner = services.runner
+        run_id = await runner.start(workflow, inputs, model=model, use_cache=use_cache)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, runner.cancel, run_id)
+        state = RunState()
+        view = None if as_json else ProgressView(workflow)
+        async for event in runner.subscribe(run_id):
+            state.apply(event)
+            if as_json:
+                sys.stdout.write(event_to_json(event) + "\n")
+                sys.stdout.flush()
+            elif view is not None:
+                view.update(state)
+        if view is not None:
+            view.finish(state)
+            _print_outputs(workflow, state)
+        return {"succeeded": 0, "cancelled": 130}.get(state.status, 1)
+    finally:
+        await services.runner.close()
+        services.close()
+
+
+def _print_outputs(workflow: object, state: object) -> None:
+    from flowdeck.engine.agents import display_name
+    from flowdeck.engine.dag import build
+    from flowdeck.engine.state import RunState
+    from flowdeck.engine.workflow import Workflow
+
+    assert isinstance(workflow, Workflow) and isinstance(state, RunState)
+    dag = build(workflow)
+    outputs = state.outputs()
+    sinks = [node_id for node_id in dag.order if not dag.successors[node_id]]
+    for node_id in sinks:
+        if node_id in outputs:
+            click.echo(f"\n=== {display_name(workflow.node(node_id))} ===\n{outputs[node_id]}")
+    for node_id, node in state.nodes.items():
+        if node.status == "failed" and node.latest is not None:
+            click.echo(f"\n{display_name(workflow.node(node_id))} failed: {node.latest.error}", err=True)
+
+
+@main.group("runs", invoke_without_command=True)
+@click.option("--limit", "-n", default=20, show_default=True, help="How many runs to list.")
+@click.option("--workflow", "-w", help="Only runs of this workflow name.")
+@click.option("--status", "-s", help="Only runs with this status.")
+@click.pass_context
+def runs_command(ctx: click.Context, limit: int, workflow: str | None, status: str | None) -> None:
+    """List past runs (newest first)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    services = _services()
+    try:
+        rows = services.runs.recent(limit=limit, workflow=workflow, status=status)
+    finally:
+        services.close()
+    if not rows:
+        click.echo("no runs yet; start one with `flowdeck run research-code-review`")
+        return
+    header = f"{'ID':<12}  {'WORKFLOW':<32}  {'STATUS':<11}  {'STARTED':<19}  {'DURATION':>8}  {'TOKENS':>7}  COST"
+    click.echo(header)
+    for r in rows:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at))
+        duration = f"{r.duration:.1f}s" if r.duration is not None else "-"
+        click.echo(
+            f"{r.id:<12}  {r.workflow_name[:32]:<32}  {r.status:<11}  {started:<19}  {duration:>8}  "
+            f"{r.prompt_tokens + r.completion_tokens:>7}  ${r.cost:.4f}"
+        )
+
+
+@runs_command.command("show")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the stored events as JSON lines.")
+def runs_show(run_id: str, as_json: bool) -> None:
+    """Show one run's events and outputs (RUN_ID may be a unique prefix)."""
+    from flowdeck.engine.events import event_to_json
+    from flowdeck.engine.state import fold
+
+    services = _services()
+    try:
+        summary = services.runs.get(run_id)
+        events = services.runs.events(summary.id)
+    except FlowdeckError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        services.close()
+    if as_json:
+        for event in events:
+            click.echo(event_to_json(event))
+        return
+    state = fold(events)
+    click.echo(f"run {summary.id}  {summary.workflow_name}  {state.status}")
+    t0 = events[0].ts if events else 0.0
+    for event in events:
+        if event.type == "token":
+            continue
+        node = getattr(event, "node_id", None) or ""
+        click.echo(f"  {event.seq:>5}  +{event.ts - t0:7.2f}s  {event.type:<15} {node:<16} {_event_detail(event)}")
+    for node_id, text in state.outputs().items():
+        click.echo(f"\n=== {node_id} ===\n{text}")
+
+
+def _event_detail(event: object) -> str:
+    from flowdeck.engine import events as ev
+
+    if isinstance(event, ev.NodeStarted):
+        return f"attempt {event.attempt} on {event.model}"
+    if isinstance(event, ev.NodeFinished):
+        cached = " (cached)" if event.cached else ""
+        return f"{event.duration:.2f}s, {event.usage.total_tokens} tokens{cached}"
+    if isinstance(event, ev.NodeFailed | ev.NodeRetrying):
+        return f"{event.error_kind}: {event.message}"
+    if isinstance(event, ev.NodeSkipped):
+        return event.reason
+    if isinstance(event, ev.Handoff):
+        return f"-> {event.target} ({len(event.message)} chars)"
+    if isinstance(event, ev.RunFinished):
+        return f"{event.status} in {event.duration:.2f}s"
+    if isinstance(event, ev.RunInterrupted):
+        return f"interrupted while running: {', '.join(event.running) or 'nothing'}"
+    if isinstance(event, ev.Log):
+        return f"[{event.level}] {event.text}"
+    return ""
+
+
+@main.command("templates")
+def templates_command() -> None:
+    """List the built-in templates."""
+    from flowdeck.templates import load_template, template_names
+
+    for name in template_names():
+        workflow = load_template(name)
+        click.echo(f"{name}\n  {workflow.name}: {workflow.description}\n")
+
+
+@main.command("validate")
+@click.argument("source")
+def validate_command(source: str) -> None:
+    """Check a workflow file without running it."""
+    from flowdeck import load
+    from flowdeck.engine.dag import build
+
+    try:
+        workflow = load(source)
+        build(workflow)
+    except FlowdeckError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"ok: {workflow.name} ({len(workflow.nodes)} agents, {len(workflow.edges)} connections)")
+
+
+@main.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of the workflow file format."""
+    from flowdeck.engine.workflow import workflow_json_schema
+
+    click.echo(json.dumps(workflow_json_schema(), indent=2))
+
+
+def _services() -> Services:
+    from flowdeck.services import open_services
+
+    return open_services()
+
+
+if __name__ == "__main__":
+    main()

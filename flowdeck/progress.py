@@ -1,0 +1,98 @@
+"""The terminal view of a run: a line per agent, redrawn live on a terminal, appended otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from flowdeck.engine.agents import display_name
+from flowdeck.engine.state import Execution, RunState
+from flowdeck.engine.workflow import Workflow
+
+_SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+_MARKS = {
+    "queued": "·",
+    "succeeded": "✓",
+    "failed": "✗",
+    "skipped": "↷",
+    "cancelled": "■",
+    "interrupted": "!",
+    "retrying": "↻",
+    "waiting": "…",
+}
+
+
+class ProgressView:
+    """Renders RunState; call update() after each event and finish() at the end."""
+
+    def __init__(self, workflow: Workflow, out: TextIO = sys.stderr, live: bool | None = None) -> None:
+        self._out = out
+        self._live = out.isatty() if live is None else live
+        self._names = {node.id: display_name(node) for node in workflow.nodes}
+        self._width = max((len(name) for name in self._names.values()), default=8)
+        self._drawn = 0
+        self._last_lines: dict[str, str] = {}
+        self._last_draw = 0.0
+        self._frame = 0
+
+    def update(self, state: RunState, force: bool = False) -> None:
+        if self._live:
+            now = time.monotonic()
+            if force or now - self._last_draw >= 0.08:
+                self._last_draw = now
+                self._redraw(state)
+            return
+        for node_id, node in state.nodes.items():
+            if self._last_lines.get(node_id) != node.status:
+                self._last_lines[node_id] = node.status
+                self._out.write(self._line(state, node_id, tail=False) + "\n")
+        self._out.flush()
+
+    def finish(self, state: RunState) -> None:
+        self.update(state, force=True)
+        total = state.usage.total_tokens
+        duration = f"{state.duration:.1f} s" if state.duration is not None else "-"
+        cost = f", ${state.cost:.4f}" if state.cost else ""
+        self._out.write(f"\nrun {state.run_id} {state.status} in {duration}, {total} tokens{cost}\n")
+        self._out.flush()
+
+    def _redraw(self, state: RunState) -> None:
+        self._frame += 1
+        lines = [self._line(state, node_id, tail=True) for node_id in state.nodes]
+        if self._drawn:
+            self._out.write(f"\x1b[{self._drawn}F")
+        for line in lines:
+            self._out.write("\x1b[2K" + line + "\n")
+        self._drawn = len(lines)
+        self._out.flush()
+
+    def _line(self, state: RunState, node_id: str, *, tail: bool) -> str:
+        node = state.nodes[node_id]
+        name = self._names.get(node_id, node_id).ljust(self._width)
+        ex = node.latest
+        status = node.status
+        mark = _SPINNER[self._frame % len(_SPINNER)] if status == "running" else _MARKS.get(status, "?")
+        return f" {mark} {name}  {_describe(status, ex, tail)}"
+
+
+def _describe(status: str, ex: Execution | None, tail: bool) -> str:
+    if ex is None or status == "queued":
+        return "queued"
+    if status == "running":
+        words = len(ex.text.split())
+        text = f"running ({ex.model}), {words} words"
+        if tail and ex.text:
+            snippet = " ".join(ex.text.split())[-48:]
+            text += f"  …{snippet}"
+        return text
+    if status == "retrying":
+        return f"{ex.error_kind}: retry {ex.attempt + 1}/{ex.max_attempts} in {ex.retry_wait or 0:.1f} s"
+    if status == "succeeded":
+        cached = ", cached" if ex.cached else ""
+        return f"done in {ex.duration or 0:.1f} s, {ex.usage.total_tokens} tokens{cached}"
+    if status in ("failed", "cancelled"):
+        return f"{status}: {ex.error}"
+    if status == "skipped":
+        return f"skipped: {ex.skip_reason}"
+    return status

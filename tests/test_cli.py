@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from flowdeck.cli import main
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_run_template_shows_progress_then_final_output(home: Path) -> None:
+    code, out, err = invoke("run", "research-code-review", "--input", "task=Reverse a list", "--model", "scripted")
+    assert code == 0, err
+    assert "✓ Researcher" in err and "✓ Coder" in err and "✓ Reviewer" in err
+    assert "succeeded" in err
+    assert "=== Reviewer ===" in out and "Reverse a list" in out
+
+
+def test_run_json_prints_the_event_stream(home: Path) -> None:
+    code, out, _ = invoke("run", "fan-out-review", "--json", "-m", "scripted")
+    events = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert events[0]["type"] == "run_started" and events[-1]["type"] == "run_finished"
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert sum(e["type"] == "handoff" for e in events) == 4
+
+
+def test_runs_lists_and_shows_past_runs(home: Path) -> None:
+    invoke("run", "research-code-review", "-m", "scripted")
+    code, out, _ = invoke("runs")
+    assert code == 0 and "Research, code, review" in out and "succeeded" in out
+    run_id = out.splitlines()[1].split()[0]
+    code, out, _ = invoke("runs", "show", run_id[:6])
+    assert code == 0 and "node_finished" in out and "=== reviewer ===" in out
+
+
+def test_failed_node_exits_nonzero_with_the_reason(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "w.json"
+    path.write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "name": "broken",
+                "nodes": [{"id": "a", "type": "coder", "config": {"model": "scripted/fault=auth"}}],
+            }
+        )
+    )
+    code, _, err = invoke("run", str(path))
+    assert code == 1
+    assert "API key" in err
+
+
+def test_invalid_workflow_is_a_clear_error_and_nothing_is_stored(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"format": 1, "name": "x", "nodes": [{"id": "a", "type": "wizard"}], "code": "rm -rf /"}')
+    code, _, err = invoke("run", str(path), "-m", "scripted")
+    assert code == 2
+    assert "code: Extra inputs are not permitted; remove this field" in err
+    _, out, _ = invoke("runs")
+    assert "no runs yet" in out
+
+
+def test_validate_and_schema(home: Path) -> None:
+    code, out, _ = invoke("validate", "spec-code-tests")
+    assert code == 0 and "ok: Spec, code and tests (4 agents, 5 connections)" in out
+    code, out, _ = invoke("schema")
+    assert json.loads(out)["title"] == "Workflow"

@@ -1,0 +1,78 @@
+"""Model calls through the real litellm path, with the scripted model's faults."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowdeck.engine.events import Message
+from flowdeck.engine.llm import LiteLLMCaller
+from flowdeck.engine.llm_types import ModelRequest
+from flowdeck.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    ContextTooLong,
+    ModelError,
+    ModelNotFound,
+    ModelTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    StreamInterrupted,
+)
+
+
+def request(model: str, timeout: float = 10) -> ModelRequest:
+    return ModelRequest(
+        model=model,
+        messages=[
+            Message(role="system", content="You are a coder"),
+            Message(role="user", content="palindrome"),
+        ],
+        temperature=0.2,
+        max_tokens=100,
+        timeout=timeout,
+    )
+
+
+async def test_scripted_model_streams_through_litellm_with_usage() -> None:
+    chunks: list[str] = []
+    completion = await LiteLLMCaller().call(request("scripted/chunks=4"), chunks.append)
+    assert len(chunks) >= 3 and "".join(chunks) == completion.text
+    assert "```python" in completion.text
+    assert completion.usage.completion_tokens > 0 and completion.cost == 0.0
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "retryable"),
+    [
+        ("rate_limit", RateLimited, True),
+        ("timeout", ModelTimeout, True),
+        ("server_error", ProviderUnavailable, True),
+        ("stream_cut", StreamInterrupted, True),
+        ("auth", AuthenticationFailed, False),
+        ("bad_request", BadRequest, False),
+        ("context_length", ContextTooLong, False),
+        ("not_found", ModelNotFound, False),
+    ],
+)
+async def test_provider_faults_become_our_error_classes(fault: str, error: type[ModelError], retryable: bool) -> None:
+    with pytest.raises(error) as info:
+        await LiteLLMCaller().call(request(f"scripted/fault={fault},retry_after=7"), lambda _: None)
+    assert info.value.retryable is retryable
+    assert info.value.model.startswith("scripted")
+    if isinstance(info.value, RateLimited):
+        assert info.value.retry_after == 7
+
+
+async def test_slow_model_times_out_at_the_node_timeout() -> None:
+    with pytest.raises(ModelTimeout, match="raise the node's timeout"):
+        await LiteLLMCaller().call(request("scripted/latency=2", timeout=0.2), lambda _: None)
+
+
+async def test_unknown_provider_says_how_to_write_a_model_string() -> None:
+    with pytest.raises(ModelNotFound, match="provider/model"):
+        await LiteLLMCaller().call(request("definitely-not-a-model-xyz"), lambda _: None)
+
+
+async def test_bad_scripted_option_is_named() -> None:
+    with pytest.raises(BadRequest, match="'speed=9' is not a scripted model option"):
+        await LiteLLMCaller().call(request("scripted/speed=9"), lambda _: None)

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from flowdeck.engine.events import Event, NodeFinished, NodeStarted, Token
+from flowdeck.engine.run import Run, drain
+from flowdeck.engine.scripted import ScriptedCaller
+from flowdeck.engine.state import fold
+from flowdeck.engine.workflow import Workflow
+from flowdeck.errors import WorkflowError
+from tests.conftest import make_workflow
+
+
+def run_of(workflow: Workflow, model: str = "scripted", **kwargs: object) -> Run:
+    return Run(workflow, caller=ScriptedCaller(), default_model=model, **kwargs)  # type: ignore[arg-type]
+
+
+def index(events: list[Event], type_: str, node: str) -> int:
+    return next(i for i, e in enumerate(events) if e.type == type_ and getattr(e, "node_id", None) == node)
+
+
+async def test_chain_runs_in_order_with_gapless_seq_and_handoffs(chain: Workflow) -> None:
+    events = await drain(run_of(chain))
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert events[0].type == "run_started" and events[-1].type == "run_finished"
+    handoffs = [(e.node_id, e.target) for e in events if e.type == "handoff"]  # type: ignore[union-attr]
+    assert handoffs == [("r", "c"), ("c", "v")]
+    state = fold(events)
+    assert state.status == "succeeded"
+    assert "Verdict: APPROVE" in state.outputs()["v"]
+
+
+async def test_node_started_carries_exact_messages_and_parameters(chain: Workflow) -> None:
+    events = await drain(run_of(chain))
+    started = next(e for e in events if isinstance(e, NodeStarted) and e.node_id == "c")
+    research = fold(events).outputs()["r"]
+    assert started.messages[0].role == "system" and "software engineer" in started.messages[0].content
+    assert started.messages[1].content == f"check palindromes\n\n## From Researcher\n{research}"
+    assert started.parameters == {"temperature": 0.2, "max_tokens": 512, "timeout": 120.0}
+    assert started.received_from == ["r"]
+
+
+async def test_streamed_tokens_add_up_to_the_output(chain: Workflow) -> None:
+    events = await drain(run_of(chain, model="scripted/delay=0.001"))
+    streamed = "".join(e.text for e in events if isinstance(e, Token) and e.node_id == "c")
+    finished = next(e for e in events if isinstance(e, NodeFinished) and e.node_id == "c")
+    assert streamed == finished.output
+
+
+async def test_independent_branches_do_not_wait_for_each_other() -> None:
+    # slow -> end, beside a -> b -> c: the chain must finish while the slow node still works.
+    workflow = make_workflow(
+        [("slow", "custom"), ("a", "coder"), ("b", "coder"), ("c", "coder")],
+        [("a", "b"), ("b", "c")],
+        slow={"model": "scripted/latency=0.4"},
+    )
+    events = await drain(run_of(workflow, model="scripted/latency=0.02"))
+    assert index(events, "node_finished", "c") < index(events, "node_finished", "slow")
+    assert index(events, "node_started", "b") < index(events, "node_finished", "slow")
+
+
+async def test_failure_skips_downstream_while_independent_branch_finishes() -> None:
+    workflow = make_workflow(
+        [("bad", "coder"), ("after", "reviewer"), ("other", "researcher")],
+        [("bad", "after")],
+        bad={"model": "scripted/fault=auth"},
+    )
+    state = fold(await drain(run_of(workflow)))
+    assert state.status == "failed"
+    assert state.nodes["bad"].status == "failed"
+    assert state.nodes["bad"].latest.error_kind == "auth"  # type: ignore[union-attr]
+    assert state.nodes["after"].status == "skipped"
+    assert "upstream agent" in (state.nodes["after"].latest.skip_reason or "")  # type: ignore[union-attr]
+    assert state.nodes["other"].status == "succeeded"
+
+
+async def test_transient_faults_are_retried_and_stream_cut_text_is_not_kept() -> None:
+    workflow = make_workflow([("a", "coder")], [], a={"model": "scripted/fault=stream_cut,times=2", "retries": 3})
+    events = await drain(run_of(workflow, max_retry_wait=0.01))
+    state = fold(events)
+    assert [e.type for e in events].count("node_retrying") == 2
+    ex = state.nodes["a"].latest
+    assert ex is not None and ex.status == "succeeded" and ex.text == ex.output
+    assert next(e for e in events if isinstance(e, NodeFinished)).attempts == 3
+
+
+async def test_retries_stop_at_the_configured_limit() -> None:
+    workflow = make_workflow([("a", "coder")], [], a={"model": "scripted/fault=server_error", "retries": 1})
+    state = fold(await drain(run_of(workflow, max_retry_wait=0.01)))
+    ex = state.nodes["a"].latest
+    assert ex is not None and ex.status == "failed" and ex.error_kind == "unavailable"
+
+
+async def test_cancel_stops_running_nodes_and_skips_the_rest(chain: Workflow) -> None:
+    run = run_of(chain, model="scripted/latency=5")
+    events: list[Event] = []
+
+    async def consume() -> None:
+        async for event in run:
+            events.append(event)
+            if event.type == "node_started":
+                run.cancel()
+
+    await asyncio.wait_for(consume(), 5)
+    state = fold(events)
+    assert state.status == "cancelled"
+    assert state.nodes["r"].status == "cancelled"
+    assert {state.nodes["c"].status, state.nodes["v"].status} == {"skipped"}
+
+
+async def test_cached_outputs_are_reused_and_marked(chain: Workflow) -> None:
+    class MemoryCache:
+        def __init__(self) -> None:
+            self.data: dict[str, object] = {}
+
+        def get(self, key: str) -> object:
+            return self.data.get(key)
+
+        def set(self, key: str, value: object) -> None:
+            self.data[key] = value
+
+    cache = MemoryCache()
+    first = fold(await drain(run_of(chain, cache=cache)))
+    second_events = await drain(run_of(chain, cache=cache))
+    second = fold(second_events)
+    assert all(e.cached for e in second_events if isinstance(e, NodeFinished))
+    assert second.outputs() == first.outputs()
+
+
+async def test_model_override_applies_to_every_agent(chain: Workflow) -> None:
+    events = await drain(run_of(chain, model="embedded", model_override="scripted/chunks=2"))
+    assert {e.model for e in events if isinstance(e, NodeStarted)} == {"scripted/chunks=2"}
+
+
+def test_unknown_and_missing_inputs_are_setup_errors() -> None:
+    workflow = make_workflow([("a", "coder")], [])
+    with pytest.raises(WorkflowError, match="input topic: the workflow has no such input"):
+        Run(workflow, {"topic": "x"}, caller=ScriptedCaller())
+    strict = workflow.model_copy(update={"inputs": [workflow.inputs[0].model_copy(update={"default": None})]})
+    with pytest.raises(WorkflowError, match="input task: required"):
+        Run(strict, {}, caller=ScriptedCaller())
+
+
+async def test_prompt_that_breaks_the_sandbox_at_runtime_fails_only_its_node() -> None:
+    workflow = make_workflow([("a", "coder")], [], a={"prompt_template": "{{ inputs.task * 100000000 }}"})
+    state = fold(await drain(run_of(workflow)))
+    ex = state.nodes["a"].latest
+    assert ex is not None and ex.status == "failed" and ex.error_kind == "prompt"

@@ -1,0 +1,135 @@
+"""The Runner with real storage: durable events, gapless attach, outputs, recovery after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from flowdeck.config import Settings
+from flowdeck.engine.events import Event, NodeFinished
+from flowdeck.engine.state import fold
+from flowdeck.engine.workflow import Workflow
+from flowdeck.runner import recover_interrupted
+from flowdeck.services import Services, open_services
+from flowdeck.templates import load_template
+
+
+async def test_every_event_is_stored_before_subscribers_see_it(services: Services, chain: Workflow) -> None:
+    run_id = await services.runner.start(chain, model="scripted/delay=0.005")
+    seen: list[Event] = []
+    async for event in services.runner.subscribe(run_id):
+        stored = await asyncio.to_thread(services.runs.events, run_id, event.seq - 1)
+        assert stored and stored[0].seq == event.seq
+        seen.append(event)
+    assert [e.seq for e in seen] == list(range(1, len(seen) + 1))
+    summary = await asyncio.to_thread(services.runs.get, run_id)
+    assert summary.status == "succeeded" and summary.last_seq == seen[-1].seq
+    assert summary.completion_tokens == fold(seen).usage.completion_tokens
+    outputs = await asyncio.to_thread(services.runs.outputs, run_id)
+    assert outputs == fold(seen).outputs()
+
+
+async def test_attaching_after_seq_n_mid_run_gives_no_gap_and_no_duplicate(services: Services) -> None:
+    workflow = load_template("fan-out-review")
+    run_id = await services.runner.start(workflow, model="scripted/delay=0.01")
+    first: list[Event] = []
+    async for event in services.runner.subscribe(run_id):
+        first.append(event)
+        if len(first) == 7:
+            break  # a browser tab closed mid-run
+    rest = [event async for event in services.runner.subscribe(run_id, after_seq=first[-1].seq)]
+    seqs = [e.seq for e in first + rest]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert rest[-1].type == "run_finished"
+    again = [event async for event in services.runner.subscribe(run_id, after_seq=3)]
+    assert [e.seq for e in again] == seqs[3:]  # after the run: read back from the database
+
+
+async def test_closing_every_watcher_does_not_stop_the_run(services: Services, chain: Workflow) -> None:
+    run_id = await services.runner.start(chain, model="scripted/delay=0.01")
+    async for _ in services.runner.subscribe(run_id):
+        break
+    state = await services.runner.wait(run_id)
+    assert state.status == "succeeded"
+
+
+async def test_cached_run_reuses_outputs_and_says_so(services: Services, chain: Workflow) -> None:
+    first = await services.runner.wait(await services.runner.start(chain, use_cache=True))
+    events = [e async for e in services.runner.subscribe(await services.runner.start(chain, use_cache=True))]
+    assert all(e.cached for e in events if isinstance(e, NodeFinished))
+    assert fold(events).outputs() == first.outputs()
+    fresh = [e async for e in services.runner.subscribe(await services.runner.start(chain))]
+    assert not any(e.cached for e in fresh if isinstance(e, NodeFinished))
+
+
+def test_output_cache_refuses_pickled_entries(settings: Settings) -> None:
+    import diskcache
+
+    from flowdeck.storage.cache import OutputCache
+
+    raw = diskcache.Cache(str(settings.cache_dir))
+    raw.set("k", {"text": "from pickle"})  # what an attacker with write access could plant
+    raw.close()
+    cache = OutputCache(settings.cache_dir)
+    try:
+        assert cache.get("k") is None
+    finally:
+        cache.close()
+
+
+def test_migrations_are_named_and_recorded(services: Services) -> None:
+    with services.engine.connect() as conn:
+        names = list(conn.execute(text("SELECT name FROM migrations")).scalars())
+    assert names == ["0001_initial"]
+
+
+def test_killed_process_leaves_an_interrupted_run_with_finished_outputs(home: Path, settings: Settings) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(FLOWDECK_HOME=str(home), LITELLM_LOCAL_MODEL_COST_MAP="True")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flowdeck.cli",
+            "run",
+            "research-code-review",
+            "--json",
+            "-m",
+            "scripted/latency=0.3",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    for line in proc.stdout:
+        if '"node_finished"' in line or time.monotonic() > deadline:
+            break
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+
+    services = open_services(settings)  # start-up recovery
+    try:
+        [run_id] = services.recovered
+        summary = services.runs.get(run_id)
+        assert summary.status == "interrupted"
+        events = services.runs.events(run_id)
+        state = fold(events)
+        assert events[-1].type == "run_interrupted"
+        assert state.status == "interrupted"
+        assert state.nodes["researcher"].status == "succeeded"
+        assert services.runs.outputs(run_id)["researcher"] == state.outputs()["researcher"]
+        assert recover_interrupted(services.runs) == []  # recovery never touches a run twice
+    finally:
+        services.close()

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import flowdeck
+from flowdeck.engine.workflow import parse_workflow, read_workflow, workflow_json_schema
+from flowdeck.errors import WorkflowError
+from flowdeck.templates import load_template, template_names
+
+MINIMAL = {"format": 1, "name": "w", "nodes": [{"id": "a", "type": "coder"}]}
+
+
+def problems_of(data: object) -> list[str]:
+    with pytest.raises(WorkflowError) as info:
+        parse_workflow(data if isinstance(data, str | bytes) else json.dumps(data))
+    return [str(p) for p in info.value.problems]
+
+
+def test_builtin_templates_load_and_validate() -> None:
+    names = template_names()
+    assert {"research-code-review", "fan-out-review", "spec-code-tests"} <= set(names)
+    for name in names:
+        workflow = load_template(name)
+        assert workflow.description
+        flowdeck.engine.build(workflow)
+
+
+def test_saved_file_is_small_with_fixed_key_order() -> None:
+    workflow = load_template("research-code-review")
+    text = workflow.to_json()
+    assert list(json.loads(text)) == ["format", "name", "description", "inputs", "nodes", "edges"]
+    assert '"config"' not in text  # defaults are left out
+    assert parse_workflow(text) == workflow
+    assert len(text) < 2_000
+
+
+def test_malformed_json_names_line_and_column() -> None:
+    [problem] = problems_of('{"format": 1,\n "name": }')
+    assert "line 2" in problem and "not valid JSON" in problem
+
+
+def test_newer_format_version_says_upgrade() -> None:
+    [problem] = problems_of(MINIMAL | {"format": 2})
+    assert problem.startswith("format:") and "upgrade flowdeck" in problem
+
+
+def test_missing_format_says_what_to_add() -> None:
+    data = dict(MINIMAL)
+    del data["format"]
+    assert problems_of(data) == ['format: missing; add "format": 1']
+
+
+def test_unknown_fields_are_refused_by_path() -> None:
+    data = MINIMAL | {"nodes": [{"id": "a", "type": "coder", "config": {"api_base": "http://x", "code": "rm"}}]}
+    found = problems_of(data)
+    assert any(p.startswith("nodes[0].config.api_base:") and "remove this field" in p for p in found)
+    assert any(p.startswith("nodes[0].config.code:") for p in found)
+
+
+def test_every_bad_field_is_listed_at_once() -> None:
+    data = {"format": 1, "nodes": [{"id": "1bad", "type": "coder", "config": {"temperature": 3}}]}
+    found = problems_of(data)
+    assert any(p.startswith("name:") and "required" in p for p in found)
+    assert any(p.startswith("nodes[0].id:") for p in found)
+    assert any(p.startswith("nodes[0].config.temperature:") and "2" in p for p in found)
+
+
+def test_huge_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "huge.json"
+    path.write_bytes(b'{"format": 1, "name": "' + b"x" * (50 * 1024 * 1024) + b'"}')
+    with pytest.raises(WorkflowError, match="the limit is 5,242,880 bytes"):
+        read_workflow(path)
+
+
+def test_too_many_nodes_is_one_clear_problem() -> None:
+    data = {"format": 1, "name": "big", "nodes": [{"id": f"n{i}", "type": "coder"} for i in range(100_000)]}
+    with pytest.raises(WorkflowError) as info:
+        parse_workflow(data)
+    assert [str(p) for p in info.value.problems] == ["nodes: 100,000 entries; the limit is 5,000"]
+
+
+def test_deeply_nested_json_is_refused() -> None:
+    text = '{"format": 1, "name": "x", "description": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    assert problems_of(text)
+
+
+def test_not_an_object_is_refused() -> None:
+    assert problems_of("[1, 2]") == ["a workflow file must be a JSON object ({...})"]
+
+
+def test_json_schema_describes_the_format() -> None:
+    schema = workflow_json_schema()
+    assert schema["title"] == "Workflow"
+    assert {"format", "name", "nodes", "edges", "inputs"} <= set(schema["properties"])
+    assert schema["$defs"]["AgentConfig"]["additionalProperties"] is False
+
+
+def test_load_accepts_template_name_path_and_text(tmp_path: Path) -> None:
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps(MINIMAL))
+    assert flowdeck.load(str(path)).name == "w"
+    assert flowdeck.load(path).name == "w"
+    assert flowdeck.load(json.dumps(MINIMAL)).name == "w"
+    assert flowdeck.load("research-code-review").name == "Research, code, review"
+    with pytest.raises(flowdeck.NotFoundError, match="research-code-review"):
+        flowdeck.load("no-such-template")
