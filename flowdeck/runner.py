@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
+from flowdeck.engine.dag import Dag
 from flowdeck.engine.events import Event, RunInterrupted
 from flowdeck.engine.llm_types import ModelCaller
 from flowdeck.engine.run import OutputCache, Run
@@ -53,7 +54,7 @@ class Runner:
 
     async def start(
         self,
-        workflow: Workflow,
+        workflow: Workflow | Dag,
         inputs: Mapping[str, str] | None = None,
         *,
         model: str | None = None,

@@ -89,6 +89,7 @@ class Run:
         self._cost = 0.0
         self._failed = False
         self._labels = {node.id: display_name(node) for node in self.workflow.nodes}
+        self._nodes = {node.id: node for node in self.workflow.nodes}
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         while batch := await self.next_batch():
@@ -247,7 +248,7 @@ class Run:
             self._node_done(node_id, ok)
 
     async def _call_model(self, node_id: str, execution: int) -> bool:
-        node = self.workflow.node(node_id)
+        node = self._nodes[node_id]
         agent = resolve(node, self._default_model)
         if self._override:
             agent = _with_model(agent, self._default_model)
@@ -257,7 +258,7 @@ class Run:
                 agent.prompt_template,
                 self.inputs,
                 [UpstreamOutput(id=p, label=self._labels[p], output=self._outputs[p]) for p in preds],
-                {a: self._outputs[a] for a in self.dag.ancestors[node_id] if a in self._outputs},
+                {a: self._outputs[a] for a in self.dag.ancestors[node_id]} if agent.prompt_template else {},
             )
         except PromptError as exc:
             self._fail(node_id, execution, exc.kind, str(exc), False, 0)
@@ -283,27 +284,40 @@ class Run:
                 self._finish_node(node_id, execution, hit, duration=0.0, cached=True, attempts=1)
                 return True
 
-        attempt_no = 0
         tokens = _TokenBuffer(self, node_id, execution)
         t0 = time.monotonic()
         max_attempts = agent.retries + 1
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(max_attempts),
-            retry=retry_if_exception(lambda exc: isinstance(exc, ModelError) and exc.retryable),
-            wait=self._wait,
-            before_sleep=lambda state: self._retrying(node_id, execution, max_attempts, state),
-            reraise=True,
-        )
+        attempt_no = 1
+
+        async def attempt() -> Completion:
+            tokens.attempt = attempt_no
+            self._started_event(node_id, execution, attempt_no, agent.model, messages, parameters, preds)
+            try:
+                return await self._caller.call(request, tokens.add)
+            finally:
+                tokens.flush()
+
         try:
-            async for attempt in retrying:
-                with attempt:
-                    attempt_no += 1
-                    tokens.attempt = attempt_no
-                    self._started_event(node_id, execution, attempt_no, agent.model, messages, parameters, preds)
-                    try:
-                        completion = await self._caller.call(request, tokens.add)
-                    finally:
-                        tokens.flush()
+            try:
+                completion = await attempt()
+            except ModelError as exc:
+                # The happy path skips tenacity (it costs ~150 us a node); retries go through it.
+                if not exc.retryable or max_attempts == 1:
+                    raise
+                first = exc
+                retrying = AsyncRetrying(
+                    stop=stop_after_attempt(max_attempts - 1),
+                    retry=retry_if_exception(lambda exc: isinstance(exc, ModelError) and exc.retryable),
+                    wait=lambda state: self._wait(state, first),
+                    before_sleep=lambda state: self._retrying(node_id, execution, max_attempts, state, first),
+                    reraise=True,
+                )
+                self._retrying(node_id, execution, max_attempts, None, first)
+                await asyncio.sleep(self._wait(None, first))
+                async for retry in retrying:
+                    with retry:
+                        attempt_no += 1
+                        completion = await attempt()
         except ModelError as exc:
             self._fail(node_id, execution, exc.kind, str(exc), exc.retryable, attempt_no)
             return False
@@ -314,17 +328,21 @@ class Run:
         )
         return True
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
+    def _wait(self, state: RetryCallState | None, first: ModelError) -> float:
+        """Seconds before the next attempt: the provider's Retry-After if it gave one, else exponential backoff."""
+        exc = state.outcome.exception() if state is not None and state.outcome else first
+        failures = 1 + (state.attempt_number if state is not None else 0)
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
             wait = exc.retry_after
         else:
-            wait = 0.5 * 2 ** (state.attempt_number - 1)
+            wait = 0.5 * 2 ** (failures - 1)
         return min(wait, self._max_retry_wait)
 
-    def _retrying(self, node_id: str, execution: int, max_attempts: int, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        wait = state.next_action.sleep if state.next_action else 0.0
+    def _retrying(
+        self, node_id: str, execution: int, max_attempts: int, state: RetryCallState | None, first: ModelError
+    ) -> None:
+        exc = state.outcome.exception() if state is not None and state.outcome else first
+        failures = 1 + (state.attempt_number if state is not None else 0)
         self._emit(
             NodeRetrying(
                 run_id=self.run_id,
@@ -332,11 +350,11 @@ class Run:
                 ts=time.time(),
                 node_id=node_id,
                 execution=execution,
-                attempt=state.attempt_number + 1,
+                attempt=failures + 1,
                 max_attempts=max_attempts,
                 error_kind=exc.kind if isinstance(exc, ModelError) else "internal",
                 message=str(exc),
-                wait=wait,
+                wait=self._wait(state, first),
             )
         )
 
