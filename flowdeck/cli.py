@@ -72,6 +72,13 @@ async def _run(workflow: object, inputs: dict[str, str], model: str | None, as_j
         loop.add_signal_handler(signal.SIGINT, runner.cancel, run_id)
         state = RunState()
         view = None if as_json else ProgressView(workflow)
+        if view is not None and "embedded" in runner.models_of(run_id):
+            click.echo(
+                "note: agents run on the embedded demo model (SmolLM2-135M, offline); its answers are demo-grade.\n"
+                "      For real work pass --model (e.g. gpt-4o-mini, ollama_chat/llama3.2) or set FLOWDECK_MODEL;\n"
+                "      see the README's Models section.\n",
+                err=True,
+            )
         async for event in runner.subscribe(run_id):
             state.apply(event)
             if as_json:

@@ -110,6 +110,11 @@ class Runner:
         active.run.cancel()
         return True
 
+    def models_of(self, run_id: str) -> set[str]:
+        """The models an active run calls (empty once it has ended)."""
+        active = self._active.get(run_id)
+        return active.run.models() if active is not None else set()
+
     def is_active(self, run_id: str) -> bool:
         return run_id in self._active
 

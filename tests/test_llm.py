@@ -76,3 +76,20 @@ async def test_unknown_provider_says_how_to_write_a_model_string() -> None:
 async def test_bad_scripted_option_is_named() -> None:
     with pytest.raises(BadRequest, match="'speed=9' is not a scripted model option"):
         await LiteLLMCaller().call(request("scripted/speed=9"), lambda _: None)
+
+
+async def test_embedded_model_answers_offline() -> None:
+    chunks: list[str] = []
+    completion = await LiteLLMCaller().call(
+        ModelRequest(
+            model="embedded",
+            messages=[Message(role="user", content="Say hello.")],
+            temperature=0.0,
+            max_tokens=8,
+            timeout=60,
+        ),
+        chunks.append,
+    )
+    assert completion.text.strip()
+    assert "".join(chunks) == completion.text
+    assert completion.usage.completion_tokens > 0
