@@ -34,10 +34,20 @@ class Usage:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class RunStarted:
+class _EventBase:
     run_id: str
     seq: int
     ts: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _NodeEventBase(_EventBase):
+    node_id: str
+    execution: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunStarted(_EventBase):
     workflow_name: str
     workflow: dict[str, Any]
     inputs: dict[str, str]
@@ -47,12 +57,7 @@ class RunStarted:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class NodeStarted:
-    run_id: str
-    seq: int
-    ts: float
-    node_id: str
-    execution: int
+class NodeStarted(_NodeEventBase):
     attempt: int
     model: str
     messages: list[Message]
@@ -62,22 +67,14 @@ class NodeStarted:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Token:
-    run_id: str
-    seq: int
-    ts: float
-    node_id: str
-    execution: int
+class Token(_NodeEventBase):
     attempt: int
     text: str
     type: Literal["token"] = "token"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Log:
-    run_id: str
-    seq: int
-    ts: float
+class Log(_EventBase):
     level: LogLevel
     text: str
     node_id: str | None = None
@@ -86,12 +83,7 @@ class Log:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Handoff:
-    run_id: str
-    seq: int
-    ts: float
-    node_id: str
-    execution: int
+class Handoff(_NodeEventBase):
     target: str
     edge_id: str
     message: str
@@ -99,12 +91,7 @@ class Handoff:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class NodeRetrying:
-    run_id: str
-    seq: int
-    ts: float
-    node_id: str
-    execution: int
+class NodeRetrying(_NodeEventBase):
     attempt: int
     max_attempts: int
     error_kind: str
@@ -114,12 +101,7 @@ class NodeRetrying:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class NodeFinished:
-    run_id: str
-    seq: int
-    ts: float
-    node_id: str
-    execution: int
+class NodeFinished(_NodeEventBase):
     output: str
     usage: Usage
     cost: float
@@ -130,12 +112,7 @@ class NodeFinished:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class NodeFailed:
-    run_id: str
-    seq: int
-    ts: float
-    node_id: str
-    execution: int
+class NodeFailed(_NodeEventBase):
     error_kind: str
     message: str
     retryable: bool
@@ -144,21 +121,13 @@ class NodeFailed:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class NodeSkipped:
-    run_id: str
-    seq: int
-    ts: float
-    node_id: str
-    execution: int
+class NodeSkipped(_NodeEventBase):
     reason: str
     type: Literal["node_skipped"] = "node_skipped"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class RunFinished:
-    run_id: str
-    seq: int
-    ts: float
+class RunFinished(_EventBase):
     status: RunStatus
     duration: float
     usage: Usage
@@ -167,10 +136,7 @@ class RunFinished:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class RunInterrupted:
-    run_id: str
-    seq: int
-    ts: float
+class RunInterrupted(_EventBase):
     running: list[str]
     type: Literal["run_interrupted"] = "run_interrupted"
 

@@ -229,19 +229,7 @@ class Run:
                 return
             ok = await self._call_model(node_id, execution)
         except asyncio.CancelledError:
-            self._emit(
-                NodeFailed(
-                    run_id=self.run_id,
-                    seq=self._next(),
-                    ts=time.time(),
-                    node_id=node_id,
-                    execution=execution,
-                    error_kind="cancelled",
-                    message="the run was cancelled while this agent was working",
-                    retryable=True,
-                    attempts=0,
-                )
-            )
+            self._fail(node_id, execution, "cancelled", "the run was cancelled while this agent was working", True, 0)
         except Exception as exc:  # a bug in flowdeck must fail the node, not hang the run
             self._fail(node_id, execution, "internal", f"internal error: {type(exc).__name__}: {exc}", False, 0)
         finally:
