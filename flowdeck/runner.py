@@ -8,7 +8,9 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 from flowdeck.engine.dag import Dag
 from flowdeck.engine.events import Event, RunInterrupted
@@ -51,6 +53,8 @@ class Runner:
         self._cache = cache
         self._max_retry_wait = max_retry_wait
         self._active: dict[str, ActiveRun] = {}
+        # One writer thread: every run's events reach the database through one ordered path.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowdeck-writer")
 
     async def start(
         self,
@@ -125,13 +129,16 @@ class Runner:
         tasks = [a.task for a in self._active.values() if a.task is not None]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        self._writer.shutdown(wait=True)
 
     async def _pump(self, active: ActiveRun) -> None:
         run = active.run
         try:
             while batch := await run.next_batch():
                 # Stored before anyone is told: what a watcher sees is already durable.
-                await asyncio.to_thread(self._log.append, batch, owner=_OWNER, workflow_id=active.workflow_id)
+                await asyncio.get_running_loop().run_in_executor(
+                    self._writer, partial(self._log.append, batch, owner=_OWNER, workflow_id=active.workflow_id)
+                )
                 active.events.extend(batch)
                 for queue in active.subscribers:
                     queue.put_nowait(batch)
