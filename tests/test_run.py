@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from flowdeck.engine.events import Event, NodeFinished, NodeStarted, Token
+from flowdeck.engine.events import Event, NodeFinished, NodeRetrying, NodeStarted, Token
 from flowdeck.engine.run import Run, drain
 from flowdeck.engine.scripted import ScriptedCaller
 from flowdeck.engine.state import fold
@@ -148,3 +148,16 @@ async def test_prompt_that_breaks_the_sandbox_at_runtime_fails_only_its_node() -
     state = fold(await drain(run_of(workflow)))
     ex = state.nodes["a"].latest
     assert ex is not None and ex.status == "failed" and ex.error_kind == "prompt"
+
+
+async def test_retry_after_is_honoured_and_capped() -> None:
+    def waits() -> list[float]:
+        return [e.wait for e in events if isinstance(e, NodeRetrying)]
+
+    workflow = make_workflow([("a", "coder")], [], a={"model": "scripted/fault=rate_limit,times=1,retry_after=0.03"})
+    events = await drain(run_of(workflow, max_retry_wait=60))
+    assert waits() == [0.03]
+    workflow = make_workflow([("a", "coder")], [], a={"model": "scripted/fault=rate_limit,times=2,retry_after=30"})
+    events = await drain(run_of(workflow, max_retry_wait=0.01))
+    assert waits() == [0.01, 0.01]
+    assert fold(events).nodes["a"].status == "succeeded"

@@ -79,12 +79,12 @@ class ResolvedAgent:
     retries: int
 
 
-def resolve(node: Node, default_model: str) -> ResolvedAgent:
-    """Fill a node's unset config values from its agent type's preset and the default model."""
+def resolve(node: Node, default_model: str, override: str | None = None) -> ResolvedAgent:
+    """Fill a node's unset config values from its preset and the default model; `override` beats both."""
     preset = PRESETS[node.type]
     config: AgentConfig = node.config
     return ResolvedAgent(
-        model=config.model or default_model,
+        model=override or config.model or default_model,
         temperature=preset.temperature if config.temperature is None else config.temperature,
         system_prompt=preset.system_prompt if config.system_prompt is None else config.system_prompt,
         prompt_template=config.prompt_template,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -33,3 +35,17 @@ class ModelCaller(Protocol):
         ...
 
     async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion: ...
+
+
+def cache_key(request: ModelRequest) -> str:
+    """What identifies a node's output: model, parameters, system prompt and rendered input."""
+    payload = json.dumps(
+        [
+            request.model,
+            request.temperature,
+            request.max_tokens,
+            [(m.role, m.content) for m in request.messages],
+        ],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
 import uuid
 from collections import deque
@@ -12,14 +10,12 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Protocol
 
 import networkx as nx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from flowdeck.engine.agents import ResolvedAgent, display_name, resolve
+from flowdeck.engine.agents import display_name, resolve
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import (
     Event,
     Handoff,
-    Log,
     Message,
     NodeFailed,
     NodeFinished,
@@ -32,12 +28,12 @@ from flowdeck.engine.events import (
     Token,
     Usage,
 )
-from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest
+from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest, cache_key
 from flowdeck.engine.prompts import UpstreamOutput, render_prompt
-from flowdeck.engine.workflow import Workflow
-from flowdeck.errors import ModelError, Problem, PromptError, RateLimited, WorkflowError
-
-TOKEN_FLUSH_SECONDS = 0.05
+from flowdeck.engine.retry import call_with_retries
+from flowdeck.engine.tokens import TokenBuffer
+from flowdeck.engine.workflow import Workflow, check_inputs
+from flowdeck.errors import ModelError, PromptError
 
 
 class OutputCache(Protocol):
@@ -69,8 +65,8 @@ class Run:
         self.inputs = check_inputs(self.workflow, inputs or {})
         self.run_id = run_id or new_run_id()
         self._caller = caller
-        self._default_model = model_override or default_model
-        self._override = model_override is not None
+        self._default_model = default_model
+        self._override = model_override
         self._cache = cache
         self._reuse = dict(reuse or {})
         self._max_retry_wait = max_retry_wait
@@ -150,9 +146,7 @@ class Run:
 
     def models(self) -> set[str]:
         """The models this run will call (for the caller to prepare before it starts)."""
-        if self._override:
-            return {self._default_model}
-        return {resolve(node, self._default_model).model for node in self.workflow.nodes}
+        return {resolve(node, self._default_model, self._override).model for node in self.workflow.nodes}
 
     # -- scheduling -------------------------------------------------------------------------------
 
@@ -237,9 +231,7 @@ class Run:
 
     async def _call_model(self, node_id: str, execution: int) -> bool:
         node = self._nodes[node_id]
-        agent = resolve(node, self._default_model)
-        if self._override:
-            agent = _with_model(agent, self._default_model)
+        agent = resolve(node, self._default_model, self._override)
         preds = self.dag.predecessors[node_id]
         try:
             user = render_prompt(
@@ -272,79 +264,50 @@ class Run:
                 self._finish_node(node_id, execution, hit, duration=0.0, cached=True, attempts=1)
                 return True
 
-        tokens = _TokenBuffer(self, node_id, execution)
+        tokens = TokenBuffer(lambda text, attempt: self._token(node_id, execution, attempt, text))
         t0 = time.monotonic()
         max_attempts = agent.retries + 1
-        attempt_no = 1
+        attempts = 0
 
         async def attempt() -> Completion:
-            tokens.attempt = attempt_no
-            self._started_event(node_id, execution, attempt_no, agent.model, messages, parameters, preds)
+            nonlocal attempts
+            attempts += 1
+            tokens.attempt = attempts
+            self._started_event(node_id, execution, attempts, agent.model, messages, parameters, preds)
             try:
                 return await self._caller.call(request, tokens.add)
             finally:
                 tokens.flush()
 
-        try:
-            try:
-                completion = await attempt()
-            except ModelError as exc:
-                # The happy path skips tenacity (it costs ~150 us a node); retries go through it.
-                if not exc.retryable or max_attempts == 1:
-                    raise
-                first = exc
-                retrying = AsyncRetrying(
-                    stop=stop_after_attempt(max_attempts - 1),
-                    retry=retry_if_exception(lambda exc: isinstance(exc, ModelError) and exc.retryable),
-                    wait=lambda state: self._wait(state, first),
-                    before_sleep=lambda state: self._retrying(node_id, execution, max_attempts, state, first),
-                    reraise=True,
+        def on_retry(error: ModelError, next_attempt: int, wait: float) -> None:
+            self._emit(
+                NodeRetrying(
+                    run_id=self.run_id,
+                    seq=self._next(),
+                    ts=time.time(),
+                    node_id=node_id,
+                    execution=execution,
+                    attempt=next_attempt,
+                    max_attempts=max_attempts,
+                    error_kind=error.kind,
+                    message=str(error),
+                    wait=wait,
                 )
-                self._retrying(node_id, execution, max_attempts, None, first)
-                await asyncio.sleep(self._wait(None, first))
-                async for retry in retrying:
-                    with retry:
-                        attempt_no += 1
-                        completion = await attempt()
+            )
+
+        try:
+            completion = await call_with_retries(
+                attempt, max_attempts=max_attempts, max_wait=self._max_retry_wait, on_retry=on_retry
+            )
         except ModelError as exc:
-            self._fail(node_id, execution, exc.kind, str(exc), exc.retryable, attempt_no)
+            self._fail(node_id, execution, exc.kind, str(exc), exc.retryable, attempts)
             return False
         if self._cache is not None:
             await asyncio.to_thread(self._cache.set, key, completion)
         self._finish_node(
-            node_id, execution, completion, duration=time.monotonic() - t0, cached=False, attempts=attempt_no
+            node_id, execution, completion, duration=time.monotonic() - t0, cached=False, attempts=attempts
         )
         return True
-
-    def _wait(self, state: RetryCallState | None, first: ModelError) -> float:
-        """Seconds before the next attempt: the provider's Retry-After if it gave one, else exponential backoff."""
-        exc = state.outcome.exception() if state is not None and state.outcome else first
-        failures = 1 + (state.attempt_number if state is not None else 0)
-        if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            wait = exc.retry_after
-        else:
-            wait = 0.5 * 2 ** (failures - 1)
-        return min(wait, self._max_retry_wait)
-
-    def _retrying(
-        self, node_id: str, execution: int, max_attempts: int, state: RetryCallState | None, first: ModelError
-    ) -> None:
-        exc = state.outcome.exception() if state is not None and state.outcome else first
-        failures = 1 + (state.attempt_number if state is not None else 0)
-        self._emit(
-            NodeRetrying(
-                run_id=self.run_id,
-                seq=self._next(),
-                ts=time.time(),
-                node_id=node_id,
-                execution=execution,
-                attempt=failures + 1,
-                max_attempts=max_attempts,
-                error_kind=exc.kind if isinstance(exc, ModelError) else "internal",
-                message=str(exc),
-                wait=self._wait(state, first),
-            )
-        )
 
     def _started_event(
         self,
@@ -429,17 +392,16 @@ class Run:
             )
         )
 
-    def log(self, level: str, text: str, node_id: str | None = None) -> None:
-        """Add a log line to the run's event stream."""
+    def _token(self, node_id: str, execution: int, attempt: int, text: str) -> None:
         self._emit(
-            Log(
+            Token(
                 run_id=self.run_id,
                 seq=self._next(),
                 ts=time.time(),
-                level=level if level in ("debug", "info", "warning", "error") else "info",  # type: ignore[arg-type]
-                text=text,
                 node_id=node_id,
-                execution=1 if node_id else None,
+                execution=execution,
+                attempt=attempt,
+                text=text,
             )
         )
 
@@ -452,98 +414,8 @@ class Run:
         self._wakeup.set()
 
 
-class _TokenBuffer:
-    """Merges a node's text deltas: the first is sent at once, later ones at most every 50 ms."""
-
-    __slots__ = ("_handle", "_parts", "_run", "_sent", "attempt", "execution", "node_id")
-
-    def __init__(self, run: Run, node_id: str, execution: int) -> None:
-        self._run = run
-        self.node_id = node_id
-        self.execution = execution
-        self.attempt = 1
-        self._parts: list[str] = []
-        self._handle: asyncio.TimerHandle | None = None
-        self._sent = False
-
-    def add(self, text: str) -> None:
-        self._parts.append(text)
-        if not self._sent:
-            self.flush()
-        elif self._handle is None:
-            self._handle = asyncio.get_running_loop().call_later(TOKEN_FLUSH_SECONDS, self.flush)
-
-    def flush(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-        if not self._parts:
-            return
-        self._sent = True
-        run = self._run
-        run._emit(
-            Token(
-                run_id=run.run_id,
-                seq=run._next(),
-                ts=time.time(),
-                node_id=self.node_id,
-                execution=self.execution,
-                attempt=self.attempt,
-                text="".join(self._parts),
-            )
-        )
-        self._parts.clear()
-
-
-def check_inputs(workflow: Workflow, given: Mapping[str, str]) -> dict[str, str]:
-    """The run's inputs with defaults filled in; WorkflowError naming unknown or missing inputs."""
-    declared = {item.name: item for item in workflow.inputs}
-    problems = [
-        Problem(f"input {name}", f"the workflow has no such input (declared: {', '.join(declared) or 'none'})")
-        for name in given
-        if name not in declared
-    ]
-    values: dict[str, str] = {}
-    for name, item in declared.items():
-        if name in given:
-            values[name] = str(given[name])
-        elif item.default is not None:
-            values[name] = item.default
-        else:
-            problems.append(Problem(f"input {name}", "required; give it a value"))
-    if problems:
-        raise WorkflowError(problems)
-    return values
-
-
-def cache_key(request: ModelRequest) -> str:
-    """What identifies a node's output: model, parameters, system prompt and rendered input."""
-    payload = json.dumps(
-        [
-            request.model,
-            request.temperature,
-            request.max_tokens,
-            [(m.role, m.content) for m in request.messages],
-        ],
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
 def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
-
-
-def _with_model(agent: ResolvedAgent, model: str) -> ResolvedAgent:
-    return ResolvedAgent(
-        model=model,
-        temperature=agent.temperature,
-        system_prompt=agent.system_prompt,
-        prompt_template=agent.prompt_template,
-        max_tokens=agent.max_tokens,
-        timeout=agent.timeout,
-        retries=agent.retries,
-    )
 
 
 async def drain(run: Run, on_event: Callable[[Event], None] | None = None) -> list[Event]:

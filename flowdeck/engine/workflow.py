@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -191,3 +192,24 @@ def _problem(error: Any) -> Problem:
     elif fix:
         message = f"{message}; {fix}"
     return Problem(where, message)
+
+
+def check_inputs(workflow: Workflow, given: Mapping[str, str]) -> dict[str, str]:
+    """The run's inputs with defaults filled in; WorkflowError naming unknown or missing inputs."""
+    declared = {item.name: item for item in workflow.inputs}
+    problems = [
+        Problem(f"input {name}", f"the workflow has no such input (declared: {', '.join(declared) or 'none'})")
+        for name in given
+        if name not in declared
+    ]
+    values: dict[str, str] = {}
+    for name, item in declared.items():
+        if name in given:
+            values[name] = str(given[name])
+        elif item.default is not None:
+            values[name] = item.default
+        else:
+            problems.append(Problem(f"input {name}", "required; give it a value"))
+    if problems:
+        raise WorkflowError(problems)
+    return values
