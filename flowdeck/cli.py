@@ -97,14 +97,13 @@ async def _run(workflow: object, inputs: dict[str, str], model: str | None, as_j
 
 def _print_outputs(workflow: object, state: object) -> None:
     from flowdeck.engine.agents import display_name
-    from flowdeck.engine.dag import build
     from flowdeck.engine.state import RunState
     from flowdeck.engine.workflow import Workflow
 
     assert isinstance(workflow, Workflow) and isinstance(state, RunState)
-    dag = build(workflow)
     outputs = state.outputs()
-    sinks = [node_id for node_id in dag.order if not dag.successors[node_id]]
+    sources = {edge.source for edge in workflow.edges}
+    sinks = [node_id for node_id in state.nodes if node_id not in sources]  # state.nodes is in run order
     for node_id in sinks:
         if node_id in outputs:
             click.echo(f"\n=== {display_name(workflow.node(node_id))} ===\n{outputs[node_id]}")

@@ -32,7 +32,7 @@ class ProgressView:
         self._names = {node.id: display_name(node) for node in workflow.nodes}
         self._width = max((len(name) for name in self._names.values()), default=8)
         self._drawn = 0
-        self._last_lines: dict[str, str] = {}
+        self._last_status: dict[str, str] = {}
         self._last_draw = 0.0
         self._frame = 0
 
@@ -44,8 +44,8 @@ class ProgressView:
                 self._redraw(state)
             return
         for node_id, node in state.nodes.items():
-            if self._last_lines.get(node_id) != node.status:
-                self._last_lines[node_id] = node.status
+            if self._last_status.get(node_id) != node.status:
+                self._last_status[node_id] = node.status
                 self._out.write(self._line(state, node_id, tail=False) + "\n")
         self._out.flush()
 

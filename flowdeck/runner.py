@@ -31,7 +31,6 @@ class ActiveRun:
     workflow_id: str | None
     events: list[Event] = field(default_factory=list)
     subscribers: set[asyncio.Queue[list[Event] | None]] = field(default_factory=set)
-    done: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
 
@@ -119,9 +118,6 @@ class Runner:
         active = self._active.get(run_id)
         return active.run.models() if active is not None else set()
 
-    def is_active(self, run_id: str) -> bool:
-        return run_id in self._active
-
     async def close(self) -> None:
         """Cancel the runs still going and wait until their last events are stored."""
         for active in list(self._active.values()):
@@ -150,7 +146,6 @@ class Runner:
             self._active.pop(run.run_id, None)
             for queue in active.subscribers:
                 queue.put_nowait(None)
-            active.done.set()
 
 
 def recover_interrupted(log: RunLog) -> list[str]:

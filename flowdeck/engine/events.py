@@ -154,7 +154,6 @@ Event = (
     | RunFinished
     | RunInterrupted
 )
-NODE_EVENTS = (NodeStarted, Token, Handoff, NodeRetrying, NodeFinished, NodeFailed, NodeSkipped)
 
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="type")])
 

@@ -192,13 +192,6 @@ class RunState:
                     break
         return result
 
-    def count(self, status: NodeStatus) -> int:
-        return sum(1 for node in self.nodes.values() if node.status == status)
-
-    @property
-    def done(self) -> bool:
-        return self.status in ("succeeded", "failed", "cancelled", "interrupted")
-
 
 def fold(events: Iterable[Event], state: RunState | None = None) -> RunState:
     """Apply events in order to a new (or the given) RunState."""
