@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from flowdeck.engine.embedded import EMBEDDED, EmbeddedModel
-from flowdeck.engine.events import Usage
+from flowdeck.engine.events import Message, Usage
 from flowdeck.engine.llm_types import Completion, ModelRequest
-from flowdeck.engine.scripted import ScriptedModel, ScriptSpec, is_scripted, parse_spec
+from flowdeck.engine.scripted import ScriptedModel, is_scripted, parse_spec, usage_for
 from flowdeck.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -178,29 +178,22 @@ def _scripted_handler(litellm: Any) -> Any:
 
     class ScriptedHandler(litellm.CustomLLM):  # type: ignore[misc]
         async def astreaming(self, model: str, messages: list[dict[str, str]], **_: Any) -> AsyncIterator[Any]:
-            from flowdeck.engine.events import Message
-
             full = "scripted" if model == "default" else f"scripted/{model}"
             typed = [Message(role=m["role"], content=str(m["content"])) for m in messages]  # type: ignore[arg-type]
-            spec, previous = SCRIPTED.next_call(full, typed)
-            if spec.latency:
-                await asyncio.sleep(spec.latency)
-            reply = SCRIPTED.reply(spec, typed)
-            failing = SCRIPTED.should_fail(spec, previous)
-            if failing and spec.fault != "stream_cut":
-                raise _litellm_fault(litellm, httpx, spec, full)
-            for index, chunk in enumerate(reply.chunks):
-                if failing and index == 1:
-                    raise litellm.APIConnectionError("stream cut by the scripted model", "scripted", full)
-                if spec.delay and index:
-                    await asyncio.sleep(spec.delay)
-                yield {"text": chunk, "is_finished": False, "finish_reason": "", "usage": None, "index": 0}
-            usage = {
-                "prompt_tokens": reply.usage.prompt_tokens,
-                "completion_tokens": reply.usage.completion_tokens,
-                "total_tokens": reply.usage.total_tokens,
+            parts: list[str] = []
+            try:
+                async for chunk in SCRIPTED.stream(full, typed):
+                    parts.append(chunk)
+                    yield {"text": chunk, "is_finished": False, "finish_reason": "", "usage": None, "index": 0}
+            except ModelError as exc:
+                raise _as_litellm_error(litellm, httpx, exc, full) from None
+            usage = usage_for(typed, "".join(parts))
+            totals = {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
             }
-            yield {"text": "", "is_finished": True, "finish_reason": "stop", "usage": usage, "index": 0}
+            yield {"text": "", "is_finished": True, "finish_reason": "stop", "usage": totals, "index": 0}
 
         async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
             raise litellm.BadRequestError("the scripted model only streams", kwargs.get("model", ""), "scripted")
@@ -208,27 +201,27 @@ def _scripted_handler(litellm: Any) -> Any:
     return ScriptedHandler()
 
 
-def _litellm_fault(litellm: Any, httpx: Any, spec: ScriptSpec, model: str) -> Exception:
+def _as_litellm_error(litellm: Any, httpx: Any, error: ModelError, model: str) -> Exception:
+    """What a real provider's failure looks like to litellm, so that the scripted model tests translate()."""
     request = httpx.Request("POST", "http://scripted.invalid/v1/chat/completions")
 
     def response(status: int, headers: dict[str, str] | None = None) -> Any:
         return httpx.Response(status, headers=headers or {}, request=request)
 
+    retry_after = getattr(error, "retry_after", None) or 1.0
     faults: dict[str, Callable[[], Exception]] = {
         "rate_limit": lambda: litellm.RateLimitError(
-            "rate limited",
-            "scripted",
-            model,
-            response=response(429, {"retry-after": f"{spec.retry_after:g}"}),
+            "rate limited", "scripted", model, response=response(429, {"retry-after": f"{retry_after:g}"})
         ),
         "timeout": lambda: litellm.Timeout("timed out", model, "scripted"),
-        "server_error": lambda: litellm.InternalServerError("server error", "scripted", model, response(500)),
+        "unavailable": lambda: litellm.InternalServerError("server error", "scripted", model, response(500)),
+        "stream_cut": lambda: litellm.APIConnectionError("stream cut by the scripted model", "scripted", model),
         "auth": lambda: litellm.AuthenticationError("invalid api key", "scripted", model, response(401)),
         "bad_request": lambda: litellm.BadRequestError("bad request", model, "scripted", response(400)),
         "context_length": lambda: litellm.ContextWindowExceededError("too long", model, "scripted", response(400)),
         "not_found": lambda: litellm.NotFoundError("no such model", model, "scripted", response(404)),
     }
-    return faults[spec.fault or "server_error"]()
+    return faults.get(error.kind, faults["unavailable"])()
 
 
 def _retry_after(exc: Exception) -> float | None:

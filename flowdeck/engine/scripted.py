@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from flowdeck.engine.events import Message, Usage
@@ -53,12 +53,6 @@ class ScriptSpec:
     retry_after: float = 1.0
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Reply:
-    chunks: list[str]
-    usage: Usage
-
-
 def is_scripted(model: str) -> bool:
     return model == "scripted" or model.startswith("scripted/")
 
@@ -90,36 +84,35 @@ def parse_spec(model: str) -> ScriptSpec:
 
 
 class ScriptedModel:
-    """Generates replies and decides faults; counts calls so that `times=N` faults stop after N."""
+    """Streams replies and injects faults; counts calls so that `times=N` faults stop after N."""
 
     def __init__(self) -> None:
         self._calls: Counter[tuple[str, str]] = Counter()
 
-    def next_call(self, model: str, messages: Sequence[Message]) -> tuple[ScriptSpec, int]:
-        """The spec for this call and how many times these exact messages were sent before."""
+    async def stream(self, model: str, messages: Sequence[Message]) -> AsyncIterator[str]:
+        """The reply in chunks; a fault raises our own ModelError (before the first chunk, or after it for
+        stream_cut)."""
         spec = parse_spec(model)
         key = (model, _digest(messages))
-        previous = self._calls[key]
+        failing = spec.fault is not None and (spec.times is None or self._calls[key] < spec.times)
         self._calls[key] += 1
-        return spec, previous
-
-    @staticmethod
-    def should_fail(spec: ScriptSpec, previous_calls: int) -> bool:
-        return spec.fault is not None and (spec.times is None or previous_calls < spec.times)
-
-    @staticmethod
-    def reply(spec: ScriptSpec, messages: Sequence[Message]) -> Reply:
-        text = compose(messages)
-        words = text.split(" ")
+        if spec.latency:
+            await asyncio.sleep(spec.latency)
+        if failing and spec.fault != "stream_cut":
+            raise fault_error(spec, model)
+        words = compose(messages).split(" ")
         size = max(1, -(-len(words) // spec.chunks))
-        chunks = [" ".join(words[i : i + size]) + " " for i in range(0, len(words), size)]
-        chunks[-1] = chunks[-1].rstrip(" ")
-        prompt_tokens = sum(len(m.content.split()) for m in messages)
-        return Reply(chunks=chunks, usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=len(text.split())))
+        for index in range(0, len(words), size):
+            if failing and index:
+                raise fault_error(spec, model)
+            if spec.delay and index:
+                await asyncio.sleep(spec.delay)
+            end = index + size
+            yield " ".join(words[index:end]) + (" " if end < len(words) else "")
 
 
 class ScriptedCaller:
-    """A ModelCaller that runs the scripted model in-process, without litellm (used by benchmarks)."""
+    """A ModelCaller that runs the scripted model in-process, without litellm."""
 
     def __init__(self, model: ScriptedModel | None = None) -> None:
         self._model = model or ScriptedModel()
@@ -128,24 +121,21 @@ class ScriptedCaller:
         return None
 
     async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
-        spec, previous = self._model.next_call(request.model, request.messages)
-        if spec.latency:
-            await asyncio.sleep(spec.latency)
-        reply = self._model.reply(spec, request.messages)
-        failing = self._model.should_fail(spec, previous)
-        if failing and spec.fault != "stream_cut":
-            raise fault_error(spec, request.model)
-        for index, chunk in enumerate(reply.chunks):
-            if failing and index == 1:
-                raise fault_error(spec, request.model)
-            if spec.delay and index:
-                await asyncio.sleep(spec.delay)
+        parts: list[str] = []
+        async for chunk in self._model.stream(request.model, request.messages):
+            parts.append(chunk)
             on_text(chunk)
-        return Completion(text="".join(reply.chunks), usage=reply.usage, cost=0.0)
+        text = "".join(parts)
+        return Completion(text=text, usage=usage_for(request.messages, text), cost=0.0)
+
+
+def usage_for(messages: Sequence[Message], text: str) -> Usage:
+    """Word counts standing in for token counts."""
+    return Usage(prompt_tokens=sum(len(m.content.split()) for m in messages), completion_tokens=len(text.split()))
 
 
 def fault_error(spec: ScriptSpec, model: str) -> ModelError:
-    """Our own error class for a scripted fault (the litellm path raises litellm's instead)."""
+    """Our own error class for a scripted fault (the litellm handler turns it into litellm's)."""
     kinds: dict[str, ModelError] = {
         "rate_limit": RateLimited("rate limited", model=model, retry_after=spec.retry_after),
         "timeout": ModelTimeout("timed out", model=model),
