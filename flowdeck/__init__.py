@@ -33,6 +33,7 @@ __all__ = [
     "WorkflowError",
     "arun",
     "load",
+    "open",
     "run",
     "start",
     "workflow_json_schema",
@@ -110,3 +111,10 @@ def run(
 ) -> RunState:
     """Blocking version of arun(), for scripts."""
     return asyncio.run(arun(source, inputs, model=model, use_cache=use_cache))
+
+
+def open(source: str | Path | Workflow = "research-code-review", *, port: int = 8765, browser: bool = True) -> None:
+    """Start the editor on 127.0.0.1 with this workflow loaded (unsaved); blocks until Ctrl+C."""
+    from flowdeck.app.server import serve
+
+    serve(port=port, open_browser=browser, workflow=load(source))

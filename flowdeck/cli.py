@@ -1,4 +1,4 @@
-"""The command line: `flowdeck run`, `flowdeck runs`, `flowdeck templates`, `flowdeck validate`, `flowdeck schema`."""
+"""The command line: `flowdeck` (the editor), `serve`, `run`, `runs`, `templates`, `validate`, `schema`."""
 
 from __future__ import annotations
 
@@ -22,11 +22,26 @@ if TYPE_CHECKING:
 def main(ctx: click.Context) -> None:
     """flowdeck: design and run AI agent workflows."""
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
-        click.echo(
-            "\nThe visual editor is not built yet; run a workflow with e.g.\n"
-            "  flowdeck run research-code-review --input task='Write a palindrome checker'"
-        )
+        _serve("127.0.0.1", 8765, open_browser=True)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback only for now).")
+@click.option("--port", "-p", default=8765, show_default=True, help="Port to listen on.")
+def serve_command(host: str, port: int) -> None:
+    """Start the editor without opening a browser."""
+    _serve(host, port, open_browser=False)
+
+
+def _serve(host: str, port: int, *, open_browser: bool) -> None:
+    from flowdeck.app.server import serve
+
+    click.echo(f"flowdeck editor on http://{host}:{port}  (Ctrl+C stops it)", err=True)
+    try:
+        serve(host=host, port=port, open_browser=open_browser)
+    except FlowdeckError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
 
 
 @main.command("run")

@@ -12,6 +12,15 @@ from dotenv import dotenv_values
 from flowdeck.errors import ConfigError
 
 _PREFIX = "FLOWDECK_"
+# Models offered in the editor when a provider's key is present (only whether it is set is read, never shown).
+_PROVIDER_MODELS = (
+    ("OPENAI_API_KEY", "gpt-4o-mini"),
+    ("OPENAI_API_KEY", "gpt-4o"),
+    ("ANTHROPIC_API_KEY", "anthropic/claude-3-5-haiku-latest"),
+    ("GEMINI_API_KEY", "gemini/gemini-2.0-flash"),
+    ("GROQ_API_KEY", "groq/llama-3.1-8b-instant"),
+    ("MISTRAL_API_KEY", "mistral/mistral-small-latest"),
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -21,6 +30,7 @@ class Settings:
     default_model: str
     embedded_threads: int
     max_retry_wait: float
+    suggested_models: tuple[str, ...] = ()
 
     @property
     def cache_dir(self) -> Path:
@@ -51,6 +61,7 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
         default_model=values.get(f"{_PREFIX}MODEL") or "embedded",
         embedded_threads=_int(values, "EMBEDDED_THREADS", 1, low=1, high=64),
         max_retry_wait=_float(values, "MAX_RETRY_WAIT", 60.0, low=0.0, high=3600.0),
+        suggested_models=tuple(model for key, model in _PROVIDER_MODELS if values.get(key)),
     )
 
 

@@ -70,3 +70,9 @@ def test_validate_and_schema(home: Path) -> None:
     assert code == 0 and "ok: Spec, code and tests (4 agents, 5 connections)" in out
     code, out, _ = invoke("schema")
     assert json.loads(out)["title"] == "Workflow"
+
+
+def test_serving_beyond_loopback_is_refused_until_authentication_exists(home: Path) -> None:
+    code, _, err = invoke("serve", "--host", "0.0.0.0")
+    assert code == 2
+    assert "authentication is not built yet" in err

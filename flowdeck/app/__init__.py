@@ -1,0 +1,1 @@
+"""The NiceGUI app: the editor page and the server that hosts it."""

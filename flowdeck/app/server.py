@@ -1,0 +1,50 @@
+"""Starts the web app on loopback: `flowdeck`, `flowdeck serve`, and flowdeck.open()."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+from flowdeck.engine.workflow import Workflow
+from flowdeck.errors import ConfigError
+
+log = logging.getLogger("flowdeck.app")
+
+
+def serve(
+    *, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False, workflow: Workflow | None = None
+) -> None:
+    """Run the app until interrupted. Refuses a non-loopback address: authentication is not built yet."""
+    if not _is_loopback(host):
+        raise ConfigError(
+            f"--host {host} would share flowdeck on the network, and authentication is not built yet; "
+            "use 127.0.0.1 (the default)"
+        )
+    from nicegui import app as nicegui_app
+    from nicegui import ui
+
+    from flowdeck.app.editor import register_pages
+    from flowdeck.services import open_services
+
+    services = open_services()
+    nicegui_app.on_shutdown(services.runner.close)
+    nicegui_app.on_shutdown(services.close)
+    register_pages(services, startup_workflow=workflow)
+    ui.run(
+        host=host,
+        port=port,
+        title="flowdeck",
+        show=open_browser,
+        reload=False,
+        show_welcome_message=False,
+        favicon="🔀",
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,1 @@
+"""UI parts of the editor."""

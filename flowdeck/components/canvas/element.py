@@ -1,0 +1,35 @@
+"""FlowCanvas: a NiceGUI element around the bundled React Flow canvas (dist/index.js, built from src/)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nicegui.element import Element
+from nicegui.events import GenericEventArguments
+
+Intent = Callable[[dict[str, Any]], None]
+
+
+class FlowCanvas(Element, component="canvas.js", esm={"flowdeck-canvas": "dist"}):
+    """Renders nodes and edges; reports intents (node_added, edge_connected, nodes_moved, deleted,
+    selection_change) and takes patches (replace, add_node, update_node, remove_nodes, add_edge,
+    remove_edges, select, status, clear_status, reveal, fit, theme)."""
+
+    def __init__(self, nodes: list[dict[str, Any]], edges: list[dict[str, Any]], *, dark: bool = False) -> None:
+        super().__init__()
+        # Only the first render reads this prop; later changes travel as patches, never as the whole graph.
+        self._props["initial"] = {"nodes": nodes, "edges": edges, "dark": dark}
+
+    def on_intent(self, name: str, handler: Intent) -> FlowCanvas:
+        self.on(name, lambda event: handler(_args(event)))
+        return self
+
+    def patch(self, *ops: dict[str, Any]) -> None:
+        """Send patches to the browser (one message)."""
+        if ops:
+            self.run_method("patch", list(ops))
+
+
+def _args(event: GenericEventArguments) -> dict[str, Any]:
+    return event.args if isinstance(event.args, dict) else {}

@@ -1,0 +1,256 @@
+// The flowdeck canvas: React Flow rendering what Python owns. It sends intents, applies patches.
+import React, { memo, useCallback, useEffect, useState, useSyncExternalStore } from "react";
+import { createRoot } from "react-dom/client";
+import {
+  Background,
+  Controls,
+  Handle,
+  MiniMap,
+  Position,
+  ReactFlow,
+  ReactFlowProvider,
+  applyEdgeChanges,
+  applyNodeChanges,
+  useReactFlow,
+} from "@xyflow/react";
+import flowCss from "@xyflow/react/dist/style.css";
+import canvasCss from "./canvas.css";
+
+const AGENT_MIME = "application/x-flowdeck-agent";
+
+// Per-node live status (used by the live-run view): one update re-renders one node.
+function createStatusStore() {
+  const statuses = new Map();
+  const listeners = new Map();
+  return {
+    get: (id) => statuses.get(id),
+    subscribe(id, listener) {
+      if (!listeners.has(id)) listeners.set(id, new Set());
+      listeners.get(id).add(listener);
+      return () => listeners.get(id)?.delete(listener);
+    },
+    set(updates) {
+      for (const [id, status] of Object.entries(updates)) {
+        statuses.set(id, { ...(statuses.get(id) || {}), ...status });
+        listeners.get(id)?.forEach((listener) => listener());
+      }
+    },
+    clear() {
+      const ids = [...statuses.keys()];
+      statuses.clear();
+      ids.forEach((id) => listeners.get(id)?.forEach((listener) => listener()));
+    },
+  };
+}
+
+const AgentNode = memo(function AgentNode({ id, data, selected }) {
+  const store = data.store;
+  const status = useSyncExternalStore(
+    useCallback((listener) => store.subscribe(id, listener), [store, id]),
+    () => store.get(id),
+  );
+  return (
+    <div className="fd-node" data-selected={selected ? "true" : "false"} data-status={status?.state || "idle"}>
+      <Handle type="target" position={Position.Left} aria-label={`input of ${data.label}`} />
+      <div className="fd-node-head">
+        <span className="material-icons fd-node-icon" aria-hidden="true">{data.icon}</span>
+        <span className="fd-node-label">{data.label}</span>
+      </div>
+      <div className="fd-node-meta">
+        <span className="fd-node-type">{data.typeTitle}</span>
+        <span className="fd-node-model">{data.model}</span>
+      </div>
+      <div className="fd-node-status" aria-live="polite">{status?.text || ""}</div>
+      <Handle type="source" position={Position.Right} aria-label={`output of ${data.label}`} />
+    </div>
+  );
+});
+
+const nodeTypes = { agent: AgentNode };
+
+function toFlowNode(node, store) {
+  return {
+    id: node.id,
+    type: "agent",
+    position: node.position,
+    ariaLabel: `${node.label} (${node.typeTitle})`,
+    data: { ...node, store },
+  };
+}
+
+function toFlowEdge(edge) {
+  return { id: edge.id, source: edge.source, target: edge.target, ariaLabel: edge.label };
+}
+
+function Canvas({ initial, emit, register, store }) {
+  const [nodes, setNodes] = useState(() => initial.nodes.map((n) => toFlowNode(n, store)));
+  const [edges, setEdges] = useState(() => initial.edges.map(toFlowEdge));
+  const [colorMode, setColorMode] = useState(initial.dark ? "dark" : "light");
+  const flow = useReactFlow();
+
+  useEffect(() => {
+    register((ops) => {
+      for (const op of ops) {
+        switch (op.op) {
+          case "replace":
+            setNodes(op.nodes.map((n) => toFlowNode(n, store)));
+            setEdges(op.edges.map(toFlowEdge));
+            break;
+          case "add_node":
+            setNodes((ns) => [...ns.map((n) => ({ ...n, selected: false })), { ...toFlowNode(op.node, store), selected: true }]);
+            break;
+          case "update_node":
+            setNodes((ns) =>
+              ns.map((n) =>
+                n.id === op.node.id
+                  ? { ...n, position: op.node.position, ariaLabel: `${op.node.label} (${op.node.typeTitle})`, data: { ...op.node, store } }
+                  : n,
+              ),
+            );
+            break;
+          case "remove_nodes":
+            setNodes((ns) => ns.filter((n) => !op.ids.includes(n.id)));
+            break;
+          case "add_edge":
+            setEdges((es) => [...es, toFlowEdge(op.edge)]);
+            break;
+          case "remove_edges":
+            setEdges((es) => es.filter((e) => !op.ids.includes(e.id)));
+            break;
+          case "select":
+            setNodes((ns) => ns.map((n) => ({ ...n, selected: op.ids.includes(n.id) })));
+            break;
+          case "status":
+            store.set(op.updates);
+            break;
+          case "clear_status":
+            store.clear();
+            break;
+          case "reveal":
+            window.requestAnimationFrame(() =>
+              flow.setCenter(op.x + 100, op.y + 40, { zoom: flow.getZoom() }),
+            );
+            break;
+          case "fit":
+            window.requestAnimationFrame(() => flow.fitView({ padding: 0.2 }));
+            break;
+          case "theme":
+            setColorMode(op.dark ? "dark" : "light");
+            break;
+          default:
+            console.warn("flowdeck canvas: unknown patch", op);
+        }
+      }
+    });
+  }, [register, store, flow]);
+
+  const onNodesChange = useCallback((changes) => {
+    // Removals come from Python (after it checks them); everything else is local view state.
+    setNodes((ns) => applyNodeChanges(changes.filter((c) => c.type !== "remove"), ns));
+  }, []);
+  const onEdgesChange = useCallback((changes) => {
+    setEdges((es) => applyEdgeChanges(changes.filter((c) => c.type !== "remove"), es));
+  }, []);
+  const onNodeDragStop = useCallback(
+    (_event, _node, dragged) => {
+      emit("nodes_moved", { nodes: dragged.map((n) => ({ id: n.id, x: n.position.x, y: n.position.y })) });
+    },
+    [emit],
+  );
+  const onConnect = useCallback((c) => emit("edge_connected", { source: c.source, target: c.target }), [emit]);
+  const onDelete = useCallback(
+    ({ nodes: deletedNodes, edges: deletedEdges }) => {
+      emit("deleted", { nodes: deletedNodes.map((n) => n.id), edges: deletedEdges.map((e) => e.id) });
+    },
+    [emit],
+  );
+  const onSelectionChange = useCallback(
+    ({ nodes: selectedNodes, edges: selectedEdges }) => {
+      emit("selection_change", { nodes: selectedNodes.map((n) => n.id), edges: selectedEdges.map((e) => e.id) });
+    },
+    [emit],
+  );
+  const onDragOver = useCallback((event) => {
+    if (event.dataTransfer.types.includes(AGENT_MIME)) {
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+    }
+  }, []);
+  const onDrop = useCallback(
+    (event) => {
+      const type = event.dataTransfer.getData(AGENT_MIME);
+      if (!type) return;
+      event.preventDefault();
+      const position = flow.screenToFlowPosition({ x: event.clientX, y: event.clientY });
+      emit("node_added", { type, x: position.x, y: position.y });
+    },
+    [emit, flow],
+  );
+
+  return (
+    <ReactFlow
+      nodes={nodes}
+      edges={edges}
+      nodeTypes={nodeTypes}
+      colorMode={colorMode}
+      onNodesChange={onNodesChange}
+      onEdgesChange={onEdgesChange}
+      onNodeDragStop={onNodeDragStop}
+      onConnect={onConnect}
+      onDelete={onDelete}
+      onSelectionChange={onSelectionChange}
+      onDragOver={onDragOver}
+      onDrop={onDrop}
+      deleteKeyCode={["Delete", "Backspace"]}
+      multiSelectionKeyCode={["Shift", "Meta", "Control"]}
+      fitView
+      fitViewOptions={{ padding: 0.2 }}
+      minZoom={0.05}
+      defaultEdgeOptions={{ type: "smoothstep" }}
+      proOptions={{ hideAttribution: true }}
+      ariaLabelConfig={{ "node.a11yDescription.default": "Agent. Press Enter to select, arrow keys to move." }}
+    >
+      <Background gap={20} />
+      <MiniMap pannable zoomable ariaLabel="Minimap" />
+      <Controls aria-label="Zoom controls" />
+    </ReactFlow>
+  );
+}
+
+let stylesInjected = false;
+function injectStyles() {
+  if (stylesInjected) return;
+  stylesInjected = true;
+  const style = document.createElement("style");
+  style.textContent = flowCss + "\n" + canvasCss;
+  document.head.appendChild(style);
+}
+
+// Mounts the canvas into `element`; returns {patch(ops), unmount()}.
+export function mount(element, initial, emit) {
+  injectStyles();
+  const store = createStatusStore();
+  let apply = null;
+  const pending = [];
+  const register = (fn) => {
+    apply = fn;
+    if (pending.length) apply(pending.splice(0));
+  };
+  const root = createRoot(element);
+  root.render(
+    <ReactFlowProvider>
+      <Canvas initial={initial} emit={emit} register={register} store={store} />
+    </ReactFlowProvider>,
+  );
+  return {
+    patch(ops) {
+      if (apply) apply(ops);
+      else pending.push(...ops);
+    },
+    unmount() {
+      root.unmount();
+    },
+  };
+}
+
+export { AGENT_MIME };

@@ -1,0 +1,42 @@
+"""The palette of agent types: drag one onto the canvas, or click it (or press Enter on it) to add one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nicegui import ui
+
+from flowdeck.engine.agents import PRESETS
+
+AGENT_MIME = "application/x-flowdeck-agent"
+
+
+def palette(on_add: Callable[[str], None]) -> None:
+    """Agent cards with a search box; `on_add(type)` is called for click and keyboard adds."""
+    cards: dict[str, ui.element] = {}
+
+    def filter_cards(text: str) -> None:
+        needle = text.strip().lower()
+        for agent_type, card in cards.items():
+            preset = PRESETS[agent_type]
+            card.set_visibility(not needle or needle in f"{preset.title} {preset.description}".lower())
+
+    ui.label("Agents").classes("text-xs font-semibold uppercase tracking-wide text-gray-500")
+    ui.input(label="Search agents", on_change=lambda e: filter_cards(e.value or "")).props(
+        "dense outlined clearable"
+    ).classes("w-full")
+    for preset in PRESETS.values():
+        with (
+            ui.element("div")
+            .classes("w-full cursor-grab rounded-lg border border-gray-300 p-2 hover:border-indigo-400")
+            .props(f'draggable=true role=button tabindex=0 aria-label="Add {preset.title}"') as card
+        ):
+            with ui.row().classes("items-center gap-2 no-wrap"):
+                ui.icon(preset.icon).classes("text-indigo-500 text-lg")
+                ui.label(preset.title).classes("font-medium")
+            ui.label(preset.description).classes("text-xs text-gray-500")
+        card.on("dragstart", js_handler=f'(e) => e.dataTransfer.setData("{AGENT_MIME}", "{preset.type}")')
+        card.on("click", lambda _, t=preset.type: on_add(t))
+        card.on("keydown.enter", lambda _, t=preset.type: on_add(t))
+        cards[preset.type] = card
+    ui.label("Drag an agent onto the canvas, or click it to add it.").classes("text-xs text-gray-500")

@@ -1,0 +1,235 @@
+"""The workflow being edited: validated edits, undo and redo. Python owns it; the canvas only shows it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+from pydantic import ValidationError
+
+from flowdeck.engine.agents import PRESETS, display_name, resolve
+from flowdeck.engine.workflow import AgentConfig, Edge, Node, Position, Workflow
+from flowdeck.errors import FlowdeckError
+
+HISTORY_LIMIT = 200
+
+
+class EditRefused(FlowdeckError):
+    """An edit that would make the workflow invalid; the message says why."""
+
+
+@dataclass
+class Document:
+    """A workflow plus its edit history. Every change returns the new workflow; nothing is half-applied."""
+
+    workflow: Workflow
+    default_model: str = "embedded"
+    _undo: list[Workflow] = field(default_factory=list)
+    _redo: list[Workflow] = field(default_factory=list)
+    saved: Workflow | None = None
+    _last_key: tuple[str, ...] | None = None
+
+    @property
+    def dirty(self) -> bool:
+        return self.saved != self.workflow
+
+    def _commit(self, workflow: Workflow, key: tuple[str, ...] | None = None) -> Workflow:
+        """Apply a change. Consecutive changes with the same key (typing in one field) are one undo step."""
+        if workflow != self.workflow:
+            if key is None or key != self._last_key or not self._undo:
+                self._undo.append(self.workflow)
+                del self._undo[:-HISTORY_LIMIT]
+            self._redo.clear()
+            self.workflow = workflow
+        self._last_key = key
+        return workflow
+
+    def undo(self) -> bool:
+        self._last_key = None
+        if not self._undo:
+            return False
+        self._redo.append(self.workflow)
+        self.workflow = self._undo.pop()
+        return True
+
+    def redo(self) -> bool:
+        self._last_key = None
+        if not self._redo:
+            return False
+        self._undo.append(self.workflow)
+        self.workflow = self._redo.pop()
+        return True
+
+    def replace(self, workflow: Workflow, *, saved: bool = False) -> None:
+        """Load another workflow; its history starts afresh."""
+        self.workflow = workflow
+        self._undo.clear()
+        self._redo.clear()
+        self.saved = workflow if saved else None
+
+    # -- edits ------------------------------------------------------------------------------------------
+
+    def add_node(self, agent_type: str, x: float, y: float) -> Node:
+        if agent_type not in PRESETS:
+            raise EditRefused(f"unknown agent type '{agent_type}'; use one of: {', '.join(PRESETS)}")
+        node = Node(
+            id=self._new_id(agent_type),
+            type=agent_type,
+            label=self._new_label(PRESETS[agent_type].title),
+            position=Position(x=round(x, 1), y=round(y, 1)),
+        )
+        self._commit(self.workflow.model_copy(update={"nodes": [*self.workflow.nodes, node]}))
+        return node
+
+    def connect(self, source: str, target: str) -> Edge:
+        ids = {n.id for n in self.workflow.nodes}
+        if source not in ids or target not in ids:
+            raise EditRefused("both ends of a connection must be agents on the canvas")
+        if source == target:
+            raise EditRefused("an agent cannot be connected to itself")
+        if any(e.source == source and e.target == target for e in self.workflow.edges):
+            raise EditRefused("these agents are already connected")
+        graph: nx.DiGraph[str] = nx.DiGraph((e.source, e.target) for e in self.workflow.edges)
+        if graph.has_node(target) and graph.has_node(source) and nx.has_path(graph, target, source):
+            raise EditRefused(
+                f"connecting {self._name(source)} to {self._name(target)} would make a loop; "
+                "loops are not supported yet"
+            )
+        edge = Edge(id=self._new_edge_id(source, target), source=source, target=target)
+        self._commit(self.workflow.model_copy(update={"edges": [*self.workflow.edges, edge]}))
+        return edge
+
+    def move(self, positions: dict[str, tuple[float, float]]) -> None:
+        nodes = [
+            n.model_copy(update={"position": Position(x=round(positions[n.id][0], 1), y=round(positions[n.id][1], 1))})
+            if n.id in positions
+            else n
+            for n in self.workflow.nodes
+        ]
+        self._commit(self.workflow.model_copy(update={"nodes": nodes}))
+
+    def delete(self, node_ids: set[str], edge_ids: set[str]) -> tuple[set[str], set[str]]:
+        """Delete nodes (with their edges) and edges; return what was removed."""
+        nodes = [n for n in self.workflow.nodes if n.id not in node_ids]
+        kept = {n.id for n in nodes}
+        edges = [e for e in self.workflow.edges if e.id not in edge_ids and e.source in kept and e.target in kept]
+        removed_edges = {e.id for e in self.workflow.edges} - {e.id for e in edges}
+        removed_nodes = {n.id for n in self.workflow.nodes} - kept
+        self._commit(self.workflow.model_copy(update={"nodes": nodes, "edges": edges}))
+        return removed_nodes, removed_edges
+
+    def update_node(self, node_id: str, *, label: str | None = None, **config: Any) -> Node:
+        """Change a node's label and config values; EditRefused naming the field if a value is invalid."""
+        node = self.workflow.node(node_id)
+        data = node.config.model_dump()
+        data.update(config)
+        try:
+            new_config = AgentConfig.model_validate(data)
+            new_node = Node.model_validate(
+                node.model_dump() | {"config": new_config.model_dump(), "label": node.label if label is None else label}
+            )
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"])
+            raise EditRefused(f"{where}: {error['msg']}") from None
+        nodes = [new_node if n.id == node_id else n for n in self.workflow.nodes]
+        key = ("node", node_id, *sorted(config), *(["label"] if label is not None else []))
+        self._commit(self.workflow.model_copy(update={"nodes": nodes}), key)
+        return new_node
+
+    def rename(self, name: str) -> None:
+        name = name.strip()
+        if not name:
+            raise EditRefused("the workflow needs a name")
+        if len(name) > 200:
+            raise EditRefused("the name is longer than 200 characters")
+        self._commit(self.workflow.model_copy(update={"name": name}), ("name",))
+
+    # -- what the canvas shows --------------------------------------------------------------------------
+
+    def canvas_node(self, node: Node) -> dict[str, Any]:
+        preset = PRESETS.get(node.type)
+        return {
+            "id": node.id,
+            "label": display_name(node),
+            "type": node.type,
+            "typeTitle": preset.title if preset else node.type,
+            "icon": preset.icon if preset else "help",
+            "model": resolve(node, self.default_model).model if preset else "",
+            "position": {"x": node.position.x, "y": node.position.y},
+        }
+
+    def canvas_nodes(self) -> list[dict[str, Any]]:
+        return [self.canvas_node(n) for n in self.workflow.nodes]
+
+    def canvas_edges(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": e.id,
+                "source": e.source,
+                "target": e.target,
+                "label": f"{self._name(e.source)} to {self._name(e.target)}",
+            }
+            for e in self.workflow.edges
+        ]
+
+    def patches_from(self, before: Workflow) -> list[dict[str, Any]]:
+        """Canvas patches that turn what `before` showed into the current workflow (for undo, redo, loads)."""
+        old_nodes = {n.id: n for n in before.nodes}
+        new_nodes = {n.id: n for n in self.workflow.nodes}
+        old_edges = {e.id: e for e in before.edges}
+        new_edges = {e.id: e for e in self.workflow.edges}
+        ops: list[dict[str, Any]] = []
+        gone_edges = [i for i, e in old_edges.items() if new_edges.get(i) != e]
+        if gone_edges:
+            ops.append({"op": "remove_edges", "ids": gone_edges})
+        gone_nodes = [i for i in old_nodes if i not in new_nodes]
+        if gone_nodes:
+            ops.append({"op": "remove_nodes", "ids": gone_nodes})
+        for node_id, node in new_nodes.items():
+            if node_id not in old_nodes:
+                ops.append({"op": "add_node", "node": self.canvas_node(node)})
+            elif old_nodes[node_id] != node:
+                ops.append({"op": "update_node", "node": self.canvas_node(node)})
+        edge_data = {e["id"]: e for e in self.canvas_edges()}
+        for edge_id, edge in new_edges.items():
+            if old_edges.get(edge_id) != edge:
+                ops.append({"op": "add_edge", "edge": edge_data[edge_id]})
+        return ops
+
+    # -- helpers ----------------------------------------------------------------------------------------
+
+    def _name(self, node_id: str) -> str:
+        try:
+            return display_name(self.workflow.node(node_id))
+        except KeyError:
+            return node_id
+
+    def _new_id(self, base: str) -> str:
+        taken = {n.id for n in self.workflow.nodes}
+        base = re.sub(r"\W", "_", base) or "agent"
+        index = 1
+        while f"{base}_{index}" in taken:
+            index += 1
+        return base if base not in taken else f"{base}_{index}"
+
+    def _new_label(self, title: str) -> str:
+        labels = {n.label for n in self.workflow.nodes}
+        if title not in labels:
+            return title
+        index = 2
+        while f"{title} {index}" in labels:
+            index += 1
+        return f"{title} {index}"
+
+    def _new_edge_id(self, source: str, target: str) -> str:
+        taken = {e.id for e in self.workflow.edges}
+        base = f"{source}->{target}"
+        index = 2
+        candidate = base
+        while candidate in taken:
+            candidate = f"{base}:{index}"
+            index += 1
+        return candidate
