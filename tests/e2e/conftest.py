@@ -27,7 +27,8 @@ FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope: sync Playwright runs an event loop of its own, which must be gone before the async tests run.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing; install Debian's chromium (apt-get install chromium)")
