@@ -139,6 +139,57 @@ class Document:
         self._commit(self.workflow.model_copy(update={"nodes": nodes}), key)
         return new_node
 
+    def copy(self, node_ids: set[str]) -> tuple[list[Node], list[Edge]]:
+        """The selected nodes and the edges between them, for pasting later."""
+        nodes = [n for n in self.workflow.nodes if n.id in node_ids]
+        edges = [e for e in self.workflow.edges if e.source in node_ids and e.target in node_ids]
+        return nodes, edges
+
+    def paste(self, nodes: list[Node], edges: list[Edge], offset: float = 40.0) -> list[Node]:
+        """Add copies of nodes (new ids and names, shifted) with the edges between them; return the copies."""
+        current = self.workflow
+        renamed: dict[str, str] = {}
+        added: list[Node] = []
+        for node in nodes:
+            base = node.type if node.type in PRESETS else "agent"
+            taken = {n.id for n in current.nodes}
+            labels = {n.label for n in current.nodes}
+            copy = node.model_copy(
+                update={
+                    "id": _unique(base, taken, "_", 1),
+                    "label": _unique(node.label, labels, " ", 2) if node.label else node.label,
+                    "position": Position(x=node.position.x + offset, y=node.position.y + offset),
+                }
+            )
+            renamed[node.id] = copy.id
+            added.append(copy)
+            current = current.model_copy(update={"nodes": [*current.nodes, copy]})
+        new_edges = [
+            Edge(id=f"{renamed[e.source]}->{renamed[e.target]}", source=renamed[e.source], target=renamed[e.target])
+            for e in edges
+            if e.source in renamed and e.target in renamed
+        ]
+        self._commit(current.model_copy(update={"edges": [*current.edges, *new_edges]}))
+        return added
+
+    def auto_layout(self, column: float = 300.0, row: float = 140.0) -> None:
+        """Place agents in columns by depth (left to right in data-flow order), centred vertically."""
+        graph: nx.DiGraph[str] = nx.DiGraph()
+        graph.add_nodes_from(n.id for n in self.workflow.nodes)
+        graph.add_edges_from((e.source, e.target) for e in self.workflow.edges)
+        positions: dict[str, tuple[float, float]] = {}
+        try:
+            generations = list(nx.topological_generations(graph))
+        except nx.NetworkXUnfeasible:
+            return
+        order = {n.id: i for i, n in enumerate(self.workflow.nodes)}
+        for depth, generation in enumerate(generations):
+            members = sorted(generation, key=lambda node_id: order[node_id])
+            top = -(len(members) - 1) * row / 2
+            for index, node_id in enumerate(members):
+                positions[node_id] = (depth * column, top + index * row)
+        self.move(positions)
+
     def rename(self, name: str) -> None:
         name = name.strip()
         if not name:
@@ -208,21 +259,10 @@ class Document:
             return node_id
 
     def _new_id(self, base: str) -> str:
-        taken = {n.id for n in self.workflow.nodes}
-        base = re.sub(r"\W", "_", base) or "agent"
-        index = 1
-        while f"{base}_{index}" in taken:
-            index += 1
-        return base if base not in taken else f"{base}_{index}"
+        return _unique(re.sub(r"\W", "_", base) or "agent", {n.id for n in self.workflow.nodes}, "_", 1)
 
     def _new_label(self, title: str) -> str:
-        labels = {n.label for n in self.workflow.nodes}
-        if title not in labels:
-            return title
-        index = 2
-        while f"{title} {index}" in labels:
-            index += 1
-        return f"{title} {index}"
+        return _unique(title, {n.label for n in self.workflow.nodes}, " ", 2)
 
     def _new_edge_id(self, source: str, target: str) -> str:
         taken = {e.id for e in self.workflow.edges}
@@ -233,3 +273,13 @@ class Document:
             candidate = f"{base}:{index}"
             index += 1
         return candidate
+
+
+def _unique(base: str, taken: set[str], sep: str, start: int) -> str:
+    """base if it is free, else base<sep>N with the first free N counting from `start`."""
+    if base not in taken:
+        return base
+    index = start
+    while f"{base}{sep}{index}" in taken:
+        index += 1
+    return f"{base}{sep}{index}"

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from typing import Any
 
 from nicegui import ui
 
+from flowdeck.app.dialogs import import_dialog, open_dialog, templates_gallery
 from flowdeck.components.canvas import FlowCanvas
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
 from flowdeck.document import Document, EditRefused
-from flowdeck.engine.workflow import Workflow
-from flowdeck.errors import FlowdeckError
+from flowdeck.engine.workflow import Workflow, parse_workflow
+from flowdeck.errors import FlowdeckError, WorkflowError
 from flowdeck.services import Services
-from flowdeck.templates import load_template, template_names
+from flowdeck.templates import load_template
 
 FIRST_TEMPLATE = "research-code-review"
+DRAFT_KEY = "flowdeck-draft"
+DRAFT_SECONDS = 0.5
 
 
 def register_pages(services: Services, *, startup_workflow: Workflow | None = None) -> None:
@@ -35,6 +40,9 @@ class Editor:
         self.doc = Document(workflow=load_template(FIRST_TEMPLATE), default_model=services.settings.default_model)
         self.workflow_id: str | None = None
         self.selected: str | None = None
+        self.selection: list[str] = []
+        self.clipboard: tuple[list[Any], list[Any]] = ([], [])
+        self._draft_due = False
         self.canvas: FlowCanvas
 
     async def build(self, startup: Workflow | None) -> None:
@@ -49,17 +57,22 @@ class Editor:
             self.name.on("blur", self._rename)
             self.dirty = ui.label("Unsaved changes").classes("text-amber-300 text-sm")
             ui.space()
-            with ui.button("Templates", icon="dashboard_customize").props("flat color=white"), ui.menu():
-                for name in template_names():
-                    ui.menu_item(load_template(name).name, lambda _, n=name: self._open_template(n))
+            ui.button("Templates", icon="dashboard_customize", on_click=self._gallery).props("flat color=white")
             ui.button("Open", icon="folder_open", on_click=self._open_dialog).props("flat color=white")
             ui.button("Save", icon="save", on_click=self.save).props("flat color=white")
+            with ui.button(icon="more_vert").props('flat color=white aria-label="More workflow actions"'), ui.menu():
+                ui.menu_item("Import from file…", lambda: import_dialog(self._show_new))
+                ui.menu_item("Export to file", self.export)
+                ui.menu_item("Save as template", self.save_as_template)
             ui.button(icon="undo", on_click=self.undo).props('flat color=white aria-label="Undo"').tooltip(
                 "Undo (Ctrl+Z)"
             )
             ui.button(icon="redo", on_click=self.redo).props('flat color=white aria-label="Redo"').tooltip(
                 "Redo (Ctrl+Shift+Z)"
             )
+            ui.button(icon="account_tree", on_click=self.layout).props(
+                'flat color=white aria-label="Arrange agents"'
+            ).tooltip("Arrange agents left to right")
             ui.button(icon="fit_screen", on_click=lambda: self.canvas.patch({"op": "fit"})).props(
                 'flat color=white aria-label="Show the whole workflow"'
             )
@@ -82,6 +95,10 @@ class Editor:
         self.canvas.on_intent("selection_change", self._selection)
         ui.keyboard(on_key=self._key)
         self._refresh()
+        ui.timer(DRAFT_SECONDS, self._write_draft)
+        if startup is None:
+            await ui.context.client.connected()
+            await self._restore_draft()
 
     # -- intents and commands ---------------------------------------------------------------------------
 
@@ -125,8 +142,38 @@ class Editor:
             ui.notify(f"Not saved: {exc}", type="negative")
             return
         self.doc.saved = workflow
+        self._draft_due = False
+        ui.run_javascript(f"localStorage.removeItem({json.dumps(DRAFT_KEY)})")
         ui.notify(f"Saved “{workflow.name}”", type="positive")
         self._refresh()
+
+    def paste(self) -> None:
+        added = self.doc.paste(*self.clipboard)
+        self.canvas.patch(*[{"op": "add_node", "node": self.doc.canvas_node(n)} for n in added])
+        new_ids = {n.id for n in added}
+        self.canvas.patch(
+            *[{"op": "add_edge", "edge": e} for e in self.doc.canvas_edges() if e["source"] in new_ids],
+            {"op": "select", "ids": sorted(new_ids)},
+        )
+        # Pasting again pastes next to the copies, not on top of them.
+        self.clipboard = (added, [e for e in self.doc.workflow.edges if e.source in new_ids])
+        self._refresh()
+
+    def layout(self) -> None:
+        before = self.doc.workflow
+        self.doc.auto_layout()
+        self.canvas.patch(*self.doc.patches_from(before), {"op": "fit"})
+        self._refresh(panel=False)
+
+    def export(self) -> None:
+        workflow = self.doc.workflow
+        filename = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in workflow.name.lower()).strip("-")
+        ui.download.content(workflow.to_json(), f"{filename or 'workflow'}.json", "application/json")
+
+    async def save_as_template(self) -> None:
+        workflow = self.doc.workflow
+        await asyncio.to_thread(self.services.workflows.save, workflow, is_template=True)
+        ui.notify(f"“{workflow.name}” is now one of your templates", type="positive")
 
     # -- handlers -----------------------------------------------------------------------------------------
 
@@ -154,6 +201,7 @@ class Editor:
 
     def _selection(self, args: dict[str, Any]) -> None:
         nodes = [str(n) for n in args.get("nodes", [])]
+        self.selection = nodes
         selected = nodes[0] if len(nodes) == 1 else None
         if selected != self.selected:
             self.selected = selected
@@ -183,6 +231,10 @@ class Editor:
             self.undo()
         elif key == "s":
             await self.save()
+        elif key == "c" and self.selection:
+            self.clipboard = self.doc.copy(set(self.selection))
+        elif key == "v" and self.clipboard[0]:
+            self.paste()
 
     def _restore(self, step: Any) -> None:
         before = self.doc.workflow
@@ -194,24 +246,17 @@ class Editor:
             self.selected = None
         self._refresh()
 
-    def _open_template(self, name: str) -> None:
-        self._show(load_template(name), workflow_id=None, saved=False)
+    def _gallery(self) -> None:
+        templates_gallery(self.services.workflows, self._show_any)
 
     async def _open_dialog(self) -> None:
-        saved = await asyncio.to_thread(self.services.workflows.list)
-        with ui.dialog() as dialog, ui.card().classes("w-[32rem]"):
-            ui.label("Open a saved workflow").classes("text-lg font-semibold")
-            if not saved:
-                ui.label("Nothing saved yet.").classes("text-gray-500")
-            for item in saved:
+        await open_dialog(self.services.workflows, self._show_any, self.workflow_id)
 
-                def pick(_: Any, item: Any = item) -> None:
-                    self._show(item.workflow, workflow_id=item.id, saved=True)
-                    dialog.close()
+    def _show_new(self, workflow: Workflow, workflow_id: str | None = None, saved: bool = False) -> None:
+        self._show(workflow, workflow_id=None, saved=False)
 
-                ui.button(item.name, on_click=pick).props("flat align=left no-caps").classes("w-full")
-            ui.button("Cancel", on_click=dialog.close).props("flat")
-        dialog.open()
+    def _show_any(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
+        self._show(workflow, workflow_id=workflow_id, saved=saved)
 
     def _show(self, workflow: Workflow, *, workflow_id: str | None, saved: bool) -> None:
         self.doc.replace(workflow, saved=saved)
@@ -226,6 +271,50 @@ class Editor:
     def _toggle_theme(self, dark: Any) -> None:
         dark.toggle()
         self.canvas.patch({"op": "theme", "dark": bool(dark.value)})
+
+    # -- the local draft: unsaved edits kept in the browser, so a refresh or a closed tab loses nothing ----
+
+    def _write_draft(self) -> None:
+        if not self._draft_due:
+            return
+        self._draft_due = False
+        key = json.dumps(DRAFT_KEY)
+        if self.doc.dirty:
+            draft = json.dumps(
+                {"workflow_id": self.workflow_id, "ts": time.time(), "workflow": self.doc.workflow.to_dict()}
+            )
+            ui.run_javascript(f"localStorage.setItem({key}, {json.dumps(draft)})")
+        else:
+            ui.run_javascript(f"localStorage.removeItem({key})")
+
+    async def _restore_draft(self) -> None:
+        try:
+            raw = await ui.run_javascript(f"localStorage.getItem({json.dumps(DRAFT_KEY)})", timeout=5)
+        except TimeoutError:
+            return
+        if not isinstance(raw, str):
+            return
+        try:
+            data = json.loads(raw)
+            workflow = parse_workflow(data["workflow"], source="the saved draft")
+            workflow_id = data.get("workflow_id")
+            written = float(data.get("ts", 0))
+        except (ValueError, KeyError, TypeError, WorkflowError):
+            ui.run_javascript(f"localStorage.removeItem({json.dumps(DRAFT_KEY)})")
+            return
+        if workflow == self.doc.workflow or not isinstance(workflow_id, str | None):
+            return
+        if workflow_id is not None and await self._saved_after(workflow_id, written):
+            return  # saved since (perhaps in another tab): the saved version wins
+        self._show(workflow, workflow_id=workflow_id, saved=False)
+        ui.notify("Restored your unsaved changes", type="info")
+
+    async def _saved_after(self, workflow_id: str, ts: float) -> bool:
+        try:
+            saved = await asyncio.to_thread(self.services.workflows.get, workflow_id)
+        except FlowdeckError:
+            return False
+        return saved.updated_at > ts
 
     # -- helpers -------------------------------------------------------------------------------------------
 
@@ -248,6 +337,7 @@ class Editor:
 
     def _refresh(self, panel: bool = True) -> None:
         self.dirty.set_visibility(self.doc.dirty)
+        self._draft_due = True
         if panel:
             self._refresh_panel()
 

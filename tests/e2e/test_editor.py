@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from playwright.sync_api import Page, expect
 
 
@@ -86,3 +89,76 @@ def test_undo_redo_and_delete(page: Page) -> None:
     expect(added).to_have_count(0)
     page.get_by_role("button", name="Undo").click()
     expect(added).to_be_visible()
+
+
+def test_copy_paste_duplicates_selected_agents(page: Page) -> None:
+    node(page, "Coder", "Coder").click()
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    expect(node(page, "Coder 2", "Coder")).to_be_visible()
+    page.keyboard.press("Control+z")
+    expect(node(page, "Coder 2", "Coder")).to_have_count(0)
+
+
+def test_export_then_import_gives_the_same_workflow(page: Page, tmp_path: Path) -> None:
+    node(page, "Coder", "Coder").click()
+    page.get_by_label("Name", exact=True).fill("Exported coder")
+    page.get_by_label("Name", exact=True).press("Tab")
+    page.get_by_role("button", name="More workflow actions").click()
+    with page.expect_download() as download:
+        page.get_by_text("Export to file").click()
+    exported = tmp_path / "exported.json"
+    download.value.save_as(exported)
+    data = json.loads(exported.read_text())
+    assert data["nodes"][1]["label"] == "Exported coder"
+    assert "api_key" not in exported.read_text()
+
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name="Use Fan-out: two coders, one reviewer").click()
+    expect(node(page, "Exported coder", "Coder")).to_have_count(0)
+    import_file(page, exported)
+    expect(page.get_by_text("Imported “Research, code, review”")).to_be_visible()
+    expect(node(page, "Exported coder", "Coder")).to_be_visible()
+    expect(page.get_by_label("Workflow name")).to_have_value("Research, code, review")
+
+
+def test_malformed_import_lists_every_problem_and_changes_nothing(page: Page, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": 1, "name": "x", "nodes": [{"id": "a", "type": "wizard"}], "command": "rm"}))
+    import_file(page, bad)
+    expect(page.get_by_text("bad.json was not imported:")).to_be_visible()
+    expect(page.get_by_text("command: Extra inputs are not permitted")).to_be_visible()
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_label("Workflow name")).to_have_value("Research, code, review")
+    expect(node(page, "Coder", "Coder")).to_be_visible()
+
+
+def test_templates_gallery_creates_a_workflow(page: Page) -> None:
+    page.get_by_role("button", name="Templates").click()
+    expect(page.get_by_role("img", name="Preview of 4 agents").first).to_be_visible()
+    page.get_by_role("button", name="Use Spec, code and tests").click()
+    expect(page.get_by_label("Workflow name")).to_have_value("Spec, code and tests")
+    expect(node(page, "Test writer", "Custom agent")).to_be_visible()
+
+
+def test_refresh_with_unsaved_edits_restores_the_draft(page: Page) -> None:
+    page.get_by_role("button", name="Add Custom agent").click()
+    expect(node(page, "Custom agent", "Custom agent")).to_be_visible()
+    page.wait_for_timeout(1000)  # the draft is written at most twice a second
+    page.reload()
+    expect(page.get_by_text("Restored your unsaved changes")).to_be_visible()
+    expect(node(page, "Custom agent", "Custom agent")).to_be_visible()
+    expect(page.get_by_text("Unsaved changes", exact=True)).to_be_visible()
+
+
+def test_arrange_places_agents_left_to_right(page: Page) -> None:
+    page.get_by_role("button", name="Add Reviewer").click()
+    page.get_by_role("button", name="Arrange agents").click()
+    expect(node(page, "Reviewer 2", "Reviewer")).to_be_in_viewport()
+
+
+def import_file(page: Page, path: Path) -> None:
+    page.get_by_role("button", name="More workflow actions").click()
+    page.get_by_text("Import from file…").click()
+    # Quasar's uploader keeps its file input hidden; this is the input a person's file chooser fills.
+    page.locator("input[type=file]").set_input_files(str(path))

@@ -1,0 +1,171 @@
+"""Workflow dialogs of the editor: templates gallery, open (with duplicate and delete), import."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from nicegui import events, ui
+
+from flowdeck.engine.dag import build
+from flowdeck.engine.workflow import MAX_FILE_BYTES, Workflow, parse_workflow
+from flowdeck.errors import WorkflowError
+from flowdeck.storage import SavedWorkflow, WorkflowStore
+from flowdeck.templates import load_template, template_names
+
+Show = Callable[[Workflow, str | None, bool], None]
+
+
+def templates_gallery(store: WorkflowStore, show: Show) -> None:
+    """Built-in templates and the user's own, each with a description and a mini-graph."""
+    saved = store.list(templates=True)
+    with ui.dialog() as dialog, ui.card().classes("w-[56rem] max-w-full"):
+        ui.label("New workflow from a template").classes("text-lg font-semibold")
+        with ui.grid(columns=2).classes("w-full gap-3"):
+            items: list[tuple[Workflow, str | None]] = [(load_template(name), None) for name in template_names()]
+            items += [(item.workflow, item.id) for item in saved]
+            for workflow, template_id in items:
+                with ui.card().classes("gap-1").props("flat bordered"):
+                    ui.html(preview_svg(workflow), sanitize=False).classes("w-full")
+                    ui.label(workflow.name).classes("font-semibold")
+                    if template_id:
+                        ui.label("Your template").classes("text-xs text-indigo-500")
+                    ui.label(workflow.description or "No description.").classes("text-sm text-gray-600")
+
+                    def use(_: object, workflow: Workflow = workflow) -> None:
+                        show(workflow, None, False)
+                        dialog.close()
+
+                    ui.button(f"Use {workflow.name}", on_click=use).props("flat no-caps color=indigo")
+        ui.button("Cancel", on_click=dialog.close).props("flat")
+    dialog.open()
+
+
+async def open_dialog(store: WorkflowStore, show: Show, current_id: str | None) -> None:
+    """Saved workflows with search; open, duplicate or delete (asks first) each."""
+    with ui.dialog() as dialog, ui.card().classes("w-[40rem] max-w-full"):
+        ui.label("Open a saved workflow").classes("text-lg font-semibold")
+        search = ui.input("Search saved workflows").props("dense outlined clearable").classes("w-full")
+        listing = ui.column().classes("w-full gap-1")
+
+        async def refresh() -> None:
+            items = await asyncio.to_thread(store.list, search=search.value or "")
+            listing.clear()
+            with listing:
+                if not items:
+                    ui.label("Nothing saved yet." if not search.value else "No match.").classes("text-gray-500")
+                for item in items:
+                    with ui.row().classes("w-full items-center no-wrap gap-1"):
+                        ui.label(item.name).classes("grow font-medium truncate")
+                        ui.label(time.strftime("%Y-%m-%d %H:%M", time.localtime(item.updated_at))).classes(
+                            "text-xs text-gray-500"
+                        )
+
+                        def pick(_: object, item: SavedWorkflow = item) -> None:
+                            show(item.workflow, item.id, True)
+                            dialog.close()
+
+                        async def duplicate(_: object, item: SavedWorkflow = item) -> None:
+                            copy = item.workflow.model_copy(update={"name": f"{item.name} (copy)"[:200]})
+                            await asyncio.to_thread(store.save, copy)
+                            await refresh()
+
+                        async def delete(_: object, item: SavedWorkflow = item) -> None:
+                            if await confirm(f"Delete “{item.name}”? This cannot be undone."):
+                                await asyncio.to_thread(store.delete, item.id)
+                                await refresh()
+
+                        ui.button("Open", on_click=pick).props(f'flat dense aria-label="Open {_attr(item.name)}"')
+                        ui.button(icon="content_copy", on_click=duplicate).props(
+                            f'flat dense aria-label="Duplicate {_attr(item.name)}"'
+                        )
+                        ui.button(icon="delete", on_click=delete).props(
+                            f'flat dense color=negative aria-label="Delete {_attr(item.name)}"'
+                        ).set_enabled(item.id != current_id)
+
+        search.on_value_change(refresh)
+        await refresh()
+        ui.button("Close", on_click=dialog.close).props("flat")
+    dialog.open()
+
+
+def import_dialog(show: Show) -> None:
+    """Upload a workflow file; every problem is listed and nothing changes unless it is valid."""
+    with ui.dialog() as dialog, ui.card().classes("w-[40rem] max-w-full"):
+        ui.label("Import a workflow file").classes("text-lg font-semibold")
+        ui.label("A .json workflow file; it opens as a new, unsaved workflow.").classes("text-sm text-gray-600")
+        problems = ui.column().classes("w-full gap-0")
+
+        async def received(event: events.UploadEventArguments) -> None:
+            problems.clear()
+            data = await event.file.read()
+            try:
+                workflow = parse_workflow(data, source=event.file.name)
+                build(workflow)
+            except WorkflowError as exc:
+                with problems:
+                    ui.label(f"{event.file.name} was not imported:").classes("text-negative font-medium")
+                    for problem in exc.problems[:50]:
+                        ui.label(f"• {problem}").classes("text-sm text-negative")
+                upload.reset()
+                return
+            show(workflow, None, False)
+            ui.notify(f"Imported “{workflow.name}”", type="positive")
+            dialog.close()
+
+        upload = (
+            ui.upload(
+                label="Choose a workflow file", auto_upload=True, max_file_size=MAX_FILE_BYTES, on_upload=received
+            )
+            .props('accept=".json,application/json"')
+            .classes("w-full")
+        )
+        upload.on_rejected(
+            lambda: ui.notify(f"Files over {MAX_FILE_BYTES // 1024 // 1024} MB are refused", type="warning")
+        )
+        ui.button("Cancel", on_click=dialog.close).props("flat")
+    dialog.open()
+
+
+async def confirm(question: str) -> bool:
+    with ui.dialog() as dialog, ui.card():
+        ui.label(question)
+        with ui.row():
+            ui.button("Delete", on_click=lambda: dialog.submit(True)).props("color=negative")
+            ui.button("Cancel", on_click=lambda: dialog.submit(False)).props("flat")
+    return bool(await dialog)
+
+
+def preview_svg(workflow: Workflow, width: int = 320, height: int = 110) -> str:
+    """A mini-graph of the workflow: boxes and lines only (no user text, so nothing to escape)."""
+    if not workflow.nodes:
+        return f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="Empty workflow"></svg>'
+    xs = [n.position.x for n in workflow.nodes]
+    ys = [n.position.y for n in workflow.nodes]
+    box_w, box_h = 180.0, 60.0
+    span_x = max(xs) - min(xs) + box_w
+    span_y = max(ys) - min(ys) + box_h
+    scale = min((width - 10) / span_x, (height - 10) / span_y)
+    off_x = (width - span_x * scale) / 2 - min(xs) * scale
+    off_y = (height - span_y * scale) / 2 - min(ys) * scale
+    pos = {n.id: (n.position.x * scale + off_x, n.position.y * scale + off_y) for n in workflow.nodes}
+    parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="Preview of {len(pos)} agents">']
+    for e in workflow.edges:
+        if e.source in pos and e.target in pos:
+            (x1, y1), (x2, y2) = pos[e.source], pos[e.target]
+            parts.append(
+                f'<line x1="{x1 + box_w * scale:.1f}" y1="{y1 + box_h * scale / 2:.1f}" x2="{x2:.1f}" '
+                f'y2="{y2 + box_h * scale / 2:.1f}" stroke="#94a3b8" stroke-width="1.5"/>'
+            )
+    for x, y in pos.values():
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{box_w * scale:.1f}" height="{box_h * scale:.1f}" rx="4" '
+            'fill="#eef2ff" stroke="#6366f1"/>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _attr(text: str) -> str:
+    return text.replace('"', "'")
