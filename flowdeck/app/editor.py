@@ -49,35 +49,40 @@ class Editor:
         await self._load_initial(startup)
         ui.query(".nicegui-content").classes("p-0 gap-0")
         dark = ui.dark_mode(False)
-        with ui.header().classes("items-center gap-3 bg-slate-900 py-2"):
-            ui.label("flowdeck").classes("text-lg font-bold")
+        with ui.header().classes("items-center gap-1 no-wrap bg-slate-900 py-2"):
+            ui.label("flowdeck").classes("text-lg font-bold mr-1")
             self.name = (
-                ui.input("Workflow name", value=self.doc.workflow.name).props("dense dark standout").classes("w-72")
+                ui.input("Workflow name", value=self.doc.workflow.name)
+                .props("dense dark standout")
+                .classes("w-56 ml-2")
             )
             self.name.on("blur", self._rename)
-            self.dirty = ui.label("Unsaved changes").classes("text-amber-300 text-sm")
+            self.dirty = ui.label("Unsaved changes").classes("text-amber-300 text-sm ml-2 whitespace-nowrap")
             ui.space()
-            ui.button("Templates", icon="dashboard_customize", on_click=self._gallery).props("flat color=white")
-            ui.button("Open", icon="folder_open", on_click=self._open_dialog).props("flat color=white")
-            ui.button("Save", icon="save", on_click=self.save).props("flat color=white")
-            with ui.button(icon="more_vert").props('flat color=white aria-label="More workflow actions"'), ui.menu():
+            ui.button("Templates", icon="dashboard_customize", on_click=self._gallery).props("flat dense color=white")
+            ui.button("Open", icon="folder_open", on_click=self._open_dialog).props("flat dense color=white")
+            ui.button("Save", icon="save", on_click=self.save).props("flat dense color=white")
+            with (
+                ui.button(icon="more_vert").props('flat dense color=white aria-label="More workflow actions"'),
+                ui.menu(),
+            ):
                 ui.menu_item("Import from file…", lambda: import_dialog(self._show_new))
                 ui.menu_item("Export to file", self.export)
                 ui.menu_item("Save as template", self.save_as_template)
-            ui.button(icon="undo", on_click=self.undo).props('flat color=white aria-label="Undo"').tooltip(
+            ui.button(icon="undo", on_click=self.undo).props('flat dense color=white aria-label="Undo"').tooltip(
                 "Undo (Ctrl+Z)"
             )
-            ui.button(icon="redo", on_click=self.redo).props('flat color=white aria-label="Redo"').tooltip(
+            ui.button(icon="redo", on_click=self.redo).props('flat dense color=white aria-label="Redo"').tooltip(
                 "Redo (Ctrl+Shift+Z)"
             )
             ui.button(icon="account_tree", on_click=self.layout).props(
-                'flat color=white aria-label="Arrange agents"'
+                'flat dense color=white aria-label="Arrange agents"'
             ).tooltip("Arrange agents left to right")
             ui.button(icon="fit_screen", on_click=lambda: self.canvas.patch({"op": "fit"})).props(
-                'flat color=white aria-label="Show the whole workflow"'
+                'flat dense color=white aria-label="Show the whole workflow"'
             )
             ui.button(icon="dark_mode", on_click=lambda: self._toggle_theme(dark)).props(
-                'flat color=white aria-label="Toggle dark theme"'
+                'flat dense color=white aria-label="Toggle dark theme"'
             )
         with ui.left_drawer(value=True, bordered=True).props("width=240").classes("gap-2 p-3"):
             palette(self.add_node)
