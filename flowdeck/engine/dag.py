@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from flowdeck.engine.agents import PRESETS
 from flowdeck.engine.prompts import check_template
 from flowdeck.engine.workflow import Edge, Workflow
 from flowdeck.errors import Problem, WorkflowError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,8 @@ class Dag:
 
 def build(workflow: Workflow) -> Dag:
     """Validate a workflow's graph and prompt references; raise one WorkflowError listing every problem."""
+    import networkx as nx  # lazily: it costs ~0.4 s of start-up
+
     problems: list[Problem] = []
     if not workflow.nodes:
         problems.append(Problem("nodes", "the workflow has no agents; add at least one"))

@@ -9,8 +9,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Protocol
 
-import networkx as nx
-
 from flowdeck.engine.agents import display_name, resolve
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import (
@@ -167,6 +165,8 @@ class Run:
                 if self._pending[succ] == 0 and succ not in self._state:
                     self._launch(succ)
         else:
+            import networkx as nx  # lazily: it costs ~0.4 s of start-up
+
             self._failed = True
             label = self._labels[node_id]
             for descendant in nx.topological_sort(self.dag.graph.subgraph(nx.descendants(self.dag.graph, node_id))):
