@@ -10,6 +10,7 @@ from typing import Any
 from nicegui import ui
 
 from flowdeck.app.dialogs import import_dialog, open_dialog, templates_gallery
+from flowdeck.app.live import LiveRun
 from flowdeck.components.canvas import FlowCanvas
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
@@ -44,6 +45,7 @@ class Editor:
         self.clipboard: tuple[list[Any], list[Any]] = ([], [])
         self._draft_due = False
         self.canvas: FlowCanvas
+        self.live: LiveRun
 
     async def build(self, startup: Workflow | None) -> None:
         await self._load_initial(startup)
@@ -59,6 +61,11 @@ class Editor:
             self.name.on("blur", self._rename)
             self.dirty = ui.label("Unsaved changes").classes("text-amber-300 text-sm ml-2 whitespace-nowrap")
             ui.space()
+            self.run_button = (
+                ui.button("Run", icon="play_arrow", on_click=self.run)
+                .props("dense color=positive")
+                .tooltip("Run (Ctrl+Enter)")
+            )
             ui.button("Templates", icon="dashboard_customize", on_click=self._gallery).props("flat dense color=white")
             ui.button("Open", icon="folder_open", on_click=self._open_dialog).props("flat dense color=white")
             ui.button("Save", icon="save", on_click=self.save).props("flat dense color=white")
@@ -88,6 +95,18 @@ class Editor:
             palette(self.add_node)
         with ui.right_drawer(value=True, bordered=True).props("width=340").classes("p-3"):
             self.panel = ui.column().classes("w-full gap-2")
+        with (
+            ui.row()
+            .classes("items-center gap-2 no-wrap")
+            .style(
+                "position: fixed; top: 64px; left: 252px; z-index: 10; padding: 4px 8px; border-radius: 8px;"
+                "background: rgba(15, 23, 42, 0.85); color: white"
+            ) as self.run_bar
+        ):
+            self.progress = ui.label("").classes("text-sm whitespace-nowrap")
+            self.cancel_button = ui.button("Cancel run", icon="stop", on_click=lambda: self.live.cancel()).props(
+                "dense flat color=white size=sm"
+            )
         self.canvas = (
             FlowCanvas(self.doc.canvas_nodes(), self.doc.canvas_edges())
             .classes("w-full")
@@ -98,6 +117,8 @@ class Editor:
         self.canvas.on_intent("nodes_moved", self._moved)
         self.canvas.on_intent("deleted", self._deleted)
         self.canvas.on_intent("selection_change", self._selection)
+        self.live = LiveRun(self.services.runner, self.canvas, self.progress, self._run_changed)
+        self._run_changed()
         ui.keyboard(on_key=self._key)
         self._refresh()
         ui.timer(DRAFT_SECONDS, self._write_draft)
@@ -151,6 +172,15 @@ class Editor:
         ui.run_javascript(f"localStorage.removeItem({json.dumps(DRAFT_KEY)})")
         ui.notify(f"Saved “{workflow.name}”", type="positive")
         self._refresh()
+
+    def run(self) -> None:
+        self.live.ask(self.doc.workflow)
+
+    def _run_changed(self) -> None:
+        running = self.live.running
+        self.run_button.set_enabled(not running)
+        self.cancel_button.set_visibility(running)
+        self.run_bar.set_visibility(self.live.run_id is not None)
 
     def paste(self) -> None:
         added = self.doc.paste(*self.clipboard)
@@ -230,6 +260,9 @@ class Editor:
         if not event.action.keydown or not (event.modifiers.ctrl or event.modifiers.meta):
             return
         key = str(event.key.name).lower()
+        if key == "enter":
+            self.run()
+            return
         if (key == "z" and event.modifiers.shift) or key == "y":
             self.redo()
         elif key == "z":

@@ -162,3 +162,13 @@ def import_file(page: Page, path: Path) -> None:
     page.get_by_text("Import from file…").click()
     # Quasar's uploader keeps its file input hidden; this is the input a person's file chooser fills.
     page.locator("input[type=file]").set_input_files(str(path))
+
+
+def test_run_from_the_editor_shows_each_agent_finish(page: Page) -> None:
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_label("Task")).to_have_value("Write a function that checks if a string is a palindrome")
+    page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
+    for label in ("Researcher", "Coder", "Reviewer"):
+        expect(node(page, label, label)).to_contain_text("done")
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
