@@ -113,6 +113,14 @@ class Runner:
         active.run.cancel()
         return True
 
+    def active_runs(self, workflow_name: str | None = None) -> list[str]:
+        """Ids of the runs going on now (newest first), optionally only those of one workflow."""
+        return [
+            run_id
+            for run_id, active in reversed(self._active.items())
+            if workflow_name is None or active.run.workflow.name == workflow_name
+        ]
+
     def models_of(self, run_id: str) -> set[str]:
         """The models an active run calls (empty once it has ended)."""
         active = self._active.get(run_id)

@@ -125,6 +125,9 @@ class Editor:
         if startup is None:
             await ui.context.client.connected()
             await self._restore_draft()
+        # A run of this workflow still going (the page was reloaded, or opened in a second browser): watch it.
+        for run_id in self.services.runner.active_runs(self.doc.workflow.name)[:1]:
+            self.live.watch(run_id)
 
     # -- intents and commands ---------------------------------------------------------------------------
 

@@ -172,3 +172,19 @@ def test_run_from_the_editor_shows_each_agent_finish(page: Page) -> None:
     for label in ("Researcher", "Coder", "Reviewer"):
         expect(node(page, label, label)).to_contain_text("done")
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
+
+
+def test_reloading_mid_run_shows_the_run_going_on(page: Page) -> None:
+    node(page, "Researcher", "Researcher").click()
+    model = page.get_by_label("Model")
+    model.fill("scripted/latency=4")
+    model.press("Enter")
+    expect(node(page, "Researcher", "Researcher")).to_contain_text("scripted/latency=4")
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_role("button", name="Start run").click()
+    # The first run of a fresh app loads the model library first.
+    expect(node(page, "Researcher", "Researcher")).to_contain_text("running", timeout=20_000)
+    page.reload()
+    expect(node(page, "Researcher", "Researcher")).to_contain_text("running")
+    expect(page.get_by_role("button", name="Cancel run")).to_be_visible()
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
