@@ -7,7 +7,7 @@ import time
 from typing import TextIO
 
 from flowdeck.engine.agents import display_name
-from flowdeck.engine.state import Execution, RunState
+from flowdeck.engine.state import RunState
 from flowdeck.engine.workflow import Workflow
 
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -73,26 +73,9 @@ class ProgressView:
         ex = node.latest
         status = node.status
         mark = _SPINNER[self._frame % len(_SPINNER)] if status == "running" else _MARKS.get(status, "?")
-        return f" {mark} {name}  {_describe(status, ex, tail)}"
-
-
-def _describe(status: str, ex: Execution | None, tail: bool) -> str:
-    if ex is None or status == "queued":
-        return "queued"
-    if status == "running":
-        words = len(ex.text.split())
-        text = f"running ({ex.model}), {words} words"
-        if tail and ex.text:
-            snippet = " ".join(ex.text.split())[-48:]
-            text += f"  …{snippet}"
-        return text
-    if status == "retrying":
-        return f"{ex.error_kind}: retry {ex.attempt + 1}/{ex.max_attempts} in {ex.retry_wait or 0:.1f} s"
-    if status == "succeeded":
-        cached = ", cached" if ex.cached else ""
-        return f"done in {ex.duration or 0:.1f} s, {ex.usage.total_tokens} tokens{cached}"
-    if status in ("failed", "cancelled"):
-        return f"{status}: {ex.error}"
-    if status == "skipped":
-        return f"skipped: {ex.skip_reason}"
-    return status
+        text = node.summary()
+        if status == "running" and ex is not None:
+            text += f" on {ex.model}"
+            if tail and ex.text:
+                text += "  …" + " ".join(ex.text.split())[-48:]
+        return f" {mark} {name}  {text}"

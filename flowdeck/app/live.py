@@ -14,7 +14,7 @@ from typing import Any
 from nicegui import background_tasks, ui
 
 from flowdeck.components.canvas import FlowCanvas
-from flowdeck.engine.state import TERMINAL_NODE, Execution, RunState
+from flowdeck.engine.state import TERMINAL_NODE, RunState
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import FlowdeckError
 from flowdeck.runner import Runner
@@ -123,9 +123,9 @@ class LiveRun:
 
     def _status(self, node_id: str) -> dict[str, Any]:
         node = self.state.nodes.get(node_id)
-        ex = node.latest if node else None
-        state = node.status if node else "queued"
-        return {"state": state, "text": _describe(state, ex)}
+        if node is None:
+            return {"state": "queued", "text": "queued"}
+        return {"state": node.status, "text": node.summary()[:100]}
 
     def _show_progress(self) -> None:
         total = len(self.state.nodes)
@@ -136,20 +136,3 @@ class LiveRun:
         tokens = self.state.usage.total_tokens
         label = {"running": "Running", "pending": "Starting"}.get(self.state.status, self.state.status.capitalize())
         self.progress.set_text(f"{label}: {done}/{total} agents · {elapsed or 0:.1f} s · {tokens} tokens")
-
-
-def _describe(state: str, ex: Execution | None) -> str:
-    if ex is None or state == "queued":
-        return "queued"
-    if state == "running":
-        return f"running · {len(ex.text.split())} words"
-    if state == "retrying":
-        return f"{ex.error_kind}: retry {ex.attempt + 1}/{ex.max_attempts} in {ex.retry_wait or 0:.0f} s"
-    if state == "succeeded":
-        cached = " · cached" if ex.cached else ""
-        return f"done {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens{cached}"
-    if state in ("failed", "cancelled"):
-        return f"{state}: {(ex.error or '')[:80]}"
-    if state == "skipped":
-        return "skipped"
-    return state

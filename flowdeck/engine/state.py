@@ -69,6 +69,25 @@ class NodeState:
     def status(self) -> NodeStatus:
         return self.executions[-1].status if self.executions else "queued"
 
+    def summary(self) -> str:
+        """The node's state in a few words, as the terminal view and the canvas show it."""
+        ex = self.latest
+        status = self.status
+        if ex is None or status == "queued":
+            return "queued"
+        if status == "running":
+            return f"running · {len(ex.text.split())} words"
+        if status == "retrying":
+            return f"{ex.error_kind}: retry {ex.attempt + 1}/{ex.max_attempts} in {ex.retry_wait or 0:.1f} s"
+        if status == "succeeded":
+            cached = " · cached" if ex.cached else ""
+            return f"done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens{cached}"
+        if status in ("failed", "cancelled"):
+            return f"{status}: {ex.error}"
+        if status == "skipped":
+            return f"skipped: {ex.skip_reason}"
+        return status
+
     def execution(self, index: int) -> Execution:
         for item in reversed(self.executions):
             if item.index == index:
