@@ -12,6 +12,7 @@ from nicegui import ui
 from flowdeck.app.dialogs import import_dialog, open_dialog, templates_gallery
 from flowdeck.app.live import LiveRun
 from flowdeck.components.canvas import FlowCanvas
+from flowdeck.components.inspector import inspector
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
 from flowdeck.document import Document, EditRefused
@@ -27,6 +28,8 @@ DRAFT_SECONDS = 0.5
 
 def register_pages(services: Services, *, startup_workflow: Workflow | None = None) -> None:
     """Add the editor at / to the NiceGUI app."""
+
+    ui.add_css(".fd-output pre { overflow-x: auto; max-width: 100%; }", shared=True)
 
     @ui.page("/")
     async def editor_page() -> None:
@@ -95,6 +98,7 @@ class Editor:
             palette(self.add_node)
         with ui.right_drawer(value=True, bordered=True).props("width=340").classes("p-3"):
             self.panel = ui.column().classes("w-full gap-2")
+            self.inspector = ui.column().classes("w-full gap-1 mt-4")
         with (
             ui.row()
             .classes("items-center gap-2 no-wrap")
@@ -117,7 +121,7 @@ class Editor:
         self.canvas.on_intent("nodes_moved", self._moved)
         self.canvas.on_intent("deleted", self._deleted)
         self.canvas.on_intent("selection_change", self._selection)
-        self.live = LiveRun(self.services.runner, self.canvas, self.progress, self._run_changed)
+        self.live = LiveRun(self.services.runner, self.canvas, self.progress, self._run_changed, self._nodes_ran)
         self._run_changed()
         ui.keyboard(on_key=self._key)
         self._refresh()
@@ -386,6 +390,18 @@ class Editor:
         self.panel.clear()
         with self.panel:
             properties(self.doc, self.selected, self._models(), self._edit)
+        self._refresh_inspector()
+
+    def _refresh_inspector(self) -> None:
+        self.inspector.clear()
+        if self.selected is None or self.live.run_id is None:
+            return
+        with self.inspector:
+            inspector(self.live.state.nodes.get(self.selected))
+
+    def _nodes_ran(self, node_ids: set[str]) -> None:
+        if self.selected in node_ids:
+            self._refresh_inspector()
 
     def _models(self) -> dict[str, str]:
         models = {"embedded": "Embedded demo model (offline)", "scripted": "Scripted test model (no LLM)"}

@@ -25,11 +25,19 @@ FLUSH_SECONDS = 0.05
 class LiveRun:
     """Starts runs from the editor and shows them; one per editor tab at a time."""
 
-    def __init__(self, runner: Runner, canvas: FlowCanvas, progress: ui.label, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        canvas: FlowCanvas,
+        progress: ui.label,
+        on_change: Callable[[], None],
+        on_nodes: Callable[[set[str]], None],
+    ) -> None:
         self.runner = runner
         self.canvas = canvas
         self.progress = progress
         self.on_change = on_change
+        self.on_nodes = on_nodes
         self.run_id: str | None = None
         self.state = RunState()
         self._task: asyncio.Task[None] | None = None
@@ -102,6 +110,7 @@ class LiveRun:
             last_flush = time.monotonic()
             if changed:
                 self.canvas.patch({"op": "status", "updates": {n: self._status(n) for n in changed}})
+                self.on_nodes(set(changed))
                 changed.clear()
             self._show_progress()
 

@@ -173,6 +173,13 @@ def test_run_from_the_editor_shows_each_agent_finish(page: Page) -> None:
         expect(node(page, label, label)).to_contain_text("done")
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
 
+    node(page, "Coder", "Coder").click()
+    expect(page.get_by_text("Last run")).to_be_visible()
+    expect(page.get_by_text("Received the output of: researcher")).to_be_visible()
+    expect(page.get_by_text("def solve(value: str) -> bool:")).to_be_visible()
+    page.get_by_text("Messages sent").click()
+    expect(page.get_by_text("## From Researcher")).to_be_visible()
+
 
 def test_reloading_mid_run_shows_the_run_going_on(page: Page) -> None:
     node(page, "Researcher", "Researcher").click()
