@@ -156,9 +156,8 @@ async def run_flowdeck(g: Graph, lat: dict[int, float], tokens: int) -> float:
     return time.perf_counter() - t0
 
 
-async def run_flowdeck_durable(g: Graph, lat: dict[int, float], tokens: int, log: RunLog) -> float:
+async def run_flowdeck_durable(g: Graph, lat: dict[int, float], tokens: int, runner: Runner) -> float:
     workflow = to_workflow(g, lat, tokens)
-    runner = Runner(log, BenchCaller(), default_model="bench/0/0")
     t0 = time.perf_counter()
     state = await runner.wait(await runner.start(workflow))
     assert state.status == "succeeded"
@@ -232,6 +231,7 @@ async def main(quick: bool) -> None:
     repeats = 3 if quick else 7
     tmp = Path(tempfile.mkdtemp(prefix="flowdeck-bench-"))
     log = RunLog(open_database(f"sqlite:///{tmp / 'bench.db'}"))
+    runner = Runner(log, BenchCaller(), default_model="bench/0/0")
 
     print("Per-node overhead at latency 0, microseconds (median of", repeats, "runs)")
     header = f"{'shape':<12} {'nodes':>5} {'tokens':>6} | {'flowdeck':>9} {'+durable':>9} | "
@@ -245,7 +245,7 @@ async def main(quick: bool) -> None:
         for tokens in (0, 20):
             lat = latencies(g, name, 0.0, False)
             fd = await measure(partial(run_flowdeck, g, lat, tokens), repeats) / n * 1e6
-            dur = await measure(partial(run_flowdeck_durable, g, lat, tokens, log), repeats) / n * 1e6
+            dur = await measure(partial(run_flowdeck_durable, g, lat, tokens, runner), repeats) / n * 1e6
             ref = await measure(partial(run_reference, g, lat, tokens), repeats) / n * 1e6
             lg = await measure(partial(run_langgraph, g, lat, tokens), repeats) / n * 1e6
             print(
@@ -266,7 +266,7 @@ async def main(quick: bool) -> None:
             ratios = []
             for fn in (
                 partial(run_flowdeck, g, lat, 20),
-                partial(run_flowdeck_durable, g, lat, 20, log),
+                partial(run_flowdeck_durable, g, lat, 20, runner),
                 partial(run_reference, g, lat, 20),
                 partial(run_langgraph, g, lat, 20),
             ):

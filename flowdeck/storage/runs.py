@@ -15,7 +15,7 @@ from flowdeck.engine.events import (
     RunInterrupted,
     RunStarted,
     event_from_dict,
-    event_to_dict,
+    event_to_json,
 )
 from flowdeck.errors import NotFoundError
 from flowdeck.storage.tables import EventRow, NodeOutputRow, RunRow
@@ -59,7 +59,7 @@ class RunLog:
                 "ts": e.ts,
                 "type": e.type,
                 "node_id": getattr(e, "node_id", None),
-                "data": json.dumps(event_to_dict(e), ensure_ascii=False),
+                "data": event_to_json(e),
             }
             for e in events
         ]
