@@ -17,9 +17,9 @@ from flowdeck.templates import load_template, template_names
 Show = Callable[[Workflow, str | None, bool], None]
 
 
-def templates_gallery(store: WorkflowStore, show: Show) -> None:
+async def templates_gallery(store: WorkflowStore, show: Show) -> None:
     """Built-in templates and the user's own, each with a description and a mini-graph."""
-    saved = store.list(templates=True)
+    saved = await asyncio.to_thread(store.list, templates=True)
     with ui.dialog() as dialog, ui.card().classes("w-[56rem] max-w-full"):
         ui.label("New workflow from a template").classes("text-lg font-semibold")
         with ui.grid(columns=2).classes("w-full gap-3"):

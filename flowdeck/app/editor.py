@@ -291,8 +291,8 @@ class Editor:
             self.selected = None
         self._refresh()
 
-    def _gallery(self) -> None:
-        templates_gallery(self.services.workflows, self._show_any)
+    async def _gallery(self) -> None:
+        await templates_gallery(self.services.workflows, self._show_any)
 
     async def _open_dialog(self) -> None:
         await open_dialog(self.services.workflows, self._show_any, self.workflow_id)
