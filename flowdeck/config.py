@@ -31,6 +31,7 @@ class Settings:
     embedded_threads: int
     max_retry_wait: float
     suggested_models: tuple[str, ...] = ()
+    ollama_base: str = "http://127.0.0.1:11434"
 
     @property
     def cache_dir(self) -> Path:
@@ -62,6 +63,7 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
         embedded_threads=_int(values, "EMBEDDED_THREADS", 1, low=1, high=64),
         max_retry_wait=_float(values, "MAX_RETRY_WAIT", 60.0, low=0.0, high=3600.0),
         suggested_models=tuple(model for key, model in _PROVIDER_MODELS if values.get(key)),
+        ollama_base=values.get("OLLAMA_API_BASE") or "http://127.0.0.1:11434",
     )
 
 

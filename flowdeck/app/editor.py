@@ -11,6 +11,7 @@ from nicegui import ui
 
 from flowdeck.app.dialogs import import_dialog, open_dialog, templates_gallery
 from flowdeck.app.live import LiveRun
+from flowdeck.app.model_options import model_options
 from flowdeck.components.canvas import FlowCanvas
 from flowdeck.components.inspector import inspector
 from flowdeck.components.palette import palette
@@ -49,9 +50,11 @@ class Editor:
         self._draft_due = False
         self.canvas: FlowCanvas
         self.live: LiveRun
+        self.models: dict[str, str] = {}
 
     async def build(self, startup: Workflow | None) -> None:
         await self._load_initial(startup)
+        self.models = await model_options(self.services.settings)
         ui.query(".nicegui-content").classes("p-0 gap-0")
         dark = ui.dark_mode(False)
         with ui.header().classes("items-center gap-1 no-wrap bg-slate-900 py-2"):
@@ -404,7 +407,4 @@ class Editor:
             self._refresh_inspector()
 
     def _models(self) -> dict[str, str]:
-        models = {"embedded": "Embedded demo model (offline)", "scripted": "Scripted test model (no LLM)"}
-        for model in self.services.settings.suggested_models:
-            models.setdefault(model, model)
-        return models
+        return self.models

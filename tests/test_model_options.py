@@ -1,0 +1,59 @@
+"""The editor's model list: a real (tiny) Ollama-compatible server on loopback, and an unreachable one."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from flowdeck.app.model_options import model_options
+from flowdeck.config import Settings
+
+
+class _Tags(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"models": [{"name": "llama3.2:latest"}, {"name": "qwen2.5"}]}).encode()
+        self.send_response(200 if self.path == "/api/tags" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.fixture
+def ollama() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _Tags)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_models_of_a_reachable_ollama_are_offered(settings: Settings, ollama: str) -> None:
+    options = await model_options(replace(settings, ollama_base=ollama))
+    assert "ollama_chat/llama3.2:latest" in options
+    assert "ollama_chat/qwen2.5" in options
+    assert list(options)[:2] == ["embedded", "scripted"]
+
+
+async def test_unreachable_ollama_offers_nothing_and_does_not_hang(settings: Settings) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    options = await model_options(replace(settings, ollama_base=f"http://127.0.0.1:{closed}"))
+    assert not [name for name in options if name.startswith("ollama_chat/")]
+
+
+async def test_provider_keys_present_suggest_their_models(settings: Settings) -> None:
+    options = await model_options(
+        replace(settings, suggested_models=("gpt-4o-mini",), ollama_base="http://127.0.0.1:9")
+    )
+    assert "gpt-4o-mini" in options
