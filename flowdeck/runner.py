@@ -7,17 +7,18 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
-from flowdeck.engine.dag import Dag
-from flowdeck.engine.events import Event, RunInterrupted
-from flowdeck.engine.llm_types import ModelCaller
+from flowdeck.engine.dag import Dag, build
+from flowdeck.engine.events import Event, RunInterrupted, RunStarted, Usage
+from flowdeck.engine.llm_types import Completion, ModelCaller
 from flowdeck.engine.run import OutputCache, Run
 from flowdeck.engine.state import TERMINAL_NODE, RunState, fold
-from flowdeck.engine.workflow import Workflow
+from flowdeck.engine.workflow import Workflow, parse_workflow
+from flowdeck.errors import NotFoundError
 from flowdeck.storage.runs import RunLog
 
 log = logging.getLogger("flowdeck.runner")
@@ -63,8 +64,13 @@ class Runner:
         model: str | None = None,
         use_cache: bool = False,
         workflow_id: str | None = None,
+        reuse: Mapping[str, Completion] | None = None,
+        scope: Iterable[str] | None = None,
     ) -> str:
-        """Validate and start a run; return its id. Raises WorkflowError before anything is written."""
+        """Validate and start a run; return its id. Raises WorkflowError before anything is written.
+
+        With `scope`, only those nodes execute; the others reuse `reuse` (see Run).
+        """
         run = Run(
             workflow,
             inputs,
@@ -72,6 +78,8 @@ class Runner:
             default_model=self._default_model,
             model_override=model,
             cache=self._cache if use_cache else None,
+            reuse=reuse,
+            scope=scope,
             max_retry_wait=self._max_retry_wait,
         )
         await self._caller.prepare(run.models())
@@ -79,6 +87,35 @@ class Runner:
         self._active[run.run_id] = active
         active.task = asyncio.get_running_loop().create_task(self._pump(active), name=f"flowdeck-run:{run.run_id}")
         return run.run_id
+
+    async def rerun(
+        self,
+        run_id: str,
+        node_id: str,
+        *,
+        only: bool = False,
+        workflow: Workflow | None = None,
+        workflow_id: str | None = None,
+    ) -> str:
+        """Re-run part of a recorded run, reusing the recorded outputs of everything upstream.
+
+        Default ("run from here"): the node and everything downstream of it. `only`: that node alone, with
+        the inputs it had. `workflow` is the (possibly edited) workflow to use; default: the one recorded.
+        """
+        started, outputs = await asyncio.to_thread(self._recorded, run_id)
+        if workflow is None:
+            workflow = parse_workflow(started.workflow, source=f"the workflow of run {run_id}")
+        dag = build(workflow)
+        scope = {node_id} if only or node_id not in dag.order else {node_id, *dag.descendants(node_id)}
+        reuse = {n: Completion(text=text, usage=Usage(), cost=0.0) for n, text in outputs.items() if n not in scope}
+        return await self.start(dag, started.inputs, reuse=reuse, scope=scope, workflow_id=workflow_id)
+
+    def _recorded(self, run_id: str) -> tuple[RunStarted, dict[str, str]]:
+        summary = self._log.get(run_id)
+        first = self._log.events(summary.id, 0, limit=1)
+        if not first or not isinstance(first[0], RunStarted):
+            raise NotFoundError(f"run '{run_id}' has no recorded start; it cannot be re-run")
+        return first[0], self._log.outputs(summary.id)
 
     async def subscribe(self, run_id: str, after_seq: int = 0) -> AsyncIterator[Event]:
         """Every event of the run with seq > after_seq, then the live ones: no gap, no duplicate."""

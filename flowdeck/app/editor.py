@@ -12,8 +12,8 @@ from nicegui import ui
 from flowdeck.app.dialogs import import_dialog, open_dialog, templates_gallery
 from flowdeck.app.live import LiveRun
 from flowdeck.app.model_options import model_options
+from flowdeck.app.run_view import RunView
 from flowdeck.components.canvas import FlowCanvas
-from flowdeck.components.inspector import inspector
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
 from flowdeck.document import Document, EditRefused
@@ -101,30 +101,30 @@ class Editor:
             palette(self.add_node)
         with ui.right_drawer(value=True, bordered=True).props("width=340").classes("p-3"):
             self.panel = ui.column().classes("w-full gap-2")
-            self.inspector = ui.column().classes("w-full gap-1 mt-4")
         with (
-            ui.row()
-            .classes("items-center gap-2 no-wrap")
-            .style(
-                "position: fixed; top: 64px; left: 252px; z-index: 10; padding: 4px 8px; border-radius: 8px;"
-                "background: rgba(15, 23, 42, 0.85); color: white"
-            ) as self.run_bar
-        ):
-            self.progress = ui.label("").classes("text-sm whitespace-nowrap")
-            self.cancel_button = ui.button("Cancel run", icon="stop", on_click=lambda: self.live.cancel()).props(
-                "dense flat color=white size=sm"
-            )
-        self.canvas = (
-            FlowCanvas(self.doc.canvas_nodes(), self.doc.canvas_edges())
+            ui.splitter(horizontal=True, value=100, limits=(15, 100))
             .classes("w-full")
-            .style("height: calc(100vh - 64px)")
-        )
+            .style("height: calc(100vh - 64px)") as self.splitter
+        ):
+            with self.splitter.before:
+                self.canvas = FlowCanvas(self.doc.canvas_nodes(), self.doc.canvas_edges()).classes("w-full h-full")
+            with self.splitter.after, ui.column().classes("w-full h-full gap-0 no-wrap") as self.run_panel:
+                with ui.row().classes("w-full items-center gap-3 no-wrap px-2 pt-1"):
+                    ui.label("Run").classes("text-sm font-semibold")
+                    progress = ui.label("").classes("text-sm whitespace-nowrap")
+                    bar = ui.linear_progress(value=0, show_value=False).props("rounded").classes("w-40")
+                    ui.space()
+                    self.cancel_button = ui.button("Cancel run", icon="stop", on_click=lambda: self.live.cancel())
+                    self.cancel_button.props("dense flat no-caps color=negative")
+                view = RunView(self.canvas, progress, bar, on_select=self._select_from_panel)
+        self.run_panel.props.update(role="region")
+        self.run_panel.props["aria-label"] = "Run panel"
         self.canvas.on_intent("node_added", lambda a: self.add_node(str(a.get("type")), a.get("x"), a.get("y")))
         self.canvas.on_intent("edge_connected", lambda a: self.connect(str(a.get("source")), str(a.get("target"))))
         self.canvas.on_intent("nodes_moved", self._moved)
         self.canvas.on_intent("deleted", self._deleted)
         self.canvas.on_intent("selection_change", self._selection)
-        self.live = LiveRun(self.services.runner, self.canvas, self.progress, self._run_changed, self._nodes_ran)
+        self.live = LiveRun(self.services.runner, view, self._run_changed, lambda: self.doc.workflow)
         self._run_changed()
         ui.keyboard(on_key=self._key)
         self._refresh()
@@ -190,7 +190,16 @@ class Editor:
         running = self.live.running
         self.run_button.set_enabled(not running)
         self.cancel_button.set_visibility(running)
-        self.run_bar.set_visibility(self.live.run_id is not None)
+        if (running or self.live.run_id is not None) and self.splitter.value >= 100:
+            self.splitter.set_value(58)  # open the run panel the first time a run is shown
+            ui.timer(0.3, lambda: self.canvas.patch({"op": "fit"}), once=True)
+        self.live.view.select(self.selected)
+
+    def _select_from_panel(self, node_id: str) -> None:
+        self.canvas.patch({"op": "select", "ids": [node_id]})
+        self.selected = node_id
+        self.selection = [node_id]
+        self._refresh_panel()
 
     def paste(self) -> None:
         added = self.doc.paste(*self.clipboard)
@@ -393,18 +402,8 @@ class Editor:
         self.panel.clear()
         with self.panel:
             properties(self.doc, self.selected, self._models(), self._edit)
-        self._refresh_inspector()
-
-    def _refresh_inspector(self) -> None:
-        self.inspector.clear()
-        if self.selected is None or self.live.run_id is None:
-            return
-        with self.inspector:
-            inspector(self.live.state.nodes.get(self.selected))
-
-    def _nodes_ran(self, node_ids: set[str]) -> None:
-        if self.selected in node_ids:
-            self._refresh_inspector()
+        if self.live.view.selected != self.selected:
+            self.live.view.select(self.selected)
 
     def _models(self) -> dict[str, str]:
         return self.models

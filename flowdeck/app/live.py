@@ -1,20 +1,17 @@
-"""A run watched from the editor: the inputs form, per-agent status on the canvas, progress in the header.
-
-Everything shown is folded from the run's events (RunState); status reaches the canvas merged per agent
-about every 50 ms, as one patch.
-"""
+"""Runs started and watched from the editor: the inputs form, start, partial re-runs, cancel, and the
+subscription that feeds the RunView (status merged per agent, flushed about every 50 ms)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
 
 from nicegui import background_tasks, ui
 
-from flowdeck.components.canvas import FlowCanvas
-from flowdeck.engine.state import TERMINAL_NODE, RunState
+from flowdeck.app.run_view import RunView
+from flowdeck.components.inspector import NodeAction
+from flowdeck.engine.state import RunState
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import FlowdeckError
 from flowdeck.runner import Runner
@@ -28,23 +25,26 @@ class LiveRun:
     def __init__(
         self,
         runner: Runner,
-        canvas: FlowCanvas,
-        progress: ui.label,
+        view: RunView,
         on_change: Callable[[], None],
-        on_nodes: Callable[[set[str]], None],
+        workflow: Callable[[], Workflow],
     ) -> None:
         self.runner = runner
-        self.canvas = canvas
-        self.progress = progress
+        self.view = view
         self.on_change = on_change
-        self.on_nodes = on_nodes
+        self.workflow = workflow
         self.run_id: str | None = None
-        self.state = RunState()
+        self._starting = False
         self._task: asyncio.Task[None] | None = None
+        view.actions = self._actions
+
+    @property
+    def state(self) -> RunState:
+        return self.view.state
 
     @property
     def running(self) -> bool:
-        return self.run_id is not None and self.state.status in ("pending", "running", "waiting")
+        return self._starting or (self.run_id is not None and self.state.status in ("pending", "running", "waiting"))
 
     def ask(self, workflow: Workflow) -> None:
         """The inputs form; Start launches exactly one run, however often it is clicked."""
@@ -66,30 +66,45 @@ class LiveRun:
                 ui.label("This workflow takes no inputs.").classes("text-sm text-gray-500")
 
             async def start() -> None:
+                if self.running:
+                    return
                 button.disable()
                 dialog.close()
-                self.progress.set_text("Starting…")
-                await self.start(workflow, {name: field.value or "" for name, field in fields.items()})
+                await self._launch(self.runner.start(workflow, {n: f.value or "" for n, f in fields.items()}))
 
             with ui.row():
                 button = ui.button("Start run", icon="play_arrow", on_click=start).props("color=positive")
                 ui.button("Cancel", on_click=dialog.close).props("flat")
         dialog.open()
 
-    async def start(self, workflow: Workflow, inputs: dict[str, str]) -> None:
-        try:
-            run_id = await self.runner.start(workflow, inputs)
-        except FlowdeckError as exc:
-            ui.notify(f"Not started: {exc}", type="negative", multi_line=True)
+    async def rerun(self, node_id: str, *, only: bool) -> None:
+        """Run from this agent (it and everything downstream), or only this agent, on the current workflow."""
+        if self.run_id is None or self.running:
             return
+        workflow: Workflow | None = self.workflow()
+        if workflow is not None and node_id not in {node.id for node in workflow.nodes}:
+            workflow = None  # the agent was deleted since: re-run the recorded workflow
+        await self._launch(self.runner.rerun(self.run_id, node_id, only=only, workflow=workflow))
+
+    async def _launch(self, starting: object) -> None:
+        self._starting = True
+        self.on_change()
+        self.view.progress.set_text("Starting…")
+        try:
+            run_id = await starting  # type: ignore[misc]
+        except FlowdeckError as exc:
+            ui.notify(f"Not started: {exc}", type="negative", multi_line=True, classes="whitespace-pre-wrap")
+            self.view.progress.set_text("")
+            return
+        finally:
+            self._starting = False
         self.watch(run_id)
 
     def watch(self, run_id: str) -> None:
         if self._task is not None:
             self._task.cancel()
         self.run_id = run_id
-        self.state = RunState()
-        self.canvas.patch({"op": "clear_status"})
+        self.view.reset()
         self._task = background_tasks.create(self._follow(run_id), name=f"watch run {run_id}")
         ui.context.client.on_disconnect(self._task.cancel)
         self.on_change()
@@ -99,7 +114,6 @@ class LiveRun:
             ui.notify("Cancelling the run…")
 
     async def _follow(self, run_id: str) -> None:
-        changed: set[str] = set()
         last_flush = 0.0
         flush_handle: asyncio.TimerHandle | None = None
         loop = asyncio.get_running_loop()
@@ -108,19 +122,10 @@ class LiveRun:
             nonlocal last_flush, flush_handle
             flush_handle = None
             last_flush = time.monotonic()
-            if changed:
-                self.canvas.patch({"op": "status", "updates": {n: self._status(n) for n in changed}})
-                self.on_nodes(set(changed))
-                changed.clear()
-            self._show_progress()
+            self.view.flush()
 
-        async for event in self.runner.subscribe(run_id):
-            self.state.apply(event)
-            node_id = getattr(event, "node_id", None)
-            if node_id is not None:
-                changed.add(node_id)
-            elif event.type == "run_started":
-                changed.update(self.state.nodes)
+        async for event in self.runner.subscribe(run_id, self.view.state.last_seq):
+            self.view.feed((event,))
             if time.monotonic() - last_flush >= FLUSH_SECONDS:
                 flush()
             elif flush_handle is None:
@@ -130,18 +135,38 @@ class LiveRun:
         flush()
         self.on_change()
 
-    def _status(self, node_id: str) -> dict[str, Any]:
-        node = self.state.nodes.get(node_id)
-        if node is None:
-            return {"state": "queued", "text": "queued"}
-        return {"state": node.status, "text": node.summary()[:100]}
-
-    def _show_progress(self) -> None:
-        total = len(self.state.nodes)
-        done = sum(1 for node in self.state.nodes.values() if node.status in TERMINAL_NODE)
-        elapsed = self.state.duration
-        if elapsed is None and self.state.started_at is not None:
-            elapsed = time.time() - self.state.started_at
-        tokens = self.state.usage.total_tokens
-        label = {"running": "Running", "pending": "Starting"}.get(self.state.status, self.state.status.capitalize())
-        self.progress.set_text(f"{label}: {done}/{total} agents · {elapsed or 0:.1f} s · {tokens} tokens")
+    def _actions(self, node_id: str, state: RunState) -> list[NodeAction]:
+        if self.running or state.status not in ("succeeded", "failed", "cancelled", "interrupted"):
+            return []
+        node = state.nodes.get(node_id)
+        actions = []
+        if node is not None and node.status in ("failed", "cancelled", "interrupted"):
+            actions.append(
+                NodeAction(
+                    "Retry",
+                    "replay",
+                    lambda: self.rerun(node_id, only=False),
+                    "Run this agent again, and everything after it; the rest reuse their outputs",
+                )
+            )
+        else:
+            actions.append(
+                NodeAction(
+                    "Run from here",
+                    "play_circle",
+                    lambda: self.rerun(node_id, only=False),
+                    "Re-run this agent and everything downstream; upstream agents reuse their recorded outputs",
+                )
+            )
+        outputs = state.outputs()
+        upstream = set(self.view.upstream(node_id))
+        if upstream <= set(outputs):
+            actions.append(
+                NodeAction(
+                    "Run this node only",
+                    "filter_center_focus",
+                    lambda: self.rerun(node_id, only=True),
+                    "Re-run only this agent with the inputs it received (e.g. after editing its prompt)",
+                )
+            )
+        return actions

@@ -28,6 +28,12 @@ class Dag:
     in_edges: dict[str, tuple[Edge, ...]]
     out_edges: dict[str, tuple[Edge, ...]]
 
+    def descendants(self, node_id: str) -> set[str]:
+        """Every node downstream of this one."""
+        import networkx as nx
+
+        return set(nx.descendants(self.graph, node_id))
+
 
 def build(workflow: Workflow) -> Dag:
     """Validate a workflow's graph and prompt references; raise one WorkflowError listing every problem."""

@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Protocol
 
 from flowdeck.engine.agents import display_name, resolve
@@ -31,7 +31,7 @@ from flowdeck.engine.prompts import UpstreamOutput, render_prompt
 from flowdeck.engine.retry import call_with_retries
 from flowdeck.engine.tokens import TokenBuffer
 from flowdeck.engine.workflow import Workflow, check_inputs
-from flowdeck.errors import ModelError, PromptError
+from flowdeck.errors import ModelError, Problem, PromptError, WorkflowError
 
 
 class OutputCache(Protocol):
@@ -55,6 +55,7 @@ class Run:
         model_override: str | None = None,
         cache: OutputCache | None = None,
         reuse: Mapping[str, Completion] | None = None,
+        scope: Iterable[str] | None = None,
         run_id: str | None = None,
         max_retry_wait: float = 60.0,
     ) -> None:
@@ -67,6 +68,9 @@ class Run:
         self._override = model_override
         self._cache = cache
         self._reuse = dict(reuse or {})
+        self._labels = {node.id: display_name(node) for node in self.workflow.nodes}
+        self._nodes = {node.id: node for node in self.workflow.nodes}
+        self._mode = self._plan(None if scope is None else set(scope))
         self._max_retry_wait = max_retry_wait
         self._seq = 0
         self._queue: deque[Event] = deque()
@@ -82,8 +86,6 @@ class Run:
         self._usage = Usage()
         self._cost = 0.0
         self._failed = False
-        self._labels = {node.id: display_name(node) for node in self.workflow.nodes}
-        self._nodes = {node.id: node for node in self.workflow.nodes}
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         while batch := await self.next_batch():
@@ -117,7 +119,7 @@ class Run:
                 workflow=self.workflow.to_dict(),
                 inputs=dict(self.inputs),
                 node_ids=list(self.dag.order),
-                reused=sorted(self._reuse),
+                reused=[n for n in self.dag.order if self._mode[n] == "reuse"],
             )
         )
         for node_id in self.dag.order:
@@ -148,6 +150,34 @@ class Run:
 
     # -- scheduling -------------------------------------------------------------------------------
 
+    def _plan(self, scope: set[str] | None) -> dict[str, str]:
+        """How each node is handled: "run" (call the model), "reuse" (a recorded output) or "skip".
+
+        A partial run executes only `scope`; outside it, a node reuses its recorded output unless it is
+        downstream of the scope (its recorded output would be stale), in which case it is skipped.
+        """
+        if scope is None:
+            return {n: "reuse" if n in self._reuse else "run" for n in self.dag.order}
+        unknown = sorted(scope - set(self.dag.order))
+        if unknown:
+            raise WorkflowError([Problem(f"node {n}", "no agent with this id in the workflow") for n in unknown])
+        below = set().union(*(self.dag.descendants(n) for n in scope)) - scope
+        mode = {
+            n: "run" if n in scope else "reuse" if n in self._reuse and n not in below else "skip"
+            for n in self.dag.order
+        }
+        missing = sorted(
+            {a for n in scope for a in self.dag.ancestors[n] if mode[a] == "skip"}, key=self.dag.order.index
+        )
+        if missing:
+            raise WorkflowError(
+                [
+                    Problem(f"node {a}", f"'{self._labels[a]}' has no recorded output to reuse; run from it instead")
+                    for a in missing
+                ]
+            )
+        return mode
+
     def _launch(self, node_id: str) -> None:
         self._state[node_id] = "running"
         task = asyncio.get_running_loop().create_task(self._execute(node_id), name=f"flowdeck:{node_id}")
@@ -155,7 +185,8 @@ class Run:
 
     def _node_done(self, node_id: str, ok: bool) -> None:
         self._running.pop(node_id, None)
-        self._state[node_id] = "succeeded" if ok else "failed"
+        if self._state.get(node_id) != "skipped":
+            self._state[node_id] = "succeeded" if ok else "failed"
         if self._cancelled:
             if not self._running:
                 self._skip_remaining("the run was cancelled")
@@ -216,9 +247,13 @@ class Run:
         ok = False
         execution = 1
         try:
-            reused = self._reuse.get(node_id)
-            if reused is not None:
-                self._finish_node(node_id, execution, reused, duration=0.0, cached=True, attempts=0)
+            mode = self._mode[node_id]
+            if mode == "skip":
+                self._skip(node_id, "not part of this partial run")
+                ok = True  # nothing downstream waits for it: its successors are outside the run too
+                return
+            if mode == "reuse":
+                self._finish_node(node_id, execution, self._reuse[node_id], duration=0.0, cached=True, attempts=0)
                 ok = True
                 return
             ok = await self._call_model(node_id, execution)

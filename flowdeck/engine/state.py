@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from flowdeck.engine.events import (
     Event,
@@ -80,8 +80,9 @@ class NodeState:
         if status == "retrying":
             return f"{ex.error_kind}: retry {ex.attempt + 1}/{ex.max_attempts} in {ex.retry_wait or 0:.1f} s"
         if status == "succeeded":
-            cached = " · cached" if ex.cached else ""
-            return f"done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens{cached}"
+            if ex.cached:
+                return "done · cached (the model was not called)"
+            return f"done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens"
         if status in ("failed", "cancelled"):
             return f"{status}: {ex.error}"
         if status == "skipped":
@@ -102,6 +103,8 @@ class RunState:
     run_id: str = ""
     status: RunPhase = "pending"
     workflow_name: str = ""
+    workflow: dict[str, Any] = field(default_factory=dict)
+    reused: list[str] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)
     nodes: dict[str, NodeState] = field(default_factory=dict)
     handoffs: list[Handoff] = field(default_factory=list)
@@ -178,6 +181,8 @@ class RunState:
             self.run_id = event.run_id
             self.status = "running"
             self.workflow_name = event.workflow_name
+            self.workflow = event.workflow
+            self.reused = list(event.reused)
             self.inputs = dict(event.inputs)
             self.started_at = event.ts
             for node_id in event.node_ids:

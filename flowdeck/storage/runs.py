@@ -109,14 +109,13 @@ class RunLog:
                     values.update(status="interrupted", finished_at=e.ts)
             conn.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(**values))
 
-    def events(self, run_id: str, after_seq: int = 0) -> list[Event]:
-        """The run's events with seq > after_seq, in order."""
+    def events(self, run_id: str, after_seq: int = 0, *, limit: int | None = None) -> list[Event]:
+        """The run's events with seq > after_seq, in order (at most `limit` of them)."""
+        query = (
+            select(_EVENTS.c.data).where(_EVENTS.c.run_id == run_id, _EVENTS.c.seq > after_seq).order_by(_EVENTS.c.seq)
+        )
         with self._engine.connect() as conn:
-            data = conn.execute(
-                select(_EVENTS.c.data)
-                .where(_EVENTS.c.run_id == run_id, _EVENTS.c.seq > after_seq)
-                .order_by(_EVENTS.c.seq)
-            ).scalars()
+            data = conn.execute(query if limit is None else query.limit(limit)).scalars()
             return [event_from_dict(json.loads(item)) for item in data]
 
     def outputs(self, run_id: str) -> dict[str, str]:

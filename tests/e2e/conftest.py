@@ -39,10 +39,21 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def app_url(tmp_path: Path) -> Iterator[str]:
+def app_model() -> str:
+    """The model every agent uses by default (a module can override this fixture, e.g. to add latency)."""
+    return "scripted"
+
+
+@pytest.fixture
+def app_home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def app_url(tmp_path: Path, app_model: str, app_home: Path) -> Iterator[str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(FLOWDECK_HOME=str(tmp_path / "home"), FLOWDECK_MODEL="scripted", LITELLM_LOCAL_MODEL_COST_MAP="True")
+    env.update(FLOWDECK_HOME=str(app_home), FLOWDECK_MODEL=app_model, LITELLM_LOCAL_MODEL_COST_MAP="True")
     env.pop("FLOWDECK_DATABASE_URL", None)
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(

@@ -174,10 +174,9 @@ def test_run_from_the_editor_shows_each_agent_finish(page: Page) -> None:
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
 
     node(page, "Coder", "Coder").click()
-    expect(page.get_by_text("Last run")).to_be_visible()
-    expect(page.get_by_text("Received the output of: researcher")).to_be_visible()
+    page.get_by_role("tab", name="Inspector").click()
+    expect(page.get_by_text("Received the output of: Researcher")).to_be_visible()
     expect(page.get_by_text("def solve(value: str) -> bool:")).to_be_visible()
-    page.get_by_text("Messages sent").click()
     expect(page.get_by_text("## From Researcher")).to_be_visible()
 
 

@@ -3,6 +3,7 @@ import React, { memo, useCallback, useEffect, useState, useSyncExternalStore } f
 import { createRoot } from "react-dom/client";
 import {
   Background,
+  BaseEdge,
   Controls,
   Handle,
   MiniMap,
@@ -11,6 +12,7 @@ import {
   ReactFlowProvider,
   applyEdgeChanges,
   applyNodeChanges,
+  getSmoothStepPath,
   useReactFlow,
 } from "@xyflow/react";
 import flowCss from "@xyflow/react/dist/style.css";
@@ -68,6 +70,30 @@ const AgentNode = memo(function AgentNode({ id, data, selected }) {
 
 const nodeTypes = { agent: AgentNode };
 
+// An edge that shows handoffs: a packet travels along it when an output is delivered; delivered edges stay marked.
+const HandoffEdge = memo(function HandoffEdge(props) {
+  const { id, data, markerEnd, style } = props;
+  const store = data.store;
+  const status = useSyncExternalStore(
+    useCallback((listener) => store.subscribe(`edge:${id}`, listener), [store, id]),
+    () => store.get(`edge:${id}`),
+  );
+  const [path] = getSmoothStepPath(props);
+  const state = status?.state || "idle";
+  return (
+    <g className="fd-edge" data-handoff={state}>
+      <BaseEdge id={id} path={path} markerEnd={markerEnd} style={style} />
+      {status?.pulse ? (
+        <circle key={status.pulse} r="5" className="fd-packet">
+          <animateMotion dur="0.7s" repeatCount="1" fill="freeze" path={path} />
+        </circle>
+      ) : null}
+    </g>
+  );
+});
+
+const edgeTypes = { handoff: HandoffEdge };
+
 function toFlowNode(node, store) {
   return {
     id: node.id,
@@ -78,13 +104,14 @@ function toFlowNode(node, store) {
   };
 }
 
-function toFlowEdge(edge) {
-  return { id: edge.id, source: edge.source, target: edge.target, ariaLabel: edge.label };
+function toFlowEdge(edge, store) {
+  return { id: edge.id, source: edge.source, target: edge.target, ariaLabel: edge.label, type: "handoff", data: { store } };
 }
 
 function Canvas({ initial, emit, register, store }) {
+  const readonly = Boolean(initial.readonly);
   const [nodes, setNodes] = useState(() => initial.nodes.map((n) => toFlowNode(n, store)));
-  const [edges, setEdges] = useState(() => initial.edges.map(toFlowEdge));
+  const [edges, setEdges] = useState(() => initial.edges.map((e) => toFlowEdge(e, store)));
   const [colorMode, setColorMode] = useState(initial.dark ? "dark" : "light");
   const flow = useReactFlow();
 
@@ -94,7 +121,7 @@ function Canvas({ initial, emit, register, store }) {
         switch (op.op) {
           case "replace":
             setNodes(op.nodes.map((n) => toFlowNode(n, store)));
-            setEdges(op.edges.map(toFlowEdge));
+            setEdges(op.edges.map((e) => toFlowEdge(e, store)));
             break;
           case "add_node":
             setNodes((ns) => [...ns.map((n) => ({ ...n, selected: false })), { ...toFlowNode(op.node, store), selected: true }]);
@@ -112,7 +139,7 @@ function Canvas({ initial, emit, register, store }) {
             setNodes((ns) => ns.filter((n) => !op.ids.includes(n.id)));
             break;
           case "add_edge":
-            setEdges((es) => [...es, toFlowEdge(op.edge)]);
+            setEdges((es) => [...es, toFlowEdge(op.edge, store)]);
             break;
           case "remove_edges":
             setEdges((es) => es.filter((e) => !op.ids.includes(e.id)));
@@ -122,6 +149,14 @@ function Canvas({ initial, emit, register, store }) {
             break;
           case "status":
             store.set(op.updates);
+            break;
+          case "handoffs":
+            // {edge id: count delivered so far}: each new count sends one packet along the edge.
+            store.set(
+              Object.fromEntries(
+                Object.entries(op.delivered).map(([id, count]) => [`edge:${id}`, { state: "delivered", pulse: op.animate ? count : 0 }]),
+              ),
+            );
             break;
           case "clear_status":
             store.clear();
@@ -192,21 +227,23 @@ function Canvas({ initial, emit, register, store }) {
       nodes={nodes}
       edges={edges}
       nodeTypes={nodeTypes}
+      edgeTypes={edgeTypes}
       colorMode={colorMode}
+      nodesDraggable={!readonly}
+      nodesConnectable={!readonly}
       onNodesChange={onNodesChange}
       onEdgesChange={onEdgesChange}
       onNodeDragStop={onNodeDragStop}
       onConnect={onConnect}
-      onDelete={onDelete}
+      onDelete={readonly ? undefined : onDelete}
       onSelectionChange={onSelectionChange}
       onDragOver={onDragOver}
-      onDrop={onDrop}
-      deleteKeyCode={["Delete", "Backspace"]}
+      onDrop={readonly ? undefined : onDrop}
+      deleteKeyCode={readonly ? null : ["Delete", "Backspace"]}
       multiSelectionKeyCode={["Shift", "Meta", "Control"]}
       fitView
       fitViewOptions={{ padding: 0.2 }}
       minZoom={0.05}
-      defaultEdgeOptions={{ type: "smoothstep" }}
       proOptions={{ hideAttribution: true }}
       ariaLabelConfig={{ "node.a11yDescription.default": "Agent. Press Enter to select, arrow keys to move." }}
     >

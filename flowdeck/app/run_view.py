@@ -1,0 +1,232 @@
+"""Everything shown about one run, folded from its events: canvas status and handoffs, progress, and the
+run panel's tabs (Output, Log, Handoffs, Timeline, Inspector).
+
+The live editor, a page reloaded mid-run, and the replay of a past run all feed events into a RunView;
+it keeps no state that the events do not have (RunState is the one reducer).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from nicegui import ui
+
+from flowdeck.components.canvas import FlowCanvas
+from flowdeck.components.handoffs import HandoffsTab
+from flowdeck.components.inspector import NodeAction, inspector
+from flowdeck.components.log import LogView, as_text, log_line
+from flowdeck.components.outputs import OutputsTab
+from flowdeck.components.timeline import TimelineTab
+from flowdeck.engine.agents import display_name
+from flowdeck.engine.events import Event, Handoff, NodeFailed, NodeFinished, NodeSkipped, NodeStarted, RunStarted
+from flowdeck.engine.state import TERMINAL_NODE, RunState
+from flowdeck.engine.workflow import parse_workflow
+from flowdeck.errors import WorkflowError
+
+Actions = Callable[[str, RunState], list[NodeAction]]
+TIMELINE_SECONDS = 1.0
+
+
+class RunView:
+    """Build it inside the run panel's container; feed() events, flush() at most every ~50 ms."""
+
+    def __init__(
+        self,
+        canvas: FlowCanvas,
+        progress: ui.label,
+        bar: ui.linear_progress,
+        *,
+        on_select: Callable[[str], None],
+        actions: Actions | None = None,
+    ) -> None:
+        self.canvas = canvas
+        self.progress = progress
+        self.bar = bar
+        self.on_select = on_select
+        self.actions = actions
+        self.state = RunState()
+        self.labels: dict[str, str] = {}
+        self.selected: str | None = None
+        self.animate = True
+        self._changed: set[str] = set()
+        self._lines: list[dict[str, Any]] = []
+        self._delivered: dict[str, int] = {}
+        self._edges_changed: set[str] = set()
+        self._timeline_due = False
+        self._timeline_at = 0.0
+        with ui.tabs(on_change=lambda e: self._show_tab(e.value)).props(
+            "dense inline-label align=left no-caps"
+        ) as tabs:
+            self.tabs = tabs.classes("w-full")
+            self.output_tab = ui.tab("Output", icon="article")
+            self.log_tab = ui.tab("Log", icon="list")
+            self.handoffs_tab = ui.tab("Handoffs", icon="swap_horiz")
+            self.timeline_tab = ui.tab("Timeline", icon="view_timeline")
+            self.inspector_tab = ui.tab("Inspector", icon="manage_search")
+        # Panels stay in the page while hidden (not Quasar's tab panels, which mount only the active one):
+        # the log receives its lines whether or not it is being looked at.
+        area = "w-full grow p-2 overflow-auto"
+        with ui.column().classes(area).style("min-height: 0") as output_panel:
+            self.outputs = OutputsTab()
+        with ui.column().classes("w-full grow p-2 gap-1 no-wrap").style("min-height: 0") as log_panel:
+            self.log = LogView().classes("w-full grow").style("min-height: 0")
+            ui.button("Download log", icon="download", on_click=self.download_log).props("flat dense no-caps")
+        with ui.column().classes(area).style("min-height: 0") as handoffs_panel:
+            self.handoffs = HandoffsTab(self._pick_handoff)
+        with ui.column().classes(area).style("min-height: 0") as timeline_panel:
+            self.timeline = TimelineTab()
+        with ui.column().classes(area).style("min-height: 0") as inspector_panel:
+            self.inspector = ui.column().classes("w-full gap-1")
+        self._panels = {
+            "Output": output_panel,
+            "Log": log_panel,
+            "Handoffs": handoffs_panel,
+            "Timeline": timeline_panel,
+            "Inspector": inspector_panel,
+        }
+        for panel in self._panels.values():
+            panel.props["role"] = "tabpanel"
+        self.tabs.set_value("Output")
+        self._show_tab("Output")
+        self._show_inspector()
+
+    # -- events in ----------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        self.state = RunState()
+        self.labels = {}
+        self._changed.clear()
+        self._lines = []
+        self._delivered = {}
+        self._edges_changed.clear()
+        self.canvas.patch({"op": "clear_status"})
+        self.log.reset()
+        self.outputs.reset({})
+        self.handoffs.reset({}, None)
+        self.timeline.reset({})
+        self._show_inspector()
+
+    def feed(self, events: Iterable[Event]) -> None:
+        for event in events:
+            if event.seq <= self.state.last_seq:
+                continue  # already shown: a watcher that re-attaches never duplicates a line
+            self.state.apply(event)
+            if isinstance(event, RunStarted):
+                self._started(event)
+            node_id = getattr(event, "node_id", None)
+            if node_id is not None:
+                self._changed.add(node_id)
+            if isinstance(event, Handoff):
+                self._delivered[event.edge_id] = self._delivered.get(event.edge_id, 0) + 1
+                self._edges_changed.add(event.edge_id)
+            if isinstance(event, NodeStarted | NodeFinished | NodeFailed | NodeSkipped):
+                self._timeline_due = True
+            self._lines.append(log_line(event, self.labels, self.state.started_at))
+
+    def flush(self) -> None:
+        """Send what changed since the last flush: one canvas patch, new log lines, changed cards."""
+        changed, self._changed = self._changed, set()
+        patches: list[dict[str, Any]] = []
+        if changed:
+            patches.append({"op": "status", "updates": {n: self._status(n) for n in changed}})
+        if self._edges_changed:
+            delivered = {edge: self._delivered[edge] for edge in self._edges_changed}
+            patches.append({"op": "handoffs", "delivered": delivered, "animate": self.animate})
+            self._edges_changed.clear()
+        self.canvas.patch(*patches)
+        lines, self._lines = self._lines, []
+        self.log.append(lines)
+        self.outputs.update(self.state, changed)
+        self.handoffs.update(self.state.handoffs)
+        running = self.state.status in ("pending", "running", "waiting")
+        now = time.monotonic()
+        if self._timeline_due or (running and now - self._timeline_at >= TIMELINE_SECONDS):
+            self._timeline_due = False
+            self._timeline_at = now
+            self.timeline.update(self.state)
+        if self.selected in changed:
+            self._show_inspector()
+        self._show_progress()
+
+    # -- selection and inspector ------------------------------------------------------------------
+
+    def select(self, node_id: str | None) -> None:
+        self.selected = node_id
+        self._show_inspector()
+
+    def _pick_handoff(self, handoff: Handoff) -> None:
+        self.on_select(handoff.target)
+        self.select(handoff.target)
+        self.tabs.set_value("Inspector")
+
+    def _show_tab(self, name: object) -> None:
+        for key, panel in self._panels.items():
+            panel.set_visibility(key == name)
+        if name == "Log":
+            self.log.run_method("reveal")  # a hidden list cannot scroll: follow the newest lines now
+
+    def _show_inspector(self) -> None:
+        self.inspector.clear()
+        with self.inspector:
+            if self.selected is None or self.state.run_id == "":
+                ui.label("Select an agent on the canvas, or a handoff, to inspect what it received and did.").classes(
+                    "text-sm text-gray-500"
+                )
+                return
+            node = self.state.nodes.get(self.selected)
+            actions = self.actions(self.selected, self.state) if self.actions and node else []
+            inspector(self.labels.get(self.selected, self.selected), node, actions, self.labels)
+
+    def download_log(self) -> None:
+        name = f"run-{self.state.run_id or 'log'}.log"
+        ui.download.content(as_text(self.log.lines), name, "text/plain")
+
+    def upstream(self, node_id: str) -> set[str]:
+        """The agents upstream of this one in the run's workflow."""
+        preds: dict[str, set[str]] = {}
+        for edge in self.state.workflow.get("edges", []):
+            preds.setdefault(str(edge.get("target")), set()).add(str(edge.get("source")))
+        seen: set[str] = set()
+        todo = [node_id]
+        while todo:
+            for pred in preds.get(todo.pop(), ()):
+                if pred not in seen:
+                    seen.add(pred)
+                    todo.append(pred)
+        return seen
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _started(self, event: RunStarted) -> None:
+        try:
+            workflow = parse_workflow(event.workflow, source="the run's workflow")
+            names = {node.id: display_name(node) for node in workflow.nodes}
+        except WorkflowError:
+            names = {}
+        self.labels = {node_id: names.get(node_id, node_id) for node_id in event.node_ids}
+        self._changed.update(event.node_ids)
+        self.outputs.reset(self.labels)
+        self.handoffs.reset(self.labels, event.ts)
+        self.timeline.reset(self.labels)
+
+    def _status(self, node_id: str) -> dict[str, Any]:
+        node = self.state.nodes.get(node_id)
+        if node is None:
+            return {"state": "queued", "text": "queued"}
+        return {"state": node.status, "text": node.summary()[:100]}
+
+    def _show_progress(self) -> None:
+        state = self.state
+        total = len(state.nodes)
+        done = sum(1 for node in state.nodes.values() if node.status in TERMINAL_NODE)
+        elapsed = state.duration
+        if elapsed is None and state.started_at is not None:
+            elapsed = (state.finished_at or time.time()) - state.started_at
+        label = {"running": "Running", "pending": "Starting"}.get(state.status, state.status.capitalize())
+        cost = f" · ${state.cost:.4f}" if state.cost else ""
+        self.progress.set_text(
+            f"{label}: {done}/{total} agents · {elapsed or 0:.1f} s · {state.usage.total_tokens} tokens{cost}"
+        )
+        self.bar.set_value(done / total if total else 0)

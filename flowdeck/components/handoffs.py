@@ -1,0 +1,93 @@
+"""The Handoffs tab: a sequence view, one swimlane per agent, one arrow per handoff in time order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from nicegui import ui
+
+from flowdeck.engine.events import Handoff
+
+ROW = 34
+_CSS = """
+.fd-lanes { position: relative; width: 100%; min-width: 480px; }
+.fd-lane-heads { display: flex; position: sticky; top: 0; z-index: 1; background: inherit; }
+.fd-lane-head { flex: 1; text-align: center; font-weight: 600; font-size: 12px; padding: 4px;
+  overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.fd-lane-line { position: absolute; top: 26px; bottom: 0; width: 0; border-left: 1px dashed #94a3b8; }
+.fd-arrow { position: absolute; height: 28px; padding: 0; border: 0; background: transparent; cursor: pointer;
+  font: 11px/14px system-ui, sans-serif; color: inherit; text-align: center; }
+.fd-arrow-text { display: block; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; padding: 0 8px; }
+.fd-arrow-line { position: absolute; left: 0; right: 0; bottom: 5px; border-top: 2px solid #22c55e; }
+.fd-arrow-line::after { content: ""; position: absolute; top: -6px; border: 5px solid transparent; }
+.fd-arrow[data-direction="right"] .fd-arrow-line::after { right: -2px; border-left: 8px solid #22c55e; }
+.fd-arrow[data-direction="left"] .fd-arrow-line::after { left: -2px; border-right: 8px solid #22c55e; }
+.fd-arrow:hover .fd-arrow-line, .fd-arrow:focus-visible .fd-arrow-line { border-top-color: #6366f1; }
+.fd-arrow-time { position: absolute; left: 2px; font-size: 10px; color: #64748b; }
+"""
+
+
+class HandoffsTab:
+    """Arrows are appended as handoffs arrive; clicking one shows the receiving agent in the inspector."""
+
+    def __init__(self, on_pick: Callable[[Handoff], None]) -> None:
+        ui.add_css(_CSS, shared=True)
+        self.on_pick = on_pick
+        self.root = ui.column().classes("w-full gap-0")
+        self._lanes: dict[str, int] = {}
+        self._labels: Mapping[str, str] = {}
+        self._shown = 0
+        self._started_at: float | None = None
+        self._area: ui.element | None = None
+        with self.root:
+            ui.label("Handoffs between agents appear here as they happen.").classes("text-sm text-gray-500")
+
+    def reset(self, labels: Mapping[str, str], started_at: float | None) -> None:
+        self.root.clear()
+        self._labels = labels
+        self._lanes = {node_id: index for index, node_id in enumerate(labels)}
+        self._shown = 0
+        self._started_at = started_at
+        count = max(len(labels), 1)
+        with self.root:
+            self._area = ui.element("div").classes("fd-lanes").style("height: 30px")
+            self._area.props('role="list" aria-label="Handoffs in time order"')
+            with self._area:
+                with ui.element("div").classes("fd-lane-heads"):
+                    for label in labels.values():
+                        ui.label(label).classes("fd-lane-head")
+                for index in range(len(labels)):
+                    ui.element("div").classes("fd-lane-line").style(f"left: {(index + 0.5) * 100 / count}%")
+
+    def update(self, handoffs: list[Handoff]) -> None:
+        if self._area is None or len(handoffs) <= self._shown:
+            return
+        count = max(len(self._lanes), 1)
+        with self._area:
+            for handoff in handoffs[self._shown :]:
+                self._arrow(handoff, self._shown, count)
+                self._shown += 1
+        self._area.style(f"height: {30 + self._shown * ROW + 8}px")
+
+    def _arrow(self, handoff: Handoff, row: int, count: int) -> None:
+        source = self._lanes.get(handoff.node_id, 0)
+        target = self._lanes.get(handoff.target, 0)
+        left, right = sorted((source, target))
+        width = max(right - left, 1) * 100 / count
+        src, dst = self._labels.get(handoff.node_id, handoff.node_id), self._labels.get(handoff.target, handoff.target)
+        offset = handoff.ts - self._started_at if self._started_at is not None else 0.0
+        preview = " ".join(handoff.message.split())[:80]
+        top = 30 + row * ROW
+        with ui.element("div").props('role="listitem"'):
+            ui.label(f"+{offset:.1f} s").classes("fd-arrow-time").style(f"top: {top + 8}px")
+            arrow = (
+                ui.element("button")
+                .classes("fd-arrow")
+                .style(f"top: {top}px; left: {(left + 0.5) * 100 / count}%; width: {width}%")
+                .on("click", lambda h=handoff: self.on_pick(h))
+            )
+            arrow.props["data-direction"] = "right" if target >= source else "left"
+            arrow.props["aria-label"] = f"{src} handed its output to {dst} at +{offset:.1f} s"
+            with arrow:
+                ui.label(preview or "(empty output)").classes("fd-arrow-text")
+                ui.element("span").classes("fd-arrow-line")

@@ -1,0 +1,6 @@
+"""The run log: events as readable lines, and the virtualized view that shows them."""
+
+from flowdeck.components.log.element import LogView
+from flowdeck.components.log.lines import as_text, log_line
+
+__all__ = ["LogView", "as_text", "log_line"]

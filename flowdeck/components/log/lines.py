@@ -1,0 +1,81 @@
+"""Every run event as one readable log line (time, agent, level, message). Pure: no UI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flowdeck.engine.events import (
+    Event,
+    Handoff,
+    Log,
+    NodeFailed,
+    NodeFinished,
+    NodeRetrying,
+    NodeSkipped,
+    NodeStarted,
+    RunFinished,
+    RunInterrupted,
+    RunStarted,
+    Token,
+)
+
+LEVELS = ("debug", "info", "warning", "error")
+TEXT_LIMIT = 400
+
+
+def log_line(event: Event, labels: Mapping[str, str], started_at: float | None) -> dict[str, Any]:
+    """{seq, time, agent, level, text} for one event; token deltas are debug lines."""
+    node_id = getattr(event, "node_id", None)
+    agent = labels.get(node_id, node_id) if node_id else "run"
+    level, text = _describe(event, labels)
+    offset = event.ts - started_at if started_at is not None else 0.0
+    if len(text) > TEXT_LIMIT:
+        text = text[: TEXT_LIMIT - 1] + "…"
+    return {"seq": event.seq, "time": f"+{offset:.3f} s", "agent": agent, "level": level, "text": text}
+
+
+def as_text(lines: list[dict[str, Any]]) -> str:
+    """The lines as a plain-text file, one per line, with the event's seq first."""
+    return "".join(
+        f"{line['seq']}\t{line['time']}\t{line['agent']}\t{line['level']}\t{line['text']}\n" for line in lines
+    )
+
+
+def _describe(event: Event, labels: Mapping[str, str]) -> tuple[str, str]:
+    name = labels.get
+    if isinstance(event, Token):
+        return "debug", "tokens: " + event.text.replace("\n", "⏎")
+    if isinstance(event, NodeStarted):
+        again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+        return "info", f"started{again} on {event.model}"
+    if isinstance(event, NodeFinished):
+        if event.cached:
+            return "info", "reused its recorded output (cached; the model was not called)"
+        cost = f" · ${event.cost:.4f}" if event.cost else ""
+        return "info", f"finished in {event.duration:.2f} s · {event.usage.total_tokens} tokens{cost}"
+    if isinstance(event, Handoff):
+        return "info", f"handed its output ({len(event.message)} characters) to {name(event.target, event.target)}"
+    if isinstance(event, NodeRetrying):
+        return "warning", (
+            f"{event.error_kind}: {event.message} — retry {event.attempt}/{event.max_attempts} in {event.wait:.1f} s"
+        )
+    if isinstance(event, NodeFailed):
+        return "error", f"{event.error_kind}: {event.message}"
+    if isinstance(event, NodeSkipped):
+        return "warning", f"skipped: {event.reason}"
+    if isinstance(event, Log):
+        return event.level, event.text
+    if isinstance(event, RunStarted):
+        inputs = ", ".join(f"{key}={value[:60]!r}" for key, value in event.inputs.items()) or "no inputs"
+        reused = (
+            f"; reusing the recorded outputs of {', '.join(name(n, n) for n in event.reused)}" if event.reused else ""
+        )
+        return "info", f"run started: {len(event.node_ids)} agents; {inputs}{reused}"
+    if isinstance(event, RunFinished):
+        level = "info" if event.status == "succeeded" else "error"
+        return level, f"run {event.status} in {event.duration:.2f} s · {event.usage.total_tokens} tokens"
+    if isinstance(event, RunInterrupted):
+        working = ", ".join(name(n, n) for n in event.running) or "no agent"
+        return "error", f"run interrupted (the server stopped) while {working} was working"
+    return "info", event.type

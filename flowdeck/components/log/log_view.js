@@ -1,0 +1,101 @@
+// The run log: every event as a line, virtualized (only the visible rows are in the DOM), filterable by
+// agent, level and text. It follows new lines until the user scrolls up, and offers to jump back.
+const LEVELS = ["debug", "info", "warning", "error"];
+
+export default {
+  template: `
+    <div class="fd-log">
+      <div class="fd-log-bar">
+        <q-select dense outlined emit-value map-options v-model="agent" :options="agentOptions"
+          label="Agent" class="fd-log-filter" />
+        <q-select dense outlined emit-value map-options v-model="level" :options="levelOptions"
+          label="Level" class="fd-log-filter" />
+        <q-input dense outlined clearable v-model="query" label="Search the log" class="fd-log-search" />
+        <span class="fd-log-count" aria-live="off">{{ shown.length }} of {{ total }} lines</span>
+        <q-btn v-if="!follow" dense flat no-caps icon="south" label="Jump to latest" @click="jump" />
+      </div>
+      <q-virtual-scroll ref="scroller" class="fd-log-lines" role="log" aria-label="Run log"
+        :items="shown" :virtual-scroll-item-size="22" v-slot="{ item }">
+        <div :key="item.seq" class="fd-log-line" :data-level="item.level" :title="item.text">
+          <span class="fd-log-time">{{ item.time }}</span>
+          <span class="fd-log-agent">{{ item.agent }}</span>
+          <span class="fd-log-level">{{ item.level }}</span>
+          <span class="fd-log-text">{{ item.text }}</span>
+        </div>
+      </q-virtual-scroll>
+    </div>`,
+  data() {
+    // A frozen holder is never made reactive: 100,000 lines must not become 100,000 proxies.
+    return { store: Object.freeze({ lines: [] }), version: 0, agent: "", level: "info", query: "", follow: true, agents: [] };
+  },
+  mounted() {
+    this.scrollEl = this.$refs.scroller.$el;
+    this.onScroll = () => {
+      const el = this.scrollEl;
+      this.follow = el.scrollTop + el.clientHeight >= el.scrollHeight - 30;
+    };
+    this.scrollEl.addEventListener("scroll", this.onScroll, { passive: true });
+  },
+  beforeUnmount() {
+    this.scrollEl?.removeEventListener("scroll", this.onScroll);
+  },
+  computed: {
+    total() {
+      this.version;
+      return this.store.lines.length;
+    },
+    agentOptions() {
+      return [{ label: "All agents", value: "" }, ...this.agents.map((a) => ({ label: a, value: a }))];
+    },
+    levelOptions() {
+      return [
+        { label: "Everything (with tokens)", value: "debug" },
+        { label: "Info and above", value: "info" },
+        { label: "Warnings and errors", value: "warning" },
+        { label: "Errors", value: "error" },
+      ];
+    },
+    shown() {
+      this.version;
+      const min = LEVELS.indexOf(this.level);
+      const query = (this.query || "").toLowerCase();
+      const agent = this.agent;
+      if (min <= 0 && !query && !agent) return this.store.lines.slice();
+      return this.store.lines.filter(
+        (line) =>
+          LEVELS.indexOf(line.level) >= min &&
+          (!agent || line.agent === agent) &&
+          (!query || line.text.toLowerCase().includes(query) || line.agent.toLowerCase().includes(query)),
+      );
+    },
+  },
+  watch: {
+    shown() {
+      if (this.follow) this.$nextTick(() => this.toEnd());
+    },
+  },
+  methods: {
+    append(lines) {
+      for (const line of lines) {
+        this.store.lines.push(line);
+        if (!this.agents.includes(line.agent)) this.agents.push(line.agent);
+      }
+      this.version++;
+    },
+    reset() {
+      this.store.lines.length = 0;
+      this.agents = [];
+      this.version++;
+    },
+    reveal() {
+      if (this.follow) this.$nextTick(() => this.toEnd());
+    },
+    jump() {
+      this.follow = true;
+      this.toEnd();
+    },
+    toEnd() {
+      if (this.shown.length) this.$refs.scroller.scrollTo(this.shown.length - 1, "end");
+    },
+  },
+};

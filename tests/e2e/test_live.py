@@ -1,0 +1,191 @@
+"""Live runs in the browser: statuses, streamed text, log, handoffs, inspector, reload, cancel, re-runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_editor import node
+
+
+@pytest.fixture
+def app_model() -> str:
+    # Twelve chunks 0.12 s apart: each agent streams for about 1.5 s, long enough to watch it work.
+    return "scripted/delay=0.12"
+
+
+def start_run(page: Page) -> None:
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_role("button", name="Start run").click()
+
+
+def open_template(page: Page, title: str) -> None:
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name=f"Use {title}").click()
+    expect(page.get_by_label("Workflow name")).to_have_value(title)
+
+
+def set_model(page: Page, label: str, title: str, model: str) -> None:
+    node(page, label, title).click()
+    field = page.get_by_label("Model")
+    field.fill(model)
+    field.press("Enter")
+    expect(node(page, label, title)).to_contain_text(model)
+
+
+def panel(page: Page) -> object:
+    return page.get_by_role("region", name="Run panel")
+
+
+def log_lines(page: Page, tmp_path: Path) -> list[list[str]]:
+    """The log as the page shows it, through its Download button."""
+    page.get_by_role("tab", name="Log").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download log").click()
+    path = tmp_path / "run.log"
+    download.value.save_as(path)
+    return [line.split("\t") for line in path.read_text().splitlines()]
+
+
+def runs_listed(home: Path) -> list[str]:
+    env = {**os.environ, "FLOWDECK_HOME": str(home), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    out = subprocess.run(
+        [sys.executable, "-m", "flowdeck.cli", "runs"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    return out.splitlines()[1:]
+
+
+def test_fan_out_run_shows_every_agent_queued_running_succeeded(page: Page) -> None:
+    open_template(page, "Fan-out: two coders, one reviewer")
+    start_run(page)
+    reviewer = node(page, "Reviewer", "Reviewer")
+    expect(node(page, "Researcher", "Researcher")).to_contain_text("running", timeout=20_000)
+    expect(reviewer).to_contain_text("queued")
+    # Streamed text shows in the Output tab while the agent is still running.
+    expect(panel(page).get_by_text("Research notes on")).to_be_visible()
+    expect(node(page, "Researcher", "Researcher")).to_contain_text("running")
+    expect(node(page, "Coder: simple", "Coder")).to_contain_text("running")
+    expect(node(page, "Coder: fast", "Coder")).to_contain_text("running")
+    expect(reviewer).to_contain_text("running")
+    expect(page.get_by_text("Succeeded: 4/4 agents")).to_be_visible(timeout=20_000)
+    for label, title in (("Researcher", "Researcher"), ("Coder: simple", "Coder"), ("Coder: fast", "Coder")):
+        expect(node(page, label, title)).to_contain_text("done")
+    expect(reviewer).to_contain_text("done")
+    expect(page.locator('.fd-edge[data-handoff="delivered"]')).to_have_count(4)
+
+    page.get_by_role("tab", name="Handoffs").click()
+    arrows = page.get_by_role("list", name="Handoffs in time order").get_by_role("button")
+    expect(arrows).to_have_count(4)
+    names = [arrows.nth(i).get_attribute("aria-label") or "" for i in range(4)]
+    assert [n.split(" at ")[0] for n in names[:2]] == [
+        "Researcher handed its output to Coder: simple",
+        "Researcher handed its output to Coder: fast",
+    ]
+    assert {n.split(" at ")[0] for n in names[2:]} == {
+        "Coder: simple handed its output to Reviewer",
+        "Coder: fast handed its output to Reviewer",
+    }
+    times = [float(re.search(r"\+([\d.]+) s", n).group(1)) for n in names]  # type: ignore[union-attr]
+    assert times == sorted(times)
+
+    # Clicking an arrow shows the receiving agent in the inspector, with the prompt it was sent.
+    arrows.nth(2).click()
+    inspector = panel(page).get_by_role("tabpanel").filter(has_text="Messages sent")
+    expect(inspector.get_by_text("Received the output of:")).to_be_visible()
+    # The reviewer's own template, rendered with both coders' outputs.
+    expect(
+        inspector.get_by_text(re.compile(r"Two implementations were written\.\s+## Simple\s+Implementation for"))
+    ).to_be_visible()
+
+    page.get_by_role("tab", name="Timeline").click()
+    expect(page.get_by_role("img", name=re.compile(r"^Coder: simple: succeeded from"))).to_be_visible()
+
+
+def test_reloading_mid_run_keeps_every_log_line_exactly_once(page: Page, tmp_path: Path) -> None:
+    start_run(page)
+    expect(node(page, "Coder", "Coder")).to_contain_text("running", timeout=20_000)
+    page.reload()
+    expect(node(page, "Coder", "Coder")).to_contain_text("running")
+    expect(page.get_by_role("button", name="Cancel run")).to_be_visible()
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+
+    lines = log_lines(page, tmp_path)
+    seqs = [int(line[0]) for line in lines]
+    assert seqs == list(range(1, len(seqs) + 1)), "every event once, in order, no gap"
+    assert lines[-1][-1].startswith("run succeeded")
+    assert any(line[3] == "debug" and line[4].startswith("tokens:") for line in lines)
+    page.get_by_label("Level").click()
+    page.get_by_role("option", name="Everything (with tokens)").click()
+    expect(page.get_by_text(f"{len(seqs)} of {len(seqs)} lines")).to_be_visible()
+
+
+def test_double_clicking_start_starts_one_run(page: Page, app_home: Path) -> None:
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_role("button", name="Start run").dblclick()
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+    page.keyboard.press("Control+Enter")
+    expect(page.get_by_role("button", name="Start run")).to_be_visible()
+    assert len(runs_listed(app_home)) == 1
+
+
+def test_cancelling_a_run(page: Page) -> None:
+    start_run(page)
+    expect(node(page, "Researcher", "Researcher")).to_contain_text("running", timeout=20_000)
+    page.get_by_role("button", name="Cancel run").click()
+    expect(page.get_by_text("Cancelled: 3/3 agents")).to_be_visible()
+    expect(node(page, "Researcher", "Researcher")).to_contain_text("cancelled")
+    expect(node(page, "Reviewer", "Reviewer")).to_contain_text("skipped")
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
+
+
+def test_failed_agent_skips_downstream_and_retry_succeeds(page: Page, tmp_path: Path) -> None:
+    set_model(page, "Coder", "Coder", "scripted/fault=auth,times=1")
+    start_run(page)
+    expect(page.get_by_text("Failed: 3/3 agents")).to_be_visible(timeout=20_000)
+    expect(node(page, "Coder", "Coder")).to_contain_text("failed")
+    expect(node(page, "Reviewer", "Reviewer")).to_contain_text("skipped")
+
+    node(page, "Coder", "Coder").click()
+    page.get_by_role("tab", name="Inspector").click()
+    page.get_by_role("button", name="Retry").click()
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+    expect(node(page, "Researcher", "Researcher")).to_contain_text("cached")
+    expect(node(page, "Coder", "Coder")).to_contain_text("done")
+    texts = [(line[2], line[4]) for line in log_lines(page, tmp_path)]
+    assert ("Researcher", "reused its recorded output (cached; the model was not called)") in texts
+    assert not any(agent == "Researcher" and text.startswith("started") for agent, text in texts)
+
+
+def test_run_from_here_and_run_this_node_only(page: Page, tmp_path: Path) -> None:
+    start_run(page)
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+
+    node(page, "Coder", "Coder").click()
+    page.get_by_role("tab", name="Inspector").click()
+    page.get_by_role("button", name="Run from here").click()
+    expect(node(page, "Researcher", "Researcher")).to_contain_text("cached", timeout=20_000)
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+    expect(node(page, "Coder", "Coder")).not_to_contain_text("cached")
+    started = [line[2] for line in log_lines(page, tmp_path) if line[4].startswith("started")]
+    assert started == ["Coder", "Reviewer"]
+
+    # Edit the reviewer's prompt, then re-run only the reviewer with the inputs it had.
+    node(page, "Reviewer", "Reviewer").click()
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Reviewer")
+    system = page.get_by_label("System prompt")
+    system.fill("Review only the naming.")
+    system.press("Tab")
+    page.get_by_role("tab", name="Inspector").click()
+    page.get_by_role("button", name="Run this node only").click()
+    expect(node(page, "Coder", "Coder")).to_contain_text("cached", timeout=20_000)
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+    started = [line[2] for line in log_lines(page, tmp_path) if line[4].startswith("started")]
+    assert started == ["Reviewer"]
+    page.get_by_role("tab", name="Inspector").click()
+    expect(panel(page).get_by_text("Review only the naming.")).to_be_visible()

@@ -1,0 +1,121 @@
+"""Partial re-runs: run from a node, run one node only, retry a failed node; upstream is reused, not called."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from flowdeck.engine.events import NodeFinished, NodeSkipped, NodeStarted, RunStarted, Usage
+from flowdeck.engine.llm_types import Completion, ModelRequest
+from flowdeck.engine.run import Run, drain
+from flowdeck.engine.scripted import ScriptedCaller
+from flowdeck.engine.state import fold
+from flowdeck.engine.workflow import Workflow
+from flowdeck.errors import WorkflowError
+from flowdeck.runner import Runner
+from flowdeck.services import Services
+
+
+class Ledger(ScriptedCaller):
+    """Counts model calls per agent (by the first words of its system prompt)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+
+    async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
+        self.calls[" ".join(request.messages[0].content.split()[:4])] += 1
+        return await super().call(request, on_text)
+
+
+RESEARCHER, CODER, REVIEWER = "You are a meticulous", "You are an expert", "You are a demanding"
+
+
+@pytest.fixture
+async def runner(services: Services) -> AsyncIterator[tuple[Runner, Ledger]]:
+    ledger = Ledger()
+    runner = Runner(services.runs, ledger, default_model="scripted")
+    yield runner, ledger
+    await runner.close()
+
+
+async def test_run_from_here_reuses_upstream_and_reruns_downstream(
+    runner: tuple[Runner, Ledger], chain: Workflow
+) -> None:
+    run, ledger = runner
+    first = await run.wait(await run.start(chain))
+    assert sum(ledger.calls.values()) == 3
+
+    ledger.calls.clear()
+    again = await run.rerun(first.run_id, "c")
+    events = [e async for e in run.subscribe(again)]
+    state = fold(events)
+    assert state.status == "succeeded"
+    assert [k for k in ledger.calls] == [CODER, REVIEWER] and sum(ledger.calls.values()) == 2
+    assert not any(isinstance(e, NodeStarted) and e.node_id == "r" for e in events)
+    reused = next(e for e in events if isinstance(e, NodeFinished) and e.node_id == "r")
+    assert reused.cached and reused.output == first.outputs()["r"]
+    assert isinstance(events[0], RunStarted) and events[0].reused == ["r"]
+
+
+async def test_run_this_node_only_uses_the_edited_workflow_and_skips_downstream(
+    runner: tuple[Runner, Ledger], chain: Workflow
+) -> None:
+    run, ledger = runner
+    first = await run.wait(await run.start(chain))
+    ledger.calls.clear()
+    edited = chain.model_copy(
+        update={
+            "nodes": [
+                n.model_copy(update={"config": n.config.model_copy(update={"system_prompt": "Write Rust only."})})
+                if n.id == "c"
+                else n
+                for n in chain.nodes
+            ]
+        }
+    )
+    again = await run.rerun(first.run_id, "c", only=True, workflow=edited)
+    events = [e async for e in run.subscribe(again)]
+    assert list(ledger.calls) == ["Write Rust only."]
+    started = next(e for e in events if isinstance(e, NodeStarted))
+    assert started.node_id == "c" and started.messages[1].content.endswith(first.outputs()["r"])
+    skipped = next(e for e in events if isinstance(e, NodeSkipped))
+    assert skipped.node_id == "v" and skipped.reason == "not part of this partial run"
+    assert fold(events).status == "succeeded"
+
+
+async def test_retrying_a_failed_node_calls_only_it_and_what_follows(runner: tuple[Runner, Ledger]) -> None:
+    from tests.conftest import make_workflow
+
+    workflow = make_workflow(
+        [("r", "researcher"), ("c", "coder"), ("v", "reviewer")],
+        [("r", "c"), ("c", "v")],
+        c={"model": "scripted/fault=auth,times=1"},
+    )
+    run, ledger = runner
+    failed = await run.wait(await run.start(workflow))
+    assert failed.status == "failed" and failed.nodes["v"].status == "skipped"
+    ledger.calls.clear()
+    retried = await run.wait(await run.rerun(failed.run_id, "c"))
+    assert retried.status == "succeeded"
+    assert RESEARCHER not in ledger.calls and ledger.calls[CODER] == 1 and ledger.calls[REVIEWER] == 1
+
+
+async def test_a_node_without_a_recorded_output_upstream_cannot_run_alone(chain: Workflow) -> None:
+    with pytest.raises(WorkflowError, match="'Researcher' has no recorded output to reuse; run from it instead"):
+        Run(chain, caller=ScriptedCaller(), default_model="scripted", scope={"c"})
+    with pytest.raises(WorkflowError, match="node nope: no agent with this id"):
+        Run(chain, caller=ScriptedCaller(), default_model="scripted", scope={"nope"})
+
+
+async def test_independent_branches_outside_the_scope_are_reused(chain: Workflow) -> None:
+    reuse = {n: Completion(text=f"recorded {n}", usage=Usage(), cost=0.0) for n in ("r", "c", "v")}
+    events = await drain(
+        Run(chain, caller=ScriptedCaller(), default_model="scripted", reuse=reuse, scope={"v"}),
+    )
+    state = fold(events)
+    assert state.outputs()["r"] == "recorded r" and state.outputs()["c"] == "recorded c"
+    assert state.outputs()["v"] != "recorded v"
+    assert [e.node_id for e in events if isinstance(e, NodeStarted)] == ["v"]
