@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from flowdeck.engine.agents import PRESETS
+from flowdeck.engine.agents import PRESETS, display_name
 from flowdeck.engine.prompts import check_template
 from flowdeck.engine.workflow import Edge, Workflow
 from flowdeck.errors import Problem, WorkflowError
 
 if TYPE_CHECKING:
     import networkx as nx
+
+
+Mode = Literal["run", "reuse", "skip"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,32 @@ class Dag:
         import networkx as nx
 
         return set(nx.descendants(self.graph, node_id))
+
+    def plan(self, scope: set[str] | None, reusable: set[str]) -> dict[str, Mode]:
+        """How a run handles each node: "run" (call the model), "reuse" (a recorded output) or "skip".
+
+        A partial run executes only `scope`; outside it, a node reuses its recorded output unless it is
+        downstream of the scope (its recorded output would be stale), in which case it is skipped.
+        """
+        if scope is None:
+            return {n: "reuse" if n in reusable else "run" for n in self.order}
+        unknown = sorted(scope - set(self.order))
+        if unknown:
+            raise WorkflowError([Problem(f"node {n}", "no agent with this id in the workflow") for n in unknown])
+        below = set().union(*(self.descendants(n) for n in scope)) - scope
+        mode: dict[str, Mode] = {
+            n: "run" if n in scope else "reuse" if n in reusable and n not in below else "skip" for n in self.order
+        }
+        missing = sorted({a for n in scope for a in self.ancestors[n] if mode[a] == "skip"}, key=self.order.index)
+        if missing:
+            names = {node.id: display_name(node) for node in self.workflow.nodes}
+            raise WorkflowError(
+                [
+                    Problem(f"node {a}", f"'{names[a]}' has no recorded output to reuse; run from it instead")
+                    for a in missing
+                ]
+            )
+        return mode
 
 
 def build(workflow: Workflow) -> Dag:

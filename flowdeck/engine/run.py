@@ -7,7 +7,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from flowdeck.engine.agents import display_name, resolve
 from flowdeck.engine.dag import Dag, build
@@ -31,7 +31,7 @@ from flowdeck.engine.prompts import UpstreamOutput, render_prompt
 from flowdeck.engine.retry import call_with_retries
 from flowdeck.engine.tokens import TokenBuffer
 from flowdeck.engine.workflow import Workflow, check_inputs
-from flowdeck.errors import ModelError, Problem, PromptError, WorkflowError
+from flowdeck.errors import ModelError, PromptError
 
 
 class OutputCache(Protocol):
@@ -70,7 +70,7 @@ class Run:
         self._reuse = dict(reuse or {})
         self._labels = {node.id: display_name(node) for node in self.workflow.nodes}
         self._nodes = {node.id: node for node in self.workflow.nodes}
-        self._mode = self._plan(None if scope is None else set(scope))
+        self._mode = self.dag.plan(None if scope is None else set(scope), set(self._reuse))
         self._max_retry_wait = max_retry_wait
         self._seq = 0
         self._queue: deque[Event] = deque()
@@ -110,17 +110,13 @@ class Run:
             return
         self._started = True
         self._t0 = time.monotonic()
-        self._emit(
-            RunStarted(
-                run_id=self.run_id,
-                seq=self._next(),
-                ts=time.time(),
-                workflow_name=self.workflow.name,
-                workflow=self.workflow.to_dict(),
-                inputs=dict(self.inputs),
-                node_ids=list(self.dag.order),
-                reused=[n for n in self.dag.order if self._mode[n] == "reuse"],
-            )
+        self._put(
+            RunStarted,
+            workflow_name=self.workflow.name,
+            workflow=self.workflow.to_dict(),
+            inputs=dict(self.inputs),
+            node_ids=list(self.dag.order),
+            reused=[n for n in self.dag.order if self._mode[n] == "reuse"],
         )
         for node_id in self.dag.order:
             if self._pending[node_id] == 0:
@@ -149,34 +145,6 @@ class Run:
         return {resolve(node, self._default_model, self._override).model for node in self.workflow.nodes}
 
     # -- scheduling -------------------------------------------------------------------------------
-
-    def _plan(self, scope: set[str] | None) -> dict[str, str]:
-        """How each node is handled: "run" (call the model), "reuse" (a recorded output) or "skip".
-
-        A partial run executes only `scope`; outside it, a node reuses its recorded output unless it is
-        downstream of the scope (its recorded output would be stale), in which case it is skipped.
-        """
-        if scope is None:
-            return {n: "reuse" if n in self._reuse else "run" for n in self.dag.order}
-        unknown = sorted(scope - set(self.dag.order))
-        if unknown:
-            raise WorkflowError([Problem(f"node {n}", "no agent with this id in the workflow") for n in unknown])
-        below = set().union(*(self.dag.descendants(n) for n in scope)) - scope
-        mode = {
-            n: "run" if n in scope else "reuse" if n in self._reuse and n not in below else "skip"
-            for n in self.dag.order
-        }
-        missing = sorted(
-            {a for n in scope for a in self.dag.ancestors[n] if mode[a] == "skip"}, key=self.dag.order.index
-        )
-        if missing:
-            raise WorkflowError(
-                [
-                    Problem(f"node {a}", f"'{self._labels[a]}' has no recorded output to reuse; run from it instead")
-                    for a in missing
-                ]
-            )
-        return mode
 
     def _launch(self, node_id: str) -> None:
         self._state[node_id] = "running"
@@ -212,32 +180,13 @@ class Run:
 
     def _skip(self, node_id: str, reason: str) -> None:
         self._state[node_id] = "skipped"
-        self._emit(
-            NodeSkipped(
-                run_id=self.run_id,
-                seq=self._next(),
-                ts=time.time(),
-                node_id=node_id,
-                execution=1,
-                reason=reason,
-            )
-        )
+        self._put(NodeSkipped, node_id=node_id, execution=1, reason=reason)
 
     def _maybe_finish(self) -> None:
         if self._finished or len(self._state) < len(self.dag.order) or self._running:
             return
         status: RunStatus = "cancelled" if self._cancelled else "failed" if self._failed else "succeeded"
-        self._emit(
-            RunFinished(
-                run_id=self.run_id,
-                seq=self._next(),
-                ts=time.time(),
-                status=status,
-                duration=time.monotonic() - self._t0,
-                usage=self._usage,
-                cost=self._cost,
-            )
-        )
+        self._put(RunFinished, status=status, duration=time.monotonic() - self._t0, usage=self._usage, cost=self._cost)
         self._finished = True
         self._wakeup.set()
 
@@ -315,19 +264,15 @@ class Run:
                 tokens.flush()
 
         def on_retry(error: ModelError, next_attempt: int, wait: float) -> None:
-            self._emit(
-                NodeRetrying(
-                    run_id=self.run_id,
-                    seq=self._next(),
-                    ts=time.time(),
-                    node_id=node_id,
-                    execution=execution,
-                    attempt=next_attempt,
-                    max_attempts=max_attempts,
-                    error_kind=error.kind,
-                    message=str(error),
-                    wait=wait,
-                )
+            self._put(
+                NodeRetrying,
+                node_id=node_id,
+                execution=execution,
+                attempt=next_attempt,
+                max_attempts=max_attempts,
+                error_kind=error.kind,
+                message=str(error),
+                wait=wait,
             )
 
         try:
@@ -354,19 +299,15 @@ class Run:
         parameters: dict[str, float | int],
         preds: tuple[str, ...],
     ) -> None:
-        self._emit(
-            NodeStarted(
-                run_id=self.run_id,
-                seq=self._next(),
-                ts=time.time(),
-                node_id=node_id,
-                execution=execution,
-                attempt=attempt,
-                model=model,
-                messages=messages,
-                parameters=parameters,
-                received_from=list(preds),
-            )
+        self._put(
+            NodeStarted,
+            node_id=node_id,
+            execution=execution,
+            attempt=attempt,
+            model=model,
+            messages=messages,
+            parameters=parameters,
+            received_from=list(preds),
         )
 
     def _finish_node(
@@ -383,66 +324,51 @@ class Run:
         self._usage = self._usage + completion.usage
         self._cost += completion.cost
         now = time.time()
-        self._emit(
-            NodeFinished(
-                run_id=self.run_id,
-                seq=self._next(),
+        self._put(
+            NodeFinished,
+            ts=now,
+            node_id=node_id,
+            execution=execution,
+            output=completion.text,
+            usage=completion.usage,
+            cost=completion.cost,
+            duration=duration,
+            cached=cached,
+            attempts=attempts,
+        )
+        for edge in self.dag.out_edges[node_id]:
+            self._put(
+                Handoff,
                 ts=now,
                 node_id=node_id,
                 execution=execution,
-                output=completion.text,
-                usage=completion.usage,
-                cost=completion.cost,
-                duration=duration,
-                cached=cached,
-                attempts=attempts,
-            )
-        )
-        for edge in self.dag.out_edges[node_id]:
-            self._emit(
-                Handoff(
-                    run_id=self.run_id,
-                    seq=self._next(),
-                    ts=now,
-                    node_id=node_id,
-                    execution=execution,
-                    target=edge.target,
-                    edge_id=edge.id,
-                    message=completion.text,
-                )
+                target=edge.target,
+                edge_id=edge.id,
+                message=completion.text,
             )
 
     def _fail(self, node_id: str, execution: int, kind: str, message: str, retryable: bool, attempts: int) -> None:
-        self._emit(
-            NodeFailed(
-                run_id=self.run_id,
-                seq=self._next(),
-                ts=time.time(),
-                node_id=node_id,
-                execution=execution,
-                error_kind=kind,
-                message=message,
-                retryable=retryable,
-                attempts=attempts,
-            )
+        self._put(
+            NodeFailed,
+            node_id=node_id,
+            execution=execution,
+            error_kind=kind,
+            message=message,
+            retryable=retryable,
+            attempts=attempts,
         )
 
     def _token(self, node_id: str, execution: int, attempt: int, text: str) -> None:
-        self._emit(
-            Token(
-                run_id=self.run_id,
-                seq=self._next(),
-                ts=time.time(),
-                node_id=node_id,
-                execution=execution,
-                attempt=attempt,
-                text=text,
-            )
-        )
+        self._put(Token, node_id=node_id, execution=execution, attempt=attempt, text=text)
 
     def _next(self) -> int:
         self._seq += 1
         return self._seq
+
+    def _put(self, kind: type[Event], **fields: Any) -> None:
+        """Queue a new event of this kind, numbered next and stamped now (unless `ts` is given)."""
+        fields.setdefault("ts", time.time())
+        self._emit(kind(run_id=self.run_id, seq=self._next(), **fields))
 
     def _emit(self, event: Event) -> None:
         self._queue.append(event)
