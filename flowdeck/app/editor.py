@@ -72,6 +72,7 @@ class Editor:
                 .props("dense color=positive")
                 .tooltip("Run (Ctrl+Enter)")
             )
+            ui.button("Runs", icon="history", on_click=lambda: ui.navigate.to("/runs")).props("flat dense color=white")
             ui.button("Templates", icon="dashboard_customize", on_click=self._gallery).props("flat dense color=white")
             ui.button("Open", icon="folder_open", on_click=self._open_dialog).props("flat dense color=white")
             ui.button("Save", icon="save", on_click=self.save).props("flat dense color=white")

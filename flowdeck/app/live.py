@@ -27,7 +27,7 @@ class LiveRun:
         runner: Runner,
         view: RunView,
         on_change: Callable[[], None],
-        workflow: Callable[[], Workflow],
+        workflow: Callable[[], Workflow | None],
     ) -> None:
         self.runner = runner
         self.view = view
@@ -81,7 +81,7 @@ class LiveRun:
         """Run from this agent (it and everything downstream), or only this agent, on the current workflow."""
         if self.run_id is None or self.running:
             return
-        workflow: Workflow | None = self.workflow()
+        workflow = self.workflow()
         if workflow is not None and node_id not in {node.id for node in workflow.nodes}:
             workflow = None  # the agent was deleted since: re-run the recorded workflow
         await self._launch(self.runner.rerun(self.run_id, node_id, only=only, workflow=workflow))

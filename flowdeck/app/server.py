@@ -24,12 +24,14 @@ def serve(
     from nicegui import ui
 
     from flowdeck.app.editor import register_pages
+    from flowdeck.app.runs_page import register_runs_pages
     from flowdeck.services import open_services
 
     services = open_services()
     nicegui_app.on_shutdown(services.runner.close)
     nicegui_app.on_shutdown(services.close)
     register_pages(services, startup_workflow=workflow)
+    register_runs_pages(services)
     ui.run(
         host=host,
         port=port,

@@ -53,6 +53,7 @@ class RunStarted(_EventBase):
     inputs: dict[str, str]
     node_ids: list[str]
     reused: list[str] = field(default_factory=list)
+    model: str | None = None  # the model every agent was told to use (`--model`), if any
     type: Literal["run_started"] = "run_started"
 
 

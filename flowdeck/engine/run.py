@@ -117,6 +117,7 @@ class Run:
             inputs=dict(self.inputs),
             node_ids=list(self.dag.order),
             reused=[n for n in self.dag.order if self._mode[n] == "reuse"],
+            model=self._override,
         )
         for node_id in self.dag.order:
             if self._pending[node_id] == 0:

@@ -147,5 +147,11 @@ class RunLog:
         with self._engine.connect() as conn:
             return [RunSummary(**row._asdict()) for row in conn.execute(query).all()]
 
+    def workflow_names(self) -> list[str]:
+        """The names of the workflows that have runs, sorted."""
+        with self._engine.connect() as conn:
+            query = select(_RUNS.c.workflow_name).distinct().order_by(_RUNS.c.workflow_name)
+            return list(conn.execute(query).scalars())
+
     def running(self) -> list[RunSummary]:
         return self.recent(limit=10_000, status="running")

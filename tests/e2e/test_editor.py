@@ -176,7 +176,8 @@ def test_run_from_the_editor_shows_each_agent_finish(page: Page) -> None:
     node(page, "Coder", "Coder").click()
     page.get_by_role("tab", name="Inspector").click()
     expect(page.get_by_text("Received the output of: Researcher")).to_be_visible()
-    expect(page.get_by_text("def solve(value: str) -> bool:")).to_be_visible()
+    inspector = page.get_by_role("tabpanel").filter(has_text="Messages sent")
+    expect(inspector.get_by_text("def solve(value: str) -> bool:")).to_be_visible()
     expect(page.get_by_text("## From Researcher")).to_be_visible()
 
 

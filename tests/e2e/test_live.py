@@ -108,6 +108,7 @@ def test_fan_out_run_shows_every_agent_queued_running_succeeded(page: Page) -> N
 
 
 def test_reloading_mid_run_keeps_every_log_line_exactly_once(page: Page, tmp_path: Path) -> None:
+    set_model(page, "Coder", "Coder", "scripted/delay=0.4")  # about 5 s of streaming: a reload lands mid-run
     start_run(page)
     expect(node(page, "Coder", "Coder")).to_contain_text("running", timeout=20_000)
     page.reload()

@@ -14,12 +14,14 @@ Intent = Callable[[dict[str, Any]], None]
 class FlowCanvas(Element, component="canvas.js", esm={"flowdeck-canvas": "dist"}):
     """Renders nodes and edges; reports intents (node_added, edge_connected, nodes_moved, deleted,
     selection_change) and takes patches (replace, add_node, update_node, remove_nodes, add_edge,
-    remove_edges, select, status, clear_status, reveal, fit, theme)."""
+    remove_edges, select, status, handoffs, clear_status, reveal, fit, theme). `readonly`: view and select only.."""
 
-    def __init__(self, nodes: list[dict[str, Any]], edges: list[dict[str, Any]], *, dark: bool = False) -> None:
+    def __init__(
+        self, nodes: list[dict[str, Any]], edges: list[dict[str, Any]], *, dark: bool = False, readonly: bool = False
+    ) -> None:
         super().__init__()
         # Only the first render reads this prop; later changes travel as patches, never as the whole graph.
-        self._props["initial"] = {"nodes": nodes, "edges": edges, "dark": dark}
+        self._props["initial"] = {"nodes": nodes, "edges": edges, "dark": dark, "readonly": readonly}
 
     def on_intent(self, name: str, handler: Intent) -> FlowCanvas:
         self.on(name, lambda event: handler(_args(event)))

@@ -167,7 +167,7 @@ function Canvas({ initial, emit, register, store }) {
             );
             break;
           case "fit":
-            window.requestAnimationFrame(() => flow.fitView({ padding: 0.2 }));
+            window.requestAnimationFrame(() => flow.fitView({ padding: 0.2, maxZoom: 1 }));
             break;
           case "theme":
             setColorMode(op.dark ? "dark" : "light");
@@ -242,7 +242,7 @@ function Canvas({ initial, emit, register, store }) {
       deleteKeyCode={readonly ? null : ["Delete", "Backspace"]}
       multiSelectionKeyCode={["Shift", "Meta", "Control"]}
       fitView
-      fitViewOptions={{ padding: 0.2 }}
+      fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
       minZoom={0.05}
       proOptions={{ hideAttribution: true }}
       ariaLabelConfig={{ "node.a11yDescription.default": "Agent. Press Enter to select, arrow keys to move." }}

@@ -1,0 +1,100 @@
+"""Replay of a recorded run: its events fed into a RunView in time order (play, pause, speed, scrub).
+
+Scrubbing folds the events up to the chosen position from scratch: the same reducer as the live view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nicegui import ui
+
+from flowdeck.app.run_view import RunView
+from flowdeck.engine.events import Event
+
+TICK = 0.05
+MAX_IDLE = 1.0  # a quiet stretch (a retry wait, a slow model) replays as at most this many seconds
+SPEEDS = {1: "1×", 2: "2×", 5: "5×", 20: "20×", 100: "100×"}
+
+
+class Replay:
+    def __init__(self, view: RunView, events: list[Event]) -> None:
+        self.view = view
+        self.events = events
+        self.pos = len(events)
+        self.playing = False
+        self.clock = events[-1].ts if events else 0.0
+
+    def controls(self) -> None:
+        """Play/pause, speed and position controls (build inside a row)."""
+        rewind = ui.button(icon="skip_previous", on_click=self.rewind).props("flat dense round")
+        rewind.props["aria-label"] = "Back to the start"
+        self.play = ui.button(icon="play_arrow", on_click=self.toggle).props("flat dense round")
+        self.play.props["aria-label"] = "Play the replay"
+        self.speed = ui.select(SPEEDS, value=5, label="Speed").props("dense options-dense").classes("w-24")
+        self.slider = ui.slider(min=0, max=max(len(self.events), 1), step=1, value=self.pos).classes("w-72")
+        self.slider.props["aria-label"] = "Replay position"
+        # Quasar's change event fires when the user lets go (or presses a key), not on every pixel dragged.
+        self.slider.on("change", self._scrubbed)
+        self.where = ui.label("").classes("text-xs text-gray-500 whitespace-nowrap")
+        self.seek(self.pos)
+        ui.timer(TICK, self._tick)
+
+    def seek(self, pos: int) -> None:
+        pos = max(0, min(pos, len(self.events)))
+        self.view.animate = False
+        self.view.reset()
+        self.view.feed(self.events[:pos])
+        self.view.flush()
+        self.pos = pos
+        self.clock = self.events[pos - 1].ts if pos else (self.events[0].ts if self.events else 0.0)
+        self._show()
+
+    def rewind(self) -> None:
+        self._pause()
+        self.seek(0)
+
+    def toggle(self) -> None:
+        if self.playing:
+            self._pause()
+            return
+        if self.pos >= len(self.events):
+            self.seek(0)
+        self.playing = True
+        self.view.animate = True
+        self.play.props(remove="icon").props("icon=pause")
+        self.play.props["aria-label"] = "Pause the replay"
+
+    def _pause(self) -> None:
+        self.playing = False
+        self.play.props(remove="icon").props("icon=play_arrow")
+        self.play.props["aria-label"] = "Play the replay"
+
+    def _tick(self) -> None:
+        if not self.playing:
+            return
+        if self.pos >= len(self.events):
+            self._pause()
+            return
+        self.clock += TICK * float(self.speed.value or 1)
+        upcoming = self.events[self.pos].ts
+        if upcoming - self.clock > MAX_IDLE:
+            self.clock = upcoming - MAX_IDLE
+        start = self.pos
+        while self.pos < len(self.events) and self.events[self.pos].ts <= self.clock:
+            self.pos += 1
+        if self.pos > start:
+            self.view.feed(self.events[start : self.pos])
+            self.view.flush()
+            self._show()
+
+    def _scrubbed(self, event: Any) -> None:
+        value = event.args if isinstance(event.args, int | float) else self.slider.value
+        self._pause()
+        self.seek(int(value))
+
+    def _show(self) -> None:
+        self.slider.value = self.pos
+        total = len(self.events)
+        offset = min(self.clock, self.events[-1].ts) - self.events[0].ts if self.events else 0.0
+        self.where.set_text(f"event {self.pos} of {total} · +{max(offset, 0):.1f} s")

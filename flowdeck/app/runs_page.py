@@ -1,0 +1,162 @@
+"""The runs pages: the history of runs (filter, pick two to compare) and one run, read-only, with all the
+run panel's tabs and a replay control that steps through its events in time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from nicegui import ui
+
+from flowdeck.app.compare import compare_page
+from flowdeck.app.live import LiveRun
+from flowdeck.app.replay import Replay
+from flowdeck.app.run_view import RunView
+from flowdeck.components.canvas import FlowCanvas
+from flowdeck.document import Document
+from flowdeck.engine.events import RunStarted
+from flowdeck.engine.workflow import parse_workflow
+from flowdeck.errors import FlowdeckError
+from flowdeck.services import Services
+from flowdeck.storage.runs import RunSummary
+
+STATUSES = ["succeeded", "failed", "cancelled", "interrupted", "running"]
+
+
+def register_runs_pages(services: Services) -> None:
+    @ui.page("/runs")
+    async def runs_page(workflow: str = "", status: str = "") -> None:
+        header("Runs")
+        await runs_list(services, workflow, status)
+
+    @ui.page("/runs/compare")
+    async def compare(a: str = "", b: str = "") -> None:
+        header("Compare runs")
+        await compare_page(services, a, b)
+
+    @ui.page("/runs/{run_id}")
+    async def run_page(run_id: str) -> None:
+        header("Run")
+        await run_detail(services, run_id)
+
+
+def header(title: str) -> None:
+    ui.query(".nicegui-content").classes("p-0 gap-0")
+    with ui.header().classes("items-center gap-3 no-wrap bg-slate-900 py-2"):
+        ui.label("flowdeck").classes("text-lg font-bold")
+        ui.label(title).classes("text-base")
+        ui.space()
+        ui.link("Editor", "/").classes("text-white")
+        ui.link("Runs", "/runs").classes("text-white")
+
+
+async def runs_list(services: Services, workflow: str, status: str) -> None:
+    names = await asyncio.to_thread(services.runs.workflow_names)
+    with ui.column().classes("w-full p-4 gap-3"):
+        with ui.row().classes("items-end gap-3"):
+            workflow_filter = ui.select(["", *names], value=workflow if workflow in names else "", label="Workflow")
+            workflow_filter.props("clearable options-dense emit-value").classes("w-72")
+            status_filter = ui.select(["", *STATUSES], value=status if status in STATUSES else "", label="Status")
+            status_filter.props("clearable options-dense").classes("w-48")
+            compare = ui.button("Compare selected", icon="compare_arrows").props("outline no-caps")
+        columns: list[dict[str, Any]] = [
+            {"name": "workflow", "label": "Workflow", "field": "workflow", "align": "left"},
+            {"name": "status", "label": "Status", "field": "status", "align": "left"},
+            {"name": "started", "label": "Started", "field": "started", "align": "left"},
+            {"name": "duration", "label": "Duration", "field": "duration", "align": "right"},
+            {"name": "tokens", "label": "Tokens", "field": "tokens", "align": "right"},
+            {"name": "cost", "label": "Cost", "field": "cost", "align": "right"},
+            {"name": "id", "label": "Run", "field": "id", "align": "left"},
+        ]
+        table = ui.table(columns=columns, rows=[], row_key="id", selection="multiple", pagination=50)
+        table.classes("w-full").props('flat bordered dense aria-label="Runs"')
+        table.add_slot(
+            "body-cell-id",
+            '<q-td :props="props"><a :href="\'/runs/\' + props.value" class="text-indigo-600 underline">'
+            "Open run {{ props.value }}</a></q-td>",
+        )
+        empty = ui.label("No runs match. Start one from the editor, or with `flowdeck run`.").classes(
+            "text-sm text-gray-500"
+        )
+
+    async def load() -> None:
+        rows = await asyncio.to_thread(
+            services.runs.recent,
+            limit=500,
+            workflow=workflow_filter.value or None,
+            status=status_filter.value or None,
+        )
+        table.rows = [_row(r) for r in rows]
+        table.selected = []
+        table.update()
+        empty.set_visibility(not rows)
+
+    def open_compare() -> None:
+        picked = [row["id"] for row in table.selected]
+        if len(picked) != 2:
+            ui.notify("Select exactly two runs to compare", type="warning")
+            return
+        ui.navigate.to(f"/runs/compare?a={picked[0]}&b={picked[1]}")
+
+    workflow_filter.on_value_change(load)
+    status_filter.on_value_change(load)
+    compare.on_click(open_compare)
+    await load()
+
+
+def _row(r: RunSummary) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "workflow": r.workflow_name,
+        "status": r.status,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at)),
+        "duration": f"{r.duration:.1f} s" if r.duration is not None else "–",
+        "tokens": r.prompt_tokens + r.completion_tokens,
+        "cost": f"${r.cost:.4f}",
+    }
+
+
+async def run_detail(services: Services, run_id: str) -> None:
+    try:
+        summary = await asyncio.to_thread(services.runs.get, run_id)
+        events = await asyncio.to_thread(services.runs.events, summary.id)
+    except FlowdeckError as exc:
+        ui.label(str(exc)).classes("p-4 text-negative")
+        return
+    first = events[0] if events else None
+    if not isinstance(first, RunStarted):
+        ui.label(f"Run {run_id} has no recorded events.").classes("p-4 text-negative")
+        return
+    workflow = parse_workflow(first.workflow, source=f"the workflow of run {summary.id}")
+    doc = Document(workflow=workflow, default_model=first.model or services.settings.default_model)
+    with ui.row().classes("w-full items-center gap-3 px-4 py-2 no-wrap"):
+        ui.label(f"{workflow.name}").classes("text-base font-semibold")
+        ui.label(f"run {summary.id} · read-only").classes("text-sm text-gray-500")
+        ui.space()
+        controls = ui.row().classes("items-center gap-2 no-wrap")
+    with (
+        ui.splitter(horizontal=True, value=45, limits=(15, 85))
+        .classes("w-full")
+        .style("height: calc(100vh - 112px)") as splitter
+    ):
+        with splitter.before:
+            canvas = FlowCanvas(doc.canvas_nodes(), doc.canvas_edges(), readonly=True).classes("w-full h-full")
+        with splitter.after, ui.column().classes("w-full h-full gap-0 no-wrap") as panel:
+            with ui.row().classes("w-full items-center gap-3 no-wrap px-2 pt-1"):
+                progress = ui.label("").classes("text-sm whitespace-nowrap")
+                bar = ui.linear_progress(value=0, show_value=False).props("rounded").classes("w-40")
+            view = RunView(canvas, progress, bar, on_select=lambda node_id: None)
+    panel.props["role"] = "region"
+    panel.props["aria-label"] = "Run panel"
+    canvas.on_intent("selection_change", lambda a: view.select(next(iter(a.get("nodes") or []), None)))
+
+    if summary.id in services.runner.active_runs():
+        live = LiveRun(services.runner, view, lambda: None, lambda: None)
+        with controls:
+            ui.label("Live").classes("text-sm text-positive font-semibold")
+            ui.button("Cancel run", icon="stop", on_click=live.cancel).props("dense flat no-caps color=negative")
+        live.watch(summary.id)
+        return
+    with controls:
+        Replay(view, events).controls()
