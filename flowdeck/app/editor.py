@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from typing import Any
 
 from nicegui import ui
 
 from flowdeck.app.dialogs import import_dialog, open_dialog, templates_gallery
+from flowdeck.app.draft import read_draft, write_draft
 from flowdeck.app.live import LiveRun
 from flowdeck.app.model_options import model_options
 from flowdeck.app.run_view import RunView
@@ -17,13 +16,12 @@ from flowdeck.components.canvas import FlowCanvas
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
 from flowdeck.document import Document, EditRefused
-from flowdeck.engine.workflow import Workflow, parse_workflow
-from flowdeck.errors import FlowdeckError, WorkflowError
+from flowdeck.engine.workflow import Workflow
+from flowdeck.errors import FlowdeckError
 from flowdeck.services import Services
 from flowdeck.templates import load_template
 
 FIRST_TEMPLATE = "research-code-review"
-DRAFT_KEY = "flowdeck-draft"
 DRAFT_SECONDS = 0.5
 
 
@@ -180,7 +178,7 @@ class Editor:
             return
         self.doc.saved = workflow
         self._draft_due = False
-        ui.run_javascript(f"localStorage.removeItem({json.dumps(DRAFT_KEY)})")
+        write_draft(None, None)
         ui.notify(f"Saved “{workflow.name}”", type="positive")
         self._refresh()
 
@@ -261,6 +259,8 @@ class Editor:
         if selected != self.selected:
             self.selected = selected
             self._refresh_panel()
+            if selected is not None and self.live.run_id is not None:
+                self.live.view.tabs.set_value("Inspector")  # what this agent did in the run shown
 
     def _edit(self, node_id: str, changes: dict[str, Any]) -> None:
         label = changes.pop("label", None)
@@ -333,38 +333,17 @@ class Editor:
     # -- the local draft: unsaved edits kept in the browser, so a refresh or a closed tab loses nothing ----
 
     def _write_draft(self) -> None:
-        if not self._draft_due:
-            return
-        self._draft_due = False
-        key = json.dumps(DRAFT_KEY)
-        if self.doc.dirty:
-            draft = json.dumps(
-                {"workflow_id": self.workflow_id, "ts": time.time(), "workflow": self.doc.workflow.to_dict()}
-            )
-            ui.run_javascript(f"localStorage.setItem({key}, {json.dumps(draft)})")
-        else:
-            ui.run_javascript(f"localStorage.removeItem({key})")
+        if self._draft_due:
+            self._draft_due = False
+            write_draft(self.doc.workflow if self.doc.dirty else None, self.workflow_id)
 
     async def _restore_draft(self) -> None:
-        try:
-            raw = await ui.run_javascript(f"localStorage.getItem({json.dumps(DRAFT_KEY)})", timeout=5)
-        except TimeoutError:
+        draft = await read_draft()
+        if draft is None or draft.workflow == self.doc.workflow:
             return
-        if not isinstance(raw, str):
-            return
-        try:
-            data = json.loads(raw)
-            workflow = parse_workflow(data["workflow"], source="the saved draft")
-            workflow_id = data.get("workflow_id")
-            written = float(data.get("ts", 0))
-        except (ValueError, KeyError, TypeError, WorkflowError):
-            ui.run_javascript(f"localStorage.removeItem({json.dumps(DRAFT_KEY)})")
-            return
-        if workflow == self.doc.workflow or not isinstance(workflow_id, str | None):
-            return
-        if workflow_id is not None and await self._saved_after(workflow_id, written):
+        if draft.workflow_id is not None and await self._saved_after(draft.workflow_id, draft.written_at):
             return  # saved since (perhaps in another tab): the saved version wins
-        self._show(workflow, workflow_id=workflow_id, saved=False)
+        self._show(draft.workflow, workflow_id=draft.workflow_id, saved=False)
         ui.notify("Restored your unsaved changes", type="info")
 
     async def _saved_after(self, workflow_id: str, ts: float) -> bool:

@@ -82,7 +82,8 @@ class NodeState:
         if status == "succeeded":
             if ex.cached:
                 return "done · cached (the model was not called)"
-            return f"done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens"
+            cost = f" · ${ex.cost:.4f}" if ex.cost else ""
+            return f"done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens{cost}"
         if status in ("failed", "cancelled"):
             return f"{status}: {ex.error}"
         if status == "skipped":

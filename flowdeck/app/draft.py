@@ -1,0 +1,51 @@
+"""The local draft: unsaved edits kept in the browser's localStorage, so a refresh or a closed tab loses nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from nicegui import ui
+
+from flowdeck.engine.workflow import Workflow, parse_workflow
+from flowdeck.errors import WorkflowError
+
+DRAFT_KEY = json.dumps("flowdeck-draft")
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    workflow: Workflow
+    workflow_id: str | None
+    written_at: float
+
+
+def write_draft(workflow: Workflow | None, workflow_id: str | None) -> None:
+    """Keep `workflow` as this browser's draft; None removes the draft (nothing unsaved)."""
+    if workflow is None:
+        ui.run_javascript(f"localStorage.removeItem({DRAFT_KEY})")
+        return
+    draft = json.dumps({"workflow_id": workflow_id, "ts": time.time(), "workflow": workflow.to_dict()})
+    ui.run_javascript(f"localStorage.setItem({DRAFT_KEY}, {json.dumps(draft)})")
+
+
+async def read_draft() -> Draft | None:
+    """The browser's draft, validated like any workflow file; a malformed one is removed."""
+    try:
+        raw = await ui.run_javascript(f"localStorage.getItem({DRAFT_KEY})", timeout=5)
+    except TimeoutError:
+        return None
+    if not isinstance(raw, str):
+        return None
+    try:
+        data = json.loads(raw)
+        workflow = parse_workflow(data["workflow"], source="the saved draft")
+        workflow_id = data.get("workflow_id")
+        written = float(data.get("ts", 0))
+        if not isinstance(workflow_id, str | None):
+            raise TypeError("workflow_id")
+    except (ValueError, KeyError, TypeError, WorkflowError):
+        write_draft(None, None)
+        return None
+    return Draft(workflow=workflow, workflow_id=workflow_id, written_at=written)
