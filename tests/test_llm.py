@@ -35,7 +35,7 @@ def request(model: str, timeout: float = 10) -> ModelRequest:
 
 async def test_scripted_model_streams_through_litellm_with_usage() -> None:
     chunks: list[str] = []
-    completion = await LiteLLMCaller().call(request("scripted/chunks=4"), chunks.append)
+    completion = await LiteLLMCaller().call(request("scripted/chunks=4,delay=0.05"), chunks.append)
     assert len(chunks) >= 3 and "".join(chunks) == completion.text
     assert "```python" in completion.text
     assert completion.usage.completion_tokens > 0 and completion.cost == 0.0

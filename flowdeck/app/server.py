@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import sys
 
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import ConfigError
 
 log = logging.getLogger("flowdeck.app")
+
+# How often Python hands the GIL between threads (default 5 ms). Model calls run on their own thread; at
+# 50 concurrent runs a 5 ms interval let the app's event loop wait ~80 ms at p99, 1 ms keeps it ~35 ms
+# (bench/concurrency.py).
+SWITCH_INTERVAL = 0.001
 
 
 def serve(
@@ -27,6 +33,7 @@ def serve(
     from flowdeck.app.runs_page import register_runs_pages
     from flowdeck.services import open_services
 
+    sys.setswitchinterval(SWITCH_INTERVAL)
     services = open_services()
     nicegui_app.on_shutdown(services.runner.close)
     nicegui_app.on_shutdown(services.close)
