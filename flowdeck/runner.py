@@ -88,6 +88,11 @@ class Runner:
         active.task = asyncio.get_running_loop().create_task(self._pump(active), name=f"flowdeck-run:{run.run_id}")
         return run.run_id
 
+    async def prepare(self, models: set[str]) -> None:
+        """Get the model caller ready for these models now (import libraries, start local servers), so that
+        the first run does not wait for it."""
+        await self._caller.prepare(models)
+
     async def rerun(
         self,
         run_id: str,

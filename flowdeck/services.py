@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -9,7 +10,8 @@ from sqlalchemy import Engine
 from flowdeck.config import Settings, ensure_home, load_settings
 from flowdeck.engine.embedded import EmbeddedModel
 from flowdeck.engine.llm import LiteLLMCaller
-from flowdeck.engine.llm_types import ModelCaller
+from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest
+from flowdeck.engine.scripted import ScriptedCaller, is_scripted
 from flowdeck.runner import Runner, recover_interrupted
 from flowdeck.storage import OutputCache, RunLog, WorkflowStore, open_database
 
@@ -29,6 +31,23 @@ class Services:
         self.engine.dispose()
 
 
+class DirectScripted:
+    """Scripted models in-process, everything else through `other` (see Settings.scripted_direct)."""
+
+    def __init__(self, other: ModelCaller) -> None:
+        self._other = other
+        self._scripted = ScriptedCaller()
+
+    async def prepare(self, models: set[str]) -> None:
+        others = {m for m in models if not is_scripted(m)}
+        if others:
+            await self._other.prepare(others)
+
+    async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
+        caller = self._scripted if is_scripted(request.model) else self._other
+        return await caller.call(request, on_text)
+
+
 def open_services(settings: Settings | None = None, *, caller: ModelCaller | None = None) -> Services:
     """Open the database (migrating it), mark runs of dead processes interrupted, build the Runner.
 
@@ -39,7 +58,10 @@ def open_services(settings: Settings | None = None, *, caller: ModelCaller | Non
     engine = open_database(settings.database_url)
     runs = RunLog(engine)
     cache = OutputCache(settings.cache_dir)
-    caller = caller or LiteLLMCaller(EmbeddedModel(threads=settings.embedded_threads))
+    if caller is None:
+        caller = LiteLLMCaller(EmbeddedModel(threads=settings.embedded_threads))
+        if settings.scripted_direct:
+            caller = DirectScripted(caller)
     runner = Runner(
         runs,
         caller,

@@ -56,6 +56,10 @@ class RunView:
         self._edges_changed: set[str] = set()
         self._timeline_due = False
         self._timeline_at = 0.0
+        self._since: float | None = None  # the time of the oldest event not yet shown
+        # Only the tab in view is kept up to date; the others catch up when shown (the Log always is).
+        self._tab = "Output"
+        self._outputs_due: set[str] = set()
         with ui.tabs(on_change=lambda e: self._show_tab(e.value)).props(
             "dense inline-label align=left no-caps"
         ) as tabs:
@@ -96,8 +100,10 @@ class RunView:
 
     def reset(self) -> None:
         self.state = RunState()
+        self._since = None
         self.labels = {}
         self._changed.clear()
+        self._outputs_due.clear()
         self._lines = []
         self._delivered = {}
         self._edges_changed.clear()
@@ -124,13 +130,16 @@ class RunView:
             if isinstance(event, NodeStarted | NodeFinished | NodeFailed | NodeSkipped):
                 self._timeline_due = True
             self._lines.append(log_line(event, self.labels, self.state.started_at))
+            if self._since is None:
+                self._since = event.ts
 
     def flush(self) -> None:
         """Send what changed since the last flush: one canvas patch, new log lines, changed cards."""
         changed, self._changed = self._changed, set()
         patches: list[dict[str, Any]] = []
         if changed:
-            patches.append({"op": "status", "updates": {n: self._status(n) for n in changed}})
+            patches.append({"op": "status", "updates": {n: self._status(n) for n in changed}, "since": self._since})
+        self._since = None
         if self._edges_changed:
             delivered = {edge: self._delivered[edge] for edge in self._edges_changed}
             patches.append({"op": "handoffs", "delivered": delivered, "animate": self.animate})
@@ -138,23 +147,33 @@ class RunView:
         self.canvas.patch(*patches)
         lines, self._lines = self._lines, []
         self.log.append(lines)
-        self.outputs.update(self.state, changed)
-        self.handoffs.update(self.state.handoffs)
-        running = self.state.status in ("pending", "running", "waiting")
-        now = time.monotonic()
-        if self._timeline_due or (running and now - self._timeline_at >= TIMELINE_SECONDS):
-            self._timeline_due = False
-            self._timeline_at = now
-            self.timeline.update(self.state)
-        if self.selected in changed:
-            self._show_inspector()
+        self._outputs_due |= changed
+        self._refresh_tab(inspected=self.selected in changed)
         self._show_progress()
+
+    def _refresh_tab(self, *, inspected: bool = True) -> None:
+        """Bring the tab in view up to date."""
+        if self._tab == "Output":
+            self.outputs.update(self.state, self._outputs_due)
+            self._outputs_due.clear()
+        elif self._tab == "Handoffs":
+            self.handoffs.update(self.state.handoffs)
+        elif self._tab == "Timeline":
+            running = self.state.status in ("pending", "running", "waiting")
+            now = time.monotonic()
+            if self._timeline_due or (running and now - self._timeline_at >= TIMELINE_SECONDS):
+                self._timeline_due = False
+                self._timeline_at = now
+                self.timeline.update(self.state)
+        elif self._tab == "Inspector" and inspected:
+            self._show_inspector()
 
     # -- selection and inspector ------------------------------------------------------------------
 
     def select(self, node_id: str | None) -> None:
         self.selected = node_id
-        self._show_inspector()
+        if self._tab == "Inspector":
+            self._show_inspector()
 
     def _pick_handoff(self, handoff: Handoff) -> None:
         self.on_select(handoff.target)
@@ -164,8 +183,11 @@ class RunView:
     def _show_tab(self, name: object) -> None:
         for key, panel in self._panels.items():
             panel.set_visibility(key == name)
-        if name == "Log":
-            self.log.run_method("reveal")  # a hidden list cannot scroll: follow the newest lines now
+        self._tab = str(name)
+        self._timeline_due = True
+        self._refresh_tab()
+        # A hidden list is neither re-rendered nor scrolled; shown again, it catches up and follows the newest.
+        self.log.run_method("reveal" if name == "Log" else "conceal")
 
     def _show_inspector(self) -> None:
         self.inspector.clear()

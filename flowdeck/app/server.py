@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import sys
 
 from flowdeck.engine.workflow import Workflow
-from flowdeck.errors import ConfigError
+from flowdeck.errors import ConfigError, FlowdeckError
 
 log = logging.getLogger("flowdeck.app")
 
@@ -15,6 +16,9 @@ log = logging.getLogger("flowdeck.app")
 # 50 concurrent runs a 5 ms interval let the app's event loop wait ~80 ms at p99, 1 ms keeps it ~35 ms
 # (bench/concurrency.py).
 SWITCH_INTERVAL = 0.001
+# Seconds after start-up before the default model is made ready in the background (litellm's import takes
+# a few seconds of CPU; the first page should not wait for it, the first run should not either).
+WARM_UP_DELAY = 2.0
 
 
 def serve(
@@ -27,7 +31,7 @@ def serve(
             "use 127.0.0.1 (the default)"
         )
     from nicegui import app as nicegui_app
-    from nicegui import ui
+    from nicegui import background_tasks, ui
 
     from flowdeck.app.editor import register_pages
     from flowdeck.app.runs_page import register_runs_pages
@@ -39,6 +43,15 @@ def serve(
     nicegui_app.on_shutdown(services.close)
     register_pages(services, startup_workflow=workflow)
     register_runs_pages(services)
+
+    async def warm_up() -> None:
+        await asyncio.sleep(WARM_UP_DELAY)  # after the first page has been served
+        try:
+            await services.runner.prepare({services.settings.default_model})
+        except FlowdeckError as exc:
+            log.warning("the default model is not ready: %s", exc)
+
+    nicegui_app.on_startup(lambda: background_tasks.create(warm_up(), name="flowdeck warm-up"))
     ui.run(
         host=host,
         port=port,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from nicegui import ui
+from nicegui.element import Element
 
 from flowdeck.engine.state import NodeState, RunState
 
@@ -17,10 +18,22 @@ _DOT = {
 }
 
 
+class StreamText(Element, component="stream_text.js"):
+    """Streamed text, updated by deltas: 20 updates a second cost the new characters, not the whole text."""
+
+    def show(self, text: str, previous: str) -> None:
+        if text.startswith(previous) and previous:
+            if len(text) > len(previous):
+                self.run_method("append", text[len(previous) :])
+        else:
+            self.run_method("set", text)  # a retry started over, or the text was cleared
+
+
 class _Card:
     def __init__(self, label: str) -> None:
         self.text = ""
-        with ui.card().props("flat bordered").classes("w-full p-2 gap-1"):
+        self.status = "queued"
+        with ui.card().props("flat bordered").classes("w-full p-2 gap-1") as self.card:
             with ui.row().classes("w-full items-center gap-2 no-wrap"):
                 self.dot = ui.element("span").style(_dot_style("queued"))
                 ui.label(label).classes("font-semibold text-sm")
@@ -28,41 +41,70 @@ class _Card:
                 copy = ui.button(icon="content_copy", on_click=lambda: ui.clipboard.write(self.text))
                 copy.props("flat dense round size=sm").tooltip("Copy")
                 copy.props["aria-label"] = f"Copy the output of {label}"
-            # DOMPurify sanitizes the rendered HTML in the browser: model text never becomes markup.
-            self.body = ui.markdown("").classes("w-full text-sm fd-output")
+            # While the agent streams, its text is shown as text (cheap to update 20 times a second); once it
+            # is done, as markdown. DOMPurify sanitizes the rendered HTML: model text never becomes markup.
+            self.stream = StreamText().classes("w-full text-sm")
+        self.body: ui.markdown | None = None
 
     def show(self, node: NodeState) -> None:
         ex = node.latest
         text = "" if ex is None else ex.output if ex.output is not None else ex.text
-        self.summary.set_text(node.summary())
-        self.dot.style(_dot_style(node.status))
-        if text != self.text:
-            self.text = text
-            self.body.set_content(text)
+        streaming = node.status in ("running", "retrying")
+        # While streaming, the word count ticks on the canvas; here the summary changes with the status only.
+        self.summary.set_text(node.status if streaming else node.summary())
+        if node.status != self.status:
+            self.status = node.status
+            self.dot.style(_dot_style(node.status))
+        if text == self.text and streaming == self.stream.visible:
+            return
+        previous, self.text = self.text, text
+        self.stream.set_visibility(streaming)
+        if streaming:
+            self.stream.show(text, previous)
+            if self.body is not None:
+                self.body.set_visibility(False)
+            return
+        self.stream.show("", previous)
+        if self.body is None:
+            with self.card:
+                self.body = ui.markdown("").classes("w-full text-sm fd-output")
+        self.body.set_visibility(True)
+        self.body.set_content(text)
 
 
 class OutputsTab:
-    """One card per agent, in the workflow's order; only cards whose agent changed are updated."""
+    """A card per agent that has started, in the order they started; only changed cards are updated."""
 
     def __init__(self) -> None:
         self.column = ui.column().classes("w-full gap-2")
         self._cards: dict[str, _Card] = {}
-        with self.column:
-            self._empty = ui.label("Outputs appear here as agents work.").classes("text-sm text-gray-500")
+        self._labels: Mapping[str, str] = {}
+        self.reset({})
 
     def reset(self, labels: Mapping[str, str]) -> None:
         self.column.clear()
         self._cards = {}
+        self._labels = labels
         with self.column:
-            for node_id, label in labels.items():
-                self._cards[node_id] = _Card(label)
+            self._empty = ui.label("Outputs appear here as agents work.").classes("text-sm text-gray-500")
 
     def update(self, state: RunState, changed: Iterable[str]) -> None:
-        for node_id in changed:
-            card = self._cards.get(node_id)
+        for node_id in sorted(changed, key=lambda n: _started_at(state, n)):
             node = state.nodes.get(node_id)
-            if card is not None and node is not None:
-                card.show(node)
+            if node is None or node.latest is None:
+                continue
+            card = self._cards.get(node_id)
+            if card is None:
+                self._empty.set_visibility(False)
+                with self.column:
+                    card = self._cards[node_id] = _Card(self._labels.get(node_id, node_id))
+            card.show(node)
+
+
+def _started_at(state: RunState, node_id: str) -> float:
+    node = state.nodes.get(node_id)
+    ex = node.latest if node else None
+    return (ex.started_at or ex.finished_at or 0.0) if ex else 0.0
 
 
 def _dot_style(status: str) -> str:

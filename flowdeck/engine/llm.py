@@ -226,7 +226,13 @@ async def _load_litellm() -> Any:
     if _litellm is None:
         async with _import_lock:
             if _litellm is None:
-                module: Any = await asyncio.to_thread(importlib.import_module, "litellm")
+                # Importing litellm makes a few hundred thousand objects; the collector's full passes over them
+                # held the GIL for up to 0.5 s each (stalling the app's event loop). Collect once, afterwards.
+                gc.disable()
+                try:
+                    module: Any = await asyncio.to_thread(importlib.import_module, "litellm")
+                finally:
+                    gc.enable()
                 module.suppress_debug_info = True
                 module.custom_provider_map = [
                     *[p for p in module.custom_provider_map if p.get("provider") != "scripted"],
@@ -235,6 +241,13 @@ async def _load_litellm() -> Any:
                 # litellm brings a few hundred thousand long-lived objects (its model and price tables). Left
                 # to the garbage collector, every full collection walks them all: measured, stalls of up to
                 # 0.6 s of the app's event loop. Freezing moves what exists now out of the collector's way.
+                # The first call imports another few seconds' worth of litellm (tokenizers, logging, cost
+                # tables). Make it here, to the offline scripted model, rather than in the middle of a run.
+                stream = await module.acompletion(
+                    model="scripted/chunks=2", messages=[{"role": "user", "content": "warm up"}], stream=True
+                )
+                async for _chunk in stream:
+                    pass
                 gc.freeze()
                 _litellm = module
     return _litellm

@@ -100,15 +100,14 @@ class ScriptedModel:
             await asyncio.sleep(spec.latency)
         if failing and spec.fault != "stream_cut":
             raise fault_error(spec, model)
-        words = compose(messages).split(" ")
-        size = max(1, -(-len(words) // spec.chunks))
-        for index in range(0, len(words), size):
+        text = compose(messages)
+        size = max(1, -(-len(text) // spec.chunks))
+        for index in range(0, len(text), size):
             if failing and index:
                 raise fault_error(spec, model)
             if spec.delay and index:
                 await asyncio.sleep(spec.delay)
-            end = index + size
-            yield " ".join(words[index:end]) + (" " if end < len(words) else "")
+            yield text[index : index + size]
 
 
 class ScriptedCaller:

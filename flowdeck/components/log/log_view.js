@@ -26,7 +26,7 @@ export default {
     </div>`,
   data() {
     // A frozen holder is never made reactive: 100,000 lines must not become 100,000 proxies.
-    return { store: Object.freeze({ lines: [] }), version: 0, agent: "", level: "info", query: "", follow: true, agents: [] };
+    return { store: Object.freeze({ lines: [], agents: new Set() }), hidden: true, version: 0, agent: "", level: "info", query: "", follow: true, agents: [] };
   },
   mounted() {
     this.scrollEl = this.$refs.scroller.$el;
@@ -78,16 +78,30 @@ export default {
     append(lines) {
       for (const line of lines) {
         this.store.lines.push(line);
-        if (!this.agents.includes(line.agent)) this.agents.push(line.agent);
+        if (!this.store.agents.has(line.agent)) {
+          this.store.agents.add(line.agent);
+          this.agents.push(line.agent);
+        }
       }
-      this.version++;
+      // While the log is hidden (another tab is shown), nothing is re-rendered or scrolled: reveal() catches up.
+      if (this.hidden) this.stale = true;
+      else this.version++;
     },
     reset() {
       this.store.lines.length = 0;
+      this.store.agents.clear();
       this.agents = [];
       this.version++;
     },
+    conceal() {
+      this.hidden = true;
+    },
     reveal() {
+      this.hidden = false;
+      if (this.stale) {
+        this.stale = false;
+        this.version++;
+      }
       if (this.follow) this.$nextTick(() => this.toEnd());
     },
     jump() {

@@ -70,6 +70,16 @@ const AgentNode = memo(function AgentNode({ id, data, selected }) {
 
 const nodeTypes = { agent: AgentNode };
 
+// How long after the oldest event in a status patch the patch was painted (seconds; bench/live.py reads it).
+const lags = [];
+window.__flowdeckLag = lags;
+function recordLag(since) {
+  requestAnimationFrame(() => {
+    if (lags.length >= 100000) lags.splice(0, 50000);
+    lags.push(Date.now() / 1000 - since);
+  });
+}
+
 // An edge that shows handoffs: a packet travels along it when an output is delivered; delivered edges stay marked.
 const HandoffEdge = memo(function HandoffEdge(props) {
   const { id, data, markerEnd, style } = props;
@@ -149,6 +159,7 @@ function Canvas({ initial, emit, register, store }) {
             break;
           case "status":
             store.set(op.updates);
+            if (op.since) recordLag(op.since);
             break;
           case "handoffs":
             // {edge id: count delivered so far}: each new count sends one packet along the edge.
