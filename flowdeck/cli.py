@@ -71,18 +71,30 @@ def run_command(source: str, inputs: tuple[str, ...], model: str | None, as_json
         sys.exit(2)
 
 
-async def _run(workflow: object, inputs: dict[str, str], model: str | None, as_json: bool, use_cache: bool) -> int:
+async def _run(
+    workflow: object,
+    inputs: dict[str, str],
+    model: str | None,
+    as_json: bool,
+    use_cache: bool,
+    resume: str | None = None,
+) -> int:
     from flowdeck.engine.events import event_to_json
     from flowdeck.engine.state import RunState
     from flowdeck.engine.workflow import Workflow
     from flowdeck.progress import ProgressView
     from flowdeck.services import open_services
 
-    assert isinstance(workflow, Workflow)
     services = await asyncio.to_thread(open_services)
     try:
         runner = services.runner
-        run_id = await runner.start(workflow, inputs, model=model, use_cache=use_cache)
+        if resume is not None:
+            workflow = await asyncio.to_thread(runner.recorded_workflow, resume)
+            run_id = await runner.resume(resume, model=model)
+        else:
+            assert isinstance(workflow, Workflow)
+            run_id = await runner.start(workflow, inputs, model=model, use_cache=use_cache)
+        assert isinstance(workflow, Workflow)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, runner.cancel, run_id)
         state = RunState()
@@ -153,6 +165,19 @@ def runs_command(ctx: click.Context, limit: int, workflow: str | None, status: s
             f"{r.id:<12}  {r.workflow_name[:32]:<32}  {r.status:<11}  {started:<19}  {duration:>8}  "
             f"{r.prompt_tokens + r.completion_tokens:>7}  ${r.cost:.4f}"
         )
+
+
+@runs_command.command("resume")
+@click.argument("run_id")
+@click.option("--model", "-m", help="Run the remaining agents on this model instead of the run's own.")
+@click.option("--json", "as_json", is_flag=True, help="Print the event stream as JSON lines.")
+def runs_resume(run_id: str, model: str | None, as_json: bool) -> None:
+    """Finish a stopped run: only agents without a committed output run again (as a new run)."""
+    try:
+        sys.exit(asyncio.run(_run(None, {}, model, as_json, False, resume=run_id)))
+    except FlowdeckError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
 
 
 @runs_command.command("show")

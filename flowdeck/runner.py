@@ -18,7 +18,7 @@ from flowdeck.engine.llm_types import Completion, ModelCaller
 from flowdeck.engine.run import OutputCache, Run
 from flowdeck.engine.state import TERMINAL_NODE, RunState, fold
 from flowdeck.engine.workflow import Workflow, parse_workflow
-from flowdeck.errors import NotFoundError
+from flowdeck.errors import NotFoundError, Problem, WorkflowError
 from flowdeck.storage.runs import RunLog
 
 log = logging.getLogger("flowdeck.runner")
@@ -113,7 +113,27 @@ class Runner:
         dag = build(workflow)
         scope = {node_id} if only or node_id not in dag.order else {node_id, *dag.descendants(node_id)}
         reuse = {n: Completion(text=text, usage=Usage(), cost=0.0) for n, text in outputs.items() if n not in scope}
-        return await self.start(dag, started.inputs, reuse=reuse, scope=scope, workflow_id=workflow_id)
+        return await self.start(
+            dag, started.inputs, model=started.model, reuse=reuse, scope=scope, workflow_id=workflow_id
+        )
+
+    async def resume(self, run_id: str, *, model: str | None = None) -> str:
+        """Finish a run that stopped (interrupted, failed or cancelled) as a new run: the agents without a
+        committed output run; the others reuse their outputs, so no completed model call is repeated."""
+        started, outputs = await asyncio.to_thread(self._recorded, run_id)
+        if started.run_id in self._active:
+            raise WorkflowError([Problem("run", f"run {run_id} is still going; wait for it or cancel it first")])
+        dag = build(parse_workflow(started.workflow, source=f"the workflow of run {run_id}"))
+        missing = [n for n in dag.order if n not in outputs]
+        if not missing:
+            raise WorkflowError([Problem("run", f"every agent of run {run_id} has its output; nothing to resume")])
+        reuse = {n: Completion(text=outputs[n], usage=Usage(), cost=0.0) for n in dag.order if n in outputs}
+        return await self.start(dag, started.inputs, model=model or started.model, reuse=reuse, scope=missing)
+
+    def recorded_workflow(self, run_id: str) -> Workflow:
+        """The workflow a recorded run ran. Blocking."""
+        started, _ = self._recorded(run_id)
+        return parse_workflow(started.workflow, source=f"the workflow of run {run_id}")
 
     def _recorded(self, run_id: str) -> tuple[RunStarted, dict[str, str]]:
         summary = self._log.get(run_id)

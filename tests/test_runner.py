@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from flowdeck.config import Settings
-from flowdeck.engine.events import Event, NodeFinished
+from flowdeck.engine.events import Event, NodeFinished, NodeStarted, event_from_dict
 from flowdeck.engine.state import fold
 from flowdeck.engine.workflow import Workflow
 from flowdeck.runner import recover_interrupted
@@ -131,5 +132,27 @@ def test_killed_process_leaves_an_interrupted_run_with_finished_outputs(home: Pa
         assert state.nodes["researcher"].status == "succeeded"
         assert services.runs.outputs(run_id)["researcher"] == state.outputs()["researcher"]
         assert recover_interrupted(services.runs) == []  # recovery never touches a run twice
+    finally:
+        services.close()
+
+    # Resume: only the agents without a committed output run; the researcher's model call is not repeated.
+    resumed = subprocess.run(
+        [sys.executable, "-m", "flowdeck.cli", "runs", "resume", run_id[:8], "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    new_events = [event_from_dict(json.loads(line)) for line in resumed.stdout.splitlines()]
+    again = fold(new_events)
+    assert again.status == "succeeded" and again.run_id != run_id
+    assert [e.node_id for e in new_events if isinstance(e, NodeStarted)] == ["coder", "reviewer"]
+    assert again.outputs()["researcher"] == state.outputs()["researcher"]
+    assert again.nodes["researcher"].latest is not None and again.nodes["researcher"].latest.cached
+    services = open_services(settings)
+    try:
+        assert services.runs.get(run_id).status == "interrupted"  # resuming never changes the old run
+        assert services.runs.events(run_id) == events
     finally:
         services.close()

@@ -15,7 +15,9 @@ from flowdeck.app.replay import Replay
 from flowdeck.app.run_view import RunView
 from flowdeck.components.canvas import FlowCanvas
 from flowdeck.document import Document
+from flowdeck.engine.agents import display_name
 from flowdeck.engine.events import RunStarted
+from flowdeck.engine.state import fold
 from flowdeck.engine.workflow import parse_workflow
 from flowdeck.errors import FlowdeckError
 from flowdeck.services import Services
@@ -159,4 +161,23 @@ async def run_detail(services: Services, run_id: str) -> None:
         live.watch(summary.id)
         return
     with controls:
+        if summary.status in ("interrupted", "failed", "cancelled"):
+            stopped = fold(events)
+            if stopped.interrupted_nodes:
+                labels = {node.id: display_name(node) for node in workflow.nodes}
+                names = ", ".join(labels.get(n, n) for n in stopped.interrupted_nodes)
+                ui.label(
+                    f"Interrupted while {names} {'was' if len(stopped.interrupted_nodes) == 1 else 'were'} working"
+                )
+            ui.button("Resume", icon="restart_alt", on_click=lambda: resume(summary.id)).props(
+                "dense outline no-caps"
+            ).tooltip("Run the agents that have no output yet; the others keep theirs (no model call is repeated)")
         Replay(view, events).controls()
+
+    async def resume(stopped_id: str) -> None:
+        try:
+            new_id = await services.runner.resume(stopped_id)
+        except FlowdeckError as exc:
+            ui.notify(f"Not resumed: {exc}", type="negative", multi_line=True)
+            return
+        ui.navigate.to(f"/runs/{new_id}")
