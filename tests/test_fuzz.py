@@ -1,0 +1,176 @@
+"""Property-based fuzzing (hypothesis): the workflow loader and the event reducer never crash or hang."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from flowdeck.engine.dag import build
+from flowdeck.engine.events import event_from_dict, event_to_dict
+from flowdeck.engine.state import RunState, fold
+from flowdeck.engine.workflow import parse_workflow
+from flowdeck.errors import WorkflowError
+
+FAST = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    max_leaves=30,
+)
+ids = st.sampled_from(["a", "b", "c", "d", "../x", "", "a b", "<s>"])
+nodes = st.fixed_dictionaries(
+    {"id": ids, "type": st.sampled_from(["researcher", "coder", "reviewer", "custom", "shell", ""])},
+    optional={
+        "label": st.text(max_size=50),
+        "position": st.fixed_dictionaries({"x": st.floats(), "y": st.floats()}),
+        "config": st.fixed_dictionaries(
+            {},
+            optional={
+                "temperature": st.floats() | st.text(max_size=5),
+                "prompt_template": st.text(max_size=80) | st.sampled_from(["{{ inputs.task }}", "{% for %}"]),
+                "max_tokens": st.integers(),
+                "model": st.text(max_size=20),
+                "api_base": st.text(max_size=10),
+            },
+        ),
+        "extra": json_values,
+    },
+)
+workflows = st.fixed_dictionaries(
+    {"format": st.sampled_from([1, 1, 1, 2, "1", None]), "name": st.text(max_size=40)},
+    optional={
+        "nodes": st.lists(nodes, max_size=6),
+        "edges": st.lists(st.fixed_dictionaries({"id": st.text(max_size=5), "source": ids, "target": ids}), max_size=8),
+        "inputs": st.lists(st.fixed_dictionaries({"name": st.sampled_from(["task", "x", "1bad"])}), max_size=3),
+        "code": json_values,
+    },
+)
+
+
+@FAST
+@given(workflows)
+def test_loader_accepts_or_refuses_clearly_structured_input(data: dict[str, Any]) -> None:
+    problems = []
+    try:
+        build(parse_workflow(json.dumps(data)))
+    except WorkflowError as exc:
+        problems = [str(problem) for problem in exc.problems] or ["(no problem listed)"]
+    assert "(no problem listed)" not in problems and all(problems)
+
+
+@FAST
+@given(st.one_of(st.text(max_size=300), st.binary(max_size=300), json_values.map(json.dumps)))
+def test_loader_never_crashes_on_arbitrary_text(raw: str | bytes) -> None:
+    listed = True
+    try:
+        parse_workflow(raw)
+    except WorkflowError as exc:
+        listed = bool(exc.problems)
+    assert listed
+
+
+node_ids = st.sampled_from(["a", "b", "c"])
+common = {"run_id": st.just("r"), "ts": st.floats(min_value=0, max_value=2e9)}
+node_common = {**common, "node_id": node_ids, "execution": st.integers(1, 3)}
+usage = st.fixed_dictionaries({"prompt_tokens": st.integers(0, 10**6), "completion_tokens": st.integers(0, 10**6)})
+messages = st.lists(
+    st.fixed_dictionaries({"role": st.sampled_from(["system", "user"]), "content": st.text(max_size=20)}), max_size=2
+)
+event_data = st.one_of(
+    st.fixed_dictionaries(
+        {
+            **common,
+            "type": st.just("run_started"),
+            "workflow_name": st.text(max_size=10),
+            "workflow": st.just({}),
+            "inputs": st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=2),
+            "node_ids": st.lists(node_ids, max_size=3),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            **node_common,
+            "type": st.just("node_started"),
+            "attempt": st.integers(1, 5),
+            "model": st.text(max_size=10),
+            "messages": messages,
+            "parameters": st.just({"temperature": 0.2}),
+            "received_from": st.lists(node_ids, max_size=2),
+        }
+    ),
+    st.fixed_dictionaries({**node_common, "type": st.just("token"), "attempt": st.integers(1, 5), "text": st.text()}),
+    st.fixed_dictionaries(
+        {
+            **node_common,
+            "type": st.just("node_finished"),
+            "output": st.text(max_size=20),
+            "usage": usage,
+            "cost": st.floats(0, 10),
+            "duration": st.floats(0, 100),
+            "cached": st.booleans(),
+            "attempts": st.integers(0, 5),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            **node_common,
+            "type": st.just("node_failed"),
+            "error_kind": st.sampled_from(["timeout", "cancelled", "auth"]),
+            "message": st.text(max_size=20),
+            "retryable": st.booleans(),
+            "attempts": st.integers(0, 5),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            **node_common,
+            "type": st.just("node_retrying"),
+            "attempt": st.integers(1, 5),
+            "max_attempts": st.integers(1, 5),
+            "error_kind": st.text(max_size=5),
+            "message": st.text(max_size=10),
+            "wait": st.floats(0, 60),
+        }
+    ),
+    st.fixed_dictionaries({**node_common, "type": st.just("node_skipped"), "reason": st.text(max_size=10)}),
+    st.fixed_dictionaries(
+        {
+            **node_common,
+            "type": st.just("handoff"),
+            "target": node_ids,
+            "edge_id": st.text(max_size=4),
+            "message": st.text(max_size=10),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            **common,
+            "type": st.just("run_finished"),
+            "status": st.sampled_from(["succeeded", "failed", "cancelled"]),
+            "duration": st.floats(0, 100),
+            "usage": usage,
+            "cost": st.floats(0, 10),
+        }
+    ),
+    st.fixed_dictionaries({**common, "type": st.just("run_interrupted"), "running": st.lists(node_ids, max_size=3)}),
+)
+
+
+@FAST
+@given(st.lists(event_data, max_size=40), st.randoms())
+def test_reducer_folds_any_event_order_without_crashing(items: list[dict[str, Any]], rnd: Any) -> None:
+    events = []
+    for seq, item in enumerate(items, start=1):
+        seq_value = seq if rnd.random() < 0.9 else rnd.randint(0, 50)  # gaps, repeats and reordering too
+        events.append(event_from_dict({**item, "seq": seq_value}))
+    state = fold(events)
+    assert isinstance(state, RunState)
+    # Applying the same events again changes nothing (replays never double-count).
+    again = fold(events, fold(events))
+    assert again.usage == state.usage and again.last_seq == state.last_seq
+    for event in events:
+        assert event_from_dict(event_to_dict(event)) == event
