@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +22,7 @@ from playwright.sync_api import Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.server import launch
 from flowdeck.config import load_settings
 from flowdeck.engine.workflow import parse_workflow
 from flowdeck.services import open_services
@@ -45,8 +44,6 @@ def big_workflow(n: int) -> object:
 
 def measure(nodes: int | None) -> tuple[float, float, float]:
     home = Path(tempfile.mkdtemp(prefix="flowdeck-bench-canvas-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(FLOWDECK_HOME=str(home), FLOWDECK_MODEL="scripted")
     expected = 3
     if nodes:
         os.environ["FLOWDECK_HOME"] = str(home)
@@ -54,16 +51,8 @@ def measure(nodes: int | None) -> tuple[float, float, float]:
         services.workflows.save(big_workflow(nodes))  # type: ignore[arg-type]
         services.close()
         expected = nodes
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flowdeck.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, port = launch(FLOWDECK_HOME=str(home), FLOWDECK_MODEL="scripted")
     try:
         start = _first_page(port, t0)
         with sync_playwright() as playwright:

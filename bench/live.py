@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +34,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.server import launch, wait_for_port
 from flowdeck.config import load_settings
 from flowdeck.engine.workflow import Workflow, parse_workflow
 from flowdeck.services import open_services
@@ -61,36 +60,14 @@ def app(workflow: Workflow, model: str, *, direct: bool = False) -> Iterator[tup
     os.environ["FLOWDECK_HOME"] = str(home)
     services = open_services(load_settings(env_file=None))
     services.workflows.save(workflow)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(FLOWDECK_HOME=str(home), FLOWDECK_MODEL=model, LITELLM_LOCAL_MODEL_COST_MAP="True")
-    env.update(FLOWDECK_SCRIPTED_DIRECT="1" if direct else "")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flowdeck.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, port = launch(FLOWDECK_HOME=str(home), FLOWDECK_MODEL=model, FLOWDECK_SCRIPTED_DIRECT="1" if direct else "")
     try:
-        _wait(port)
+        wait_for_port(port)
         yield f"http://127.0.0.1:{port}/", services
     finally:
         proc.terminate()
         proc.wait()
         services.close()
-
-
-def _wait(port: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the app did not start")
 
 
 def open_editor(page: Page, url: str, agents: int) -> None:
