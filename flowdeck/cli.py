@@ -26,7 +26,12 @@ def main(ctx: click.Context) -> None:
 
 
 @main.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback only for now).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; anything but loopback needs a password (flowdeck auth set-password).",
+)
 @click.option("--port", "-p", default=8765, show_default=True, help="Port to listen on.")
 def serve_command(host: str, port: int) -> None:
     """Start the editor without opening a browser."""
@@ -275,6 +280,15 @@ def _services() -> Services:
 
     return open_services()
 
+
+def _add_groups() -> None:
+    from flowdeck.cli_auth import api_command, auth_command
+
+    main.add_command(auth_command)
+    main.add_command(api_command)
+
+
+_add_groups()
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
@@ -35,6 +35,11 @@ class Settings:
     # Benchmarks of flowdeck's own pipeline: the scripted model is called in-process, skipping litellm's
     # per-call work (~20 ms + 0.3 ms a chunk). Off by default: tests and users go through litellm.
     scripted_direct: bool = False
+    # Sharing on a LAN (see flowdeck.auth). Secrets are kept out of repr() so they never reach a log.
+    editor_password: str | None = field(default=None, repr=False)
+    viewer_password: str | None = field(default=None, repr=False)
+    api_token: str | None = field(default=None, repr=False)
+    allowed_hosts: tuple[str, ...] = ()
 
     @property
     def cache_dir(self) -> Path:
@@ -68,6 +73,12 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
         suggested_models=tuple(model for key, model in _PROVIDER_MODELS if values.get(key)),
         ollama_base=values.get("OLLAMA_API_BASE") or "http://127.0.0.1:11434",
         scripted_direct=values.get(f"{_PREFIX}SCRIPTED_DIRECT", "") in ("1", "true", "yes"),
+        editor_password=_secret(values, "PASSWORD", min_length=10),
+        viewer_password=_secret(values, "VIEWER_PASSWORD", min_length=10),
+        api_token=_secret(values, "API_TOKEN", min_length=24),
+        allowed_hosts=tuple(
+            h.strip().lower() for h in values.get(f"{_PREFIX}ALLOWED_HOSTS", "").split(",") if h.strip()
+        ),
     )
 
 
@@ -76,6 +87,13 @@ def ensure_home(settings: Settings) -> Path:
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.home.chmod(0o700)
     return settings.home
+
+
+def _secret(values: dict[str, str], name: str, *, min_length: int) -> str | None:
+    raw = values.get(_PREFIX + name) or None
+    if raw is not None and len(raw) < min_length:
+        raise ConfigError(f"{_PREFIX}{name} is {len(raw)} characters long; use at least {min_length}")
+    return raw
 
 
 def _int(values: dict[str, str], name: str, default: int, *, low: int, high: int) -> int:

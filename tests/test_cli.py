@@ -72,7 +72,7 @@ def test_validate_and_schema(home: Path) -> None:
     assert json.loads(out)["title"] == "Workflow"
 
 
-def test_serving_beyond_loopback_is_refused_until_authentication_exists(home: Path) -> None:
+def test_serving_beyond_loopback_is_refused_until_a_password_is_set(home: Path) -> None:
     code, _, err = invoke("serve", "--host", "0.0.0.0")
     assert code == 2
-    assert "authentication is not built yet" in err
+    assert "no password is set" in err and "flowdeck auth set-password" in err

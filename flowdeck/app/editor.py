@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from fastapi.responses import RedirectResponse
 from nicegui import ui
 
+from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.dialogs import import_dialog, open_dialog, templates_gallery
 from flowdeck.app.draft import read_draft, write_draft
 from flowdeck.app.live import LiveRun
@@ -31,8 +33,11 @@ def register_pages(services: Services, *, startup_workflow: Workflow | None = No
     ui.add_css(".fd-output pre { overflow-x: auto; max-width: 100%; }", shared=True)
 
     @ui.page("/")
-    async def editor_page() -> None:
+    async def editor_page() -> RedirectResponse | None:
+        if not can_edit():
+            return RedirectResponse("/runs", status_code=303)  # viewers watch runs; they do not edit
         await Editor(services).build(startup_workflow)
+        return None
 
 
 class Editor:
@@ -96,6 +101,7 @@ class Editor:
             ui.button(icon="dark_mode", on_click=lambda: self._toggle_theme(dark)).props(
                 'flat dense color=white aria-label="Toggle dark theme"'
             )
+            account_controls()
         with ui.left_drawer(value=True, bordered=True).props("width=240").classes("gap-2 p-3"):
             palette(self.add_node)
         with ui.right_drawer(value=True, bordered=True).props("width=340").classes("p-3"):

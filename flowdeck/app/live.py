@@ -4,6 +4,7 @@ subscription that feeds the RunView (status merged per agent, flushed about ever
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
@@ -17,6 +18,7 @@ from flowdeck.errors import FlowdeckError
 from flowdeck.runner import Runner
 
 FLUSH_SECONDS = 0.05
+log = logging.getLogger("flowdeck.app")
 
 
 class LiveRun:
@@ -122,10 +124,16 @@ class LiveRun:
             nonlocal last_flush, flush_handle
             flush_handle = None
             last_flush = time.monotonic()
-            self.view.flush()
+            try:
+                self.view.flush()
+            except Exception:  # a display bug must not freeze the page: the next flush shows the state again
+                log.exception("run %s: updating the page failed", run_id)
 
         async for event in self.runner.subscribe(run_id, self.view.state.last_seq):
-            self.view.feed((event,))
+            try:
+                self.view.feed((event,))
+            except Exception:
+                log.exception("run %s: showing event %s failed", run_id, event.seq)
             if time.monotonic() - last_flush >= FLUSH_SECONDS:
                 flush()
             elif flush_handle is None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from nicegui import ui
 
+from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.compare import compare_page
 from flowdeck.app.live import LiveRun
 from flowdeck.app.replay import Replay
@@ -49,8 +50,10 @@ def header(title: str) -> None:
         ui.label("flowdeck").classes("text-lg font-bold")
         ui.label(title).classes("text-base")
         ui.space()
-        ui.link("Editor", "/").classes("text-white")
+        if can_edit():
+            ui.link("Editor", "/").classes("text-white")
         ui.link("Runs", "/runs").classes("text-white")
+        account_controls()
 
 
 async def runs_list(services: Services, workflow: str, status: str) -> None:
@@ -157,7 +160,8 @@ async def run_detail(services: Services, run_id: str) -> None:
         live = LiveRun(services.runner, view, lambda: None, lambda: None)
         with controls:
             ui.label("Live").classes("text-sm text-positive font-semibold")
-            ui.button("Cancel run", icon="stop", on_click=live.cancel).props("dense flat no-caps color=negative")
+            if can_edit():
+                ui.button("Cancel run", icon="stop", on_click=live.cancel).props("dense flat no-caps color=negative")
         live.watch(summary.id)
         return
     with controls:
@@ -169,9 +173,10 @@ async def run_detail(services: Services, run_id: str) -> None:
                 ui.label(
                     f"Interrupted while {names} {'was' if len(stopped.interrupted_nodes) == 1 else 'were'} working"
                 )
-            ui.button("Resume", icon="restart_alt", on_click=lambda: resume(summary.id)).props(
-                "dense outline no-caps"
-            ).tooltip("Run the agents that have no output yet; the others keep theirs (no model call is repeated)")
+            if can_edit():
+                ui.button("Resume", icon="restart_alt", on_click=lambda: resume(summary.id)).props(
+                    "dense outline no-caps"
+                ).tooltip("Run the agents that have no output yet; the others keep theirs (no model call is repeated)")
         Replay(view, events).controls()
 
     async def resume(stopped_id: str) -> None:

@@ -19,26 +19,47 @@ SWITCH_INTERVAL = 0.001
 # Seconds after start-up before the default model is made ready in the background (litellm's import takes
 # a few seconds of CPU; the first page should not wait for it, the first run should not either).
 WARM_UP_DELAY = 2.0
+_ANY = ("0.0.0.0", "::")
 
 
 def serve(
     *, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False, workflow: Workflow | None = None
 ) -> None:
-    """Run the app until interrupted. Refuses a non-loopback address: authentication is not built yet."""
-    if not _is_loopback(host):
-        raise ConfigError(
-            f"--host {host} would share flowdeck on the network, and authentication is not built yet; "
-            "use 127.0.0.1 (the default)"
-        )
+    """Run the app until interrupted. A non-loopback address needs a password configured (see flowdeck.auth)."""
     from nicegui import app as nicegui_app
     from nicegui import background_tasks, ui
 
+    from flowdeck.api.routes import PREFIX, build_api
     from flowdeck.app.editor import register_pages
     from flowdeck.app.runs_page import register_runs_pages
+    from flowdeck.auth import Authenticator, CredentialStore, Gate, Guard, register_login
+    from flowdeck.config import load_settings
     from flowdeck.services import open_services
+    from flowdeck.storage.sessions import SessionStore
 
+    settings = load_settings()
+    store = CredentialStore(settings.home)
+    authenticator = Authenticator(settings, store)
+    shared = not _is_loopback(host)
+    if shared and not authenticator.configured:
+        raise ConfigError(
+            f"--host {host} would share flowdeck on the network, and no password is set. Set one first: "
+            "`flowdeck auth set-password` (or FLOWDECK_PASSWORD in the environment, at least 10 characters); "
+            "a viewer password (read-only) with `flowdeck auth set-password --viewer`"
+        )
     sys.setswitchinterval(SWITCH_INTERVAL)
-    services = open_services()
+    services = open_services(settings)
+    secret = store.storage_secret()
+    gate = Gate(
+        authenticator=authenticator,
+        sessions=SessionStore(services.engine, secret),
+        require_login=shared or authenticator.configured,
+        shared=shared,
+        allowed_hosts=frozenset(settings.allowed_hosts) | ({host.lower()} if shared and host not in _ANY else set()),
+    )
+    nicegui_app.add_middleware(Guard, gate=gate)
+    register_login(nicegui_app, gate)
+    nicegui_app.mount(PREFIX, build_api(services))
     nicegui_app.on_shutdown(services.runner.close)
     nicegui_app.on_shutdown(services.close)
     register_pages(services, startup_workflow=workflow)
@@ -60,6 +81,8 @@ def serve(
         reload=False,
         show_welcome_message=False,
         favicon="🔀",
+        storage_secret=secret,
+        proxy_headers=False,  # X-Forwarded-For is never trusted: the client is whoever connected
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 from flowdeck.errors import StorageError
-from flowdeck.storage.tables import EventRow, MigrationRow, NodeOutputRow, RunRow, WorkflowRow
+from flowdeck.storage.tables import EventRow, MigrationRow, NodeOutputRow, RunRow, SessionRow, WorkflowRow
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -21,9 +21,14 @@ def _initial(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=tables)
 
 
+def _sessions(conn: Connection) -> None:
+    SessionRow.__table__.create(conn)  # type: ignore[attr-defined]
+
+
 # Ordered and named. Never edit one that has shipped: add the next one instead.
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _initial),
+    ("0002_sessions", _sessions),
 ]
 
 

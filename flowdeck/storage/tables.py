@@ -63,3 +63,12 @@ class MigrationRow(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=100)
     applied_at: float
+
+
+class SessionRow(SQLModel, table=True):
+    __tablename__ = "sessions"
+
+    id: str = Field(primary_key=True, max_length=64)  # HMAC of the cookie value; the value itself is not kept
+    role: str = Field(max_length=10)
+    created_at: float
+    expires_at: float = Field(index=True)

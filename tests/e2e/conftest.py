@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.appserver import running_app
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -50,26 +47,29 @@ def app_home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def app_url(tmp_path: Path, app_model: str, app_home: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(FLOWDECK_HOME=str(app_home), FLOWDECK_MODEL=app_model, LITELLM_LOCAL_MODEL_COST_MAP="True")
-    env.pop("FLOWDECK_DATABASE_URL", None)
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flowdeck.cli", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    try:
-        _wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+def app_env() -> dict[str, str]:
+    """Extra environment for the app (a module can override this fixture, e.g. to set passwords)."""
+    return {}
+
+
+@pytest.fixture
+def app_url(
+    tmp_path: Path, app_model: str, app_home: Path, app_env: dict[str, str], request: pytest.FixtureRequest
+) -> Iterator[str]:
+    log = tmp_path / "server.log"
+    with running_app(app_home, log, model=app_model, env=app_env) as url:
+        yield url
+    call = getattr(request.node, "rep_call", None)
+    if call is not None and call.failed:  # the app's side of a failure: shown under "Captured stdout teardown"
+        print(f"--- {log} (last 200 lines) ---")
+        print("\n".join(log.read_text(errors="replace").splitlines()[-200:]))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
 
 
 @pytest.fixture
@@ -82,22 +82,3 @@ def page(browser: Browser, app_url: str, request: pytest.FixtureRequest) -> Iter
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
     context.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the app exited with code {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("the app did not start within 30 s")

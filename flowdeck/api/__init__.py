@@ -1,0 +1,1 @@
+"""The headless HTTP API (see routes.py)."""

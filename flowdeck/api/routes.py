@@ -1,0 +1,196 @@
+"""The headless HTTP API, mounted at /api/v1: run saved workflows, follow and cancel runs, read results.
+
+Every request needs an API token (`Authorization: Bearer TOKEN`, see `flowdeck auth token create`); the
+guard checks it before this app sees the request. Viewer tokens read; editor tokens also start and cancel.
+The schema is served at /api/v1/openapi.json and printed by `flowdeck api schema`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from importlib.metadata import version
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPBearer
+
+from flowdeck.api.schemas import NodeResult, Problem, RunListItem, RunRequest, RunResult, WorkflowItem
+from flowdeck.engine.agents import display_name
+from flowdeck.engine.events import event_to_dict, event_to_json
+from flowdeck.engine.state import RunState, fold
+from flowdeck.engine.workflow import Workflow, parse_workflow
+from flowdeck.errors import NotFoundError, WorkflowError
+from flowdeck.services import Services
+from flowdeck.templates import load_template, template_names
+
+PREFIX = "/api/v1"
+_bearer = HTTPBearer(auto_error=False, description="An API token from `flowdeck auth token create NAME`.")
+_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": Problem, "description": "No valid API token."},
+    403: {"model": Problem, "description": "A viewer token cannot do this."},
+    404: {"model": Problem, "description": "No such workflow or run."},
+}
+
+
+def build_api(services: Services) -> FastAPI:
+    """The API as an app of its own (mounted at PREFIX), so that its OpenAPI schema holds only the API."""
+    api = FastAPI(
+        title="flowdeck API",
+        version=version("flowdeck"),
+        description=__doc__,
+        docs_url=None,  # Swagger UI would load its scripts from a CDN; the schema is enough
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        dependencies=[Depends(_bearer)],
+        responses=_ERRORS,
+    )
+
+    @api.get("/workflows", response_model=list[WorkflowItem], summary="Workflows that can be run")
+    async def list_workflows() -> list[WorkflowItem]:
+        saved = await asyncio.to_thread(lambda: [*services.workflows.list(), *services.workflows.list(templates=True)])
+        items = [
+            WorkflowItem(
+                id=s.id,
+                name=s.name,
+                kind="template" if s.is_template else "saved",
+                inputs=[i.name for i in s.workflow.inputs],
+            )
+            for s in saved
+        ]
+        for name in template_names():
+            items.append(
+                WorkflowItem(id=None, name=name, kind="builtin", inputs=[i.name for i in load_template(name).inputs])
+            )
+        return items
+
+    @api.post("/runs", response_model=RunResult, status_code=202, summary="Start a run")
+    async def start_run(body: RunRequest, request: Request) -> JSONResponse:
+        _editor(request)
+        workflow, workflow_id = await _resolve(services, body.workflow)
+        try:
+            run_id = await services.runner.start(
+                workflow, body.inputs, model=body.model, use_cache=body.use_cache, workflow_id=workflow_id
+            )
+        except WorkflowError as exc:
+            raise HTTPException(422, [str(p) for p in exc.problems]) from None
+        state = await services.runner.wait(run_id) if body.wait else RunState(status="pending")
+        state.workflow_name = state.workflow_name or workflow.name
+        return JSONResponse(_result(run_id, state, workflow).model_dump(), status_code=200 if body.wait else 202)
+
+    @api.get("/runs", response_model=list[RunListItem], summary="Recent runs, newest first")
+    async def list_runs(
+        limit: Annotated[int, Query(ge=1, le=500)] = 50, workflow: str | None = None, status: str | None = None
+    ) -> list[RunListItem]:
+        rows = await asyncio.to_thread(services.runs.recent, limit=limit, workflow=workflow, status=status)
+        return [
+            RunListItem(
+                id=r.id,
+                workflow=r.workflow_name,
+                status=r.status,
+                started_at=r.started_at,
+                duration=r.duration,
+                tokens=r.prompt_tokens + r.completion_tokens,
+                cost=r.cost,
+            )
+            for r in rows
+        ]
+
+    @api.get("/runs/{run_id}", response_model=RunResult, summary="A run's status, per-agent results and outputs")
+    async def get_run(run_id: str) -> RunResult:
+        state = await _state(services, run_id)
+        workflow = parse_workflow(state.workflow, source=f"the workflow of run {run_id}") if state.workflow else None
+        return _result(state.run_id, state, workflow)
+
+    @api.get(
+        "/runs/{run_id}/events",
+        summary="A run's events (JSON list), or with follow=true the live stream (JSON lines) until it ends",
+        response_model=None,
+        responses={200: {"content": {"application/json": {}, "application/x-ndjson": {}}}},
+    )
+    async def get_events(
+        run_id: str, after: Annotated[int, Query(ge=0)] = 0, follow: bool = False
+    ) -> StreamingResponse | list[dict[str, object]]:
+        summary = await _summary(services, run_id)
+        if not follow:
+            return [event_to_dict(e) for e in await asyncio.to_thread(services.runs.events, summary, after)]
+
+        async def lines() -> AsyncIterator[str]:
+            async for event in services.runner.subscribe(summary, after):
+                yield event_to_json(event) + "\n"
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+    @api.post("/runs/{run_id}/cancel", response_model=RunResult, summary="Cancel a run that is going")
+    async def cancel_run(run_id: str, request: Request) -> RunResult:
+        _editor(request)
+        summary = await _summary(services, run_id)
+        if not services.runner.cancel(summary):
+            raise HTTPException(409, f"run {summary} is not going in this server; nothing to cancel")
+        state = await services.runner.wait(summary)
+        return _result(summary, state, None)
+
+    return api
+
+
+def _editor(request: Request) -> None:
+    if getattr(request.state, "flowdeck_role", None) != "editor":
+        raise HTTPException(403, "this token is a viewer's; starting and cancelling runs needs an editor token")
+
+
+async def _resolve(services: Services, name: str) -> tuple[Workflow, str | None]:
+    """A saved workflow by id or exact name (newest first), else a built-in template by name."""
+    saved = await asyncio.to_thread(lambda: [*services.workflows.list(), *services.workflows.list(templates=True)])
+    for item in saved:
+        if item.id == name or item.name == name:
+            return item.workflow, item.id
+    if name in template_names():
+        return load_template(name), None
+    known = sorted({s.name for s in saved} | set(template_names()))
+    raise HTTPException(404, f"no workflow named '{name}'; known: {', '.join(known)}")
+
+
+async def _summary(services: Services, run_id: str) -> str:
+    try:
+        return (await asyncio.to_thread(services.runs.get, run_id)).id
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+async def _state(services: Services, run_id: str) -> RunState:
+    full = await _summary(services, run_id)
+    return fold(await asyncio.to_thread(services.runs.events, full))
+
+
+def _result(run_id: str, state: RunState, workflow: Workflow | None) -> RunResult:
+    names = {n.id: display_name(n) for n in workflow.nodes} if workflow is not None else {}
+    nodes = []
+    for node_id, node in state.nodes.items():
+        ex = node.latest
+        nodes.append(
+            NodeResult(
+                id=node_id,
+                name=names.get(node_id, node_id),
+                status=node.status,
+                summary=node.summary(),
+                output=ex.output if ex else None,
+                error_kind=ex.error_kind if ex else None,
+                error=ex.error if ex else None,
+                tokens=ex.usage.total_tokens if ex else 0,
+                cost=ex.cost if ex else 0.0,
+                duration=ex.duration if ex else None,
+            )
+        )
+    return RunResult(
+        id=run_id,
+        workflow=state.workflow_name,
+        status=state.status,
+        started_at=state.started_at,
+        duration=state.duration,
+        tokens=state.usage.total_tokens,
+        cost=state.cost,
+        nodes=nodes,
+        outputs=state.outputs(),
+        events_url=f"{PREFIX}/runs/{run_id}/events",
+    )

@@ -1,0 +1,67 @@
+"""The HTTP API's request and response bodies (they are its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RunRequest(BaseModel):
+    """Start a run of a saved workflow (by id or name) or a built-in template (by name)."""
+
+    model_config = ConfigDict(extra="forbid")
+    workflow: str = Field(min_length=1, max_length=200, examples=["research-code-review"])
+    inputs: dict[str, str] = Field(default_factory=dict, examples=[{"task": "Write a palindrome checker"}])
+    model: str | None = Field(
+        default=None, max_length=200, description="Run every agent on this model instead of each agent's own."
+    )
+    use_cache: bool = Field(default=False, description="Reuse cached outputs of identical agent calls.")
+    wait: bool = Field(default=False, description="Answer when the run has ended (with its outputs), not at once.")
+
+
+class NodeResult(BaseModel):
+    id: str
+    name: str
+    status: str
+    summary: str = Field(description="The node's state in a few words, as the canvas shows it.")
+    output: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    tokens: int = 0
+    cost: float = 0.0
+    duration: float | None = None
+
+
+class RunResult(BaseModel):
+    id: str
+    workflow: str
+    status: str = Field(description="pending, running, waiting, succeeded, failed, cancelled or interrupted")
+    started_at: float | None = None
+    duration: float | None = None
+    tokens: int = 0
+    cost: float = 0.0
+    nodes: list[NodeResult] = []
+    outputs: dict[str, str] = Field(default_factory=dict, description="Node id to output, for finished nodes.")
+    events_url: str
+
+
+class RunListItem(BaseModel):
+    id: str
+    workflow: str
+    status: str
+    started_at: float
+    duration: float | None
+    tokens: int
+    cost: float
+
+
+class WorkflowItem(BaseModel):
+    id: str | None = Field(description="The saved workflow's id; null for a built-in template.")
+    name: str
+    kind: str = Field(description="saved, template (saved by a user) or builtin")
+    inputs: list[str]
+
+
+class Problem(BaseModel):
+    detail: str | list[Any]

@@ -1,0 +1,131 @@
+"""`flowdeck auth ...` (passwords, API tokens, sessions) and `flowdeck api schema`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+from flowdeck.errors import FlowdeckError
+
+if TYPE_CHECKING:
+    from flowdeck.auth import CredentialStore, Role
+    from flowdeck.storage.sessions import SessionStore
+
+
+@click.group("auth")
+def auth_command() -> None:
+    """Passwords and API tokens for sharing flowdeck on a network (stored hashed in the data dir)."""
+
+
+@auth_command.command("set-password")
+@click.option("--viewer", is_flag=True, help="Set the viewer's (read-only) password instead of the editor's.")
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the password from standard input.")
+def set_password(viewer: bool, from_stdin: bool) -> None:
+    """Set the editor's (or viewer's) password; logs out that role's sessions."""
+    role: Role = "viewer" if viewer else "editor"
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt(f"New {role} password", hide_input=True, confirmation_prompt=True)
+    store, sessions = _stores()
+    try:
+        store.set_password(role, password)
+        ended = sessions.end_all(role)
+    except FlowdeckError as exc:
+        _fail(exc)
+    click.echo(f"{role} password set (stored hashed in {store.path}); {ended} session(s) logged out")
+
+
+@auth_command.command("remove-password")
+@click.option("--viewer", is_flag=True, help="Remove the viewer's password instead of the editor's.")
+def remove_password(viewer: bool) -> None:
+    """Remove a password set with set-password; logs out that role's sessions."""
+    role: Role = "viewer" if viewer else "editor"
+    store, sessions = _stores()
+    removed = store.remove_password(role)
+    sessions.end_all(role)
+    click.echo(f"{role} password removed" if removed else f"no {role} password was set in {store.path}")
+
+
+@auth_command.command("logout-all")
+def logout_all() -> None:
+    """End every login session now."""
+    _, sessions = _stores()
+    click.echo(f"{sessions.end_all()} session(s) logged out")
+
+
+@auth_command.group("token")
+def token_command() -> None:
+    """API tokens for the HTTP API (Authorization: Bearer TOKEN)."""
+
+
+@token_command.command("create")
+@click.argument("name")
+@click.option("--viewer", is_flag=True, help="A read-only token (lists and reads runs, cannot start them).")
+def token_create(name: str, viewer: bool) -> None:
+    """Create a token; it is printed once and only its hash is kept."""
+    store, _ = _stores()
+    try:
+        token = store.create_token(name, "viewer" if viewer else "editor")
+    except FlowdeckError as exc:
+        _fail(exc)
+    click.echo(token)
+    click.echo(f"(token '{name}' created; this is the only time it is shown)", err=True)
+
+
+@token_command.command("list")
+def token_list() -> None:
+    """List tokens by name and role (never the tokens themselves)."""
+    store, _ = _stores()
+    tokens = store.tokens()
+    if not tokens:
+        click.echo("no tokens; create one with `flowdeck auth token create NAME`")
+    for t in tokens:
+        click.echo(f"{t.name:<30} {t.role:<7} created {time.strftime('%Y-%m-%d %H:%M', time.localtime(t.created_at))}")
+
+
+@token_command.command("revoke")
+@click.argument("name")
+def token_revoke(name: str) -> None:
+    """Revoke a token by name; it stops working at once."""
+    store, _ = _stores()
+    if not store.revoke_token(name):
+        _fail(FlowdeckError(f"no token named '{name}'; see `flowdeck auth token list`"))
+    click.echo(f"token '{name}' revoked")
+
+
+@click.group("api")
+def api_command() -> None:
+    """The HTTP API (served at /api/v1 by `flowdeck serve`)."""
+
+
+@api_command.command("schema")
+def api_schema() -> None:
+    """Print the API's OpenAPI schema."""
+    from flowdeck.api.routes import build_api
+
+    click.echo(json.dumps(build_api(None).openapi(), indent=2))  # type: ignore[arg-type]
+
+
+def _stores() -> tuple[CredentialStore, SessionStore]:
+    from flowdeck.auth import CredentialStore
+    from flowdeck.config import ensure_home, load_settings
+    from flowdeck.storage import open_database
+    from flowdeck.storage.sessions import SessionStore
+
+    try:
+        settings = load_settings()
+        ensure_home(settings)
+        store = CredentialStore(settings.home)
+        return store, SessionStore(open_database(settings.database_url), store.storage_secret())
+    except FlowdeckError as exc:
+        _fail(exc)
+
+
+def _fail(exc: Exception) -> NoReturn:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(2)

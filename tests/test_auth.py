@@ -1,0 +1,106 @@
+"""Credentials, sessions and the login limiter, through their public interfaces."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from flowdeck.auth import Authenticator, CredentialStore, LoginLimiter
+from flowdeck.config import Settings, ensure_home, load_settings
+from flowdeck.errors import ConfigError
+from flowdeck.storage import open_database
+from flowdeck.storage.sessions import SessionStore
+
+PASSWORD = "a long enough password"
+
+
+def test_passwords_are_stored_hashed_in_a_private_file(tmp_path: Path, settings: Settings) -> None:
+    store = CredentialStore(tmp_path)
+    store.set_password("editor", PASSWORD)
+    text = store.path.read_text()
+    assert PASSWORD not in text and "scrypt$" in text
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    auth = Authenticator(settings, store)
+    assert auth.configured
+    assert auth.login(PASSWORD) == "editor"
+    assert auth.login(PASSWORD + "x") is None
+    assert auth.login("") is None
+
+
+def test_short_password_is_refused_with_the_minimum(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="at least 10"):
+        CredentialStore(tmp_path).set_password("viewer", "short")
+
+
+def test_environment_passwords_and_token(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    monkeypatch.setenv("FLOWDECK_PASSWORD", "editor password 1")
+    monkeypatch.setenv("FLOWDECK_VIEWER_PASSWORD", "viewer password 1")
+    monkeypatch.setenv("FLOWDECK_API_TOKEN", "t" * 32)
+    settings = load_settings(env_file=None)
+    assert "editor password 1" not in repr(settings) and "t" * 32 not in repr(settings)
+    auth = Authenticator(settings, CredentialStore(home))
+    assert auth.login("editor password 1") == "editor"
+    assert auth.login("viewer password 1") == "viewer"
+    assert auth.bearer("t" * 32) == "editor"
+    assert auth.bearer("t" * 31) is None
+
+
+def test_environment_password_too_short_names_the_variable(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    monkeypatch.setenv("FLOWDECK_VIEWER_PASSWORD", "abc")
+    with pytest.raises(ConfigError, match="FLOWDECK_VIEWER_PASSWORD is 3 characters long; use at least 10"):
+        load_settings(env_file=None)
+
+
+def test_tokens_are_shown_once_kept_as_digests_and_revocable(tmp_path: Path, settings: Settings) -> None:
+    store = CredentialStore(tmp_path)
+    token = store.create_token("ci", "viewer")
+    assert token not in store.path.read_text()
+    auth = Authenticator(settings, store)
+    assert auth.bearer(token) == "viewer"
+    with pytest.raises(ConfigError, match="named 'ci' exists"):
+        store.create_token("ci", "editor")
+    assert [(t.name, t.role) for t in store.tokens()] == [("ci", "viewer")]
+    assert store.revoke_token("ci")
+    assert auth.bearer(token) is None
+    assert not auth.configured  # a token alone opens the API, not the pages
+
+
+def test_storage_secret_is_made_once_and_private(tmp_path: Path) -> None:
+    store = CredentialStore(tmp_path)
+    secret = store.storage_secret()
+    assert len(secret) >= 64
+    assert CredentialStore(tmp_path).storage_secret() == secret
+    assert stat.S_IMODE((tmp_path / "storage_secret").stat().st_mode) == 0o600
+
+
+def test_sessions_end_on_logout_and_on_password_change(settings: Settings) -> None:
+    ensure_home(settings)
+    engine = open_database(settings.database_url)
+    sessions = SessionStore(engine, "s" * 64)
+    other_process = SessionStore(engine, "s" * 64)
+    editor = sessions.create("editor")
+    viewer = sessions.create("viewer")
+    assert sessions.role_of(editor) == "editor" and other_process.role_of(viewer) == "viewer"
+    assert sessions.role_of("forged") is None
+    assert SessionStore(engine, "another secret").role_of(editor) is None  # keyed by the data dir's secret
+    sessions.end(editor)
+    assert sessions.role_of(editor) is None and sessions.cached_role(editor) is None
+    assert sessions.end_all("viewer") == 1
+    assert other_process.role_of(viewer) is None
+    expired = sessions.create("editor", lifetime=-1)
+    assert sessions.role_of(expired) is None
+    engine.dispose()
+
+
+def test_limiter_blocks_a_client_after_repeated_failures() -> None:
+    limiter = LoginLimiter(per_client=3, total=5, window=60)
+    for _ in range(3):
+        assert limiter.wait("a") == 0
+        limiter.failed("a")
+    assert 59 < limiter.wait("a") <= 60
+    assert limiter.wait("b") == 0
+    limiter.failed("b")
+    limiter.failed("c")
+    assert limiter.wait("d") > 0  # five failures in total: everyone waits
