@@ -282,9 +282,10 @@ def _services() -> Services:
 
 
 def _add_groups() -> None:
-    from flowdeck.cli_auth import api_command, auth_command
+    from flowdeck.cli_admin import api_command, auth_command, keys_command
 
     main.add_command(auth_command)
+    main.add_command(keys_command)
     main.add_command(api_command)
 
 

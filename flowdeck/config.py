@@ -70,7 +70,7 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
         default_model=values.get(f"{_PREFIX}MODEL") or "embedded",
         embedded_threads=_int(values, "EMBEDDED_THREADS", 1, low=1, high=64),
         max_retry_wait=_float(values, "MAX_RETRY_WAIT", 60.0, low=0.0, high=3600.0),
-        suggested_models=tuple(model for key, model in _PROVIDER_MODELS if values.get(key)),
+        suggested_models=models_for_keys({key for key, _ in _PROVIDER_MODELS if values.get(key)}),
         ollama_base=values.get("OLLAMA_API_BASE") or "http://127.0.0.1:11434",
         scripted_direct=values.get(f"{_PREFIX}SCRIPTED_DIRECT", "") in ("1", "true", "yes"),
         editor_password=_secret(values, "PASSWORD", min_length=10),
@@ -82,11 +82,26 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
     )
 
 
+def models_for_keys(variables: set[str]) -> tuple[str, ...]:
+    """Models worth suggesting when these provider key variables are set (in the environment or saved)."""
+    return tuple(model for key, model in _PROVIDER_MODELS if key in variables)
+
+
 def ensure_home(settings: Settings) -> Path:
     """Create the data directory, private to the user (0700)."""
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.home.chmod(0o700)
     return settings.home
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only this user can read (0600), atomically, creating the private data dir if needed."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
 
 
 def _secret(values: dict[str, str], name: str, *, min_length: int) -> str | None:

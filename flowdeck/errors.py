@@ -27,12 +27,20 @@ class Problem:
 class WorkflowError(FlowdeckError):
     """A workflow cannot be loaded or run as it is; `problems` lists every reason."""
 
+    head = "the workflow is not valid"
+
     def __init__(self, problems: list[Problem], source: str = "") -> None:
         self.problems = problems
         self.source = source
-        head = f"{source} is not a valid workflow" if source else "the workflow is not valid"
+        head = f"{source} is not a valid workflow" if source else self.head
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{head} ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{lines}")
+
+
+class ModelsNotReady(WorkflowError):
+    """Models the run needs cannot be called as things are set up (a missing key, a server that is down)."""
+
+    head = "the run cannot start"
 
 
 class NotFoundError(FlowdeckError):

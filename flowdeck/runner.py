@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,7 +18,7 @@ from flowdeck.engine.llm_types import Completion, ModelCaller
 from flowdeck.engine.run import OutputCache, Run
 from flowdeck.engine.state import TERMINAL_NODE, RunState, fold
 from flowdeck.engine.workflow import Workflow, parse_workflow
-from flowdeck.errors import NotFoundError, Problem, WorkflowError
+from flowdeck.errors import ModelsNotReady, NotFoundError, Problem, WorkflowError
 from flowdeck.storage.runs import RunLog
 
 log = logging.getLogger("flowdeck.runner")
@@ -46,8 +46,10 @@ class Runner:
         default_model: str,
         cache: OutputCache | None = None,
         max_retry_wait: float = 60.0,
+        check_models: Callable[[set[str]], Awaitable[dict[str, str]]] | None = None,
     ) -> None:
         self._log = log
+        self._check_models = check_models
         self._caller = caller
         self._default_model = default_model
         self._cache = cache
@@ -82,11 +84,23 @@ class Runner:
             scope=scope,
             max_retry_wait=self._max_retry_wait,
         )
+        if self._check_models is not None:
+            await self._refuse_unusable_models(run)
         await self._caller.prepare(run.models())
         active = ActiveRun(run=run, workflow_id=workflow_id)
         self._active[run.run_id] = active
         active.task = asyncio.get_running_loop().create_task(self._pump(active), name=f"flowdeck-run:{run.run_id}")
         return run.run_id
+
+    async def _refuse_unusable_models(self, run: Run) -> None:
+        """Missing keys and unreachable servers, found before anything runs, naming the agents affected."""
+        assert self._check_models is not None
+        calls = run.callers_of()
+        found = await self._check_models(set(calls))
+        if found:
+            raise ModelsNotReady(
+                [Problem(", ".join(calls[model]), f"{model}: {problem}") for model, problem in sorted(found.items())]
+            )
 
     async def prepare(self, models: set[str]) -> None:
         """Get the model caller ready for these models now (import libraries, start local servers), so that

@@ -14,6 +14,7 @@ from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest
 from flowdeck.engine.scripted import ScriptedCaller, is_scripted
 from flowdeck.runner import Runner, recover_interrupted
 from flowdeck.storage import OutputCache, RunLog, WorkflowStore, open_database
+from flowdeck.storage.keys import ProviderKeys
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -24,6 +25,7 @@ class Services:
     workflows: WorkflowStore
     cache: OutputCache
     runner: Runner
+    keys: ProviderKeys
     recovered: list[str]
 
     def close(self) -> None:
@@ -58,16 +60,21 @@ def open_services(settings: Settings | None = None, *, caller: ModelCaller | Non
     engine = open_database(settings.database_url)
     runs = RunLog(engine)
     cache = OutputCache(settings.cache_dir)
+    keys = ProviderKeys(settings.home)
+    check_models = None
     if caller is None:
-        caller = LiteLLMCaller(EmbeddedModel(threads=settings.embedded_threads))
-        if settings.scripted_direct:
-            caller = DirectScripted(caller)
+        litellm_caller = LiteLLMCaller(
+            EmbeddedModel(threads=settings.embedded_threads), keys=keys, ollama_base=settings.ollama_base
+        )
+        check_models = litellm_caller.preflight
+        caller = DirectScripted(litellm_caller) if settings.scripted_direct else litellm_caller
     runner = Runner(
         runs,
         caller,
         default_model=settings.default_model,
         cache=cache,
         max_retry_wait=settings.max_retry_wait,
+        check_models=check_models,
     )
     recovered = recover_interrupted(runs)
     return Services(
@@ -77,5 +84,6 @@ def open_services(settings: Settings | None = None, *, caller: ModelCaller | Non
         workflows=WorkflowStore(engine),
         cache=cache,
         runner=runner,
+        keys=keys,
         recovered=recovered,
     )

@@ -11,6 +11,7 @@ from nicegui import ui
 from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.dialogs import import_dialog, open_dialog, templates_gallery
 from flowdeck.app.draft import read_draft, write_draft
+from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.app.live import LiveRun
 from flowdeck.app.model_options import model_options
 from flowdeck.app.run_view import RunView
@@ -57,7 +58,8 @@ class Editor:
 
     async def build(self, startup: Workflow | None) -> None:
         await self._load_initial(startup)
-        self.models = await model_options(self.services.settings)
+        saved = await asyncio.to_thread(self.services.keys.masked)
+        self.models = await model_options(self.services.settings, saved)
         ui.query(".nicegui-content").classes("p-0 gap-0")
         dark = ui.dark_mode(False)
         with ui.header().classes("items-center gap-1 no-wrap bg-slate-900 py-2"):
@@ -86,6 +88,7 @@ class Editor:
                 ui.menu_item("Import from file…", lambda: import_dialog(self._show_new))
                 ui.menu_item("Export to file", self.export)
                 ui.menu_item("Save as template", self.save_as_template)
+                ui.menu_item("API keys…", lambda: keys_dialog(self.services.keys))
             ui.button(icon="undo", on_click=self.undo).props('flat dense color=white aria-label="Undo"').tooltip(
                 "Undo (Ctrl+Z)"
             )

@@ -4,19 +4,20 @@ models of a reachable Ollama server."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 import httpx
 
-from flowdeck.config import Settings
+from flowdeck.config import Settings, models_for_keys
 
 _CACHE_SECONDS = 30.0
 _cache: dict[str, tuple[float, list[str]]] = {}
 
 
-async def model_options(settings: Settings) -> dict[str, str]:
-    """Model string -> what the combobox shows."""
+async def model_options(settings: Settings, saved_keys: Iterable[str] = ()) -> dict[str, str]:
+    """Model string -> what the combobox shows. `saved_keys`: provider key variables saved in the app."""
     options = {"embedded": "Embedded demo model (offline)", "scripted": "Scripted test model (no LLM)"}
-    for model in settings.suggested_models:
+    for model in (*settings.suggested_models, *models_for_keys(set(saved_keys))):
         options.setdefault(model, model)
     for name in await ollama_models(settings.ollama_base):
         options.setdefault(f"ollama_chat/{name}", f"ollama_chat/{name} (Ollama)")

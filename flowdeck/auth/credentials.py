@@ -21,6 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from flowdeck.config import write_private
 from flowdeck.errors import ConfigError
 
 Role = Literal["editor", "viewer"]
@@ -105,7 +106,7 @@ class CredentialStore:
             return self._secret_path.read_text().strip()
         except FileNotFoundError:
             secret = secrets.token_urlsafe(64)
-            _write_private(self._secret_path, secret)
+            write_private(self._secret_path, secret)
             return secret
 
     def _read(self) -> _AuthFile:
@@ -119,7 +120,7 @@ class CredentialStore:
             ) from None
 
     def _write(self, data: _AuthFile) -> None:
-        _write_private(self.path, json.dumps(data.model_dump(), indent=2))
+        write_private(self.path, json.dumps(data.model_dump(), indent=2))
 
 
 def hash_password(password: str) -> str:
@@ -153,12 +154,3 @@ def _check_password(password: str, what: str) -> None:
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode()
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from flowdeck.engine.embedded import EMBEDDED, EmbeddedModel
 from flowdeck.engine.events import Message, Usage
 from flowdeck.engine.llm_types import Completion, ModelRequest
+from flowdeck.engine.providers import KeySource, check_model, custom_base, provider_of
 from flowdeck.engine.scripted import ScriptedModel, is_scripted, parse_spec, usage_for
 from flowdeck.errors import (
     AuthenticationFailed,
@@ -33,6 +34,8 @@ SCRIPTED = ScriptedModel()
 _import_lock = asyncio.Lock()  # used on the model loop only
 T = TypeVar("T")
 _litellm: Any = None
+# Advice on a transient failure, true whether retries are still to come (shown live) or ran out.
+_TRANSIENT = "usually temporary: try again later, or pick another model"
 
 
 class _ModelThread:
@@ -92,8 +95,32 @@ class LiteLLMCaller:
     Calls run on a loop of their own (see _ModelThread); text deltas come back to the caller's loop.
     """
 
-    def __init__(self, embedded: EmbeddedModel | None = None) -> None:
+    def __init__(
+        self,
+        embedded: EmbeddedModel | None = None,
+        *,
+        keys: KeySource | None = None,
+        ollama_base: str = "http://127.0.0.1:11434",
+    ) -> None:
         self._embedded = embedded or EmbeddedModel()
+        self._keys = keys
+        self._ollama_base = ollama_base
+
+    async def preflight(self, models: set[str]) -> dict[str, str]:
+        """What stops each model from being called, found without calling it: an unknown provider, a missing
+        API key, a local server that does not answer. {} when every model looks usable."""
+        return await _MODELS.run(self._preflight(models))
+
+    async def _preflight(self, models: set[str]) -> dict[str, str]:
+        litellm = await _load_litellm()
+        found: dict[str, str] = {}
+        for model in sorted(models):
+            if model == EMBEDDED or is_scripted(model):
+                continue
+            problem = await check_model(litellm, model, self._keys, self._ollama_base)
+            if problem:
+                found[model] = problem
+        return found
 
     async def prepare(self, models: set[str]) -> None:
         """Import litellm and start the embedded model if a run will need them."""
@@ -118,6 +145,8 @@ class LiteLLMCaller:
             extra = {"model": endpoint.model, "api_base": endpoint.api_base, "api_key": "flowdeck-embedded"}
         elif is_scripted(model):
             extra = {"model": "scripted/" + (model.partition("/")[2] or "default")}
+        elif (saved := self._saved_key(litellm, model)) is not None:
+            extra["api_key"] = saved
         parts: list[str] = []
         usage = Usage()
         finished = False
@@ -158,10 +187,19 @@ class LiteLLMCaller:
         except Exception as exc:
             raise translate(exc, model, partial=bool(parts)) from None
         if not finished:
-            raise StreamInterrupted(
-                "the response stream ended before the model finished", model=model, hint="it will be retried"
-            )
+            raise StreamInterrupted("the response stream ended before the model finished", model=model, hint=_TRANSIENT)
         return Completion(text="".join(parts), usage=usage, cost=_cost(litellm, model, usage))
+
+    def _saved_key(self, litellm: Any, model: str) -> str | None:
+        """The key saved in the app for this model's provider, unless its address was changed (a custom base
+        URL never receives a key meant for the provider's own service)."""
+        if self._keys is None:
+            return None
+        provider = provider_of(litellm, model)
+        if provider is None or custom_base(provider):
+            return None
+        found = self._keys.for_provider(provider)
+        return found[1] if found else None
 
 
 def translate(exc: Exception, model: str, *, partial: bool = False) -> ModelError:
@@ -188,7 +226,9 @@ def translate(exc: Exception, model: str, *, partial: bool = False) -> ModelErro
             retry_after=_retry_after(exc),
         )
     if isinstance(exc, litellm.Timeout):
-        return ModelTimeout("the provider did not answer in time", model=model, hint="it will be retried")
+        return ModelTimeout(
+            "the provider did not answer in time", model=model, hint="raise the node's timeout, or try again later"
+        )
     if isinstance(exc, litellm.AuthenticationError | litellm.PermissionDeniedError):
         return AuthenticationFailed(
             "the provider rejected the credentials",
@@ -209,15 +249,19 @@ def translate(exc: Exception, model: str, *, partial: bool = False) -> ModelErro
         return BadRequest(message, model=model, hint="check the node's parameters for this model")
     if isinstance(exc, litellm.APIConnectionError):
         if partial:
-            return StreamInterrupted("the connection dropped mid-answer", model=model, hint="it will be retried")
+            return StreamInterrupted("the connection dropped mid-answer", model=model, hint=_TRANSIENT)
         return ProviderUnavailable(
             "could not reach the provider",
             model=model,
             hint="check the network, api_base or that the server runs",
         )
+    if "connection error" in message.lower():  # litellm reports some refused connections as server errors
+        return ProviderUnavailable(
+            "could not reach the provider", model=model, hint="check the network, api_base or that the server runs"
+        )
     status = getattr(exc, "status_code", None)
     if (isinstance(status, int) and status >= 500) or isinstance(exc, litellm.APIError):
-        return ProviderUnavailable(f"the provider failed ({message})", model=model, hint="it will be retried")
+        return ProviderUnavailable(f"the provider failed ({message})", model=model, hint=_TRANSIENT)
     return ModelError(f"unexpected {name}: {message}", model=model)
 
 

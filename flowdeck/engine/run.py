@@ -145,6 +145,15 @@ class Run:
         """The models this run will call (for the caller to prepare before it starts)."""
         return {resolve(node, self._default_model, self._override).model for node in self.workflow.nodes}
 
+    def callers_of(self) -> dict[str, list[str]]:
+        """Each model this run will call, with the names of the agents that call it (reused ones do not)."""
+        calls: dict[str, list[str]] = {}
+        for node in self.workflow.nodes:
+            if self._mode[node.id] == "run":
+                model = resolve(node, self._default_model, self._override).model
+                calls.setdefault(model, []).append(self._labels[node.id])
+        return calls
+
     # -- scheduling -------------------------------------------------------------------------------
 
     def _launch(self, node_id: str) -> None:

@@ -56,6 +56,14 @@ class Execution:
     skip_reason: str | None = None
 
 
+_FAULT_WORDS = {
+    "rate_limit": "rate limited",
+    "timeout": "timed out",
+    "unavailable": "provider unavailable",
+    "stream_cut": "stream cut off",
+}
+
+
 @dataclass(kw_only=True, slots=True)
 class NodeState:
     node_id: str
@@ -78,7 +86,10 @@ class NodeState:
         if status == "running":
             return f"running · {len(ex.text.split())} words"
         if status == "retrying":
-            return f"{ex.error_kind}: retry {ex.attempt + 1}/{ex.max_attempts} in {ex.retry_wait or 0:.1f} s"
+            wait = ex.retry_wait or 0.0
+            when = f"{wait:.0f} s" if wait >= 10 else f"{wait:.1f} s"
+            fault = _FAULT_WORDS.get(ex.error_kind or "", ex.error_kind)
+            return f"{fault}, retry {ex.attempt + 1}/{ex.max_attempts} in {when}"
         if status == "succeeded":
             if ex.cached:
                 return "done · cached (the model was not called)"

@@ -1,10 +1,11 @@
-"""`flowdeck auth ...` (passwords, API tokens, sessions) and `flowdeck api schema`."""
+"""`flowdeck auth ...` (passwords, API tokens, sessions), `flowdeck keys ...` (provider keys), `flowdeck api schema`."""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
@@ -109,6 +110,59 @@ def api_schema() -> None:
     from flowdeck.api.routes import build_api
 
     click.echo(json.dumps(build_api(None).openapi(), indent=2))  # type: ignore[arg-type]
+
+
+@click.group("keys")
+def keys_command() -> None:
+    """Provider API keys saved in the app (environment variables win over them)."""
+
+
+@keys_command.command("set")
+@click.argument("variable")
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the key from standard input.")
+def keys_set(variable: str, from_stdin: bool) -> None:
+    """Save a provider key, e.g. OPENAI_API_KEY (asked for, not echoed)."""
+    from flowdeck.storage.keys import ProviderKeys
+
+    key = sys.stdin.readline().strip() if from_stdin else click.prompt(variable, hide_input=True)
+    keys = ProviderKeys(_home())
+    try:
+        keys.set(variable.upper(), key)
+    except FlowdeckError as exc:
+        _fail(exc)
+    click.echo(f"{variable.upper()} saved ({keys.masked()[variable.upper()]})")
+
+
+@keys_command.command("list")
+def keys_list() -> None:
+    """The providers flowdeck knows and which keys are saved (the last 4 characters only)."""
+    import os
+
+    from flowdeck.storage.keys import PROVIDERS, ProviderKeys
+
+    saved = ProviderKeys(_home()).masked()
+    for item in PROVIDERS:
+        where = "environment" if os.environ.get(item.variable) else saved.get(item.variable, "not set")
+        click.echo(f"{item.variable:<22} {item.label:<14} {where}")
+
+
+@keys_command.command("remove")
+@click.argument("variable")
+def keys_remove(variable: str) -> None:
+    """Forget a saved provider key."""
+    from flowdeck.storage.keys import ProviderKeys
+
+    removed = ProviderKeys(_home()).remove(variable.upper())
+    click.echo(f"{variable.upper()} removed" if removed else f"no saved {variable.upper()}")
+
+
+def _home() -> Path:
+    from flowdeck.config import ensure_home, load_settings
+
+    try:
+        return ensure_home(load_settings())
+    except FlowdeckError as exc:
+        _fail(exc)
 
 
 def _stores() -> tuple[CredentialStore, SessionStore]:

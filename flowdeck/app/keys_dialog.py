@@ -1,0 +1,69 @@
+"""Settings → API keys: save or remove provider keys. Write-only: a saved key never goes back to the page,
+only its last 4 characters."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+
+from nicegui import ui
+
+from flowdeck.errors import FlowdeckError
+from flowdeck.storage.keys import PROVIDERS, ProviderKeys
+
+
+async def keys_dialog(keys: ProviderKeys) -> None:
+    with ui.dialog() as dialog, ui.card().classes("w-[40rem] max-w-full"):
+        ui.label("API keys").classes("text-lg font-semibold")
+        ui.label(
+            "Keys are kept in the data directory, readable only by you, and sent only to their own provider. "
+            "A key set in the environment wins over a saved one."
+        ).classes("text-sm text-gray-500")
+        rows = ui.column().classes("w-full gap-1")
+
+        async def refresh() -> None:
+            saved = await asyncio.to_thread(keys.masked)
+            rows.clear()
+            with rows:
+                for item in PROVIDERS:
+                    _row(item.variable, item.label, saved.get(item.variable), keys, refresh)
+
+        await refresh()
+        with ui.row().classes("w-full justify-end"):
+            ui.button("Close", on_click=dialog.close).props("flat")
+    dialog.open()
+
+
+def _row(
+    variable: str, label: str, masked: str | None, keys: ProviderKeys, refresh: Callable[[], Awaitable[None]]
+) -> None:
+    in_env = bool(os.environ.get(variable))
+    state = "set in the environment" if in_env else (f"saved · {masked}" if masked else "not set")
+    with ui.row().classes("w-full items-center gap-2 no-wrap"):
+        ui.label(label).classes("w-28 font-medium")
+        ui.label(state).classes("w-44 text-sm text-gray-600")
+        field = (
+            ui.input(f"New {label} key", password=True)
+            .props(f'dense outlined autocomplete=off aria-label="New {label} key ({variable})"')
+            .classes("grow")
+        )
+
+        async def save() -> None:
+            try:
+                await asyncio.to_thread(keys.set, variable, field.value or "")
+            except FlowdeckError as exc:
+                ui.notify(str(exc), type="negative")  # the typed value stays in the field to correct it
+                return
+            field.value = ""
+            ui.notify(f"{variable} saved")
+            await refresh()
+
+        async def remove() -> None:
+            await asyncio.to_thread(keys.remove, variable)
+            ui.notify(f"{variable} removed")
+            await refresh()
+
+        ui.button("Save", on_click=save).props(f'dense no-caps aria-label="Save {label} key"')
+        if masked:
+            ui.button(icon="delete", on_click=remove).props(f'dense flat aria-label="Remove the saved {label} key"')
