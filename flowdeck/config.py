@@ -35,6 +35,8 @@ class Settings:
     # Benchmarks of flowdeck's own pipeline: the scripted model is called in-process, skipping litellm's
     # per-call work (~20 ms + 0.3 ms a chunk). Off by default: tests and users go through litellm.
     scripted_direct: bool = False
+    # Crash-recovery tests: the scripted model records each completed call in this file.
+    scripted_ledger: Path | None = None
     # Sharing on a LAN (see flowdeck.auth). Secrets are kept out of repr() so they never reach a log.
     editor_password: str | None = field(default=None, repr=False)
     viewer_password: str | None = field(default=None, repr=False)
@@ -73,6 +75,7 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
         suggested_models=models_for_keys({key for key, _ in _PROVIDER_MODELS if values.get(key)}),
         ollama_base=values.get("OLLAMA_API_BASE") or "http://127.0.0.1:11434",
         scripted_direct=values.get(f"{_PREFIX}SCRIPTED_DIRECT", "") in ("1", "true", "yes"),
+        scripted_ledger=Path(values[f"{_PREFIX}SCRIPTED_LEDGER"]) if values.get(f"{_PREFIX}SCRIPTED_LEDGER") else None,
         editor_password=_secret(values, "PASSWORD", min_length=10),
         viewer_password=_secret(values, "VIEWER_PASSWORD", min_length=10),
         api_token=_secret(values, "API_TOKEN", min_length=24),

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from flowdeck.config import Settings, ensure_home, load_settings
 from flowdeck.engine.embedded import EmbeddedModel
-from flowdeck.engine.llm import LiteLLMCaller
+from flowdeck.engine.llm import SCRIPTED, LiteLLMCaller
 from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest
 from flowdeck.engine.scripted import ScriptedCaller, is_scripted
 from flowdeck.runner import Runner, recover_interrupted
@@ -38,7 +38,7 @@ class DirectScripted:
 
     def __init__(self, other: ModelCaller) -> None:
         self._other = other
-        self._scripted = ScriptedCaller()
+        self._scripted = ScriptedCaller(SCRIPTED)
 
     async def prepare(self, models: set[str]) -> None:
         others = {m for m in models if not is_scripted(m)}
@@ -61,6 +61,7 @@ def open_services(settings: Settings | None = None, *, caller: ModelCaller | Non
     runs = RunLog(engine)
     cache = OutputCache(settings.cache_dir)
     keys = ProviderKeys(settings.home)
+    SCRIPTED.ledger = settings.scripted_ledger
     check_models = None
     if caller is None:
         litellm_caller = LiteLLMCaller(

@@ -112,11 +112,12 @@ class LiteLLMCaller:
         return await _MODELS.run(self._preflight(models))
 
     async def _preflight(self, models: set[str]) -> dict[str, str]:
+        providers = sorted(m for m in models if m != EMBEDDED and not is_scripted(m))
+        if not providers:
+            return {}  # nothing to check: do not load litellm for it
         litellm = await _load_litellm()
         found: dict[str, str] = {}
-        for model in sorted(models):
-            if model == EMBEDDED or is_scripted(model):
-                continue
+        for model in providers:
             problem = await check_model(litellm, model, self._keys, self._ollama_base)
             if problem:
                 found[model] = problem

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import os
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from flowdeck.engine.events import Message, Usage
 from flowdeck.engine.llm_types import Completion, ModelRequest
@@ -88,6 +91,9 @@ class ScriptedModel:
 
     def __init__(self) -> None:
         self._calls: Counter[tuple[str, str]] = Counter()
+        # Tests of crash recovery point this at a file: one JSON line per completed call, written when the
+        # last chunk has been handed over, so that a killed process leaves an exact record of what the model did.
+        self.ledger: Path | None = None
 
     async def stream(self, model: str, messages: Sequence[Message]) -> AsyncIterator[str]:
         """The reply in chunks; a fault raises our own ModelError (before the first chunk, or after it for
@@ -108,6 +114,11 @@ class ScriptedModel:
             if spec.delay and index:
                 await asyncio.sleep(spec.delay)
             yield text[index : index + size]
+        if self.ledger is not None:
+            system = next((m.content for m in messages if m.role == "system"), "")
+            line = json.dumps({"pid": os.getpid(), "system": system[:80], "input": _digest(messages)})
+            with self.ledger.open("a") as handle:
+                handle.write(line + "\n")
 
 
 class ScriptedCaller:
