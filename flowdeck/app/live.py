@@ -111,6 +111,12 @@ class LiveRun:
         ui.context.client.on_disconnect(self._task.cancel)
         self.on_change()
 
+    def stop(self) -> None:
+        """Stop following (the run itself goes on)."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
     def cancel(self) -> None:
         if self.run_id is not None and self.runner.cancel(self.run_id):
             ui.notify("Cancelling the run…")

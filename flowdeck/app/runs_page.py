@@ -24,6 +24,8 @@ from flowdeck.errors import FlowdeckError
 from flowdeck.services import Services
 from flowdeck.storage.runs import RunSummary
 
+REFRESH_SECONDS = 2.0
+LIVE_CHECK_SECONDS = 1.0
 STATUSES = ["succeeded", "failed", "cancelled", "interrupted", "running"]
 
 
@@ -38,10 +40,50 @@ def register_runs_pages(services: Services) -> None:
         header("Compare runs")
         await compare_page(services, a, b)
 
+    @ui.page("/live")
+    async def live_page() -> None:
+        header("Live")
+        await follow_latest(services)
+
     @ui.page("/runs/{run_id}")
     async def run_page(run_id: str) -> None:
         header("Run")
         await run_detail(services, run_id)
+
+
+async def follow_latest(services: Services) -> None:
+    """The newest run, live while it goes; the page moves on to each new run by itself (a team's screen)."""
+    note = ui.label("").classes("px-4 pt-2 text-sm text-gray-500")
+    area = ui.column().classes("w-full gap-0")
+    shown: str | None = None
+    following: LiveRun | None = None
+
+    async def check() -> None:
+        nonlocal shown, following
+        active = services.runner.active_runs()
+        if active:
+            newest_id: str | None = active[0]
+        else:
+            recent = await asyncio.to_thread(services.runs.recent, limit=1)
+            newest_id = recent[0].id if recent else None
+        note.set_text(
+            "Showing the run going now; the next run will replace it."
+            if active
+            else "No run is going. Showing the latest; the next run will appear here by itself."
+            if newest_id
+            else "No runs yet. The next run will appear here by itself."
+        )
+        if newest_id is None or newest_id == shown:
+            return
+        if following is not None:
+            following.stop()
+        area.clear()
+        shown = newest_id
+        with area:
+            following = await run_detail(services, newest_id)
+
+    await check()
+    ui.timer(LIVE_CHECK_SECONDS, check)
 
 
 def header(title: str) -> None:
@@ -53,6 +95,7 @@ def header(title: str) -> None:
         if can_edit():
             ui.link("Editor", "/").classes("text-white")
         ui.link("Runs", "/runs").classes("text-white")
+        ui.link("Live", "/live").classes("text-white")
         account_controls()
 
 
@@ -85,15 +128,22 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
             "text-sm text-gray-500"
         )
 
-    async def load() -> None:
-        rows = await asyncio.to_thread(
+    async def load(*, keep_selection: bool = False) -> None:
+        found = await asyncio.to_thread(
             services.runs.recent,
             limit=500,
             workflow=workflow_filter.value or None,
             status=status_filter.value or None,
         )
-        table.rows = [_row(r) for r in rows]
-        table.selected = []
+        rows = [_row(r) for r in found]
+        if keep_selection and rows == table.rows:
+            return  # nothing changed: leave the page alone
+        table.rows = rows
+        if keep_selection:
+            ids = {row["id"] for row in rows}
+            table.selected = [row for row in table.selected if row["id"] in ids]
+        else:
+            table.selected = []
         table.update()
         empty.set_visibility(not rows)
 
@@ -108,6 +158,7 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
     status_filter.on_value_change(load)
     compare.on_click(open_compare)
     await load()
+    ui.timer(REFRESH_SECONDS, lambda: load(keep_selection=True))  # new runs and status changes show up by themselves
 
 
 def _row(r: RunSummary) -> dict[str, Any]:
@@ -122,17 +173,19 @@ def _row(r: RunSummary) -> dict[str, Any]:
     }
 
 
-async def run_detail(services: Services, run_id: str) -> None:
+async def run_detail(services: Services, run_id: str) -> LiveRun | None:
+    """A recorded run, read-only: live if it is going in this process, else with replay. Returns the LiveRun
+    following it, if any (whoever clears the page must stop it)."""
     try:
         summary = await asyncio.to_thread(services.runs.get, run_id)
         events = await asyncio.to_thread(services.runs.events, summary.id)
     except FlowdeckError as exc:
         ui.label(str(exc)).classes("p-4 text-negative")
-        return
+        return None
     first = events[0] if events else None
     if not isinstance(first, RunStarted):
         ui.label(f"Run {run_id} has no recorded events.").classes("p-4 text-negative")
-        return
+        return None
     workflow = parse_workflow(first.workflow, source=f"the workflow of run {summary.id}")
     doc = Document(workflow=workflow, default_model=first.model or services.settings.default_model)
     with ui.row().classes("w-full items-center gap-3 px-4 py-2 no-wrap"):
@@ -157,13 +210,21 @@ async def run_detail(services: Services, run_id: str) -> None:
     canvas.on_intent("selection_change", lambda a: view.select(next(iter(a.get("nodes") or []), None)))
 
     if summary.id in services.runner.active_runs():
-        live = LiveRun(services.runner, view, lambda: None, lambda: None)
         with controls:
-            ui.label("Live").classes("text-sm text-positive font-semibold")
-            if can_edit():
-                ui.button("Cancel run", icon="stop", on_click=live.cancel).props("dense flat no-caps color=negative")
+            badge = ui.label("Live").classes("text-sm text-positive font-semibold")
+            cancel = ui.button("Cancel run", icon="stop").props("dense flat no-caps color=negative")
+            cancel.set_visibility(can_edit())
+
+        def changed() -> None:
+            if not live.running and live.state.status not in ("pending", "running", "waiting"):
+                badge.set_text("Finished")
+                badge.classes(remove="text-positive", add="text-gray-500")
+                cancel.set_visibility(False)
+
+        live = LiveRun(services.runner, view, changed, lambda: None)
+        cancel.on_click(live.cancel)
         live.watch(summary.id)
-        return
+        return live
     with controls:
         if summary.status in ("interrupted", "failed", "cancelled"):
             stopped = fold(events)
@@ -178,6 +239,7 @@ async def run_detail(services: Services, run_id: str) -> None:
                     "dense outline no-caps"
                 ).tooltip("Run the agents that have no output yet; the others keep theirs (no model call is repeated)")
         Replay(view, events).controls()
+    return None
 
     async def resume(stopped_id: str) -> None:
         try:

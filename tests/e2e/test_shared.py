@@ -68,3 +68,19 @@ def test_viewer_watches_a_run_read_only(context: BrowserContext, app_url: str) -
     page.get_by_text("Coder", exact=True).first.click()
     expect(page.get_by_role("button", name="Run from here")).to_have_count(0)
     expect(page.get_by_role("button", name="Resume")).to_have_count(0)
+
+
+def test_the_live_screen_moves_on_to_each_new_run(context: BrowserContext, app_url: str) -> None:
+    page = context.new_page()
+    log_in(page, app_url, VIEWER)
+    page.goto(app_url + "/live")
+    expect(page.get_by_text("No runs yet. The next run will appear here by itself.")).to_be_visible()
+    for task in ("Sort a list", "Merge two lists"):
+        body = {"workflow": "research-code-review", "inputs": {"task": task}, "model": "scripted/delay=0.1"}
+        run = httpx.post(app_url + "/api/v1/runs", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
+        assert run.status_code == 202, run.text
+        expect(page.get_by_text(f"run {run.json()['id']} · read-only")).to_be_visible(timeout=10_000)
+        expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+        expect(page.get_by_text("Finished", exact=True)).to_be_visible()
+        expect(page.get_by_text(task).first).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)
