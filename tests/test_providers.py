@@ -3,11 +3,7 @@ are write-only, masked, and only ever sent to their own provider's service."""
 
 from __future__ import annotations
 
-import json
 import stat
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +16,7 @@ from flowdeck.services import Services
 from flowdeck.storage.keys import ProviderKeys
 from tests.appserver import free_port
 from tests.conftest import make_workflow
+from tests.fakeprovider import fake_provider
 
 CANARY = "sk-canary-3f1e9d0c7b5a4e2f"
 
@@ -28,33 +25,6 @@ CANARY = "sk-canary-3f1e9d0c7b5a4e2f"
 def no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "HOSTED_VLLM_API_BASE"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def recorder() -> Iterator[tuple[str, list[str]]]:
-    """An HTTP server that records every request (headers and body) and answers 400."""
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            seen.append(str(self.headers) + self.rfile.read(length).decode(errors="replace"))
-            body = json.dumps({"error": {"message": "recorded", "type": "invalid_request_error"}}).encode()
-            self.send_response(400)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
-    server.shutdown()
-    server.server_close()
 
 
 async def test_a_missing_key_is_named_before_anything_runs(services: Services, no_provider_env: None) -> None:
@@ -109,9 +79,16 @@ async def test_a_saved_key_satisfies_the_check_and_is_shown_masked(
 
 
 async def test_saved_keys_never_reach_a_custom_base_url(
-    home: Path, no_provider_env: None, monkeypatch: pytest.MonkeyPatch, recorder: tuple[str, list[str]]
+    home: Path, no_provider_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base, seen = recorder
+    with fake_provider() as fake:
+        fake.script = ["not_found"]
+        await _call_custom_base(home, monkeypatch, fake.url)
+    assert fake.received, "the local server was called"
+    assert not any(CANARY in record for record in fake.received)
+
+
+async def _call_custom_base(home: Path, monkeypatch: pytest.MonkeyPatch, base: str) -> None:
     keys = ProviderKeys(home)
     keys.set("OPENAI_API_KEY", CANARY)
     keys.set("ANTHROPIC_API_KEY", CANARY + "-anthropic")
@@ -125,5 +102,3 @@ async def test_saved_keys_never_reach_a_custom_base_url(
         )
         with pytest.raises(ModelError):
             await caller.call(request, lambda _: None)
-    assert seen, "the local server was called"
-    assert not any(CANARY in record for record in seen)

@@ -231,10 +231,11 @@ def translate(exc: Exception, model: str, *, partial: bool = False) -> ModelErro
             "the provider did not answer in time", model=model, hint="raise the node's timeout, or try again later"
         )
     if isinstance(exc, litellm.AuthenticationError | litellm.PermissionDeniedError):
+        provider = provider_of(litellm, model) or "the provider"
         return AuthenticationFailed(
             "the provider rejected the credentials",
             model=model,
-            hint="set the provider's API key (e.g. OPENAI_API_KEY) in the environment or .env",
+            hint=f"check {provider.upper()}_API_KEY (in the environment, .env, or Settings → API keys)",
         )
     if isinstance(exc, litellm.NotFoundError):
         return ModelNotFound(
@@ -256,7 +257,9 @@ def translate(exc: Exception, model: str, *, partial: bool = False) -> ModelErro
             model=model,
             hint="check the network, api_base or that the server runs",
         )
-    if "connection error" in message.lower():  # litellm reports some refused connections as server errors
+    lowered = message.lower()
+    if "connection error" in lowered or "cannot connect" in lowered or "connection refused" in lowered:
+        # litellm reports some refused connections as server errors
         return ProviderUnavailable(
             "could not reach the provider", model=model, hint="check the network, api_base or that the server runs"
         )
@@ -350,7 +353,12 @@ def _as_litellm_error(litellm: Any, httpx: Any, error: ModelError, model: str) -
 
 
 def _retry_after(exc: Exception) -> float | None:
-    for headers in (getattr(getattr(exc, "response", None), "headers", None), getattr(exc, "headers", None)):
+    candidates = (
+        getattr(exc, "litellm_response_headers", None),  # where litellm keeps the provider's real headers
+        getattr(getattr(exc, "response", None), "headers", None),
+        getattr(exc, "headers", None),
+    )
+    for headers in candidates:
         if headers:
             value = headers.get("retry-after")
             if value is not None:

@@ -96,7 +96,8 @@ class NodeState:
             cost = f" · ${ex.cost:.4f}" if ex.cost else ""
             return f"done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens{cost}"
         if status in ("failed", "cancelled"):
-            return f"{status}: {ex.error}"
+            tries = f" after {ex.attempt} attempts" if status == "failed" and ex.attempt > 1 else ""
+            return f"{status}{tries}: {ex.error}"
         if status == "skipped":
             return f"skipped: {ex.skip_reason}"
         return status
