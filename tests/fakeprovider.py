@@ -71,6 +71,8 @@ def fake_provider() -> Iterator[FakeProvider]:
                 if mode == "cut":
                     self.close_connection = True
                     return  # the stream ends after the first chunk, with no finish
+                if mode == "malformed":
+                    self.wfile.write(b"data: {this is not json\n\n")  # then the stream goes on normally
             self.wfile.write(_chunk({}, finish="stop"))
             self.wfile.write(b"data: [DONE]\n\n")
 

@@ -48,6 +48,7 @@ def request() -> ModelRequest:
         ("not_found", ModelNotFound, "does not know this model"),
         ("context_length", ContextTooLong, "context window"),
         ("cut", StreamInterrupted, "dropped mid-answer"),
+        ("malformed", StreamInterrupted, "a chunk that is not valid JSON"),
     ],
 )
 async def test_http_faults_become_errors_that_say_what_to_do(

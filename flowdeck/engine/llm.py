@@ -35,6 +35,7 @@ _import_lock = asyncio.Lock()  # used on the model loop only
 T = TypeVar("T")
 _litellm: Any = None
 # Advice on a transient failure, true whether retries are still to come (shown live) or ran out.
+_MALFORMED = "malformed stream chunk"
 _TRANSIENT = "usually temporary: try again later, or pick another model"
 
 
@@ -213,6 +214,8 @@ def translate(exc: Exception, model: str, *, partial: bool = False) -> ModelErro
     message = _first_line(str(exc)) or name
     if litellm is None:
         return ProviderUnavailable(message, model=model)
+    if _MALFORMED in message:
+        return StreamInterrupted("the provider sent a chunk that is not valid JSON", model=model, hint=_TRANSIENT)
     if isinstance(exc, litellm.ContextWindowExceededError):
         return ContextTooLong(
             "the messages do not fit the model's context window",
@@ -282,6 +285,7 @@ async def _load_litellm() -> Any:
                 finally:
                     gc.enable()
                 module.suppress_debug_info = True
+                _refuse_malformed_chunks()
                 module.custom_provider_map = [
                     *[p for p in module.custom_provider_map if p.get("provider") != "scripted"],
                     {"provider": "scripted", "custom_handler": _scripted_handler(module)},
@@ -299,6 +303,27 @@ async def _load_litellm() -> Any:
                 gc.freeze()
                 _litellm = module
     return _litellm
+
+
+def _refuse_malformed_chunks() -> None:
+    """Make a streamed chunk that is not JSON an error. litellm's parser for OpenAI-compatible streams drops
+    such a chunk and carries on, so an answer would silently lose text and still look complete."""
+    try:
+        from litellm.llms.base_llm.base_model_iterator import BaseModelResponseIterator
+    except ImportError:  # a litellm without this parser: nothing to tighten
+        return
+    lenient = BaseModelResponseIterator._string_to_dict_parser
+
+    def strict(str_line: str) -> dict[str, Any] | None:
+        parsed: dict[str, Any] | None = lenient(str_line)
+        line = str_line.strip()
+        if parsed is None and line.startswith("data:"):
+            payload = line[5:].strip()
+            if payload and payload != "[DONE]":
+                raise ValueError(f"{_MALFORMED}: {payload[:80]}")
+        return parsed
+
+    BaseModelResponseIterator._string_to_dict_parser = staticmethod(strict)  # type: ignore[method-assign]
 
 
 def _scripted_handler(litellm: Any) -> Any:
