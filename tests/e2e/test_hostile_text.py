@@ -21,10 +21,11 @@ def test_script_in_names_prompts_and_outputs_is_inert(page: Page, tmp_path: Path
         "name": NAME,
         "inputs": [{"name": "task", "label": "Task", "default": TASK}],
         "nodes": [
-            {"id": "a", "type": "researcher", "label": LABEL, "position": {"x": 0, "y": 0}},
-            {"id": "b", "type": "coder", "label": "Coder", "position": {"x": 320, "y": 0}},
+            # Ids that are special words in JavaScript objects must behave like any other id.
+            {"id": "__proto__", "type": "researcher", "label": LABEL, "position": {"x": 0, "y": 0}},
+            {"id": "constructor", "type": "coder", "label": "Coder", "position": {"x": 320, "y": 0}},
         ],
-        "edges": [{"id": "a->b", "source": "a", "target": "b"}],
+        "edges": [{"id": "__proto__->constructor", "source": "__proto__", "target": "constructor"}],
     }
     path.write_text(json.dumps(workflow))
     import_file(page, path)
@@ -40,6 +41,8 @@ def test_script_in_names_prompts_and_outputs_is_inert(page: Page, tmp_path: Path
     page.get_by_text(LABEL).first.click()
     page.get_by_role("tab", name="Inspector").click()
     expect(page.get_by_role("region", name="Run panel").get_by_text(TASK, exact=False).first).to_be_visible()
+    page.get_by_role("tab", name="Handoffs").click()
+    expect(page.get_by_role("button", name=f"{LABEL} handed its output to Coder", exact=False)).to_be_visible()
 
     assert page.evaluate("window.__xss") is None
     assert page.locator("[onerror], [onload]").count() == 0
