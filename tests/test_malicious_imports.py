@@ -4,6 +4,7 @@ wrong, or loads as inert text that nothing executes. Importing never writes anyt
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import pytest
@@ -129,3 +130,21 @@ async def test_importing_never_writes(services: Services) -> None:
 
 def test_the_corpus_is_large_enough() -> None:
     assert len(REFUSED) + len(INERT) + 1 >= 30
+
+
+def test_importing_makes_no_network_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts: list[object] = []
+
+    def refuse(self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise OSError("no network during import")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: attempts.append(a) or [])
+    for _case, data, _fragment in REFUSED:
+        with pytest.raises(WorkflowError):
+            build(parse_workflow(text(data), source="upload.json"))
+    for _case, data in INERT:
+        build(parse_workflow(text(data), source="upload.json"))
+    assert attempts == []
