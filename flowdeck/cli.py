@@ -41,9 +41,8 @@ def serve_command(host: str, port: int) -> None:
 def _serve(host: str, port: int, *, open_browser: bool) -> None:
     from flowdeck.app.server import serve
 
-    click.echo(f"flowdeck editor on http://{host}:{port}  (Ctrl+C stops it)", err=True)
     try:
-        serve(host=host, port=port, open_browser=open_browser)
+        serve(host=host, port=port, open_browser=open_browser, announce=lambda text: click.echo(text, err=True))
     except FlowdeckError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

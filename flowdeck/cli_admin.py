@@ -52,6 +52,24 @@ def remove_password(viewer: bool) -> None:
     click.echo(f"{role} password removed" if removed else f"no {role} password was set in {store.path}")
 
 
+@auth_command.command("status")
+def auth_status() -> None:
+    """Whether logins are on: which passwords are set (and where) and how many API tokens exist."""
+    from flowdeck.config import load_settings
+
+    store, _ = _stores()
+    settings = load_settings()
+    saved = store.password_hashes()
+    for role, from_env in (("editor", settings.editor_password), ("viewer", settings.viewer_password)):
+        where = "FLOWDECK_PASSWORD" if role == "editor" else "FLOWDECK_VIEWER_PASSWORD"
+        source = f"set ({where})" if from_env else "set (auth.json)" if role in saved else "not set"
+        click.echo(f"{role} password: {source}")
+    tokens = len(store.tokens()) + (1 if settings.api_token else 0)
+    click.echo(f"API tokens: {tokens}")
+    on = bool(settings.editor_password or settings.viewer_password or saved)
+    click.echo("logins: " + ("required on every address" if on else "off (only 127.0.0.1 can be served)"))
+
+
 @auth_command.command("logout-all")
 def logout_all() -> None:
     """End every login session now."""

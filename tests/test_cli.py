@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from flowdeck.cli import main
@@ -76,3 +77,36 @@ def test_serving_beyond_loopback_is_refused_until_a_password_is_set(home: Path) 
     code, _, err = invoke("serve", "--host", "0.0.0.0")
     assert code == 2
     assert "no password is set" in err and "flowdeck auth set-password" in err
+
+
+def invoke_with_input(text: str, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), input=text, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_auth_commands_set_passwords_and_tokens(home: Path) -> None:
+    assert "logins: off" in invoke("auth", "status")[1]
+    code, _, err = invoke_with_input("short\n", "auth", "set-password", "--stdin")
+    assert code == 2 and "use at least 10" in err
+    code, out, _ = invoke_with_input("a fine long password\n", "auth", "set-password", "--viewer", "--stdin")
+    assert code == 0 and "viewer password set" in out
+    code, token, _ = invoke("auth", "token", "create", "ci")
+    assert code == 0 and token.startswith("fdk_")
+    assert invoke("auth", "token", "create", "ci")[0] == 2  # names are unique
+    listed = invoke("auth", "token", "list")[1]
+    assert "ci" in listed and token.strip() not in listed
+    status = invoke("auth", "status")[1]
+    assert "viewer password: set (auth.json)" in status and "API tokens: 1" in status
+    assert invoke("auth", "token", "revoke", "ci")[0] == 0
+    assert invoke("auth", "token", "revoke", "ci")[0] == 2
+
+
+def test_keys_commands_never_print_a_key(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GROQ_API_KEY", raising=False)
+    code, out, _ = invoke_with_input("gsk-canary-7788\n", "keys", "set", "GROQ_API_KEY", "--stdin")
+    assert code == 0 and "…7788" in out and "canary" not in out
+    listed = invoke("keys", "list")[1]
+    assert "GROQ_API_KEY" in listed and "…7788" in listed and "canary" not in listed
+    code, _, err = invoke_with_input("x\n", "keys", "set", "NOT_A_KEY", "--stdin")
+    assert code == 2 and "not a provider key" in err
+    assert "removed" in invoke("keys", "remove", "GROQ_API_KEY")[1]

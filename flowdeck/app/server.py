@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import logging
 import sys
+from collections.abc import Callable
 
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import ConfigError, FlowdeckError
@@ -23,7 +24,12 @@ _ANY = ("0.0.0.0", "::")
 
 
 def serve(
-    *, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False, workflow: Workflow | None = None
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    open_browser: bool = False,
+    workflow: Workflow | None = None,
+    announce: Callable[[str], None] = print,
 ) -> None:
     """Run the app until interrupted. A non-loopback address needs a password configured (see flowdeck.auth)."""
     from nicegui import app as nicegui_app
@@ -73,6 +79,9 @@ def serve(
             log.warning("the default model is not ready: %s", exc)
 
     nicegui_app.on_startup(lambda: background_tasks.create(warm_up(), name="flowdeck warm-up"))
+    where = " (every address of this machine)" if host in _ANY else ""
+    logins = " · logins required" if gate.require_login else ""
+    announce(f"flowdeck on http://{host}:{port}{where}{logins}  (Ctrl+C stops it)")
     ui.run(
         host=host,
         port=port,
