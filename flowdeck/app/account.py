@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from nicegui import ui
+import asyncio
 
-from flowdeck.auth import Role, role_of
+from nicegui import app, ui
+
+from flowdeck.auth import Gate, Role, role_of
+
+SESSION_CHECK_SECONDS = 30.0
 
 
 def current_role() -> Role:
@@ -16,9 +20,25 @@ def can_edit() -> bool:
 
 
 def account_controls() -> None:
-    """The role and a Log out button, when this page was opened through a login (nothing on a local app)."""
-    if getattr(ui.context.client.request.state, "flowdeck_session", None) is None:
+    """The role and a Log out button, when this page was opened through a login (nothing on a local app).
+
+    The page also checks its session every half minute: one ended elsewhere (`flowdeck auth logout-all`, a
+    password change, expiry) sends it to the login page and drops it from the server.
+    """
+    token = getattr(ui.context.client.request.state, "flowdeck_session", None)
+    if token is None:
         return
+    gate: Gate | None = getattr(app.state, "flowdeck_gate", None)
+    if gate is not None:
+        client = ui.context.client
+
+        async def recheck() -> None:
+            if await gate.session_role(token) is None:
+                ui.navigate.to("/login")
+                await asyncio.sleep(1.0)  # let the navigation reach the browser
+                client.delete()
+
+        ui.timer(SESSION_CHECK_SECONDS, recheck)
     role = current_role()
     ui.label("Viewer · read-only" if role == "viewer" else "Editor").classes("text-xs text-slate-300 ml-2")
     ui.button(

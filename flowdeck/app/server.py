@@ -64,6 +64,7 @@ def serve(
         allowed_hosts=frozenset(settings.allowed_hosts) | ({host.lower()} if shared and host not in _ANY else set()),
     )
     nicegui_app.add_middleware(Guard, gate=gate)
+    nicegui_app.state.flowdeck_gate = gate  # pages re-check their session with it
     register_login(nicegui_app, gate)
     nicegui_app.mount(PREFIX, build_api(services))
     nicegui_app.on_shutdown(services.runner.close)
