@@ -173,26 +173,6 @@ class Document:
         self._commit(current.model_copy(update={"edges": [*current.edges, *new_edges]}))
         return added
 
-    def auto_layout(self, column: float = 300.0, row: float = 140.0) -> None:
-        """Place agents in columns by depth (left to right in data-flow order), centred vertically."""
-        import networkx as nx  # lazily: it costs ~0.4 s of start-up
-
-        graph: nx.DiGraph[str] = nx.DiGraph()
-        graph.add_nodes_from(n.id for n in self.workflow.nodes)
-        graph.add_edges_from((e.source, e.target) for e in self.workflow.edges)
-        positions: dict[str, tuple[float, float]] = {}
-        try:
-            generations = list(nx.topological_generations(graph))
-        except nx.NetworkXUnfeasible:
-            return
-        order = {n.id: i for i, n in enumerate(self.workflow.nodes)}
-        for depth, generation in enumerate(generations):
-            members = sorted(generation, key=lambda node_id: order[node_id])
-            top = -(len(members) - 1) * row / 2
-            for index, node_id in enumerate(members):
-                positions[node_id] = (depth * column, top + index * row)
-        self.move(positions)
-
     def rename(self, name: str) -> None:
         name = name.strip()
         if not name:

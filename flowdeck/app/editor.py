@@ -222,10 +222,9 @@ class Editor:
         self._refresh()
 
     def layout(self) -> None:
-        before = self.doc.workflow
-        self.doc.auto_layout()
-        self.canvas.patch(*self.doc.patches_from(before), {"op": "fit"})
-        self._refresh(panel=False)
+        """Arrange the agents (dagre, in the canvas: it knows each card's size); the canvas sends the new
+        positions back as one move, which Undo reverts."""
+        self.canvas.patch({"op": "layout"})
 
     def export(self) -> None:
         workflow = self.doc.workflow

@@ -153,8 +153,18 @@ def test_refresh_with_unsaved_edits_restores_the_draft(page: Page) -> None:
 
 def test_arrange_places_agents_left_to_right(page: Page) -> None:
     page.get_by_role("button", name="Add Reviewer").click()
+    added = node(page, "Reviewer 2", "Reviewer")
+    before = added.bounding_box()
     page.get_by_role("button", name="Arrange agents").click()
-    expect(node(page, "Reviewer 2", "Reviewer")).to_be_in_viewport()
+    expect(added).to_be_in_viewport()
+    page.wait_for_timeout(500)  # the fit-view transition
+    xs = [node(page, label, label).bounding_box()["x"] for label in ("Researcher", "Coder", "Reviewer")]  # type: ignore[index]
+    assert xs == sorted(xs) and len(set(xs)) == 3, xs  # in data-flow order, one column each
+    arranged = added.bounding_box()
+    assert arranged != before
+    page.get_by_role("button", name="Undo").click()  # one step puts every agent back
+    page.wait_for_timeout(300)
+    assert added.bounding_box() != arranged
 
 
 def import_file(page: Page, path: Path) -> None:

@@ -1,6 +1,7 @@
 // The flowdeck canvas: React Flow rendering what Python owns. It sends intents, applies patches.
 import React, { memo, useCallback, useEffect, useState, useSyncExternalStore } from "react";
 import { createRoot } from "react-dom/client";
+import { graphlib, layout } from "@dagrejs/dagre";
 import {
   Background,
   BaseEdge,
@@ -104,6 +105,19 @@ const HandoffEdge = memo(function HandoffEdge(props) {
 
 const edgeTypes = { handoff: HandoffEdge };
 
+function arrange(nodes, edges) {
+  const graph = new graphlib.Graph();
+  graph.setGraph({ rankdir: "LR", nodesep: 40, ranksep: 90 });
+  graph.setDefaultEdgeLabel(() => ({}));
+  for (const n of nodes) graph.setNode(n.id, { width: n.measured?.width ?? 200, height: n.measured?.height ?? 70 });
+  for (const e of edges) graph.setEdge(e.source, e.target);
+  layout(graph);
+  return nodes.map((n) => {
+    const p = graph.node(n.id);
+    return { id: n.id, x: Math.round(p.x - p.width / 2), y: Math.round(p.y - p.height / 2) };
+  });
+}
+
 function toFlowNode(node, store) {
   return {
     id: node.id,
@@ -183,12 +197,25 @@ function Canvas({ initial, emit, register, store }) {
           case "theme":
             setColorMode(op.dark ? "dark" : "light");
             break;
+          case "layout": {
+            // Layered layout, left to right in data-flow order, with dagre's crossing reduction; the new
+            // positions go to Python as one move, so Undo puts every agent back.
+            // On the next frame: patches earlier in this batch (an agent just added) are rendered by then.
+            window.requestAnimationFrame(() => {
+              const moved = arrange(flow.getNodes(), flow.getEdges());
+              const byId = new Map(moved.map((m) => [m.id, m]));
+              setNodes((ns) => ns.map((n) => (byId.has(n.id) ? { ...n, position: { x: byId.get(n.id).x, y: byId.get(n.id).y } } : n)));
+              if (moved.length) emit("nodes_moved", { nodes: moved });
+              window.requestAnimationFrame(() => flow.fitView({ padding: 0.2, maxZoom: 1 }));
+            });
+            break;
+          }
           default:
             console.warn("flowdeck canvas: unknown patch", op);
         }
       }
     });
-  }, [register, store, flow]);
+  }, [register, store, flow, emit]);
 
   const onNodesChange = useCallback((changes) => {
     // Removals come from Python (after it checks them); everything else is local view state.
