@@ -9,6 +9,7 @@ from nicegui import ui
 
 from flowdeck.document import Document, EditRefused
 from flowdeck.engine.agents import PRESETS, resolve
+from flowdeck.engine.prompts import check_template
 
 OnEdit = Callable[[str, dict[str, Any]], None]
 
@@ -89,6 +90,10 @@ def properties(doc: Document, node_id: str | None, models: dict[str, str], on_ed
         .classes("w-full font-mono")
     )
     template.on("blur", lambda _: apply(template, {"prompt_template": template.value or None}))
+    reads = ui.row().classes("w-full gap-1 items-center")
+    reads.props('role=status aria-label="What this prompt reads"')
+    template.on_value_change(lambda e: _show_reads(reads, doc, node_id, e.value or ""))
+    _show_reads(reads, doc, node_id, template.value or "")
     _reference_buttons(doc, node_id, template, apply)
 
     with ui.row().classes("w-full no-wrap gap-2"):
@@ -116,6 +121,48 @@ def _reference_buttons(doc: Document, node_id: str, template: ui.textarea, apply
                 apply(template, {"prompt_template": template.value})
 
             ui.chip(title, icon="data_object", on_click=insert).props("dense clickable outline color=indigo")
+
+
+def _show_reads(row: ui.row, doc: Document, node_id: str, source: str) -> None:
+    """The template's references as readable chips (an input's label, an upstream agent's name); one that
+    cannot resolve is shown in red with the reason, as the run would refuse it."""
+    refs = check_template(source)
+    inputs = {i.name: i.label or i.name for i in doc.workflow.inputs}
+    upstream = _ancestors(doc, node_id)
+    row.clear()
+    if not (refs.inputs or refs.outputs or refs.problems):
+        return
+    with row:
+        ui.label("Reads").classes("text-xs text-gray-500")
+        for name in sorted(refs.inputs):
+            if name in inputs:
+                ui.chip(f"Input: {inputs[name]}", icon="input").props("dense color=indigo-1 text-color=indigo-9")
+            else:
+                ui.chip(f"inputs.{name}: no such input", icon="error").props("dense color=red-1 text-color=red-9")
+        for source_id in sorted(refs.outputs):
+            if source_id in upstream:
+                label = doc.workflow.node(source_id).label or source_id
+                ui.chip(f"Output of {label}", icon="output").props("dense color=teal-1 text-color=teal-9")
+            else:
+                ui.chip(f"outputs.{source_id}: not upstream of this agent", icon="error").props(
+                    "dense color=red-1 text-color=red-9"
+                )
+        for problem in refs.problems:
+            ui.label(problem).classes("text-xs text-negative")
+
+
+def _ancestors(doc: Document, node_id: str) -> set[str]:
+    parents: dict[str, list[str]] = {}
+    for edge in doc.workflow.edges:
+        parents.setdefault(edge.target, []).append(edge.source)
+    found: set[str] = set()
+    todo = list(parents.get(node_id, []))
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.add(current)
+            todo.extend(parents.get(current, []))
+    return found
 
 
 def _int(value: Any) -> Any:

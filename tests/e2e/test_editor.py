@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -205,3 +206,20 @@ def test_reloading_mid_run_shows_the_run_going_on(page: Page) -> None:
     expect(node(page, "Researcher", "Researcher")).to_contain_text("running")
     expect(page.get_by_role("button", name="Cancel run")).to_be_visible()
     expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
+
+
+def test_prompt_template_references_read_as_names(page: Page) -> None:
+    node(page, "Reviewer", "Reviewer").click()
+    template = page.get_by_label("Prompt template")
+    reads = page.get_by_role("status", name="What this prompt reads")
+    page.get_by_text("Insert a reference").wait_for()
+    page.locator(".q-chip", has_text="Output of Coder").last.click()  # the insert button
+    expect(template).to_have_value("{{ outputs.coder }}")
+    expect(reads.get_by_text("Output of Coder")).to_be_visible()
+    # An agent two steps upstream can be read too; a name that resolves to nothing is flagged, with why.
+    template.fill("Research: {{ outputs.researcher }} for {{ inputs.task }} and {{ outputs.nobody }}")
+    expect(reads.get_by_text("Output of Researcher")).to_be_visible()
+    expect(reads.get_by_text("Input: Task")).to_be_visible()
+    expect(reads.get_by_text("outputs.nobody: not upstream of this agent")).to_be_visible()
+    template.fill("{{ broken")
+    expect(reads.get_by_text(re.compile("syntax error on line 1"))).to_be_visible()
