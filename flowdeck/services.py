@@ -9,9 +9,10 @@ from sqlalchemy import Engine
 
 from flowdeck.config import Settings, ensure_home, load_settings
 from flowdeck.engine.embedded import EmbeddedModel
-from flowdeck.engine.llm import SCRIPTED, LiteLLMCaller
+from flowdeck.engine.llm import LiteLLMCaller
 from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest
 from flowdeck.engine.scripted import ScriptedCaller, is_scripted
+from flowdeck.engine.scripted_litellm import SCRIPTED
 from flowdeck.runner import Runner, recover_interrupted
 from flowdeck.storage import OutputCache, RunLog, WorkflowStore, open_database
 from flowdeck.storage.keys import ProviderKeys

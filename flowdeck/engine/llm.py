@@ -7,14 +7,15 @@ import gc
 import importlib
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from flowdeck.engine.embedded import EMBEDDED, EmbeddedModel
-from flowdeck.engine.events import Message, Usage
+from flowdeck.engine.events import Usage
 from flowdeck.engine.llm_types import Completion, ModelRequest
 from flowdeck.engine.providers import KeySource, check_model, custom_base, provider_of
-from flowdeck.engine.scripted import ScriptedModel, is_scripted, parse_spec, usage_for
+from flowdeck.engine.scripted import is_scripted, parse_spec
+from flowdeck.engine.scripted_litellm import scripted_handler
 from flowdeck.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -30,7 +31,6 @@ from flowdeck.errors import (
 # litellm fetches a price list from the internet at import unless told not to.
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
-SCRIPTED = ScriptedModel()
 _import_lock = asyncio.Lock()  # used on the model loop only
 T = TypeVar("T")
 _litellm: Any = None
@@ -288,7 +288,7 @@ async def _load_litellm() -> Any:
                 _refuse_malformed_chunks()
                 module.custom_provider_map = [
                     *[p for p in module.custom_provider_map if p.get("provider") != "scripted"],
-                    {"provider": "scripted", "custom_handler": _scripted_handler(module)},
+                    {"provider": "scripted", "custom_handler": scripted_handler(module)},
                 ]
                 # litellm brings a few hundred thousand long-lived objects (its model and price tables). Left
                 # to the garbage collector, every full collection walks them all: measured, stalls of up to
@@ -324,57 +324,6 @@ def _refuse_malformed_chunks() -> None:
         return parsed
 
     BaseModelResponseIterator._string_to_dict_parser = staticmethod(strict)  # type: ignore[method-assign]
-
-
-def _scripted_handler(litellm: Any) -> Any:
-    import httpx
-
-    class ScriptedHandler(litellm.CustomLLM):  # type: ignore[misc]
-        async def astreaming(self, model: str, messages: list[dict[str, str]], **_: Any) -> AsyncIterator[Any]:
-            full = "scripted" if model == "default" else f"scripted/{model}"
-            typed = [Message(role=m["role"], content=str(m["content"])) for m in messages]  # type: ignore[arg-type]
-            parts: list[str] = []
-            try:
-                async for chunk in SCRIPTED.stream(full, typed):
-                    parts.append(chunk)
-                    yield {"text": chunk, "is_finished": False, "finish_reason": "", "usage": None, "index": 0}
-            except ModelError as exc:
-                raise _as_litellm_error(litellm, httpx, exc, full) from None
-            usage = usage_for(typed, "".join(parts))
-            totals = {
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-                "total_tokens": usage.total_tokens,
-            }
-            yield {"text": "", "is_finished": True, "finish_reason": "stop", "usage": totals, "index": 0}
-
-        async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
-            raise litellm.BadRequestError("the scripted model only streams", kwargs.get("model", ""), "scripted")
-
-    return ScriptedHandler()
-
-
-def _as_litellm_error(litellm: Any, httpx: Any, error: ModelError, model: str) -> Exception:
-    """What a real provider's failure looks like to litellm, so that the scripted model tests translate()."""
-    request = httpx.Request("POST", "http://scripted.invalid/v1/chat/completions")
-
-    def response(status: int, headers: dict[str, str] | None = None) -> Any:
-        return httpx.Response(status, headers=headers or {}, request=request)
-
-    retry_after = getattr(error, "retry_after", None) or 1.0
-    faults: dict[str, Callable[[], Exception]] = {
-        "rate_limit": lambda: litellm.RateLimitError(
-            "rate limited", "scripted", model, response=response(429, {"retry-after": f"{retry_after:g}"})
-        ),
-        "timeout": lambda: litellm.Timeout("timed out", model, "scripted"),
-        "unavailable": lambda: litellm.InternalServerError("server error", "scripted", model, response(500)),
-        "stream_cut": lambda: litellm.APIConnectionError("stream cut by the scripted model", "scripted", model),
-        "auth": lambda: litellm.AuthenticationError("invalid api key", "scripted", model, response(401)),
-        "bad_request": lambda: litellm.BadRequestError("bad request", model, "scripted", response(400)),
-        "context_length": lambda: litellm.ContextWindowExceededError("too long", model, "scripted", response(400)),
-        "not_found": lambda: litellm.NotFoundError("no such model", model, "scripted", response(404)),
-    }
-    return faults.get(error.kind, faults["unavailable"])()
 
 
 def _retry_after(exc: Exception) -> float | None:

@@ -1,0 +1,66 @@
+"""The scripted model as a litellm custom provider, so that tests of flowdeck's real model path (litellm and
+the translation of its errors) run offline: a scripted fault is raised as the litellm error a provider's
+failure would produce."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from flowdeck.engine.events import Message
+from flowdeck.engine.scripted import ScriptedModel, usage_for
+from flowdeck.errors import ModelError
+
+SCRIPTED = ScriptedModel()
+
+
+def scripted_handler(litellm: Any) -> Any:
+    """A litellm CustomLLM that streams the scripted model's replies (registered as provider "scripted")."""
+    import httpx
+
+    class ScriptedHandler(litellm.CustomLLM):  # type: ignore[misc]
+        async def astreaming(self, model: str, messages: list[dict[str, str]], **_: Any) -> AsyncIterator[Any]:
+            full = "scripted" if model == "default" else f"scripted/{model}"
+            typed = [Message(role=m["role"], content=str(m["content"])) for m in messages]  # type: ignore[arg-type]
+            parts: list[str] = []
+            try:
+                async for chunk in SCRIPTED.stream(full, typed):
+                    parts.append(chunk)
+                    yield {"text": chunk, "is_finished": False, "finish_reason": "", "usage": None, "index": 0}
+            except ModelError as exc:
+                raise as_litellm_error(litellm, httpx, exc, full) from None
+            usage = usage_for(typed, "".join(parts))
+            totals = {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+            }
+            yield {"text": "", "is_finished": True, "finish_reason": "stop", "usage": totals, "index": 0}
+
+        async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
+            raise litellm.BadRequestError("the scripted model only streams", kwargs.get("model", ""), "scripted")
+
+    return ScriptedHandler()
+
+
+def as_litellm_error(litellm: Any, httpx: Any, error: ModelError, model: str) -> Exception:
+    """What a real provider's failure looks like to litellm, so that the scripted model tests translate()."""
+    request = httpx.Request("POST", "http://scripted.invalid/v1/chat/completions")
+
+    def response(status: int, headers: dict[str, str] | None = None) -> Any:
+        return httpx.Response(status, headers=headers or {}, request=request)
+
+    retry_after = getattr(error, "retry_after", None) or 1.0
+    faults: dict[str, Callable[[], Exception]] = {
+        "rate_limit": lambda: litellm.RateLimitError(
+            "rate limited", "scripted", model, response=response(429, {"retry-after": f"{retry_after:g}"})
+        ),
+        "timeout": lambda: litellm.Timeout("timed out", model, "scripted"),
+        "unavailable": lambda: litellm.InternalServerError("server error", "scripted", model, response(500)),
+        "stream_cut": lambda: litellm.APIConnectionError("stream cut by the scripted model", "scripted", model),
+        "auth": lambda: litellm.AuthenticationError("invalid api key", "scripted", model, response(401)),
+        "bad_request": lambda: litellm.BadRequestError("bad request", model, "scripted", response(400)),
+        "context_length": lambda: litellm.ContextWindowExceededError("too long", model, "scripted", response(400)),
+        "not_found": lambda: litellm.NotFoundError("no such model", model, "scripted", response(404)),
+    }
+    return faults.get(error.kind, faults["unavailable"])()
