@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from nicegui import app, ui
 
 from flowdeck.auth import Gate, Role, role_of
+from flowdeck.auth.login import send_to_login
 
 SESSION_CHECK_SECONDS = 30.0
 
@@ -34,9 +33,7 @@ def account_controls() -> None:
 
         async def recheck() -> None:
             if await gate.session_role(token) is None:
-                ui.navigate.to("/login")
-                await asyncio.sleep(1.0)  # let the navigation reach the browser
-                client.delete()
+                send_to_login(client)
 
         ui.timer(SESSION_CHECK_SECONDS, recheck)
     role = current_role()

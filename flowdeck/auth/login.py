@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -12,6 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from flowdeck.auth.access import LoginLimiter
 from flowdeck.auth.guard import COOKIE, Gate
 from flowdeck.storage.sessions import LIFETIME
+
+if TYPE_CHECKING:
+    from nicegui import Client
 
 log = logging.getLogger("flowdeck.auth")
 MAX_FORM_BYTES = 4096
@@ -71,23 +75,29 @@ def register_login(app: FastAPI, gate: Gate, limiter: LoginLimiter | None = None
 
 def _close_pages_of(token: str) -> None:
     """Send the other open tabs of an ended session to the login page and drop them from the server."""
-    from nicegui import Client, background_tasks, ui
+    from nicegui import Client
 
     for client in list(Client.instances.values()):
         try:
             cookie = client.request.cookies.get(COOKIE)
         except Exception:  # a client without a request (NiceGUI's auto-index page)
             continue
-        if cookie != token:
-            continue
-        with client:
-            ui.navigate.to("/login")
+        if cookie == token:
+            send_to_login(client)
 
-        async def drop(client: Client = client) -> None:
-            await asyncio.sleep(1.0)  # let the navigation message reach the browser first
-            client.delete()
 
-        background_tasks.create(drop(), name="drop a logged-out page")
+def send_to_login(client: Client) -> None:
+    """Navigate a page to the login form, then drop it from the server (whatever its browser does next)."""
+    from nicegui import background_tasks, ui
+
+    with client:
+        ui.navigate.to("/login")
+
+    async def drop() -> None:
+        await asyncio.sleep(1.0)  # let the navigation message reach the browser first
+        client.delete()
+
+    background_tasks.create(drop(), name="drop a logged-out page")
 
 
 def _safe_next(target: str) -> str:
