@@ -16,6 +16,7 @@ import json
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import quote, urlsplit
 
 from starlette.datastructures import Headers
@@ -134,8 +135,10 @@ class Guard:
         return self.gate.authenticator.bearer(token.strip())
 
 
+@cache
 def machine_names() -> frozenset[str]:
-    """Names this machine goes by on a LAN (its host name, FQDN and mDNS name)."""
+    """Names this machine goes by on a LAN (its host name, FQDN and mDNS name). Looked up once: getfqdn()
+    can ask DNS, and this is on every request's path."""
     host = socket.gethostname().lower()
     return frozenset({host, socket.getfqdn().lower(), f"{host}.local"})
 
