@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flowdeck.engine.events import record
 from flowdeck.engine.workflow import AgentConfig, Node
 
 
@@ -66,7 +67,7 @@ PRESETS: dict[str, AgentPreset] = {
 }
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class ResolvedAgent:
     """A node's effective settings: its config with the preset and workflow defaults filled in."""
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from flowdeck.engine.agents import PRESETS, display_name
 from flowdeck.engine.prompts import check_template
-from flowdeck.engine.workflow import Edge, Workflow
+from flowdeck.engine.workflow import Edge, Node, Workflow
 from flowdeck.errors import Problem, WorkflowError
 
 if TYPE_CHECKING:
@@ -30,6 +30,9 @@ class Dag:
     ancestors: dict[str, frozenset[str]]
     in_edges: dict[str, tuple[Edge, ...]]
     out_edges: dict[str, tuple[Edge, ...]]
+    nodes: dict[str, Node]
+    labels: dict[str, str]  # each node's display name
+    data: dict[str, Any]  # the workflow as its file holds it (what run_started records); do not modify
 
     def descendants(self, node_id: str) -> set[str]:
         """Every node downstream of this one."""
@@ -150,4 +153,7 @@ def build(workflow: Workflow) -> Dag:
         ancestors=ancestors,
         in_edges={n: tuple(edges) for n, edges in in_edges.items()},
         out_edges={n: tuple(edges) for n, edges in out_edges.items()},
+        nodes={node.id: node for node in workflow.nodes},
+        labels={node.id: display_name(node) for node in workflow.nodes},
+        data=workflow.to_dict(),
     )

