@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, TypeAdapter
@@ -169,19 +170,23 @@ Event = (
     | RunInterrupted
 )
 
-_ADAPTER: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="type")])
+
+@cache
+def _adapter() -> TypeAdapter[Event]:
+    # Built on first use: building the schema of every event type costs ~50 ms, which start-up does not need.
+    return TypeAdapter(Annotated[Event, Field(discriminator="type")])
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """The event as plain JSON-ready data (the form stored in the event log and printed by --json)."""
-    data: dict[str, Any] = _ADAPTER.dump_python(event, mode="json")
+    data: dict[str, Any] = _adapter().dump_python(event, mode="json")
     return data
 
 
 def event_to_json(event: Event) -> str:
-    return _ADAPTER.dump_json(event).decode()
+    return _adapter().dump_json(event).decode()
 
 
 def event_from_dict(data: dict[str, Any]) -> Event:
     """Rebuild an event from its stored form; raises pydantic.ValidationError on malformed data."""
-    return _ADAPTER.validate_python(data)
+    return _adapter().validate_python(data)

@@ -165,8 +165,10 @@ class _AppendSql:
 
         self.insert_run = insert(
             _RUNS,
-            ["id", "workflow_name", "workflow_id", "status", "owner", "started_at"]
-            + ["prompt_tokens", "completion_tokens", "cost", "last_seq"],
+            [
+                *("id", "workflow_name", "workflow_id", "status", "owner", "started_at"),
+                *("prompt_tokens", "completion_tokens", "cost", "last_seq"),
+            ],
         )
         self.insert_events = insert(_EVENTS, ["run_id", "seq", "ts", "type", "node_id", "data"])
         self.insert_outputs = insert(
