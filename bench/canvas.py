@@ -3,7 +3,8 @@
     python bench/canvas.py [--nodes 1000]
 
 Prints, for the 3-agent template (baseline) and for an N-agent workflow side by side:
-  start   seconds from launching `flowdeck serve` to the first page answered
+  start   seconds from launching `flowdeck serve` to the first page answered (and, as the floor, the same for
+          a bare NiceGUI app with one label: NiceGUI's own import is most of it on a slow machine)
   open    milliseconds from navigation to every agent drawn on the canvas
   drag    frames per second while a node is dragged across the canvas (60 mouse moves)
 Targets (issue 3): start < 1.5 s, open < 1 s at 1,000 agents, drag >= 50 fps.
@@ -73,6 +74,37 @@ def measure(nodes: int | None) -> tuple[float, float, float]:
     return start, opened, fps
 
 
+BARE_APP = """
+import sys
+from nicegui import ui
+
+@ui.page("/")
+def index() -> None:
+    ui.label("hello")
+
+ui.run(host="127.0.0.1", port=int(sys.argv[1]), show=False, reload=False, tailwind=False)
+"""
+
+
+def bare_nicegui_start() -> float:
+    """Seconds from launch to first page of the smallest NiceGUI app: the floor for flowdeck's start."""
+    import socket
+    import subprocess
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BARE_APP, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        return _first_page(port, t0)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 def _first_page(port: int, t0: float) -> float:
     import urllib.request
 
@@ -109,7 +141,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", type=int, default=1000)
     args = parser.parse_args()
+    bare = min(bare_nicegui_start() for _ in range(3))
     rows = [("template (3)", measure(None)), (f"{args.nodes} agents", measure(args.nodes))]
+    print(f"bare NiceGUI app: start {bare:.2f} s (the floor; flowdeck's start is {rows[0][1][0] / bare:.2f}x it)")
     print(f"{'workflow':<14} {'start s':>8} {'open ms':>9} {'drag fps':>9}")
     for name, (start, opened, fps) in rows:
         print(f"{name:<14} {start:>8.2f} {opened:>9.0f} {fps:>9.1f}")

@@ -199,12 +199,13 @@ class Document:
         return [self.canvas_node(n) for n in self.workflow.nodes]
 
     def canvas_edges(self) -> list[dict[str, Any]]:
+        names = {n.id: display_name(n) for n in self.workflow.nodes}
         return [
             {
                 "id": e.id,
                 "source": e.source,
                 "target": e.target,
-                "label": f"{self._name(e.source)} to {self._name(e.target)}",
+                "label": f"{names.get(e.source, e.source)} to {names.get(e.target, e.target)}",
             }
             for e in self.workflow.edges
         ]

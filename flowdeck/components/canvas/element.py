@@ -20,8 +20,12 @@ class FlowCanvas(Element, component="canvas.js", esm={"flowdeck-canvas": "dist"}
         self, nodes: list[dict[str, Any]], edges: list[dict[str, Any]], *, dark: bool = False, readonly: bool = False
     ) -> None:
         super().__init__()
-        # Only the first render reads this prop; later changes travel as patches, never as the whole graph.
-        self._props["initial"] = {"nodes": nodes, "edges": edges, "dark": dark, "readonly": readonly}
+        # Only the first render reads this prop; later changes travel as patches, never as the whole graph. So
+        # it is stored as it is: NiceGUI's props dict would otherwise wrap every nested node and edge in an
+        # observable collection (half of the page's build time at 1,000 agents) to watch for changes that
+        # never come.
+        initial = {"nodes": nodes, "edges": edges, "dark": dark, "readonly": readonly}
+        dict.__setitem__(self._props, "initial", initial)
 
     def on_intent(self, name: str, handler: Intent) -> FlowCanvas:
         self.on(name, lambda event: handler(_args(event)))
