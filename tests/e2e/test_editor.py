@@ -223,3 +223,22 @@ def test_prompt_template_references_read_as_names(page: Page) -> None:
     expect(reads.get_by_text("outputs.nobody: not upstream of this agent")).to_be_visible()
     template.fill("{{ broken")
     expect(reads.get_by_text(re.compile("syntax error on line 1"))).to_be_visible()
+
+
+def test_minimap_can_be_hidden_and_large_workflows_open_without_it(page: Page, tmp_path: Path) -> None:
+    minimap = page.get_by_role("img", name="Minimap")
+    expect(minimap).to_be_visible()
+    page.get_by_role("button", name="Hide minimap").click()
+    expect(minimap).to_have_count(0)
+    page.get_by_role("button", name="Show minimap").click()
+    expect(minimap).to_be_visible()
+
+    big = tmp_path / "big.json"
+    nodes = [
+        {"id": f"n{i}", "type": "custom", "position": {"x": (i % 20) * 260, "y": i // 20 * 120}} for i in range(250)
+    ]
+    big.write_text(json.dumps({"format": 1, "name": "Big", "nodes": nodes, "edges": []}))
+    import_file(page, big)
+    expect(page.get_by_label("Workflow name")).to_have_value("Big")
+    expect(page.get_by_role("button", name="Show minimap")).to_be_visible()
+    expect(minimap).to_have_count(0)
