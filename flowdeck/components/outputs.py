@@ -19,18 +19,32 @@ _DOT = {
 
 
 class StreamText(Element, component="stream_text.js"):
-    """Streamed text, updated by deltas: 20 updates a second cost the new characters, not the whole text."""
+    """Streamed text, written by deltas through a StreamHub: 20 updates a second cost the new characters."""
 
-    def show(self, text: str, previous: str) -> None:
+
+class StreamHub(Element, component="stream_hub.js"):
+    """Sends the deltas of every StreamText changed in one flush as one message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._batch: list[tuple[int, str, str]] = []
+
+    def show(self, stream: StreamText, text: str, previous: str) -> None:
         if text.startswith(previous) and previous:
             if len(text) > len(previous):
-                self.run_method("append", text[len(previous) :])
-        else:
-            self.run_method("set", text)  # a retry started over, or the text was cleared
+                self._batch.append((stream.id, "append", text[len(previous) :]))
+        elif text or previous:
+            self._batch.append((stream.id, "set", text))  # a retry started over, or the text was cleared
+
+    def send(self) -> None:
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self.run_method("apply", batch)
 
 
 class _Card:
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, hub: StreamHub) -> None:
+        self.hub = hub
         self.text = ""
         self.status = "queued"
         with ui.card().props("flat bordered").classes("w-full p-2 gap-1") as self.card:
@@ -51,20 +65,23 @@ class _Card:
         text = "" if ex is None else ex.output if ex.output is not None else ex.text
         streaming = node.status in ("running", "retrying")
         # While streaming, the word count ticks on the canvas; here the summary changes with the status only.
-        self.summary.set_text(node.status if streaming else node.summary())
+        summary = node.status if streaming else node.summary()
+        if summary != self.summary.text:
+            self.summary.set_text(summary)
         if node.status != self.status:
             self.status = node.status
             self.dot.style(_dot_style(node.status))
         if text == self.text and streaming == self.stream.visible:
             return
         previous, self.text = self.text, text
-        self.stream.set_visibility(streaming)
+        if self.stream.visible != streaming:
+            self.stream.set_visibility(streaming)
         if streaming:
-            self.stream.show(text, previous)
-            if self.body is not None:
+            self.hub.show(self.stream, text, previous)
+            if self.body is not None and self.body.visible:
                 self.body.set_visibility(False)
             return
-        self.stream.show("", previous)
+        self.hub.show(self.stream, "", previous)
         if self.body is None:
             with self.card:
                 self.body = ui.markdown("").classes("w-full text-sm fd-output")
@@ -77,6 +94,7 @@ class OutputsTab:
 
     def __init__(self) -> None:
         self.column = ui.column().classes("w-full gap-2")
+        self._hub = StreamHub()
         self._cards: dict[str, _Card] = {}
         self._labels: Mapping[str, str] = {}
         self.reset({})
@@ -97,8 +115,9 @@ class OutputsTab:
             if card is None:
                 self._empty.set_visibility(False)
                 with self.column:
-                    card = self._cards[node_id] = _Card(self._labels.get(node_id, node_id))
+                    card = self._cards[node_id] = _Card(self._labels.get(node_id, node_id), self._hub)
             card.show(node)
+        self._hub.send()
 
 
 def _started_at(state: RunState, node_id: str) -> float:
