@@ -9,6 +9,7 @@ import re
 
 from nicegui import ui
 
+from flowdeck.components.css import shared_css
 from flowdeck.engine.agents import display_name
 from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.workflow import parse_workflow
@@ -43,7 +44,7 @@ def diff_html(a: str, b: str) -> tuple[str, str]:
 
 
 async def compare_page(services: Services, a: str, b: str) -> None:
-    ui.add_css(_CSS, shared=True)
+    shared_css(_CSS)
     try:
         states = await asyncio.gather(*(asyncio.to_thread(_load, services, run_id) for run_id in (a, b)))
     except FlowdeckError as exc:

@@ -31,8 +31,6 @@ DRAFT_SECONDS = 0.5
 def register_pages(services: Services, *, startup_workflow: Workflow | None = None) -> None:
     """Add the editor at / to the NiceGUI app."""
 
-    ui.add_css(".fd-output pre { overflow-x: auto; max-width: 100%; }", shared=True)
-
     @ui.page("/")
     async def editor_page() -> RedirectResponse | None:
         if not can_edit():

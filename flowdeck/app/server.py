@@ -44,6 +44,7 @@ def serve(
     from flowdeck.app.editor import register_pages
     from flowdeck.app.runs_page import register_runs_pages
     from flowdeck.auth import Authenticator, CredentialStore, Gate, Guard, register_login
+    from flowdeck.components.css import shared_css
     from flowdeck.config import load_settings
     from flowdeck.services import open_services
     from flowdeck.storage.sessions import SessionStore
@@ -74,7 +75,7 @@ def serve(
     nicegui_app.mount(PREFIX, build_api(services))
     nicegui_app.on_shutdown(services.runner.close)
     nicegui_app.on_shutdown(services.close)
-    ui.add_css(UTILITIES_CSS, shared=True)
+    shared_css(UTILITIES_CSS)
     register_pages(services, startup_workflow=workflow)
     register_runs_pages(services)
 

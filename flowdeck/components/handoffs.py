@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 
 from nicegui import ui
 
+from flowdeck.components.css import shared_css
 from flowdeck.engine.events import Handoff
 
 ROW = 34
@@ -31,7 +32,7 @@ class HandoffsTab:
     """Arrows are appended as handoffs arrive; clicking one shows the receiving agent in the inspector."""
 
     def __init__(self, on_pick: Callable[[Handoff], None]) -> None:
-        ui.add_css(_CSS, shared=True)
+        shared_css(_CSS)
         self.on_pick = on_pick
         self.root = ui.column().classes("w-full gap-0")
         self._lanes: dict[str, int] = {}
@@ -43,24 +44,24 @@ class HandoffsTab:
             ui.label("Handoffs between agents appear here as they happen.").classes("text-sm text-gray-500")
 
     def reset(self, labels: Mapping[str, str], started_at: float | None) -> None:
+        """A new run: its lanes are drawn when the tab is first brought up to date (a page restoring a run of
+        200 agents spent a quarter of a second drawing lanes for a tab nobody had opened)."""
         self.root.clear()
         self._labels = labels
         self._lanes = {node_id: index for index, node_id in enumerate(labels)}
         self._shown = 0
         self._started_at = started_at
-        count = max(len(labels), 1)
+        self._area = None
         with self.root:
-            self._area = ui.element("div").classes("fd-lanes").style("height: 30px")
-            self._area.props('role="list" aria-label="Handoffs in time order"')
-            with self._area:
-                with ui.element("div").classes("fd-lane-heads"):
-                    for label in labels.values():
-                        ui.label(label).classes("fd-lane-head")
-                for index in range(len(labels)):
-                    ui.element("div").classes("fd-lane-line").style(f"left: {(index + 0.5) * 100 / count}%")
+            ui.label("Handoffs between agents appear here as they happen.").classes("text-sm text-gray-500")
 
     def update(self, handoffs: list[Handoff]) -> None:
-        if self._area is None or len(handoffs) <= self._shown:
+        if self._area is None:
+            if not self._labels:
+                return
+            self._draw_lanes()
+        assert self._area is not None
+        if len(handoffs) <= self._shown:
             return
         count = max(len(self._lanes), 1)
         with self._area:
@@ -68,6 +69,19 @@ class HandoffsTab:
                 self._arrow(handoff, self._shown, count)
                 self._shown += 1
         self._area.style(f"height: {30 + self._shown * ROW + 8}px")
+
+    def _draw_lanes(self) -> None:
+        self.root.clear()
+        count = max(len(self._labels), 1)
+        with self.root:
+            self._area = ui.element("div").classes("fd-lanes").style("height: 30px")
+            self._area.props('role="list" aria-label="Handoffs in time order"')
+            with self._area:
+                with ui.element("div").classes("fd-lane-heads"):
+                    for label in self._labels.values():
+                        ui.label(label).classes("fd-lane-head")
+                for index in range(len(self._labels)):
+                    ui.element("div").classes("fd-lane-line").style(f"left: {(index + 0.5) * 100 / count}%")
 
     def _arrow(self, handoff: Handoff, row: int, count: int) -> None:
         source = self._lanes.get(handoff.node_id, 0)

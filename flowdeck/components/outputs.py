@@ -3,38 +3,67 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import cache, lru_cache
 
+import markdown2
 from nicegui import ui
 from nicegui.element import Element
 
+from flowdeck.components.css import shared_css
 from flowdeck.engine.state import NodeState, RunState
 
-_DOT = {
-    "queued": "#94a3b8",
-    "running": "#0ea5e9",
-    "retrying": "#f59e0b",
-    "succeeded": "#22c55e",
-    "failed": "#ef4444",
-}
+_MARKDOWN_EXTRAS = ["fenced-code-blocks", "tables"]  # as ui.markdown; code blocks highlighted by pygments
+
+_CSS = """
+.fd-card { width: 100%; padding: 0.5rem; border: 1px solid rgba(0, 0, 0, 0.12); border-radius: 4px;
+  display: flex; flex-direction: column; gap: 0.25rem; font-size: 0.875rem; line-height: 1.25rem; }
+.body--dark .fd-card { border-color: rgba(255, 255, 255, 0.28); }
+.fd-card-head { display: flex; align-items: center; gap: 0.5rem; }
+.fd-dot { flex: none; width: 10px; height: 10px; border-radius: 50%; background: #64748b; }
+.fd-card[data-status="queued"] .fd-dot { background: #94a3b8; }
+.fd-card[data-status="running"] .fd-dot { background: #0ea5e9; }
+.fd-card[data-status="retrying"] .fd-dot { background: #f59e0b; }
+.fd-card[data-status="succeeded"] .fd-dot { background: #22c55e; }
+.fd-card[data-status="failed"] .fd-dot { background: #ef4444; }
+.fd-card-label { font-weight: 600; }
+.fd-card-summary { flex-grow: 1; font-size: 0.75rem; line-height: 1rem; color: #6b7280; }
+.body--dark .fd-card-summary { color: #9ca3af; }
+.fd-copy { border: none; background: transparent; color: inherit; cursor: pointer; border-radius: 50%;
+  width: 28px; height: 28px; display: inline-flex; align-items: center; justify-content: center; }
+.fd-copy:hover, .fd-copy:focus-visible { background: rgba(127, 127, 127, 0.15); }
+.fd-copy .material-icons { font-size: 16px; }
+.fd-stream { white-space: pre-wrap; }
+.fd-output pre { overflow-x: auto; max-width: 100%; }
+"""
 
 
-class StreamText(Element, component="stream_text.js"):
-    """Streamed text, written by deltas through a StreamHub: 20 updates a second cost the new characters."""
+class OutputCard(Element, component="output_card.js"):
+    """One agent's output; its streamed text arrives through a StreamHub, its final text as props."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__()
+        self._props.update(label=label, status="queued", summary="queued", streaming=False, html="", text="")
+
+    def set(self, **props: object) -> None:
+        """Change these props; the element is sent again only if one of them really changed."""
+        changed = {key: value for key, value in props.items() if self._props.get(key) != value}
+        if changed:
+            self._props.update(changed)
 
 
 class StreamHub(Element, component="stream_hub.js"):
-    """Sends the deltas of every StreamText changed in one flush as one message."""
+    """Sends the new parts of every card's streamed text in one flush as one message."""
 
     def __init__(self) -> None:
         super().__init__()
         self._batch: list[tuple[int, str, str]] = []
 
-    def show(self, stream: StreamText, text: str, previous: str) -> None:
+    def show(self, card: OutputCard, text: str, previous: str) -> None:
         if text.startswith(previous) and previous:
             if len(text) > len(previous):
-                self._batch.append((stream.id, "append", text[len(previous) :]))
+                self._batch.append((card.id, "append", text[len(previous) :]))
         elif text or previous:
-            self._batch.append((stream.id, "set", text))  # a retry started over, or the text was cleared
+            self._batch.append((card.id, "set", text))  # a retry started over, or the text was cleared
 
     def send(self) -> None:
         if self._batch:
@@ -46,53 +75,33 @@ class _Card:
     def __init__(self, label: str, hub: StreamHub) -> None:
         self.hub = hub
         self.text = ""
-        self.status = "queued"
-        with ui.card().props("flat bordered").classes("w-full p-2 gap-1") as self.card:
-            with ui.row().classes("w-full items-center gap-2 no-wrap"):
-                self.dot = ui.element("span").style(_dot_style("queued"))
-                ui.label(label).classes("font-semibold text-sm")
-                self.summary = ui.label("queued").classes("text-xs text-gray-500 grow")
-                copy = ui.button(icon="content_copy", on_click=lambda: ui.clipboard.write(self.text))
-                copy.props("flat dense round size=sm").tooltip("Copy")
-                copy.props["aria-label"] = f"Copy the output of {label}"
-            # While the agent streams, its text is shown as text (cheap to update 20 times a second); once it
-            # is done, as markdown. DOMPurify sanitizes the rendered HTML: model text never becomes markup.
-            self.stream = StreamText().classes("w-full text-sm")
-        self.body: ui.markdown | None = None
+        self.streaming = False
+        self.element = OutputCard(label)
 
     def show(self, node: NodeState) -> None:
         ex = node.latest
         text = "" if ex is None else ex.output if ex.output is not None else ex.text
         streaming = node.status in ("running", "retrying")
         # While streaming, the word count ticks on the canvas; here the summary changes with the status only.
-        summary = node.status if streaming else node.summary()
-        if summary != self.summary.text:
-            self.summary.set_text(summary)
-        if node.status != self.status:
-            self.status = node.status
-            self.dot.style(_dot_style(node.status))
-        if text == self.text and streaming == self.stream.visible:
-            return
-        previous, self.text = self.text, text
-        if self.stream.visible != streaming:
-            self.stream.set_visibility(streaming)
-        if streaming:
-            self.hub.show(self.stream, text, previous)
-            if self.body is not None and self.body.visible:
-                self.body.set_visibility(False)
-            return
-        self.hub.show(self.stream, "", previous)
-        if self.body is None:
-            with self.card:
-                self.body = ui.markdown("").classes("w-full text-sm fd-output")
-        self.body.set_visibility(True)
-        self.body.set_content(text)
+        props: dict[str, object] = {
+            "status": node.status,
+            "summary": node.status if streaming else node.summary(),
+            "streaming": streaming,
+        }
+        if text != self.text or streaming != self.streaming:
+            previous, self.text, self.streaming = self.text, text, streaming
+            # While streaming, the text goes as deltas; once done, as markdown (the stream is cleared).
+            self.hub.show(self.element, text if streaming else "", previous)
+            if not streaming:
+                props.update(html=render_markdown(text), text=text)
+        self.element.set(**props)
 
 
 class OutputsTab:
     """A card per agent that has started, in the order they started; only changed cards are updated."""
 
     def __init__(self) -> None:
+        _add_css()
         self.column = ui.column().classes("w-full gap-2")
         self._hub = StreamHub()
         self._cards: dict[str, _Card] = {}
@@ -120,12 +129,22 @@ class OutputsTab:
         self._hub.send()
 
 
+@lru_cache(maxsize=1024)
+def render_markdown(text: str) -> str:
+    """Markdown to HTML, as ui.markdown does it; the page sanitizes the HTML (DOMPurify) before showing it."""
+    return str(markdown2.markdown(text, extras=_MARKDOWN_EXTRAS)) if text else ""
+
+
+@cache
+def _add_css() -> None:
+    from pygments.formatters import HtmlFormatter
+
+    highlight = HtmlFormatter(nobackground=True).get_style_defs(".codehilite")
+    highlight += HtmlFormatter(nobackground=True, style="github-dark").get_style_defs(".body--dark .codehilite")
+    shared_css(_CSS + highlight)
+
+
 def _started_at(state: RunState, node_id: str) -> float:
     node = state.nodes.get(node_id)
     ex = node.latest if node else None
     return (ex.started_at or ex.finished_at or 0.0) if ex else 0.0
-
-
-def _dot_style(status: str) -> str:
-    color = _DOT.get(status, "#64748b")
-    return f"display:inline-block;width:10px;height:10px;border-radius:50%;background:{color};flex:none"

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from nicegui import ui
 
+from flowdeck.components.css import shared_css
 from flowdeck.engine.state import RunState
 
 _CSS = """
@@ -27,7 +28,7 @@ class TimelineTab:
     """Rebuilt from the state when an agent starts or ends (and about once a second while one runs)."""
 
     def __init__(self) -> None:
-        ui.add_css(_CSS, shared=True)
+        shared_css(_CSS)
         self.root = ui.column().classes("w-full gap-1")
         self._labels: Mapping[str, str] = {}
         with self.root:

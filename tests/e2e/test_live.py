@@ -190,3 +190,15 @@ def test_run_from_here_and_run_this_node_only(page: Page, tmp_path: Path) -> Non
     assert started == ["Reviewer"]
     page.get_by_role("tab", name="Inspector").click()
     expect(panel(page).get_by_text("Review only the naming.")).to_be_visible()
+
+
+def test_output_cards_render_markdown_and_copy_the_text(page: Page) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    start_run(page)
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
+    coder = panel(page).get_by_role("region", name="Output of Coder")
+    expect(coder).to_contain_text("done in")
+    expect(coder.locator("pre code").first).to_contain_text("def solve")  # fenced code, as markdown
+    coder.get_by_role("button", name="Copy the output of Coder").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("Implementation for:") and "```" in copied  # the text itself, not the HTML

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from nicegui import ui
 from nicegui.element import Element
+
+from flowdeck.components.css import shared_css
 
 _CSS = """
 .fd-log { display: flex; flex-direction: column; height: 100%; min-height: 0; }
@@ -31,7 +32,7 @@ class LogView(Element, component="log_view.js"):
 
     def __init__(self) -> None:
         super().__init__()
-        ui.add_css(_CSS, shared=True)
+        shared_css(_CSS)
         self.lines: list[dict[str, Any]] = []
 
     def append(self, lines: list[dict[str, Any]]) -> None:
