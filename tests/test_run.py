@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -161,3 +162,17 @@ async def test_retry_after_is_honoured_and_capped() -> None:
     events = await drain(run_of(workflow, max_retry_wait=0.01))
     assert waits() == [0.01, 0.01]
     assert fold(events).nodes["a"].status == "succeeded"
+
+
+async def test_streamed_deltas_are_merged_into_about_one_event_per_50_ms_per_agent() -> None:
+    # Two agents side by side, each streaming 60 chunks 5 ms apart (~0.3 s): one token event per chunk would
+    # be 120 events; merged, the first chunk goes at once and the rest about every 50 ms.
+    workflow = make_workflow([("a", "custom"), ("b", "custom")], [])
+    events = await drain(run_of(workflow, model="scripted/chunks=60,delay=0.005"))
+    for node in ("a", "b"):
+        tokens = [e for e in events if isinstance(e, Token) and e.node_id == node]
+        finished = next(e for e in events if isinstance(e, NodeFinished) and e.node_id == node)
+        assert "".join(t.text for t in tokens) == finished.output
+        assert 3 <= len(tokens) <= 12, [round(t.ts, 3) for t in tokens]
+        gaps = [later.ts - earlier.ts for earlier, later in itertools.pairwise(tokens[1:])]
+        assert all(gap >= 0.03 for gap in gaps[:-1]), gaps  # the last one is the flush at the end

@@ -29,7 +29,7 @@ from flowdeck.engine.events import (
 from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest, cache_key
 from flowdeck.engine.prompts import UpstreamOutput, render_prompt
 from flowdeck.engine.retry import call_with_retries
-from flowdeck.engine.tokens import TokenBuffer
+from flowdeck.engine.tokens import TokenBuffer, TokenFlusher
 from flowdeck.engine.workflow import Workflow, check_inputs
 from flowdeck.errors import ModelError, PromptError
 
@@ -86,6 +86,7 @@ class Run:
         self._usage = Usage()
         self._cost = 0.0
         self._failed = False
+        self._flusher = TokenFlusher()
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         while batch := await self.next_batch():
@@ -198,6 +199,7 @@ class Run:
         status: RunStatus = "cancelled" if self._cancelled else "failed" if self._failed else "succeeded"
         self._put(RunFinished, status=status, duration=time.monotonic() - self._t0, usage=self._usage, cost=self._cost)
         self._finished = True
+        self._flusher.close()
         self._wakeup.set()
 
     # -- one node ----------------------------------------------------------------------------------
@@ -253,7 +255,7 @@ class Run:
                 self._finish_node(node_id, execution, hit, duration=0.0, cached=True, attempts=1)
                 return True
 
-        tokens = TokenBuffer(lambda text, attempt: self._token(node_id, execution, attempt, text))
+        tokens = TokenBuffer(lambda text, attempt: self._token(node_id, execution, attempt, text), self._flusher)
         t0 = time.monotonic()
         max_attempts = agent.retries + 1
         attempts = 0
