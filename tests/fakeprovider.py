@@ -64,6 +64,13 @@ def fake_provider() -> Iterator[FakeProvider]:
             self.send_header("content-type", "text/event-stream")
             self.send_header("connection", "close")
             self.end_headers()
+            if mode == "split_pair":
+                # An emoji escaped as a UTF-16 pair (as json.dumps writes it), cut between its two halves.
+                for part in ("smile \ud83d", "\ude00 done \udc00"):
+                    self.wfile.write(_chunk({"content": part}))
+                self.wfile.write(_chunk({}, finish="stop"))
+                self.wfile.write(b"data: [DONE]\n\n")
+                return
             words = fake.text.split(" ")
             for index, word in enumerate(words):
                 self.wfile.write(_chunk({"content": word + (" " if index < len(words) - 1 else "")}))

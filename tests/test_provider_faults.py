@@ -88,3 +88,13 @@ async def test_rate_limit_waits_as_told_then_succeeds_and_cut_text_is_never_an_o
     assert state.nodes["b"].status == "failed"
     assert "after 3 attempts" in state.nodes["b"].summary()
     assert "b" not in services.runs.outputs(run_id)  # the cut-off text was not kept as an output
+
+
+async def test_an_emoji_cut_between_two_chunks_arrives_whole(fake: FakeProvider) -> None:
+    # Lone UTF-16 halves cannot be stored (not valid UTF-8): the pair is joined; a stray half becomes U+FFFD.
+    fake.script = ["split_pair"]
+    deltas: list[str] = []
+    completion = await LiteLLMCaller().call(request(), deltas.append)
+    assert completion.text == "smile \U0001f600 done \ufffd"
+    assert "".join(deltas) == completion.text
+    completion.text.encode("utf-8")  # storable

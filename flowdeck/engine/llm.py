@@ -6,6 +6,7 @@ import asyncio
 import gc
 import importlib
 import os
+import re
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -65,6 +66,31 @@ class _ModelThread:
 
 
 _MODELS = _ModelThread()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _WholeCharacters:
+    """Deltas made of whole characters. A provider that escapes text as UTF-16 (an emoji as \\ud83d\\ude00) can
+    cut a pair between two chunks; each half alone is not valid UTF-8, so no event holding it could be stored.
+    Halves are joined across chunks; a half with no partner becomes U+FFFD."""
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def take(self, delta: str | None) -> str:
+        text = self._held + (delta or "")
+        self._held = ""
+        if not _SURROGATE.search(text):
+            return text
+        if "\ud800" <= text[-1] <= "\udbff":  # a first half: its partner may open the next chunk
+            self._held, text = text[-1], text[:-1]
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+    def rest(self) -> str:
+        held, self._held = self._held, ""
+        return "\ufffd" if held else ""
 
 
 def _forwarder(on_text: Callable[[str], None]) -> Callable[[str], None]:
@@ -152,6 +178,7 @@ class LiteLLMCaller:
         parts: list[str] = []
         usage = Usage()
         finished = False
+        whole = _WholeCharacters()
         try:
             async with asyncio.timeout(request.timeout):
                 stream = await litellm.acompletion(
@@ -167,7 +194,7 @@ class LiteLLMCaller:
                 async for chunk in stream:
                     if chunk.choices:
                         choice = chunk.choices[0]
-                        delta = choice.delta.content if choice.delta else None
+                        delta = whole.take(choice.delta.content if choice.delta else None)
                         if delta:
                             parts.append(delta)
                             on_text(delta)
@@ -190,6 +217,9 @@ class LiteLLMCaller:
             raise translate(exc, model, partial=bool(parts)) from None
         if not finished:
             raise StreamInterrupted("the response stream ended before the model finished", model=model, hint=_TRANSIENT)
+        if tail := whole.rest():
+            parts.append(tail)
+            on_text(tail)
         return Completion(text="".join(parts), usage=usage, cost=_cost(litellm, model, usage))
 
     def _saved_key(self, litellm: Any, model: str) -> str | None:
