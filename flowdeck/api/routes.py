@@ -141,13 +141,12 @@ def _editor(request: Request) -> None:
 
 async def _resolve(services: Services, name: str) -> tuple[Workflow, str | None]:
     """A saved workflow by id or exact name (newest first), else a built-in template by name."""
-    saved = await asyncio.to_thread(lambda: [*services.workflows.list(), *services.workflows.list(templates=True)])
-    for item in saved:
-        if item.id == name or item.name == name:
-            return item.workflow, item.id
+    found = await asyncio.to_thread(services.workflows.find, name)
+    if found is not None:
+        return found.workflow, found.id
     if name in template_names():
         return load_template(name), None
-    known = sorted({s.name for s in saved} | set(template_names()))
+    known = sorted({*await asyncio.to_thread(services.workflows.names), *template_names()})
     raise HTTPException(404, f"no workflow named '{name}'; known: {', '.join(known)}")
 
 

@@ -6,7 +6,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, or_, select, update
 
 from flowdeck.engine.workflow import Workflow, parse_workflow
 from flowdeck.errors import NotFoundError
@@ -70,6 +70,23 @@ class WorkflowStore:
             query = query.where(_TABLE.c.name.icontains(search, autoescape=True))
         with self._engine.connect() as conn:
             return [_saved(row._asdict()) for row in conn.execute(query).all()]
+
+    def find(self, id_or_name: str) -> SavedWorkflow | None:
+        """The saved workflow with this id or exact name: workflows before templates, the newest first."""
+        query = (
+            select(_TABLE)
+            .where(or_(_TABLE.c.id == id_or_name, _TABLE.c.name == id_or_name))
+            .order_by(_TABLE.c.is_template, _TABLE.c.updated_at.desc())
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _saved(row._asdict())
+
+    def names(self) -> tuple[str, ...]:
+        """The names of every saved workflow and template, sorted (without reading the workflows)."""
+        with self._engine.connect() as conn:
+            return tuple(conn.execute(select(_TABLE.c.name).distinct().order_by(_TABLE.c.name)).scalars())
 
     def delete(self, workflow_id: str) -> None:
         with self._engine.begin() as conn:
