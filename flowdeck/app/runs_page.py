@@ -203,7 +203,7 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
         with splitter.after, ui.column().classes("w-full h-full gap-0 no-wrap") as panel:
             with ui.row().classes("w-full items-center gap-3 no-wrap px-2 pt-1"):
                 progress = ui.label("").classes("text-sm whitespace-nowrap")
-                bar = ui.linear_progress(value=0, show_value=False).props("rounded").classes("w-40")
+                bar = ui.linear_progress(value=0, show_value=False).props("rounded animation-speed=150").classes("w-40")
             view = RunView(canvas, progress, bar, on_select=lambda node_id: None)
     panel.props["role"] = "region"
     panel.props["aria-label"] = "Run panel"
