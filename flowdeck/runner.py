@@ -13,17 +13,18 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from flowdeck.engine.dag import Dag, build
-from flowdeck.engine.events import Event, RunInterrupted, RunStarted, Usage
+from flowdeck.engine.events import Event, RunFinished, RunInterrupted, RunStarted, Usage
 from flowdeck.engine.llm_types import Completion, ModelCaller
 from flowdeck.engine.run import OutputCache, Run
 from flowdeck.engine.state import TERMINAL_NODE, RunState, fold
 from flowdeck.engine.workflow import Workflow, parse_workflow
 from flowdeck.errors import ModelsNotReady, NotFoundError, Problem, WorkflowError
-from flowdeck.storage.runs import RunLog
+from flowdeck.storage.runs import RunLog, RunSummary
 
 log = logging.getLogger("flowdeck.runner")
 
 _OWNER = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
+TAIL_SECONDS = 0.25  # how often a run of another process is read for new events
 
 
 @dataclass(eq=False)
@@ -160,7 +161,7 @@ class Runner:
         """Every event of the run with seq > after_seq, then the live ones: no gap, no duplicate."""
         active = self._active.get(run_id)
         if active is None:
-            for event in await asyncio.to_thread(self._log.events, run_id, after_seq):
+            async for event in self._tail(run_id, after_seq):
                 yield event
             return
         queue: asyncio.Queue[list[Event] | None] = asyncio.Queue()
@@ -177,6 +178,31 @@ class Runner:
                         last = event.seq
         finally:
             active.subscribers.discard(queue)
+
+    async def _tail(self, run_id: str, after_seq: int) -> AsyncIterator[Event]:
+        """A run of another process (the CLI, another server on this database): its stored events, then the new
+        ones as they are stored, polled, while that process is alive and the run goes on."""
+        last = after_seq
+        while True:
+            events = await asyncio.to_thread(self._log.events, run_id, last)
+            for event in events:
+                yield event
+                last = event.seq
+            if events and isinstance(events[-1], RunFinished | RunInterrupted):
+                return
+            if not await asyncio.to_thread(self._live_elsewhere, run_id):
+                # It ended between the two reads, or its process died: what it stored is all there is.
+                for event in await asyncio.to_thread(self._log.events, run_id, last):
+                    yield event
+                return
+            await asyncio.sleep(TAIL_SECONDS)
+
+    def _live_elsewhere(self, run_id: str) -> bool:
+        return self.live_elsewhere(self._log.get(run_id))
+
+    def live_elsewhere(self, summary: RunSummary) -> bool:
+        """Whether a stored run is going on in another process that is still alive (watchable, not cancellable)."""
+        return summary.status == "running" and summary.id not in self._active and _owner_alive(summary.owner)
 
     async def wait(self, run_id: str) -> RunState:
         """Wait for a run to end and return its final state."""

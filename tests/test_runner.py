@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from flowdeck.config import Settings
-from flowdeck.engine.events import Event, NodeFinished, NodeStarted, event_from_dict
+from flowdeck.engine.events import Event, NodeFinished, NodeStarted, RunFinished, RunStarted, Usage, event_from_dict
 from flowdeck.engine.state import fold
 from flowdeck.engine.workflow import Workflow
 from flowdeck.runner import recover_interrupted
@@ -156,3 +157,50 @@ def test_killed_process_leaves_an_interrupted_run_with_finished_outputs(home: Pa
         assert services.runs.events(run_id) == events
     finally:
         services.close()
+
+
+async def test_a_run_of_another_process_is_followed_as_it_is_stored(services: Services, chain: Workflow) -> None:
+    # Another process (the CLI, say) runs and stores events; this process's runner follows them live.
+    from flowdeck.engine.events import Token
+
+    other = f"{socket.gethostname()}:{os.getppid()}:1"  # a process that is alive: our parent
+    base = {"run_id": "elsewhere01", "ts": time.time()}
+    started = RunStarted(**base, seq=1, workflow_name="w", workflow=chain.to_dict(), inputs={}, node_ids=["r"])
+    await asyncio.to_thread(services.runs.append, [started], owner=other)
+
+    seen: list[int] = []
+
+    async def watch() -> None:
+        async for event in services.runner.subscribe("elsewhere01"):
+            seen.append(event.seq)
+
+    watcher = asyncio.create_task(watch())
+    for seq in range(2, 6):
+        await asyncio.sleep(0.1)
+        token = Token(**base, seq=seq, node_id="r", execution=1, attempt=1, text="x")
+        await asyncio.to_thread(services.runs.append, [token], owner=other)
+    assert not watcher.done()  # still following: the run goes on elsewhere
+    finished = RunFinished(**base, seq=6, status="succeeded", duration=1.0, usage=Usage(), cost=0.0)
+    await asyncio.to_thread(services.runs.append, [finished], owner=other)
+    await asyncio.wait_for(watcher, 5)
+    assert seen == [1, 2, 3, 4, 5, 6]
+    summary = await asyncio.to_thread(services.runs.get, "elsewhere01")
+    assert not services.runner.live_elsewhere(summary)
+
+
+async def test_a_run_whose_process_died_is_not_followed_forever(services: Services, chain: Workflow) -> None:
+    dead = f"{socket.gethostname()}:999999999:1"
+    started = RunStarted(
+        run_id="deadrun00001",
+        seq=1,
+        ts=time.time(),
+        workflow_name="w",
+        workflow=chain.to_dict(),
+        inputs={},
+        node_ids=[],
+    )
+    await asyncio.to_thread(services.runs.append, [started], owner=dead)
+    summary = await asyncio.to_thread(services.runs.get, "deadrun00001")
+    assert not services.runner.live_elsewhere(summary)
+    events = [e async for e in services.runner.subscribe("deadrun00001")]
+    assert [e.seq for e in events] == [1]

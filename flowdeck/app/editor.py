@@ -118,7 +118,11 @@ class Editor:
                 with ui.row().classes("w-full items-center gap-3 no-wrap px-2 pt-1"):
                     ui.label("Run").classes("text-sm font-semibold")
                     progress = ui.label("").classes("text-sm whitespace-nowrap")
-                    bar = ui.linear_progress(value=0, show_value=False).props("rounded animation-speed=150").classes("w-40")
+                    bar = (
+                        ui.linear_progress(value=0, show_value=False)
+                        .props("rounded animation-speed=150")
+                        .classes("w-40")
+                    )
                     ui.space()
                     self.cancel_button = ui.button("Cancel run", icon="stop", on_click=lambda: self.live.cancel())
                     self.cancel_button.props("dense flat no-caps color=negative")

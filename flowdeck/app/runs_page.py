@@ -66,6 +66,8 @@ async def follow_latest(services: Services) -> None:
         else:
             recent = await asyncio.to_thread(services.runs.recent, limit=1)
             newest_id = recent[0].id if recent else None
+            if recent and services.runner.live_elsewhere(recent[0]):
+                active = [recent[0].id]  # a run of the CLI or another server, followed as it is stored
         note.set_text(
             "Showing the run going now; the next run will replace it."
             if active
@@ -209,11 +211,14 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
     panel.props["aria-label"] = "Run panel"
     canvas.on_intent("selection_change", lambda a: view.select(next(iter(a.get("nodes") or []), None)))
 
-    if summary.id in services.runner.active_runs():
+    here = summary.id in services.runner.active_runs()
+    if here or services.runner.live_elsewhere(summary):
         with controls:
             badge = ui.label("Live").classes("text-sm text-positive font-semibold")
+            if not here:
+                ui.label("started by another process").classes("text-sm text-gray-500")
             cancel = ui.button("Cancel run", icon="stop").props("dense flat no-caps color=negative")
-            cancel.set_visibility(can_edit())
+            cancel.set_visibility(can_edit() and here)  # a run of another process is stopped there
 
         def changed() -> None:
             if not live.running and live.state.status not in ("pending", "running", "waiting"):

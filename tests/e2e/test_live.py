@@ -202,3 +202,26 @@ def test_output_cards_render_markdown_and_copy_the_text(page: Page) -> None:
     coder.get_by_role("button", name="Copy the output of Coder").click()
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.startswith("Implementation for:") and "```" in copied  # the text itself, not the HTML
+
+
+def test_the_live_screen_follows_a_run_started_from_the_command_line(page: Page, app_url: str, app_home: Path) -> None:
+    page.goto(app_url + "/live")
+    expect(page.get_by_text("No runs yet. The next run will appear here by itself.")).to_be_visible()
+    env = {**os.environ, "FLOWDECK_HOME": str(app_home), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    command = ["run", "research-code-review", "--model", "scripted/delay=0.15", "--input", "task=Count the vowels"]
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "flowdeck.cli", *command],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        expect(page.get_by_text("started by another process")).to_be_visible(timeout=20_000)
+        expect(page.get_by_role("main").get_by_text("Live", exact=True)).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^Running: "))).to_be_visible()  # followed while it goes
+        expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Finished", exact=True)).to_be_visible()
+        expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)  # it is stopped where it runs
+    finally:
+        _, err = cli.communicate(timeout=60)
+    assert cli.returncode == 0, err.decode()
