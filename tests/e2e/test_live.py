@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_editor import node
+from tests.e2e.test_editor import import_file, node
 
 
 @pytest.fixture
@@ -225,3 +226,17 @@ def test_the_live_screen_follows_a_run_started_from_the_command_line(page: Page,
     finally:
         _, err = cli.communicate(timeout=60)
     assert cli.returncode == 0, err.decode()
+
+
+def test_spinners_stop_while_many_agents_run_at_once(page: Page, tmp_path: Path) -> None:
+    many = tmp_path / "many.json"
+    nodes = [{"id": f"a{i}", "type": "custom", "position": {"x": i % 6 * 260, "y": i // 6 * 120}} for i in range(24)]
+    many.write_text(json.dumps({"format": 1, "name": "Many", "nodes": nodes, "edges": []}))
+    import_file(page, many)
+    expect(page.get_by_label("Workflow name")).to_have_value("Many")
+    canvas = page.get_by_role("application", name="Workflow canvas")
+    start_run(page)
+    expect(page.get_by_text(re.compile(r"^Running: "))).to_be_visible(timeout=20_000)
+    expect(canvas).to_have_attribute("data-spinners", "off")  # 24 running: the rings stay, they do not spin
+    expect(page.get_by_text("Succeeded: 24/24 agents")).to_be_visible(timeout=30_000)
+    expect(canvas).to_have_attribute("data-spinners", "on")

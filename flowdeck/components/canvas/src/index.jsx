@@ -23,10 +23,16 @@ import canvasCss from "./canvas.css";
 const AGENT_MIME = "application/x-flowdeck-agent";
 const MINIMAP_MAX_NODES = 200;
 
-// Per-node live status (used by the live-run view): one update re-renders one node.
-function createStatusStore() {
+// Spinners on more running agents than this are stopped (the ring stays): in software rendering, 100 spinning
+// agents cost half the page's frame rate while they streamed.
+const MAX_SPINNERS = 20;
+
+// Per-node live status (used by the live-run view): one update re-renders one node. `onRunning(count)` is told
+// how many agents are running after each change.
+function createStatusStore(onRunning) {
   const statuses = new Map();
   const listeners = new Map();
+  const running = new Set();
   return {
     get: (id) => statuses.get(id),
     subscribe(id, listener) {
@@ -37,12 +43,17 @@ function createStatusStore() {
     set(updates) {
       for (const [id, status] of Object.entries(updates)) {
         statuses.set(id, { ...(statuses.get(id) || {}), ...status });
+        if (status.state === "running") running.add(id);
+        else if (status.state) running.delete(id);
         listeners.get(id)?.forEach((listener) => listener());
       }
+      onRunning(running.size);
     },
     clear() {
       const ids = [...statuses.keys()];
       statuses.clear();
+      running.clear();
+      onRunning(0);
       ids.forEach((id) => listeners.get(id)?.forEach((listener) => listener()));
     },
   };
@@ -319,7 +330,9 @@ function injectStyles() {
 // Mounts the canvas into `element`; returns {patch(ops), unmount()}.
 export function mount(element, initial, emit) {
   injectStyles();
-  const store = createStatusStore();
+  const store = createStatusStore((count) => {
+    element.dataset.spinners = count > MAX_SPINNERS ? "off" : "on";
+  });
   let apply = null;
   const pending = [];
   const register = (fn) => {
