@@ -129,9 +129,10 @@ class OutputsTab:
         self._hub.send()
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=128)
 def render_markdown(text: str) -> str:
-    """Markdown to HTML, as ui.markdown does it; the page sanitizes the HTML (DOMPurify) before showing it."""
+    """Markdown to HTML, as ui.markdown does it; the page sanitizes the HTML (DOMPurify) before showing it.
+    Cached for replays, which show the same outputs again; kept small, as an output can be long."""
     return str(markdown2.markdown(text, extras=_MARKDOWN_EXTRAS)) if text else ""
 
 
