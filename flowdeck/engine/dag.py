@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from flowdeck.engine.agents import PRESETS, display_name
+from flowdeck.engine.agents import PRESETS, ResolvedAgent, display_name, resolve
 from flowdeck.engine.prompts import check_template
 from flowdeck.engine.workflow import Edge, Node, Workflow
 from flowdeck.errors import Problem, WorkflowError
@@ -33,6 +33,15 @@ class Dag:
     nodes: dict[str, Node]
     labels: dict[str, str]  # each node's display name
     data: dict[str, Any]  # the workflow as its file holds it (what run_started records); do not modify
+    _agents: dict[tuple[str, str | None], dict[str, ResolvedAgent]] = field(default_factory=dict, compare=False)
+
+    def agents(self, default_model: str, override: str | None) -> dict[str, ResolvedAgent]:
+        """Each node's effective settings for runs with this default model and override (worked out once)."""
+        key = (default_model, override)
+        found = self._agents.get(key)
+        if found is None:
+            found = self._agents[key] = {n.id: resolve(n, default_model, override) for n in self.workflow.nodes}
+        return found
 
     def descendants(self, node_id: str) -> set[str]:
         """Every node downstream of this one."""

@@ -92,7 +92,7 @@ def render_prompt(
     """The user message for an agent: its template rendered in the sandbox, or the default layout."""
     upstream = list(upstream)
     if template is None:
-        return _default_prompt(inputs, upstream)
+        return default_prompt(inputs, [(item.label, item.output) for item in upstream])
     context = {"inputs": dict(inputs), "outputs": dict(ancestors), "upstream": upstream}
     deadline = time.monotonic() + MAX_RENDER_SECONDS
     parts: list[str] = []
@@ -121,13 +121,14 @@ def _compile(source: str) -> Any:
     return _ENV.from_string(source)
 
 
-def _default_prompt(inputs: Mapping[str, str], upstream: list[UpstreamOutput]) -> str:
+def default_prompt(inputs: Mapping[str, str], upstream: Iterable[tuple[str, str]]) -> str:
+    """The user message of an agent without a template: the inputs, then each (label, output) received."""
     if len(inputs) == 1:
         parts = [next(iter(inputs.values()))]
     else:
         parts = [f"{name}: {value}" for name, value in inputs.items()]
-    for item in upstream:
-        parts.append(f"## From {item.label}\n{item.output}")
+    for label, output in upstream:
+        parts.append(f"## From {label}\n{output}")
     return "\n\n".join(part for part in parts if part)
 
 

@@ -5,29 +5,24 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
-from flowdeck.engine.agents import resolve
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import (
     Event,
-    Handoff,
     Message,
     NodeFailed,
-    NodeFinished,
     NodeRetrying,
     NodeSkipped,
-    NodeStarted,
     RunFinished,
     RunStarted,
     RunStatus,
-    Token,
     Usage,
 )
 from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest, cache_key
-from flowdeck.engine.prompts import UpstreamOutput, render_prompt
+from flowdeck.engine.outbox import Outbox
+from flowdeck.engine.prompts import UpstreamOutput, default_prompt, render_prompt
 from flowdeck.engine.retry import call_with_retries
 from flowdeck.engine.tokens import TokenBuffer, TokenFlusher
 from flowdeck.engine.workflow import Workflow, check_inputs
@@ -69,12 +64,10 @@ class Run:
         self._cache = cache
         self._reuse = dict(reuse or {})
         self._labels = self.dag.labels
-        self._nodes = self.dag.nodes
+        self._agents = self.dag.agents(default_model, model_override)
         self._mode = self.dag.plan(None if scope is None else set(scope), set(self._reuse))
         self._max_retry_wait = max_retry_wait
-        self._seq = 0
-        self._queue: deque[Event] = deque()
-        self._wakeup = asyncio.Event()
+        self._outbox = Outbox(self.run_id)
         self._started = False
         self._finished = False
         self._cancelled = False
@@ -83,7 +76,8 @@ class Run:
         self._outputs: dict[str, str] = {}
         self._state: dict[str, str] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._usage = Usage()
+        self._prompt_tokens = 0
+        self._completion_tokens = 0
         self._cost = 0.0
         self._failed = False
         self._flusher = TokenFlusher()
@@ -96,14 +90,7 @@ class Run:
     async def next_batch(self) -> list[Event]:
         """Every event queued so far, waiting for at least one; [] once the run has finished and all were taken."""
         self.start()
-        while not self._queue:
-            if self._finished:
-                return []
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        batch = list(self._queue)
-        self._queue.clear()
-        return batch
+        return await self._outbox.take()
 
     def start(self) -> None:
         """Start the run; events queue up until someone iterates the run."""
@@ -111,7 +98,7 @@ class Run:
             return
         self._started = True
         self._t0 = time.monotonic()
-        self._put(
+        self._outbox.put(
             RunStarted,
             workflow_name=self.workflow.name,
             workflow=self.dag.data,
@@ -144,15 +131,14 @@ class Run:
 
     def models(self) -> set[str]:
         """The models this run will call (for the caller to prepare before it starts)."""
-        return {resolve(node, self._default_model, self._override).model for node in self.workflow.nodes}
+        return {agent.model for agent in self._agents.values()}
 
     def callers_of(self) -> dict[str, list[str]]:
         """Each model this run will call, with the names of the agents that call it (reused ones do not)."""
         calls: dict[str, list[str]] = {}
         for node in self.workflow.nodes:
             if self._mode[node.id] == "run":
-                model = resolve(node, self._default_model, self._override).model
-                calls.setdefault(model, []).append(self._labels[node.id])
+                calls.setdefault(self._agents[node.id].model, []).append(self._labels[node.id])
         return calls
 
     # -- scheduling -------------------------------------------------------------------------------
@@ -191,16 +177,17 @@ class Run:
 
     def _skip(self, node_id: str, reason: str) -> None:
         self._state[node_id] = "skipped"
-        self._put(NodeSkipped, node_id=node_id, execution=1, reason=reason)
+        self._outbox.put(NodeSkipped, node_id=node_id, execution=1, reason=reason)
 
     def _maybe_finish(self) -> None:
         if self._finished or len(self._state) < len(self.dag.order) or self._running:
             return
         status: RunStatus = "cancelled" if self._cancelled else "failed" if self._failed else "succeeded"
-        self._put(RunFinished, status=status, duration=time.monotonic() - self._t0, usage=self._usage, cost=self._cost)
+        usage = Usage(prompt_tokens=self._prompt_tokens, completion_tokens=self._completion_tokens)
+        self._outbox.put(RunFinished, status=status, duration=time.monotonic() - self._t0, usage=usage, cost=self._cost)
         self._finished = True
         self._flusher.close()
-        self._wakeup.set()
+        self._outbox.close()
 
     # -- one node ----------------------------------------------------------------------------------
 
@@ -226,19 +213,22 @@ class Run:
             self._node_done(node_id, ok)
 
     async def _call_model(self, node_id: str, execution: int) -> bool:
-        agent = resolve(self._nodes[node_id], self._default_model, self._override)
+        agent = self._agents[node_id]
         preds = self.dag.predecessors[node_id]
         outputs, labels = self._outputs, self._labels
-        try:
-            user = render_prompt(
-                agent.prompt_template,
-                self.inputs,
-                [UpstreamOutput(id=p, label=labels[p], output=outputs[p]) for p in preds],
-                {a: outputs[a] for a in self.dag.ancestors[node_id]} if agent.prompt_template else {},
-            )
-        except PromptError as exc:
-            self._fail(node_id, execution, exc.kind, str(exc), False, 0)
-            return False
+        if agent.prompt_template is None:
+            user = default_prompt(self.inputs, [(labels[p], outputs[p]) for p in preds])
+        else:
+            try:
+                user = render_prompt(
+                    agent.prompt_template,
+                    self.inputs,
+                    [UpstreamOutput(id=p, label=labels[p], output=outputs[p]) for p in preds],
+                    {a: outputs[a] for a in self.dag.ancestors[node_id]},
+                )
+            except PromptError as exc:
+                self._fail(node_id, execution, exc.kind, str(exc), False, 0)
+                return False
         request = ModelRequest(
             model=agent.model,
             messages=[Message(role="system", content=agent.system_prompt), Message(role="user", content=user)],
@@ -251,11 +241,12 @@ class Run:
             key = cache_key(request)
             hit = await asyncio.to_thread(self._cache.get, key)
             if hit is not None:
-                self._node_started(node_id, execution, 1, request, preds)
+                self._outbox.node_started(node_id, execution, 1, request, preds)
                 self._finish_node(node_id, execution, hit, duration=0.0, cached=True, attempts=1)
                 return True
 
-        tokens = TokenBuffer(lambda text, attempt: self._token(node_id, execution, attempt, text), self._flusher)
+        outbox = self._outbox
+        tokens = TokenBuffer(lambda text, attempt: outbox.token(node_id, execution, attempt, text), self._flusher)
         t0 = time.monotonic()
         max_attempts = agent.retries + 1
         attempts = 0
@@ -264,14 +255,14 @@ class Run:
             nonlocal attempts
             attempts += 1
             tokens.attempt = attempts
-            self._node_started(node_id, execution, attempts, request, preds)
+            self._outbox.node_started(node_id, execution, attempts, request, preds)
             try:
                 return await self._caller.call(request, tokens.add)
             finally:
                 tokens.flush()
 
         def on_retry(error: ModelError, next_attempt: int, wait: float) -> None:
-            self._put(
+            self._outbox.put(
                 NodeRetrying,
                 node_id=node_id,
                 execution=execution,
@@ -296,24 +287,6 @@ class Run:
         )
         return True
 
-    def _node_started(
-        self, node_id: str, execution: int, attempt: int, request: ModelRequest, preds: tuple[str, ...]
-    ) -> None:
-        self._put(
-            NodeStarted,
-            node_id=node_id,
-            execution=execution,
-            attempt=attempt,
-            model=request.model,
-            messages=request.messages,
-            parameters={
-                "temperature": request.temperature,
-                "max_tokens": request.max_tokens,
-                "timeout": request.timeout,
-            },
-            received_from=list(preds),
-        )
-
     def _finish_node(
         self,
         node_id: str,
@@ -324,35 +297,23 @@ class Run:
         cached: bool,
         attempts: int,
     ) -> None:
+        usage = completion.usage
         self._outputs[node_id] = completion.text
-        self._usage = self._usage + completion.usage
+        self._prompt_tokens += usage.prompt_tokens
+        self._completion_tokens += usage.completion_tokens
         self._cost += completion.cost
-        now = time.time()
-        self._put(
-            NodeFinished,
-            ts=now,
-            node_id=node_id,
-            execution=execution,
-            output=completion.text,
-            usage=completion.usage,
-            cost=completion.cost,
+        self._outbox.node_finished(
+            node_id,
+            execution,
+            completion,
+            self.dag.out_edges[node_id],
             duration=duration,
             cached=cached,
             attempts=attempts,
         )
-        for edge in self.dag.out_edges[node_id]:
-            self._put(
-                Handoff,
-                ts=now,
-                node_id=node_id,
-                execution=execution,
-                target=edge.target,
-                edge_id=edge.id,
-                message=completion.text,
-            )
 
     def _fail(self, node_id: str, execution: int, kind: str, message: str, retryable: bool, attempts: int) -> None:
-        self._put(
+        self._outbox.put(
             NodeFailed,
             node_id=node_id,
             execution=execution,
@@ -362,15 +323,6 @@ class Run:
             attempts=attempts,
         )
 
-    def _token(self, node_id: str, execution: int, attempt: int, text: str) -> None:
-        self._put(Token, node_id=node_id, execution=execution, attempt=attempt, text=text)
-
-    def _put(self, kind: type[Event], ts: float | None = None, **fields: Any) -> None:
-        """Queue a new event of this kind, numbered next and stamped now (unless `ts` is given)."""
-        self._seq += 1
-        self._queue.append(kind(run_id=self.run_id, seq=self._seq, ts=time.time() if ts is None else ts, **fields))
-        self._wakeup.set()
-
 
 def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
@@ -378,9 +330,10 @@ def new_run_id() -> str:
 
 async def drain(run: Run, on_event: Callable[[Event], None] | None = None) -> list[Event]:
     """Run to completion and return every event."""
-    events = []
-    async for event in run:
-        events.append(event)
+    events: list[Event] = []
+    while batch := await run.next_batch():
+        events.extend(batch)
         if on_event is not None:
-            on_event(event)
+            for event in batch:
+                on_event(event)
     return events
