@@ -31,6 +31,7 @@ class Services:
 
     def close(self) -> None:
         self.cache.close()
+        self.runs.close()
         self.engine.dispose()
 
 

@@ -11,7 +11,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 from flowdeck.errors import StorageError
-from flowdeck.storage.tables import EventRow, MigrationRow, NodeOutputRow, RunRow, SessionRow, WorkflowRow
+from flowdeck.storage.tables import (
+    EventBatchRow,
+    EventRow,
+    MigrationRow,
+    NodeOutputRow,
+    RunRow,
+    SessionRow,
+    WorkflowRow,
+)
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -25,10 +33,20 @@ def _sessions(conn: Connection) -> None:
     SessionRow.__table__.create(conn)  # type: ignore[attr-defined]
 
 
+def _event_batches(conn: Connection) -> None:
+    EventBatchRow.__table__.create(conn)  # type: ignore[attr-defined]
+    conn.exec_driver_sql(
+        "INSERT INTO event_batches (run_id, last_seq, first_seq, data) "
+        "SELECT run_id, seq, seq, '[' || data || ']' FROM events"
+    )
+    EventRow.__table__.drop(conn)  # type: ignore[attr-defined]
+
+
 # Ordered and named. Never edit one that has shipped: add the next one instead.
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _initial),
     ("0002_sessions", _sessions),
+    ("0003_event_batches", _event_batches),
 ]
 
 

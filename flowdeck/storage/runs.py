@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
 from sqlalchemy import Engine, Table, select
 
 from flowdeck.engine.events import (
@@ -15,12 +17,11 @@ from flowdeck.engine.events import (
     RunInterrupted,
     RunStarted,
     event_from_dict,
-    event_to_json,
 )
 from flowdeck.errors import NotFoundError, StorageError
-from flowdeck.storage.tables import EventRow, NodeOutputRow, RunRow
+from flowdeck.storage.tables import EventBatchRow, NodeOutputRow, RunRow
 
-_EVENTS = EventRow.__table__  # type: ignore[attr-defined]
+_BATCHES = EventBatchRow.__table__  # type: ignore[attr-defined]
 _RUNS = RunRow.__table__  # type: ignore[attr-defined]
 _OUTPUTS = NodeOutputRow.__table__  # type: ignore[attr-defined]
 
@@ -47,25 +48,34 @@ class RunLog:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._sql = _AppendSql(engine.dialect.paramstyle)
+        self._begin = "BEGIN IMMEDIATE" if engine.dialect.name == "sqlite" else None
+        self._writer: Any = None  # the connection append() holds (a pooled DBAPI connection)
+        self._writer_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Give the connection that append() holds back to the pool."""
+        with self._writer_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
 
     def append(self, events: Sequence[Event], *, owner: str = "", workflow_id: str | None = None) -> None:
         """Persist a batch of one run's events, with the run row and node outputs, in one transaction.
 
-        This is the hot path of every run (each batch of events is stored before anyone sees it), so its
-        statements go to the driver as they are: SQLAlchemy's per-statement work cost ~350 us a transaction
-        and ~10 us an event here, more than SQLite itself.
+        This is the hot path of every run (each batch of events is stored before anyone sees it), so it goes
+        straight to the driver, on a connection it keeps: a transaction through SQLAlchemy's Connection cost
+        175-240 us here against 45-65 us for the same statements on the DBAPI connection, and a run writes
+        one per batch. The events go in one row (see EventBatchRow).
         """
         if not events:
             return
         run_id = events[0].run_id
-        rows = []
         outputs = []
         prompt = completion = 0
         cost = 0.0
         ending: tuple[str, float, float | None, str] | None = None
         started: RunStarted | None = None
         for e in events:
-            rows.append((run_id, e.seq, e.ts, e.type, getattr(e, "node_id", None), event_to_json(e)))
             if isinstance(e, NodeFinished):
                 usage = e.usage
                 outputs.append(
@@ -91,27 +101,53 @@ class RunLog:
             elif isinstance(e, RunStarted):
                 started = e
         sql = self._sql
-        with self._engine.begin() as conn:
-            if started is not None:
-                conn.exec_driver_sql(
-                    sql.insert_run,
-                    (run_id, started.workflow_name, workflow_id, "running", owner, started.ts, 0, 0, 0.0, 0),
-                )
-            conn.exec_driver_sql(sql.insert_events, rows)
-            if outputs:
-                conn.exec_driver_sql(sql.insert_outputs, outputs)
-            conn.exec_driver_sql(sql.update_totals, (events[-1].seq, prompt, completion, cost, run_id))
-            if ending is not None:
-                conn.exec_driver_sql(sql.update_ending, ending)
+        data = orjson.dumps(events).decode()
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = self._engine.raw_connection()
+            conn = self._writer
+            try:
+                cursor = conn.cursor()
+                if self._begin is not None:
+                    cursor.execute(self._begin)  # SQLite: take the write lock now (the driver runs in autocommit)
+                if started is not None:
+                    cursor.execute(
+                        sql.insert_run,
+                        (run_id, started.workflow_name, workflow_id, "running", owner, started.ts, 0, 0, 0.0, 0),
+                    )
+                cursor.execute(sql.insert_batch, (run_id, events[-1].seq, events[0].seq, data))
+                if outputs:
+                    cursor.executemany(sql.insert_outputs, outputs)
+                cursor.execute(sql.update_totals, (events[-1].seq, prompt, completion, cost, run_id))
+                if ending is not None:
+                    cursor.execute(sql.update_ending, ending)
+                cursor.close()
+                conn.commit()
+            except BaseException:
+                # Whatever went wrong (a constraint, a lost server), the next append starts on a new connection.
+                self._writer = None
+                try:
+                    conn.rollback()
+                finally:
+                    conn.invalidate()
+                raise
 
     def events(self, run_id: str, after_seq: int = 0, *, limit: int | None = None) -> list[Event]:
         """The run's events with seq > after_seq, in order (at most `limit` of them)."""
         query = (
-            select(_EVENTS.c.data).where(_EVENTS.c.run_id == run_id, _EVENTS.c.seq > after_seq).order_by(_EVENTS.c.seq)
+            select(_BATCHES.c.data)
+            .where(_BATCHES.c.run_id == run_id, _BATCHES.c.last_seq > after_seq)
+            .order_by(_BATCHES.c.last_seq)
         )
+        found: list[Event] = []
         with self._engine.connect() as conn:
-            data = conn.execute(query if limit is None else query.limit(limit)).scalars()
-            return [event_from_dict(json.loads(item)) for item in data]
+            for data in conn.execute(query).scalars():
+                for item in orjson.loads(data):
+                    if item["seq"] > after_seq:
+                        found.append(event_from_dict(item))
+                        if limit is not None and len(found) >= limit:
+                            return found
+        return found
 
     def outputs(self, run_id: str) -> dict[str, str]:
         """The committed output of each node of a run (latest execution)."""
@@ -170,7 +206,7 @@ class _AppendSql:
                 *("prompt_tokens", "completion_tokens", "cost", "last_seq"),
             ],
         )
-        self.insert_events = insert(_EVENTS, ["run_id", "seq", "ts", "type", "node_id", "data"])
+        self.insert_batch = insert(_BATCHES, ["run_id", "last_seq", "first_seq", "data"])
         self.insert_outputs = insert(
             _OUTPUTS,
             ["run_id", "node_id", "execution", "output", "prompt_tokens", "completion_tokens", "cost", "cached", "seq"],

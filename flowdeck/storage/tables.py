@@ -34,6 +34,8 @@ class RunRow(SQLModel, table=True):
 
 
 class EventRow(SQLModel, table=True):
+    """One event per row: the log's first layout, kept for migrations 0001 and 0003 only."""
+
     __tablename__ = "events"
 
     run_id: str = Field(primary_key=True, max_length=32)
@@ -41,6 +43,20 @@ class EventRow(SQLModel, table=True):
     ts: float
     type: str = Field(max_length=32)
     node_id: str | None = Field(default=None, max_length=64)
+    data: str
+
+
+class EventBatchRow(SQLModel, table=True):
+    """The events of one run stored together in one transaction, as a JSON array, in seq order.
+
+    A run's batches hold its events first_seq..last_seq without gap or overlap. One row per batch rather than
+    per event: a row costs SQLite ~4 us to insert, and a run writes several events per agent."""
+
+    __tablename__ = "event_batches"
+
+    run_id: str = Field(primary_key=True, max_length=32)
+    last_seq: int = Field(primary_key=True)
+    first_seq: int
     data: str
 
 

@@ -1,0 +1,76 @@
+"""The run log's storage: batches of events read back from any seq, and the move from one row per event."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from flowdeck.engine.events import Event, RunFinished, RunStarted, Token, Usage, event_to_json
+from flowdeck.storage import RunLog, db, open_database
+
+
+def _events(run_id: str, count: int) -> list[Event]:
+    start = RunStarted(run_id=run_id, seq=1, ts=1.0, workflow_name="w", workflow={}, inputs={}, node_ids=["a"])
+    tokens = [
+        Token(run_id=run_id, seq=seq, ts=float(seq), node_id="a", execution=1, attempt=1, text=f"t{seq} ")
+        for seq in range(2, count)
+    ]
+    end = RunFinished(
+        run_id=run_id, seq=count, ts=float(count), status="succeeded", duration=1.0, usage=Usage(), cost=0
+    )
+    return [start, *tokens, end]
+
+
+def test_events_are_read_back_from_any_seq_across_batches(tmp_path: Path) -> None:
+    log = RunLog(open_database(f"sqlite:///{tmp_path / 'f.db'}"))
+    events = _events("r1", 10)
+    for batch in (events[:1], events[1:4], events[4:9], events[9:]):
+        log.append(batch)
+    for after in range(11):
+        assert log.events("r1", after) == events[after:]
+    assert log.events("r1", 0, limit=1) == events[:1]
+    assert log.events("r1", 3, limit=4) == events[3:7]
+    assert log.events("elsewhere") == []
+    assert log.get("r1").status == "succeeded" and log.get("r1").last_seq == 10
+
+
+def test_a_database_with_one_row_per_event_is_migrated_without_losing_any(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with monkeypatch.context() as patch:
+        patch.setattr(db, "MIGRATIONS", db.MIGRATIONS[:2])  # the layout before 0003
+        engine = open_database(url)
+    events = _events("old1", 6)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, workflow_name, status, owner, started_at, prompt_tokens, completion_tokens, "
+                "cost, last_seq) VALUES ('old1', 'w', 'succeeded', '', :ts, 0, 0, 0, 6)"
+            ),
+            {"ts": time.time()},
+        )
+        for e in events:
+            conn.execute(
+                text("INSERT INTO events (run_id, seq, ts, type, node_id, data) VALUES (:r, :s, :ts, :t, :n, :d)"),
+                {
+                    "r": e.run_id,
+                    "s": e.seq,
+                    "ts": e.ts,
+                    "t": e.type,
+                    "n": getattr(e, "node_id", None),
+                    "d": event_to_json(e),
+                },
+            )
+    assert db.migrate(engine) == ["0003_event_batches"]
+    log = RunLog(engine)
+    assert log.events("old1") == events
+    assert log.events("old1", 4) == events[4:]
+    log.append(_events("new1", 3))  # and new runs are stored beside the migrated ones
+    assert [e.seq for e in log.events("new1")] == [1, 2, 3]
+    with engine.connect() as conn:
+        tables = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars())
+    assert "events" not in tables and "event_batches" in tables
