@@ -44,10 +44,11 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 def grid(n: int, lane: int, name: str) -> Workflow:
-    """n agents in lanes of `lane` (each lane a chain), 40 lanes per row of the canvas."""
+    """n agents in lanes of `lane` (each lane a chain), side by side in rows about 40 agents wide."""
+    per_row = max(1, 40 // lane)
     nodes = [
         {"id": f"n{i}", "type": "custom", "label": f"Agent {i}",
-         "position": {"x": (i % lane) * 260, "y": (i // lane) * 110}}
+         "position": {"x": ((i // lane) % per_row * lane + i % lane) * 260, "y": (i // lane // per_row) * 110}}
         for i in range(n)
     ]  # fmt: skip
     edges = [{"id": f"e{i}", "source": f"n{i}", "target": f"n{i + 1}"} for i in range(n - 1) if (i + 1) % lane]

@@ -1,5 +1,5 @@
 // The flowdeck canvas: React Flow rendering what Python owns. It sends intents, applies patches.
-import React, { memo, useCallback, useEffect, useState, useSyncExternalStore } from "react";
+import React, { createContext, memo, useCallback, useContext, useEffect, useState, useSyncExternalStore } from "react";
 import { createRoot } from "react-dom/client";
 import { graphlib, layout } from "@dagrejs/dagre";
 import {
@@ -15,7 +15,10 @@ import {
   applyEdgeChanges,
   applyNodeChanges,
   getSmoothStepPath,
+  getStraightPath,
   useReactFlow,
+  useStore,
+  ViewportPortal,
 } from "@xyflow/react";
 import flowCss from "@xyflow/react/dist/style.css";
 import canvasCss from "./canvas.css";
@@ -27,30 +30,42 @@ const MINIMAP_MAX_NODES = 200;
 // agents cost half the page's frame rate while they streamed.
 const MAX_SPINNERS = 20;
 
+// The status store's channel for "some edge changed" (the far-out edge drawing listens to it).
+const ANY_EDGE = "edge:*";
+
 // Per-node live status (used by the live-run view): one update re-renders one node. `onRunning(count)` is told
 // how many agents are running after each change.
 function createStatusStore(onRunning) {
   const statuses = new Map();
   const listeners = new Map();
   const running = new Set();
+  let edgeVersion = 0; // bumped when any edge's status changes
   return {
     get: (id) => statuses.get(id),
+    version: () => edgeVersion,
     subscribe(id, listener) {
       if (!listeners.has(id)) listeners.set(id, new Set());
       listeners.get(id).add(listener);
       return () => listeners.get(id)?.delete(listener);
     },
     set(updates) {
+      let edges = false;
       for (const [id, status] of Object.entries(updates)) {
         statuses.set(id, { ...(statuses.get(id) || {}), ...status });
         if (status.state === "running") running.add(id);
         else if (status.state) running.delete(id);
         listeners.get(id)?.forEach((listener) => listener());
+        edges ||= id.startsWith("edge:");
+      }
+      if (edges) {
+        edgeVersion += 1;
+        listeners.get(ANY_EDGE)?.forEach((listener) => listener());
       }
       onRunning(running.size);
     },
     clear() {
-      const ids = [...statuses.keys()];
+      const ids = [...statuses.keys(), ANY_EDGE];
+      edgeVersion += 1;
       statuses.clear();
       running.clear();
       onRunning(0);
@@ -59,12 +74,63 @@ function createStatusStore(onRunning) {
   };
 }
 
+// Level of detail: below this zoom an agent's text would be under 5 px high, so agents are drawn as plain cards
+// of the same size (its name stays on the node for assistive technology). Opening 1,000 agents, which fit at a
+// zoom of about 0.1, no longer lays out and paints 4,000 runs of unreadable text.
+const FAR_ZOOM = 0.35;
+const isFar = (s) => s.transform[2] < FAR_ZOOM;
+// Read once by the canvas and handed down: a store selector in each agent and edge would be run by every one
+// of them on every frame of a drag (React Flow's store changes on each mouse move), 2,000 more at 1,000 agents.
+const FarContext = createContext(false);
+const NO_EDGES = [];
+// The size of an agent card before it is measured (for the first viewport).
+const CARD_WIDTH = 220;
+const CARD_HEIGHT = 72;
+const FIT = { padding: 0.2, maxZoom: 1 };
+const HANDLE_Y = CARD_HEIGHT / 2;
+const MIN_ZOOM = 0.05;
+
+// The viewport that shows every agent, worked out from positions (and sizes once measured). Used for the first
+// render, which is then at the right zoom and level of detail instead of drawing the visible agents in full and
+// again, and for every "fit": React Flow's own fitView only counts the agents it has drawn, and with
+// onlyRenderVisibleElements the ones off screen are not.
+function viewportToFit(nodes, width, height) {
+  if (!nodes.length || !width || !height) return { x: 0, y: 0, zoom: 1 };
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -Infinity;
+  let y1 = -Infinity;
+  for (const { position, measured } of nodes) {
+    x0 = Math.min(x0, position.x);
+    y0 = Math.min(y0, position.y);
+    x1 = Math.max(x1, position.x + (measured?.width ?? CARD_WIDTH));
+    y1 = Math.max(y1, position.y + (measured?.height ?? CARD_HEIGHT));
+  }
+  const fit = Math.min(width / ((x1 - x0) * (1 + FIT.padding)), height / ((y1 - y0) * (1 + FIT.padding)));
+  const zoom = Math.max(MIN_ZOOM, Math.min(FIT.maxZoom, fit));
+  return { x: width / 2 - ((x0 + x1) / 2) * zoom, y: height / 2 - ((y0 + y1) / 2) * zoom, zoom };
+}
+
 const AgentNode = memo(function AgentNode({ id, data, selected }) {
   const store = data.store;
   const status = useSyncExternalStore(
     useCallback((listener) => store.subscribe(id, listener), [store, id]),
     () => store.get(id),
   );
+  const far = useContext(FarContext);
+  if (far) {
+    return (
+      <div
+        className="fd-node fd-node-far"
+        data-type={data.type}
+        data-selected={selected ? "true" : "false"}
+        data-status={status?.state || "idle"}
+      >
+        <Handle type="target" position={Position.Left} aria-label={`input of ${data.label}`} />
+        <Handle type="source" position={Position.Right} aria-label={`output of ${data.label}`} />
+      </div>
+    );
+  }
   return (
     <div className="fd-node" data-selected={selected ? "true" : "false"} data-status={status?.state || "idle"}>
       <Handle type="target" position={Position.Left} aria-label={`input of ${data.label}`} />
@@ -102,11 +168,13 @@ const HandoffEdge = memo(function HandoffEdge(props) {
     useCallback((listener) => store.subscribe(`edge:${id}`, listener), [store, id]),
     () => store.get(`edge:${id}`),
   );
-  const [path] = getSmoothStepPath(props);
+  // Far out, a straight line with no wide invisible twin to catch clicks: an edge is a pixel or two long there.
+  const far = useContext(FarContext);
+  const [path] = far ? getStraightPath(props) : getSmoothStepPath(props);
   const state = status?.state || "idle";
   return (
     <g className="fd-edge" data-handoff={state}>
-      <BaseEdge id={id} path={path} markerEnd={markerEnd} style={style} />
+      <BaseEdge id={id} path={path} markerEnd={markerEnd} style={style} interactionWidth={far ? 0 : 20} />
       {status?.pulse ? (
         <circle key={status.pulse} r="5" className="fd-packet">
           <animateMotion dur="0.7s" repeatCount="1" fill="freeze" path={path} />
@@ -117,6 +185,43 @@ const HandoffEdge = memo(function HandoffEdge(props) {
 });
 
 const edgeTypes = { handoff: HandoffEdge };
+
+// Far out, every edge is drawn as a straight line in one SVG path (delivered ones in a second), instead of one
+// React Flow edge each: each of those is an element with three store subscriptions that work out its ends again
+// on every frame of a drag. At 1,000 agents this took a third of the script time of a drag.
+function FarEdges({ nodes, edges, store }) {
+  const version = useSyncExternalStore(
+    useCallback((listener) => store.subscribe(ANY_EDGE, listener), [store]),
+    () => store.version(),
+  );
+  const [idle, delivered] = React.useMemo(() => {
+    const at = new Map(nodes.map((n) => [n.id, n.position]));
+    const parts = [[], []];
+    for (const edge of edges) {
+      const from = at.get(edge.source);
+      const to = at.get(edge.target);
+      if (!from || !to) continue;
+      const done = store.get(`edge:${edge.id}`)?.state === "delivered" ? 1 : 0;
+      parts[done].push(`M${from.x + CARD_WIDTH},${from.y + HANDLE_Y}L${to.x},${to.y + HANDLE_Y}`);
+    }
+    return parts.map((p) => p.join(""));
+  }, [nodes, edges, store, version]);
+  return (
+    <ViewportPortal>
+      <svg className="fd-far-edges" aria-hidden="true">
+        <path d={idle} className="fd-far-edge" />
+        <path d={delivered} className="fd-far-edge" data-handoff="delivered" />
+      </svg>
+    </ViewportPortal>
+  );
+}
+
+// The dotted background, except far out, where its dots would be closer than 7 px and cost more to paint than
+// the agents (a pattern tile a pixel wide, repeated over the whole canvas on every frame of a drag).
+function CanvasBackground() {
+  const far = useContext(FarContext);
+  return far ? null : <Background gap={20} />;
+}
 
 function arrange(nodes, edges) {
   const graph = new graphlib.Graph();
@@ -145,7 +250,7 @@ function toFlowEdge(edge, store) {
   return { id: edge.id, source: edge.source, target: edge.target, ariaLabel: edge.label, type: "handoff", data: { store } };
 }
 
-function Canvas({ initial, emit, register, store }) {
+function Canvas({ initial, element, emit, register, store }) {
   const readonly = Boolean(initial.readonly);
   const [nodes, setNodes] = useState(() => initial.nodes.map((n) => toFlowNode(n, store)));
   const [edges, setEdges] = useState(() => initial.edges.map((e) => toFlowEdge(e, store)));
@@ -153,7 +258,19 @@ function Canvas({ initial, emit, register, store }) {
   // The minimap redraws every agent on every frame of a drag: at 1,000 agents it cost a third of the frame
   // rate (31 -> 45 fps without it) and 0.7 s of opening. Large workflows start without it; a button shows it.
   const [minimap, setMinimap] = useState(() => initial.nodes.length <= MINIMAP_MAX_NODES);
+  // Measured when React first renders, not at mount: by then the page around the canvas has its final layout.
+  const [viewport] = useState(() => viewportToFit(initial.nodes, element.clientWidth, element.clientHeight));
+  const far = useStore(isFar);
   const flow = useReactFlow();
+  // A fit asked for by a patch is done once React has drawn the patches before it (in the same batch, say the
+  // agents of a workflow just opened), from the canvas's own state.
+  const [fitRequests, setFitRequests] = useState(0);
+  const fit = useCallback(() => setFitRequests((n) => n + 1), []);
+  useEffect(() => {
+    if (fitRequests) flow.setViewport(viewportToFit(nodes, element.clientWidth, element.clientHeight));
+    // Only a new request fits: agents moving afterwards must not move the view.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [fitRequests]);
 
   useEffect(() => {
     register((ops) => {
@@ -209,7 +326,7 @@ function Canvas({ initial, emit, register, store }) {
             );
             break;
           case "fit":
-            window.requestAnimationFrame(() => flow.fitView({ padding: 0.2, maxZoom: 1 }));
+            fit();
             break;
           case "theme":
             setColorMode(op.dark ? "dark" : "light");
@@ -223,7 +340,7 @@ function Canvas({ initial, emit, register, store }) {
               const byId = new Map(moved.map((m) => [m.id, m]));
               setNodes((ns) => ns.map((n) => (byId.has(n.id) ? { ...n, position: { x: byId.get(n.id).x, y: byId.get(n.id).y } } : n)));
               if (moved.length) emit("nodes_moved", { nodes: moved });
-              window.requestAnimationFrame(() => flow.fitView({ padding: 0.2, maxZoom: 1 }));
+              fit();
             });
             break;
           }
@@ -232,7 +349,7 @@ function Canvas({ initial, emit, register, store }) {
         }
       }
     });
-  }, [register, store, flow, emit]);
+  }, [register, store, flow, emit, fit]);
 
   const onNodesChange = useCallback((changes) => {
     // Removals come from Python (after it checks them); everything else is local view state.
@@ -278,9 +395,10 @@ function Canvas({ initial, emit, register, store }) {
   );
 
   return (
+    <FarContext.Provider value={far}>
     <ReactFlow
       nodes={nodes}
-      edges={edges}
+      edges={far ? NO_EDGES : edges}
       nodeTypes={nodeTypes}
       edgeTypes={edgeTypes}
       colorMode={colorMode}
@@ -296,15 +414,21 @@ function Canvas({ initial, emit, register, store }) {
       onDrop={readonly ? undefined : onDrop}
       deleteKeyCode={readonly ? null : ["Delete", "Backspace"]}
       multiSelectionKeyCode={["Shift", "Meta", "Control"]}
+      defaultViewport={viewport}
       fitView
-      fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
-      minZoom={0.05}
+      fitViewOptions={FIT}
+      minZoom={MIN_ZOOM}
+      onlyRenderVisibleElements
       proOptions={{ hideAttribution: true }}
       ariaLabelConfig={{ "node.a11yDescription.default": "Agent. Press Enter to select, arrow keys to move." }}
     >
-      <Background gap={20} />
+      <CanvasBackground />
+      {far ? <FarEdges nodes={nodes} edges={edges} store={store} /> : null}
       {minimap ? <MiniMap pannable zoomable ariaLabel="Minimap" /> : null}
-      <Controls aria-label="Zoom controls">
+      <Controls aria-label="Zoom controls" showFitView={false}>
+        <ControlButton onClick={fit} aria-label="Fit View" title="Fit View">
+          <span className="material-icons fd-control-icon" aria-hidden="true">fit_screen</span>
+        </ControlButton>
         <ControlButton
           onClick={() => setMinimap((shown) => !shown)}
           aria-label={minimap ? "Hide minimap" : "Show minimap"}
@@ -315,6 +439,7 @@ function Canvas({ initial, emit, register, store }) {
         </ControlButton>
       </Controls>
     </ReactFlow>
+    </FarContext.Provider>
   );
 }
 
@@ -342,7 +467,13 @@ export function mount(element, initial, emit) {
   const root = createRoot(element);
   root.render(
     <ReactFlowProvider>
-      <Canvas initial={initial} emit={emit} register={register} store={store} />
+      <Canvas
+        initial={initial}
+        element={element}
+        emit={emit}
+        register={register}
+        store={store}
+      />
     </ReactFlowProvider>,
   );
   return {
