@@ -159,41 +159,53 @@ class Runner:
 
     async def subscribe(self, run_id: str, after_seq: int = 0) -> AsyncIterator[Event]:
         """Every event of the run with seq > after_seq, then the live ones: no gap, no duplicate."""
+        async for batch in self.subscribe_batches(run_id, after_seq):
+            for event in batch:
+                yield event
+
+    async def subscribe_batches(self, run_id: str, after_seq: int = 0) -> AsyncIterator[list[Event]]:
+        """The same events as subscribe(), in batches: first everything already recorded (one batch), then
+        each batch as it is stored. A page coming back to a run shows the backlog in one go."""
         active = self._active.get(run_id)
         if active is None:
-            async for event in self._tail(run_id, after_seq):
-                yield event
+            async for stored in self._tail(run_id, after_seq):
+                yield stored
             return
         queue: asyncio.Queue[list[Event] | None] = asyncio.Queue()
         active.subscribers.add(queue)
         try:
-            last = after_seq
-            for event in active.events[after_seq:]:
-                yield event
-                last = event.seq
+            backlog = active.events[after_seq:]
+            last = backlog[-1].seq if backlog else after_seq
+            if backlog:
+                yield backlog
             while (batch := await queue.get()) is not None:
-                for event in batch:
-                    if event.seq > last:
-                        yield event
-                        last = event.seq
+                fresh = [event for event in batch if event.seq > last]
+                if fresh:
+                    last = fresh[-1].seq
+                    yield fresh
         finally:
             active.subscribers.discard(queue)
 
-    async def _tail(self, run_id: str, after_seq: int) -> AsyncIterator[Event]:
+    def recorded_so_far(self, run_id: str) -> list[Event]:
+        """The events of a run going on in this process, up to now (empty for any other run)."""
+        active = self._active.get(run_id)
+        return list(active.events) if active is not None else []
+
+    async def _tail(self, run_id: str, after_seq: int) -> AsyncIterator[list[Event]]:
         """A run of another process (the CLI, another server on this database): its stored events, then the new
         ones as they are stored, polled, while that process is alive and the run goes on."""
         last = after_seq
         while True:
             events = await asyncio.to_thread(self._log.events, run_id, last)
-            for event in events:
-                yield event
-                last = event.seq
+            if events:
+                yield events
+                last = events[-1].seq
             if events and isinstance(events[-1], RunFinished | RunInterrupted):
                 return
             if not await asyncio.to_thread(self._live_elsewhere, run_id):
                 # It ended between the two reads, or its process died: what it stored is all there is.
-                for event in await asyncio.to_thread(self._log.events, run_id, last):
-                    yield event
+                if rest := await asyncio.to_thread(self._log.events, run_id, last):
+                    yield rest
                 return
             await asyncio.sleep(TAIL_SECONDS)
 

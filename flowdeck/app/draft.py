@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from nicegui import ui
 
 from flowdeck.engine.workflow import Workflow, parse_workflow
-from flowdeck.errors import WorkflowError
+from flowdeck.errors import FlowdeckError, WorkflowError
+from flowdeck.storage import WorkflowStore
 
 DRAFT_KEY = json.dumps("flowdeck-draft")
 
@@ -49,3 +50,14 @@ async def read_draft() -> Draft | None:
         write_draft(None, None)
         return None
     return Draft(workflow=workflow, workflow_id=workflow_id, written_at=written)
+
+
+def saved_since(store: WorkflowStore, draft: Draft) -> bool:
+    """Whether the draft's workflow was saved after the draft was written (then the saved version wins). Blocking."""
+    if draft.workflow_id is None:
+        return False
+    try:
+        saved = store.get(draft.workflow_id)
+    except FlowdeckError:
+        return False
+    return saved.updated_at > draft.written_at

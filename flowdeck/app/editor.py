@@ -10,7 +10,7 @@ from nicegui import ui
 
 from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.dialogs import import_dialog, open_dialog, templates_gallery
-from flowdeck.app.draft import read_draft, write_draft
+from flowdeck.app.draft import read_draft, saved_since, write_draft
 from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.app.live import LiveRun
 from flowdeck.app.model_options import model_options
@@ -139,12 +139,19 @@ class Editor:
         ui.keyboard(on_key=self._key)
         self._refresh()
         ui.timer(DRAFT_SECONDS, self._write_draft)
+        # A run of this workflow still going (the page was reloaded, or opened in a second browser): shown in the
+        # page itself, so that the agents' states are there when the canvas first draws.
+        with self.canvas.preloading():
+            self._watch_active_run()
         if startup is None:
             await ui.context.client.connected()
             await self._restore_draft()
-        # A run of this workflow still going (the page was reloaded, or opened in a second browser): watch it.
+            self._watch_active_run()  # the draft restored may be another workflow's
+
+    def _watch_active_run(self) -> None:
         for run_id in self.services.runner.active_runs(self.doc.workflow.name)[:1]:
-            self.live.watch(run_id)
+            if run_id != self.live.run_id:
+                self.live.watch(run_id, restore=True)
 
     # -- intents and commands ---------------------------------------------------------------------------
 
@@ -351,17 +358,10 @@ class Editor:
         draft = await read_draft()
         if draft is None or draft.workflow == self.doc.workflow:
             return
-        if draft.workflow_id is not None and await self._saved_after(draft.workflow_id, draft.written_at):
+        if await asyncio.to_thread(saved_since, self.services.workflows, draft):
             return  # saved since (perhaps in another tab): the saved version wins
         self._show(draft.workflow, workflow_id=draft.workflow_id, saved=False)
         ui.notify("Restored your unsaved changes", type="info")
-
-    async def _saved_after(self, workflow_id: str, ts: float) -> bool:
-        try:
-            saved = await asyncio.to_thread(self.services.workflows.get, workflow_id)
-        except FlowdeckError:
-            return False
-        return saved.updated_at > ts
 
     # -- helpers -------------------------------------------------------------------------------------------
 

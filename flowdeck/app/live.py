@@ -18,6 +18,7 @@ from flowdeck.errors import FlowdeckError
 from flowdeck.runner import Runner
 
 FLUSH_SECONDS = 0.05
+RESTORE_PAUSE = 0.02  # between the canvas and the panels when a page comes back to a run
 log = logging.getLogger("flowdeck.app")
 
 
@@ -102,11 +103,16 @@ class LiveRun:
             self._starting = False
         self.watch(run_id)
 
-    def watch(self, run_id: str) -> None:
+    def watch(self, run_id: str, *, restore: bool = False) -> None:
+        """Show this run and follow it. `restore` (a page being built on a run going on): what it has done so
+        far is shown at once, in the page itself when the canvas is preloading."""
         if self._task is not None:
             self._task.cancel()
         self.run_id = run_id
         self.view.reset()
+        if restore:
+            self.view.feed(self.runner.recorded_so_far(run_id))
+            self.view.flush(panels=False)
         self._task = background_tasks.create(self._follow(run_id), name=f"watch run {run_id}")
         ui.context.client.on_disconnect(self._task.cancel)
         self.on_change()
@@ -135,12 +141,23 @@ class LiveRun:
             except Exception:  # a display bug must not freeze the page: the next flush shows the state again
                 log.exception("run %s: updating the page failed", run_id)
 
-        async for event in self.runner.subscribe(run_id, self.view.state.last_seq):
+        if self.view.state.last_seq:
+            await asyncio.sleep(RESTORE_PAUSE)
+            flush()  # the panels for what was restored with the page
+        first = True
+        async for batch in self.runner.subscribe_batches(run_id, self.view.state.last_seq):
             try:
-                self.view.feed((event,))
+                self.view.feed(batch)
             except Exception:
-                log.exception("run %s: showing event %s failed", run_id, event.seq)
-            if time.monotonic() - last_flush >= FLUSH_SECONDS:
+                log.exception("run %s: showing events %s-%s failed", run_id, batch[0].seq, batch[-1].seq)
+            if first:
+                # Everything recorded so far (a page coming back mid-run): the agents' states on the canvas
+                # first, on their own, then the panels, which take the browser longer to build.
+                first = False
+                self.view.flush(panels=False)
+                await asyncio.sleep(RESTORE_PAUSE)
+                flush()
+            elif time.monotonic() - last_flush >= FLUSH_SECONDS:
                 flush()
             elif flush_handle is None:
                 flush_handle = loop.call_later(FLUSH_SECONDS, flush)

@@ -133,8 +133,9 @@ class RunView:
             if self._since is None:
                 self._since = event.ts
 
-    def flush(self) -> None:
-        """Send what changed since the last flush: one canvas patch, new log lines, changed cards."""
+    def flush(self, *, panels: bool = True) -> None:
+        """Send what changed since the last flush: one canvas patch, new log lines, changed cards. Without
+        `panels`, only the canvas and the progress: the rest waits for the next flush."""
         changed, self._changed = self._changed, set()
         patches: list[dict[str, Any]] = []
         if changed:
@@ -145,9 +146,12 @@ class RunView:
             patches.append({"op": "handoffs", "delivered": delivered, "animate": self.animate})
             self._edges_changed.clear()
         self.canvas.patch(*patches)
+        self._outputs_due |= changed
+        if not panels:
+            self._show_progress()
+            return
         lines, self._lines = self._lines, []
         self.log.append(lines)
-        self._outputs_due |= changed
         self._refresh_tab(inspected=self.selected in changed)
         self._show_progress()
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from nicegui.element import Element
@@ -24,8 +25,21 @@ class FlowCanvas(Element, component="canvas.js", esm={"flowdeck-canvas": "dist"}
         # it is stored as it is: NiceGUI's props dict would otherwise wrap every nested node and edge in an
         # observable collection (half of the page's build time at 1,000 agents) to watch for changes that
         # never come.
-        initial = {"nodes": nodes, "edges": edges, "dark": dark, "readonly": readonly}
-        dict.__setitem__(self._props, "initial", initial)
+        self._initial: dict[str, Any] = {"nodes": nodes, "edges": edges, "dark": dark, "readonly": readonly}
+        dict.__setitem__(self._props, "initial", self._initial)
+        self._preloaded: list[dict[str, Any]] | None = None
+
+    @contextmanager
+    def preloading(self) -> Iterator[None]:
+        """While the page is being built: patches go into the page itself and are applied before the canvas
+        first draws, instead of arriving in a message once the browser has connected (a page coming back to a
+        run shows its agents' states at once)."""
+        self._preloaded = []
+        try:
+            yield
+        finally:
+            self._initial["patches"] = self._preloaded
+            self._preloaded = None
 
     def on_intent(self, name: str, handler: Intent) -> FlowCanvas:
         self.on(name, lambda event: handler(_args(event)))
@@ -33,7 +47,11 @@ class FlowCanvas(Element, component="canvas.js", esm={"flowdeck-canvas": "dist"}
 
     def patch(self, *ops: dict[str, Any]) -> None:
         """Send patches to the browser (one message)."""
-        if ops:
+        if not ops:
+            return
+        if self._preloaded is not None:
+            self._preloaded.extend(ops)
+        else:
             self.run_method("patch", list(ops))
 
 

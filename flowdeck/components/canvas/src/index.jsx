@@ -275,6 +275,7 @@ function Canvas({ initial, element, emit, register, store }) {
   useEffect(() => {
     register((ops) => {
       for (const op of ops) {
+        if (applyStatus(store, op)) continue;
         switch (op.op) {
           case "replace":
             setNodes(op.nodes.map((n) => toFlowNode(n, store)));
@@ -304,21 +305,6 @@ function Canvas({ initial, element, emit, register, store }) {
             break;
           case "select":
             setNodes((ns) => ns.map((n) => ({ ...n, selected: op.ids.includes(n.id) })));
-            break;
-          case "status":
-            store.set(op.updates);
-            if (op.since) recordLag(op.since);
-            break;
-          case "handoffs":
-            // {edge id: count delivered so far}: each new count sends one packet along the edge.
-            store.set(
-              Object.fromEntries(
-                Object.entries(op.delivered).map(([id, count]) => [`edge:${id}`, { state: "delivered", pulse: op.animate ? count : 0 }]),
-              ),
-            );
-            break;
-          case "clear_status":
-            store.clear();
             break;
           case "reveal":
             window.requestAnimationFrame(() =>
@@ -443,6 +429,30 @@ function Canvas({ initial, element, emit, register, store }) {
   );
 }
 
+// Patches of run status go to the status store, not through React state: applied at once, also before the
+// canvas first renders (a page built on a run going on carries them in `initial.patches`).
+function applyStatus(store, op) {
+  switch (op.op) {
+    case "status":
+      store.set(op.updates);
+      if (op.since) recordLag(op.since);
+      return true;
+    case "handoffs":
+      // {edge id: count delivered so far}: each new count sends one packet along the edge.
+      store.set(
+        Object.fromEntries(
+          Object.entries(op.delivered).map(([id, count]) => [`edge:${id}`, { state: "delivered", pulse: op.animate ? count : 0 }]),
+        ),
+      );
+      return true;
+    case "clear_status":
+      store.clear();
+      return true;
+    default:
+      return false;
+  }
+}
+
 let stylesInjected = false;
 function injectStyles() {
   if (stylesInjected) return;
@@ -476,11 +486,13 @@ export function mount(element, initial, emit) {
       />
     </ReactFlowProvider>,
   );
+  const patch = (ops) => {
+    if (apply) apply(ops);
+    else pending.push(...ops.filter((op) => !applyStatus(store, op)));
+  };
+  patch(initial.patches || []);
   return {
-    patch(ops) {
-      if (apply) apply(ops);
-      else pending.push(...ops);
-    },
+    patch,
     unmount() {
       root.unmount();
     },
