@@ -25,6 +25,7 @@ log = logging.getLogger("flowdeck.runner")
 
 _OWNER = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
 TAIL_SECONDS = 0.25  # how often a run of another process is read for new events
+FIRST_WRITE_LINGER = 0.002
 
 
 @dataclass(eq=False)
@@ -251,6 +252,8 @@ class Runner:
 
     async def _pump(self, active: ActiveRun) -> None:
         run = active.run
+        run.start()
+        await _linger(run)
         try:
             while batch := await run.next_batch():
                 # Stored before anyone is told: what a watcher sees is already durable.
@@ -268,6 +271,19 @@ class Runner:
             self._active.pop(run.run_id, None)
             for queue in active.subscribers:
                 queue.put_nowait(None)
+
+
+async def _linger(run: Run) -> None:
+    """Before the first write: while the run makes progress without waiting on anything (agents that reuse an
+    output, a cached or instant model), let it go on for a few turns of the loop, at most FIRST_WRITE_LINGER, so
+    that what it does goes in one transaction with run_started rather than in a second one. Later batches group
+    by themselves: they collect while the previous one is being written."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + FIRST_WRITE_LINGER
+    queued = -1
+    while run.queued != queued and not run.finished and loop.time() < deadline:
+        queued = run.queued
+        await asyncio.sleep(0)
 
 
 def recover_interrupted(log: RunLog) -> list[str]:

@@ -36,6 +36,10 @@ class Outbox:
         batch, self._queue = self._queue, []
         return batch
 
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
     def close(self) -> None:
         """No more events: take() returns what is left, then []."""
         self._closed = True

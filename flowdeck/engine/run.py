@@ -129,6 +129,11 @@ class Run:
     def finished(self) -> bool:
         return self._finished
 
+    @property
+    def queued(self) -> int:
+        """How many events wait to be taken."""
+        return self._outbox.queued
+
     def models(self) -> set[str]:
         """The models this run will call (for the caller to prepare before it starts)."""
         return {agent.model for agent in self._agents.values()}
