@@ -1,27 +1,34 @@
 // The flowdeck canvas: React Flow rendering what Python owns. It sends intents, applies patches.
-import React, { createContext, memo, useCallback, useContext, useEffect, useState, useSyncExternalStore } from "react";
+import React, { useCallback, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { graphlib, layout } from "@dagrejs/dagre";
 import {
-  Background,
-  BaseEdge,
   ControlButton,
   Controls,
-  Handle,
   MiniMap,
-  Position,
   ReactFlow,
   ReactFlowProvider,
   applyEdgeChanges,
   applyNodeChanges,
-  getSmoothStepPath,
-  getStraightPath,
   useReactFlow,
   useStore,
-  ViewportPortal,
 } from "@xyflow/react";
 import flowCss from "@xyflow/react/dist/style.css";
 import canvasCss from "./canvas.css";
+import {
+  CanvasBackground,
+  FarContext,
+  FarEdges,
+  FIT,
+  MIN_ZOOM,
+  NO_EDGES,
+  edgeTypes,
+  isFar,
+  nodeTypes,
+  viewportToFit,
+} from "./drawing.jsx";
+import { applyStatus, createStatusStore } from "./status.js";
+
 
 const AGENT_MIME = "application/x-flowdeck-agent";
 const MINIMAP_MAX_NODES = 200;
@@ -29,199 +36,6 @@ const MINIMAP_MAX_NODES = 200;
 // Spinners on more running agents than this are stopped (the ring stays): in software rendering, 100 spinning
 // agents cost half the page's frame rate while they streamed.
 const MAX_SPINNERS = 20;
-
-// The status store's channel for "some edge changed" (the far-out edge drawing listens to it).
-const ANY_EDGE = "edge:*";
-
-// Per-node live status (used by the live-run view): one update re-renders one node. `onRunning(count)` is told
-// how many agents are running after each change.
-function createStatusStore(onRunning) {
-  const statuses = new Map();
-  const listeners = new Map();
-  const running = new Set();
-  let edgeVersion = 0; // bumped when any edge's status changes
-  return {
-    get: (id) => statuses.get(id),
-    version: () => edgeVersion,
-    subscribe(id, listener) {
-      if (!listeners.has(id)) listeners.set(id, new Set());
-      listeners.get(id).add(listener);
-      return () => listeners.get(id)?.delete(listener);
-    },
-    set(updates) {
-      let edges = false;
-      for (const [id, status] of Object.entries(updates)) {
-        statuses.set(id, { ...(statuses.get(id) || {}), ...status });
-        if (status.state === "running") running.add(id);
-        else if (status.state) running.delete(id);
-        listeners.get(id)?.forEach((listener) => listener());
-        edges ||= id.startsWith("edge:");
-      }
-      if (edges) {
-        edgeVersion += 1;
-        listeners.get(ANY_EDGE)?.forEach((listener) => listener());
-      }
-      onRunning(running.size);
-    },
-    clear() {
-      const ids = [...statuses.keys(), ANY_EDGE];
-      edgeVersion += 1;
-      statuses.clear();
-      running.clear();
-      onRunning(0);
-      ids.forEach((id) => listeners.get(id)?.forEach((listener) => listener()));
-    },
-  };
-}
-
-// Level of detail: below this zoom an agent's text would be under 5 px high, so agents are drawn as plain cards
-// of the same size (its name stays on the node for assistive technology). Opening 1,000 agents, which fit at a
-// zoom of about 0.1, no longer lays out and paints 4,000 runs of unreadable text.
-const FAR_ZOOM = 0.35;
-const isFar = (s) => s.transform[2] < FAR_ZOOM;
-// Read once by the canvas and handed down: a store selector in each agent and edge would be run by every one
-// of them on every frame of a drag (React Flow's store changes on each mouse move), 2,000 more at 1,000 agents.
-const FarContext = createContext(false);
-const NO_EDGES = [];
-// The size of an agent card before it is measured (for the first viewport).
-const CARD_WIDTH = 220;
-const CARD_HEIGHT = 72;
-const FIT = { padding: 0.2, maxZoom: 1 };
-const HANDLE_Y = CARD_HEIGHT / 2;
-const MIN_ZOOM = 0.05;
-
-// The viewport that shows every agent, worked out from positions (and sizes once measured). Used for the first
-// render, which is then at the right zoom and level of detail instead of drawing the visible agents in full and
-// again, and for every "fit": React Flow's own fitView only counts the agents it has drawn, and with
-// onlyRenderVisibleElements the ones off screen are not.
-function viewportToFit(nodes, width, height) {
-  if (!nodes.length || !width || !height) return { x: 0, y: 0, zoom: 1 };
-  let x0 = Infinity;
-  let y0 = Infinity;
-  let x1 = -Infinity;
-  let y1 = -Infinity;
-  for (const { position, measured } of nodes) {
-    x0 = Math.min(x0, position.x);
-    y0 = Math.min(y0, position.y);
-    x1 = Math.max(x1, position.x + (measured?.width ?? CARD_WIDTH));
-    y1 = Math.max(y1, position.y + (measured?.height ?? CARD_HEIGHT));
-  }
-  const fit = Math.min(width / ((x1 - x0) * (1 + FIT.padding)), height / ((y1 - y0) * (1 + FIT.padding)));
-  const zoom = Math.max(MIN_ZOOM, Math.min(FIT.maxZoom, fit));
-  return { x: width / 2 - ((x0 + x1) / 2) * zoom, y: height / 2 - ((y0 + y1) / 2) * zoom, zoom };
-}
-
-const AgentNode = memo(function AgentNode({ id, data, selected }) {
-  const store = data.store;
-  const status = useSyncExternalStore(
-    useCallback((listener) => store.subscribe(id, listener), [store, id]),
-    () => store.get(id),
-  );
-  const far = useContext(FarContext);
-  if (far) {
-    return (
-      <div
-        className="fd-node fd-node-far"
-        data-type={data.type}
-        data-selected={selected ? "true" : "false"}
-        data-status={status?.state || "idle"}
-      >
-        <Handle type="target" position={Position.Left} aria-label={`input of ${data.label}`} />
-        <Handle type="source" position={Position.Right} aria-label={`output of ${data.label}`} />
-      </div>
-    );
-  }
-  return (
-    <div className="fd-node" data-selected={selected ? "true" : "false"} data-status={status?.state || "idle"}>
-      <Handle type="target" position={Position.Left} aria-label={`input of ${data.label}`} />
-      <div className="fd-node-head">
-        <span className="material-icons fd-node-icon" aria-hidden="true">{data.icon}</span>
-        <span className="fd-node-label">{data.label}</span>
-      </div>
-      <div className="fd-node-meta">
-        <span className="fd-node-type">{data.typeTitle}</span>
-        <span className="fd-node-model">{data.model}</span>
-      </div>
-      <div className="fd-node-status" aria-live="polite">{status?.text || ""}</div>
-      <Handle type="source" position={Position.Right} aria-label={`output of ${data.label}`} />
-    </div>
-  );
-});
-
-const nodeTypes = { agent: AgentNode };
-
-// How long after the oldest event in a status patch the patch was painted (seconds; bench/live.py reads it).
-const lags = [];
-window.__flowdeckLag = lags;
-function recordLag(since) {
-  requestAnimationFrame(() => {
-    if (lags.length >= 100000) lags.splice(0, 50000);
-    lags.push(Date.now() / 1000 - since);
-  });
-}
-
-// An edge that shows handoffs: a packet travels along it when an output is delivered; delivered edges stay marked.
-const HandoffEdge = memo(function HandoffEdge(props) {
-  const { id, data, markerEnd, style } = props;
-  const store = data.store;
-  const status = useSyncExternalStore(
-    useCallback((listener) => store.subscribe(`edge:${id}`, listener), [store, id]),
-    () => store.get(`edge:${id}`),
-  );
-  // Far out, a straight line with no wide invisible twin to catch clicks: an edge is a pixel or two long there.
-  const far = useContext(FarContext);
-  const [path] = far ? getStraightPath(props) : getSmoothStepPath(props);
-  const state = status?.state || "idle";
-  return (
-    <g className="fd-edge" data-handoff={state}>
-      <BaseEdge id={id} path={path} markerEnd={markerEnd} style={style} interactionWidth={far ? 0 : 20} />
-      {status?.pulse ? (
-        <circle key={status.pulse} r="5" className="fd-packet">
-          <animateMotion dur="0.7s" repeatCount="1" fill="freeze" path={path} />
-        </circle>
-      ) : null}
-    </g>
-  );
-});
-
-const edgeTypes = { handoff: HandoffEdge };
-
-// Far out, every edge is drawn as a straight line in one SVG path (delivered ones in a second), instead of one
-// React Flow edge each: each of those is an element with three store subscriptions that work out its ends again
-// on every frame of a drag. At 1,000 agents this took a third of the script time of a drag.
-function FarEdges({ nodes, edges, store }) {
-  const version = useSyncExternalStore(
-    useCallback((listener) => store.subscribe(ANY_EDGE, listener), [store]),
-    () => store.version(),
-  );
-  const [idle, delivered] = React.useMemo(() => {
-    const at = new Map(nodes.map((n) => [n.id, n.position]));
-    const parts = [[], []];
-    for (const edge of edges) {
-      const from = at.get(edge.source);
-      const to = at.get(edge.target);
-      if (!from || !to) continue;
-      const done = store.get(`edge:${edge.id}`)?.state === "delivered" ? 1 : 0;
-      parts[done].push(`M${from.x + CARD_WIDTH},${from.y + HANDLE_Y}L${to.x},${to.y + HANDLE_Y}`);
-    }
-    return parts.map((p) => p.join(""));
-  }, [nodes, edges, store, version]);
-  return (
-    <ViewportPortal>
-      <svg className="fd-far-edges" aria-hidden="true">
-        <path d={idle} className="fd-far-edge" />
-        <path d={delivered} className="fd-far-edge" data-handoff="delivered" />
-      </svg>
-    </ViewportPortal>
-  );
-}
-
-// The dotted background, except far out, where its dots would be closer than 7 px and cost more to paint than
-// the agents (a pattern tile a pixel wide, repeated over the whole canvas on every frame of a drag).
-function CanvasBackground() {
-  const far = useContext(FarContext);
-  return far ? null : <Background gap={20} />;
-}
 
 function arrange(nodes, edges) {
   const graph = new graphlib.Graph();
@@ -427,30 +241,6 @@ function Canvas({ initial, element, emit, register, store }) {
     </ReactFlow>
     </FarContext.Provider>
   );
-}
-
-// Patches of run status go to the status store, not through React state: applied at once, also before the
-// canvas first renders (a page built on a run going on carries them in `initial.patches`).
-function applyStatus(store, op) {
-  switch (op.op) {
-    case "status":
-      store.set(op.updates);
-      if (op.since) recordLag(op.since);
-      return true;
-    case "handoffs":
-      // {edge id: count delivered so far}: each new count sends one packet along the edge.
-      store.set(
-        Object.fromEntries(
-          Object.entries(op.delivered).map(([id, count]) => [`edge:${id}`, { state: "delivered", pulse: op.animate ? count : 0 }]),
-        ),
-      );
-      return true;
-    case "clear_status":
-      store.clear();
-      return true;
-    default:
-      return false;
-  }
 }
 
 let stylesInjected = false;

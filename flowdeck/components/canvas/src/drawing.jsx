@@ -1,0 +1,152 @@
+// What the canvas draws: agent cards, handoff edges and the background, each at the level of detail the zoom
+// allows, and the viewport that shows every agent.
+import React, { createContext, memo, useCallback, useContext, useMemo, useSyncExternalStore } from "react";
+import {
+  Background,
+  BaseEdge,
+  Handle,
+  Position,
+  ViewportPortal,
+  getSmoothStepPath,
+  getStraightPath,
+} from "@xyflow/react";
+import { ANY_EDGE } from "./status.js";
+
+// Level of detail: below this zoom an agent's text would be under 5 px high, so agents are drawn as plain cards
+// of the same size (its name stays on the node for assistive technology). Opening 1,000 agents, which fit at a
+// zoom of about 0.1, no longer lays out and paints 4,000 runs of unreadable text.
+export const FAR_ZOOM = 0.35;
+export const isFar = (s) => s.transform[2] < FAR_ZOOM;
+// Read once by the canvas and handed down: a store selector in each agent and edge would be run by every one
+// of them on every frame of a drag (React Flow's store changes on each mouse move), 2,000 more at 1,000 agents.
+export const FarContext = createContext(false);
+export const NO_EDGES = [];
+// The size of an agent card before it is measured (for the first viewport).
+export const CARD_WIDTH = 220;
+export const CARD_HEIGHT = 72;
+export const FIT = { padding: 0.2, maxZoom: 1 };
+const HANDLE_Y = CARD_HEIGHT / 2;
+export const MIN_ZOOM = 0.05;
+
+// The viewport that shows every agent, worked out from positions (and sizes once measured). Used for the first
+// render, which is then at the right zoom and level of detail instead of drawing the visible agents in full and
+// again, and for every "fit": React Flow's own fitView only counts the agents it has drawn, and with
+// onlyRenderVisibleElements the ones off screen are not.
+export function viewportToFit(nodes, width, height) {
+  if (!nodes.length || !width || !height) return { x: 0, y: 0, zoom: 1 };
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -Infinity;
+  let y1 = -Infinity;
+  for (const { position, measured } of nodes) {
+    x0 = Math.min(x0, position.x);
+    y0 = Math.min(y0, position.y);
+    x1 = Math.max(x1, position.x + (measured?.width ?? CARD_WIDTH));
+    y1 = Math.max(y1, position.y + (measured?.height ?? CARD_HEIGHT));
+  }
+  const fit = Math.min(width / ((x1 - x0) * (1 + FIT.padding)), height / ((y1 - y0) * (1 + FIT.padding)));
+  const zoom = Math.max(MIN_ZOOM, Math.min(FIT.maxZoom, fit));
+  return { x: width / 2 - ((x0 + x1) / 2) * zoom, y: height / 2 - ((y0 + y1) / 2) * zoom, zoom };
+}
+
+const AgentNode = memo(function AgentNode({ id, data, selected }) {
+  const store = data.store;
+  const status = useSyncExternalStore(
+    useCallback((listener) => store.subscribe(id, listener), [store, id]),
+    () => store.get(id),
+  );
+  const far = useContext(FarContext);
+  if (far) {
+    return (
+      <div
+        className="fd-node fd-node-far"
+        data-type={data.type}
+        data-selected={selected ? "true" : "false"}
+        data-status={status?.state || "idle"}
+      >
+        <Handle type="target" position={Position.Left} aria-label={`input of ${data.label}`} />
+        <Handle type="source" position={Position.Right} aria-label={`output of ${data.label}`} />
+      </div>
+    );
+  }
+  return (
+    <div className="fd-node" data-selected={selected ? "true" : "false"} data-status={status?.state || "idle"}>
+      <Handle type="target" position={Position.Left} aria-label={`input of ${data.label}`} />
+      <div className="fd-node-head">
+        <span className="material-icons fd-node-icon" aria-hidden="true">{data.icon}</span>
+        <span className="fd-node-label">{data.label}</span>
+      </div>
+      <div className="fd-node-meta">
+        <span className="fd-node-type">{data.typeTitle}</span>
+        <span className="fd-node-model">{data.model}</span>
+      </div>
+      <div className="fd-node-status" aria-live="polite">{status?.text || ""}</div>
+      <Handle type="source" position={Position.Right} aria-label={`output of ${data.label}`} />
+    </div>
+  );
+});
+
+export const nodeTypes = { agent: AgentNode };
+
+// An edge that shows handoffs: a packet travels along it when an output is delivered; delivered edges stay marked.
+const HandoffEdge = memo(function HandoffEdge(props) {
+  const { id, data, markerEnd, style } = props;
+  const store = data.store;
+  const status = useSyncExternalStore(
+    useCallback((listener) => store.subscribe(`edge:${id}`, listener), [store, id]),
+    () => store.get(`edge:${id}`),
+  );
+  // Far out, a straight line with no wide invisible twin to catch clicks: an edge is a pixel or two long there.
+  const far = useContext(FarContext);
+  const [path] = far ? getStraightPath(props) : getSmoothStepPath(props);
+  const state = status?.state || "idle";
+  return (
+    <g className="fd-edge" data-handoff={state}>
+      <BaseEdge id={id} path={path} markerEnd={markerEnd} style={style} interactionWidth={far ? 0 : 20} />
+      {status?.pulse ? (
+        <circle key={status.pulse} r="5" className="fd-packet">
+          <animateMotion dur="0.7s" repeatCount="1" fill="freeze" path={path} />
+        </circle>
+      ) : null}
+    </g>
+  );
+});
+
+export const edgeTypes = { handoff: HandoffEdge };
+
+// Far out, every edge is drawn as a straight line in one SVG path (delivered ones in a second), instead of one
+// React Flow edge each: each of those is an element with three store subscriptions that work out its ends again
+// on every frame of a drag. At 1,000 agents this took a third of the script time of a drag.
+export function FarEdges({ nodes, edges, store }) {
+  const version = useSyncExternalStore(
+    useCallback((listener) => store.subscribe(ANY_EDGE, listener), [store]),
+    () => store.version(),
+  );
+  const [idle, delivered] = useMemo(() => {
+    const at = new Map(nodes.map((n) => [n.id, n.position]));
+    const parts = [[], []];
+    for (const edge of edges) {
+      const from = at.get(edge.source);
+      const to = at.get(edge.target);
+      if (!from || !to) continue;
+      const done = store.get(`edge:${edge.id}`)?.state === "delivered" ? 1 : 0;
+      parts[done].push(`M${from.x + CARD_WIDTH},${from.y + HANDLE_Y}L${to.x},${to.y + HANDLE_Y}`);
+    }
+    return parts.map((p) => p.join(""));
+  }, [nodes, edges, store, version]);
+  return (
+    <ViewportPortal>
+      <svg className="fd-far-edges" aria-hidden="true">
+        <path d={idle} className="fd-far-edge" />
+        <path d={delivered} className="fd-far-edge" data-handoff="delivered" />
+      </svg>
+    </ViewportPortal>
+  );
+}
+
+// The dotted background, except far out, where its dots would be closer than 7 px and cost more to paint than
+// the agents (a pattern tile a pixel wide, repeated over the whole canvas on every frame of a drag).
+export function CanvasBackground() {
+  const far = useContext(FarContext);
+  return far ? null : <Background gap={20} />;
+}
