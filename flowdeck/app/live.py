@@ -142,22 +142,16 @@ class LiveRun:
                 log.exception("run %s: updating the page failed", run_id)
 
         if self.view.state.last_seq:
+            # Restored with the page (watch(restore=True)): the canvas has it; the panels follow a moment later,
+            # so that the browser draws the agents' states before it builds them.
             await asyncio.sleep(RESTORE_PAUSE)
-            flush()  # the panels for what was restored with the page
-        first = True
+            flush()
         async for batch in self.runner.subscribe_batches(run_id, self.view.state.last_seq):
             try:
                 self.view.feed(batch)
             except Exception:
                 log.exception("run %s: showing events %s-%s failed", run_id, batch[0].seq, batch[-1].seq)
-            if first:
-                # Everything recorded so far (a page coming back mid-run): the agents' states on the canvas
-                # first, on their own, then the panels, which take the browser longer to build.
-                first = False
-                self.view.flush(panels=False)
-                await asyncio.sleep(RESTORE_PAUSE)
-                flush()
-            elif time.monotonic() - last_flush >= FLUSH_SECONDS:
+            if time.monotonic() - last_flush >= FLUSH_SECONDS:
                 flush()
             elif flush_handle is None:
                 flush_handle = loop.call_later(FLUSH_SECONDS, flush)
