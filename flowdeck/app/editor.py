@@ -15,6 +15,7 @@ from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.app.live import LiveRun
 from flowdeck.app.model_options import model_options
 from flowdeck.app.run_view import RunView
+from flowdeck.components.boundary import Boundary
 from flowdeck.components.canvas import FlowCanvas
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
@@ -115,7 +116,7 @@ class Editor:
             with self.splitter.before:
                 self.canvas = FlowCanvas(self.doc.canvas_nodes(), self.doc.canvas_edges()).classes("w-full h-full")
             with self.splitter.after, ui.column().classes("w-full h-full gap-0 no-wrap") as self.run_panel:
-                with ui.row().classes("w-full items-center gap-3 no-wrap px-2 pt-1"):
+                with Boundary("row").classes("w-full items-center gap-3 no-wrap px-2 pt-1"):  # updated at each flush
                     ui.label("Run").classes("text-sm font-semibold")
                     progress = ui.label("").classes("text-sm whitespace-nowrap")
                     bar = (

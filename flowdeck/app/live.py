@@ -151,10 +151,11 @@ class LiveRun:
                 self.view.feed(batch)
             except Exception:
                 log.exception("run %s: showing events %s-%s failed", run_id, batch[0].seq, batch[-1].seq)
-            if time.monotonic() - last_flush >= FLUSH_SECONDS:
+            due = last_flush + FLUSH_SECONDS - time.monotonic()
+            if due <= 0:
                 flush()
             elif flush_handle is None:
-                flush_handle = loop.call_later(FLUSH_SECONDS, flush)
+                flush_handle = loop.call_later(due, flush)  # FLUSH_SECONDS after the last flush, not after now
         if flush_handle is not None:
             flush_handle.cancel()
         flush()

@@ -13,6 +13,7 @@ from typing import Any
 
 from nicegui import ui
 
+from flowdeck.components.boundary import Boundary
 from flowdeck.components.canvas import FlowCanvas
 from flowdeck.components.handoffs import HandoffsTab
 from flowdeck.components.inspector import NodeAction, inspector
@@ -70,18 +71,19 @@ class RunView:
             self.timeline_tab = ui.tab("Timeline", icon="view_timeline")
             self.inspector_tab = ui.tab("Inspector", icon="manage_search")
         # Panels stay in the page while hidden (not Quasar's tab panels, which mount only the active one):
-        # the log receives its lines whether or not it is being looked at.
+        # the log receives its lines whether or not it is being looked at. Each is a Boundary: a card that
+        # changes re-renders its own panel, not the others.
         area = "w-full grow p-2 overflow-auto"
-        with ui.column().classes(area).style("min-height: 0") as output_panel:
+        with Boundary().classes(area).style("min-height: 0") as output_panel:
             self.outputs = OutputsTab()
-        with ui.column().classes("w-full grow p-2 gap-1 no-wrap").style("min-height: 0") as log_panel:
+        with Boundary().classes("w-full grow p-2 gap-1 no-wrap").style("min-height: 0") as log_panel:
             self.log = LogView().classes("w-full grow").style("min-height: 0")
             ui.button("Download log", icon="download", on_click=self.download_log).props("flat dense no-caps")
-        with ui.column().classes(area).style("min-height: 0") as handoffs_panel:
+        with Boundary().classes(area).style("min-height: 0") as handoffs_panel:
             self.handoffs = HandoffsTab(self._pick_handoff)
-        with ui.column().classes(area).style("min-height: 0") as timeline_panel:
+        with Boundary().classes(area).style("min-height: 0") as timeline_panel:
             self.timeline = TimelineTab()
-        with ui.column().classes(area).style("min-height: 0") as inspector_panel:
+        with Boundary().classes(area).style("min-height: 0") as inspector_panel:
             self.inspector = ui.column().classes("w-full gap-1")
         self._panels = {
             "Output": output_panel,

@@ -2,6 +2,21 @@
 // by the hub, stream_hub.js, never by Vue), and the finished text as markdown, sanitized by DOMPurify
 // (NiceGUI's setHTML): model text never becomes markup. One element per agent instead of eight: opening a
 // page on a run of 200 agents built 1,600 elements before.
+// Markdown is sanitized and drawn only for cards on screen or near it: 250 agents finishing at once would
+// otherwise take ~0.5 s of the page's time for cards nobody is looking at. The others draw when scrolled to.
+const cards = new WeakMap();
+const nearScreen = new IntersectionObserver(
+  (entries) => {
+    for (const entry of entries) {
+      const card = cards.get(entry.target);
+      if (!card) continue;
+      card.inView = entry.isIntersecting;
+      card.render();
+    }
+  },
+  { rootMargin: "400px 0px" },
+);
+
 export default {
   template: `
     <section class="fd-card" :data-status="status" :aria-label="'Output of ' + label">
@@ -18,16 +33,24 @@ export default {
     </section>`,
   props: { label: String, status: String, summary: String, streaming: Boolean, html: String, text: String },
   mounted() {
-    this.render();
+    this.inView = false;
+    cards.set(this.$el, this);
+    nearScreen.observe(this.$el);
+  },
+  beforeUnmount() {
+    nearScreen.unobserve(this.$el);
   },
   updated() {
     this.render();
   },
   methods: {
     render() {
-      if (this.html === this.shown) return;
-      this.$refs.body.setHTML(this.html || "");
-      this.shown = this.html;
+      const html = this.html || "";
+      if (html === this.shown || !this.inView) return;
+      // Sanitizing costs ~1 ms even for nothing: a run of 250 agents starts with 250 empty cards.
+      if (html) this.$refs.body.setHTML(html);
+      else this.$refs.body.replaceChildren();
+      this.shown = html;
     },
     copy() {
       const text = this.streaming ? this.$el.querySelector(".fd-stream").textContent : this.text || "";

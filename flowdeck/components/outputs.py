@@ -10,13 +10,15 @@ from nicegui import ui
 from nicegui.element import Element
 
 from flowdeck.components.css import shared_css
+from flowdeck.components.wire import send_packed
 from flowdeck.engine.state import NodeState, RunState
 
 _MARKDOWN_EXTRAS = ["fenced-code-blocks", "tables"]  # as ui.markdown; code blocks highlighted by pygments
 
 _CSS = """
 .fd-card { width: 100%; padding: 0.5rem; border: 1px solid rgba(0, 0, 0, 0.12); border-radius: 4px;
-  display: flex; flex-direction: column; gap: 0.25rem; font-size: 0.875rem; line-height: 1.25rem; }
+  display: flex; flex-direction: column; gap: 0.25rem; font-size: 0.875rem; line-height: 1.25rem;
+  content-visibility: auto; contain-intrinsic-size: auto 120px; }
 .body--dark .fd-card { border-color: rgba(255, 255, 255, 0.28); }
 .fd-card-head { display: flex; align-items: center; gap: 0.5rem; }
 .fd-dot { flex: none; width: 10px; height: 10px; border-radius: 50%; background: #64748b; }
@@ -68,7 +70,7 @@ class StreamHub(Element, component="stream_hub.js"):
     def send(self) -> None:
         if self._batch:
             batch, self._batch = self._batch, []
-            self.run_method("apply", batch)
+            send_packed(self, "apply", batch)
 
 
 class _Card:

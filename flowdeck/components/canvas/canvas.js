@@ -10,8 +10,8 @@ export default {
     this.handle?.unmount();
   },
   methods: {
-    patch(ops) {
-      this.handle?.patch(ops);
+    patch(packed) {
+      this.handle?.patch(JSON.parse(packed)); // a JSON string: flowdeck/components/wire.py
     },
   },
 };

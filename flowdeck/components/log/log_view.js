@@ -75,8 +75,10 @@ export default {
     },
   },
   methods: {
-    append(lines) {
-      for (const line of lines) {
+    append(packed) {
+      // [[seq, time, agent, level, text], ...] as a JSON string (flowdeck/components/wire.py).
+      for (const [seq, time, agent, level, text] of JSON.parse(packed)) {
+        const line = { seq, time, agent, level, text };
         this.store.lines.push(line);
         if (!this.store.agents.has(line.agent)) {
           this.store.agents.add(line.agent);

@@ -1,0 +1,19 @@
+"""Bulky data for a browser-side method, sent as one JSON string.
+
+NiceGUI's run_method writes its arguments into JavaScript source that the browser evaluates. Parsing 60 KB of
+object literals as code took 3.6 ms a message here; the same data as a JSON string took 0.7 ms (the string
+literal is scanned, then JSON.parse). Live runs send such a message for the canvas, the log and the outputs
+on every flush.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from nicegui.element import Element
+
+
+def send_packed(element: Element, method: str, data: Any) -> None:
+    """Call `method` on the element in the browser with `data` as a JSON string (the method parses it)."""
+    element.run_method(method, orjson.dumps(data).decode())
