@@ -230,7 +230,10 @@ def test_the_live_screen_follows_a_run_started_from_the_command_line(page: Page,
 
 def test_spinners_stop_while_many_agents_run_at_once(page: Page, tmp_path: Path) -> None:
     many = tmp_path / "many.json"
-    nodes = [{"id": f"a{i}", "type": "custom", "position": {"x": i % 6 * 260, "y": i // 6 * 120}} for i in range(24)]
+    nodes = [
+        {"id": f"a{i}", "type": "custom", "label": f"Agent {i}", "position": {"x": i % 6 * 260, "y": i // 6 * 120}}
+        for i in range(24)
+    ]
     many.write_text(json.dumps({"format": 1, "name": "Many", "nodes": nodes, "edges": []}))
     import_file(page, many)
     expect(page.get_by_label("Workflow name")).to_have_value("Many")
@@ -240,3 +243,8 @@ def test_spinners_stop_while_many_agents_run_at_once(page: Page, tmp_path: Path)
     expect(canvas).to_have_attribute("data-spinners", "off")  # 24 running: the rings stay, they do not spin
     expect(page.get_by_text("Succeeded: 24/24 agents")).to_be_visible(timeout=30_000)
     expect(canvas).to_have_attribute("data-spinners", "on")
+    # Cards off screen draw their markdown when scrolled to (only cards near the screen are drawn as they finish).
+    last = panel(page).get_by_role("region", name="Output of Agent 23", exact=True)
+    expect(last).to_contain_text("done in")
+    last.scroll_into_view_if_needed()
+    expect(last.locator(".fd-output")).not_to_be_empty()
