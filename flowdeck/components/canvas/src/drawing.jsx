@@ -51,18 +51,20 @@ export function viewportToFit(nodes, width, height) {
 
 const AgentNode = memo(function AgentNode({ id, data, selected }) {
   const store = data.store;
+  const far = useContext(FarContext);
+  // Far out, a card shows its state only: the word count ticking while it streams does not re-render it
+  // (250 streaming agents re-rendered 250 cards on every patch).
   const status = useSyncExternalStore(
     useCallback((listener) => store.subscribe(id, listener), [store, id]),
-    () => store.get(id),
+    () => (far ? store.get(id)?.state : store.get(id)),
   );
-  const far = useContext(FarContext);
   if (far) {
     return (
       <div
         className="fd-node fd-node-far"
         data-type={data.type}
         data-selected={selected ? "true" : "false"}
-        data-status={status?.state || "idle"}
+        data-status={status || "idle"}
       >
         <Handle type="target" position={Position.Left} aria-label={`input of ${data.label}`} />
         <Handle type="source" position={Position.Right} aria-label={`output of ${data.label}`} />
