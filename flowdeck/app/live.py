@@ -28,22 +28,35 @@ class LiveRun:
     def __init__(
         self,
         runner: Runner,
-        view: RunView,
+        make_view: Callable[[], RunView],
         on_change: Callable[[], None],
         workflow: Callable[[], Workflow | None],
     ) -> None:
         self.runner = runner
-        self.view = view
+        self.make_view = make_view
         self.on_change = on_change
         self.workflow = workflow
         self.run_id: str | None = None
         self._starting = False
         self._task: asyncio.Task[None] | None = None
-        view.actions = self._actions
+        self._view: RunView | None = None
+
+    @property
+    def view(self) -> RunView:
+        """The run panel, made the first time a run is shown."""
+        if self._view is None:
+            self._view = self.make_view()
+            self._view.actions = self._actions
+        return self._view
+
+    @property
+    def shown(self) -> bool:
+        """Whether the run panel has been made."""
+        return self._view is not None
 
     @property
     def state(self) -> RunState:
-        return self.view.state
+        return self._view.state if self._view is not None else RunState()
 
     @property
     def running(self) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 from nicegui import ui
 
+from flowdeck.components import handoffs, log, outputs, timeline
 from flowdeck.components.boundary import Boundary
 from flowdeck.components.canvas import FlowCanvas
 from flowdeck.components.handoffs import HandoffsTab
@@ -30,8 +31,37 @@ Actions = Callable[[str, RunState], list[NodeAction]]
 TIMELINE_SECONDS = 1.0
 
 
+def add_run_panel_styles() -> None:
+    """The style sheets of the run panel's parts, for every page. The editor builds its run panel after the
+    page has loaded (when a run is first shown); a style sheet added then would reach only later pages."""
+    for add in (log.add_styles, outputs.add_styles, handoffs.add_styles, timeline.add_styles):
+        add()
+
+
+def run_panel(
+    canvas: FlowCanvas,
+    *,
+    on_select: Callable[[str], None],
+    title: str | None = None,
+    on_cancel: Callable[[], None] | None = None,
+) -> tuple[RunView, ui.button | None]:
+    """Build the run panel's content where the caller is: a header line (progress, elapsed time, tokens, and a
+    Cancel button when `on_cancel` is given) above the RunView's tabs."""
+    cancel = None
+    with Boundary("row").classes("w-full items-center gap-3 no-wrap px-2 pt-1"):  # updated at each flush
+        if title:
+            ui.label(title).classes("text-sm font-semibold")
+        progress = ui.label("").classes("text-sm whitespace-nowrap")
+        bar = ui.linear_progress(value=0, show_value=False).props("rounded animation-speed=150").classes("w-40")
+        if on_cancel is not None:
+            ui.space()
+            cancel = ui.button("Cancel run", icon="stop", on_click=on_cancel)
+            cancel.props("dense flat no-caps color=negative")
+    return RunView(canvas, progress, bar, on_select=on_select), cancel
+
+
 class RunView:
-    """Build it inside the run panel's container; feed() events, flush() at most every ~50 ms."""
+    """Build it inside the run panel's container (see run_panel); feed() events, flush() at most every ~50 ms."""
 
     def __init__(
         self,

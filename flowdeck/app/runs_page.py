@@ -13,8 +13,7 @@ from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.compare import compare_page
 from flowdeck.app.live import LiveRun
 from flowdeck.app.replay import Replay
-from flowdeck.app.run_view import RunView
-from flowdeck.components.boundary import Boundary
+from flowdeck.app.run_view import run_panel
 from flowdeck.components.canvas import FlowCanvas
 from flowdeck.document import Document
 from flowdeck.engine.agents import display_name
@@ -204,10 +203,7 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
         with splitter.before:
             canvas = FlowCanvas(doc.canvas_nodes(), doc.canvas_edges(), readonly=True).classes("w-full h-full")
         with splitter.after, ui.column().classes("w-full h-full gap-0 no-wrap") as panel:
-            with Boundary("row").classes("w-full items-center gap-3 no-wrap px-2 pt-1"):  # updated at each flush
-                progress = ui.label("").classes("text-sm whitespace-nowrap")
-                bar = ui.linear_progress(value=0, show_value=False).props("rounded animation-speed=150").classes("w-40")
-            view = RunView(canvas, progress, bar, on_select=lambda node_id: None)
+            view, _ = run_panel(canvas, on_select=lambda node_id: None)
     panel.props["role"] = "region"
     panel.props["aria-label"] = "Run panel"
     canvas.on_intent("selection_change", lambda a: view.select(next(iter(a.get("nodes") or []), None)))
@@ -227,7 +223,7 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
                 badge.classes(remove="text-positive", add="text-gray-500")
                 cancel.set_visibility(False)
 
-        live = LiveRun(services.runner, view, changed, lambda: None)
+        live = LiveRun(services.runner, lambda: view, changed, lambda: None)
         cancel.on_click(live.cancel)
         live.watch(summary.id)
         return live

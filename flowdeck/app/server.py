@@ -42,6 +42,7 @@ def serve(
 
     from flowdeck.api.routes import PREFIX, build_api
     from flowdeck.app.editor import register_pages
+    from flowdeck.app.run_view import add_run_panel_styles
     from flowdeck.app.runs_page import register_runs_pages
     from flowdeck.auth import Authenticator, CredentialStore, Gate, Guard, register_login
     from flowdeck.components.css import shared_css
@@ -76,6 +77,7 @@ def serve(
     nicegui_app.on_shutdown(services.runner.close)
     nicegui_app.on_shutdown(services.close)
     shared_css(UTILITIES_CSS)
+    add_run_panel_styles()
     register_pages(services, startup_workflow=workflow)
     register_runs_pages(services)
 

@@ -28,11 +28,16 @@ _CSS = """
 """
 
 
+def add_styles() -> None:
+    """This component's style sheet, for every page (once)."""
+    shared_css(_CSS)
+
+
 class HandoffsTab:
     """Arrows are appended as handoffs arrive; clicking one shows the receiving agent in the inspector."""
 
     def __init__(self, on_pick: Callable[[Handoff], None]) -> None:
-        shared_css(_CSS)
+        add_styles()
         self.on_pick = on_pick
         self.root = ui.column().classes("w-full gap-0")
         self._lanes: dict[str, int] = {}

@@ -103,7 +103,7 @@ class OutputsTab:
     """A card per agent that has started, in the order they started; only changed cards are updated."""
 
     def __init__(self) -> None:
-        _add_css()
+        add_styles()
         self.column = ui.column().classes("w-full gap-2")
         self._hub = StreamHub()
         self._cards: dict[str, _Card] = {}
@@ -139,7 +139,8 @@ def render_markdown(text: str) -> str:
 
 
 @cache
-def _add_css() -> None:
+def add_styles() -> None:
+    """The output cards' style sheet (with code highlighting), for every page (once)."""
     from pygments.formatters import HtmlFormatter
 
     highlight = HtmlFormatter(nobackground=True).get_style_defs(".codehilite")

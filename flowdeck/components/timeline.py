@@ -24,11 +24,16 @@ _CSS = """
 """
 
 
+def add_styles() -> None:
+    """This component's style sheet, for every page (once)."""
+    shared_css(_CSS)
+
+
 class TimelineTab:
     """Rebuilt from the state when an agent starts or ends (and about once a second while one runs)."""
 
     def __init__(self) -> None:
-        shared_css(_CSS)
+        add_styles()
         self.root = ui.column().classes("w-full gap-1")
         self._labels: Mapping[str, str] = {}
         with self.root:

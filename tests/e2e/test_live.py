@@ -248,3 +248,16 @@ def test_spinners_stop_while_many_agents_run_at_once(page: Page, tmp_path: Path)
     expect(last).to_contain_text("done in")
     last.scroll_into_view_if_needed()
     expect(last.locator(".fd-output")).not_to_be_empty()
+
+
+def test_a_page_open_while_another_runs_shows_its_own_run_styled(page: Page, app_url: str) -> None:
+    # The run panel is built when a run is first shown, after its page has loaded; its style sheets must
+    # reach every page, not only the first to show a run.
+    other = page.context.new_page()
+    other.goto(app_url)
+    start_run(other)
+    expect(other.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
+    other.close()
+    start_run(page)
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
+    expect(panel(page).get_by_role("region", name="Output of Coder")).to_have_css("border-top-style", "solid")

@@ -28,12 +28,17 @@ _CSS = """
 """
 
 
+def add_styles() -> None:
+    """This component's style sheet, for every page (once)."""
+    shared_css(_CSS)
+
+
 class LogView(Element, component="log_view.js"):
     """Lines are appended in batches; the server keeps a copy so the log can be downloaded as shown."""
 
     def __init__(self) -> None:
         super().__init__()
-        shared_css(_CSS)
+        add_styles()
         self.lines: list[dict[str, Any]] = []
 
     def append(self, lines: list[dict[str, Any]]) -> None:
