@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import cache, lru_cache
 
-import markdown2
 from nicegui import ui
 from nicegui.element import Element
 
@@ -135,7 +134,11 @@ class OutputsTab:
 def render_markdown(text: str) -> str:
     """Markdown to HTML, as ui.markdown does it; the page sanitizes the HTML (DOMPurify) before showing it.
     Cached for replays, which show the same outputs again; kept small, as an output can be long."""
-    return str(markdown2.markdown(text, extras=_MARKDOWN_EXTRAS)) if text else ""
+    if not text:
+        return ""
+    import markdown2  # ~50 ms to import: not on the app's start path
+
+    return str(markdown2.markdown(text, extras=_MARKDOWN_EXTRAS))
 
 
 @cache
