@@ -107,8 +107,9 @@ class RunView:
         with Boundary().classes(area).style("min-height: 0") as output_panel:
             self.outputs = OutputsTab()
         with Boundary().classes("w-full grow p-2 gap-1 no-wrap").style("min-height: 0") as log_panel:
-            self.log = LogView().classes("w-full grow").style("min-height: 0")
-            ui.button("Download log", icon="download", on_click=self.download_log).props("flat dense no-caps")
+            self._log_panel = log_panel
+            self._log: LogView | None = None  # made when the Log tab is first shown (its filters cost ~0.1 s)
+            self.log_lines: list[dict[str, Any]] = []  # every line so far: the download, and the Log when made
         with Boundary().classes(area).style("min-height: 0") as handoffs_panel:
             self.handoffs = HandoffsTab(self._pick_handoff)
         with Boundary().classes(area).style("min-height: 0") as timeline_panel:
@@ -137,10 +138,12 @@ class RunView:
         self._changed.clear()
         self._outputs_due.clear()
         self._lines = []
+        self.log_lines = []
         self._delivered = {}
         self._edges_changed.clear()
         self.canvas.patch({"op": "clear_status"})
-        self.log.reset()
+        if self._log is not None:
+            self._log.reset()
         self.outputs.reset({})
         self.handoffs.reset({}, None)
         self.timeline.reset({})
@@ -183,7 +186,9 @@ class RunView:
             self._show_progress()
             return
         lines, self._lines = self._lines, []
-        self.log.append(lines)
+        self.log_lines.extend(lines)
+        if self._log is not None:
+            self._log.append(lines)
         self._refresh_tab(inspected=self.selected in changed)
         self._show_progress()
 
@@ -223,7 +228,10 @@ class RunView:
         self._timeline_due = True
         self._refresh_tab()
         # A hidden list is neither re-rendered nor scrolled; shown again, it catches up and follows the newest.
-        self.log.run_method("reveal" if name == "Log" else "conceal")
+        if name == "Log":
+            self._log_view().run_method("reveal")
+        elif self._log is not None:
+            self._log.run_method("conceal")
 
     def _show_inspector(self) -> None:
         self.inspector.clear()
@@ -239,7 +247,15 @@ class RunView:
 
     def download_log(self) -> None:
         name = f"run-{self.state.run_id or 'log'}.log"
-        ui.download.content(as_text(self.log.lines), name, "text/plain")
+        ui.download.content(as_text(self.log_lines), name, "text/plain")
+
+    def _log_view(self) -> LogView:
+        if self._log is None:
+            with self._log_panel:
+                self._log = LogView().classes("w-full grow").style("min-height: 0")
+                ui.button("Download log", icon="download", on_click=self.download_log).props("flat dense no-caps")
+            self._log.append(self.log_lines)
+        return self._log
 
     def upstream(self, node_id: str) -> set[str]:
         """The agents upstream of this one in the run's workflow."""

@@ -34,19 +34,17 @@ def add_styles() -> None:
 
 
 class LogView(Element, component="log_view.js"):
-    """Lines are appended in batches; the server keeps a copy so the log can be downloaded as shown."""
+    """Lines are appended in batches (log_line() dicts). The page keeps them; the caller keeps its own copy
+    for the download (RunView.log_lines)."""
 
     def __init__(self) -> None:
         super().__init__()
         add_styles()
-        self.lines: list[dict[str, Any]] = []
 
     def append(self, lines: list[dict[str, Any]]) -> None:
         if lines:
-            self.lines.extend(lines)
             # Rows of values, not objects: 40 % fewer bytes; the browser makes the objects.
             send_packed(self, "append", [[ln["seq"], ln["time"], ln["agent"], ln["level"], ln["text"]] for ln in lines])
 
     def reset(self) -> None:
-        self.lines = []
         self.run_method("reset")
