@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import statistics
 import sys
@@ -74,6 +75,7 @@ async def main_async(runs: int, seconds: float) -> None:
     services = await asyncio.to_thread(open_services, load_settings(env_file=None))
     try:
         await measure(services, 1, seconds)  # warm-up: litellm import, first connections
+        gc.freeze()  # as the app does once it has started and warmed up (flowdeck/app/server.py)
         print(f"{'runs':>5} {'events':>7} {'events/s':>9} {'lag p50 ms':>11} {'p99 ms':>8} {'max ms':>8}")
         for count in (0, 1, runs):
             lags, delivered, took = await measure(services, count, seconds)

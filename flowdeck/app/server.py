@@ -96,6 +96,7 @@ def serve(
             await services.runner.prepare({services.settings.default_model})
         except FlowdeckError as exc:
             log.warning("the default model is not ready: %s", exc)
+        gc.freeze()  # litellm's modules, imported just now, live as long as the process too
 
     nicegui_app.on_startup(_collect_garbage_again)
     nicegui_app.on_startup(lambda: background_tasks.create(warm_up(), name="flowdeck warm-up"))
