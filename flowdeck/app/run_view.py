@@ -106,10 +106,9 @@ class RunView:
         area = "w-full grow p-2 overflow-auto"
         with Boundary().classes(area).style("min-height: 0") as output_panel:
             self.outputs = OutputsTab()
-        with Boundary().classes("w-full grow p-2 gap-1 no-wrap").style("min-height: 0") as log_panel:
-            self._log_panel = log_panel
-            self._log: LogView | None = None  # made when the Log tab is first shown (its filters cost ~0.1 s)
-            self.log_lines: list[dict[str, Any]] = []  # every line so far: the download, and the Log when made
+        log_panel = self._log_panel = Boundary().classes("w-full grow p-2 gap-1 no-wrap").style("min-height: 0")
+        self._log: LogView | None = None  # made when the Log tab is first shown (its filters cost ~0.1 s)
+        self.log_lines: list[dict[str, Any]] = []  # every line so far: the download, and the Log when made
         with Boundary().classes(area).style("min-height: 0") as handoffs_panel:
             self.handoffs = HandoffsTab(self._pick_handoff)
         with Boundary().classes(area).style("min-height: 0") as timeline_panel:

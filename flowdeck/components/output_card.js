@@ -54,6 +54,7 @@ export default {
         return;
       }
       nearScreen.unobserve(this.$el);
+      this.inView = false; // known only while watched: the next change asks the observer again
       if (html) this.$refs.body.setHTML(html);
       else this.$refs.body.replaceChildren();
       this.shown = html;

@@ -29,7 +29,6 @@ import {
 } from "./drawing.jsx";
 import { applyStatus, createStatusStore } from "./status.js";
 
-
 const AGENT_MIME = "application/x-flowdeck-agent";
 const MINIMAP_MAX_NODES = 200;
 
