@@ -68,6 +68,23 @@ def test_nothing_is_served_without_a_session(url: str, path: str) -> None:
         assert b"<script" not in response.content
 
 
+def test_the_pages_files_come_compressed_from_memory_and_only_with_a_session(url: str) -> None:
+    from nicegui import __version__
+
+    asset = f"/_nicegui/{__version__}/static/vue.esm-browser.prod.js"
+    with _logged_in(url, EDITOR) as client:
+        answers = [client.get(asset) for _ in range(3)]  # the first is the app's own answer, then from memory
+        plain = client.get(asset, headers={"Accept-Encoding": "identity"})
+    for answer in answers[1:]:
+        assert answer.status_code == 200 and answer.headers["content-encoding"] == "gzip"
+        assert answer.content == plain.content == answers[0].content and b"createApp" in answer.content
+        assert "immutable" in answer.headers["cache-control"] and answer.headers["x-frame-options"] == "DENY"
+        assert "set-cookie" not in answer.headers and answer.headers["content-type"].startswith("text/javascript")
+    assert "content-encoding" not in plain.headers
+    refused = _raw_get(url, asset, {})  # in memory now, and still behind the guard
+    assert refused.status_code == 401 and b"createApp" not in refused.content
+
+
 def test_unknown_host_names_are_refused(url: str) -> None:
     response = httpx.get(url + "/login", headers={"Host": "attacker.example"})
     assert response.status_code == 421

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -57,3 +59,32 @@ async def test_provider_keys_present_suggest_their_models(settings: Settings) ->
         replace(settings, suggested_models=("gpt-4o-mini",), ollama_base="http://127.0.0.1:9")
     )
     assert "gpt-4o-mini" in options
+
+
+async def test_a_known_server_is_answered_at_once_and_asked_again_in_the_background(
+    settings: Settings, ollama: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page does not wait for Ollama once its models are known: it gets the last answer, and an answer older
+    than 30 s is refreshed behind it, for the next page."""
+    from flowdeck.app import model_options as module
+
+    first = await module.ollama_models(ollama)
+    assert first == ["llama3.2:latest", "qwen2.5"]
+    asked = []
+
+    async def slow_tags(base: str) -> list[str]:
+        asked.append(base)
+        await asyncio.sleep(0.2)
+        module._found[base] = (time.monotonic(), ["new-model"])
+        return ["new-model"]
+
+    monkeypatch.setattr(module, "_tags", slow_tags)
+    assert await asyncio.wait_for(module.ollama_models(ollama), 0.05) == first  # fresh: not asked again
+    assert asked == []
+    when, names = module._found[ollama]
+    module._found[ollama] = (when - 31, names)  # 31 s old
+    assert await asyncio.wait_for(module.ollama_models(ollama), 0.05) == first  # stale: answered at once...
+    assert await asyncio.wait_for(module.ollama_models(ollama), 0.05) == first  # ...asked only once meanwhile
+    await asyncio.sleep(0.3)
+    assert asked == [ollama]
+    assert await module.ollama_models(ollama) == ["new-model"]

@@ -3,6 +3,7 @@ models of a reachable Ollama server."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 
@@ -11,7 +12,8 @@ import httpx
 from flowdeck.config import Settings, models_for_keys
 
 _CACHE_SECONDS = 30.0
-_cache: dict[str, tuple[float, list[str]]] = {}
+_found: dict[str, tuple[float, list[str]]] = {}  # base URL -> (when asked, the models it had)
+_asking: dict[str, asyncio.Task[list[str]]] = {}
 
 
 async def model_options(settings: Settings, saved_keys: Iterable[str] = ()) -> dict[str, str]:
@@ -25,17 +27,36 @@ async def model_options(settings: Settings, saved_keys: Iterable[str] = ()) -> d
 
 
 async def ollama_models(base: str) -> list[str]:
-    """Names of the models an Ollama server at `base` has; [] if none answers within half a second."""
-    now = time.monotonic()
-    cached = _cache.get(base)
-    if cached is not None and now - cached[0] < _CACHE_SECONDS:
-        return cached[1]
+    """Names of the models an Ollama server at `base` has; [] if none answers within half a second.
+
+    Only the first call for a server waits for its answer. Later calls (each page that opens) get the last
+    answer at once; when it is older than 30 s, the server is asked again in the background.
+    """
+    found = _found.get(base)
+    if found is None:
+        return await _ask(base)
+    if time.monotonic() - found[0] >= _CACHE_SECONDS:
+        _ask(base)
+    return found[1]
+
+
+def _ask(base: str) -> asyncio.Task[list[str]]:
+    task = _asking.get(base)
+    if task is None:
+        task = _asking[base] = asyncio.get_running_loop().create_task(_tags(base), name=f"flowdeck: ask {base}")
+        task.add_done_callback(lambda _: _asking.pop(base, None))
+    return task
+
+
+async def _tags(base: str) -> list[str]:
+    # Certificates are loaded only for https (~60 ms of the event loop here, per client). An http server gets no
+    # TLS at all, and redirects, which could lead elsewhere, are not followed.
     try:
-        async with httpx.AsyncClient(timeout=0.5) as client:
+        async with httpx.AsyncClient(timeout=0.5, verify=base.startswith("https:")) as client:
             response = await client.get(f"{base.rstrip('/')}/api/tags")
             response.raise_for_status()
             names = [str(item["name"]) for item in response.json().get("models", []) if "name" in item]
     except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
         names = []
-    _cache[base] = (now, names)
+    _found[base] = (time.monotonic(), names)
     return names

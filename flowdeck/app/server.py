@@ -10,9 +10,16 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import ConfigError, FlowdeckError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.types import ASGIApp
+
+    from flowdeck.auth import Gate
 
 log = logging.getLogger("flowdeck.app")
 
@@ -47,9 +54,10 @@ def serve(
 
     from flowdeck.api.routes import PREFIX, build_api
     from flowdeck.app.editor import register_pages
+    from flowdeck.app.model_options import ollama_models
     from flowdeck.app.run_view import add_run_panel_styles
     from flowdeck.app.runs_page import register_runs_pages
-    from flowdeck.auth import Authenticator, CredentialStore, Gate, Guard, register_login
+    from flowdeck.auth import Authenticator, CredentialStore, Gate, register_login
     from flowdeck.components.css import shared_css
     from flowdeck.config import load_settings
     from flowdeck.services import open_services
@@ -75,7 +83,7 @@ def serve(
         shared=shared,
         allowed_hosts=frozenset(settings.allowed_hosts) | ({host.lower()} if shared and host not in _ANY else set()),
     )
-    nicegui_app.add_middleware(Guard, gate=gate)
+    _in_front(nicegui_app, gate)
     nicegui_app.state.flowdeck_gate = gate  # pages re-check their session with it
     register_login(nicegui_app, gate)
     nicegui_app.mount(PREFIX, build_api(services))
@@ -100,6 +108,8 @@ def serve(
 
     nicegui_app.on_startup(_collect_garbage_again)
     nicegui_app.on_startup(lambda: background_tasks.create(warm_up(), name="flowdeck warm-up"))
+    # The first page should find the local Ollama's models known already, not wait up to 0.5 s to learn them.
+    nicegui_app.on_startup(lambda: background_tasks.create(ollama_models(settings.ollama_base), name="ollama models"))
     nicegui_app.on_connect(first_page.set)
     where = " (every address of this machine)" if host in _ANY else ""
     logins = " · logins required" if gate.require_login else ""
@@ -119,6 +129,24 @@ def serve(
         # loopback it saves nothing. A LAN dashboard keeps it (fewer bytes over Wi-Fi).
         ws_per_message_deflate=shared,
     )
+
+
+def _in_front(app: FastAPI, gate: Gate) -> None:
+    """Put the guard in front of every other layer of the app (NiceGUI adds its own middleware when it starts,
+    each in front of those before it), and behind it the cache of NiceGUI's versioned files. An unauthorised
+    request goes no further than the guard; a file already seen goes no further than the cache."""
+    from nicegui import __version__ as nicegui_version
+
+    from flowdeck.app.assets import AssetCache
+    from flowdeck.auth import Guard
+
+    build = app.build_middleware_stack
+    prefix = f"/_nicegui/{nicegui_version}/"
+
+    def build_guarded() -> ASGIApp:
+        return Guard(AssetCache(build(), prefix, skip=(prefix + "dynamic_resources/",)), gate=gate)
+
+    app.build_middleware_stack = build_guarded  # type: ignore[method-assign]
 
 
 def _collect_garbage_again() -> None:
