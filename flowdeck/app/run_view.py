@@ -299,7 +299,14 @@ class RunView:
             elapsed = (state.finished_at or time.time()) - state.started_at
         label = {"running": "Running", "pending": "Starting"}.get(state.status, state.status.capitalize())
         cost = f" · ${state.cost:.4f}" if state.cost else ""
+        ended = f" · ended {_when(state.finished_at)}" if state.finished_at is not None else ""
         self.progress.set_text(
-            f"{label}: {done}/{total} agents · {elapsed or 0:.1f} s · {state.usage.total_tokens} tokens{cost}"
+            f"{label}: {done}/{total} agents · {elapsed or 0:.1f} s · {state.usage.total_tokens} tokens{cost}{ended}"
         )
         self.bar.set_value(done / total if total else 0)
+
+
+def _when(ts: float) -> str:
+    """A time of day, with the date unless it is today (a page may show a run of days ago: the last one)."""
+    moment = time.localtime(ts)
+    return time.strftime("%H:%M" if moment[:3] == time.localtime()[:3] else "%Y-%m-%d %H:%M", moment)

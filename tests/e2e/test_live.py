@@ -127,6 +127,27 @@ def test_reloading_mid_run_keeps_every_log_line_exactly_once(page: Page, tmp_pat
     expect(page.get_by_text(f"{len(seqs)} of {len(seqs)} lines")).to_be_visible()
 
 
+def test_a_finished_run_is_shown_again_after_a_reload_and_each_workflow_shows_its_own(page: Page) -> None:
+    start_run(page)
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+    page.reload()
+    # The last run of this workflow, as it ended: statuses on the canvas, outputs, and when it ended.
+    expect(panel(page).get_by_text(re.compile(r"^Succeeded: 3/3 agents · .* · ended \d\d:\d\d$"))).to_be_visible()
+    for label in ("Researcher", "Coder", "Reviewer"):
+        expect(node(page, label, label)).to_contain_text("done")
+    expect(panel(page).get_by_text("Research notes on")).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel run")).to_be_hidden()
+    expect(page.locator('.fd-edge[data-handoff="delivered"]')).to_have_count(2)
+
+    open_template(page, "Fan-out: two coders, one reviewer")  # never run: no run shown, no statuses
+    expect(panel(page).get_by_text("Succeeded: 3/3 agents")).to_be_hidden()
+    expect(node(page, "Researcher", "Researcher")).not_to_contain_text("done")
+    expect(page.locator('.fd-edge[data-handoff="delivered"]')).to_have_count(0)
+    open_template(page, "Research, code, review")  # the one that ran: its run comes back
+    expect(panel(page).get_by_text("Succeeded: 3/3 agents")).to_be_visible()
+    expect(node(page, "Coder", "Coder")).to_contain_text("done")
+
+
 def test_double_clicking_start_starts_one_run(page: Page, app_home: Path) -> None:
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_role("button", name="Start run").dblclick()
