@@ -131,5 +131,6 @@ class Outbox:
         return self._seq
 
     def _emit(self, event: Event) -> None:
+        if not self._queue:
+            self._wakeup.set()  # the taker waits only on an empty queue: one wake-up per batch is enough
         self._queue.append(event)
-        self._wakeup.set()

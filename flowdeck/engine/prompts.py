@@ -129,7 +129,7 @@ def default_prompt(inputs: Mapping[str, str], upstream: Iterable[tuple[str, str]
         parts = [f"{name}: {value}" for name, value in inputs.items()]
     for label, output in upstream:
         parts.append(f"## From {label}\n{output}")
-    return "\n\n".join(part for part in parts if part)
+    return "\n\n".join([part for part in parts if part])
 
 
 def _static_key(node: nodes.Getattr | nodes.Getitem) -> str | None:

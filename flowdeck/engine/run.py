@@ -250,8 +250,7 @@ class Run:
                 self._finish_node(node_id, execution, hit, duration=0.0, cached=True, attempts=1)
                 return True
 
-        outbox = self._outbox
-        tokens = TokenBuffer(lambda text, attempt: outbox.token(node_id, execution, attempt, text), self._flusher)
+        tokens = TokenBuffer(self._outbox, node_id, execution, self._flusher)
         t0 = time.monotonic()
         max_attempts = agent.retries + 1
         attempts = 0

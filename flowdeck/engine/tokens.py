@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from typing import Protocol
 
 TOKEN_FLUSH_SECONDS = 0.05
 
@@ -38,14 +38,20 @@ class TokenFlusher:
         self._dirty.clear()
 
 
+class TokenSink(Protocol):
+    def token(self, node_id: str, execution: int, attempt: int, text: str) -> None: ...
+
+
 class TokenBuffer:
     """Collects one node's text deltas: the first is sent at once, later ones at the run's next flush (at
     most 50 ms later), the rest on flush()."""
 
-    __slots__ = ("_dirty", "_flusher", "_parts", "_send", "_sent", "attempt")
+    __slots__ = ("_dirty", "_execution", "_flusher", "_node_id", "_parts", "_sent", "_sink", "attempt")
 
-    def __init__(self, send: Callable[[str, int], None], flusher: TokenFlusher) -> None:
-        self._send = send
+    def __init__(self, sink: TokenSink, node_id: str, execution: int, flusher: TokenFlusher) -> None:
+        self._sink = sink
+        self._node_id = node_id
+        self._execution = execution
         self._flusher = flusher
         self.attempt = 1
         self._parts: list[str] = []
@@ -69,4 +75,4 @@ class TokenBuffer:
         self._sent = True
         text = "".join(self._parts)
         self._parts.clear()
-        self._send(text, self.attempt)
+        self._sink.token(self._node_id, self._execution, self.attempt, text)
