@@ -15,9 +15,11 @@ from flowdeck.engine.state import NodeState, RunState
 _MARKDOWN_EXTRAS = ["fenced-code-blocks", "tables"]  # as ui.markdown; code blocks highlighted by pygments
 
 _CSS = """
+.fd-cards { width: 100%; }
+.fd-card-group { content-visibility: auto; contain-intrinsic-size: auto 2560px; }
 .fd-card { width: 100%; padding: 0.5rem; border: 1px solid rgba(0, 0, 0, 0.12); border-radius: 4px;
   display: flex; flex-direction: column; gap: 0.25rem; font-size: 0.875rem; line-height: 1.25rem;
-  content-visibility: auto; contain-intrinsic-size: auto 120px; }
+  content-visibility: auto; contain-intrinsic-size: auto 120px; margin-bottom: 0.5rem; }
 .body--dark .fd-card { border-color: rgba(255, 255, 255, 0.28); }
 .fd-card-head { display: flex; align-items: center; gap: 0.5rem; }
 .fd-dot { flex: none; width: 10px; height: 10px; border-radius: 50%; background: #64748b; }
@@ -99,19 +101,29 @@ class _Card:
 
 
 class OutputsTab:
-    """A card per agent that has started, in the order they started; only changed cards are updated."""
+    """A card per agent that has started, in the order they started; only changed cards are updated.
+
+    The cards go in groups of GROUP, each skipped by the browser's layout while off screen (as each card is):
+    with 250 agents streaming, laying out 250 skipped cards still took ~4 ms of every frame, and a flex column
+    of them ~3 ms more. The cards are stacked as blocks, not flex items.
+    """
+
+    GROUP = 20
 
     def __init__(self) -> None:
         add_styles()
-        self.column = ui.column().classes("w-full gap-2")
+        self.column = ui.element("div").classes("fd-cards")
         self._hub = StreamHub()
         self._cards: dict[str, _Card] = {}
+        self._group: Element | None = None
+        self._in_group = 0
         self._labels: Mapping[str, str] = {}
         self.reset({})
 
     def reset(self, labels: Mapping[str, str]) -> None:
         self.column.clear()
         self._cards = {}
+        self._group = None
         self._labels = labels
         with self.column:
             self._empty = ui.label("Outputs appear here as agents work.").classes("text-sm text-gray-500")
@@ -124,8 +136,13 @@ class OutputsTab:
             card = self._cards.get(node_id)
             if card is None:
                 self._empty.set_visibility(False)
-                with self.column:
+                if self._group is None or self._in_group == self.GROUP:
+                    with self.column:
+                        self._group = ui.element("div").classes("fd-card-group")
+                    self._in_group = 0
+                with self._group:
                     card = self._cards[node_id] = _Card(self._labels.get(node_id, node_id), self._hub)
+                self._in_group += 1
             card.show(node)
         self._hub.send()
 
