@@ -7,7 +7,8 @@ the one event loop, so that the last file arrived ~0.6 s after the page's HTML.
 
 The cache keeps only what the app itself declares immutable (a 200 answer with `Cache-Control: ... immutable`,
 which NiceGUI gives every file under its versioned prefix): the first request for a file is answered by the
-app as before, uncompressed, and remembered; later ones come from memory, gzipped once on a worker thread.
+app, uncompressed (at once: a first page load does not wait for compression), and remembered; later ones
+come from memory, gzipped once on a worker thread.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ _MIN_COMPRESS = 500  # bytes: smaller bodies are sent as they are (as Starlette'
 _DROP = frozenset({b"set-cookie", b"content-length", b"content-encoding", b"vary", b"date", b"server"})
 
 
-@dataclass(frozen=True)
+@dataclass
 class Asset:
     headers: list[tuple[bytes, bytes]]
     body: bytes
-    gzipped: bytes | None
     etag: bytes | None
+    compressible: bool
+    gzipped: bytes | None = None  # made on a worker thread after the first answer (which goes out plain)
 
 
 class AssetCache:
@@ -43,6 +45,7 @@ class AssetCache:
         self.skip = skip
         self._assets: dict[str, Asset] = {}
         self._bytes = 0
+        self._compressing: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -64,9 +67,13 @@ class AssetCache:
             asset = await self._capture(scope, receive, send)
             if asset is None:
                 return  # the app's own answer went out as it was
-            if path not in self._assets and self._bytes + _size(asset) <= MAX_BYTES:
+            if path not in self._assets and self._bytes + 2 * len(asset.body) <= MAX_BYTES:
                 self._assets[path] = asset
-                self._bytes += _size(asset)
+                self._bytes += 2 * len(asset.body)  # with room for its gzipped form
+                if asset.compressible:
+                    task = asyncio.get_running_loop().create_task(_compress(asset))
+                    self._compressing.add(task)
+                    task.add_done_callback(self._compressing.discard)
         await _answer(asset, headers, send)
 
     async def _capture(self, scope: Scope, receive: Receive, send: Send) -> Asset | None:
@@ -87,13 +94,15 @@ class AssetCache:
             return None
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
         kind = next((v for k, v in head if k == b"content-type"), b"")
-        gzipped = None
-        if len(body) >= _MIN_COMPRESS and kind.startswith(_COMPRESSIBLE):
-            gzipped = await asyncio.to_thread(gzip.compress, body, 9, mtime=0)
-            if len(gzipped) >= len(body):
-                gzipped = None
         etag = next((v for k, v in head if k == b"etag"), None)
-        return Asset([(k, v) for k, v in head if k not in _DROP], body, gzipped, etag)
+        compressible = len(body) >= _MIN_COMPRESS and kind.startswith(_COMPRESSIBLE)
+        return Asset([(k, v) for k, v in head if k not in _DROP], body, etag, compressible)
+
+
+async def _compress(asset: Asset) -> None:
+    gzipped = await asyncio.to_thread(gzip.compress, asset.body, 9, mtime=0)
+    if len(gzipped) < len(asset.body):
+        asset.gzipped = gzipped
 
 
 async def _answer(asset: Asset, request: Headers, send: Send) -> None:
@@ -103,15 +112,11 @@ async def _answer(asset: Asset, request: Headers, send: Send) -> None:
         await send({"type": "http.response.body", "body": b""})
         return
     body = asset.body
-    if asset.gzipped is not None:
+    if asset.compressible:
         head.append((b"vary", b"Accept-Encoding"))
-        if "gzip" in request.get("accept-encoding", ""):
+        if asset.gzipped is not None and "gzip" in request.get("accept-encoding", ""):
             body = asset.gzipped
             head.append((b"content-encoding", b"gzip"))
     head.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": 200, "headers": head})
     await send({"type": "http.response.body", "body": body})
-
-
-def _size(asset: Asset) -> int:
-    return len(asset.body) + len(asset.gzipped or b"")
