@@ -244,3 +244,23 @@ def test_minimap_can_be_hidden_and_large_workflows_open_without_it(page: Page, t
     expect(page.get_by_label("Workflow name")).to_have_value("Big")
     expect(page.get_by_role("button", name="Show minimap")).to_be_visible()
     expect(minimap).to_have_count(0)
+
+
+def test_a_fit_follows_the_canvas_as_its_size_settles(page: Page) -> None:
+    """A fit asked for while the page around the canvas changes (the run panel opening as a run is restored)
+    lands on the canvas's final size."""
+    reviewer = node(page, "Reviewer", "Reviewer")
+    expect(reviewer).to_be_visible()
+    page.get_by_role("button", name="Show the whole workflow").click()
+    page.set_viewport_size({"width": 1100, "height": 800})  # the canvas shrinks right after the fit
+
+    def inside() -> bool:
+        box, area = reviewer.bounding_box(), canvas(page).bounding_box()
+        assert box is not None and area is not None
+        return box["x"] >= area["x"] and box["x"] + box["width"] <= area["x"] + area["width"]
+
+    for _ in range(50):
+        if inside():
+            break
+        page.wait_for_timeout(50)
+    assert inside(), "the Reviewer is cut off: the view was fitted to the canvas's old size"

@@ -1,5 +1,5 @@
 // The flowdeck canvas: React Flow rendering what Python owns. It sends intents, applies patches.
-import React, { useCallback, useEffect, useState } from "react";
+import React, { useCallback, useEffect, useRef, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { graphlib, layout } from "@dagrejs/dagre";
 import {
@@ -63,6 +63,8 @@ function toFlowEdge(edge, store) {
   return { id: edge.id, source: edge.source, target: edge.target, ariaLabel: edge.label, type: "handoff", data: { store } };
 }
 
+const REFIT_MS = 1500;
+
 function Canvas({ initial, element, emit, register, store }) {
   const readonly = Boolean(initial.readonly);
   const [nodes, setNodes] = useState(() => initial.nodes.map((n) => toFlowNode(n, store)));
@@ -79,11 +81,28 @@ function Canvas({ initial, element, emit, register, store }) {
   // agents of a workflow just opened), from the canvas's own state.
   const [fitRequests, setFitRequests] = useState(0);
   const fit = useCallback(() => setFitRequests((n) => n + 1), []);
+  // For a moment after a fit, the canvas fits again whenever its size changes: a fit asked for as the page
+  // around it changes (the run panel opening under it while a run is restored) lands on the final size.
+  const fitUntil = useRef(0);
+  const latestNodes = useRef(nodes);
+  latestNodes.current = nodes;
   useEffect(() => {
-    if (fitRequests) flow.setViewport(viewportToFit(nodes, element.clientWidth, element.clientHeight));
+    if (!fitRequests) return;
+    fitUntil.current = performance.now() + REFIT_MS;
+    flow.setViewport(viewportToFit(nodes, element.clientWidth, element.clientHeight));
     // Only a new request fits: agents moving afterwards must not move the view.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [fitRequests]);
+  useEffect(() => {
+    const observer = new ResizeObserver(() => {
+      const { clientWidth: width, clientHeight: height } = element;
+      if (performance.now() < fitUntil.current && width && height) {
+        flow.setViewport(viewportToFit(latestNodes.current, width, height));
+      }
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, [element, flow]);
 
   useEffect(() => {
     register((ops) => {
