@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -87,18 +90,21 @@ ui.run(host="127.0.0.1", port=int(sys.argv[1]), show=False, reload=False, tailwi
 """
 
 
-def bare_nicegui_start() -> float:
-    """Seconds from launch to first page of the smallest NiceGUI app: the floor for flowdeck's start."""
-    import socket
-    import subprocess
-
+def _bare_app() -> tuple[subprocess.Popen[bytes], int]:
+    """The smallest NiceGUI app (one label), started on a free loopback port."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
-    t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", BARE_APP, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    return proc, port
+
+
+def bare_nicegui_start() -> float:
+    """Seconds from launch to first page of the smallest NiceGUI app: the floor for flowdeck's start."""
+    t0 = time.perf_counter()
+    proc, port = _bare_app()
     try:
         return _first_page(port, t0)
     finally:
@@ -108,16 +114,7 @@ def bare_nicegui_start() -> float:
 
 def bare_nicegui_open(rounds: int = 3) -> float:
     """Median milliseconds from navigation to the bare NiceGUI app's label shown: the floor for `open`."""
-    import socket
-    import statistics
-    import subprocess
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    proc = subprocess.Popen(
-        [sys.executable, "-c", BARE_APP, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    proc, port = _bare_app()
     try:
         _first_page(port, time.perf_counter())
         times = []

@@ -136,9 +136,9 @@ class Editor:
         with self.canvas.preloading():
             self.live.watch_active(self.doc.workflow.name)
         await ui.context.client.connected()
-        if startup is None:
-            await self._restore_draft()
-        await self._show_runs()  # the draft restored may be another workflow's; no run going: the last one
+        if startup is None and await self._restore_draft():
+            return  # the draft shown brings its own workflow's runs (_show)
+        await self._show_runs()  # no run going: the last one
 
     def _run_panel(self) -> RunView:
         with self.run_panel:
@@ -357,14 +357,15 @@ class Editor:
             self._draft_due = False
             write_draft(self.doc.workflow if self.doc.dirty else None, self.workflow_id)
 
-    async def _restore_draft(self) -> None:
+    async def _restore_draft(self) -> bool:
         draft = await read_draft()
         if draft is None or draft.workflow == self.doc.workflow:
-            return
+            return False
         if await asyncio.to_thread(saved_since, self.services.workflows, draft):
-            return  # saved since (perhaps in another tab): the saved version wins
+            return False  # saved since (perhaps in another tab): the saved version wins
         self._show(draft.workflow, workflow_id=draft.workflow_id, saved=False)
         ui.notify("Restored your unsaved changes", type="info")
+        return True
 
     # -- helpers -------------------------------------------------------------------------------------------
 
