@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
 from flowdeck.app.assets import AssetCache
 
@@ -82,3 +85,60 @@ async def test_what_is_not_declared_immutable_or_not_found_always_reaches_the_ap
     assert hits[6:] == ["/v/app.js (gzip asked)"] * 2
     ranged = await get(app, "/v/app.js", range="bytes=0-9")
     assert ranged.status_code == 200 and len(hits) == 9
+
+
+async def test_a_client_gone_before_the_first_answer_leaves_the_file_cached_and_no_error(tmp_path: Path) -> None:
+    """A browser leaving a page aborts its file requests; the first one for a file is still completed (quietly:
+    the departed client's answer goes nowhere) and kept, and starlette reports no 'No response returned'."""
+    script = tmp_path / "bundle.js"
+    script.write_bytes(SCRIPT)
+    hits: list[str] = []
+
+    async def bundle(request: Request) -> Response:
+        hits.append(request.url.path)
+        return FileResponse(script, headers={"cache-control": IMMUTABLE["cache-control"]})
+
+    class Passing(BaseHTTPMiddleware):  # as NiceGUI's own middlewares are
+        async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+            return await call_next(request)
+
+    app = AssetCache(Passing(Starlette(routes=[Route("/v/bundle.js", bundle)])), "/v/")
+    sent: list[Message] = []
+    messages = iter([{"type": "http.request", "body": b"", "more_body": False}, {"type": "http.disconnect"}])
+
+    async def receive() -> Message:
+        return next(messages)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/v/bundle.js", "headers": [], "query_string": b""}
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 200  # what the departed client would have got
+    answer = await get(app, "/v/bundle.js")
+    assert answer.status_code == 200 and answer.content == SCRIPT and hits == ["/v/bundle.js"]
+
+
+async def test_an_answer_cut_short_is_passed_on_and_not_kept() -> None:
+    calls: list[int] = []
+
+    async def cut_short(scope: Scope, receive: Receive, send: Send) -> None:
+        calls.append(1)
+        headers = [(b"cache-control", IMMUTABLE["cache-control"].encode()), (b"content-type", b"text/javascript")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": SCRIPT[:10], "more_body": True})  # and no more
+
+    app = AssetCache(cut_short, "/v/")
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "method": "GET", "path": "/v/app.js", "headers": [], "query_string": b""}
+    for _ in range(2):
+        await app(scope, receive, send)
+    assert [m.get("more_body") for m in sent] == [None, True] * 2  # passed on as the app gave it, both times
+    assert calls == [1, 1]

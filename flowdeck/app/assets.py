@@ -8,7 +8,9 @@ the one event loop, so that the last file arrived ~0.6 s after the page's HTML.
 The cache keeps only what the app itself declares immutable (a 200 answer with `Cache-Control: ... immutable`,
 which NiceGUI gives every file under its versioned prefix): the first request for a file is answered by the
 app, uncompressed (at once: a first page load does not wait for compression), and remembered; later ones
-come from memory, gzipped once on a worker thread.
+come from memory, gzipped once on a worker thread. Only a complete answer is kept, and the first one is always
+completed: a browser leaving a page mid-load once left an empty file in the cache (Starlette's file answer stops
+sending at a disconnect), which broke every later page load until a restart.
 """
 
 from __future__ import annotations
@@ -81,14 +83,29 @@ class AssetCache:
         kept; any other answer is sent on to the client at once, as the app gave it."""
         plain = [(k, v) for k, v in scope["headers"] if k not in (b"accept-encoding", b"if-none-match")]
         messages: list[Message] = []
+        asked = False
+
+        async def request_only() -> Message:
+            """The request (a GET has no body), then nothing: a client that goes away meanwhile (a browser
+            leaving the page) must not cut the capture short. Starlette's file answer stops at a disconnect
+            without sending anything, which its middleware then reports as an error ("No response returned")."""
+            nonlocal asked
+            if not asked:
+                asked = True
+                return await receive()
+            await asyncio.Event().wait()  # cancelled by the app once its answer is complete
+            raise AssertionError("unreachable")
 
         async def collect(message: Message) -> None:
             messages.append(message)
 
-        await self.app({**scope, "headers": plain}, receive, collect)
+        await self.app({**scope, "headers": plain}, request_only, collect)
         start = messages[0] if messages else {}
         head = [(k.lower(), v) for k, v in start.get("headers", [])]
-        if start.get("status") != 200 or not any(k == b"cache-control" and b"immutable" in v for k, v in head):
+        last = messages[-1] if messages else {}
+        complete = last.get("type") == "http.response.body" and not last.get("more_body", False)
+        immutable = any(k == b"cache-control" and b"immutable" in v for k, v in head)
+        if start.get("status") != 200 or not immutable or not complete:
             for message in messages:
                 await send(message)
             return None

@@ -73,6 +73,7 @@ def test_viewer_watches_a_run_read_only(context: BrowserContext, app_url: str) -
 def test_the_live_screen_moves_on_to_each_new_run(context: BrowserContext, app_url: str) -> None:
     page = context.new_page()
     log_in(page, app_url, VIEWER)
+    expect(page).to_have_url(app_url + "/runs")  # logged in: going on before this would find the login page
     page.goto(app_url + "/live")
     expect(page.get_by_text("No runs yet. The next run will appear here by itself.")).to_be_visible()
     for task in ("Sort a list", "Merge two lists"):
