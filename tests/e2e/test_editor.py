@@ -256,7 +256,8 @@ def test_a_fit_follows_the_canvas_as_its_size_settles(page: Page) -> None:
 
     def inside() -> bool:
         box, area = reviewer.bounding_box(), canvas(page).bounding_box()
-        assert box is not None and area is not None
+        if box is None or area is None:  # for a frame mid-resize, the agent can be outside what is drawn
+            return False
         return box["x"] >= area["x"] and box["x"] + box["width"] <= area["x"] + area["width"]
 
     for _ in range(50):

@@ -12,6 +12,7 @@ import {
   applyNodeChanges,
   useReactFlow,
   useStore,
+  useStoreApi,
 } from "@xyflow/react";
 import flowCss from "@xyflow/react/dist/style.css";
 import canvasCss from "./canvas.css";
@@ -74,7 +75,14 @@ function Canvas({ initial, element, emit, register, store }) {
   // rate (31 -> 45 fps without it) and 0.7 s of opening. Large workflows start without it; a button shows it.
   const [minimap, setMinimap] = useState(() => initial.nodes.length <= MINIMAP_MAX_NODES);
   // Measured when React first renders, not at mount: by then the page around the canvas has its final layout.
-  const [viewport] = useState(() => viewportToFit(initial.nodes, element.clientWidth, element.clientHeight));
+  // Put in the store before anything reads it: React Flow applies `defaultViewport` only after its first render,
+  // which would draw the agents at zoom 1 (in full detail) before drawing them again at the zoom that fits.
+  const api = useStoreApi();
+  const [viewport] = useState(() => {
+    const fitted = viewportToFit(initial.nodes, element.clientWidth, element.clientHeight);
+    api.setState({ transform: [fitted.x, fitted.y, fitted.zoom] });
+    return fitted;
+  });
   const far = useStore(isFar);
   const flow = useReactFlow();
   // A fit asked for by a patch is done once React has drawn the patches before it (in the same batch, say the
