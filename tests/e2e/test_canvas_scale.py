@@ -38,3 +38,28 @@ def test_a_large_workflow_opens_as_an_overview_and_zooming_in_shows_the_agents(p
         page.wait_for_timeout(50)
     expect(canvas(page).get_by_text("Agent 21", exact=True)).to_be_visible()
     expect(page.get_by_role("group", name="Agent 21 to Agent 22")).to_be_attached()
+
+
+def test_far_out_an_agent_shows_its_status_as_its_colour(page: Page, tmp_path: Path) -> None:
+    """Far out a card has no text: idle it is coloured by its type, and once the run reaches it, by its status."""
+    nodes = [
+        {"id": f"n{i}", "type": ("researcher", "coder", "reviewer", "custom")[i % 4], "label": f"Agent {i}",
+         "position": {"x": i % 20 * 260, "y": i // 20 * 120}}
+        for i in range(120)
+    ]  # fmt: skip
+    edges = [{"id": f"e{i}", "source": f"n{i}", "target": f"n{i + 1}"} for i in range(119) if (i + 1) % 20]
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({"format": 1, "name": "Grid", "nodes": nodes, "edges": edges}))
+    import_file(page, grid)
+    colour = "e => getComputedStyle(e.querySelector('.fd-node-far')).backgroundColor"
+    kinds = ("Researcher", "Coder")
+    cards = {kind: page.get_by_label(f"Agent {i} ({kind})", exact=True) for i, kind in enumerate(kinds)}
+    expect(cards["Coder"]).to_be_visible()
+    assert cards["Researcher"].evaluate(colour) == "rgb(219, 234, 254)"  # idle: its type's colour
+    assert cards["Coder"].evaluate(colour) == "rgb(220, 252, 231)"
+
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("Succeeded: 120/120 agents")).to_be_visible(timeout=60_000)
+    for card in cards.values():
+        assert card.evaluate(colour) == "rgb(74, 222, 128)"  # succeeded, whatever the type
