@@ -17,7 +17,10 @@ import {
 import flowCss from "@xyflow/react/dist/style.css";
 import canvasCss from "./canvas.css";
 import {
+  CARD_HEIGHT,
+  CARD_WIDTH,
   CanvasBackground,
+  FAR_ZOOM,
   FarContext,
   FarEdges,
   FIT,
@@ -68,12 +71,6 @@ const REFIT_MS = 1500;
 
 function Canvas({ initial, element, emit, register, store }) {
   const readonly = Boolean(initial.readonly);
-  const [nodes, setNodes] = useState(() => initial.nodes.map((n) => toFlowNode(n, store)));
-  const [edges, setEdges] = useState(() => initial.edges.map((e) => toFlowEdge(e, store)));
-  const [colorMode, setColorMode] = useState(initial.dark ? "dark" : "light");
-  // The minimap redraws every agent on every frame of a drag: at 1,000 agents it cost a third of the frame
-  // rate (31 -> 45 fps without it) and 0.7 s of opening. Large workflows start without it; a button shows it.
-  const [minimap, setMinimap] = useState(() => initial.nodes.length <= MINIMAP_MAX_NODES);
   // Measured when React first renders, not at mount: by then the page around the canvas has its final layout.
   // Put in the store before anything reads it: React Flow applies `defaultViewport` only after its first render,
   // which would draw the agents at zoom 1 (in full detail) before drawing them again at the zoom that fits.
@@ -83,6 +80,17 @@ function Canvas({ initial, element, emit, register, store }) {
     api.setState({ transform: [fitted.x, fitted.y, fitted.zoom] });
     return fitted;
   });
+  // Far out, every card is the same size, so it is given rather than waited for: React Flow would otherwise
+  // report each agent's size once drawn, a change to all of them that draws the whole canvas once more.
+  const [nodes, setNodes] = useState(() => {
+    const size = viewport.zoom < FAR_ZOOM ? { width: CARD_WIDTH, height: CARD_HEIGHT } : undefined;
+    return initial.nodes.map((n) => (size ? { ...toFlowNode(n, store), measured: size } : toFlowNode(n, store)));
+  });
+  const [edges, setEdges] = useState(() => initial.edges.map((e) => toFlowEdge(e, store)));
+  const [colorMode, setColorMode] = useState(initial.dark ? "dark" : "light");
+  // The minimap redraws every agent on every frame of a drag: at 1,000 agents it cost a third of the frame
+  // rate (31 -> 45 fps without it) and 0.7 s of opening. Large workflows start without it; a button shows it.
+  const [minimap, setMinimap] = useState(() => initial.nodes.length <= MINIMAP_MAX_NODES);
   const far = useStore(isFar);
   const flow = useReactFlow();
   // A fit asked for by a patch is done once React has drawn the patches before it (in the same batch, say the
