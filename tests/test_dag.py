@@ -97,3 +97,21 @@ def test_valid_graph_orders_nodes_topologically() -> None:
     dag = build(workflow)
     assert dag.order == ("a", "b", "c")
     assert dag.ancestors["c"] == {"a", "b"}
+
+
+def test_ancestors_of_each_node_in_a_diamond_with_a_tail() -> None:
+    nodes = [{"id": i, "type": "custom"} for i in "sabtxz"]
+    edges = [("1", "s", "a"), ("2", "s", "b"), ("3", "a", "t"), ("4", "b", "t"), ("5", "t", "z"), ("6", "x", "z")]
+    dag = build(
+        parse_workflow(
+            {
+                "format": 1,
+                "name": "t",
+                "nodes": nodes,
+                "edges": [{"id": i, "source": s, "target": t} for i, s, t in edges],
+            }
+        )
+    )
+    expected = {"s": set(), "a": {"s"}, "b": {"s"}, "t": {"s", "a", "b"}, "x": set(), "z": {"s", "a", "b", "t", "x"}}
+    assert {n: set(dag.ancestors[n]) for n in dag.ancestors} == expected
+    assert "t" in dag.ancestors and "nope" not in dag.ancestors and len(dag.ancestors) == 6

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,7 +28,7 @@ class Dag:
     order: tuple[str, ...]
     predecessors: dict[str, tuple[str, ...]]
     successors: dict[str, tuple[str, ...]]
-    ancestors: dict[str, frozenset[str]]
+    ancestors: Mapping[str, frozenset[str]]
     in_edges: dict[str, tuple[Edge, ...]]
     out_edges: dict[str, tuple[Edge, ...]]
     nodes: dict[str, Node]
@@ -119,16 +120,21 @@ def build(workflow: Workflow) -> Dag:
         in_edges[edge.target].append(edge)
         out_edges[edge.source].append(edge)
 
+    # A topological order exists exactly when there is no cycle, and is much cheaper to find than a cycle
+    # (networkx's find_cycle took ~10 ms on 50 agents in 5 fully connected layers): a cycle is looked for
+    # only to name it.
     try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
+        order = tuple(nx.topological_sort(graph))
         cycle = []
+    except nx.NetworkXUnfeasible:
+        cycle = nx.find_cycle(graph)
     if cycle:
         path = " -> ".join([str(u) for u, _ in cycle] + [str(cycle[0][0])])
         problems.append(Problem("edges", f"they form a cycle ({path}); loops are not supported yet, remove an edge"))
         raise WorkflowError(problems)
 
-    ancestors = {node_id: frozenset(nx.ancestors(graph, node_id)) for node_id in graph}
+    predecessors = {n: tuple(e.source for e in in_edges[n]) for n in graph}
+    ancestors = Ancestors(predecessors)
     declared_inputs = {item.name for item in workflow.inputs}
     for node in workflow.nodes:
         template = node.config.prompt_template
@@ -156,8 +162,8 @@ def build(workflow: Workflow) -> Dag:
     return Dag(
         workflow=workflow,
         graph=graph,
-        order=tuple(nx.topological_sort(graph)),
-        predecessors={n: tuple(e.source for e in in_edges[n]) for n in graph},
+        order=order,
+        predecessors=predecessors,
         successors={n: tuple(e.target for e in out_edges[n]) for n in graph},
         ancestors=ancestors,
         in_edges={n: tuple(edges) for n, edges in in_edges.items()},
@@ -166,3 +172,36 @@ def build(workflow: Workflow) -> Dag:
         labels={node.id: display_name(node) for node in workflow.nodes},
         data=workflow.to_dict(),
     )
+
+
+class Ancestors(Mapping[str, frozenset[str]]):
+    """Every node upstream of each node, worked out when first asked for (only agents with a prompt template,
+    and partial re-runs, ask). Worked out for every node up front, with networkx, it cost a run of a 200-node
+    graph ~10 ms before anything started."""
+
+    def __init__(self, predecessors: Mapping[str, tuple[str, ...]]) -> None:
+        self._predecessors = predecessors
+        self._found: dict[str, frozenset[str]] = {}
+
+    def __getitem__(self, node_id: str) -> frozenset[str]:
+        found = self._found.get(node_id)
+        if found is None:
+            predecessors = self._predecessors
+            seen: set[str] = set()
+            todo = list(predecessors[node_id])
+            while todo:
+                node = todo.pop()
+                if node not in seen:
+                    seen.add(node)
+                    todo.extend(predecessors[node])
+            found = self._found[node_id] = frozenset(seen)
+        return found
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._predecessors
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._predecessors)
+
+    def __len__(self) -> int:
+        return len(self._predecessors)
