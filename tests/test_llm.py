@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from flowdeck.engine.events import Message
@@ -76,6 +78,16 @@ async def test_unknown_provider_says_how_to_write_a_model_string() -> None:
 async def test_bad_scripted_option_is_named() -> None:
     with pytest.raises(BadRequest, match="'speed=9' is not a scripted model option"):
         await LiteLLMCaller().call(request("scripted/speed=9"), lambda _: None)
+
+
+async def test_a_scripted_model_can_take_a_while_to_get_ready() -> None:
+    caller = LiteLLMCaller()
+    await caller.prepare({"scripted"})  # the model library imported once, outside the figure below
+    started = time.perf_counter()
+    await caller.prepare({"scripted/ready=0.3", "scripted"})
+    assert time.perf_counter() - started >= 0.3
+    with pytest.raises(BadRequest, match="'ready=soon' is not a scripted model option"):
+        await caller.prepare({"scripted/ready=soon"})
 
 
 async def test_embedded_model_answers_offline() -> None:

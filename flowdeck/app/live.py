@@ -19,6 +19,8 @@ from flowdeck.runner import Runner
 
 FLUSH_SECONDS = 0.05
 RESTORE_PAUSE = 0.02  # between the canvas and the panels when a page comes back to a run
+SLOW_START_SECONDS = 1.5
+SLOW_START = "Starting… getting the models ready (the first run after the app starts can take a few seconds)"
 log = logging.getLogger("flowdeck.app")
 
 
@@ -147,6 +149,9 @@ class LiveRun:
         self._looking += 1  # a run looked up before this one started is not shown over it
         self.on_change()
         self.view.progress.set_text("Starting…")
+        # A run starts once its models are ready: the first after the app starts can wait seconds for the model
+        # library's import or a local model server, which a bare "Starting…" does not explain.
+        slow = asyncio.get_running_loop().call_later(SLOW_START_SECONDS, self.view.progress.set_text, SLOW_START)
         try:
             run_id = await starting  # type: ignore[misc]
         except FlowdeckError as exc:
@@ -154,6 +159,7 @@ class LiveRun:
             self.view.progress.set_text("")
             return
         finally:
+            slow.cancel()
             self._starting = False
         self.watch(run_id)
 

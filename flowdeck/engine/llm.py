@@ -161,6 +161,9 @@ class LiteLLMCaller:
         await _load_litellm()
         if EMBEDDED in models:
             await self._embedded.endpoint()
+        ready = max((parse_spec(m).ready for m in models if is_scripted(m)), default=0.0)
+        if ready:
+            await asyncio.sleep(ready)
 
     async def _call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
         litellm = await _load_litellm()

@@ -7,6 +7,8 @@ Model strings: "scripted" or "scripted/<options>", options comma-separated key=v
   fault=KIND     rate_limit | timeout | server_error | stream_cut | auth | bad_request | context_length | not_found
   times=N        fail only the first N calls with the same messages (default: every call)
   retry_after=S  the Retry-After a rate_limit fault advertises (default 1)
+  ready=S        seconds each run waits for the model to get ready before it starts (default 0), as the first
+                 run after a start waits for the model library's import or a local model server
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class ScriptSpec:
     fault: str | None = None
     times: int | None = None
     retry_after: float = 1.0
+    ready: float = 0.0  # seconds to get ready before a run (as a local server starting, or a first import)
 
 
 def is_scripted(model: str) -> bool:
@@ -67,7 +70,7 @@ def parse_spec(model: str) -> ScriptSpec:
     for item in filter(None, options.split(",")):
         key, _, raw = item.partition("=")
         try:
-            if key in ("latency", "delay", "retry_after"):
+            if key in ("latency", "delay", "retry_after", "ready"):
                 values[key] = max(0.0, float(raw))
             elif key in ("chunks", "times"):
                 values[key] = max(0 if key == "times" else 1, int(raw))
@@ -81,7 +84,7 @@ def parse_spec(model: str) -> ScriptSpec:
             raise BadRequest(
                 f"'{item}' is not a scripted model option",
                 model=model,
-                hint="use latency=S, delay=S, chunks=N, fault=KIND, times=N or retry_after=S",
+                hint="use latency=S, delay=S, chunks=N, fault=KIND, times=N, retry_after=S or ready=S",
             ) from None
     return ScriptSpec(**values)  # type: ignore[arg-type]
 
