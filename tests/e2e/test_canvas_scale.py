@@ -63,3 +63,7 @@ def test_far_out_an_agent_shows_its_status_as_its_colour(page: Page, tmp_path: P
     expect(page.get_by_text("Succeeded: 120/120 agents")).to_be_visible(timeout=60_000)
     for card in cards.values():
         assert card.evaluate(colour) == "rgb(74, 222, 128)"  # succeeded, whatever the type
+    page.get_by_role("button", name="Toggle dark theme").click()
+    expect(canvas(page).locator(".react-flow.dark")).to_have_count(1)
+    for card in cards.values():
+        assert card.evaluate(colour) == "rgb(74, 222, 128)"  # and in the dark theme

@@ -688,12 +688,14 @@ svg.react-flow__connectionline {
 .fd-node-far[data-type="coder"] { background: #dcfce7; }
 .fd-node-far[data-type="reviewer"] { background: #fef3c7; }
 .react-flow.dark .fd-node-far[data-status="idle"] { background: #334155; }
-/* Far out the border is under a pixel: the status shows as the card's colour. */
-.fd-node-far[data-status="queued"] { background: #cbd5e1; }
-.fd-node-far[data-status="running"], .fd-node-far[data-status="retrying"] { background: #38bdf8; }
-.fd-node-far[data-status="succeeded"], .fd-node-far[data-status="cached"] { background: #4ade80; }
-.fd-node-far[data-status="failed"] { background: #f87171; }
-.fd-node-far[data-status="skipped"], .fd-node-far[data-status="cancelled"], .fd-node-far[data-status="interrupted"] { background: #e2e8f0; }
+/* Far out the border is under a pixel: the status shows as the card's colour. As specific as the dark theme's
+   card rule (.react-flow.dark .fd-node) and after it, so a status shows in both themes. */
+.fd-node.fd-node-far[data-status="queued"] { background: #cbd5e1; }
+.fd-node.fd-node-far[data-status="running"], .fd-node.fd-node-far[data-status="retrying"] { background: #38bdf8; }
+.fd-node.fd-node-far[data-status="succeeded"], .fd-node.fd-node-far[data-status="cached"] { background: #4ade80; }
+.fd-node.fd-node-far[data-status="failed"] { background: #f87171; }
+.fd-node.fd-node-far[data-status="skipped"], .fd-node.fd-node-far[data-status="cancelled"],
+.fd-node.fd-node-far[data-status="interrupted"] { background: #e2e8f0; }
 .fd-far-edges { position: absolute; left: 0; top: 0; width: 1px; height: 1px; overflow: visible; pointer-events: none; }
 .fd-far-edge { fill: none; stroke: #94a3b8; stroke-width: 1px; vector-effect: non-scaling-stroke; }
 .fd-far-edge[data-handoff="delivered"] { stroke: #22c55e; stroke-width: 2px; }
