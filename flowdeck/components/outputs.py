@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import cache, lru_cache
 
-from nicegui import ui
 from nicegui.element import Element
 
 from flowdeck.components.css import shared_css
@@ -16,6 +15,7 @@ _MARKDOWN_EXTRAS = ["fenced-code-blocks", "tables"]  # as ui.markdown; code bloc
 
 _CSS = """
 .fd-cards { width: 100%; }
+.fd-cards [hidden] { display: none; }
 .fd-card-group { content-visibility: auto; contain-intrinsic-size: auto 2560px; }
 .fd-card { width: 100%; padding: 0.5rem; border: 1px solid rgba(0, 0, 0, 0.12); border-radius: 4px;
   display: flex; flex-direction: column; gap: 0.25rem; font-size: 0.875rem; line-height: 1.25rem;
@@ -40,93 +40,68 @@ _CSS = """
 """
 
 
-class OutputCard(Element, component="output_card.js"):
-    """One agent's output; its streamed text arrives through a StreamHub, its final text as props."""
-
-    def __init__(self, label: str) -> None:
-        super().__init__()
-        self._props.update(label=label, status="queued", summary="queued", streaming=False, html="", text="")
-
-    def set(self, **props: object) -> None:
-        """Change these props; the element is sent again only if one of them really changed."""
-        changed = {key: value for key, value in props.items() if self._props.get(key) != value}
-        if changed:
-            self._props.update(changed)
-
-
-class StreamHub(Element, component="stream_hub.js"):
-    """Sends the new parts of every card's streamed text in one flush as one message."""
+class OutputList(Element, component="output_list.js"):
+    """Every card of the Output tab, drawn by the browser from batches of changes (see output_list.js)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._batch: list[tuple[int, str, str]] = []
+        self._ops: list[tuple[object, ...]] = []
 
-    def show(self, card: OutputCard, text: str, previous: str) -> None:
-        if text.startswith(previous) and previous:
-            if len(text) > len(previous):
-                self._batch.append((card.id, "append", text[len(previous) :]))
-        elif text or previous:
-            self._batch.append((card.id, "set", text))  # a retry started over, or the text was cleared
+    def queue(self, *op: object) -> None:
+        self._ops.append(op)
 
     def send(self) -> None:
-        if self._batch:
-            batch, self._batch = self._batch, []
-            send_packed(self, "apply", batch)
+        if self._ops:
+            ops, self._ops = self._ops, []
+            send_packed(self, "apply", ops)
 
 
 class _Card:
-    def __init__(self, label: str, hub: StreamHub) -> None:
-        self.hub = hub
+    """What the page was last sent about one agent's card."""
+
+    __slots__ = ("head", "streaming", "text")
+
+    def __init__(self) -> None:
+        self.head: tuple[str, str, bool] | None = None
         self.text = ""
         self.streaming = False
-        self.element = OutputCard(label)
 
-    def show(self, node: NodeState) -> None:
+    def show(self, key: str, node: NodeState, view: OutputList) -> None:
         ex = node.latest
         text = "" if ex is None else ex.output if ex.output is not None else ex.text
         streaming = node.status in ("running", "retrying")
         # While streaming, the word count ticks on the canvas; here the summary changes with the status only.
-        props: dict[str, object] = {
-            "status": node.status,
-            "summary": node.status if streaming else node.summary(),
-            "streaming": streaming,
-        }
-        if text != self.text or streaming != self.streaming:
-            previous, self.text, self.streaming = self.text, text, streaming
-            # While streaming, the text goes as deltas; once done, as markdown (the stream is cleared).
-            self.hub.show(self.element, text if streaming else "", previous)
-            if not streaming:
-                props.update(html=render_markdown(text), text=text)
-        self.element.set(**props)
+        head = (node.status, node.status if streaming else node.summary(), streaming)
+        if head != self.head:
+            self.head = head
+            view.queue("head", key, *head)
+        if text == self.text and streaming == self.streaming:
+            return
+        previous, was_streaming, self.text, self.streaming = self.text, self.streaming, text, streaming
+        if not streaming:
+            view.queue("done", key, render_markdown(text), text)  # the stream is cleared, markdown shown
+        elif was_streaming and previous and text.startswith(previous):
+            if len(text) > len(previous):
+                view.queue("append", key, text[len(previous) :])  # only the new part goes to the page
+        elif text or previous:
+            view.queue("set", key, text)  # a retry started over
 
 
 class OutputsTab:
-    """A card per agent that has started, in the order they started; only changed cards are updated.
-
-    The cards go in groups of GROUP, each skipped by the browser's layout while off screen (as each card is):
-    with 250 agents streaming, laying out 250 skipped cards still took ~4 ms of every frame, and a flex column
-    of them ~3 ms more. The cards are stacked as blocks, not flex items.
-    """
-
-    GROUP = 20
+    """A card per agent that has started, in the order they started; only what changed is sent, in one
+    message per flush."""
 
     def __init__(self) -> None:
         add_styles()
-        self.column = ui.element("div").classes("fd-cards")
-        self._hub = StreamHub()
+        self.view = OutputList()
         self._cards: dict[str, _Card] = {}
-        self._group: Element | None = None
-        self._in_group = 0
         self._labels: Mapping[str, str] = {}
-        self.reset({})
 
     def reset(self, labels: Mapping[str, str]) -> None:
-        self.column.clear()
         self._cards = {}
-        self._group = None
         self._labels = labels
-        with self.column:
-            self._empty = ui.label("Outputs appear here as agents work.").classes("text-sm text-gray-500")
+        self.view.queue("reset")
+        self.view.send()
 
     def update(self, state: RunState, changed: Iterable[str]) -> None:
         for node_id in sorted(changed, key=lambda n: _started_at(state, n)):
@@ -135,16 +110,10 @@ class OutputsTab:
                 continue
             card = self._cards.get(node_id)
             if card is None:
-                self._empty.set_visibility(False)
-                if self._group is None or self._in_group == self.GROUP:
-                    with self.column:
-                        self._group = ui.element("div").classes("fd-card-group")
-                    self._in_group = 0
-                with self._group:
-                    card = self._cards[node_id] = _Card(self._labels.get(node_id, node_id), self._hub)
-                self._in_group += 1
-            card.show(node)
-        self._hub.send()
+                card = self._cards[node_id] = _Card()
+                self.view.queue("add", node_id, self._labels.get(node_id, node_id))
+            card.show(node_id, node, self.view)
+        self.view.send()
 
 
 @lru_cache(maxsize=128)

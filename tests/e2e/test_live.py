@@ -127,6 +127,27 @@ def test_reloading_mid_run_keeps_every_log_line_exactly_once(page: Page, tmp_pat
     expect(page.get_by_text(f"{len(seqs)} of {len(seqs)} lines")).to_be_visible()
 
 
+def test_the_output_tab_streams_text_and_shows_it_again_after_a_reload_mid_run(page: Page) -> None:
+    set_model(page, "Coder", "Coder", "scripted/delay=0.3")  # about 4 s of streaming
+    start_run(page)
+    coder = panel(page).get_by_role("region", name="Output of Coder", exact=True)
+    expect(coder).to_contain_text("running", timeout=20_000)
+    expect(coder).to_contain_text("Implementation for")  # streamed text, while the agent still runs
+    expect(panel(page).get_by_role("region", name="Output of Researcher", exact=True)).to_contain_text("done in")
+    page.reload()
+    coder = panel(page).get_by_role("region", name="Output of Coder", exact=True)
+    expect(coder).to_contain_text("running")
+    expect(coder).to_contain_text("Implementation for")  # what had streamed before the reload is back
+    expect(coder).to_contain_text("done in", timeout=20_000)
+    expect(coder.locator("pre code").first).to_contain_text("def solve")  # now markdown
+    names = (
+        panel(page)
+        .get_by_role("region", name=re.compile("^Output of "))
+        .evaluate_all("cards => cards.map(card => card.getAttribute('aria-label'))")
+    )
+    assert names == ["Output of Researcher", "Output of Coder", "Output of Reviewer"]  # in the order they started
+
+
 def test_a_finished_run_is_shown_again_after_a_reload_and_each_workflow_shows_its_own(page: Page) -> None:
     start_run(page)
     expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
