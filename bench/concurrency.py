@@ -4,7 +4,7 @@
 
 Each run is the fan-out template (4 agents) on the scripted model through litellm, streaming 40 chunks
 per agent 50 ms apart, with one watcher per run folding every event into a RunState, as an open page
-does. Model calls run on their own thread (engine/llm.py), as in the app. A ticker asks to wake every
+does. Model calls run in a child process (engine/model_process.py), as in the app. A ticker asks to wake every
 10 ms and records how late it woke: that lateness is what every page of the app would feel.
 Printed side by side: no runs (baseline), 1 run, N runs.
 Target (issue 4): p99 lag < 50 ms with 50 concurrent runs.
@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -72,7 +73,7 @@ async def measure(services: Services, runs: int, seconds: float) -> tuple[list[f
 async def main_async(runs: int, seconds: float) -> None:
     os.environ["FLOWDECK_HOME"] = tempfile.mkdtemp(prefix="flowdeck-bench-concurrency-")
     os.environ["FLOWDECK_MODEL"] = "scripted"
-    services = await asyncio.to_thread(open_services, load_settings(env_file=None))
+    services = await asyncio.to_thread(partial(open_services, load_settings(env_file=None), model_process=True))
     try:
         await measure(services, 1, seconds)  # warm-up: litellm import, first connections
         gc.freeze()  # as the app does once it has started and warmed up (flowdeck/app/server.py)
@@ -84,6 +85,8 @@ async def main_async(runs: int, seconds: float) -> None:
             print(f"{count:>5} {delivered:>7} {delivered / took:>9.0f} {p50:>11.1f} {p99:>8.1f} {max(lags):>8.1f}")
     finally:
         await services.runner.close()
+        if services.models is not None:
+            await services.models.close()
         services.close()
 
 

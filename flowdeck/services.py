@@ -11,6 +11,7 @@ from flowdeck.config import Settings, ensure_home, load_settings
 from flowdeck.engine.embedded import EmbeddedModel
 from flowdeck.engine.llm import LiteLLMCaller
 from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest
+from flowdeck.engine.model_process import ModelProcess, ProcessSettings
 from flowdeck.engine.scripted import ScriptedCaller, is_scripted
 from flowdeck.engine.scripted_litellm import SCRIPTED
 from flowdeck.runner import Runner, recover_interrupted
@@ -28,6 +29,7 @@ class Services:
     runner: Runner
     keys: ProviderKeys
     recovered: list[str]
+    models: ModelProcess | None = None  # the process model calls run in, if they do not run in this one
 
     def close(self) -> None:
         self.cache.close()
@@ -52,8 +54,13 @@ class DirectScripted:
         return await caller.call(request, on_text)
 
 
-def open_services(settings: Settings | None = None, *, caller: ModelCaller | None = None) -> Services:
+def open_services(
+    settings: Settings | None = None, *, caller: ModelCaller | None = None, model_process: bool = False
+) -> Services:
     """Open the database (migrating it), mark runs of dead processes interrupted, build the Runner.
+
+    With `model_process`, model calls run in a child process (see engine/model_process.py): the app server
+    does this, so that litellm's work never holds up the pages it serves.
 
     Blocking: inside a coroutine, call it through asyncio.to_thread.
     """
@@ -65,12 +72,24 @@ def open_services(settings: Settings | None = None, *, caller: ModelCaller | Non
     keys = ProviderKeys(settings.home)
     SCRIPTED.ledger = settings.scripted_ledger
     check_models = None
+    models = None
     if caller is None:
-        litellm_caller = LiteLLMCaller(
-            EmbeddedModel(threads=settings.embedded_threads), keys=keys, ollama_base=settings.ollama_base
-        )
-        check_models = litellm_caller.preflight
-        caller = DirectScripted(litellm_caller) if settings.scripted_direct else litellm_caller
+        real: LiteLLMCaller | ModelProcess
+        if model_process:
+            real = models = ModelProcess(
+                ProcessSettings(
+                    home=settings.home,
+                    embedded_threads=settings.embedded_threads,
+                    ollama_base=settings.ollama_base,
+                    scripted_ledger=settings.scripted_ledger,
+                )
+            )
+        else:
+            real = LiteLLMCaller(
+                EmbeddedModel(threads=settings.embedded_threads), keys=keys, ollama_base=settings.ollama_base
+            )
+        check_models = real.preflight
+        caller = DirectScripted(real) if settings.scripted_direct else real
     runner = Runner(
         runs,
         caller,
@@ -89,4 +108,5 @@ def open_services(settings: Settings | None = None, *, caller: ModelCaller | Non
         runner=runner,
         keys=keys,
         recovered=recovered,
+        models=models,
     )

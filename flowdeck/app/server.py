@@ -74,7 +74,7 @@ def serve(
             "a viewer password (read-only) with `flowdeck auth set-password --viewer`"
         )
     sys.setswitchinterval(SWITCH_INTERVAL)
-    services = open_services(settings)
+    services = open_services(settings, model_process=True)
     secret = store.storage_secret()
     gate = Gate(
         authenticator=authenticator,
@@ -88,6 +88,8 @@ def serve(
     register_login(nicegui_app, gate)
     nicegui_app.mount(PREFIX, build_api(services))
     nicegui_app.on_shutdown(services.runner.close)
+    if services.models is not None:
+        nicegui_app.on_shutdown(services.models.close)
     nicegui_app.on_shutdown(services.close)
     shared_css(UTILITIES_CSS)
     add_run_panel_styles()

@@ -46,6 +46,7 @@ class _ModelThread:
     litellm does a lot of Python work per streamed chunk (pydantic objects, logging hooks, cost lookups):
     measured at 50 concurrent runs it held the app's event loop for most of each second (p99 lag 355 ms).
     On its own loop, that work only competes for the GIL, which Python hands over every few milliseconds.
+    The app server goes further and runs all of this in a child process (engine/model_process.py).
     """
 
     def __init__(self) -> None:

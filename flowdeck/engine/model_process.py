@@ -1,0 +1,299 @@
+"""Model calls in a process of their own: the app's event loop never waits for litellm's Python work.
+
+litellm does about a millisecond of Python work per streamed chunk, and ~15 ms more when a stream ends
+(it rebuilds the whole response to compute usage and cost): ~40 ms of CPU per 40-chunk answer, measured.
+In the app's process that work competed for the GIL with the event loop that serves every page; with 50
+runs at once the loop woke up to 50 ms late at p99 (bench/concurrency.py), and 5-7 ms with litellm out of
+the process. So the app server runs litellm (and the embedded model's server) in a child process, through
+the same LiteLLMCaller, and talks to it with JSON lines on its stdin and stdout:
+
+    to the child:   {"op": "call" | "prepare" | "preflight", "id": n, ...}   {"op": "cancel", "id": n}
+    to the parent:  {"id": n, "text": delta}   {"id": n, "ok": result}   {"id": n, "error": {...}}
+
+The child starts on first use and exits when its stdin closes (the app stopped, or died). If it dies, the
+calls it had fail as ProviderUnavailable (retryable: the retry starts a new one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from flowdeck import errors
+from flowdeck.engine.events import Message, Usage
+from flowdeck.engine.llm_types import Completion, ModelRequest
+
+_LINE_LIMIT = 1 << 28  # a whole answer comes back on one line
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSettings:
+    """What the child needs to build its LiteLLMCaller (as open_services builds one in-process)."""
+
+    home: Path
+    embedded_threads: int = 1
+    ollama_base: str = "http://127.0.0.1:11434"
+    scripted_ledger: Path | None = None
+
+    def to_json(self) -> str:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return orjson.dumps({k: None if v is None else str(v) for k, v in values.items()}).decode()
+
+
+@dataclass(slots=True)
+class _Pending:
+    future: asyncio.Future[Any]
+    on_text: Callable[[str], None] | None = None
+
+
+class ModelProcess:
+    """A ModelCaller (plus preflight) whose calls run in the child process."""
+
+    def __init__(self, settings: ProcessSettings) -> None:
+        self._settings = settings
+        self._proc: asyncio.subprocess.Process | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: dict[int, _Pending] = {}
+        self._next_id = 0
+        self._starting: asyncio.Lock | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.returncode is None else None
+
+    async def prepare(self, models: set[str]) -> None:
+        await self._ask("prepare", {"models": sorted(models)})
+
+    async def preflight(self, models: set[str]) -> dict[str, str]:
+        found: dict[str, str] = await self._ask("preflight", {"models": sorted(models)})
+        return found
+
+    async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
+        payload = {
+            "model": request.model,
+            "messages": [[m.role, m.content] for m in request.messages],
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "timeout": request.timeout,
+        }
+        result = await self._ask("call", {"request": payload}, on_text)
+        usage = Usage(prompt_tokens=result["usage"][0], completion_tokens=result["usage"][1])
+        return Completion(text=result["text"], usage=usage, cost=result["cost"])
+
+    async def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.returncode is not None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 3.0)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+        if self._reader is not None:
+            self._reader.cancel()
+
+    # -- the pipe -------------------------------------------------------------------------------------------
+
+    async def _ask(self, op: str, fields: dict[str, Any], on_text: Callable[[str], None] | None = None) -> Any:
+        proc = await self._running()
+        self._next_id += 1
+        call_id = self._next_id
+        pending = self._pending[call_id] = _Pending(asyncio.get_running_loop().create_future(), on_text)
+        try:
+            assert proc.stdin is not None
+            proc.stdin.write(orjson.dumps({"op": op, "id": call_id, **fields}) + b"\n")
+            await proc.stdin.drain()
+            return await pending.future
+        except asyncio.CancelledError:
+            if call_id in self._pending and proc.returncode is None and proc.stdin is not None:
+                with contextlib.suppress(OSError, RuntimeError):
+                    proc.stdin.write(orjson.dumps({"op": "cancel", "id": call_id}) + b"\n")
+            raise
+        except (OSError, RuntimeError) as exc:  # the pipe broke: the child is gone
+            raise _gone(str(exc)) from None
+        finally:
+            self._pending.pop(call_id, None)
+
+    async def _running(self) -> asyncio.subprocess.Process:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a process's pipes belong to the loop that started it
+            self._loop, self._proc, self._starting = loop, None, asyncio.Lock()
+        assert self._starting is not None
+        async with self._starting:
+            if self._proc is None or self._proc.returncode is not None:
+                self._proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "flowdeck.engine.model_process",
+                    self._settings.to_json(),
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    limit=_LINE_LIMIT,
+                )
+                self._reader = loop.create_task(self._read(self._proc), name="flowdeck model process")
+        return self._proc
+
+    async def _read(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        try:
+            while line := await proc.stdout.readline():
+                message = orjson.loads(line)
+                pending = self._pending.get(message["id"])
+                if pending is None or pending.future.done():
+                    continue  # a call cancelled here
+                if "text" in message:
+                    if pending.on_text is not None:
+                        pending.on_text(message["text"])
+                elif "ok" in message:
+                    pending.future.set_result(message["ok"])
+                else:
+                    pending.future.set_exception(_error_from(message["error"]))
+        finally:
+            if self._proc is proc:
+                self._proc = None  # the next call starts another
+            for pending in list(self._pending.values()):
+                if not pending.future.done():
+                    pending.future.set_exception(_gone(f"exit code {proc.returncode}"))
+
+
+def _gone(detail: str) -> errors.ModelError:
+    return errors.ProviderUnavailable(
+        f"the model process stopped ({detail})",
+        hint="try again; if it keeps happening, see the app's error output",
+    )
+
+
+def _error_to(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, errors.ModelError):
+        return {
+            "class": type(exc).__name__,
+            "message": exc.detail,
+            "model": exc.model,
+            "hint": exc.hint,
+            "retry_after": getattr(exc, "retry_after", None),
+        }
+    if isinstance(exc, errors.FlowdeckError):
+        return {"class": "ConfigError", "message": str(exc)}
+    return {"class": "ModelError", "message": f"internal error in the model process: {type(exc).__name__}: {exc}"}
+
+
+def _error_from(data: dict[str, Any]) -> errors.FlowdeckError:
+    cls = getattr(errors, data["class"], None)
+    if cls is errors.ConfigError:
+        return errors.ConfigError(data["message"])
+    if not (isinstance(cls, type) and issubclass(cls, errors.ModelError)):
+        cls = errors.ModelError
+    exc = cls(data["message"], model=data.get("model", ""), hint=data.get("hint", ""))
+    if isinstance(exc, errors.RateLimited):
+        exc.retry_after = data.get("retry_after")
+    return exc
+
+
+# -- the child ------------------------------------------------------------------------------------------------
+
+
+async def _serve(settings: ProcessSettings, out: Any) -> None:
+    from flowdeck.engine.embedded import EmbeddedModel
+    from flowdeck.engine.llm import LiteLLMCaller
+    from flowdeck.engine.scripted_litellm import SCRIPTED
+    from flowdeck.storage.keys import ProviderKeys
+
+    SCRIPTED.ledger = settings.scripted_ledger
+    caller = LiteLLMCaller(
+        EmbeddedModel(threads=settings.embedded_threads),
+        keys=ProviderKeys(settings.home),
+        ollama_base=settings.ollama_base,
+    )
+    loop = asyncio.get_running_loop()
+    outgoing: list[bytes] = []
+
+    def send(message: dict[str, Any]) -> None:
+        if not outgoing:
+            loop.call_soon(flush)  # one write for everything sent in this turn of the loop
+        outgoing.append(orjson.dumps(message) + b"\n")
+
+    def flush() -> None:
+        out.write(b"".join(outgoing))
+        out.flush()
+        outgoing.clear()
+
+    async def run(message: dict[str, Any]) -> None:
+        call_id = message["id"]
+        try:
+            if message["op"] == "call":
+                fields = message["request"]
+                request = ModelRequest(
+                    model=fields["model"],
+                    messages=[Message(role=role, content=content) for role, content in fields["messages"]],
+                    temperature=fields["temperature"],
+                    max_tokens=fields["max_tokens"],
+                    timeout=fields["timeout"],
+                )
+                completion = await caller.call(request, lambda text: send({"id": call_id, "text": text}))
+                usage = completion.usage
+                result: Any = {
+                    "text": completion.text,
+                    "usage": [usage.prompt_tokens, usage.completion_tokens],
+                    "cost": completion.cost,
+                }
+            elif message["op"] == "prepare":
+                await caller.prepare(set(message["models"]))
+                result = None
+            else:
+                result = await caller.preflight(set(message["models"]))
+            send({"id": call_id, "ok": result})
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:  # every failure goes back to the caller, classified
+            send({"id": call_id, "error": _error_to(exc)})
+        finally:
+            tasks.pop(call_id, None)
+
+    tasks: dict[int, asyncio.Task[None]] = {}
+    reader = asyncio.StreamReader(limit=_LINE_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        message = orjson.loads(line)
+        if message["op"] == "cancel":
+            task = tasks.get(message["id"])
+            if task is not None:
+                task.cancel()
+        else:
+            tasks[message["id"]] = loop.create_task(run(message))
+    for task in tasks.values():
+        task.cancel()
+
+
+def main() -> None:
+    raw = orjson.loads(sys.argv[1])
+    settings = ProcessSettings(
+        home=Path(raw["home"]),
+        embedded_threads=int(raw["embedded_threads"]),
+        ollama_base=raw["ollama_base"],
+        scripted_ledger=Path(raw["scripted_ledger"]) if raw["scripted_ledger"] else None,
+    )
+    # The pipe to the parent is a copy of stdout; stdout itself goes to stderr, so that nothing a library
+    # prints (litellm, llama.cpp) can corrupt the messages.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the app, which closes our stdin: we end then
+    asyncio.run(_serve(settings, out))
+
+
+if __name__ == "__main__":
+    main()
