@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from nicegui import events, ui
 
+from flowdeck.app.transient import transient_dialog
 from flowdeck.engine.dag import build
 from flowdeck.engine.workflow import MAX_FILE_BYTES, Workflow, parse_workflow
 from flowdeck.errors import WorkflowError
@@ -20,7 +21,7 @@ Show = Callable[[Workflow, str | None, bool], None]
 async def templates_gallery(store: WorkflowStore, show: Show) -> None:
     """Built-in templates and the user's own, each with a description and a mini-graph."""
     saved = await asyncio.to_thread(store.list, templates=True)
-    with ui.dialog() as dialog, ui.card().classes("w-[56rem] max-w-full"):
+    with transient_dialog() as dialog, ui.card().classes("w-[56rem] max-w-full"):
         ui.label("New workflow from a template").classes("text-lg font-semibold")
         with ui.grid(columns=2).classes("w-full gap-3"):
             items: list[tuple[Workflow, str | None]] = [(load_template(name), None) for name in template_names()]
@@ -44,7 +45,7 @@ async def templates_gallery(store: WorkflowStore, show: Show) -> None:
 
 async def open_dialog(store: WorkflowStore, show: Show, current_id: str | None) -> None:
     """Saved workflows with search; open, duplicate or delete (asks first) each."""
-    with ui.dialog() as dialog, ui.card().classes("w-[40rem] max-w-full"):
+    with transient_dialog() as dialog, ui.card().classes("w-[40rem] max-w-full"):
         ui.label("Open a saved workflow").classes("text-lg font-semibold")
         search = ui.input("Search saved workflows").props("dense outlined clearable").classes("w-full")
         listing = ui.column().classes("w-full gap-1")
@@ -92,7 +93,7 @@ async def open_dialog(store: WorkflowStore, show: Show, current_id: str | None) 
 
 def import_dialog(show: Show) -> None:
     """Upload a workflow file; every problem is listed and nothing changes unless it is valid."""
-    with ui.dialog() as dialog, ui.card().classes("w-[40rem] max-w-full"):
+    with transient_dialog() as dialog, ui.card().classes("w-[40rem] max-w-full"):
         ui.label("Import a workflow file").classes("text-lg font-semibold")
         ui.label("A .json workflow file; it opens as a new, unsaved workflow.").classes("text-sm text-gray-600")
         problems = ui.column().classes("w-full gap-0")
@@ -129,7 +130,7 @@ def import_dialog(show: Show) -> None:
 
 
 async def confirm(question: str) -> bool:
-    with ui.dialog() as dialog, ui.card():
+    with transient_dialog() as dialog, ui.card():
         ui.label(question)
         with ui.row():
             ui.button("Delete", on_click=lambda: dialog.submit(True)).props("color=negative")

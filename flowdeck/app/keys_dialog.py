@@ -9,12 +9,13 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
+from flowdeck.app.transient import transient_dialog
 from flowdeck.errors import FlowdeckError
 from flowdeck.storage.keys import PROVIDERS, ProviderKeys
 
 
 async def keys_dialog(keys: ProviderKeys) -> None:
-    with ui.dialog() as dialog, ui.card().classes("w-[40rem] max-w-full"):
+    with transient_dialog() as dialog, ui.card().classes("w-[40rem] max-w-full"):
         ui.label("API keys").classes("text-lg font-semibold")
         ui.label(
             "Keys are kept in the data directory, readable only by you, and sent only to their own provider. "

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from nicegui import background_tasks, ui
 
 from flowdeck.app.run_view import RunView
+from flowdeck.app.transient import transient_dialog
 from flowdeck.components.inspector import NodeAction
 from flowdeck.engine.state import RunState
 from flowdeck.engine.workflow import Workflow
@@ -109,7 +110,7 @@ class LiveRun:
         if self.running:
             ui.notify("A run is already going; cancel it first", type="warning")
             return
-        with ui.dialog() as dialog, ui.card().classes("w-[36rem] max-w-full"):
+        with transient_dialog() as dialog, ui.card().classes("w-[36rem] max-w-full"):
             ui.label(f"Run “{workflow.name}”").classes("text-lg font-semibold")
             fields: dict[str, ui.textarea] = {}
             for item in workflow.inputs:

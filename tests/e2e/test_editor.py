@@ -144,6 +144,32 @@ def test_templates_gallery_creates_a_workflow(page: Page) -> None:
     expect(node(page, "Test writer", "Custom agent")).to_be_visible()
 
 
+def test_open_dialog_duplicates_deletes_after_asking_and_opens(page: Page) -> None:
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Saved “Research, code, review”")).to_be_visible()
+    page.get_by_role("button", name="Open", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Duplicate Research, code, review").click()
+    copy = "Research, code, review (copy)"
+    expect(dialog.get_by_role("button", name=f"Open {copy}")).to_be_visible()
+    expect(dialog.get_by_role("button", name="Delete Research, code, review", exact=True)).to_be_disabled()  # open now
+    dialog.get_by_role("button", name=f"Delete {copy}").click()
+    page.get_by_role("dialog").filter(has_text="This cannot be undone").get_by_role("button", name="Cancel").click()
+    expect(dialog.get_by_role("button", name=f"Open {copy}")).to_be_visible()  # asked, and kept
+    dialog.get_by_role("button", name=f"Delete {copy}").click()
+    page.get_by_role("dialog").filter(has_text="This cannot be undone").get_by_role("button", name="Delete").click()
+    expect(dialog.get_by_role("button", name=f"Open {copy}")).to_have_count(0)
+    dialog.get_by_role("button", name="Close").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    # Opened again, it lists what is saved now; picking a workflow opens it.
+    page.get_by_role("button", name="Open", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("button", name=re.compile("^Open "))).to_have_count(1)
+    dialog.get_by_role("button", name="Open Research, code, review").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_label("Workflow name")).to_have_value("Research, code, review")
+
+
 def test_refresh_with_unsaved_edits_restores_the_draft(page: Page) -> None:
     page.get_by_role("button", name="Add Custom agent").click()
     expect(node(page, "Custom agent", "Custom agent")).to_be_visible()
