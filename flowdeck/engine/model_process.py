@@ -114,6 +114,8 @@ class ModelProcess:
         call_id = self._next_id
         pending = self._pending[call_id] = _Pending(asyncio.get_running_loop().create_future(), on_text)
         try:
+            if self._proc is not proc:  # it died while this call was being made: its reader has already left
+                raise _gone(f"exit code {proc.returncode}")
             assert proc.stdin is not None
             proc.stdin.write(orjson.dumps({"op": op, "id": call_id, **fields}) + b"\n")
             await proc.stdin.drain()
