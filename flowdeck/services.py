@@ -14,6 +14,7 @@ from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest
 from flowdeck.engine.model_process import ModelProcess, ProcessSettings
 from flowdeck.engine.scripted import ScriptedCaller, is_scripted
 from flowdeck.engine.scripted_litellm import SCRIPTED
+from flowdeck.model_worker import model_process as start_model_process
 from flowdeck.runner import Runner, recover_interrupted
 from flowdeck.storage import OutputCache, RunLog, WorkflowStore, open_database
 from flowdeck.storage.keys import ProviderKeys
@@ -76,7 +77,7 @@ def open_services(
     if caller is None:
         real: LiteLLMCaller | ModelProcess
         if model_process:
-            real = models = ModelProcess(
+            real = models = start_model_process(
                 ProcessSettings(
                     home=settings.home,
                     embedded_threads=settings.embedded_threads,

@@ -16,6 +16,7 @@ from flowdeck.engine.llm import LiteLLMCaller
 from flowdeck.engine.llm_types import ModelRequest
 from flowdeck.engine.model_process import ModelProcess, ProcessSettings
 from flowdeck.errors import AuthenticationFailed, BadRequest, ModelError, ProviderUnavailable, RateLimited
+from flowdeck.model_worker import model_process
 
 
 def request(model: str, task: str = "Reverse a string") -> ModelRequest:
@@ -25,7 +26,7 @@ def request(model: str, task: str = "Reverse a string") -> ModelRequest:
 
 @pytest.fixture
 async def models(tmp_path: Path) -> AsyncIterator[ModelProcess]:
-    process = ModelProcess(ProcessSettings(home=tmp_path))
+    process = model_process(ProcessSettings(home=tmp_path))
     yield process
     await process.close()
 

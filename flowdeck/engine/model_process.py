@@ -5,7 +5,7 @@ litellm does about a millisecond of Python work per streamed chunk, and ~15 ms m
 In the app's process that work competed for the GIL with the event loop that serves every page; with 50
 runs at once the loop woke up to 50 ms late at p99 (bench/concurrency.py), and 5-7 ms with litellm out of
 the process. So the app server runs litellm (and the embedded model's server) in a child process, through
-the same LiteLLMCaller, and talks to it with JSON lines on its stdin and stdout:
+the same LiteLLMCaller (flowdeck/model_worker.py), and talks to it with JSON lines on its stdin and stdout:
 
     to the child:   {"op": "call" | "prepare" | "preflight", "id": n, ...}   {"op": "cancel", "id": n}
     to the parent:  {"id": n, "text": delta}   {"id": n, "ok": result}   {"id": n, "error": {...}}
@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -29,10 +26,10 @@ from typing import Any
 import orjson
 
 from flowdeck import errors
-from flowdeck.engine.events import Message, Usage
+from flowdeck.engine.events import Usage
 from flowdeck.engine.llm_types import Completion, ModelRequest
 
-_LINE_LIMIT = 1 << 28  # a whole answer comes back on one line
+LINE_LIMIT = 1 << 28  # a whole answer comes back on one line
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +45,16 @@ class ProcessSettings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         return orjson.dumps({k: None if v is None else str(v) for k, v in values.items()}).decode()
 
+    @classmethod
+    def from_json(cls, text: str) -> ProcessSettings:
+        raw = orjson.loads(text)
+        return cls(
+            home=Path(raw["home"]),
+            embedded_threads=int(raw["embedded_threads"]),
+            ollama_base=raw["ollama_base"],
+            scripted_ledger=Path(raw["scripted_ledger"]) if raw["scripted_ledger"] else None,
+        )
+
 
 @dataclass(slots=True)
 class _Pending:
@@ -56,10 +63,12 @@ class _Pending:
 
 
 class ModelProcess:
-    """A ModelCaller (plus preflight) whose calls run in the child process."""
+    """A ModelCaller (plus preflight) whose calls run in a child process, started with `command` followed by
+    the settings as JSON (flowdeck/model_worker.py makes one)."""
 
-    def __init__(self, settings: ProcessSettings) -> None:
+    def __init__(self, settings: ProcessSettings, command: Sequence[str]) -> None:
         self._settings = settings
+        self._command = tuple(command)
         self._proc: asyncio.subprocess.Process | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -138,13 +147,11 @@ class ModelProcess:
         async with self._starting:
             if self._proc is None or self._proc.returncode is not None:
                 self._proc = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "flowdeck.engine.model_process",
+                    *self._command,
                     self._settings.to_json(),
                     stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE,
-                    limit=_LINE_LIMIT,
+                    limit=LINE_LIMIT,
                 )
                 self._reader = loop.create_task(self._read(self._proc), name="flowdeck model process")
         return self._proc
@@ -163,7 +170,7 @@ class ModelProcess:
                 elif "ok" in message:
                     pending.future.set_result(message["ok"])
                 else:
-                    pending.future.set_exception(_error_from(message["error"]))
+                    pending.future.set_exception(error_from_json(message["error"]))
         finally:
             if self._proc is proc:
                 self._proc = None  # the next call starts another
@@ -179,7 +186,7 @@ def _gone(detail: str) -> errors.ModelError:
     )
 
 
-def _error_to(exc: BaseException) -> dict[str, Any]:
+def error_to_json(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, errors.ModelError):
         return {
             "class": type(exc).__name__,
@@ -193,7 +200,7 @@ def _error_to(exc: BaseException) -> dict[str, Any]:
     return {"class": "ModelError", "message": f"internal error in the model process: {type(exc).__name__}: {exc}"}
 
 
-def _error_from(data: dict[str, Any]) -> errors.FlowdeckError:
+def error_from_json(data: dict[str, Any]) -> errors.FlowdeckError:
     cls = getattr(errors, data["class"], None)
     if cls is errors.ConfigError:
         return errors.ConfigError(data["message"])
@@ -203,99 +210,3 @@ def _error_from(data: dict[str, Any]) -> errors.FlowdeckError:
     if isinstance(exc, errors.RateLimited):
         exc.retry_after = data.get("retry_after")
     return exc
-
-
-# -- the child ------------------------------------------------------------------------------------------------
-
-
-async def _serve(settings: ProcessSettings, out: Any) -> None:
-    from flowdeck.engine.embedded import EmbeddedModel
-    from flowdeck.engine.llm import LiteLLMCaller
-    from flowdeck.engine.scripted_litellm import SCRIPTED
-    from flowdeck.storage.keys import ProviderKeys
-
-    SCRIPTED.ledger = settings.scripted_ledger
-    caller = LiteLLMCaller(
-        EmbeddedModel(threads=settings.embedded_threads),
-        keys=ProviderKeys(settings.home),
-        ollama_base=settings.ollama_base,
-    )
-    loop = asyncio.get_running_loop()
-    outgoing: list[bytes] = []
-
-    def send(message: dict[str, Any]) -> None:
-        if not outgoing:
-            loop.call_soon(flush)  # one write for everything sent in this turn of the loop
-        outgoing.append(orjson.dumps(message) + b"\n")
-
-    def flush() -> None:
-        out.write(b"".join(outgoing))
-        out.flush()
-        outgoing.clear()
-
-    async def run(message: dict[str, Any]) -> None:
-        call_id = message["id"]
-        try:
-            if message["op"] == "call":
-                fields = message["request"]
-                request = ModelRequest(
-                    model=fields["model"],
-                    messages=[Message(role=role, content=content) for role, content in fields["messages"]],
-                    temperature=fields["temperature"],
-                    max_tokens=fields["max_tokens"],
-                    timeout=fields["timeout"],
-                )
-                completion = await caller.call(request, lambda text: send({"id": call_id, "text": text}))
-                usage = completion.usage
-                result: Any = {
-                    "text": completion.text,
-                    "usage": [usage.prompt_tokens, usage.completion_tokens],
-                    "cost": completion.cost,
-                }
-            elif message["op"] == "prepare":
-                await caller.prepare(set(message["models"]))
-                result = None
-            else:
-                result = await caller.preflight(set(message["models"]))
-            send({"id": call_id, "ok": result})
-        except asyncio.CancelledError:
-            pass
-        except BaseException as exc:  # every failure goes back to the caller, classified
-            send({"id": call_id, "error": _error_to(exc)})
-        finally:
-            tasks.pop(call_id, None)
-
-    tasks: dict[int, asyncio.Task[None]] = {}
-    reader = asyncio.StreamReader(limit=_LINE_LIMIT)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while line := await reader.readline():
-        message = orjson.loads(line)
-        if message["op"] == "cancel":
-            task = tasks.get(message["id"])
-            if task is not None:
-                task.cancel()
-        else:
-            tasks[message["id"]] = loop.create_task(run(message))
-    for task in tasks.values():
-        task.cancel()
-
-
-def main() -> None:
-    raw = orjson.loads(sys.argv[1])
-    settings = ProcessSettings(
-        home=Path(raw["home"]),
-        embedded_threads=int(raw["embedded_threads"]),
-        ollama_base=raw["ollama_base"],
-        scripted_ledger=Path(raw["scripted_ledger"]) if raw["scripted_ledger"] else None,
-    )
-    # The pipe to the parent is a copy of stdout; stdout itself goes to stderr, so that nothing a library
-    # prints (litellm, llama.cpp) can corrupt the messages.
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the app, which closes our stdin: we end then
-    asyncio.run(_serve(settings, out))
-
-
-if __name__ == "__main__":
-    main()
