@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flowdeck.engine.events import record
+from flowdeck.engine.events import Record
 from flowdeck.engine.workflow import AgentConfig, Node
 
 
@@ -67,8 +67,7 @@ PRESETS: dict[str, AgentPreset] = {
 }
 
 
-@record
-class ResolvedAgent:
+class ResolvedAgent(Record, frozen=True):
     """A node's effective settings: its config with the preset and workflow defaults filled in."""
 
     model: str

@@ -7,11 +7,10 @@ import json
 from collections.abc import Callable
 from typing import Protocol
 
-from flowdeck.engine.events import Message, Usage, record
+from flowdeck.engine.events import Message, Record, Usage
 
 
-@record
-class ModelRequest:
+class ModelRequest(Record, frozen=True):
     model: str
     messages: list[Message]
     temperature: float
@@ -19,8 +18,7 @@ class ModelRequest:
     timeout: float
 
 
-@record
-class Completion:
+class Completion(Record, frozen=True):
     text: str
     usage: Usage
     cost: float

@@ -95,12 +95,19 @@ class Outbox:
         cached: bool,
         attempts: int,
     ) -> None:
-        """node_finished, then a handoff of the output along each edge, all stamped with the same time."""
+        """node_finished, then a handoff of the output along each edge, all stamped with the same time.
+
+        The handoffs are numbered and queued inline rather than through _emit: a node of a densely connected
+        graph hands off along ten edges or more, and the two calls per event cost ~0.4 us each."""
         run_id, text, now = self.run_id, completion.text, time.time()
-        self._emit(
+        queue = self._queue
+        if not queue:
+            self._wakeup.set()
+        seq = self._seq + 1
+        queue.append(
             NodeFinished(
                 run_id=run_id,
-                seq=self._next_seq(),
+                seq=seq,
                 ts=now,
                 node_id=node_id,
                 execution=execution,
@@ -113,10 +120,11 @@ class Outbox:
             )
         )
         for edge in edges:
-            self._emit(
+            seq += 1
+            queue.append(
                 Handoff(
                     run_id=run_id,
-                    seq=self._next_seq(),
+                    seq=seq,
                     ts=now,
                     node_id=node_id,
                     execution=execution,
@@ -125,6 +133,7 @@ class Outbox:
                     message=text,
                 )
             )
+        self._seq = seq
 
     def _next_seq(self) -> int:
         self._seq += 1

@@ -13,7 +13,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from flowdeck.engine.events import record
+from flowdeck.engine.events import Record
 from flowdeck.errors import PromptError
 
 MAX_RENDERED_CHARS = 400_000
@@ -21,8 +21,7 @@ MAX_RENDER_SECONDS = 2.0
 _ALLOWED_NAMES = frozenset({"inputs", "outputs", "upstream"})
 
 
-@record
-class UpstreamOutput:
+class UpstreamOutput(Record, frozen=True):
     """An upstream agent's output as a prompt sees it."""
 
     id: str

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from sqlalchemy import Engine, Table, select
 
 from flowdeck.engine.events import (
@@ -16,7 +15,8 @@ from flowdeck.engine.events import (
     RunFinished,
     RunInterrupted,
     RunStarted,
-    event_from_dict,
+    events_from_json,
+    events_to_json,
 )
 from flowdeck.errors import NotFoundError, StorageError
 from flowdeck.storage.tables import EventBatchRow, NodeOutputRow, RunRow
@@ -101,7 +101,7 @@ class RunLog:
             elif isinstance(e, RunStarted):
                 started = e
         sql = self._sql
-        data = orjson.dumps(events).decode()
+        data = events_to_json(events)
         with self._writer_lock:
             if self._writer is None:
                 self._writer = self._engine.raw_connection()
@@ -142,9 +142,9 @@ class RunLog:
         found: list[Event] = []
         with self._engine.connect() as conn:
             for data in conn.execute(query).scalars():
-                for item in orjson.loads(data):
-                    if item["seq"] > after_seq:
-                        found.append(event_from_dict(item))
+                for event in events_from_json(data):
+                    if event.seq > after_seq:
+                        found.append(event)
                         if limit is not None and len(found) >= limit:
                             return found
         return found
