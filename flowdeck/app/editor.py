@@ -15,6 +15,7 @@ from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.app.live import LiveRun
 from flowdeck.app.model_options import model_options
 from flowdeck.app.run_view import RunView, run_panel
+from flowdeck.app.theme import page_theme, remember
 from flowdeck.components.canvas import FlowCanvas
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
@@ -60,7 +61,7 @@ class Editor:
         saved = await asyncio.to_thread(self.services.keys.masked)
         self.models = await model_options(self.services.settings, saved)
         ui.query(".nicegui-content").classes("p-0 gap-0")
-        dark = ui.dark_mode(False)
+        dark = page_theme()
         with ui.header().classes("items-center gap-1 no-wrap bg-slate-900 py-2"):
             ui.label("flowdeck").classes("text-lg font-bold mr-1")
             self.name = (
@@ -114,7 +115,8 @@ class Editor:
             .style("height: calc(100vh - 64px)") as self.splitter
         ):
             with self.splitter.before:
-                self.canvas = FlowCanvas(self.doc.canvas_nodes(), self.doc.canvas_edges()).classes("w-full h-full")
+                self.canvas = FlowCanvas(self.doc.canvas_nodes(), self.doc.canvas_edges(), dark=bool(dark.value))
+                self.canvas.classes("w-full h-full")
             with self.splitter.after:
                 # Built when a run is first shown (_run_panel): a page that only edits does not mount the panel
                 # (~0.2 s of the page's first load here).
@@ -348,6 +350,7 @@ class Editor:
 
     def _toggle_theme(self, dark: Any) -> None:
         dark.toggle()
+        remember(bool(dark.value))
         self.canvas.patch({"op": "theme", "dark": bool(dark.value)})
 
     # -- the local draft: unsaved edits kept in the browser, so a refresh or a closed tab loses nothing ----

@@ -14,6 +14,7 @@ from flowdeck.app.compare import compare_page
 from flowdeck.app.live import LiveRun
 from flowdeck.app.replay import Replay
 from flowdeck.app.run_view import run_panel
+from flowdeck.app.theme import chosen_dark, page_theme, remember
 from flowdeck.components.canvas import FlowCanvas
 from flowdeck.document import Document
 from flowdeck.engine.agents import display_name
@@ -90,6 +91,12 @@ async def follow_latest(services: Services) -> None:
 
 def header(title: str) -> None:
     ui.query(".nicegui-content").classes("p-0 gap-0")
+    dark = page_theme()
+
+    def toggle_theme() -> None:
+        remember(not dark.value)
+        ui.navigate.reload()  # the canvas and charts of a run are drawn again in the other theme
+
     with ui.header().classes("items-center gap-3 no-wrap bg-slate-900 py-2"):
         ui.label("flowdeck").classes("text-lg font-bold")
         ui.label(title).classes("text-base")
@@ -98,6 +105,8 @@ def header(title: str) -> None:
             ui.link("Editor", "/").classes("text-white")
         ui.link("Runs", "/runs").classes("text-white")
         ui.link("Live", "/live").classes("text-white")
+        theme = ui.button(icon="dark_mode", on_click=toggle_theme)
+        theme.props('flat dense color=white aria-label="Toggle dark theme"')
         account_controls()
 
 
@@ -201,7 +210,8 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
         .style("height: calc(100vh - 112px)") as splitter
     ):
         with splitter.before:
-            canvas = FlowCanvas(doc.canvas_nodes(), doc.canvas_edges(), readonly=True).classes("w-full h-full")
+            canvas = FlowCanvas(doc.canvas_nodes(), doc.canvas_edges(), dark=chosen_dark(), readonly=True)
+            canvas.classes("w-full h-full")
         with splitter.after, ui.column().classes("w-full h-full gap-0 no-wrap") as panel:
             view, _ = run_panel(canvas, on_select=lambda node_id: None)
     panel.props["role"] = "region"

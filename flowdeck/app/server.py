@@ -105,7 +105,8 @@ def serve(
         try:
             await services.runner.prepare({services.settings.default_model})
         except FlowdeckError as exc:
-            log.warning("the default model is not ready: %s", exc)
+            if not (nicegui_app.is_stopping or nicegui_app.is_stopped):  # stopped mid-way, it has nothing to say
+                log.warning("the default model is not ready: %s", exc)
         gc.freeze()  # litellm's modules, imported just now, live as long as the process too
 
     nicegui_app.on_startup(_collect_garbage_again)

@@ -1,4 +1,5 @@
-"""The palette of agent types: drag one onto the canvas, or click it (or press Enter on it) to add one."""
+"""The palette of agent types: drag one onto the canvas, or click it (or press Enter on it) to add one; Enter in
+the search box adds the first agent it shows."""
 
 from __future__ import annotations
 
@@ -22,9 +23,15 @@ def palette(on_add: Callable[[str], None]) -> None:
             card.set_visibility(not needle or needle in f"{preset.title} {preset.description}".lower())
 
     ui.label("Agents").classes("text-xs font-semibold uppercase tracking-wide text-gray-500")
-    ui.input(label="Search agents", on_change=lambda e: filter_cards(e.value or "")).props(
-        "dense outlined clearable"
-    ).classes("w-full")
+
+    def add_first_match() -> None:
+        shown = [agent_type for agent_type, card in cards.items() if card.visible]
+        if shown:
+            on_add(shown[0])
+
+    search = ui.input(label="Search agents", on_change=lambda e: filter_cards(e.value or ""))
+    search.props("dense outlined clearable").classes("w-full").tooltip("Enter adds the first agent shown")
+    search.on("keydown.enter", add_first_match)
     for preset in PRESETS.values():
         with (
             ui.element("div")

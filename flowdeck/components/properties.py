@@ -63,9 +63,9 @@ def properties(doc: Document, node_id: str | None, models: dict[str, str], on_ed
             .classes("grow")
         )
         number = (
-            ui.number("Temperature", value=effective.temperature, step=0.05, format="%.2f")
-            .props("dense outlined")
-            .classes("w-28")
+            ui.number(value=effective.temperature, step=0.05, format="%.2f")
+            .props('dense outlined aria-label="Temperature"')  # the heading above is its visible label
+            .classes("w-24")
         )
 
     def slid(event: Any) -> None:
