@@ -52,7 +52,8 @@ def run_panel(
         if title:
             ui.label(title).classes("text-sm font-semibold")
         progress = ui.label("").classes("text-sm whitespace-nowrap")
-        bar = ui.linear_progress(value=0, show_value=False).props("rounded animation-speed=150").classes("w-40")
+        bar = ui.linear_progress(value=0, show_value=False).classes("w-40")
+        bar.props('rounded animation-speed=150 aria-label="Run progress"')
         if on_cancel is not None:
             ui.space()
             cancel = ui.button("Cancel run", icon="stop", on_click=on_cancel)

@@ -68,6 +68,8 @@ def test_fan_out_run_shows_every_agent_queued_running_succeeded(page: Page) -> N
     reviewer = node(page, "Reviewer", "Reviewer")
     expect(node(page, "Researcher", "Researcher")).to_contain_text("running", timeout=20_000)
     expect(reviewer).to_contain_text("queued")
+    expect(page.get_by_text(re.compile(r"^Running: 0/4 agents"))).to_be_visible()
+    expect(page.get_by_role("progressbar", name="Run progress")).to_have_attribute("aria-valuenow", "0")
     # Streamed text shows in the Output tab while the agent is still running.
     expect(panel(page).get_by_text("Research notes on")).to_be_visible()
     expect(node(page, "Researcher", "Researcher")).to_contain_text("running")
@@ -75,6 +77,8 @@ def test_fan_out_run_shows_every_agent_queued_running_succeeded(page: Page) -> N
     expect(node(page, "Coder: fast", "Coder")).to_contain_text("running")
     expect(reviewer).to_contain_text("running")
     expect(page.get_by_text("Succeeded: 4/4 agents")).to_be_visible(timeout=20_000)
+    expect(page.get_by_role("progressbar", name="Run progress")).to_have_attribute("aria-valuenow", "1")
+    expect(page.get_by_text(re.compile(r"Succeeded: 4/4 agents · [\d.]+ s · [1-9]\d* tokens"))).to_be_visible()
     for label, title in (("Researcher", "Researcher"), ("Coder: simple", "Coder"), ("Coder: fast", "Coder")):
         expect(node(page, label, title)).to_contain_text("done")
     expect(reviewer).to_contain_text("done")
