@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -133,85 +133,13 @@ class RunState:
 
     def apply(self, event: Event) -> None:
         """Fold one event in. Events at or below last_seq are ignored, so replays never double-count."""
-        if event.seq <= self.last_seq:
+        seq, last = event.seq, self.last_seq
+        if seq <= last:
             return
-        if event.seq != self.last_seq + 1:
+        if seq != last + 1:
             self.gaps += 1
-        self.last_seq = event.seq
-        if isinstance(event, Token):
-            ex = self._execution(event.node_id, event.execution)
-            if event.attempt == ex.attempt or ex.attempt == 0:
-                ex.text += event.text
-        elif isinstance(event, NodeStarted):
-            ex = self._execution(event.node_id, event.execution)
-            ex.status = "running"
-            ex.attempt = event.attempt
-            ex.model = event.model
-            ex.messages = event.messages
-            ex.parameters = event.parameters
-            ex.received_from = event.received_from
-            ex.text = ""
-            ex.retry_wait = None
-            if ex.started_at is None:
-                ex.started_at = event.ts
-        elif isinstance(event, NodeFinished):
-            ex = self._execution(event.node_id, event.execution)
-            ex.status = "succeeded"
-            ex.output = event.output
-            ex.text = event.output
-            ex.usage = event.usage
-            ex.cost = event.cost
-            ex.duration = event.duration
-            ex.cached = event.cached
-            ex.finished_at = event.ts
-            ex.error_kind = ex.error = None
-            self.usage = self.usage + event.usage
-            self.cost += event.cost
-        elif isinstance(event, Handoff):
-            self.handoffs.append(event)
-        elif isinstance(event, Log):
-            self.logs.append(event)
-        elif isinstance(event, NodeRetrying):
-            ex = self._execution(event.node_id, event.execution)
-            ex.status = "retrying"
-            ex.error_kind = event.error_kind
-            ex.error = event.message
-            ex.retry_wait = event.wait
-            ex.max_attempts = event.max_attempts
-        elif isinstance(event, NodeFailed):
-            ex = self._execution(event.node_id, event.execution)
-            ex.status = "cancelled" if event.error_kind == "cancelled" else "failed"
-            ex.error_kind = event.error_kind
-            ex.error = event.message
-            ex.finished_at = event.ts
-            if ex.started_at is not None:
-                ex.duration = event.ts - ex.started_at
-        elif isinstance(event, NodeSkipped):
-            ex = self._execution(event.node_id, event.execution)
-            ex.status = "skipped"
-            ex.skip_reason = event.reason
-        elif isinstance(event, RunStarted):
-            self.run_id = event.run_id
-            self.status = "running"
-            self.workflow_name = event.workflow_name
-            self.workflow = event.workflow
-            self.reused = list(event.reused)
-            self.inputs = dict(event.inputs)
-            self.started_at = event.ts
-            for node_id in event.node_ids:
-                self.nodes.setdefault(node_id, NodeState(node_id=node_id))
-        elif isinstance(event, RunFinished):
-            self.status = event.status
-            self.finished_at = event.ts
-            self.duration = event.duration
-        elif isinstance(event, RunInterrupted):
-            self.status = "interrupted"
-            self.finished_at = event.ts
-            self.interrupted_nodes = list(event.running)
-            for node in self.nodes.values():
-                latest = node.latest
-                if latest is not None and latest.status not in TERMINAL_NODE:
-                    latest.status = "interrupted"
+        self.last_seq = seq
+        _APPLY[type(event)](self, event)
 
     def _execution(self, node_id: str, index: int) -> Execution:
         node = self.nodes.get(node_id)
@@ -228,6 +156,120 @@ class RunState:
                     result[node_id] = ex.output
                     break
         return result
+
+
+# -- how each kind of event changes the state (looked up by type: a run folds thousands of events) -------------
+
+
+def _token(state: RunState, event: Token) -> None:
+    ex = state._execution(event.node_id, event.execution)
+    if event.attempt == ex.attempt or ex.attempt == 0:
+        ex.text += event.text
+
+
+def _node_started(state: RunState, event: NodeStarted) -> None:
+    ex = state._execution(event.node_id, event.execution)
+    ex.status = "running"
+    ex.attempt = event.attempt
+    ex.model = event.model
+    ex.messages = event.messages
+    ex.parameters = event.parameters
+    ex.received_from = event.received_from
+    ex.text = ""
+    ex.retry_wait = None
+    if ex.started_at is None:
+        ex.started_at = event.ts
+
+
+def _node_finished(state: RunState, event: NodeFinished) -> None:
+    ex = state._execution(event.node_id, event.execution)
+    ex.status = "succeeded"
+    ex.output = event.output
+    ex.text = event.output
+    ex.usage = event.usage
+    ex.cost = event.cost
+    ex.duration = event.duration
+    ex.cached = event.cached
+    ex.finished_at = event.ts
+    ex.error_kind = ex.error = None
+    state.usage = state.usage + event.usage
+    state.cost += event.cost
+
+
+def _handoff(state: RunState, event: Handoff) -> None:
+    state.handoffs.append(event)
+
+
+def _log(state: RunState, event: Log) -> None:
+    state.logs.append(event)
+
+
+def _node_retrying(state: RunState, event: NodeRetrying) -> None:
+    ex = state._execution(event.node_id, event.execution)
+    ex.status = "retrying"
+    ex.error_kind = event.error_kind
+    ex.error = event.message
+    ex.retry_wait = event.wait
+    ex.max_attempts = event.max_attempts
+
+
+def _node_failed(state: RunState, event: NodeFailed) -> None:
+    ex = state._execution(event.node_id, event.execution)
+    ex.status = "cancelled" if event.error_kind == "cancelled" else "failed"
+    ex.error_kind = event.error_kind
+    ex.error = event.message
+    ex.finished_at = event.ts
+    if ex.started_at is not None:
+        ex.duration = event.ts - ex.started_at
+
+
+def _node_skipped(state: RunState, event: NodeSkipped) -> None:
+    ex = state._execution(event.node_id, event.execution)
+    ex.status = "skipped"
+    ex.skip_reason = event.reason
+
+
+def _run_started(state: RunState, event: RunStarted) -> None:
+    state.run_id = event.run_id
+    state.status = "running"
+    state.workflow_name = event.workflow_name
+    state.workflow = event.workflow
+    state.reused = list(event.reused)
+    state.inputs = dict(event.inputs)
+    state.started_at = event.ts
+    for node_id in event.node_ids:
+        state.nodes.setdefault(node_id, NodeState(node_id=node_id))
+
+
+def _run_finished(state: RunState, event: RunFinished) -> None:
+    state.status = event.status
+    state.finished_at = event.ts
+    state.duration = event.duration
+
+
+def _run_interrupted(state: RunState, event: RunInterrupted) -> None:
+    state.status = "interrupted"
+    state.finished_at = event.ts
+    state.interrupted_nodes = list(event.running)
+    for node in state.nodes.values():
+        latest = node.latest
+        if latest is not None and latest.status not in TERMINAL_NODE:
+            latest.status = "interrupted"
+
+
+_APPLY: dict[type[Event], Callable[[RunState, Any], None]] = {
+    Token: _token,
+    NodeStarted: _node_started,
+    NodeFinished: _node_finished,
+    Handoff: _handoff,
+    Log: _log,
+    NodeRetrying: _node_retrying,
+    NodeFailed: _node_failed,
+    NodeSkipped: _node_skipped,
+    RunStarted: _run_started,
+    RunFinished: _run_finished,
+    RunInterrupted: _run_interrupted,
+}
 
 
 def fold(events: Iterable[Event], state: RunState | None = None) -> RunState:
