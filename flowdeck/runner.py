@@ -19,7 +19,7 @@ from flowdeck.engine.run import OutputCache, Run
 from flowdeck.engine.state import TERMINAL_NODE, RunState, fold
 from flowdeck.engine.workflow import Workflow, parse_workflow
 from flowdeck.errors import ModelsNotReady, NotFoundError, Problem, WorkflowError
-from flowdeck.storage.runs import RunLog, RunSummary
+from flowdeck.storage.runs import RunLog, RunSummary, StoredBatch
 
 log = logging.getLogger("flowdeck.runner")
 
@@ -219,7 +219,10 @@ class Runner:
 
     async def wait(self, run_id: str) -> RunState:
         """Wait for a run to end and return its final state."""
-        return fold([event async for event in self.subscribe(run_id)])
+        state = RunState()
+        async for batch in self.subscribe_batches(run_id):
+            fold(batch, state)
+        return state
 
     def cancel(self, run_id: str) -> bool:
         active = self._active.get(run_id)
@@ -266,8 +269,9 @@ class Runner:
         try:
             while batch := await run.next_batch():
                 # Stored before anyone is told: what a watcher sees is already durable.
+                stored = StoredBatch.of(batch)
                 await asyncio.get_running_loop().run_in_executor(
-                    self._writer, partial(self._log.append, batch, owner=_OWNER, workflow_id=active.workflow_id)
+                    self._writer, partial(self._log.write, stored, owner=_OWNER, workflow_id=active.workflow_id)
                 )
                 active.events.extend(batch)
                 for queue in active.subscribers:
