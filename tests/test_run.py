@@ -166,7 +166,7 @@ async def test_retry_after_is_honoured_and_capped() -> None:
 
 async def test_streamed_deltas_are_merged_into_about_one_event_per_50_ms_per_agent() -> None:
     # Two agents side by side, each streaming 60 chunks 5 ms apart (~0.3 s): one token event per chunk would
-    # be 120 events; merged, the first chunk goes at once and the rest about every 50 ms.
+    # be 120 events; merged, what streamed goes about every 50 ms.
     workflow = make_workflow([("a", "custom"), ("b", "custom")], [])
     events = await drain(run_of(workflow, model="scripted/chunks=60,delay=0.005"))
     for node in ("a", "b"):

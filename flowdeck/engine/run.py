@@ -250,7 +250,8 @@ class Run:
                 self._finish_node(node_id, execution, hit, duration=0.0, cached=True, attempts=1)
                 return True
 
-        tokens = TokenBuffer(self._outbox, node_id, execution, self._flusher)
+        tokens = TokenBuffer(self._outbox, node_id, execution)
+        flusher = self._flusher
         t0 = time.monotonic()
         max_attempts = agent.retries + 1
         attempts = 0
@@ -260,10 +261,12 @@ class Run:
             attempts += 1
             tokens.attempt = attempts
             self._outbox.node_started(node_id, execution, attempts, request, preds)
+            flusher.attach(tokens)
             try:
                 return await self._caller.call(request, tokens.add)
             finally:
                 tokens.flush()
+                flusher.detach(tokens)
 
         def on_retry(error: ModelError, next_attempt: int, wait: float) -> None:
             self._outbox.put(
