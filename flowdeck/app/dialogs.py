@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from nicegui import events, ui
 
@@ -19,28 +20,49 @@ Show = Callable[[Workflow, str | None, bool], None]
 
 
 async def templates_gallery(store: WorkflowStore, show: Show) -> None:
-    """Built-in templates and the user's own, each with a description and a mini-graph."""
+    """Built-in templates and the user's own, each with a description and a mini-graph; one's own can be deleted."""
     saved = await asyncio.to_thread(store.list, templates=True)
     with transient_dialog() as dialog, ui.card().classes("w-[56rem] max-w-full"):
         ui.label("New workflow from a template").classes("text-lg font-semibold")
+
+        def use(workflow: Workflow) -> None:
+            show(workflow, None, False)
+            dialog.close()
+
+        async def delete(template_id: str, name: str) -> None:
+            if await confirm(f"Delete your template “{name}”? This cannot be undone."):
+                await asyncio.to_thread(store.delete, template_id)
+                dialog.close()
+                await templates_gallery(store, show)
+
         with ui.grid(columns=2).classes("w-full gap-3"):
-            items: list[tuple[Workflow, str | None]] = [(load_template(name), None) for name in template_names()]
-            items += [(item.workflow, item.id) for item in saved]
-            for workflow, template_id in items:
-                with ui.card().classes("gap-1").props("flat bordered"):
-                    ui.html(preview_svg(workflow), sanitize=False).classes("w-full")
-                    ui.label(workflow.name).classes("font-semibold")
-                    if template_id:
-                        ui.label("Your template").classes("text-xs text-indigo-500")
-                    ui.label(workflow.description or "No description.").classes("text-sm text-gray-600")
-
-                    def use(_: object, workflow: Workflow = workflow) -> None:
-                        show(workflow, None, False)
-                        dialog.close()
-
-                    ui.button(f"Use {workflow.name}", on_click=use).props("flat no-caps color=indigo")
+            for name in template_names():
+                _template_card(load_template(name), on_use=use)
+            for item in saved:
+                _template_card(item.workflow, on_use=use, on_delete=partial(delete, item.id, item.name))
         ui.button("Cancel", on_click=dialog.close).props("flat")
     dialog.open()
+
+
+def _template_card(
+    workflow: Workflow,
+    *,
+    on_use: Callable[[Workflow], None],
+    on_delete: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    with ui.card().classes("gap-1").props("flat bordered"):
+        ui.html(preview_svg(workflow), sanitize=False).classes("w-full")
+        ui.label(workflow.name).classes("font-semibold")
+        if on_delete is not None:
+            ui.label("Your template").classes("text-xs text-indigo-500")
+        ui.label(workflow.description or "No description.").classes("text-sm text-gray-600")
+        with ui.row().classes("w-full items-center gap-1"):
+            ui.button(f"Use {workflow.name}", on_click=lambda: on_use(workflow)).props("flat no-caps color=indigo")
+            if on_delete is not None:
+                ui.space()
+                ui.button(icon="delete", on_click=on_delete).props(
+                    f'flat dense color=negative aria-label="Delete template {_attr(workflow.name)}"'
+                )
 
 
 async def open_dialog(store: WorkflowStore, show: Show, current_id: str | None) -> None:

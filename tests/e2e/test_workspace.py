@@ -76,6 +76,16 @@ def test_a_workflow_saved_as_a_template_starts_new_workflows(page: Page) -> None
     expect(name).to_have_value("Triage pipeline")
     expect(node(page, "Custom agent", "Custom agent")).to_have_count(1)
 
+    # One's own templates can be deleted (after asking); the built-in ones cannot.
+    page.get_by_role("button", name="Templates").click()
+    dialog = page.get_by_role("dialog").filter(has_text="New workflow from a template")
+    expect(dialog.get_by_role("button", name=re.compile("^Delete template"))).to_have_count(1)
+    dialog.get_by_role("button", name="Delete template Triage pipeline").click()
+    page.get_by_role("dialog").filter(has_text="This cannot be undone").get_by_role("button", name="Delete").click()
+    dialog = page.get_by_role("dialog").filter(has_text="New workflow from a template")
+    expect(dialog.get_by_role("button", name="Use Research, code, review")).to_be_visible()
+    expect(dialog.get_by_role("button", name="Use Triage pipeline")).to_have_count(0)
+
 
 def _is_dark(page: Page) -> bool:
     return bool(page.evaluate("document.body.classList.contains('body--dark')"))
