@@ -114,9 +114,9 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
     names = await asyncio.to_thread(services.runs.workflow_names)
     with ui.column().classes("w-full p-4 gap-3"):
         with ui.row().classes("items-end gap-3"):
-            workflow_filter = ui.select(["", *names], value=workflow if workflow in names else "", label="Workflow")
-            workflow_filter.props("clearable options-dense emit-value").classes("w-72")
-            status_filter = ui.select(["", *STATUSES], value=status if status in STATUSES else "", label="Status")
+            workflow_filter = ui.select(names, value=workflow if workflow in names else None, label="Workflow")
+            workflow_filter.props("clearable options-dense").classes("w-72")
+            status_filter = ui.select(STATUSES, value=status if status in STATUSES else None, label="Status")
             status_filter.props("clearable options-dense").classes("w-48")
             compare = ui.button("Compare selected", icon="compare_arrows").props("outline no-caps")
         columns: list[dict[str, Any]] = [

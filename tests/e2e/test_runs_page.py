@@ -59,6 +59,13 @@ def test_history_lists_runs_and_filters_them(page: Page, app_url: str, history: 
     expect(rows).to_have_count(3)
     expect(runs_table(page)).not_to_contain_text("Fan-out")
 
+    page.goto(f"{app_url}/runs")  # no filter: every workflow, every status
+    expect(rows).to_have_count(4)
+    page.get_by_label("Workflow").click()
+    page.get_by_role("option", name="Fan-out: two coders, one reviewer").click()
+    expect(rows).to_have_count(2)
+    expect(runs_table(page)).not_to_contain_text("Research, code, review")
+
 
 def test_a_past_run_opens_read_only_and_replays(page: Page, app_url: str, history: None) -> None:
     page.goto(f"{app_url}/runs?status=succeeded")
