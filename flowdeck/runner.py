@@ -268,6 +268,11 @@ class Runner:
         await _linger(run)
         try:
             while batch := await run.next_batch():
+                # Agents that the events just taken made ready (their inputs all arrived) start first, and their
+                # starts join this batch: storing it (its JSON is made here) would otherwise delay them.
+                await asyncio.sleep(0)
+                if run.queued:
+                    batch += await run.next_batch()
                 # Stored before anyone is told: what a watcher sees is already durable.
                 stored = StoredBatch.of(batch)
                 await asyncio.get_running_loop().run_in_executor(
