@@ -188,3 +188,48 @@ def test_a_python_script_opens_the_editor_on_its_workflow_and_it_runs(browser: B
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+def steady_box(locator: object) -> dict[str, float]:
+    """The element's box once the canvas has stopped moving it (the view fits itself as the page opens)."""
+    last = None
+    for _ in range(50):
+        box = locator.bounding_box()  # type: ignore[attr-defined]
+        if box is not None and box == last:
+            return box
+        last = box
+        locator.page.wait_for_timeout(100)  # type: ignore[attr-defined]
+    raise AssertionError(f"the element kept moving: {last}")
+
+
+def test_moving_an_agent_is_saved_and_several_agents_delete_together(page: Page) -> None:
+    coder, reviewer = node(page, "Coder", "Coder"), node(page, "Reviewer", "Reviewer")
+    before = steady_box(coder)
+    assert before is not None
+    page.mouse.move(before["x"] + 40, before["y"] + 12)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(before["x"] + 40, before["y"] + 12 + 16 * step)
+    page.mouse.up()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Saved “Research, code, review”")).to_be_visible()
+    page.reload()
+    page.get_by_role("application", name="Workflow canvas").wait_for()
+    coder, reviewer = node(page, "Coder", "Coder"), node(page, "Reviewer", "Reviewer")
+    steady_box(coder)
+    moved, other = coder.bounding_box(), reviewer.bounding_box()
+    assert moved is not None and other is not None
+    assert moved["y"] - other["y"] > 40, (moved, other)  # it stays below the row it was in, after a reload
+
+    coder.click()
+    reviewer.click(modifiers=["Shift"])  # Shift (or Ctrl) adds to the selection
+    expect(coder).to_have_class(re.compile(r"\bselected\b"))
+    expect(reviewer).to_have_class(re.compile(r"\bselected\b"))
+    page.keyboard.press("Delete")
+    expect(coder).to_have_count(0)
+    expect(reviewer).to_have_count(0)
+    expect(node(page, "Researcher", "Researcher")).to_have_count(1)
+    page.get_by_role("button", name="Undo").click()  # one step brings both back, with their connections
+    expect(coder).to_have_count(1)
+    expect(reviewer).to_have_count(1)
+    expect(page.get_by_label("Coder to Reviewer")).to_have_count(1)
