@@ -233,3 +233,13 @@ def test_moving_an_agent_is_saved_and_several_agents_delete_together(page: Page)
     expect(coder).to_have_count(1)
     expect(reviewer).to_have_count(1)
     expect(page.get_by_label("Coder to Reviewer")).to_have_count(1)
+
+
+def test_a_second_connection_and_a_self_connection_are_refused_with_the_reason(page: Page) -> None:
+    expect(page.get_by_label("Coder to Reviewer")).to_have_count(1)
+    page.get_by_label("output of Coder").drag_to(page.get_by_label("input of Reviewer", exact=True))
+    expect(page.get_by_text("these agents are already connected")).to_be_visible()
+    expect(page.get_by_label("Coder to Reviewer")).to_have_count(1)
+    page.get_by_label("output of Coder").drag_to(page.get_by_label("input of Coder"))
+    expect(page.get_by_text("an agent cannot be connected to itself")).to_be_visible()
+    expect(page.get_by_label("Coder to Coder")).to_have_count(0)
