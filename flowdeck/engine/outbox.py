@@ -100,8 +100,8 @@ class Outbox:
     ) -> None:
         """node_finished, then a handoff of the output along each edge, all stamped with the same time.
 
-        The handoffs are numbered and queued inline rather than through _emit: a node of a densely connected
-        graph hands off along ten edges or more, and the two calls per event cost ~0.4 us each."""
+        The handoffs are numbered and queued inline rather than through _emit and _next_seq: a node of a densely
+        connected graph hands off along ten edges or more (measured on layers-5x10: 11.0 against 11.7 us a node)."""
         run_id, text, now = self.run_id, completion.text, time.time()
         queue = self._queue
         if not queue:
