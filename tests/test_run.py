@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 
 import pytest
 
-from flowdeck.engine.events import Event, NodeFinished, NodeRetrying, NodeStarted, Token
+from flowdeck.engine.events import Event, NodeFinished, NodeRetrying, NodeStarted, Token, Usage
+from flowdeck.engine.llm_types import Completion, ModelRequest
 from flowdeck.engine.run import Run, drain
 from flowdeck.engine.scripted import ScriptedCaller
 from flowdeck.engine.state import fold
@@ -109,6 +111,57 @@ async def test_cancel_stops_running_nodes_and_skips_the_rest(chain: Workflow) ->
     assert state.status == "cancelled"
     assert state.nodes["r"].status == "cancelled"
     assert {state.nodes["c"].status, state.nodes["v"].status} == {"skipped"}
+
+
+async def test_cancel_reaches_an_agent_that_started_where_its_upstream_agent_finished(chain: Workflow) -> None:
+    # The coder starts in the task that ran the researcher (a chain goes on in one task): cancelling the run
+    # while the coder works must still stop it, and skip the reviewer.
+    workflow = make_workflow(
+        [("r", "researcher"), ("c", "coder"), ("v", "reviewer")],
+        [("r", "c"), ("c", "v")],
+        r={"model": "scripted"},
+    )
+    run = run_of(workflow, model="scripted/latency=5")
+    events: list[Event] = []
+
+    async def consume() -> None:
+        async for event in run:
+            events.append(event)
+            if isinstance(event, NodeStarted) and event.node_id == "c":
+                run.cancel()
+
+    await asyncio.wait_for(consume(), 5)
+    state = fold(events)
+    assert (state.status, state.nodes["r"].status) == ("cancelled", "succeeded")
+    assert (state.nodes["c"].status, state.nodes["v"].status) == ("cancelled", "skipped")
+
+
+async def test_a_long_chain_of_agents_that_never_wait_lets_the_event_loop_run() -> None:
+    class InstantCaller:
+        async def prepare(self, models: set[str]) -> None:
+            pass
+
+        async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
+            return Completion(text="done", usage=Usage(), cost=0.0)
+
+    n = 320
+    workflow = make_workflow([(f"a{i}", "custom") for i in range(n)], [(f"a{i}", f"a{i + 1}") for i in range(n - 1)])
+    turns = 0
+
+    async def other_work() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_work())
+    await asyncio.sleep(0)
+    before = turns
+    state = fold(await drain(Run(workflow, caller=InstantCaller())))
+    during = turns - before
+    other.cancel()
+    assert state.status == "succeeded" and len(state.outputs()) == n
+    assert during >= n // 32 - 1  # the chain let other work go on at least every 32 agents
 
 
 async def test_cached_outputs_are_reused_and_marked(chain: Workflow) -> None:

@@ -14,20 +14,14 @@ T = TypeVar("T")
 OnRetry = Callable[[ModelError, int, float], None]
 
 
-async def call_with_retries(
-    attempt: Callable[[], Awaitable[T]], *, max_attempts: int, max_wait: float, on_retry: OnRetry
+async def retry_after(
+    first: ModelError, attempt: Callable[[], Awaitable[T]], *, max_attempts: int, max_wait: float, on_retry: OnRetry
 ) -> T:
-    """Await `attempt()` until it succeeds or fails for good.
+    """Await `attempt()` after a first attempt failed with `first` (a retryable error), until it succeeds or fails
+    for good, through tenacity. on_retry(error, next_attempt_number, wait_seconds) is called before each wait.
 
-    on_retry(error, next_attempt_number, wait_seconds) is called before each wait. A first attempt that
-    succeeds costs no tenacity machinery (~150 us a node here); the retries themselves go through tenacity.
-    """
-    try:
-        return await attempt()
-    except ModelError as exc:
-        if not exc.retryable or max_attempts == 1:
-            raise
-        first = exc
+    The first attempt is the caller's own: one that succeeds, as nearly all do, costs no machinery (tenacity cost
+    ~150 us a call here)."""
     wait = retry_wait(first, 1, max_wait)
     on_retry(first, 2, wait)
     await asyncio.sleep(wait)

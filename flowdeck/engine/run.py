@@ -23,10 +23,12 @@ from flowdeck.engine.events import (
 from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest, cache_key
 from flowdeck.engine.outbox import Outbox
 from flowdeck.engine.prompts import UpstreamOutput, default_prompt, render_prompt
-from flowdeck.engine.retry import call_with_retries
+from flowdeck.engine.retry import retry_after
 from flowdeck.engine.tokens import TokenBuffer, TokenFlusher
 from flowdeck.engine.workflow import Workflow, check_inputs
 from flowdeck.errors import ModelError, PromptError
+
+INLINE_LIMIT = 32  # agents executed one after the other in one task before it lets the event loop run
 
 
 class OutputCache(Protocol):
@@ -153,18 +155,28 @@ class Run:
         task = asyncio.get_running_loop().create_task(self._execute(node_id), name=f"flowdeck:{node_id}")
         self._running[node_id] = task
 
-    def _node_done(self, node_id: str, ok: bool) -> None:
-        self._running.pop(node_id, None)
+    def _node_done(self, node_id: str, ok: bool, task: asyncio.Task[None] | None = None) -> str | None:
+        """Record the node's end and start the successors it made ready. With `task` (the one that executed the
+        node), the first of them is handed back to be executed next in that task instead of in a new one."""
+        running = self._running
+        running.pop(node_id, None)
         if self._state.get(node_id) != "skipped":
             self._state[node_id] = "succeeded" if ok else "failed"
+        follow: str | None = None
         if self._cancelled:
-            if not self._running:
+            if not running:
                 self._skip_remaining("the run was cancelled")
         elif ok:
+            pending, state = self._pending, self._state
             for succ in self.dag.successors[node_id]:
-                self._pending[succ] -= 1
-                if self._pending[succ] == 0 and succ not in self._state:
-                    self._launch(succ)
+                pending[succ] -= 1
+                if pending[succ] == 0 and succ not in state:
+                    if task is not None and follow is None:
+                        follow = succ
+                        state[succ] = "running"
+                        running[succ] = task
+                    else:
+                        self._launch(succ)
         else:
             import networkx as nx  # lazily: it costs ~0.4 s of start-up
 
@@ -173,7 +185,9 @@ class Run:
             for descendant in nx.topological_sort(self.dag.graph.subgraph(nx.descendants(self.dag.graph, node_id))):
                 if descendant not in self._state:
                     self._skip(descendant, f"upstream agent '{label}' failed")
-        self._maybe_finish()
+        if follow is None:
+            self._maybe_finish()
+        return follow
 
     def _skip_remaining(self, reason: str) -> None:
         for node_id in self.dag.order:
@@ -196,26 +210,41 @@ class Run:
 
     # -- one node ----------------------------------------------------------------------------------
 
-    async def _execute(self, node_id: str) -> None:
+    async def _execute(self, node_id: str | None) -> None:
+        """Execute the node, then, in this same task, a successor it made ready, and so on: an agent whose
+        inputs all came from the agent that just finished starts at once, without a task of its own (creating
+        and scheduling one cost ~3 us an agent). Other successors made ready at the same time get their own."""
+        task = asyncio.current_task()
+        inline = 0
+        while node_id is not None:
+            inline += 1
+            node_id = await self._execute_one(node_id, task, pause=inline % INLINE_LIMIT == 0)
+
+    async def _execute_one(self, node_id: str, task: asyncio.Task[None] | None, *, pause: bool) -> str | None:
+        """Execute one node; return the successor to execute next in this task, if any."""
         ok = False
         execution = 1
         try:
+            if pause:
+                await asyncio.sleep(0)  # let the rest of the loop run now and then, in a chain that never waits
             mode = self._mode[node_id]
             if mode == "skip":
                 self._skip(node_id, "not part of this partial run")
                 ok = True  # nothing downstream waits for it: its successors are outside the run too
-                return
-            if mode == "reuse":
+            elif mode == "reuse":
                 self._finish_node(node_id, execution, self._reuse[node_id], duration=0.0, cached=True, attempts=0)
                 ok = True
-                return
-            ok = await self._call_model(node_id, execution)
+            else:
+                ok = await self._call_model(node_id, execution)
         except asyncio.CancelledError:
             self._fail(node_id, execution, "cancelled", "the run was cancelled while this agent was working", True, 0)
+            task = None  # the task is being cancelled: it executes nothing more
         except Exception as exc:  # a bug in flowdeck must fail the node, not hang the run
             self._fail(node_id, execution, "internal", f"internal error: {type(exc).__name__}: {exc}", False, 0)
-        finally:
-            self._node_done(node_id, ok)
+        except BaseException:  # KeyboardInterrupt, SystemExit: the node ends as failed on the way out
+            self._node_done(node_id, False)
+            raise
+        return self._node_done(node_id, ok, task)
 
     async def _call_model(self, node_id: str, execution: int) -> bool:
         agent = self._agents[node_id]
@@ -251,22 +280,45 @@ class Run:
                 return True
 
         tokens = TokenBuffer(self._outbox, node_id, execution)
-        flusher = self._flusher
         t0 = time.monotonic()
-        max_attempts = agent.retries + 1
-        attempts = 0
+        try:
+            try:
+                completion = await self._attempt(request, preds, tokens)
+            except ModelError as exc:
+                if not exc.retryable or agent.retries == 0:
+                    raise
+                completion = await self._retry(exc, request, preds, tokens, agent.retries + 1)
+        except ModelError as exc:
+            self._fail(node_id, execution, exc.kind, str(exc), exc.retryable, tokens.attempt)
+            return False
+        if self._cache is not None:
+            await asyncio.to_thread(self._cache.set, key, completion)
+        self._finish_node(
+            node_id, execution, completion, duration=time.monotonic() - t0, cached=False, attempts=tokens.attempt
+        )
+        return True
+
+    async def _attempt(self, request: ModelRequest, preds: tuple[str, ...], tokens: TokenBuffer) -> Completion:
+        """One call of the model: node_started with the attempt's number, then the text it streams."""
+        self._outbox.node_started(tokens.node_id, tokens.execution, tokens.attempt, request, preds)
+        flusher = self._flusher
+        flusher.attach(tokens)
+        try:
+            return await self._caller.call(request, tokens.add)
+        finally:
+            tokens.flush()
+            flusher.detach(tokens)
+
+    async def _retry(
+        self, error: ModelError, request: ModelRequest, preds: tuple[str, ...], tokens: TokenBuffer, max_attempts: int
+    ) -> Completion:
+        """The attempts after a first one that failed with a transient error (tokens.attempt counts them). Kept
+        out of the first attempt's way: a call that succeeds at once, as nearly all do, pays for none of this."""
+        node_id, execution = tokens.node_id, tokens.execution
 
         async def attempt() -> Completion:
-            nonlocal attempts
-            attempts += 1
-            tokens.attempt = attempts
-            self._outbox.node_started(node_id, execution, attempts, request, preds)
-            flusher.attach(tokens)
-            try:
-                return await self._caller.call(request, tokens.add)
-            finally:
-                tokens.flush()
-                flusher.detach(tokens)
+            tokens.attempt += 1
+            return await self._attempt(request, preds, tokens)
 
         def on_retry(error: ModelError, next_attempt: int, wait: float) -> None:
             self._outbox.put(
@@ -280,19 +332,9 @@ class Run:
                 wait=wait,
             )
 
-        try:
-            completion = await call_with_retries(
-                attempt, max_attempts=max_attempts, max_wait=self._max_retry_wait, on_retry=on_retry
-            )
-        except ModelError as exc:
-            self._fail(node_id, execution, exc.kind, str(exc), exc.retryable, attempts)
-            return False
-        if self._cache is not None:
-            await asyncio.to_thread(self._cache.set, key, completion)
-        self._finish_node(
-            node_id, execution, completion, duration=time.monotonic() - t0, cached=False, attempts=attempts
+        return await retry_after(
+            error, attempt, max_attempts=max_attempts, max_wait=self._max_retry_wait, on_retry=on_retry
         )
-        return True
 
     def _finish_node(
         self,

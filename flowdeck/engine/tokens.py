@@ -17,12 +17,12 @@ class TokenBuffer:
     hundreds of deltas, and a Python method per delta cost ~0.1 us each (a tenth of the engine's own cost of a
     node that streams 20). The run's TokenFlusher sends what collected, every 50 ms, and flush() the rest."""
 
-    __slots__ = ("_execution", "_node_id", "_parts", "_sink", "add", "attempt")
+    __slots__ = ("_parts", "_sink", "add", "attempt", "execution", "node_id")
 
     def __init__(self, sink: TokenSink, node_id: str, execution: int) -> None:
         self._sink = sink
-        self._node_id = node_id
-        self._execution = execution
+        self.node_id = node_id
+        self.execution = execution
         self.attempt = 1
         self._parts: list[str] = []
         self.add = self._parts.append
@@ -32,7 +32,7 @@ class TokenBuffer:
         if parts:
             text = "".join(parts)
             parts.clear()
-            self._sink.token(self._node_id, self._execution, self.attempt, text)
+            self._sink.token(self.node_id, self.execution, self.attempt, text)
 
 
 class TokenFlusher:
