@@ -275,9 +275,12 @@ class Runner:
                     batch += await run.next_batch()
                 # Stored before anyone is told: what a watcher sees is already durable.
                 stored = StoredBatch.of(batch)
-                await asyncio.get_running_loop().run_in_executor(
-                    self._writer, partial(self._log.write, stored, owner=_OWNER, workflow_id=active.workflow_id)
-                )
+                if not self._log.write_now(stored, owner=_OWNER, workflow_id=active.workflow_id):
+                    await asyncio.get_running_loop().run_in_executor(
+                        self._writer, partial(self._log.write, stored, owner=_OWNER, workflow_id=active.workflow_id)
+                    )
+                elif self._log.checkpoint_due():
+                    self._writer.submit(self._checkpoint)
                 active.events.extend(batch)
                 for queue in active.subscribers:
                     queue.put_nowait(batch)
@@ -289,6 +292,12 @@ class Runner:
             self._active.pop(run.run_id, None)
             for queue in active.subscribers:
                 queue.put_nowait(None)
+
+    def _checkpoint(self) -> None:
+        try:
+            self._log.checkpoint()
+        except Exception:
+            log.exception("checkpointing the run log failed; the next one will try again")
 
 
 async def _linger(run: Run) -> None:

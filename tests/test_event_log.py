@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from sqlalchemy import text
 
 from flowdeck.engine.events import Event, RunFinished, RunStarted, Token, Usage, event_to_json
 from flowdeck.storage import RunLog, db, open_database
+from flowdeck.storage.runs import CHECKPOINT_BYTES, StoredBatch
 
 
 def _events(run_id: str, count: int) -> list[Event]:
@@ -74,3 +76,39 @@ def test_a_database_with_one_row_per_event_is_migrated_without_losing_any(
     with engine.connect() as conn:
         tables = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars())
     assert "events" not in tables and "event_batches" in tables
+
+
+def test_a_write_that_would_wait_for_another_process_is_not_made_at_once(tmp_path: Path) -> None:
+    # write_now() is for the event loop: it writes only when that cannot block, and says so when it did not.
+    path = tmp_path / "f.db"
+    log = RunLog(open_database(f"sqlite:///{path}"))
+    events = _events("r1", 5)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writes
+    try:
+        started = time.monotonic()
+        assert not log.write_now(StoredBatch.of(events[:2]))
+        assert time.monotonic() - started < 0.5  # it did not wait for the lock
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert log.events("r1") == []
+    assert log.write_now(StoredBatch.of(events[:2]))
+    log.write(StoredBatch.of(events[2:]))
+    assert [e.seq for e in log.events("r1")] == [1, 2, 3, 4, 5]
+    assert log.get("r1").status == "succeeded"
+
+
+def test_writes_made_at_once_are_checkpointed_so_the_wal_stays_small(tmp_path: Path) -> None:
+    path = tmp_path / "f.db"
+    log = RunLog(open_database(f"sqlite:///{path}"))
+    written = 0
+    for i in range(60):  # ~6 MB of events, in batches of ~100 KB
+        batch = StoredBatch.of(_events(f"r{i}", 1200))
+        assert log.write_now(batch)
+        written += len(batch.data)
+        if log.checkpoint_due():
+            log.checkpoint()
+    assert written > 1.4 * CHECKPOINT_BYTES
+    assert Path(f"{path}-wal").stat().st_size < 1.4 * CHECKPOINT_BYTES  # the WAL is reused after each checkpoint
+    assert len(log.events("r59")) == 1200

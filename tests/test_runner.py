@@ -7,11 +7,13 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from flowdeck.config import Settings
@@ -204,3 +206,48 @@ async def test_a_run_whose_process_died_is_not_followed_forever(services: Servic
     assert not services.runner.live_elsewhere(summary)
     events = [e async for e in services.runner.subscribe("deadrun00001")]
     assert [e.seq for e in events] == [1]
+
+
+async def test_a_run_waits_its_turn_while_another_process_writes(
+    services: Services, settings: Settings, chain: Workflow
+) -> None:
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    other = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another flowdeck process is writing
+    try:
+        run_id = await services.runner.start(chain, model="scripted")
+        seen: list[Event] = []
+
+        async def watch() -> None:
+            async for event in services.runner.subscribe(run_id):
+                seen.append(event)
+
+        watcher = asyncio.create_task(watch())
+        await asyncio.sleep(0.3)
+        assert seen == []  # nothing is shown before it is stored, and nothing could be stored yet
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    await asyncio.wait_for(watcher, 10)
+    assert fold(seen).status == "succeeded"
+    stored = await asyncio.to_thread(services.runs.events, run_id)
+    assert [e.seq for e in stored] == [e.seq for e in seen] == list(range(1, len(seen) + 1))
+
+
+async def test_the_runner_checkpoints_what_it_wrote_on_the_event_loop(
+    services: Services, settings: Settings, chain: Workflow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write-ahead log")
+    checkpoints: list[float] = []
+    original = services.runs.checkpoint
+    monkeypatch.setattr(services.runs, "checkpoint", lambda: (checkpoints.append(time.time()), original())[1])
+    monkeypatch.setattr("flowdeck.storage.runs.CHECKPOINT_BYTES", 1)
+    await services.runner.wait(await services.runner.start(chain, model="scripted"))
+    for _ in range(100):
+        if checkpoints:
+            break
+        await asyncio.sleep(0.01)
+    assert checkpoints
+    assert not services.runs.checkpoint_due()
