@@ -171,11 +171,19 @@ class RunLog:
                 cursor.close()
                 self._fast = conn
             conn = self._fast
+            cursor = conn.cursor()
             try:
-                conn.cursor().execute(self._begin)
+                cursor.execute(self._begin)
             except sqlite3.OperationalError:
                 return False  # another process is writing
-            self._transaction(conn, batch, owner, workflow_id, begun=True)
+            finally:
+                cursor.close()
+            try:
+                self._transaction(conn, batch, owner, workflow_id, begun=True)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                return False  # rolled back as a whole: the writer thread writes it, waiting its turn
             self._unchecked += len(batch.data)
             return True
         finally:
