@@ -29,17 +29,21 @@ async def templates_gallery(store: WorkflowStore, show: Show) -> None:
             show(workflow, None, False)
             dialog.close()
 
+        cards: dict[str, ui.card] = {}
+
         async def delete(template_id: str, name: str) -> None:
             if await confirm(f"Delete your template “{name}”? This cannot be undone."):
                 await asyncio.to_thread(store.delete, template_id)
-                dialog.close()
-                await templates_gallery(store, show)
+                # Its card goes; the gallery stays open. (Reopening it from this handler built the new gallery
+                # inside the old one, which closing deleted: the gallery vanished about one time in four.)
+                cards.pop(template_id).delete()
 
         with ui.grid(columns=2).classes("w-full gap-3"):
             for name in template_names():
                 _template_card(load_template(name), on_use=use)
             for item in saved:
-                _template_card(item.workflow, on_use=use, on_delete=partial(delete, item.id, item.name))
+                on_delete = partial(delete, item.id, item.name)
+                cards[item.id] = _template_card(item.workflow, on_use=use, on_delete=on_delete)
         ui.button("Cancel", on_click=dialog.close).props("flat")
     dialog.open()
 
@@ -49,8 +53,8 @@ def _template_card(
     *,
     on_use: Callable[[Workflow], None],
     on_delete: Callable[[], Awaitable[None]] | None = None,
-) -> None:
-    with ui.card().classes("gap-1").props("flat bordered"):
+) -> ui.card:
+    with ui.card().classes("gap-1").props("flat bordered") as card:
         ui.html(preview_svg(workflow), sanitize=False).classes("w-full")
         ui.label(workflow.name).classes("font-semibold")
         if on_delete is not None:
@@ -63,6 +67,7 @@ def _template_card(
                 ui.button(icon="delete", on_click=on_delete).props(
                     f'flat dense color=negative aria-label="Delete template {_attr(workflow.name)}"'
                 )
+    return card
 
 
 async def open_dialog(store: WorkflowStore, show: Show, current_id: str | None) -> None:
