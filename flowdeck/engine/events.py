@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import msgspec
@@ -155,7 +154,6 @@ Event = (
 )
 
 _ENCODER = msgspec.json.Encoder()
-_BATCH_DECODER = msgspec.json.Decoder(list[Event])
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
@@ -167,21 +165,6 @@ def event_to_dict(event: Event) -> dict[str, Any]:
 def event_to_json(event: Event) -> str:
     """The event as one line of JSON (the form stored in the event log and printed by --json)."""
     return _ENCODER.encode(event).decode()
-
-
-def events_to_json(events: Sequence[Event]) -> str:
-    """A batch of events as one JSON array (how the event log stores them)."""
-    return _ENCODER.encode(events).decode()
-
-
-def events_from_json(text: str | bytes) -> list[Event]:
-    """The events of a JSON array written by events_to_json; raises EventDataError on malformed data."""
-    try:
-        return _BATCH_DECODER.decode(text)
-    except msgspec.ValidationError as exc:
-        raise EventDataError(str(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise EventDataError(f"not JSON: {exc}") from None
 
 
 def event_from_dict(data: dict[str, Any]) -> Event:
