@@ -40,3 +40,10 @@ def test_runaway_or_unsafe_templates_fail_with_a_prompt_error(template: str) -> 
 def test_model_output_is_data_not_template() -> None:
     hostile = "{{ ''.__class__.__mro__ }}"
     assert render_prompt("{{ outputs.r }}", {}, [], {"r": hostile}) == hostile
+
+
+def test_default_prompt_lists_several_inputs_and_leaves_out_an_empty_one() -> None:
+    two = render_prompt(None, {"task": "build it", "language": "Go"}, UP, {"r": "notes"})
+    assert two == "task: build it\n\nlanguage: Go\n\n## From Researcher\nnotes"
+    assert render_prompt(None, {"task": ""}, UP, {"r": "notes"}) == "## From Researcher\nnotes"
+    assert render_prompt(None, {}, [], {}) == ""

@@ -122,13 +122,24 @@ def _compile(source: str) -> Any:
 
 def default_prompt(inputs: Mapping[str, str], upstream: Iterable[tuple[str, str]]) -> str:
     """The user message of an agent without a template: the inputs, then each (label, output) received."""
+    return join_prompt(inputs_text(inputs), [upstream_heading(label) + output for label, output in upstream])
+
+
+def inputs_text(inputs: Mapping[str, str]) -> str:
+    """The workflow inputs as a default prompt starts with them: a single input's value, or "name: value" lines."""
     if len(inputs) == 1:
-        parts = [next(iter(inputs.values()))]
-    else:
-        parts = [f"{name}: {value}" for name, value in inputs.items()]
-    for label, output in upstream:
-        parts.append(f"## From {label}\n{output}")
-    return "\n\n".join([part for part in parts if part])
+        return next(iter(inputs.values()))
+    return "\n\n".join(f"{name}: {value}" for name, value in inputs.items())
+
+
+def upstream_heading(label: str) -> str:
+    """What precedes an upstream agent's output in a default prompt (a run makes each once, not once a call)."""
+    return f"## From {label}\n"
+
+
+def join_prompt(inputs: str, received: list[str]) -> str:
+    """A default prompt from its parts: inputs_text(), then each heading + output, a blank line between."""
+    return "\n\n".join([inputs, *received]) if inputs else "\n\n".join(received)
 
 
 def _static_key(node: nodes.Getattr | nodes.Getitem) -> str | None:

@@ -22,7 +22,7 @@ from flowdeck.engine.events import (
 )
 from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest, cache_key
 from flowdeck.engine.outbox import Outbox
-from flowdeck.engine.prompts import UpstreamOutput, default_prompt, render_prompt
+from flowdeck.engine.prompts import UpstreamOutput, inputs_text, join_prompt, render_prompt, upstream_heading
 from flowdeck.engine.retry import retry_after
 from flowdeck.engine.tokens import TokenBuffer, TokenFlusher
 from flowdeck.engine.workflow import Workflow, check_inputs
@@ -66,6 +66,8 @@ class Run:
         self._cache = cache
         self._reuse = dict(reuse or {})
         self._labels = self.dag.labels
+        self._inputs_text = inputs_text(self.inputs)
+        self._headings = {node_id: upstream_heading(label) for node_id, label in self._labels.items()}
         self._agents = self.dag.agents(default_model, model_override)
         self._mode = self.dag.plan(None if scope is None else set(scope), set(self._reuse))
         self._max_retry_wait = max_retry_wait
@@ -251,7 +253,8 @@ class Run:
         preds = self.dag.predecessors[node_id]
         outputs, labels = self._outputs, self._labels
         if agent.prompt_template is None:
-            user = default_prompt(self.inputs, [(labels[p], outputs[p]) for p in preds])
+            headings = self._headings
+            user = join_prompt(self._inputs_text, [headings[p] + outputs[p] for p in preds])
         else:
             try:
                 user = render_prompt(
