@@ -80,26 +80,17 @@ def batch_from_json(text: str | bytes) -> list[Event]:
         source = events[-1] if events else None
         if type(source) is not NodeFinished:
             raise EventDataError(f"$[{index}]: a 'handoffs' record must follow the node_finished it belongs to")
-        run_id, ts, node_id, execution, message, seq = (
-            source.run_id,
-            source.ts,
-            source.node_id,
-            source.execution,
-            source.output,
-            source.seq,
-        )
-        for target, edge_id in item.to:
-            seq += 1
+        for offset, (target, edge_id) in enumerate(item.to, start=1):
             append(
                 Handoff(
-                    run_id=run_id,
-                    seq=seq,
-                    ts=ts,
-                    node_id=node_id,
-                    execution=execution,
+                    run_id=source.run_id,
+                    seq=source.seq + offset,
+                    ts=source.ts,
+                    node_id=source.node_id,
+                    execution=source.execution,
                     target=target,
                     edge_id=edge_id,
-                    message=message,
+                    message=source.output,
                 )
             )
     return events
