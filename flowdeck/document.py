@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -28,11 +28,27 @@ class Document:
     _undo: list[Workflow] = field(default_factory=list)
     _redo: list[Workflow] = field(default_factory=list)
     saved: Workflow | None = None
+    opened: Workflow | None = None  # the workflow as it was opened, when it was never saved; None: edited
     _last_key: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.saved is None and self.opened is None:
+            self.opened = self.workflow
 
     @property
     def dirty(self) -> bool:
         return self.saved != self.workflow
+
+    @property
+    def save_state(self) -> Literal["saved", "new", "changed"]:
+        """ "saved": what is shown is what was saved. "new": never saved, and not edited since it was opened (a
+        template, a file, a workflow given by a script): nothing the person did would be lost. "changed": edits
+        that are not saved."""
+        if self.saved == self.workflow:
+            return "saved"
+        if self.saved is None and self.opened is not None and self.opened == self.workflow:
+            return "new"
+        return "changed"
 
     def _commit(self, workflow: Workflow, key: tuple[str, ...] | None = None) -> Workflow:
         """Apply a change. Consecutive changes with the same key (typing in one field) are one undo step."""
@@ -61,12 +77,13 @@ class Document:
         self.workflow = self._redo.pop()
         return True
 
-    def replace(self, workflow: Workflow, *, saved: bool = False) -> None:
-        """Load another workflow; its history starts afresh."""
+    def replace(self, workflow: Workflow, *, saved: bool = False, edited: bool = False) -> None:
+        """Load another workflow; its history starts afresh. `edited`: it holds edits never saved (a draft)."""
         self.workflow = workflow
         self._undo.clear()
         self._redo.clear()
         self.saved = workflow if saved else None
+        self.opened = None if saved or edited else workflow
 
     # -- edits ------------------------------------------------------------------------------------------
 

@@ -75,3 +75,22 @@ def test_dirty_until_saved(doc: Document) -> None:
     assert not doc.dirty
     doc.move({"coder": (1.0, 2.0)})
     assert doc.dirty
+
+
+def test_save_state_tells_a_workflow_never_saved_from_unsaved_edits(doc: Document) -> None:
+    assert doc.save_state == "new"  # a template as opened: nothing to lose yet
+    doc.move({"coder": (1.0, 2.0)})
+    assert doc.save_state == "changed"
+    doc.undo()
+    assert doc.save_state == "new"
+    doc.move({"coder": (1.0, 2.0)})
+    doc.saved = doc.workflow
+    assert doc.save_state == "saved"
+    doc.undo()
+    assert doc.save_state == "changed"  # saved once: any difference from the saved version is a change
+    doc.replace(load_template("fan-out-review"))
+    assert doc.save_state == "new"
+    doc.replace(load_template("fan-out-review"), saved=True)
+    assert doc.save_state == "saved"
+    doc.replace(load_template("spec-code-tests"), edited=True)  # a restored draft
+    assert doc.save_state == "changed"

@@ -20,14 +20,17 @@ class Draft:
     workflow: Workflow
     workflow_id: str | None
     written_at: float
+    edited: bool  # False: a workflow opened (a template, a file) and never saved, but not edited either
 
 
-def write_draft(workflow: Workflow | None, workflow_id: str | None) -> None:
+def write_draft(workflow: Workflow | None, workflow_id: str | None, *, edited: bool = True) -> None:
     """Keep `workflow` as this browser's draft; None removes the draft (nothing unsaved)."""
     if workflow is None:
         ui.run_javascript(f"localStorage.removeItem({DRAFT_KEY})")
         return
-    draft = json.dumps({"workflow_id": workflow_id, "ts": time.time(), "workflow": workflow.to_dict()})
+    draft = json.dumps(
+        {"workflow_id": workflow_id, "ts": time.time(), "edited": edited, "workflow": workflow.to_dict()}
+    )
     ui.run_javascript(f"localStorage.setItem({DRAFT_KEY}, {json.dumps(draft)})")
 
 
@@ -44,12 +47,13 @@ async def read_draft() -> Draft | None:
         workflow = parse_workflow(data["workflow"], source="the saved draft")
         workflow_id = data.get("workflow_id")
         written = float(data.get("ts", 0))
-        if not isinstance(workflow_id, str | None):
+        edited = data.get("edited", True)  # drafts written before this field held edits only
+        if not isinstance(workflow_id, str | None) or not isinstance(edited, bool):
             raise TypeError("workflow_id")
     except (ValueError, KeyError, TypeError, WorkflowError):
         write_draft(None, None)
         return None
-    return Draft(workflow=workflow, workflow_id=workflow_id, written_at=written)
+    return Draft(workflow=workflow, workflow_id=workflow_id, written_at=written, edited=edited)
 
 
 def saved_since(store: WorkflowStore, draft: Draft) -> bool:

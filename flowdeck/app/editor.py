@@ -8,14 +8,14 @@ from typing import Any
 from fastapi.responses import RedirectResponse
 from nicegui import background_tasks, ui
 
-from flowdeck.app.account import account_controls, can_edit
-from flowdeck.app.dialogs import import_dialog, open_dialog, templates_gallery
+from flowdeck.app.account import can_edit
+from flowdeck.app.dialogs import open_dialog, templates_gallery
 from flowdeck.app.draft import read_draft, saved_since, write_draft
-from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.app.live import LiveRun
 from flowdeck.app.model_options import model_options
 from flowdeck.app.run_view import RunView, run_panel
 from flowdeck.app.theme import page_theme, remember
+from flowdeck.app.toolbar import toolbar
 from flowdeck.components.canvas import FlowCanvas
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
@@ -62,49 +62,7 @@ class Editor:
         self.models = await model_options(self.services.settings, saved)
         ui.query(".nicegui-content").classes("p-0 gap-0")
         dark = page_theme()
-        with ui.header().classes("items-center gap-1 no-wrap bg-slate-900 py-2"):
-            ui.label("flowdeck").classes("text-lg font-bold mr-1")
-            self.name = (
-                ui.input("Workflow name", value=self.doc.workflow.name)
-                .props("dense dark standout")
-                .classes("w-56 ml-2")
-            )
-            self.name.on("blur", self._rename)
-            self.dirty = ui.label("Unsaved changes").classes("text-amber-300 text-sm ml-2 whitespace-nowrap")
-            ui.space()
-            self.run_button = (
-                ui.button("Run", icon="play_arrow", on_click=self.run)
-                .props("dense color=positive")
-                .tooltip("Run (Ctrl+Enter)")
-            )
-            ui.button("Runs", icon="history", on_click=lambda: ui.navigate.to("/runs")).props("flat dense color=white")
-            ui.button("Templates", icon="dashboard_customize", on_click=self._gallery).props("flat dense color=white")
-            ui.button("Open", icon="folder_open", on_click=self._open_dialog).props("flat dense color=white")
-            ui.button("Save", icon="save", on_click=self.save).props("flat dense color=white")
-            with (
-                ui.button(icon="more_vert").props('flat dense color=white aria-label="More workflow actions"'),
-                ui.menu(),
-            ):
-                ui.menu_item("Import from file…", lambda: import_dialog(self._show_new))
-                ui.menu_item("Export to file", self.export)
-                ui.menu_item("Save as template", self.save_as_template)
-                ui.menu_item("API keys…", lambda: keys_dialog(self.services.keys))
-            ui.button(icon="undo", on_click=self.undo).props('flat dense color=white aria-label="Undo"').tooltip(
-                "Undo (Ctrl+Z)"
-            )
-            ui.button(icon="redo", on_click=self.redo).props('flat dense color=white aria-label="Redo"').tooltip(
-                "Redo (Ctrl+Shift+Z)"
-            )
-            ui.button(icon="account_tree", on_click=self.layout).props(
-                'flat dense color=white aria-label="Arrange agents"'
-            ).tooltip("Arrange agents left to right")
-            ui.button(icon="fit_screen", on_click=lambda: self.canvas.patch({"op": "fit"})).props(
-                'flat dense color=white aria-label="Show the whole workflow"'
-            )
-            ui.button(icon="dark_mode", on_click=lambda: self._toggle_theme(dark)).props(
-                'flat dense color=white aria-label="Toggle dark theme"'
-            )
-            account_controls()
+        self.bar = toolbar(self, dark)
         with ui.left_drawer(value=True, bordered=True).props("width=240").classes("gap-2 p-3"):
             palette(self.add_node)
         with ui.right_drawer(value=True, bordered=True).props("width=340").classes("p-3"):
@@ -205,7 +163,7 @@ class Editor:
 
     def _run_changed(self) -> None:
         running = self.live.running
-        self.run_button.set_enabled(not running)
+        self.bar.run_button.set_enabled(not running)
         if self.cancel_button is not None:
             self.cancel_button.set_visibility(self.live.cancellable)
         if (running or self.live.run_id is not None) and self.splitter.value >= 100:
@@ -289,12 +247,12 @@ class Editor:
         self.canvas.patch({"op": "update_node", "node": self.doc.canvas_node(node)})
         self._refresh(panel=False)
 
-    def _rename(self) -> None:
+    def rename(self) -> None:
         try:
-            self.doc.rename(self.name.value or "")
+            self.doc.rename(self.bar.name.value or "")
         except EditRefused as exc:
             ui.notify(str(exc), type="warning")
-            self.name.set_value(self.doc.workflow.name)
+            self.bar.name.set_value(self.doc.workflow.name)
         self._refresh(panel=False)
 
     async def _key(self, event: Any) -> None:
@@ -320,35 +278,35 @@ class Editor:
         if not step():
             return
         self.canvas.patch(*self.doc.patches_from(before))
-        self.name.set_value(self.doc.workflow.name)
+        self.bar.name.set_value(self.doc.workflow.name)
         if self.selected not in {n.id for n in self.doc.workflow.nodes}:
             self.selected = None
         self._refresh()
 
-    async def _gallery(self) -> None:
+    async def gallery(self) -> None:
         await templates_gallery(self.services.workflows, self._show_any)
 
-    async def _open_dialog(self) -> None:
+    async def open_workflow(self) -> None:
         await open_dialog(self.services.workflows, self._show_any, self.workflow_id)
 
-    def _show_new(self, workflow: Workflow, workflow_id: str | None = None, saved: bool = False) -> None:
+    def show_new(self, workflow: Workflow, workflow_id: str | None = None, saved: bool = False) -> None:
         self._show(workflow, workflow_id=None, saved=False)
 
     def _show_any(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
         self._show(workflow, workflow_id=workflow_id, saved=saved)
 
-    def _show(self, workflow: Workflow, *, workflow_id: str | None, saved: bool) -> None:
-        self.doc.replace(workflow, saved=saved)
+    def _show(self, workflow: Workflow, *, workflow_id: str | None, saved: bool, edited: bool = False) -> None:
+        self.doc.replace(workflow, saved=saved, edited=edited)
         self.workflow_id = workflow_id
         self.selected = None
-        self.name.set_value(workflow.name)
+        self.bar.name.set_value(workflow.name)
         self.canvas.patch(
             {"op": "replace", "nodes": self.doc.canvas_nodes(), "edges": self.doc.canvas_edges()}, {"op": "fit"}
         )
         self._refresh()
         background_tasks.create(self._show_runs(), name="show the runs of the workflow opened")
 
-    def _toggle_theme(self, dark: Any) -> None:
+    def toggle_theme(self, dark: Any) -> None:
         dark.toggle()
         remember(bool(dark.value))
         self.canvas.patch({"op": "theme", "dark": bool(dark.value)})
@@ -358,7 +316,8 @@ class Editor:
     def _write_draft(self) -> None:
         if self._draft_due:
             self._draft_due = False
-            write_draft(self.doc.workflow if self.doc.dirty else None, self.workflow_id)
+            edited = self.doc.save_state == "changed"
+            write_draft(self.doc.workflow if self.doc.dirty else None, self.workflow_id, edited=edited)
 
     async def _restore_draft(self) -> bool:
         draft = await read_draft()
@@ -366,8 +325,9 @@ class Editor:
             return False
         if await asyncio.to_thread(saved_since, self.services.workflows, draft):
             return False  # saved since (perhaps in another tab): the saved version wins
-        self._show(draft.workflow, workflow_id=draft.workflow_id, saved=False)
-        ui.notify("Restored your unsaved changes", type="info")
+        self._show(draft.workflow, workflow_id=draft.workflow_id, saved=False, edited=draft.edited)
+        if draft.edited:
+            ui.notify("Restored your unsaved changes", type="info")
         return True
 
     # -- helpers -------------------------------------------------------------------------------------------
@@ -382,7 +342,7 @@ class Editor:
             self.workflow_id = saved[0].id
 
     def _refresh(self, panel: bool = True) -> None:
-        self.dirty.set_visibility(self.doc.dirty)
+        self.bar.show_save_state(self.doc.save_state)
         self._draft_due = True
         if panel:
             self._refresh_panel()

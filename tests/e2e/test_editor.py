@@ -20,6 +20,8 @@ def test_editor_opens_on_the_builtin_template(page: Page) -> None:
     for label in ("Researcher", "Coder", "Reviewer"):
         expect(node(page, label, label)).to_be_visible()
     expect(page.get_by_text("Select an agent on the canvas to configure it.")).to_be_visible()
+    expect(page.get_by_text("Not saved yet")).to_be_visible()  # nothing to lose yet: no warning
+    expect(page.get_by_text("Unsaved changes")).to_be_hidden()
 
 
 def test_each_agent_type_can_be_dragged_onto_the_canvas(page: Page) -> None:
@@ -74,15 +76,17 @@ def test_invalid_value_is_shown_inline_and_not_applied(page: Page) -> None:
     retries.fill("99")
     retries.press("Tab")
     expect(page.get_by_text("less than or equal to 10")).to_be_visible()
-    expect(page.get_by_text("Unsaved changes")).to_be_visible()  # the template itself was never saved
+    expect(page.get_by_text("Not saved yet")).to_be_visible()  # nothing was changed
 
 
 def test_undo_redo_and_delete(page: Page) -> None:
     page.get_by_role("button", name="Add Coder").click()
     added = node(page, "Coder 2", "Coder")
     expect(added).to_be_visible()
+    expect(page.get_by_text("Unsaved changes")).to_be_visible()
     page.keyboard.press("Control+z")
     expect(added).to_have_count(0)
+    expect(page.get_by_text("Not saved yet")).to_be_visible()  # back to the template as it opened
     page.keyboard.press("Control+Shift+z")
     expect(added).to_be_visible()
     settle(page)
@@ -178,6 +182,19 @@ def test_refresh_with_unsaved_edits_restores_the_draft(page: Page) -> None:
     expect(page.get_by_text("Restored your unsaved changes")).to_be_visible()
     expect(node(page, "Custom agent", "Custom agent")).to_be_visible()
     expect(page.get_by_text("Unsaved changes", exact=True)).to_be_visible()
+
+
+def test_a_template_opened_but_not_edited_comes_back_on_refresh_without_a_warning(page: Page) -> None:
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name="Use Spec, code and tests").click()
+    expect(page.get_by_label("Workflow name")).to_have_value("Spec, code and tests")
+    expect(page.get_by_text("Not saved yet")).to_be_visible()
+    page.wait_for_timeout(1000)  # the draft is written at most twice a second
+    page.reload()
+    expect(page.get_by_label("Workflow name")).to_have_value("Spec, code and tests")
+    expect(page.get_by_text("Not saved yet")).to_be_visible()
+    expect(page.get_by_text("Unsaved changes")).to_be_hidden()
+    expect(page.get_by_text("Restored your unsaved changes")).to_have_count(0)
 
 
 def test_arrange_places_agents_left_to_right(page: Page) -> None:

@@ -179,7 +179,7 @@ def test_a_python_script_opens_the_editor_on_its_workflow_and_it_runs(browser: B
             expect(page.get_by_label("Workflow name")).to_have_value("Triage from a script")
             expect(node(page, "Sorter", "Researcher")).to_have_count(1)
             expect(node(page, "Fixer", "Coder")).to_have_count(1)
-            expect(page.get_by_text("Unsaved changes")).to_be_visible()  # loaded, not saved
+            expect(page.get_by_text("Not saved yet")).to_be_visible()  # loaded, not saved
             page.get_by_role("button", name="Run", exact=True).click()
             expect(page.get_by_label("Task")).to_have_value("Sort the bugs")
             page.get_by_role("button", name="Start run").click()
