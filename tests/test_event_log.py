@@ -112,3 +112,21 @@ def test_writes_made_at_once_are_checkpointed_so_the_wal_stays_small(tmp_path: P
     assert written > 1.4 * CHECKPOINT_BYTES
     assert Path(f"{path}-wal").stat().st_size < 1.4 * CHECKPOINT_BYTES  # the WAL is reused after each checkpoint
     assert len(log.events("r59")) == 1200
+
+
+def test_runs_are_listed_a_page_at_a_time_newest_first(tmp_path: Path) -> None:
+    log = RunLog(open_database(f"sqlite:///{tmp_path / 'f.db'}"))
+    for number in range(7):
+        status = "failed" if number % 3 == 0 else "succeeded"
+        start = RunStarted(
+            run_id=f"r{number}", seq=1, ts=100.0 + number // 2, workflow_name="w", workflow={}, inputs={}, node_ids=[]
+        )
+        end = RunFinished(run_id=f"r{number}", seq=2, ts=200.0, status=status, duration=1.0, usage=Usage(), cost=0)
+        log.append([start, end])
+    newest_first = [r.id for r in log.recent(limit=100)]
+    assert newest_first == ["r6", "r4", "r5", "r2", "r3", "r0", "r1"]  # equal start times: in id order
+    pages = [[r.id for r in log.recent(limit=3, offset=offset)] for offset in (0, 3, 6, 9)]
+    assert pages == [newest_first[:3], newest_first[3:6], newest_first[6:], []]
+    assert log.count() == 7
+    assert log.count(status="failed") == 3 and [r.id for r in log.recent(status="failed", offset=1)] == ["r3", "r0"]
+    assert log.count(workflow="other") == 0

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from nicegui import ui
+from nicegui.events import GenericEventArguments
 
 from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.compare import compare_page
@@ -27,6 +28,7 @@ from flowdeck.storage.runs import RunSummary
 
 REFRESH_SECONDS = 2.0
 LIVE_CHECK_SECONDS = 1.0
+PAGE_SIZES = [25, 50, 100, 200]  # runs a page of the history shows; 50 at first
 STATUSES = ["succeeded", "failed", "cancelled", "interrupted", "running"]
 
 
@@ -128,8 +130,10 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
             {"name": "cost", "label": "Cost", "field": "cost", "align": "right"},
             {"name": "id", "label": "Run", "field": "id", "align": "left"},
         ]
-        table = ui.table(columns=columns, rows=[], row_key="id", selection="multiple", pagination=50)
-        table.classes("w-full").props('flat bordered dense aria-label="Runs"')
+        # Paged on the server: a page of runs is read at a time, however long the history.
+        pagination = {"page": 1, "rowsPerPage": PAGE_SIZES[1], "rowsNumber": 0}
+        table = ui.table(columns=columns, rows=[], row_key="id", selection="multiple", pagination=pagination)
+        table.classes("w-full").props(f'flat bordered dense aria-label="Runs" :rows-per-page-options="{PAGE_SIZES}"')
         table.add_slot(
             "body-cell-id",
             '<q-td :props="props"><a :href="\'/runs/\' + props.value" class="text-indigo-600 underline">'
@@ -140,23 +144,35 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
         )
 
     async def load(*, keep_selection: bool = False) -> None:
+        """The page of runs the table shows, read again (every REFRESH_SECONDS: new runs, status changes)."""
+        workflow, status = workflow_filter.value or None, status_filter.value or None
+        paging = dict(table.pagination)
+        size = int(paging.get("rowsPerPage") or PAGE_SIZES[1])
+        total = await asyncio.to_thread(services.runs.count, workflow=workflow, status=status)
+        page = max(1, min(int(paging.get("page") or 1), -(-total // size)))  # the last page, if it shrank
         found = await asyncio.to_thread(
-            services.runs.recent,
-            limit=500,
-            workflow=workflow_filter.value or None,
-            status=status_filter.value or None,
+            services.runs.recent, limit=size, offset=(page - 1) * size, workflow=workflow, status=status
         )
         rows = [_row(r) for r in found]
-        if keep_selection and rows == table.rows:
+        paging.update(page=page, rowsPerPage=size, rowsNumber=total)
+        if keep_selection and rows == table.rows and paging == table.pagination:
             return  # nothing changed: leave the page alone
         table.rows = rows
-        if keep_selection:
-            ids = {row["id"] for row in rows}
-            table.selected = [row for row in table.selected if row["id"] in ids]
-        else:
-            table.selected = []
+        table.pagination = paging
+        if not keep_selection:
+            table.selected = []  # kept across pages and refreshes: two runs to compare may be pages apart
         table.update()
-        empty.set_visibility(not rows)
+        empty.set_visibility(not total)
+
+    async def turn_page(event: GenericEventArguments) -> None:
+        asked = event.args.get("pagination") if isinstance(event.args, dict) else None
+        if isinstance(asked, dict):
+            table.pagination = {**table.pagination, "page": asked.get("page"), "rowsPerPage": asked.get("rowsPerPage")}
+            await load(keep_selection=True)
+
+    async def refilter() -> None:
+        table.pagination = {**table.pagination, "page": 1}
+        await load()
 
     def open_compare() -> None:
         picked = [row["id"] for row in table.selected]
@@ -165,8 +181,9 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
             return
         ui.navigate.to(f"/runs/compare?a={picked[0]}&b={picked[1]}")
 
-    workflow_filter.on_value_change(load)
-    status_filter.on_value_change(load)
+    workflow_filter.on_value_change(refilter)
+    status_filter.on_value_change(refilter)
+    table.on("request", turn_page)
     compare.on_click(open_compare)
     await load()
     ui.timer(REFRESH_SECONDS, lambda: load(keep_selection=True))  # new runs and status changes show up by themselves

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import Engine, Select, Table, func, select
 
 from flowdeck.engine.events import (
     Event,
@@ -278,14 +278,28 @@ class RunLog:
             raise NotFoundError(f"'{run_id}' matches several runs; give more characters of the id")
         return RunSummary(**rows[0]._asdict())
 
-    def recent(self, *, limit: int = 50, workflow: str | None = None, status: str | None = None) -> list[RunSummary]:
-        query = select(_RUNS).order_by(_RUNS.c.started_at.desc()).limit(limit)
+    def recent(
+        self, *, limit: int = 50, offset: int = 0, workflow: str | None = None, status: str | None = None
+    ) -> list[RunSummary]:
+        """Runs, newest first (`offset` of them skipped), optionally of one workflow and in one status."""
+        query = self._filtered(select(_RUNS), workflow, status)
+        query = query.order_by(_RUNS.c.started_at.desc(), _RUNS.c.id).limit(limit).offset(offset)
+        with self._engine.connect() as conn:
+            return [RunSummary(**row._asdict()) for row in conn.execute(query).all()]
+
+    def count(self, *, workflow: str | None = None, status: str | None = None) -> int:
+        """How many runs recent() would list with no limit."""
+        query = self._filtered(select(func.count()).select_from(_RUNS), workflow, status)
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _filtered(query: Select[Any], workflow: str | None, status: str | None) -> Select[Any]:
         if workflow:
             query = query.where(_RUNS.c.workflow_name == workflow)
         if status:
             query = query.where(_RUNS.c.status == status)
-        with self._engine.connect() as conn:
-            return [RunSummary(**row._asdict()) for row in conn.execute(query).all()]
+        return query
 
     def workflow_names(self) -> list[str]:
         """The names of the workflows that have runs, sorted."""
