@@ -30,9 +30,19 @@ export default {
   },
   mounted() {
     this.scrollEl = this.$refs.scroller.$el;
+    this.endAskedAt = -Infinity; // when toEnd() last asked the scroller to go to the end
+    this.readAt = 0; // where the reader last scrolled to, away from the end
     this.onScroll = () => {
       const el = this.scrollEl;
-      this.follow = el.scrollTop + el.clientHeight >= el.scrollHeight - 30;
+      const atEnd = el.scrollTop + el.clientHeight >= el.scrollHeight - 30;
+      if (atEnd && !this.follow && performance.now() - this.endAskedAt < 150) {
+        // QVirtualScroll moves to the end a frame after it is asked (and reads scroll events 35 ms late): a move
+        // asked for just before the reader scrolled up lands after it. Put the reader back where they were.
+        el.scrollTop = this.readAt;
+        return;
+      }
+      if (!atEnd) this.readAt = el.scrollTop;
+      this.follow = atEnd;
     };
     this.scrollEl.addEventListener("scroll", this.onScroll, { passive: true });
   },
@@ -111,7 +121,9 @@ export default {
       this.toEnd();
     },
     toEnd() {
-      if (this.shown.length) this.$refs.scroller.scrollTo(this.shown.length - 1, "end");
+      if (!this.shown.length) return;
+      this.endAskedAt = performance.now();
+      this.$refs.scroller.scrollTo(this.shown.length - 1, "end");
     },
   },
 };
