@@ -59,6 +59,7 @@ class Runner:
         self._active: dict[str, ActiveRun] = {}
         # One writer thread: every run's events reach the database through one ordered path.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowdeck-writer")
+        self._checkpointing = False  # a checkpoint waits for the writer thread: batches written meanwhile add none
 
     async def start(
         self,
@@ -279,7 +280,8 @@ class Runner:
                     await asyncio.get_running_loop().run_in_executor(
                         self._writer, partial(self._log.write, stored, owner=_OWNER, workflow_id=active.workflow_id)
                     )
-                elif self._log.checkpoint_due():
+                elif self._log.checkpoint_due() and not self._checkpointing:
+                    self._checkpointing = True
                     self._writer.submit(self._checkpoint)
                 active.events.extend(batch)
                 for queue in active.subscribers:
@@ -294,6 +296,7 @@ class Runner:
                 queue.put_nowait(None)
 
     def _checkpoint(self) -> None:
+        self._checkpointing = False  # from here on, what is written needs the next one
         try:
             self._log.checkpoint()
         except Exception:
