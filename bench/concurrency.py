@@ -4,7 +4,7 @@
 
 Each run is the fan-out template (4 agents) on the scripted model through litellm, streaming 40 chunks
 per agent 50 ms apart, with one watcher per run folding every event into a RunState, as an open page
-does. Model calls run in a child process (engine/model_process.py), as in the app. A ticker asks to wake every
+does. Model calls run in a child process (models/process.py), as in the app. A ticker asks to wake every
 10 ms and records how late it woke: that lateness is what every page of the app would feel.
 Printed side by side: no runs (baseline), 1 run, N runs.
 Target (issue 4): p99 lag < 50 ms with 50 concurrent runs.

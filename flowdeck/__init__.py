@@ -61,14 +61,13 @@ def load(source: str | Path | Workflow) -> Workflow:
 def start(source: str | Path | Workflow, inputs: Mapping[str, str] | None = None, *, model: str | None = None) -> Run:
     """A run to iterate (`async for event in run`). It is not stored; use run()/arun() for that."""
     from flowdeck.config import load_settings
-    from flowdeck.engine.embedded import EmbeddedModel
-    from flowdeck.engine.llm import LiteLLMCaller
+    from flowdeck.models import make_caller
 
     settings = load_settings()
     return Run(
         load(source),
         inputs,
-        caller=LiteLLMCaller(EmbeddedModel(threads=settings.embedded_threads)),
+        caller=make_caller(settings),
         default_model=settings.default_model,
         model_override=model,
         max_retry_wait=settings.max_retry_wait,

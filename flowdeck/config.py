@@ -12,15 +12,6 @@ from dotenv import dotenv_values
 from flowdeck.errors import ConfigError
 
 _PREFIX = "FLOWDECK_"
-# Models offered in the editor when a provider's key is present (only whether it is set is read, never shown).
-_PROVIDER_MODELS = (
-    ("OPENAI_API_KEY", "gpt-4o-mini"),
-    ("OPENAI_API_KEY", "gpt-4o"),
-    ("ANTHROPIC_API_KEY", "anthropic/claude-3-5-haiku-latest"),
-    ("GEMINI_API_KEY", "gemini/gemini-2.0-flash"),
-    ("GROQ_API_KEY", "groq/llama-3.1-8b-instant"),
-    ("MISTRAL_API_KEY", "mistral/mistral-small-latest"),
-)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -30,7 +21,7 @@ class Settings:
     default_model: str
     embedded_threads: int
     max_retry_wait: float
-    suggested_models: tuple[str, ...] = ()
+    env_keys: frozenset[str] = frozenset()  # names of the *_API_KEY variables set (their values are not kept)
     ollama_base: str = "http://127.0.0.1:11434"
     # Benchmarks of flowdeck's own pipeline: the scripted model is called in-process, skipping litellm's
     # per-call work (~20 ms + 0.3 ms a chunk). Off by default: tests and users go through litellm.
@@ -72,7 +63,7 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
         default_model=values.get(f"{_PREFIX}MODEL") or "embedded",
         embedded_threads=_int(values, "EMBEDDED_THREADS", 1, low=1, high=64),
         max_retry_wait=_float(values, "MAX_RETRY_WAIT", 60.0, low=0.0, high=3600.0),
-        suggested_models=models_for_keys({key for key, _ in _PROVIDER_MODELS if values.get(key)}),
+        env_keys=frozenset(key for key, value in values.items() if key.endswith("_API_KEY") and value),
         ollama_base=values.get("OLLAMA_API_BASE") or "http://127.0.0.1:11434",
         scripted_direct=values.get(f"{_PREFIX}SCRIPTED_DIRECT", "") in ("1", "true", "yes"),
         scripted_ledger=Path(values[f"{_PREFIX}SCRIPTED_LEDGER"]) if values.get(f"{_PREFIX}SCRIPTED_LEDGER") else None,
@@ -83,11 +74,6 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
             h.strip().lower() for h in values.get(f"{_PREFIX}ALLOWED_HOSTS", "").split(",") if h.strip()
         ),
     )
-
-
-def models_for_keys(variables: set[str]) -> tuple[str, ...]:
-    """Models worth suggesting when these provider key variables are set (in the environment or saved)."""
-    return tuple(model for key, model in _PROVIDER_MODELS if key in variables)
 
 
 def ensure_home(settings: Settings) -> Path:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowdeck.document import Document, EditRefused
+from flowdeck.app.document import Document, EditRefused
 from flowdeck.engine.dag import build
 from flowdeck.templates import load_template
 

@@ -7,7 +7,6 @@ import time
 import pytest
 
 from flowdeck.engine.events import Message
-from flowdeck.engine.llm import LiteLLMCaller
 from flowdeck.engine.llm_types import ModelRequest
 from flowdeck.errors import (
     AuthenticationFailed,
@@ -20,6 +19,7 @@ from flowdeck.errors import (
     RateLimited,
     StreamInterrupted,
 )
+from flowdeck.models.llm import LiteLLMCaller
 
 
 def request(model: str, timeout: float = 10) -> ModelRequest:

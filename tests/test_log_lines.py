@@ -5,8 +5,8 @@ from __future__ import annotations
 from flowdeck.components.log import as_text, log_line
 from flowdeck.engine.events import Event
 from flowdeck.engine.run import Run, drain
-from flowdeck.engine.scripted import ScriptedCaller
 from flowdeck.engine.workflow import Workflow
+from flowdeck.models.scripted import ScriptedCaller
 from tests.conftest import make_workflow
 
 

@@ -11,10 +11,10 @@ import pytest
 
 from flowdeck.engine.dag import build
 from flowdeck.engine.run import Run, drain
-from flowdeck.engine.scripted import ScriptedCaller
 from flowdeck.engine.state import fold
 from flowdeck.engine.workflow import parse_workflow
 from flowdeck.errors import WorkflowError
+from flowdeck.models.scripted import ScriptedCaller
 from flowdeck.services import Services
 
 

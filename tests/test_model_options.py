@@ -56,7 +56,7 @@ async def test_unreachable_ollama_offers_nothing_and_does_not_hang(settings: Set
 
 async def test_provider_keys_present_suggest_their_models(settings: Settings) -> None:
     options = await model_options(
-        replace(settings, suggested_models=("gpt-4o-mini",), ollama_base="http://127.0.0.1:9")
+        replace(settings, env_keys=frozenset({"OPENAI_API_KEY"}), ollama_base="http://127.0.0.1:9")
     )
     assert "gpt-4o-mini" in options
 

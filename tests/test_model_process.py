@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from flowdeck.engine.events import Message
-from flowdeck.engine.llm import LiteLLMCaller
 from flowdeck.engine.llm_types import ModelRequest
-from flowdeck.engine.model_process import ModelProcess, ProcessSettings
 from flowdeck.errors import AuthenticationFailed, BadRequest, ModelError, ProviderUnavailable, RateLimited
-from flowdeck.model_worker import model_process
+from flowdeck.models.llm import LiteLLMCaller
+from flowdeck.models.process import ModelProcess, ProcessSettings
+from flowdeck.models.worker import model_process
 
 
 def request(model: str, task: str = "Reverse a string") -> ModelRequest:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 
 from flowdeck.engine.events import Message, NodeRetrying
-from flowdeck.engine.llm import LiteLLMCaller
 from flowdeck.engine.llm_types import ModelRequest
 from flowdeck.engine.state import fold
 from flowdeck.errors import (
@@ -19,6 +18,7 @@ from flowdeck.errors import (
     RateLimited,
     StreamInterrupted,
 )
+from flowdeck.models.llm import LiteLLMCaller
 from flowdeck.services import Services
 from tests.appserver import free_port
 from tests.conftest import make_workflow

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from flowdeck.engine.events import Message
-from flowdeck.engine.llm import LiteLLMCaller
 from flowdeck.engine.llm_types import ModelRequest
 from flowdeck.errors import ConfigError, ModelError, ModelsNotReady
+from flowdeck.models.keys import ProviderKeys
+from flowdeck.models.llm import LiteLLMCaller
 from flowdeck.services import Services
-from flowdeck.storage.keys import ProviderKeys
 from tests.appserver import free_port
 from tests.conftest import make_workflow
 from tests.fakeprovider import fake_provider
@@ -39,9 +39,9 @@ async def test_a_missing_key_is_named_before_anything_runs(services: Services, n
     problems = [str(p) for p in caught.value.problems]
     assert problems == [
         "Reviewer: anthropic/claude-3-5-haiku-latest: needs ANTHROPIC_API_KEY; set it in the environment or .env, "
-        "or save it in Settings → API keys (or `flowdeck keys set ANTHROPIC_API_KEY`)",
+        "or save it in ⋮ → API keys… (or `flowdeck keys set ANTHROPIC_API_KEY`)",
         "Coder: gpt-4o-mini: needs OPENAI_API_KEY; set it in the environment or .env, "
-        "or save it in Settings → API keys (or `flowdeck keys set OPENAI_API_KEY`)",
+        "or save it in ⋮ → API keys… (or `flowdeck keys set OPENAI_API_KEY`)",
     ]
     assert str(caught.value).startswith("the run cannot start (2 problems)")
     assert services.runs.recent() == []  # nothing was recorded

@@ -10,10 +10,10 @@ import pytest
 from flowdeck.engine.events import NodeFinished, NodeSkipped, NodeStarted, RunStarted, Usage
 from flowdeck.engine.llm_types import Completion, ModelRequest
 from flowdeck.engine.run import Run, drain
-from flowdeck.engine.scripted import ScriptedCaller
 from flowdeck.engine.state import fold
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import WorkflowError
+from flowdeck.models.scripted import ScriptedCaller
 from flowdeck.runner import Runner
 from flowdeck.services import Services
 

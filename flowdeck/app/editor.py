@@ -10,6 +10,7 @@ from nicegui import background_tasks, ui
 
 from flowdeck.app.account import can_edit
 from flowdeck.app.dialogs import open_dialog, templates_gallery
+from flowdeck.app.document import Document, EditRefused
 from flowdeck.app.draft import read_draft, saved_since, write_draft
 from flowdeck.app.live import LiveRun
 from flowdeck.app.model_options import model_options
@@ -19,7 +20,6 @@ from flowdeck.app.toolbar import toolbar
 from flowdeck.components.canvas import FlowCanvas
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
-from flowdeck.document import Document, EditRefused
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import FlowdeckError
 from flowdeck.services import Services

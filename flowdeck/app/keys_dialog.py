@@ -1,4 +1,4 @@
-"""Settings → API keys: save or remove provider keys. Write-only: a saved key never goes back to the page,
+"""⋮ → API keys…: save or remove provider keys. Write-only: a saved key never goes back to the page,
 only its last 4 characters."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from nicegui import ui
 
 from flowdeck.app.transient import transient_dialog
 from flowdeck.errors import FlowdeckError
-from flowdeck.storage.keys import PROVIDERS, ProviderKeys
+from flowdeck.models.keys import ProviderKeys
+from flowdeck.models.providers import PROVIDERS
 
 
 async def keys_dialog(keys: ProviderKeys) -> None:

@@ -9,7 +9,8 @@ from collections.abc import Iterable
 
 import httpx
 
-from flowdeck.config import Settings, models_for_keys
+from flowdeck.config import Settings
+from flowdeck.models.providers import suggested_models
 
 _CACHE_SECONDS = 30.0
 _found: dict[str, tuple[float, list[str]]] = {}  # base URL -> (when asked, the models it had)
@@ -19,7 +20,7 @@ _asking: dict[str, asyncio.Task[list[str]]] = {}
 async def model_options(settings: Settings, saved_keys: Iterable[str] = ()) -> dict[str, str]:
     """Model string -> what the combobox shows. `saved_keys`: provider key variables saved in the app."""
     options = {"embedded": "Embedded demo model (offline)", "scripted": "Scripted test model (no LLM)"}
-    for model in (*settings.suggested_models, *models_for_keys(set(saved_keys))):
+    for model in suggested_models(settings.env_keys | set(saved_keys)):
         options.setdefault(model, model)
     for name in await ollama_models(settings.ollama_base):
         options.setdefault(f"ollama_chat/{name}", f"ollama_chat/{name} (Ollama)")

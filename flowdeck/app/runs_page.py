@@ -12,12 +12,12 @@ from nicegui.events import GenericEventArguments
 
 from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.compare import compare_page
+from flowdeck.app.document import Document
 from flowdeck.app.live import LiveRun
 from flowdeck.app.replay import Replay
 from flowdeck.app.run_view import run_panel
 from flowdeck.app.theme import chosen_dark, page_theme, remember
 from flowdeck.components.canvas import FlowCanvas
-from flowdeck.document import Document
 from flowdeck.engine.agents import display_name
 from flowdeck.engine.events import RunStarted
 from flowdeck.engine.state import fold

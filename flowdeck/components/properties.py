@@ -7,7 +7,7 @@ from typing import Any
 
 from nicegui import ui
 
-from flowdeck.document import Document, EditRefused
+from flowdeck.app.document import Document, EditRefused
 from flowdeck.engine.agents import PRESETS, resolve
 from flowdeck.engine.prompts import check_template
 

@@ -1,4 +1,4 @@
-"""Settings → API keys: write-only, masked to the last 4 characters, bad input named and kept; the Model
+"""⋮ → API keys…: write-only, masked to the last 4 characters, bad input named and kept; the Model
 combobox offers the models of the providers configured and of a reachable Ollama server."""
 
 from __future__ import annotations

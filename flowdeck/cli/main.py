@@ -83,10 +83,10 @@ async def _run(
     use_cache: bool,
     resume: str | None = None,
 ) -> int:
+    from flowdeck.cli.progress import ProgressView
     from flowdeck.engine.events import event_to_json
     from flowdeck.engine.state import RunState
     from flowdeck.engine.workflow import Workflow
-    from flowdeck.progress import ProgressView
     from flowdeck.services import open_services
 
     services = await asyncio.to_thread(open_services)
@@ -281,7 +281,7 @@ def _services() -> Services:
 
 
 def _add_groups() -> None:
-    from flowdeck.cli_admin import api_command, auth_command, keys_command
+    from flowdeck.cli.admin import api_command, auth_command, keys_command
 
     main.add_command(auth_command)
     main.add_command(keys_command)
@@ -289,6 +289,3 @@ def _add_groups() -> None:
 
 
 _add_groups()
-
-if __name__ == "__main__":
-    main()

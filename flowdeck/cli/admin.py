@@ -140,7 +140,7 @@ def keys_command() -> None:
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read the key from standard input.")
 def keys_set(variable: str, from_stdin: bool) -> None:
     """Save a provider key, e.g. OPENAI_API_KEY (asked for, not echoed)."""
-    from flowdeck.storage.keys import ProviderKeys
+    from flowdeck.models.keys import ProviderKeys
 
     key = sys.stdin.readline().strip() if from_stdin else click.prompt(variable, hide_input=True)
     keys = ProviderKeys(_home())
@@ -156,7 +156,8 @@ def keys_list() -> None:
     """The providers flowdeck knows and which keys are saved (the last 4 characters only)."""
     import os
 
-    from flowdeck.storage.keys import PROVIDERS, ProviderKeys
+    from flowdeck.models.keys import ProviderKeys
+    from flowdeck.models.providers import PROVIDERS
 
     saved = ProviderKeys(_home()).masked()
     for item in PROVIDERS:
@@ -168,7 +169,7 @@ def keys_list() -> None:
 @click.argument("variable")
 def keys_remove(variable: str) -> None:
     """Forget a saved provider key."""
-    from flowdeck.storage.keys import ProviderKeys
+    from flowdeck.models.keys import ProviderKeys
 
     removed = ProviderKeys(_home()).remove(variable.upper())
     click.echo(f"{variable.upper()} removed" if removed else f"no saved {variable.upper()}")

@@ -1,4 +1,4 @@
-"""Provider API keys saved in the app (Settings → API keys, or `flowdeck keys set`): a 0600 file in the data dir.
+"""Provider API keys saved in the app (⋮ → API keys…, or `flowdeck keys set`): a 0600 file in the data dir.
 
 Write-only from the outside: nothing here returns a key except `for_provider`, which the model caller uses to
 pass it to that provider alone. Lists show the last 4 characters. Environment variables win over saved keys.
@@ -8,32 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from flowdeck.config import write_private
 from flowdeck.errors import ConfigError
+from flowdeck.models.providers import PROVIDERS
 
-
-@dataclass(frozen=True, slots=True)
-class Provider:
-    variable: str  # the environment variable litellm reads
-    label: str
-    providers: tuple[str, ...]  # litellm's provider names that take this key
-
-
-PROVIDERS: tuple[Provider, ...] = (
-    Provider("OPENAI_API_KEY", "OpenAI", ("openai", "text-completion-openai")),
-    Provider("ANTHROPIC_API_KEY", "Anthropic", ("anthropic",)),
-    Provider("GEMINI_API_KEY", "Google Gemini", ("gemini",)),
-    Provider("GROQ_API_KEY", "Groq", ("groq",)),
-    Provider("MISTRAL_API_KEY", "Mistral", ("mistral",)),
-    Provider("OPENROUTER_API_KEY", "OpenRouter", ("openrouter",)),
-    Provider("DEEPSEEK_API_KEY", "DeepSeek", ("deepseek",)),
-    Provider("XAI_API_KEY", "xAI", ("xai",)),
-    Provider("TOGETHERAI_API_KEY", "Together AI", ("together_ai",)),
-    Provider("COHERE_API_KEY", "Cohere", ("cohere", "cohere_chat")),
-)
 _BY_VARIABLE = {p.variable: p for p in PROVIDERS}
 
 

@@ -5,7 +5,7 @@ litellm does about a millisecond of Python work per streamed chunk, and ~15 ms m
 In the app's process that work competed for the GIL with the event loop that serves every page; with 50
 runs at once the loop woke up to 50 ms late at p99 (bench/concurrency.py), and 5-7 ms with litellm out of
 the process. So the app server runs litellm (and the embedded model's server) in a child process, through
-the same LiteLLMCaller (flowdeck/model_worker.py), and talks to it with JSON lines on its stdin and stdout:
+the same LiteLLMCaller (flowdeck/models/worker.py), and talks to it with JSON lines on its stdin and stdout:
 
     to the child:   {"op": "call" | "prepare" | "preflight", "id": n, ...}   {"op": "cancel", "id": n}
     to the parent:  {"id": n, "text": delta}   {"id": n, "ok": result}   {"id": n, "error": {...}}
@@ -64,7 +64,7 @@ class _Pending:
 
 class ModelProcess:
     """A ModelCaller (plus preflight) whose calls run in a child process, started with `command` followed by
-    the settings as JSON (flowdeck/model_worker.py makes one)."""
+    the settings as JSON (flowdeck/models/worker.py makes one)."""
 
     def __init__(self, settings: ProcessSettings, command: Sequence[str]) -> None:
         self._settings = settings

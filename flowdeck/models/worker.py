@@ -1,7 +1,7 @@
-"""The child process that makes the app server's model calls (see flowdeck/engine/model_process.py): the same
+"""The child process that makes the app server's model calls (see flowdeck/models/process.py): the same
 LiteLLMCaller as in-process calls, with the provider keys saved in the data dir, behind JSON lines.
 
-    python -m flowdeck.model_worker SETTINGS_JSON    (started by ModelProcess, never by hand)
+    python -m flowdeck.models.worker SETTINGS_JSON    (started by ModelProcess, never by hand)
 """
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ from typing import Any
 
 import orjson
 
-from flowdeck.engine.embedded import EmbeddedModel
 from flowdeck.engine.events import Message
-from flowdeck.engine.llm import LiteLLMCaller
 from flowdeck.engine.llm_types import ModelRequest
-from flowdeck.engine.model_process import LINE_LIMIT, ModelProcess, ProcessSettings, error_to_json
-from flowdeck.engine.scripted_litellm import SCRIPTED
-from flowdeck.storage.keys import ProviderKeys
+from flowdeck.models.embedded import EmbeddedModel
+from flowdeck.models.keys import ProviderKeys
+from flowdeck.models.llm import LiteLLMCaller
+from flowdeck.models.process import LINE_LIMIT, ModelProcess, ProcessSettings, error_to_json
+from flowdeck.models.scripted_litellm import SCRIPTED
 
 
 def model_process(settings: ProcessSettings) -> ModelProcess:
     """Model calls in a child process running this module."""
-    return ModelProcess(settings, (sys.executable, "-m", "flowdeck.model_worker"))
+    return ModelProcess(settings, (sys.executable, "-m", "flowdeck.models.worker"))
 
 
 async def _serve(settings: ProcessSettings, out: Any) -> None:

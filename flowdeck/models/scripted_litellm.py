@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from flowdeck.engine.events import Message
-from flowdeck.engine.scripted import ScriptedModel, usage_for
 from flowdeck.errors import ModelError
+from flowdeck.models.scripted import ScriptedModel, usage_for
 
 SCRIPTED = ScriptedModel()
 

@@ -11,12 +11,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from flowdeck.engine.embedded import EMBEDDED, EmbeddedModel
 from flowdeck.engine.events import Usage
 from flowdeck.engine.llm_types import Completion, ModelRequest
-from flowdeck.engine.providers import KeySource, check_model, custom_base, provider_of
-from flowdeck.engine.scripted import is_scripted, parse_spec
-from flowdeck.engine.scripted_litellm import scripted_handler
 from flowdeck.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -28,6 +24,10 @@ from flowdeck.errors import (
     RateLimited,
     StreamInterrupted,
 )
+from flowdeck.models.embedded import EMBEDDED, EmbeddedModel
+from flowdeck.models.providers import KeySource, check_model, custom_base, provider_of
+from flowdeck.models.scripted import is_scripted, parse_spec
+from flowdeck.models.scripted_litellm import scripted_handler
 
 # litellm fetches a price list from the internet at import unless told not to.
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
@@ -46,7 +46,7 @@ class _ModelThread:
     litellm does a lot of Python work per streamed chunk (pydantic objects, logging hooks, cost lookups):
     measured at 50 concurrent runs it held the app's event loop for most of each second (p99 lag 355 ms).
     On its own loop, that work only competes for the GIL, which Python hands over every few milliseconds.
-    The app server goes further and runs all of this in a child process (engine/model_process.py).
+    The app server goes further and runs all of this in a child process (models/process.py).
     """
 
     def __init__(self) -> None:
@@ -154,6 +154,9 @@ class LiteLLMCaller:
     async def prepare(self, models: set[str]) -> None:
         """Import litellm and start the embedded model if a run will need them."""
         await _MODELS.run(self._prepare(models))
+
+    async def close(self) -> None:
+        """Nothing to release: the model thread and the embedded server live as long as the process."""
 
     async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
         return await _MODELS.run(self._call(request, _forwarder(on_text)))
@@ -272,7 +275,7 @@ def translate(exc: Exception, model: str, *, partial: bool = False) -> ModelErro
         return AuthenticationFailed(
             "the provider rejected the credentials",
             model=model,
-            hint=f"check {provider.upper()}_API_KEY (in the environment, .env, or Settings → API keys)",
+            hint=f"check {provider.upper()}_API_KEY (in the environment, .env, or ⋮ → API keys…)",
         )
     if isinstance(exc, litellm.NotFoundError):
         return ModelNotFound(

@@ -1,15 +1,45 @@
-"""What a provider needs before it can be called (a key, a server that answers), checked without calling it."""
+"""The providers flowdeck knows (their key variables, litellm names, suggested models), and what one needs before
+it can be called (a key, a server that answers), checked without calling it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 
+@dataclass(frozen=True, slots=True)
+class Provider:
+    variable: str  # the environment variable litellm reads
+    label: str
+    providers: tuple[str, ...]  # litellm's provider names that take this key
+    suggested: tuple[str, ...] = ()  # models the editor offers once the key is set
+
+
+PROVIDERS: tuple[Provider, ...] = (
+    Provider("OPENAI_API_KEY", "OpenAI", ("openai", "text-completion-openai"), ("gpt-4o-mini", "gpt-4o")),
+    Provider("ANTHROPIC_API_KEY", "Anthropic", ("anthropic",), ("anthropic/claude-3-5-haiku-latest",)),
+    Provider("GEMINI_API_KEY", "Google Gemini", ("gemini",), ("gemini/gemini-2.0-flash",)),
+    Provider("GROQ_API_KEY", "Groq", ("groq",), ("groq/llama-3.1-8b-instant",)),
+    Provider("MISTRAL_API_KEY", "Mistral", ("mistral",), ("mistral/mistral-small-latest",)),
+    Provider("OPENROUTER_API_KEY", "OpenRouter", ("openrouter",)),
+    Provider("DEEPSEEK_API_KEY", "DeepSeek", ("deepseek",)),
+    Provider("XAI_API_KEY", "xAI", ("xai",)),
+    Provider("TOGETHERAI_API_KEY", "Together AI", ("together_ai",)),
+    Provider("COHERE_API_KEY", "Cohere", ("cohere", "cohere_chat")),
+)
+
+
+def suggested_models(variables: AbstractSet[str]) -> tuple[str, ...]:
+    """Models worth offering when these provider key variables are set (in the environment or saved)."""
+    return tuple(model for item in PROVIDERS if item.variable in variables for model in item.suggested)
+
+
 class KeySource(Protocol):
-    """API keys saved in the app, handed to one provider at a time (storage.keys.ProviderKeys is one)."""
+    """API keys saved in the app, handed to one provider at a time (keys.ProviderKeys is one)."""
 
     def for_provider(self, provider: str) -> tuple[str, str] | None: ...
 
@@ -35,7 +65,7 @@ async def check_model(litellm: Any, model: str, keys: KeySource | None, ollama_b
         return None
     return (
         f"needs {' or '.join(missing)}; set it in the environment or .env, "
-        f"or save it in Settings → API keys (or `flowdeck keys set {missing[0]}`)"
+        f"or save it in ⋮ → API keys… (or `flowdeck keys set {missing[0]}`)"
     )
 
 
