@@ -17,10 +17,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPBearer
 
 from flowdeck.api.schemas import NodeResult, Problem, RunListItem, RunRequest, RunResult, WorkflowItem
-from flowdeck.engine.agents import display_name
 from flowdeck.engine.events import event_to_dict, event_to_json
 from flowdeck.engine.state import RunState, fold
-from flowdeck.engine.workflow import Workflow, parse_workflow
+from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import NotFoundError, WorkflowError
 from flowdeck.services import Services
 from flowdeck.templates import load_template, template_names
@@ -77,7 +76,7 @@ def build_api(services: Services) -> FastAPI:
             raise HTTPException(422, [str(p) for p in exc.problems]) from None
         state = await services.runner.wait(run_id) if body.wait else RunState(status="pending")
         state.workflow_name = state.workflow_name or workflow.name
-        return JSONResponse(_result(run_id, state, workflow).model_dump(), status_code=200 if body.wait else 202)
+        return JSONResponse(_result(run_id, state).model_dump(), status_code=200 if body.wait else 202)
 
     @api.get("/runs", response_model=list[RunListItem], summary="Recent runs, newest first")
     async def list_runs(
@@ -100,8 +99,7 @@ def build_api(services: Services) -> FastAPI:
     @api.get("/runs/{run_id}", response_model=RunResult, summary="A run's status, per-agent results and outputs")
     async def get_run(run_id: str) -> RunResult:
         state = await _state(services, run_id)
-        workflow = parse_workflow(state.workflow, source=f"the workflow of run {run_id}") if state.workflow else None
-        return _result(state.run_id, state, workflow)
+        return _result(state.run_id, state)
 
     @api.get(
         "/runs/{run_id}/events",
@@ -129,7 +127,7 @@ def build_api(services: Services) -> FastAPI:
         if not services.runner.cancel(summary):
             raise HTTPException(409, f"run {summary} is not going in this server; nothing to cancel")
         state = await services.runner.wait(summary)
-        return _result(summary, state, None)
+        return _result(summary, state)
 
     return api
 
@@ -162,15 +160,14 @@ async def _state(services: Services, run_id: str) -> RunState:
     return fold(await asyncio.to_thread(services.runs.events, full))
 
 
-def _result(run_id: str, state: RunState, workflow: Workflow | None) -> RunResult:
-    names = {n.id: display_name(n) for n in workflow.nodes} if workflow is not None else {}
+def _result(run_id: str, state: RunState) -> RunResult:
     nodes = []
     for node_id, node in state.nodes.items():
         ex = node.latest
         nodes.append(
             NodeResult(
                 id=node_id,
-                name=names.get(node_id, node_id),
+                name=state.labels.get(node_id, node_id),
                 status=node.status,
                 summary=node.summary(),
                 output=ex.output if ex else None,

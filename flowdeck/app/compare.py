@@ -10,10 +10,8 @@ import re
 from nicegui import ui
 
 from flowdeck.components.css import shared_css
-from flowdeck.engine.agents import display_name
 from flowdeck.engine.state import RunState, fold
-from flowdeck.engine.workflow import parse_workflow
-from flowdeck.errors import FlowdeckError, WorkflowError
+from flowdeck.errors import FlowdeckError
 from flowdeck.services import Services
 
 _CSS = """
@@ -51,7 +49,7 @@ async def compare_page(services: Services, a: str, b: str) -> None:
         ui.label(str(exc)).classes("p-4 text-negative")
         return
     first, second = states
-    names = {**_names(second), **_names(first)}
+    names = {**second.labels, **first.labels}
     order = list(first.nodes) + [n for n in second.nodes if n not in first.nodes]
     outputs = first.outputs(), second.outputs()
     differing = sum(1 for n in order if outputs[0].get(n) != outputs[1].get(n))
@@ -84,11 +82,3 @@ async def compare_page(services: Services, a: str, b: str) -> None:
 def _load(services: Services, run_id: str) -> RunState:
     summary = services.runs.get(run_id)
     return fold(services.runs.events(summary.id))
-
-
-def _names(state: RunState) -> dict[str, str]:
-    try:
-        workflow = parse_workflow(state.workflow, source=f"the workflow of run {state.run_id}")
-    except WorkflowError:
-        return {}
-    return {node.id: display_name(node) for node in workflow.nodes}

@@ -21,11 +21,8 @@ from flowdeck.components.inspector import NodeAction, inspector
 from flowdeck.components.log import LogView, as_text, log_line
 from flowdeck.components.outputs import OutputsTab
 from flowdeck.components.timeline import TimelineTab
-from flowdeck.engine.agents import display_name
 from flowdeck.engine.events import Event, Handoff, NodeFailed, NodeFinished, NodeSkipped, NodeStarted, RunStarted
 from flowdeck.engine.state import TERMINAL_NODE, RunState
-from flowdeck.engine.workflow import parse_workflow
-from flowdeck.errors import WorkflowError
 
 Actions = Callable[[str, RunState], list[NodeAction]]
 TIMELINE_SECONDS = 1.0
@@ -257,29 +254,14 @@ class RunView:
             self._log.append(self.log_lines)
         return self._log
 
-    def upstream(self, node_id: str) -> set[str]:
+    def upstream(self, node_id: str) -> frozenset[str]:
         """The agents upstream of this one in the run's workflow."""
-        preds: dict[str, set[str]] = {}
-        for edge in self.state.workflow.get("edges", []):
-            preds.setdefault(str(edge.get("target")), set()).add(str(edge.get("source")))
-        seen: set[str] = set()
-        todo = [node_id]
-        while todo:
-            for pred in preds.get(todo.pop(), ()):
-                if pred not in seen:
-                    seen.add(pred)
-                    todo.append(pred)
-        return seen
+        return self.state.upstream(node_id)
 
     # -- helpers ----------------------------------------------------------------------------------
 
     def _started(self, event: RunStarted) -> None:
-        try:
-            workflow = parse_workflow(event.workflow, source="the run's workflow")
-            names = {node.id: display_name(node) for node in workflow.nodes}
-        except WorkflowError:
-            names = {}
-        self.labels = {node_id: names.get(node_id, node_id) for node_id in event.node_ids}
+        self.labels = {node_id: self.state.labels.get(node_id, node_id) for node_id in event.node_ids}
         self._changed.update(event.node_ids)
         self.outputs.reset(self.labels)
         self.handoffs.reset(self.labels, event.ts)

@@ -18,7 +18,6 @@ from flowdeck.app.replay import Replay
 from flowdeck.app.run_view import run_panel
 from flowdeck.app.theme import chosen_dark, page_theme, remember
 from flowdeck.components.canvas import FlowCanvas
-from flowdeck.engine.agents import display_name
 from flowdeck.engine.events import RunStarted
 from flowdeck.engine.state import fold
 from flowdeck.engine.workflow import parse_workflow
@@ -258,8 +257,7 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
         if summary.status in ("interrupted", "failed", "cancelled"):
             stopped = fold(events)
             if stopped.interrupted_nodes:
-                labels = {node.id: display_name(node) for node in workflow.nodes}
-                names = ", ".join(labels.get(n, n) for n in stopped.interrupted_nodes)
+                names = ", ".join(stopped.labels.get(n, n) for n in stopped.interrupted_nodes)
                 ui.label(
                     f"Interrupted while {names} {'was' if len(stopped.interrupted_nodes) == 1 else 'were'} working"
                 )

@@ -128,7 +128,7 @@ def _show_reads(row: ui.row, doc: Document, node_id: str, source: str) -> None:
     cannot resolve is shown in red with the reason, as the run would refuse it."""
     refs = check_template(source)
     inputs = {i.name: i.label or i.name for i in doc.workflow.inputs}
-    upstream = _ancestors(doc, node_id)
+    upstream = doc.workflow.upstream(node_id)
     row.clear()
     if not (refs.inputs or refs.outputs or refs.problems):
         return
@@ -149,20 +149,6 @@ def _show_reads(row: ui.row, doc: Document, node_id: str, source: str) -> None:
                 )
         for problem in refs.problems:
             ui.label(problem).classes("text-xs text-negative")
-
-
-def _ancestors(doc: Document, node_id: str) -> set[str]:
-    parents: dict[str, list[str]] = {}
-    for edge in doc.workflow.edges:
-        parents.setdefault(edge.target, []).append(edge.source)
-    found: set[str] = set()
-    todo = list(parents.get(node_id, []))
-    while todo:
-        current = todo.pop()
-        if current not in found:
-            found.add(current)
-            todo.extend(parents.get(current, []))
-    return found
 
 
 def _int(value: Any) -> Any:

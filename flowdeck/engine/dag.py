@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from flowdeck.engine.agents import PRESETS, ResolvedAgent, display_name, resolve
 from flowdeck.engine.prompts import check_template
-from flowdeck.engine.workflow import Edge, Node, Workflow
+from flowdeck.engine.workflow import Edge, Node, Workflow, ancestors
 from flowdeck.errors import Problem, WorkflowError
 
 if TYPE_CHECKING:
@@ -186,15 +186,9 @@ class Ancestors(Mapping[str, frozenset[str]]):
     def __getitem__(self, node_id: str) -> frozenset[str]:
         found = self._found.get(node_id)
         if found is None:
-            predecessors = self._predecessors
-            seen: set[str] = set()
-            todo = list(predecessors[node_id])
-            while todo:
-                node = todo.pop()
-                if node not in seen:
-                    seen.add(node)
-                    todo.extend(predecessors[node])
-            found = self._found[node_id] = frozenset(seen)
+            if node_id not in self._predecessors:
+                raise KeyError(node_id)
+            found = self._found[node_id] = ancestors(self._predecessors, node_id)
         return found
 
     def __contains__(self, node_id: object) -> bool:

@@ -62,6 +62,7 @@ class RunStarted(_EventBase, tag="run_started", frozen=True):
     node_ids: list[str]
     reused: list[str] = msgspec.field(default_factory=list)
     model: str | None = None  # the model every agent was told to use (`--model`), if any
+    labels: dict[str, str] = msgspec.field(default_factory=dict)  # node id -> the name shown; {} in older logs
 
 
 class NodeStarted(_NodeEventBase, tag="node_started", frozen=True):

@@ -110,6 +110,7 @@ class Run:
             node_ids=list(self.dag.order),
             reused=[n for n in self.dag.order if self._mode[n] == "reuse"],
             model=self._override,
+            labels=self.dag.labels,
         )
         for node_id in self.dag.order:
             if self._pending[node_id] == 0:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from flowdeck.engine.agents import display_name
 from flowdeck.engine.events import (
     Event,
     Handoff,
@@ -22,6 +23,8 @@ from flowdeck.engine.events import (
     Token,
     Usage,
 )
+from flowdeck.engine.workflow import ancestors, parse_workflow, predecessors
+from flowdeck.errors import WorkflowError
 
 NodeStatus = Literal[
     "queued", "running", "retrying", "waiting", "succeeded", "failed", "skipped", "cancelled", "interrupted"
@@ -117,6 +120,7 @@ class RunState:
     status: RunPhase = "pending"
     workflow_name: str = ""
     workflow: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # node id -> the name shown, for every node of the run
     reused: list[str] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)
     nodes: dict[str, NodeState] = field(default_factory=dict)
@@ -146,6 +150,11 @@ class RunState:
         if node is None:
             node = self.nodes[node_id] = NodeState(node_id=node_id)
         return node.execution(index)
+
+    def upstream(self, node_id: str) -> frozenset[str]:
+        """The nodes upstream of this one in the run's workflow."""
+        edges = self.workflow.get("edges", [])
+        return ancestors(predecessors((str(e.get("source")), str(e.get("target"))) for e in edges), node_id)
 
     def outputs(self) -> dict[str, str]:
         """The latest committed output of every node that has one."""
@@ -234,11 +243,22 @@ def _run_started(state: RunState, event: RunStarted) -> None:
     state.status = "running"
     state.workflow_name = event.workflow_name
     state.workflow = event.workflow
+    state.labels = dict(event.labels) or _labels_of(event)
     state.reused = list(event.reused)
     state.inputs = dict(event.inputs)
     state.started_at = event.ts
     for node_id in event.node_ids:
         state.nodes.setdefault(node_id, NodeState(node_id=node_id))
+
+
+def _labels_of(event: RunStarted) -> dict[str, str]:
+    """Names for a run recorded before RunStarted carried them: from its workflow, else the node ids."""
+    try:
+        workflow = parse_workflow(event.workflow, source=f"the workflow of run {event.run_id}")
+    except WorkflowError:
+        return {node_id: node_id for node_id in event.node_ids}
+    names = {node.id: display_name(node) for node in workflow.nodes}
+    return {node_id: names.get(node_id, node_id) for node_id in event.node_ids}
 
 
 def _run_finished(state: RunState, event: RunFinished) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -101,6 +101,10 @@ class Workflow(_Strict):
                 return node
         raise KeyError(node_id)
 
+    def upstream(self, node_id: str) -> frozenset[str]:
+        """Every node with a path of edges to this one."""
+        return ancestors(predecessors((e.source, e.target) for e in self.edges), node_id)
+
     def to_dict(self) -> dict[str, Any]:
         """The file's content: defaults left out, keys in a fixed order."""
         return self.model_dump(mode="json", exclude_defaults=True) | {
@@ -112,6 +116,26 @@ class Workflow(_Strict):
         data = self.to_dict()
         ordered = {key: data[key] for key in Workflow.model_fields if key in data}
         return json.dumps(ordered, indent=2, ensure_ascii=False) + "\n"
+
+
+def predecessors(edges: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Each node's direct sources, from (source, target) pairs."""
+    found: dict[str, list[str]] = {}
+    for source, target in edges:
+        found.setdefault(target, []).append(source)
+    return found
+
+
+def ancestors(predecessors: Mapping[str, Iterable[str]], node_id: str) -> frozenset[str]:
+    """Every node upstream of `node_id`: the one walk of the graph backwards that everything uses."""
+    seen: set[str] = set()
+    todo = list(predecessors.get(node_id, ()))
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(predecessors.get(node, ()))
+    return frozenset(seen)
 
 
 def parse_workflow(data: str | bytes | dict[str, Any], source: str = "") -> Workflow:
