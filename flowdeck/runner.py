@@ -8,9 +8,7 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import Event, RunFinished, RunInterrupted, RunStarted, Usage
@@ -20,6 +18,7 @@ from flowdeck.engine.state import TERMINAL_NODE, RunState, fold
 from flowdeck.engine.workflow import Workflow, parse_workflow
 from flowdeck.errors import ModelsNotReady, NotFoundError, Problem, WorkflowError
 from flowdeck.storage.runs import RunLog, RunSummary, StoredBatch
+from flowdeck.storage.writer import BatchWriter
 
 log = logging.getLogger("flowdeck.runner")
 
@@ -57,9 +56,7 @@ class Runner:
         self._cache = cache
         self._max_retry_wait = max_retry_wait
         self._active: dict[str, ActiveRun] = {}
-        # One writer thread: every run's events reach the database through one ordered path.
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowdeck-writer")
-        self._checkpointing = False  # a checkpoint waits for the writer thread: batches written meanwhile add none
+        self._writer = BatchWriter(log)
 
     async def start(
         self,
@@ -261,7 +258,7 @@ class Runner:
         tasks = [a.task for a in self._active.values() if a.task is not None]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        self._writer.shutdown(wait=True)
+        self._writer.close()
 
     async def _pump(self, active: ActiveRun) -> None:
         run = active.run
@@ -275,14 +272,7 @@ class Runner:
                 if run.queued:
                     batch += await run.next_batch()
                 # Stored before anyone is told: what a watcher sees is already durable.
-                stored = StoredBatch.of(batch)
-                if not self._log.write_now(stored, owner=_OWNER, workflow_id=active.workflow_id):
-                    await asyncio.get_running_loop().run_in_executor(
-                        self._writer, partial(self._log.write, stored, owner=_OWNER, workflow_id=active.workflow_id)
-                    )
-                elif self._log.checkpoint_due() and not self._checkpointing:
-                    self._checkpointing = True
-                    self._writer.submit(self._checkpoint)
+                await self._writer.store(StoredBatch.of(batch), owner=_OWNER, workflow_id=active.workflow_id)
                 active.events.extend(batch)
                 for queue in active.subscribers:
                     queue.put_nowait(batch)
@@ -294,13 +284,6 @@ class Runner:
             self._active.pop(run.run_id, None)
             for queue in active.subscribers:
                 queue.put_nowait(None)
-
-    def _checkpoint(self) -> None:
-        self._checkpointing = False  # from here on, what is written needs the next one
-        try:
-            self._log.checkpoint()
-        except Exception:
-            log.exception("checkpointing the run log failed; the next one will try again")
 
 
 async def _linger(run: Run) -> None:
