@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from flowdeck.app.document import Document, EditRefused
+from flowdeck.components.canvas.payload import patches_between
 from flowdeck.engine.dag import build
 from flowdeck.templates import load_template
 
@@ -63,7 +64,7 @@ def test_patches_turn_one_version_into_the_next(doc: Document) -> None:
     before = doc.workflow
     doc.delete({"reviewer"}, set())
     doc.add_node("custom", 0, 0)
-    ops = doc.patches_from(before)
+    ops = patches_between(before, doc.workflow, doc.default_model)
     kinds = [op["op"] for op in ops]
     assert kinds == ["remove_edges", "remove_nodes", "add_node"]
     assert ops[1]["ids"] == ["reviewer"]

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from flowdeck.engine.agents import PRESETS, display_name, resolve
+from flowdeck.engine.agents import PRESETS, display_name
 from flowdeck.engine.workflow import AgentConfig, Edge, Node, Position, Workflow
 from flowdeck.errors import FlowdeckError
 
@@ -206,59 +206,6 @@ class Document:
         if len(name) > 200:
             raise EditRefused("the name is longer than 200 characters")
         self._commit(self.workflow.model_copy(update={"name": name}), ("name",))
-
-    # -- what the canvas shows --------------------------------------------------------------------------
-
-    def canvas_node(self, node: Node) -> dict[str, Any]:
-        preset = PRESETS.get(node.type)
-        return {
-            "id": node.id,
-            "label": display_name(node),
-            "type": node.type,
-            "typeTitle": preset.title if preset else node.type,
-            "icon": preset.icon if preset else "help",
-            "model": resolve(node, self.default_model).model if preset else "",
-            "position": {"x": node.position.x, "y": node.position.y},
-        }
-
-    def canvas_nodes(self) -> list[dict[str, Any]]:
-        return [self.canvas_node(n) for n in self.workflow.nodes]
-
-    def canvas_edges(self) -> list[dict[str, Any]]:
-        names = {n.id: display_name(n) for n in self.workflow.nodes}
-        return [
-            {
-                "id": e.id,
-                "source": e.source,
-                "target": e.target,
-                "label": f"{names.get(e.source, e.source)} to {names.get(e.target, e.target)}",
-            }
-            for e in self.workflow.edges
-        ]
-
-    def patches_from(self, before: Workflow) -> list[dict[str, Any]]:
-        """Canvas patches that turn what `before` showed into the current workflow (for undo, redo, loads)."""
-        old_nodes = {n.id: n for n in before.nodes}
-        new_nodes = {n.id: n for n in self.workflow.nodes}
-        old_edges = {e.id: e for e in before.edges}
-        new_edges = {e.id: e for e in self.workflow.edges}
-        ops: list[dict[str, Any]] = []
-        gone_edges = [i for i, e in old_edges.items() if new_edges.get(i) != e]
-        if gone_edges:
-            ops.append({"op": "remove_edges", "ids": gone_edges})
-        gone_nodes = [i for i in old_nodes if i not in new_nodes]
-        if gone_nodes:
-            ops.append({"op": "remove_nodes", "ids": gone_nodes})
-        for node_id, node in new_nodes.items():
-            if node_id not in old_nodes:
-                ops.append({"op": "add_node", "node": self.canvas_node(node)})
-            elif old_nodes[node_id] != node:
-                ops.append({"op": "update_node", "node": self.canvas_node(node)})
-        edge_data = {e["id"]: e for e in self.canvas_edges()}
-        for edge_id, edge in new_edges.items():
-            if old_edges.get(edge_id) != edge:
-                ops.append({"op": "add_edge", "edge": edge_data[edge_id]})
-        return ops
 
     # -- helpers ----------------------------------------------------------------------------------------
 

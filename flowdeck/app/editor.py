@@ -17,7 +17,7 @@ from flowdeck.app.model_options import model_options
 from flowdeck.app.run_view import RunView, run_panel
 from flowdeck.app.theme import page_theme, remember
 from flowdeck.app.toolbar import toolbar
-from flowdeck.components.canvas import FlowCanvas
+from flowdeck.components.canvas import FlowCanvas, payload
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
 from flowdeck.engine.workflow import Workflow
@@ -73,7 +73,11 @@ class Editor:
             .style("height: calc(100vh - 64px)") as self.splitter
         ):
             with self.splitter.before:
-                self.canvas = FlowCanvas(self.doc.canvas_nodes(), self.doc.canvas_edges(), dark=bool(dark.value))
+                self.canvas = FlowCanvas(
+                    payload.canvas_nodes(self.doc.workflow, self.doc.default_model),
+                    payload.canvas_edges(self.doc.workflow),
+                    dark=bool(dark.value),
+                )
                 self.canvas.classes("w-full h-full")
             with self.splitter.after:
                 # Built when a run is first shown (_run_panel): a page that only edits does not mount the panel
@@ -122,9 +126,9 @@ class Editor:
         except EditRefused as exc:
             ui.notify(str(exc), type="warning")
             return
-        self.canvas.patch({"op": "add_node", "node": self.doc.canvas_node(node)})
+        self.canvas.patch(payload.add_node(payload.canvas_node(node, self.doc.default_model)))
         if not dropped:
-            self.canvas.patch({"op": "reveal", "x": node.position.x, "y": node.position.y})
+            self.canvas.patch(payload.reveal(node.position.x, node.position.y))
         self.selected = node.id
         self._refresh()
 
@@ -134,7 +138,9 @@ class Editor:
         except EditRefused as exc:
             ui.notify(f"Connection refused: {exc}", type="warning")
             return
-        self.canvas.patch({"op": "add_edge", "edge": next(e for e in self.doc.canvas_edges() if e["id"] == edge.id)})
+        self.canvas.patch(
+            payload.add_edge(next(e for e in payload.canvas_edges(self.doc.workflow) if e["id"] == edge.id))
+        )
         self._refresh()
 
     def undo(self) -> None:
@@ -168,25 +174,25 @@ class Editor:
             self.cancel_button.set_visibility(self.live.cancellable)
         if (running or self.live.run_id is not None) and self.splitter.value >= 100:
             self.splitter.set_value(58)  # open the run panel the first time a run is shown
-            ui.timer(0.3, lambda: self.canvas.patch({"op": "fit"}), once=True)
+            ui.timer(0.3, lambda: self.canvas.patch(payload.fit()), once=True)
         elif self.live.run_id is None and not running:
             self.splitter.set_value(100)  # the workflow shown has no run
         if self.live.shown:
             self.live.view.select(self.selected)
 
     def _select_from_panel(self, node_id: str) -> None:
-        self.canvas.patch({"op": "select", "ids": [node_id]})
+        self.canvas.patch(payload.select([node_id]))
         self.selected = node_id
         self.selection = [node_id]
         self._refresh_panel()
 
     def paste(self) -> None:
         added = self.doc.paste(*self.clipboard)
-        self.canvas.patch(*[{"op": "add_node", "node": self.doc.canvas_node(n)} for n in added])
+        self.canvas.patch(*[payload.add_node(payload.canvas_node(n, self.doc.default_model)) for n in added])
         new_ids = {n.id for n in added}
         self.canvas.patch(
-            *[{"op": "add_edge", "edge": e} for e in self.doc.canvas_edges() if e["source"] in new_ids],
-            {"op": "select", "ids": sorted(new_ids)},
+            *[payload.add_edge(e) for e in payload.canvas_edges(self.doc.workflow) if e["source"] in new_ids],
+            payload.select(sorted(new_ids)),
         )
         # Pasting again pastes next to the copies, not on top of them.
         self.clipboard = (added, [e for e in self.doc.workflow.edges if e.source in new_ids])
@@ -195,7 +201,7 @@ class Editor:
     def layout(self) -> None:
         """Arrange the agents (dagre, in the canvas: it knows each card's size); the canvas sends the new
         positions back as one move, which Undo reverts."""
-        self.canvas.patch({"op": "layout"})
+        self.canvas.patch(payload.layout())
 
     def export(self) -> None:
         workflow = self.doc.workflow
@@ -224,9 +230,9 @@ class Editor:
     def _deleted(self, args: dict[str, Any]) -> None:
         nodes, edges = self.doc.delete(set(map(str, args.get("nodes", []))), set(map(str, args.get("edges", []))))
         if edges:
-            self.canvas.patch({"op": "remove_edges", "ids": sorted(edges)})
+            self.canvas.patch(payload.remove_edges(sorted(edges)))
         if nodes:
-            self.canvas.patch({"op": "remove_nodes", "ids": sorted(nodes)})
+            self.canvas.patch(payload.remove_nodes(sorted(nodes)))
         if self.selected in nodes:
             self.selected = None
         self._refresh()
@@ -244,7 +250,7 @@ class Editor:
     def _edit(self, node_id: str, changes: dict[str, Any]) -> None:
         label = changes.pop("label", None)
         node = self.doc.update_node(node_id, label=label, **changes)
-        self.canvas.patch({"op": "update_node", "node": self.doc.canvas_node(node)})
+        self.canvas.patch(payload.update_node(payload.canvas_node(node, self.doc.default_model)))
         self._refresh(panel=False)
 
     def rename(self) -> None:
@@ -277,7 +283,7 @@ class Editor:
         before = self.doc.workflow
         if not step():
             return
-        self.canvas.patch(*self.doc.patches_from(before))
+        self.canvas.patch(*payload.patches_between(before, self.doc.workflow, self.doc.default_model))
         self.bar.name.set_value(self.doc.workflow.name)
         if self.selected not in {n.id for n in self.doc.workflow.nodes}:
             self.selected = None
@@ -301,7 +307,10 @@ class Editor:
         self.selected = None
         self.bar.name.set_value(workflow.name)
         self.canvas.patch(
-            {"op": "replace", "nodes": self.doc.canvas_nodes(), "edges": self.doc.canvas_edges()}, {"op": "fit"}
+            payload.replace(
+                payload.canvas_nodes(self.doc.workflow, self.doc.default_model), payload.canvas_edges(self.doc.workflow)
+            ),
+            payload.fit(),
         )
         self._refresh()
         background_tasks.create(self._show_runs(), name="show the runs of the workflow opened")
@@ -309,7 +318,7 @@ class Editor:
     def toggle_theme(self, dark: Any) -> None:
         dark.toggle()
         remember(bool(dark.value))
-        self.canvas.patch({"op": "theme", "dark": bool(dark.value)})
+        self.canvas.patch(payload.theme(bool(dark.value)))
 
     # -- the local draft: unsaved edits kept in the browser, so a refresh or a closed tab loses nothing ----
 

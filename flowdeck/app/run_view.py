@@ -15,7 +15,7 @@ from nicegui import ui
 
 from flowdeck.components import handoffs, log, outputs, timeline
 from flowdeck.components.boundary import Boundary
-from flowdeck.components.canvas import FlowCanvas
+from flowdeck.components.canvas import FlowCanvas, payload
 from flowdeck.components.handoffs import HandoffsTab
 from flowdeck.components.inspector import NodeAction, inspector
 from flowdeck.components.log import LogView, as_text, log_line
@@ -138,7 +138,7 @@ class RunView:
         self.log_lines = []
         self._delivered = {}
         self._edges_changed.clear()
-        self.canvas.patch({"op": "clear_status"})
+        self.canvas.patch(payload.clear_status())
         if self._log is not None:
             self._log.reset()
         self.outputs.reset({})
@@ -169,13 +169,13 @@ class RunView:
         """Send what changed since the last flush: one canvas patch, new log lines, changed cards. Without
         `panels`, only the canvas and the progress: the rest waits for the next flush."""
         changed, self._changed = self._changed, set()
-        patches: list[dict[str, Any]] = []
+        patches: list[payload.Patch] = []
         if changed:
-            patches.append({"op": "status", "updates": {n: self._status(n) for n in changed}, "since": self._since})
+            patches.append(payload.status({n: self._status(n) for n in changed}, self._since))
         self._since = None
         if self._edges_changed:
             delivered = {edge: self._delivered[edge] for edge in self._edges_changed}
-            patches.append({"op": "handoffs", "delivered": delivered, "animate": self.animate})
+            patches.append(payload.handoffs(delivered, self.animate))
             self._edges_changed.clear()
         self.canvas.patch(*patches)
         self._outputs_due |= changed
@@ -267,7 +267,7 @@ class RunView:
         self.handoffs.reset(self.labels, event.ts)
         self.timeline.reset(self.labels)
 
-    def _status(self, node_id: str) -> dict[str, Any]:
+    def _status(self, node_id: str) -> payload.NodeStatus:
         node = self.state.nodes.get(node_id)
         if node is None:
             return {"state": "queued", "text": "queued"}

@@ -12,12 +12,11 @@ from nicegui.events import GenericEventArguments
 
 from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.compare import compare_page
-from flowdeck.app.document import Document
 from flowdeck.app.live import LiveRun
 from flowdeck.app.replay import Replay
 from flowdeck.app.run_view import run_panel
 from flowdeck.app.theme import chosen_dark, page_theme, remember
-from flowdeck.components.canvas import FlowCanvas
+from flowdeck.components.canvas import FlowCanvas, payload
 from flowdeck.engine.events import RunStarted
 from flowdeck.engine.state import fold
 from flowdeck.engine.workflow import parse_workflow
@@ -214,7 +213,7 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
         ui.label(f"Run {run_id} has no recorded events.").classes("p-4 text-negative")
         return None
     workflow = parse_workflow(first.workflow, source=f"the workflow of run {summary.id}")
-    doc = Document(workflow=workflow, default_model=first.model or services.settings.default_model)
+    model = first.model or services.settings.default_model
     with ui.row().classes("w-full items-center gap-3 px-4 py-2 no-wrap"):
         ui.label(f"{workflow.name}").classes("text-base font-semibold")
         ui.label(f"run {summary.id} · read-only").classes("text-sm text-gray-500")
@@ -226,7 +225,9 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
         .style("height: calc(100vh - 112px)") as splitter
     ):
         with splitter.before:
-            canvas = FlowCanvas(doc.canvas_nodes(), doc.canvas_edges(), dark=chosen_dark(), readonly=True)
+            canvas = FlowCanvas(
+                payload.canvas_nodes(workflow, model), payload.canvas_edges(workflow), dark=chosen_dark(), readonly=True
+            )
             canvas.classes("w-full h-full")
         with splitter.after, ui.column().classes("w-full h-full gap-0 no-wrap") as panel:
             view, _ = run_panel(canvas, on_select=lambda node_id: None)

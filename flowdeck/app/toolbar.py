@@ -10,6 +10,7 @@ from nicegui import ui
 from flowdeck.app.account import account_controls
 from flowdeck.app.dialogs import import_dialog
 from flowdeck.app.keys_dialog import keys_dialog
+from flowdeck.components.canvas import payload
 
 if TYPE_CHECKING:
     from flowdeck.app.editor import Editor
@@ -61,7 +62,7 @@ def toolbar(editor: Editor, dark: Any) -> Toolbar:
         ui.button(icon="account_tree", on_click=editor.layout).props(f'{white} aria-label="Arrange agents"').tooltip(
             "Arrange agents left to right"
         )
-        ui.button(icon="fit_screen", on_click=lambda: editor.canvas.patch({"op": "fit"})).props(
+        ui.button(icon="fit_screen", on_click=lambda: editor.canvas.patch(payload.fit())).props(
             f'{white} aria-label="Show the whole workflow"'
         )
         ui.button(icon="dark_mode", on_click=lambda: editor.toggle_theme(dark)).props(

@@ -15,6 +15,7 @@ from nicegui.client import Client
 from nicegui.element import Element
 from nicegui.events import GenericEventArguments
 
+from flowdeck.components.canvas.payload import CanvasEdge, CanvasNode, Patch
 from flowdeck.components.wire import send_packed
 
 Intent = Callable[[dict[str, Any]], None]
@@ -30,7 +31,7 @@ class FlowCanvas(Element, component="canvas.js", esm={BUNDLE: "dist"}):
     remove_edges, select, status, handoffs, clear_status, reveal, fit, theme). `readonly`: view and select only.."""
 
     def __init__(
-        self, nodes: list[dict[str, Any]], edges: list[dict[str, Any]], *, dark: bool = False, readonly: bool = False
+        self, nodes: list[CanvasNode], edges: list[CanvasEdge], *, dark: bool = False, readonly: bool = False
     ) -> None:
         super().__init__()
         # Only the first render reads this prop; later changes travel as patches, never as the whole graph. So
@@ -39,7 +40,7 @@ class FlowCanvas(Element, component="canvas.js", esm={BUNDLE: "dist"}):
         # never come.
         self._initial: dict[str, Any] = {"nodes": nodes, "edges": edges, "dark": dark, "readonly": readonly}
         dict.__setitem__(self._props, "initial", self._initial)
-        self._preloaded: list[dict[str, Any]] | None = None
+        self._preloaded: list[Patch] | None = None
         _fetch_bundle_early()
 
     @contextmanager
@@ -58,8 +59,8 @@ class FlowCanvas(Element, component="canvas.js", esm={BUNDLE: "dist"}):
         self.on(name, lambda event: handler(_args(event)))
         return self
 
-    def patch(self, *ops: dict[str, Any]) -> None:
-        """Send patches to the browser (one message)."""
+    def patch(self, *ops: Patch) -> None:
+        """Send patches (made by components.canvas.payload) to the browser, in one message."""
         if not ops:
             return
         if self._preloaded is not None:
