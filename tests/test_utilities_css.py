@@ -1,5 +1,5 @@
 """Every CSS class the app's Python code asks for exists: the app runs without NiceGUI's Tailwind compiler, so
-a class that is neither in flowdeck/app/utilities.css, nor Quasar's, nor flowdeck's own (fd-*) would be
+a class that is neither in flowdeck/static/utilities.css, nor Quasar's, nor flowdeck's own (fd-*) would be
 silently ignored and the page would look wrong."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _defined(css: str) -> set[str]:
 
 
 def test_every_class_the_app_uses_is_defined() -> None:
-    ours = _defined((ROOT / "app" / "utilities.css").read_text())
+    ours = _defined((ROOT / "static" / "utilities.css").read_text())
     static = Path(nicegui.__file__).parent / "static"
     quasar = _defined((static / "quasar.important.prod.css").read_text())
     quasar |= _defined((static / "quasar.unimportant.prod.css").read_text())
@@ -51,10 +51,10 @@ def test_every_class_the_app_uses_is_defined() -> None:
         for name, files in used.items()
         if name not in ours and name not in quasar and not name.startswith("fd-")
     }
-    assert not missing, f"classes used but defined nowhere (add them to flowdeck/app/utilities.css): {missing}"
+    assert not missing, f"classes used but defined nowhere (add them to flowdeck/static/utilities.css): {missing}"
 
 
 def test_the_utilities_are_not_shadowed_by_quasar_layout_classes() -> None:
     # NiceGUI's own layout CSS beats Quasar's flex helpers; these must come from utilities.css (unlayered).
-    ours = _defined((ROOT / "app" / "utilities.css").read_text())
+    ours = _defined((ROOT / "static" / "utilities.css").read_text())
     assert {"items-center", "items-end", "justify-end", "no-wrap"} <= ours

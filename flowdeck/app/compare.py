@@ -9,17 +9,10 @@ import re
 
 from nicegui import ui
 
-from flowdeck.components.css import shared_css
+from flowdeck.components.css import STATIC, shared_css
 from flowdeck.engine.state import RunState, fold
 from flowdeck.errors import FlowdeckError
 from flowdeck.services import Services
-
-_CSS = """
-.fd-diff { white-space: pre-wrap; font: 13px/1.45 ui-monospace, monospace; padding: 8px; border-radius: 6px;
-  background: rgba(100, 116, 139, 0.08); overflow-wrap: anywhere; }
-.fd-diff del { background: rgba(239, 68, 68, 0.25); text-decoration: line-through; }
-.fd-diff ins { background: rgba(34, 197, 94, 0.28); text-decoration: none; }
-"""
 
 
 def diff_html(a: str, b: str) -> tuple[str, str]:
@@ -42,7 +35,7 @@ def diff_html(a: str, b: str) -> tuple[str, str]:
 
 
 async def compare_page(services: Services, a: str, b: str) -> None:
-    shared_css(_CSS)
+    shared_css(STATIC / "compare.css")
     try:
         states = await asyncio.gather(*(asyncio.to_thread(_load, services, run_id) for run_id in (a, b)))
     except FlowdeckError as exc:

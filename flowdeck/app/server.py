@@ -9,7 +9,6 @@ import ipaddress
 import logging
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowdeck.engine.workflow import Workflow
@@ -33,7 +32,6 @@ SWITCH_INTERVAL = 0.001
 WARM_UP_AFTER_CONNECT = 3.0
 WARM_UP_AT_THE_LATEST = 20.0
 _ANY = ("0.0.0.0", "::")
-UTILITIES_CSS = Path(__file__).with_name("utilities.css")
 
 
 def serve(
@@ -58,7 +56,7 @@ def serve(
     from flowdeck.app.run_view import add_run_panel_styles
     from flowdeck.app.runs_page import register_runs_pages
     from flowdeck.auth import Authenticator, CredentialStore, Gate, register_login
-    from flowdeck.components.css import shared_css
+    from flowdeck.components.css import STATIC, shared_css
     from flowdeck.config import load_settings
     from flowdeck.services import open_services
     from flowdeck.storage.sessions import SessionStore
@@ -91,7 +89,7 @@ def serve(
     if services.models is not None:
         nicegui_app.on_shutdown(services.models.close)
     nicegui_app.on_shutdown(services.close)
-    shared_css(UTILITIES_CSS)
+    shared_css(STATIC / "utilities.css")
     add_run_panel_styles()
     register_pages(services, startup_workflow=workflow)
     register_runs_pages(services)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from nicegui import ui
 
+STATIC = Path(__file__).parent.parent / "static"  # the package's style sheets
+
 
 @cache
 def shared_css(content: str | Path) -> None:

@@ -6,31 +6,15 @@ from collections.abc import Callable, Mapping
 
 from nicegui import ui
 
-from flowdeck.components.css import shared_css
+from flowdeck.components.css import STATIC, shared_css
 from flowdeck.engine.events import Handoff
 
 ROW = 34
-_CSS = """
-.fd-lanes { position: relative; width: 100%; min-width: 480px; }
-.fd-lane-heads { display: flex; position: sticky; top: 0; z-index: 1; background: inherit; }
-.fd-lane-head { flex: 1; text-align: center; font-weight: 600; font-size: 12px; padding: 4px;
-  overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.fd-lane-line { position: absolute; top: 26px; bottom: 0; width: 0; border-left: 1px dashed #94a3b8; }
-.fd-arrow { position: absolute; height: 28px; padding: 0; border: 0; background: transparent; cursor: pointer;
-  font: 11px/14px system-ui, sans-serif; color: inherit; text-align: center; }
-.fd-arrow-text { display: block; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; padding: 0 8px; }
-.fd-arrow-line { position: absolute; left: 0; right: 0; bottom: 5px; border-top: 2px solid #22c55e; }
-.fd-arrow-line::after { content: ""; position: absolute; top: -6px; border: 5px solid transparent; }
-.fd-arrow[data-direction="right"] .fd-arrow-line::after { right: -2px; border-left: 8px solid #22c55e; }
-.fd-arrow[data-direction="left"] .fd-arrow-line::after { left: -2px; border-right: 8px solid #22c55e; }
-.fd-arrow:hover .fd-arrow-line, .fd-arrow:focus-visible .fd-arrow-line { border-top-color: #6366f1; }
-.fd-arrow-time { position: absolute; left: 2px; font-size: 10px; color: #64748b; }
-"""
 
 
 def add_styles() -> None:
     """This component's style sheet, for every page (once)."""
-    shared_css(_CSS)
+    shared_css(STATIC / "handoffs.css")
 
 
 class HandoffsTab:

@@ -7,37 +7,11 @@ from functools import cache, lru_cache
 
 from nicegui.element import Element
 
-from flowdeck.components.css import shared_css
+from flowdeck.components.css import STATIC, shared_css
 from flowdeck.components.wire import send_packed
 from flowdeck.engine.state import NodeState, RunState
 
 _MARKDOWN_EXTRAS = ["fenced-code-blocks", "tables"]  # as ui.markdown; code blocks highlighted by pygments
-
-_CSS = """
-.fd-cards { width: 100%; }
-.fd-cards [hidden] { display: none; }
-.fd-card-group { content-visibility: auto; contain-intrinsic-size: auto 2560px; }
-.fd-card { width: 100%; padding: 0.5rem; border: 1px solid rgba(0, 0, 0, 0.12); border-radius: 4px;
-  display: flex; flex-direction: column; gap: 0.25rem; font-size: 0.875rem; line-height: 1.25rem;
-  content-visibility: auto; contain-intrinsic-size: auto 120px; margin-bottom: 0.5rem; }
-.body--dark .fd-card { border-color: rgba(255, 255, 255, 0.28); }
-.fd-card-head { display: flex; align-items: center; gap: 0.5rem; }
-.fd-dot { flex: none; width: 10px; height: 10px; border-radius: 50%; background: #64748b; }
-.fd-card[data-status="queued"] .fd-dot { background: #94a3b8; }
-.fd-card[data-status="running"] .fd-dot { background: #0ea5e9; }
-.fd-card[data-status="retrying"] .fd-dot { background: #f59e0b; }
-.fd-card[data-status="succeeded"] .fd-dot { background: #22c55e; }
-.fd-card[data-status="failed"] .fd-dot { background: #ef4444; }
-.fd-card-label { font-weight: 600; }
-.fd-card-summary { flex-grow: 1; font-size: 0.75rem; line-height: 1rem; color: #6b7280; }
-.body--dark .fd-card-summary { color: #9ca3af; }
-.fd-copy { border: none; background: transparent; color: inherit; cursor: pointer; border-radius: 50%;
-  width: 28px; height: 28px; display: inline-flex; align-items: center; justify-content: center; }
-.fd-copy:hover, .fd-copy:focus-visible { background: rgba(127, 127, 127, 0.15); }
-.fd-copy .material-icons { font-size: 16px; }
-.fd-stream { white-space: pre-wrap; }
-.fd-output pre { overflow-x: auto; max-width: 100%; }
-"""
 
 
 class OutputList(Element, component="output_list.js"):
@@ -134,7 +108,7 @@ def add_styles() -> None:
 
     highlight = HtmlFormatter(nobackground=True).get_style_defs(".codehilite")
     highlight += HtmlFormatter(nobackground=True, style="github-dark").get_style_defs(".body--dark .codehilite")
-    shared_css(_CSS + highlight)
+    shared_css((STATIC / "outputs.css").read_text() + highlight)
 
 
 def _started_at(state: RunState, node_id: str) -> float:

@@ -7,26 +7,13 @@ from collections.abc import Mapping
 
 from nicegui import ui
 
-from flowdeck.components.css import shared_css
+from flowdeck.components.css import STATIC, shared_css
 from flowdeck.engine.state import RunState
-
-_CSS = """
-.fd-gantt { display: grid; grid-template-columns: 140px 1fr 170px; gap: 4px 10px; align-items: center;
-  font-size: 12px; width: 100%; }
-.fd-gantt-track { position: relative; height: 16px; background: rgba(100, 116, 139, 0.10); border-radius: 3px; }
-.fd-gantt-bar { position: absolute; top: 0; bottom: 0; border-radius: 3px; min-width: 2px; background: #0ea5e9; }
-.fd-gantt-bar[data-status="succeeded"] { background: #22c55e; }
-.fd-gantt-bar[data-status="failed"], .fd-gantt-bar[data-status="cancelled"] { background: #ef4444; }
-.fd-gantt-bar[data-status="retrying"] { background: #f59e0b; }
-.fd-tokens { display: flex; align-items: center; gap: 6px; white-space: nowrap; }
-.fd-tokens-bar { height: 10px; background: #6366f1; border-radius: 2px; }
-.fd-gantt-name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; font-weight: 600; }
-"""
 
 
 def add_styles() -> None:
     """This component's style sheet, for every page (once)."""
-    shared_css(_CSS)
+    shared_css(STATIC / "timeline.css")
 
 
 class TimelineTab:
