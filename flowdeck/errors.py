@@ -43,6 +43,10 @@ class ModelsNotReady(WorkflowError):
     head = "the run cannot start"
 
 
+class EditRefused(FlowdeckError):
+    """An edit in the editor that would make the workflow invalid; the message says why."""
+
+
 class NotFoundError(FlowdeckError):
     """A workflow, template or run that was asked for does not exist."""
 

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from flowdeck.app.document import Document, EditRefused
+from flowdeck.app.document import Document
 from flowdeck.components.canvas.payload import patches_between
 from flowdeck.engine.dag import build
+from flowdeck.errors import EditRefused
 from flowdeck.templates import load_template
 
 

@@ -10,13 +10,9 @@ from pydantic import ValidationError
 
 from flowdeck.engine.agents import PRESETS, display_name
 from flowdeck.engine.workflow import AgentConfig, Edge, Node, Position, Workflow
-from flowdeck.errors import FlowdeckError
+from flowdeck.errors import EditRefused
 
 HISTORY_LIMIT = 200
-
-
-class EditRefused(FlowdeckError):
-    """An edit that would make the workflow invalid; the message says why."""
 
 
 @dataclass

@@ -10,7 +10,7 @@ from nicegui import background_tasks, ui
 
 from flowdeck.app.account import can_edit
 from flowdeck.app.dialogs import open_dialog, templates_gallery
-from flowdeck.app.document import Document, EditRefused
+from flowdeck.app.document import Document
 from flowdeck.app.draft import read_draft, saved_since, write_draft
 from flowdeck.app.live import LiveRun
 from flowdeck.app.model_options import model_options
@@ -21,7 +21,7 @@ from flowdeck.components.canvas import FlowCanvas, payload
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
 from flowdeck.engine.workflow import Workflow
-from flowdeck.errors import FlowdeckError
+from flowdeck.errors import EditRefused, FlowdeckError
 from flowdeck.services import Services
 from flowdeck.templates import load_template
 

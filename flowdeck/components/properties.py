@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from nicegui import ui
 
-from flowdeck.app.document import Document, EditRefused
 from flowdeck.engine.agents import PRESETS, resolve
 from flowdeck.engine.prompts import check_template
+from flowdeck.engine.workflow import Workflow
+from flowdeck.errors import EditRefused
 
 OnEdit = Callable[[str, dict[str, Any]], None]
 
 
-def properties(doc: Document, node_id: str | None, models: dict[str, str], on_edit: OnEdit) -> None:
+class Edited(Protocol):
+    """What the panel reads of the workflow being edited (app.document.Document is one)."""
+
+    workflow: Workflow
+    default_model: str
+
+
+def properties(doc: Edited, node_id: str | None, models: dict[str, str], on_edit: OnEdit) -> None:
     """Controls for one node; `on_edit(node_id, changes)` applies a change (it raises EditRefused if invalid)."""
     # No min/max on the number inputs: out-of-range values must show the model's error, not be clamped.
     ui.label("Properties").classes("text-xs font-semibold uppercase tracking-wide text-gray-500")
@@ -105,7 +113,7 @@ def properties(doc: Document, node_id: str | None, models: dict[str, str], on_ed
     retries.on("blur", lambda _: apply(retries, {"retries": _int(retries.value)}))
 
 
-def _reference_buttons(doc: Document, node_id: str, template: ui.textarea, apply: Callable[..., None]) -> None:
+def _reference_buttons(doc: Edited, node_id: str, template: ui.textarea, apply: Callable[..., None]) -> None:
     upstream = [e.source for e in doc.workflow.edges if e.target == node_id]
     refs = [(f"Input: {i.label or i.name}", f"{{{{ inputs.{i.name} }}}}") for i in doc.workflow.inputs]
     refs += [(f"Output of {doc.workflow.node(s).label or s}", f"{{{{ outputs.{s} }}}}") for s in upstream]
@@ -123,7 +131,7 @@ def _reference_buttons(doc: Document, node_id: str, template: ui.textarea, apply
             ui.chip(title, icon="data_object", on_click=insert).props("dense clickable outline color=indigo")
 
 
-def _show_reads(row: ui.row, doc: Document, node_id: str, source: str) -> None:
+def _show_reads(row: ui.row, doc: Edited, node_id: str, source: str) -> None:
     """The template's references as readable chips (an input's label, an upstream agent's name); one that
     cannot resolve is shown in red with the reason, as the run would refuse it."""
     refs = check_template(source)
