@@ -24,7 +24,7 @@ class Settings:
     env_keys: frozenset[str] = frozenset()  # names of the *_API_KEY variables set (their values are not kept)
     ollama_base: str = "http://127.0.0.1:11434"
     # Benchmarks of flowdeck's own pipeline: the scripted model is called in-process, skipping litellm's
-    # per-call work (~20 ms + 0.3 ms a chunk). Off by default: tests and users go through litellm.
+    # per-call work (bench/README.md). Off by default: tests and users go through litellm.
     scripted_direct: bool = False
     # Crash-recovery tests: the scripted model records each completed call in this file.
     scripted_ledger: Path | None = None

@@ -1,16 +1,15 @@
 """NiceGUI's versioned files (Vue, Quasar, its components, the canvas bundle) served from memory, compressed once.
 
-Each of these files went through NiceGUI's whole middleware stack on every request: three BaseHTTPMiddleware
-layers, the session cookie, and gzip at level 9 on the event loop. Measured here on a first page load (a
-fresh browser): 4-6 ms per small file and ~40 ms more for each ~500 KB one (Quasar, the canvas bundle), all on
-the one event loop, so that the last file arrived ~0.6 s after the page's HTML.
+Otherwise each of these files goes through NiceGUI's whole middleware stack on every request (three
+BaseHTTPMiddleware layers, the session cookie, and gzip at level 9), all on the one event loop, which delays a
+first page load (bench/README.md).
 
 The cache keeps only what the app itself declares immutable (a 200 answer with `Cache-Control: ... immutable`,
 which NiceGUI gives every file under its versioned prefix): the first request for a file is answered by the
 app, uncompressed (at once: a first page load does not wait for compression), and remembered; later ones
 come from memory, gzipped once on a worker thread. Only a complete answer is kept, and the first one is always
-completed: a browser leaving a page mid-load once left an empty file in the cache (Starlette's file answer stops
-sending at a disconnect), which broke every later page load until a restart.
+completed: Starlette's file answer stops sending at a disconnect, so a browser leaving a page mid-load would
+otherwise leave an empty file in the cache and break every later page load (bench/README.md).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MAX_BYTES = 64 * 1024 * 1024  # what the cache may hold in all; NiceGUI's files and the bundle are ~3 MB
+MAX_BYTES = 64 * 1024 * 1024  # what the cache may hold in all: far more than NiceGUI's files and the bundle
 _COMPRESSIBLE = (b"text/", b"application/javascript", b"application/json", b"image/svg+xml")
 _MIN_COMPRESS = 500  # bytes: smaller bodies are sent as they are (as Starlette's GZipMiddleware does)
 # Headers of the captured answer that would be wrong to repeat to someone else, or that are set per answer.

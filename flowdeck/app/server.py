@@ -22,13 +22,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flowdeck.app")
 
-# How often Python hands the GIL between threads (default 5 ms). Model calls run on their own thread; at
-# 50 concurrent runs a 5 ms interval let the app's event loop wait ~80 ms at p99, 1 ms keeps it ~35 ms
-# (bench/concurrency.py).
+# How often Python hands the GIL between threads (default 5 ms): model calls run on their own thread, and a
+# shorter interval keeps the app's event loop waiting less (bench/README.md).
 SWITCH_INTERVAL = 0.001
-# The default model is made ready in the background (litellm's import takes a few seconds of CPU, which the
-# first run should not wait for) once the first browser's page has loaded and drawn, or after a while if no
-# browser comes. Measured: warming up while the first page loaded made it take 2.3 s instead of 1.2 s.
+# The default model is made ready in the background (the first run should not wait for litellm's import) once
+# the first page has loaded and drawn, as warming up would slow it (bench/README.md), or after a while if no
+# browser comes.
 WARM_UP_AFTER_CONNECT = 3.0
 WARM_UP_AT_THE_LATEST = 20.0
 _ANY = ("0.0.0.0", "::")
@@ -43,9 +42,9 @@ def serve(
     announce: Callable[[str], None] = print,
 ) -> None:
     """Run the app until interrupted. A non-loopback address needs a password configured (see flowdeck.auth)."""
-    # The imports below make a few hundred thousand objects, and the cyclic garbage collector kept scanning
-    # them all as they came: ~0.4 s of the start here. It is off until the server is up; then what exists is
-    # frozen (never scanned again: it lives as long as the process) and collection resumes for what follows.
+    # The garbage collector would keep scanning the many objects the imports below make, slowing the start
+    # (bench/README.md): it is off until the server is up, then what exists (it lives as long as the process)
+    # is frozen, and collection resumes for what follows.
     gc.disable()
     from nicegui import app as nicegui_app
     from nicegui import background_tasks, ui
@@ -124,10 +123,10 @@ def serve(
         show_welcome_message=False,
         favicon="🔀",
         storage_secret=secret,
-        tailwind=False,  # its in-browser compiler cost ~0.4 s per page load (~1.2 s at 1,000 agents): see utilities.css
+        tailwind=False,  # its in-browser compiler slows every page load (bench/README.md): see utilities.css
         proxy_headers=False,  # X-Forwarded-For is never trusted: the client is whoever connected
-        # Compressing websocket messages took ~5 % of the server's main thread while 250 agents streamed; on
-        # loopback it saves nothing. A LAN dashboard keeps it (fewer bytes over Wi-Fi).
+        # Compressing websocket messages costs the server's main thread (bench/README.md) and saves nothing on
+        # loopback; a LAN dashboard keeps it (fewer bytes over Wi-Fi).
         ws_per_message_deflate=shared,
     )
 

@@ -40,7 +40,7 @@ class Authenticator:
         return bool(self._env_token or self._file_tokens)
 
     def login(self, password: str) -> Role | None:
-        """The role this password opens, or None. Blocking (scrypt, ~50 ms per stored password)."""
+        """The role this password opens, or None. Blocking (scrypt, slow by design, once per stored password)."""
         self._refresh()
         for role in ROLES:
             for stored in (self._env_passwords.get(role), self._file_passwords.get(role)):

@@ -28,7 +28,7 @@ Role = Literal["editor", "viewer"]
 ROLES: tuple[Role, ...] = ("editor", "viewer")
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "fdk_"
-# scrypt at n=2**14, r=8: 16 MiB and ~50 ms per guess here; the login rate limit does the rest.
+# scrypt at n=2**14, r=8 (16 MiB) makes each guess slow (bench/README.md); the login rate limit does the rest.
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 

@@ -79,7 +79,7 @@ class Dag:
 
 def build(workflow: Workflow) -> Dag:
     """Validate a workflow's graph and prompt references; raise one WorkflowError listing every problem."""
-    import networkx as nx  # lazily: it costs ~0.4 s of start-up
+    import networkx as nx  # lazily: its import slows start-up (bench/README.md)
 
     problems: list[Problem] = []
     if not workflow.nodes:
@@ -120,9 +120,8 @@ def build(workflow: Workflow) -> Dag:
         in_edges[edge.target].append(edge)
         out_edges[edge.source].append(edge)
 
-    # A topological order exists exactly when there is no cycle, and is much cheaper to find than a cycle
-    # (networkx's find_cycle took ~10 ms on 50 agents in 5 fully connected layers): a cycle is looked for
-    # only to name it.
+    # A topological order exists exactly when there is no cycle and is much cheaper to find than a cycle
+    # (bench/README.md): a cycle is looked for only to name it.
     try:
         order = tuple(nx.topological_sort(graph))
         cycle = []
@@ -176,8 +175,7 @@ def build(workflow: Workflow) -> Dag:
 
 class Ancestors(Mapping[str, frozenset[str]]):
     """Every node upstream of each node, worked out when first asked for (only agents with a prompt template,
-    and partial re-runs, ask). Worked out for every node up front, with networkx, it cost a run of a 200-node
-    graph ~10 ms before anything started."""
+    and partial re-runs, ask), not up front for every node, which would delay each run's start (bench/README.md)."""
 
     def __init__(self, predecessors: Mapping[str, tuple[str, ...]]) -> None:
         self._predecessors = predecessors

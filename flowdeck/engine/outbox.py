@@ -14,8 +14,8 @@ from flowdeck.engine.workflow import Edge
 
 class Outbox:
     """Builds and queues one run's events. The frequent kinds (node started, token, node finished and its
-    handoffs) have their own methods that build the event directly: passing fields through ** costs ~0.5 us
-    an event, and a run makes several per agent."""
+    handoffs) have their own methods that build the event directly: passing fields through ** is slower
+    (bench/README.md), and a run makes several per agent."""
 
     __slots__ = ("_closed", "_queue", "_seq", "_waiter", "run_id")
 
@@ -101,7 +101,7 @@ class Outbox:
         """node_finished, then a handoff of the output along each edge, all stamped with the same time.
 
         The handoffs are numbered and queued inline rather than through _emit and _next_seq: a node of a densely
-        connected graph hands off along ten edges or more (measured on layers-5x10: 11.0 against 11.7 us a node)."""
+        connected graph hands off along ten edges or more (bench/README.md)."""
         run_id, text, now = self.run_id, completion.text, time.time()
         queue = self._queue
         if not queue:
@@ -148,8 +148,7 @@ class Outbox:
         self._queue.append(event)
 
     def _wake(self) -> None:
-        # A bare future rather than an asyncio.Event: a run wakes its taker once per batch, in a chain of agents
-        # once per agent, and the Event's own bookkeeping cost ~0.5 us each time.
+        # A bare future, not an asyncio.Event, whose bookkeeping adds up over a wake-up per batch (bench/README.md).
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

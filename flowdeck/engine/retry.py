@@ -20,8 +20,8 @@ async def retry_after(
     """Await `attempt()` after a first attempt failed with `first` (a retryable error), until it succeeds or fails
     for good, through tenacity. on_retry(error, next_attempt_number, wait_seconds) is called before each wait.
 
-    The first attempt is the caller's own: one that succeeds, as nearly all do, costs no machinery (tenacity cost
-    ~150 us a call here)."""
+    The first attempt is the caller's own: one that succeeds, as nearly all do, pays nothing for tenacity
+    (bench/README.md)."""
     wait = retry_wait(first, 1, max_wait)
     on_retry(first, 2, wait)
     await asyncio.sleep(wait)

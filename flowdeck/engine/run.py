@@ -181,7 +181,7 @@ class Run:
                     else:
                         self._launch(succ)
         else:
-            import networkx as nx  # lazily: it costs ~0.4 s of start-up
+            import networkx as nx  # lazily: its import slows start-up (bench/README.md)
 
             self._failed = True
             label = self._labels[node_id]
@@ -215,8 +215,8 @@ class Run:
 
     async def _execute(self, node_id: str | None) -> None:
         """Execute the node, then, in this same task, a successor it made ready, and so on: an agent whose
-        inputs all came from the agent that just finished starts at once, without a task of its own (creating
-        and scheduling one cost ~3 us an agent). Other successors made ready at the same time get their own."""
+        inputs all came from the agent that just finished starts at once, without the cost of a task of its own
+        (bench/README.md). Other successors made ready at the same time get their own."""
         task = asyncio.current_task()
         inline = 0
         while node_id is not None:

@@ -1,4 +1,4 @@
-"""Merging streamed text: a node's deltas become one token event per ~50 ms instead of one per chunk."""
+"""Merging streamed text: a node's deltas become one token event per TOKEN_FLUSH_SECONDS instead of one per chunk."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ class TokenSink(Protocol):
 
 class TokenBuffer:
     """Collects the text deltas of one node's model call. `add` is the buffer list's own append: a model streams
-    hundreds of deltas, and a Python method per delta cost ~0.1 us each (a tenth of the engine's own cost of a
-    node that streams 20). The run's TokenFlusher sends what collected, every 50 ms, and flush() the rest."""
+    hundreds of deltas, and a Python method per delta would add up (bench/README.md). The run's TokenFlusher
+    sends what collected every TOKEN_FLUSH_SECONDS, and flush() the rest."""
 
     __slots__ = ("_parts", "_sink", "add", "attempt", "execution", "node_id")
 
@@ -36,10 +36,10 @@ class TokenBuffer:
 
 
 class TokenFlusher:
-    """One per run: while any of its nodes is calling a model, a single timer sends, every 50 ms, the text each
-    has streamed since the last time. One timer for the run rather than one per node: scheduling and cancelling a
-    timer per node cost ~4 us a node. A delta waits at most 50 ms; the first one too, which shows no slower on a
-    page that draws itself every 50 ms."""
+    """One per run: while any of its nodes is calling a model, a single timer sends, every TOKEN_FLUSH_SECONDS,
+    the text each has streamed since the last time. One timer for the run rather than one per node, which would
+    pay for scheduling and cancelling it (bench/README.md). A delta waits at most one interval; the first one
+    too, which shows no slower on a page that draws itself as often."""
 
     __slots__ = ("_active", "_handle")
 

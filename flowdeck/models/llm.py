@@ -43,9 +43,9 @@ _TRANSIENT = "usually temporary: try again later, or pick another model"
 class _ModelThread:
     """An event loop of its own, in a daemon thread, for every litellm call.
 
-    litellm does a lot of Python work per streamed chunk (pydantic objects, logging hooks, cost lookups):
-    measured at 50 concurrent runs it held the app's event loop for most of each second (p99 lag 355 ms).
-    On its own loop, that work only competes for the GIL, which Python hands over every few milliseconds.
+    litellm does a lot of Python work per streamed chunk (pydantic objects, logging hooks, cost lookups), enough
+    to stall the app's event loop with many runs at once (bench/README.md). On its own loop, that work only
+    competes for the GIL, which Python hands over every few milliseconds.
     The app server goes further and runs all of this in a child process (models/process.py).
     """
 
@@ -314,8 +314,8 @@ async def _load_litellm() -> Any:
     if _litellm is None:
         async with _import_lock:
             if _litellm is None:
-                # Importing litellm makes a few hundred thousand objects; the collector's full passes over them
-                # held the GIL for up to 0.5 s each (stalling the app's event loop). Collect once, afterwards.
+                # Full collections over the many objects the import makes would stall the event loop
+                # (bench/README.md): collect once, afterwards.
                 gc.disable()
                 try:
                     module: Any = await asyncio.to_thread(importlib.import_module, "litellm")
@@ -327,11 +327,10 @@ async def _load_litellm() -> Any:
                     *[p for p in module.custom_provider_map if p.get("provider") != "scripted"],
                     {"provider": "scripted", "custom_handler": scripted_handler(module)},
                 ]
-                # litellm brings a few hundred thousand long-lived objects (its model and price tables). Left
-                # to the garbage collector, every full collection walks them all: measured, stalls of up to
-                # 0.6 s of the app's event loop. Freezing moves what exists now out of the collector's way.
-                # The first call imports another few seconds' worth of litellm (tokenizers, logging, cost
-                # tables). Make it here, to the offline scripted model, rather than in the middle of a run.
+                # The first call imports more of litellm (tokenizers, logging, cost tables): make it here, to the
+                # offline scripted model, not mid-run. Then freeze litellm's long-lived objects (its model and
+                # price tables) out of the collector's way: full collections walking them stall the event loop
+                # (bench/README.md).
                 stream = await module.acompletion(
                     model="scripted/chunks=2", messages=[{"role": "user", "content": "warm up"}], stream=True
                 )

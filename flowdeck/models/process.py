@@ -1,11 +1,10 @@
 """Model calls in a process of their own: the app's event loop never waits for litellm's Python work.
 
-litellm does about a millisecond of Python work per streamed chunk, and ~15 ms more when a stream ends
-(it rebuilds the whole response to compute usage and cost): ~40 ms of CPU per 40-chunk answer, measured.
-In the app's process that work competed for the GIL with the event loop that serves every page; with 50
-runs at once the loop woke up to 50 ms late at p99 (bench/concurrency.py), and 5-7 ms with litellm out of
-the process. So the app server runs litellm (and the embedded model's server) in a child process, through
-the same LiteLLMCaller (flowdeck/models/worker.py), and talks to it with JSON lines on its stdin and stdout:
+litellm does Python work for every streamed chunk, and more when a stream ends (it rebuilds the whole
+response to compute usage and cost). In the app's process that work competes for the GIL with the event loop
+that serves every page, which then wakes late with many runs at once (bench/README.md). So the app server runs
+litellm (and the embedded model's server) in a child process, through the same LiteLLMCaller
+(flowdeck/models/worker.py), and talks to it with JSON lines on its stdin and stdout:
 
     to the child:   {"op": "call" | "prepare" | "preflight", "id": n, ...}   {"op": "cancel", "id": n}
     to the parent:  {"id": n, "text": delta}   {"id": n, "ok": result}   {"id": n, "error": {...}}

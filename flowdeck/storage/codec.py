@@ -7,9 +7,9 @@ as one record right after it, `{"type": "handoffs", "to": [[target, edge id], ..
 handoff events they stand for, numbered on from the node_finished's seq.
 
 With real outputs (a few KB each) this keeps a run's log from holding every output once per edge out of its
-node. On the benchmark's densely connected layers-5x10 (400 handoffs among 50 agents) it halves the stored
-JSON, 126 to 61 KB. Only exact repeats are folded: a handoff that differs in any field from the node_finished
-before it (none does today; a loop's feedback might) is stored in full.
+node: on densely connected graphs, a large share of the stored JSON (bench/README.md). Only exact repeats are
+folded: a handoff that differs in any field from the node_finished before it (none does today; a loop's
+feedback might) is stored in full.
 """
 
 from __future__ import annotations

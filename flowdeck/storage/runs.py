@@ -24,7 +24,7 @@ from flowdeck.storage.tables import EventBatchRow, NodeOutputRow, RunRow
 _BATCHES = EventBatchRow.__table__  # type: ignore[attr-defined]
 _RUNS = RunRow.__table__  # type: ignore[attr-defined]
 _OUTPUTS = NodeOutputRow.__table__  # type: ignore[attr-defined]
-FAST_WRITE_BYTES = 256 * 1024  # the largest batch write_now() takes (~0.5 ms of SQLite here)
+FAST_WRITE_BYTES = 256 * 1024  # the largest batch write_now() takes, quick enough for the event loop (bench/README.md)
 CHECKPOINT_BYTES = 4 * 1024 * 1024  # SQLite's own default checkpoints at ~1,000 pages of 4 KB
 
 
@@ -50,8 +50,8 @@ class StoredBatch:
     table get from them.
 
     Made where the events were made (the Runner does it on the event loop), and written by a writer thread: the
-    encoding holds the GIL either way, and in the thread that made the events it takes half as long as in
-    another (measured: 100-130 against 230 us for a 50-agent run's 500 events), as they are still in its cache.
+    encoding holds the GIL either way, and is faster in the thread that made the events, as they are still in
+    its cache (bench/README.md).
     """
 
     run_id: str
@@ -73,8 +73,8 @@ class StoredBatch:
         cost = 0.0
         ending: tuple[str, float, float | None, str] | None = None
         started: RunStarted | None = None
-        # type() is, not isinstance(): on msgspec Structs (their metaclass is not `type`) isinstance() costs ~0.06 us
-        # a check that fails, and this loop runs over every event of a run (123 against 12 us on layers-5x10).
+        # type() is, not isinstance(), which is slow on msgspec Structs (their metaclass is not `type`): this loop
+        # runs over every event of a run (bench/README.md).
         for e in events:
             if type(e) is NodeFinished:
                 usage = e.usage
@@ -143,9 +143,8 @@ class RunLog:
         """Persist a batch made ready by StoredBatch.of(), in one transaction.
 
         This is the hot path of every run (each batch of events is stored before anyone sees it), so it goes
-        straight to the driver, on a connection it keeps: a transaction through SQLAlchemy's Connection cost
-        175-240 us here against 45-65 us for the same statements on the DBAPI connection, and a run writes
-        one per batch. The events go in one row (see EventBatchRow).
+        straight to the driver, on a connection it keeps: a transaction through SQLAlchemy's Connection costs
+        more than the statements themselves (bench/README.md). The events go in one row (see EventBatchRow).
         """
         with self._writer_lock:
             if self._writer is None:
@@ -157,8 +156,7 @@ class RunLog:
         write lock free (in this process and in others). Returns False, having written nothing, otherwise: then
         write() it from a worker thread, where waiting for the lock harms no one.
 
-        Made for the event loop: handing a small batch to the writer thread and back cost ~170 us in thread
-        wake-ups (60-77 us there, 90-96 us back, measured on the development VM), more than the write itself."""
+        Made for the event loop: a round trip to the writer thread costs more than a small write (bench/README.md)."""
         if self._begin is None or len(batch.data) > FAST_WRITE_BYTES:
             return False
         if not self._writer_lock.acquire(blocking=False):

@@ -50,7 +50,7 @@ class EventBatchRow(SQLModel, table=True):
     """The events of one run stored together in one transaction, as a JSON array in seq order (storage/codec.py).
 
     A run's batches hold its events first_seq..last_seq without gap or overlap. One row per batch rather than
-    per event: a row costs SQLite ~4 us to insert, and a run writes several events per agent."""
+    per event: each row has its own insert cost (bench/README.md), and a run writes several events per agent."""
 
     __tablename__ = "event_batches"
 

@@ -28,16 +28,14 @@ _PRELOADED: weakref.WeakSet[Client] = weakref.WeakSet()
 class FlowCanvas(Element, component="canvas.js", esm={BUNDLE: "dist"}):
     """Renders nodes and edges; reports intents (node_added, edge_connected, nodes_moved, deleted,
     selection_change) and takes patches (replace, add_node, update_node, remove_nodes, add_edge,
-    remove_edges, select, status, handoffs, clear_status, reveal, fit, theme). `readonly`: view and select only.."""
+    remove_edges, select, status, handoffs, clear_status, reveal, fit, theme). `readonly`: view and select only."""
 
     def __init__(
         self, nodes: list[CanvasNode], edges: list[CanvasEdge], *, dark: bool = False, readonly: bool = False
     ) -> None:
         super().__init__()
-        # Only the first render reads this prop; later changes travel as patches, never as the whole graph. So
-        # it is stored as it is: NiceGUI's props dict would otherwise wrap every nested node and edge in an
-        # observable collection (half of the page's build time at 1,000 agents) to watch for changes that
-        # never come.
+        # Stored as it is: only the first render reads it (later changes travel as patches), and NiceGUI's props
+        # dict would wrap every node and edge in an observable collection, slowing large pages (bench/README.md).
         self._initial: dict[str, Any] = {"nodes": nodes, "edges": edges, "dark": dark, "readonly": readonly}
         dict.__setitem__(self._props, "initial", self._initial)
         self._preloaded: list[Patch] | None = None
@@ -71,7 +69,7 @@ class FlowCanvas(Element, component="canvas.js", esm={BUNDLE: "dist"}):
 
 def _fetch_bundle_early() -> None:
     """Have the browser fetch the canvas bundle with the page's first requests. Without this it is found only
-    once canvas.js has arrived and run: the largest file of the page fetched last (~0.3 s later here)."""
+    once canvas.js has arrived and run: the largest file of the page fetched last (bench/README.md)."""
     client = context.client
     if client in _PRELOADED or client.has_socket_connection:
         return  # already asked for, or the page is already there
