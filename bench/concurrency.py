@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("FLOWDECK_SCRIPTED_VIA_LITELLM", "1")  # litellm's per-chunk work is what loads the loop
 
 from flowdeck.app.server import SWITCH_INTERVAL
 from flowdeck.config import load_settings

@@ -62,7 +62,12 @@ def app(workflow: Workflow, model: str, *, direct: bool = False) -> Iterator[tup
     os.environ["FLOWDECK_HOME"] = str(home)
     services = open_services(load_settings(env_file=None))
     services.workflows.save(workflow)
-    proc, port = launch(FLOWDECK_HOME=str(home), FLOWDECK_MODEL=model, FLOWDECK_SCRIPTED_DIRECT="1" if direct else "")
+    proc, port = launch(
+        FLOWDECK_HOME=str(home),
+        FLOWDECK_MODEL=model,
+        FLOWDECK_SCRIPTED_DIRECT="1" if direct else "",
+        FLOWDECK_SCRIPTED_VIA_LITELLM="" if direct else "1",
+    )
     try:
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}/", services

@@ -26,6 +26,8 @@ class Settings:
     # Benchmarks of flowdeck's own pipeline: the scripted model is called in-process, skipping litellm's
     # per-call work (bench/README.md). Off by default: tests and users go through litellm.
     scripted_direct: bool = False
+    # Tests of litellm's path: the scripted model goes through litellm, as a provider's model would.
+    scripted_via_litellm: bool = False
     # Crash-recovery tests: the scripted model records each completed call in this file.
     scripted_ledger: Path | None = None
     # Sharing on a LAN (see flowdeck.auth). Secrets are kept out of repr() so they never reach a log.
@@ -66,6 +68,7 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
         env_keys=frozenset(key for key, value in values.items() if key.endswith("_API_KEY") and value),
         ollama_base=values.get("OLLAMA_API_BASE") or "http://127.0.0.1:11434",
         scripted_direct=values.get(f"{_PREFIX}SCRIPTED_DIRECT", "") in ("1", "true", "yes"),
+        scripted_via_litellm=values.get(f"{_PREFIX}SCRIPTED_VIA_LITELLM", "") in ("1", "true", "yes"),
         scripted_ledger=Path(values[f"{_PREFIX}SCRIPTED_LEDGER"]) if values.get(f"{_PREFIX}SCRIPTED_LEDGER") else None,
         editor_password=_secret(values, "PASSWORD", min_length=10),
         viewer_password=_secret(values, "VIEWER_PASSWORD", min_length=10),

@@ -58,6 +58,18 @@ class PromptError(FlowdeckError):
     retryable = False
 
 
+# What to do about each kind of model failure, whichever path found it (litellm, the embedded or scripted model).
+ADVICE = {
+    "transient": "usually temporary: try again later, or pick another model",
+    "rate_limit": "wait, lower parallelism, or raise your provider quota",
+    "timeout": "raise the node's timeout, or try again later",
+    "context_length": "shorten the prompt or upstream outputs, lower max tokens, or use a model with a larger context",
+    "bad_request": "check the node's parameters for this model",
+    "not_found": "check the model string's spelling",
+    "auth": "check the provider's API key (in the environment, .env, or ⋮ → API keys…)",
+}
+
+
 class ModelError(FlowdeckError):
     """A model call failed; `kind` classifies it and `retryable` says whether trying again can help."""
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -37,7 +41,9 @@ def request(model: str, timeout: float = 10) -> ModelRequest:
 
 async def test_scripted_model_streams_through_litellm_with_usage() -> None:
     chunks: list[str] = []
-    completion = await LiteLLMCaller().call(request("scripted/chunks=4,delay=0.05"), chunks.append)
+    completion = await LiteLLMCaller(scripted_via_litellm=True).call(
+        request("scripted/chunks=4,delay=0.05"), chunks.append
+    )
     assert len(chunks) >= 3 and "".join(chunks) == completion.text
     assert "```python" in completion.text
     assert completion.usage.completion_tokens > 0 and completion.cost == 0.0
@@ -58,7 +64,9 @@ async def test_scripted_model_streams_through_litellm_with_usage() -> None:
 )
 async def test_provider_faults_become_our_error_classes(fault: str, error: type[ModelError], retryable: bool) -> None:
     with pytest.raises(error) as info:
-        await LiteLLMCaller().call(request(f"scripted/fault={fault},retry_after=7"), lambda _: None)
+        await LiteLLMCaller(scripted_via_litellm=True).call(
+            request(f"scripted/fault={fault},retry_after=7"), lambda _: None
+        )
     assert info.value.retryable is retryable
     assert info.value.model.startswith("scripted")
     if isinstance(info.value, RateLimited):
@@ -67,21 +75,21 @@ async def test_provider_faults_become_our_error_classes(fault: str, error: type[
 
 async def test_slow_model_times_out_at_the_node_timeout() -> None:
     with pytest.raises(ModelTimeout, match="raise the node's timeout"):
-        await LiteLLMCaller().call(request("scripted/latency=2", timeout=0.2), lambda _: None)
+        await LiteLLMCaller(scripted_via_litellm=True).call(request("scripted/latency=2", timeout=0.2), lambda _: None)
 
 
 async def test_unknown_provider_says_how_to_write_a_model_string() -> None:
     with pytest.raises(ModelNotFound, match="provider/model"):
-        await LiteLLMCaller().call(request("definitely-not-a-model-xyz"), lambda _: None)
+        await LiteLLMCaller(scripted_via_litellm=True).call(request("definitely-not-a-model-xyz"), lambda _: None)
 
 
 async def test_bad_scripted_option_is_named() -> None:
     with pytest.raises(BadRequest, match="'speed=9' is not a scripted model option"):
-        await LiteLLMCaller().call(request("scripted/speed=9"), lambda _: None)
+        await LiteLLMCaller(scripted_via_litellm=True).call(request("scripted/speed=9"), lambda _: None)
 
 
 async def test_a_scripted_model_can_take_a_while_to_get_ready() -> None:
-    caller = LiteLLMCaller()
+    caller = LiteLLMCaller(scripted_via_litellm=True)
     await caller.prepare({"scripted"})  # the model library imported once, outside the figure below
     started = time.perf_counter()
     await caller.prepare({"scripted/ready=0.3", "scripted"})
@@ -92,7 +100,7 @@ async def test_a_scripted_model_can_take_a_while_to_get_ready() -> None:
 
 async def test_embedded_model_answers_offline() -> None:
     chunks: list[str] = []
-    completion = await LiteLLMCaller().call(
+    completion = await LiteLLMCaller(scripted_via_litellm=True).call(
         ModelRequest(
             model="embedded",
             messages=[Message(role="user", content="Say hello.")],
@@ -105,3 +113,34 @@ async def test_embedded_model_answers_offline() -> None:
     assert completion.text.strip()
     assert "".join(chunks) == completion.text
     assert completion.usage.completion_tokens > 0
+
+
+def test_scripted_and_embedded_runs_never_import_litellm(tmp_path: Path) -> None:
+    # litellm takes seconds to import: a run on the models that do not need it must not wait for it.
+    script = (
+        "import asyncio, sys\n"
+        "import flowdeck\n"
+        "state = flowdeck.run('research-code-review', {'task': 'Reverse a list'}, model='scripted')\n"
+        "assert state.status == 'succeeded', state.status\n"
+        "print('litellm' in sys.modules)\n"
+    )
+    env = {**os.environ, "FLOWDECK_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+async def test_embedded_model_says_when_the_prompt_is_too_long() -> None:
+    long = "word " * 20_000
+    with pytest.raises(ContextTooLong) as too_long:
+        await LiteLLMCaller().call(
+            ModelRequest(
+                model="embedded",
+                messages=[Message(role="user", content=long)],
+                temperature=0.0,
+                max_tokens=8,
+                timeout=60,
+            ),
+            lambda _: None,
+        )
+    assert too_long.value.model == "embedded" and too_long.value.hint

@@ -84,12 +84,17 @@ async def _run(
     resume: str | None = None,
 ) -> int:
     from flowdeck.cli.progress import ProgressView
+    from flowdeck.config import load_settings
+    from flowdeck.engine.agents import models_of
     from flowdeck.engine.events import event_to_json
     from flowdeck.engine.state import RunState
     from flowdeck.engine.workflow import Workflow
     from flowdeck.services import open_services
 
-    services = await asyncio.to_thread(open_services)
+    settings = load_settings()
+    # Loading the embedded model holds the GIL for ~0.5 s: in a child process it loads while this one starts.
+    embedded = isinstance(workflow, Workflow) and "embedded" in models_of(workflow, settings.default_model, model)
+    services = await asyncio.to_thread(open_services, settings, model_process=embedded)
     try:
         runner = services.runner
         if resume is not None:
@@ -123,6 +128,8 @@ async def _run(
         return {"succeeded": 0, "cancelled": 130}.get(state.status, 1)
     finally:
         await services.runner.close()
+        if services.models is not None:
+            await services.models.close()
         services.close()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flowdeck.engine.events import Record
-from flowdeck.engine.workflow import AgentConfig, Node
+from flowdeck.engine.workflow import AgentConfig, Node, Workflow
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -92,6 +92,11 @@ def resolve(node: Node, default_model: str, override: str | None = None) -> Reso
         timeout=config.timeout,
         retries=config.retries,
     )
+
+
+def models_of(workflow: Workflow, default_model: str, override: str | None = None) -> set[str]:
+    """The models a workflow's agents would call."""
+    return {override or node.config.model or default_model for node in workflow.nodes if node.type in PRESETS}
 
 
 def display_name(node: Node) -> str:

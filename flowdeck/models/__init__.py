@@ -30,7 +30,7 @@ def make_caller(settings: Settings, *, child_process: bool = False) -> Caller:
     """The caller for these settings, with the provider keys saved in the data dir.
 
     With `child_process`, calls run in a child process (models/process.py): the app server does this, so that
-    litellm's work never holds up the pages it serves. Settings.scripted_direct puts scripted models in-process.
+    litellm's work never holds up the pages it serves. Settings.scripted_direct keeps scripted models in this process.
     """
     SCRIPTED.ledger = settings.scripted_ledger
     real: Caller
@@ -43,6 +43,7 @@ def make_caller(settings: Settings, *, child_process: bool = False) -> Caller:
                 embedded_threads=settings.embedded_threads,
                 ollama_base=settings.ollama_base,
                 scripted_ledger=settings.scripted_ledger,
+                scripted_via_litellm=settings.scripted_via_litellm,
             )
         )
     else:
@@ -50,6 +51,7 @@ def make_caller(settings: Settings, *, child_process: bool = False) -> Caller:
             EmbeddedModel(threads=settings.embedded_threads),
             keys=ProviderKeys(settings.home),
             ollama_base=settings.ollama_base,
+            scripted_via_litellm=settings.scripted_via_litellm,
         )
     return _DirectScripted(real) if settings.scripted_direct else real
 

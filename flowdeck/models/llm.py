@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from flowdeck.engine.events import Usage
 from flowdeck.engine.llm_types import Completion, ModelRequest
 from flowdeck.errors import (
+    ADVICE,
     AuthenticationFailed,
     BadRequest,
     ContextTooLong,
@@ -24,10 +25,10 @@ from flowdeck.errors import (
     RateLimited,
     StreamInterrupted,
 )
-from flowdeck.models.embedded import EMBEDDED, EmbeddedModel
+from flowdeck.models.embedded import EMBEDDED, EmbeddedModel, model_path
 from flowdeck.models.providers import KeySource, check_model, custom_base, provider_of
-from flowdeck.models.scripted import is_scripted, parse_spec
-from flowdeck.models.scripted_litellm import scripted_handler
+from flowdeck.models.scripted import ScriptedCaller, is_scripted, parse_spec
+from flowdeck.models.scripted_litellm import SCRIPTED, scripted_handler
 
 # litellm fetches a price list from the internet at import unless told not to.
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
@@ -37,7 +38,7 @@ T = TypeVar("T")
 _litellm: Any = None
 # Advice on a transient failure, true whether retries are still to come (shown live) or ran out.
 _MALFORMED = "malformed stream chunk"
-_TRANSIENT = "usually temporary: try again later, or pick another model"
+_TRANSIENT = ADVICE["transient"]
 
 
 class _ModelThread:
@@ -129,10 +130,14 @@ class LiteLLMCaller:
         *,
         keys: KeySource | None = None,
         ollama_base: str = "http://127.0.0.1:11434",
+        scripted_via_litellm: bool = False,
     ) -> None:
         self._embedded = embedded or EmbeddedModel()
         self._keys = keys
         self._ollama_base = ollama_base
+        # The scripted model goes through litellm only to test that path: otherwise a run on it (or on the
+        # embedded model) would wait seconds for litellm's import, for nothing.
+        self._scripted = None if scripted_via_litellm else ScriptedCaller(SCRIPTED)
 
     async def preflight(self, models: set[str]) -> dict[str, str]:
         """What stops each model from being called, found without calling it: an unknown provider, a missing
@@ -140,11 +145,16 @@ class LiteLLMCaller:
         return await _MODELS.run(self._preflight(models))
 
     async def _preflight(self, models: set[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        if EMBEDDED in models:
+            try:
+                model_path()
+            except ModelNotFound as exc:
+                found[EMBEDDED] = f"{exc.detail}; {exc.hint}"
         providers = sorted(m for m in models if m != EMBEDDED and not is_scripted(m))
         if not providers:
-            return {}  # nothing to check: do not load litellm for it
+            return found  # nothing more to check: do not load litellm for it
         litellm = await _load_litellm()
-        found: dict[str, str] = {}
         for model in providers:
             problem = await check_model(litellm, model, self._keys, self._ollama_base)
             if problem:
@@ -155,16 +165,24 @@ class LiteLLMCaller:
         """Import litellm and start the embedded model if a run will need them."""
         await _MODELS.run(self._prepare(models))
 
+    async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
+        if request.model == EMBEDDED:
+            return await _within(request, self._embedded.call(request, on_text))
+        if self._scripted is not None and is_scripted(request.model):
+            return await _within(request, self._scripted.call(request, on_text))
+        return await _MODELS.run(self._call(request, _forwarder(on_text)))
+
     async def close(self) -> None:
         """Nothing to release: the model thread and the embedded server live as long as the process."""
 
-    async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
-        return await _MODELS.run(self._call(request, _forwarder(on_text)))
+    def _needs_litellm(self, models: set[str]) -> bool:
+        return any(m != EMBEDDED and not (self._scripted is not None and is_scripted(m)) for m in models)
 
     async def _prepare(self, models: set[str]) -> None:
-        await _load_litellm()
+        if self._needs_litellm(models):
+            await _load_litellm()
         if EMBEDDED in models:
-            await self._embedded.endpoint()
+            self._embedded.load_soon()  # the run starts meanwhile: its first call waits for the model
         ready = max((parse_spec(m).ready for m in models if is_scripted(m)), default=0.0)
         if ready:
             await asyncio.sleep(ready)
@@ -175,10 +193,7 @@ class LiteLLMCaller:
         if is_scripted(model):
             parse_spec(model)  # a bad option is the user's mistake: say so before calling
         extra: dict[str, Any] = {"model": model}
-        if model == EMBEDDED:
-            endpoint = await self._embedded.endpoint()
-            extra = {"model": endpoint.model, "api_base": endpoint.api_base, "api_key": "flowdeck-embedded"}
-        elif is_scripted(model):
+        if is_scripted(model):
             extra = {"model": "scripted/" + (model.partition("/")[2] or "default")}
         elif (saved := self._saved_key(litellm, model)) is not None:
             extra["api_key"] = saved
@@ -213,11 +228,7 @@ class LiteLLMCaller:
                             completion_tokens=int(reported.completion_tokens or 0),
                         )
         except TimeoutError:
-            raise ModelTimeout(
-                f"no complete answer within {request.timeout:g} s",
-                model=model,
-                hint="raise the node's timeout or use a faster model",
-            ) from None
+            raise _timeout(request) from None
         except ModelError:
             raise
         except Exception as exc:
@@ -241,6 +252,22 @@ class LiteLLMCaller:
         return found[1] if found else None
 
 
+async def _within(request: ModelRequest, call: Coroutine[Any, Any, Completion]) -> Completion:
+    try:
+        async with asyncio.timeout(request.timeout):
+            return await call
+    except TimeoutError:
+        raise _timeout(request) from None
+
+
+def _timeout(request: ModelRequest) -> ModelTimeout:
+    return ModelTimeout(
+        f"no complete answer within {request.timeout:g} s",
+        model=request.model,
+        hint="raise the node's timeout or use a faster model",
+    )
+
+
 def translate(exc: Exception, model: str, *, partial: bool = False) -> ModelError:
     """Map a litellm/provider exception to flowdeck's error classes, with what to do about it."""
     litellm = _litellm
@@ -257,19 +284,17 @@ def translate(exc: Exception, model: str, *, partial: bool = False) -> ModelErro
         return ContextTooLong(
             "the messages do not fit the model's context window",
             model=model,
-            hint="shorten the prompt or upstream outputs, lower max tokens, or use a model with a larger context",
+            hint=ADVICE["context_length"],
         )
     if isinstance(exc, litellm.RateLimitError):
         return RateLimited(
             "the provider is rate limiting requests",
             model=model,
-            hint="wait, lower parallelism, or raise your provider quota",
+            hint=ADVICE["rate_limit"],
             retry_after=_retry_after(exc),
         )
     if isinstance(exc, litellm.Timeout):
-        return ModelTimeout(
-            "the provider did not answer in time", model=model, hint="raise the node's timeout, or try again later"
-        )
+        return ModelTimeout("the provider did not answer in time", model=model, hint=ADVICE["timeout"])
     if isinstance(exc, litellm.AuthenticationError | litellm.PermissionDeniedError):
         provider = provider_of(litellm, model) or "the provider"
         return AuthenticationFailed(
@@ -278,9 +303,7 @@ def translate(exc: Exception, model: str, *, partial: bool = False) -> ModelErro
             hint=f"check {provider.upper()}_API_KEY (in the environment, .env, or ⋮ → API keys…)",
         )
     if isinstance(exc, litellm.NotFoundError):
-        return ModelNotFound(
-            "the provider does not know this model", model=model, hint="check the model string's spelling"
-        )
+        return ModelNotFound("the provider does not know this model", model=model, hint=ADVICE["not_found"])
     if isinstance(exc, litellm.BadRequestError):
         if "LLM Provider NOT provided" in str(exc):
             return ModelNotFound(
@@ -288,7 +311,7 @@ def translate(exc: Exception, model: str, *, partial: bool = False) -> ModelErro
                 model=model,
                 hint="use provider/model, e.g. openai/gpt-4o-mini or ollama_chat/llama3.2",
             )
-        return BadRequest(message, model=model, hint="check the node's parameters for this model")
+        return BadRequest(message, model=model, hint=ADVICE["bad_request"])
     if isinstance(exc, litellm.APIConnectionError):
         if partial:
             return StreamInterrupted("the connection dropped mid-answer", model=model, hint=_TRANSIENT)

@@ -39,10 +39,11 @@ class ProcessSettings:
     embedded_threads: int = 1
     ollama_base: str = "http://127.0.0.1:11434"
     scripted_ledger: Path | None = None
+    scripted_via_litellm: bool = False
 
     def to_json(self) -> str:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return orjson.dumps({k: None if v is None else str(v) for k, v in values.items()}).decode()
+        return orjson.dumps({k: v if v is None or isinstance(v, bool) else str(v) for k, v in values.items()}).decode()
 
     @classmethod
     def from_json(cls, text: str) -> ProcessSettings:
@@ -52,6 +53,7 @@ class ProcessSettings:
             embedded_threads=int(raw["embedded_threads"]),
             ollama_base=raw["ollama_base"],
             scripted_ledger=Path(raw["scripted_ledger"]) if raw["scripted_ledger"] else None,
+            scripted_via_litellm=bool(raw.get("scripted_via_litellm")),
         )
 
 

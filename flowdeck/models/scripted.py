@@ -25,6 +25,7 @@ from pathlib import Path
 from flowdeck.engine.events import Message, Usage
 from flowdeck.engine.llm_types import Completion, ModelRequest
 from flowdeck.errors import (
+    ADVICE,
     AuthenticationFailed,
     BadRequest,
     ContextTooLong,
@@ -150,14 +151,14 @@ def usage_for(messages: Sequence[Message], text: str) -> Usage:
 def fault_error(spec: ScriptSpec, model: str) -> ModelError:
     """Our own error class for a scripted fault (the litellm handler turns it into litellm's)."""
     kinds: dict[str, ModelError] = {
-        "rate_limit": RateLimited("rate limited", model=model, retry_after=spec.retry_after),
-        "timeout": ModelTimeout("timed out", model=model),
-        "server_error": ProviderUnavailable("server error 500", model=model),
-        "stream_cut": StreamInterrupted("the stream ended early", model=model),
-        "auth": AuthenticationFailed("invalid API key", model=model),
-        "bad_request": BadRequest("bad request", model=model),
-        "context_length": ContextTooLong("context window exceeded", model=model),
-        "not_found": ModelNotFound("no such model", model=model),
+        "rate_limit": RateLimited("rate limited", model=model, hint=ADVICE["rate_limit"], retry_after=spec.retry_after),
+        "timeout": ModelTimeout("timed out", model=model, hint=ADVICE["timeout"]),
+        "server_error": ProviderUnavailable("server error 500", model=model, hint=ADVICE["transient"]),
+        "stream_cut": StreamInterrupted("the stream ended early", model=model, hint=ADVICE["transient"]),
+        "auth": AuthenticationFailed("invalid API key", model=model, hint=ADVICE["auth"]),
+        "bad_request": BadRequest("bad request", model=model, hint=ADVICE["bad_request"]),
+        "context_length": ContextTooLong("context window exceeded", model=model, hint=ADVICE["context_length"]),
+        "not_found": ModelNotFound("no such model", model=model, hint=ADVICE["not_found"]),
     }
     return kinds[spec.fault or "server_error"]
 

@@ -34,6 +34,7 @@ async def _serve(settings: ProcessSettings, out: Any) -> None:
         EmbeddedModel(threads=settings.embedded_threads),
         keys=ProviderKeys(settings.home),
         ollama_base=settings.ollama_base,
+        scripted_via_litellm=settings.scripted_via_litellm,
     )
     loop = asyncio.get_running_loop()
     outgoing: list[bytes] = []
