@@ -254,6 +254,17 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
         cancel.on_click(live.cancel)
         live.watch(summary.id)
         return live
+
+    async def resume(button: ui.button) -> None:
+        button.props("loading")  # the models may take seconds to get ready (the first run after a start)
+        try:
+            new_id = await services.runner.resume(summary.id)
+        except FlowdeckError as exc:
+            button.props(remove="loading")
+            ui.notify(f"Not resumed: {exc}", type="negative", multi_line=True)
+            return
+        ui.navigate.to(f"/runs/{new_id}")
+
     with controls:
         if summary.status in ("interrupted", "failed", "cancelled"):
             stopped = fold(events)
@@ -264,16 +275,8 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
                     f"Interrupted while {names} {'was' if len(stopped.interrupted_nodes) == 1 else 'were'} working"
                 )
             if can_edit():
-                ui.button("Resume", icon="restart_alt", on_click=lambda: resume(summary.id)).props(
+                ui.button("Resume", icon="restart_alt", on_click=lambda e: resume(e.sender)).props(
                     "dense outline no-caps"
                 ).tooltip("Run the agents that have no output yet; the others keep theirs (no model call is repeated)")
         Replay(view, events).controls()
     return None
-
-    async def resume(stopped_id: str) -> None:
-        try:
-            new_id = await services.runner.resume(stopped_id)
-        except FlowdeckError as exc:
-            ui.notify(f"Not resumed: {exc}", type="negative", multi_line=True)
-            return
-        ui.navigate.to(f"/runs/{new_id}")
