@@ -44,6 +44,10 @@ class LiveRun:
         self._task: asyncio.Task[None] | None = None
         self._view: RunView | None = None
         self._looking = 0  # which call of show_latest is the latest
+        # Kept, not looked up when needed: a run is often started from a button that the start itself removes (the
+        # inspector's, redrawn as the run changes), and the slot of a removed element has no client.
+        self._client = ui.context.client
+        self._client.on_delete(self.stop)  # not on_disconnect: NiceGUI 3 calls that on a reconnect too
 
     @property
     def view(self) -> RunView:
@@ -175,7 +179,6 @@ class LiveRun:
             self.view.feed(self.runner.recorded_so_far(run_id))
             self.view.flush(panels=False)
         self._task = background_tasks.create(self._follow(run_id), name=f"watch run {run_id}")
-        ui.context.client.on_disconnect(self._task.cancel)
         self.on_change()
 
     def stop(self) -> None:

@@ -307,3 +307,24 @@ def test_a_page_open_while_another_runs_shows_its_own_run_styled(page: Page, app
     start_run(page)
     expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
     expect(panel(page).get_by_role("region", name="Output of Coder")).to_have_css("border-top-style", "solid")
+
+
+def test_retry_run_from_here_and_run_this_node_only_can_be_cancelled(page: Page, tmp_path: Path) -> None:
+    set_model(page, "Coder", "Coder", "scripted/delay=0.3")  # about 4 s of streaming: time to cancel it
+    start_run(page)
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+    cancel = page.get_by_role("button", name="Cancel run")
+    run = page.get_by_role("button", name="Run", exact=True)
+    for agent, action in (("Coder", "Run this node only"), ("Coder", "Retry"), ("Researcher", "Run from here")):
+        node(page, agent, agent).click()
+        page.get_by_role("tab", name="Inspector").click()
+        page.get_by_role("button", name=action).click()
+        expect(node(page, agent, agent)).to_contain_text("running", timeout=20_000)
+        expect(run).to_be_disabled()
+        cancel.click()
+        expect(page.get_by_text(re.compile(r"^Cancelled: "))).to_be_visible()
+        expect(node(page, agent, agent)).to_contain_text("cancelled")
+        expect(cancel).to_be_hidden()
+        expect(run).to_be_enabled()
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log, log
