@@ -183,14 +183,14 @@ class RunView:
         self.canvas.patch(*patches)
         self._outputs_due |= changed
         if not panels:
-            self._show_progress()
+            self.show_progress()
             return
         lines, self._lines = self._lines, []
         self.log_lines.extend(lines)
         if self._log is not None:
             self._log.append(lines)
         self._refresh_tab(inspected=self.selected in changed)
-        self._show_progress()
+        self.show_progress()
 
     def _refresh_tab(self, *, inspected: bool = True) -> None:
         """Bring the tab in view up to date."""
@@ -291,7 +291,8 @@ class RunView:
             return {"state": "queued", "text": "queued"}
         return {"state": node.status, "text": node.summary()[:100]}
 
-    def _show_progress(self) -> None:
+    def show_progress(self) -> None:
+        """The header line: the run's status, its agents' progress, time, tokens and cost."""
         state = self.state
         total = len(state.nodes)
         done = sum(1 for node in state.nodes.values() if node.status in TERMINAL_NODE)

@@ -12,7 +12,7 @@ from nicegui.events import GenericEventArguments
 
 from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.compare import compare_page
-from flowdeck.app.live import LiveRun
+from flowdeck.app.live import LiveRun, show_refusal
 from flowdeck.app.replay import Replay
 from flowdeck.app.run_view import run_panel
 from flowdeck.app.theme import chosen_dark, page_theme, remember
@@ -261,7 +261,7 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
             new_id = await services.runner.resume(summary.id)
         except FlowdeckError as exc:
             button.props(remove="loading")
-            ui.notify(f"Not resumed: {exc}", type="negative", multi_line=True)
+            show_refusal(f"Not resumed: {exc}")
             return
         ui.navigate.to(f"/runs/{new_id}")
 
