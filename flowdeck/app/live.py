@@ -141,14 +141,15 @@ class LiveRun:
                 ui.button("Cancel", on_click=dialog.close).props("flat")
         dialog.open()
 
-    async def rerun(self, node_id: str, *, only: bool) -> None:
-        """Run from this agent (it and everything downstream), or only this agent, on the current workflow."""
+    async def rerun(self, node_id: str, *, only: bool, retry: bool = False) -> None:
+        """Run from this agent (it and everything downstream), or only this agent, on the current workflow;
+        `retry`: the agent failed, and the run is labelled a retry of it."""
         if self.run_id is None or self.running:
             return
         workflow = self.workflow()
         if workflow is not None and node_id not in {node.id for node in workflow.nodes}:
             workflow = None  # the agent was deleted since: re-run the recorded workflow
-        await self._launch(self.runner.rerun(self.run_id, node_id, only=only, workflow=workflow))
+        await self._launch(self.runner.rerun(self.run_id, node_id, only=only, retry=retry, workflow=workflow))
 
     async def _launch(self, starting: object) -> None:
         self._starting = True
@@ -249,7 +250,7 @@ class LiveRun:
                 NodeAction(
                     "Retry",
                     "replay",
-                    lambda: self.rerun(node_id, only=False),
+                    lambda: self.rerun(node_id, only=False, retry=True),
                     "Run this agent again, and everything after it; the rest reuse their outputs",
                 )
             )

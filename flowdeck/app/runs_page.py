@@ -123,6 +123,7 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
             compare = ui.button("Compare selected", icon="compare_arrows").props("outline no-caps")
         columns: list[dict[str, Any]] = [
             {"name": "workflow", "label": "Workflow", "field": "workflow", "align": "left"},
+            {"name": "ran", "label": "What ran", "field": "ran", "align": "left"},
             {"name": "status", "label": "Status", "field": "status", "align": "left"},
             {"name": "started", "label": "Started", "field": "started", "align": "left"},
             {"name": "duration", "label": "Duration", "field": "duration", "align": "right"},
@@ -193,6 +194,7 @@ def _row(r: RunSummary) -> dict[str, Any]:
     return {
         "id": r.id,
         "workflow": r.workflow_name,
+        "ran": r.label or "All agents",
         "status": r.status,
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at)),
         "duration": f"{r.duration:.1f} s" if r.duration is not None else "–",
@@ -219,6 +221,8 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
     with ui.row().classes("w-full items-center gap-3 px-4 py-2 no-wrap"):
         ui.label(f"{workflow.name}").classes("text-base font-semibold")
         ui.label(f"run {summary.id} · read-only").classes("text-sm text-gray-500")
+        if first.origin is not None:
+            ui.link(f"continues run {first.origin.run_id}", f"/runs/{first.origin.run_id}").classes("text-sm")
         ui.space()
         controls = ui.row().classes("items-center gap-2 no-wrap")
     with (

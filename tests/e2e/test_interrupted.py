@@ -50,9 +50,18 @@ def test_resume_on_an_interrupted_runs_page_runs_the_agents_it_had_left(page: Pa
     page.goto(f"{app_url}/runs?status=interrupted")
     page.get_by_role("link", name=re.compile("^Open run")).click()
     expect(page.get_by_text("Interrupted while Coder was working")).to_be_visible()
+    expect(page.get_by_text("Interrupted: 1/3 agents succeeded, 1 interrupted, 1 not started")).to_be_visible()
     stopped = page.url
+    stopped_id = stopped.rsplit("/", 1)[1]
     page.get_by_role("button", name="Resume").click()
     expect(page).not_to_have_url(stopped, timeout=20_000)  # the new run's own page (the models may take seconds)
-    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text(f"Resume of {stopped_id}", exact=True)).to_be_visible()
+    expect(page.get_by_text("Succeeded: 2/2 agents · 1 reused")).to_be_visible(timeout=20_000)
     expect(node(page, "Researcher", "Researcher")).to_contain_text("cached")
     expect(node(page, "Reviewer", "Reviewer")).to_contain_text("done")
+
+    page.get_by_role("link", name=f"continues run {stopped_id}").click()
+    expect(page).to_have_url(stopped)
+    page.get_by_role("link", name="Runs").click()
+    rows = page.get_by_role("table").get_by_role("row")
+    expect(rows.filter(has_text=f"Resume of {stopped_id}")).to_have_count(1)
