@@ -9,9 +9,10 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from flowdeck.engine.dag import Dag, build
-from flowdeck.engine.events import Event, RunFinished, RunInterrupted, RunStarted, Usage
+from flowdeck.engine.events import Event, RunFinished, RunInterrupted, RunOrigin, RunStarted, Usage
 from flowdeck.engine.llm_types import Completion, ModelCaller
 from flowdeck.engine.run import OutputCache, Run
 from flowdeck.engine.state import TERMINAL_NODE, RunState, fold
@@ -68,10 +69,12 @@ class Runner:
         workflow_id: str | None = None,
         reuse: Mapping[str, Completion] | None = None,
         scope: Iterable[str] | None = None,
+        origin: RunOrigin | None = None,
     ) -> str:
         """Validate and start a run; return its id. Raises WorkflowError before anything is written.
 
-        With `scope`, only those nodes execute; the others reuse `reuse` (see Run).
+        With `scope`, only those nodes execute; the others reuse `reuse` (see Run). `origin`: the recorded run
+        that this one continues, and how.
         """
         run = Run(
             workflow,
@@ -83,6 +86,7 @@ class Runner:
             reuse=reuse,
             scope=scope,
             max_retry_wait=self._max_retry_wait,
+            origin=origin,
         )
         if self._check_models is not None:
             await self._refuse_unusable_models(run)
@@ -113,13 +117,15 @@ class Runner:
         node_id: str,
         *,
         only: bool = False,
+        retry: bool = False,
         workflow: Workflow | None = None,
         workflow_id: str | None = None,
     ) -> str:
         """Re-run part of a recorded run, reusing the recorded outputs of everything upstream.
 
         Default ("run from here"): the node and everything downstream of it. `only`: that node alone, with
-        the inputs it had. `workflow` is the (possibly edited) workflow to use; default: the one recorded.
+        the inputs it had. `retry` labels the run as a retry of the node (it failed). `workflow` is the (possibly
+        edited) workflow to use; default: the one recorded.
         """
         started, outputs = await asyncio.to_thread(self._recorded, run_id)
         if workflow is None:
@@ -127,8 +133,10 @@ class Runner:
         dag = build(workflow)
         scope = {node_id} if only or node_id not in dag.order else {node_id, *dag.descendants(node_id)}
         reuse = {n: Completion(text=text, usage=Usage(), cost=0.0) for n, text in outputs.items() if n not in scope}
+        kind: Literal["only", "retry", "from"] = "only" if only else "retry" if retry else "from"
+        origin = RunOrigin(kind=kind, run_id=started.run_id, node_id=node_id, node_label=dag.labels.get(node_id))
         return await self.start(
-            dag, started.inputs, model=started.model, reuse=reuse, scope=scope, workflow_id=workflow_id
+            dag, started.inputs, model=started.model, reuse=reuse, scope=scope, workflow_id=workflow_id, origin=origin
         )
 
     async def resume(self, run_id: str, *, model: str | None = None) -> str:
@@ -142,7 +150,10 @@ class Runner:
         if not missing:
             raise WorkflowError([Problem("run", f"every agent of run {run_id} has its output; nothing to resume")])
         reuse = {n: Completion(text=outputs[n], usage=Usage(), cost=0.0) for n in dag.order if n in outputs}
-        return await self.start(dag, started.inputs, model=model or started.model, reuse=reuse, scope=missing)
+        origin = RunOrigin(kind="resume", run_id=started.run_id)
+        return await self.start(
+            dag, started.inputs, model=model or started.model, reuse=reuse, scope=missing, origin=origin
+        )
 
     def recorded_workflow(self, run_id: str) -> Workflow:
         """The workflow a recorded run ran. Blocking."""
@@ -313,7 +324,11 @@ def recover_interrupted(log: RunLog) -> list[str]:
             if node.latest is not None and node.status not in TERMINAL_NODE
         ]
         last = events[-1].seq if events else summary.last_seq
-        log.append([RunInterrupted(run_id=summary.id, seq=last + 1, ts=time.time(), running=active_nodes)])
+        ran = events[-1].ts - state.started_at if events and state.started_at is not None else None
+        interrupted = RunInterrupted(
+            run_id=summary.id, seq=last + 1, ts=time.time(), running=active_nodes, duration=ran
+        )
+        log.append([interrupted])
         recovered.append(summary.id)
     return recovered
 

@@ -7,20 +7,25 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 
 @contextmanager
 def running_app(
-    home: Path, log_path: Path, *, model: str = "scripted", env: dict[str, str] | None = None
+    home: Path, log_path: Path, *, model: str = "scripted", env: Mapping[str, str | None] | None = None
 ) -> Iterator[str]:
-    """`flowdeck serve` with its data in `home`; yields its base URL and stops it afterwards."""
+    """`flowdeck serve` with its data in `home`; yields its base URL and stops it afterwards. `env` adds variables
+    to the environment, or removes those given as None."""
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "FLOWDECK_"))}
     full_env.update(FLOWDECK_HOME=str(home), FLOWDECK_MODEL=model, LITELLM_LOCAL_MODEL_COST_MAP="True")
-    full_env.update(env or {})
+    for name, value in (env or {}).items():
+        if value is None:
+            full_env.pop(name, None)
+        else:
+            full_env[name] = value
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "flowdeck.cli", "serve", "--port", str(port)], env=full_env, stdout=log, stderr=log

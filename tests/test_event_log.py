@@ -6,6 +6,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 from sqlalchemy import text
 
@@ -67,7 +68,7 @@ def test_a_database_with_one_row_per_event_is_migrated_without_losing_any(
                     "d": event_to_json(e),
                 },
             )
-    assert db.migrate(engine) == ["0003_event_batches"]
+    assert db.migrate(engine) == ["0003_event_batches", "0004_run_labels"]
     log = RunLog(engine)
     assert log.events("old1") == events
     assert log.events("old1", 4) == events[4:]
@@ -76,6 +77,23 @@ def test_a_database_with_one_row_per_event_is_migrated_without_losing_any(
     with engine.connect() as conn:
         tables = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars())
     assert "events" not in tables and "event_batches" in tables
+
+
+def test_runs_recorded_before_labels_were_stored_get_theirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with monkeypatch.context() as patch:
+        patch.setattr(db, "MIGRATIONS", db.MIGRATIONS[:3])  # before 0004
+        engine = open_database(url)
+    log = RunLog(engine)
+    whole, partial = _events("whole", 3), _events("partial", 3)
+    started = partial[0]
+    assert isinstance(started, RunStarted)
+    log.append(whole)
+    log.append([msgspec.structs.replace(started, reused=["b"]), *partial[1:]])  # as a re-run of old recorded it
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE runs SET label = ''"))  # as they were: no label stored
+    assert db.migrate(engine) == ["0004_run_labels"]
+    assert (log.get("whole").label, log.get("partial").label) == ("", "Partial run")
 
 
 def test_a_write_that_would_wait_for_another_process_is_not_made_at_once(tmp_path: Path) -> None:

@@ -119,3 +119,41 @@ async def test_independent_branches_outside_the_scope_are_reused(chain: Workflow
     assert state.outputs()["r"] == "recorded r" and state.outputs()["c"] == "recorded c"
     assert state.outputs()["v"] != "recorded v"
     assert [e.node_id for e in events if isinstance(e, NodeStarted)] == ["v"]
+
+
+async def test_partial_runs_say_what_they_ran_and_count_only_those_agents(
+    runner: tuple[Runner, Ledger], services: Services, chain: Workflow
+) -> None:
+    run, _ = runner
+    first = await run.wait(await run.start(chain))
+    assert (first.label, first.origin, first.ran) == ("", None, ["r", "c", "v"])
+    from_here = await run.wait(await run.rerun(first.run_id, "c"))
+    assert (from_here.label, from_here.ran) == ("Run from Coder", ["c", "v"])
+    only = await run.wait(await run.rerun(first.run_id, "c", only=True))
+    assert (only.label, only.ran) == ("Only Coder", ["c"])
+    retry = await run.wait(await run.rerun(first.run_id, "v", retry=True))
+    assert (retry.label, retry.ran) == ("Retry of Reviewer", ["v"])
+    for state in (from_here, only, retry):
+        assert state.origin is not None and state.origin.run_id == first.run_id
+    listed = {summary.id: summary.label for summary in services.runs.recent()}
+    assert listed == {first.run_id: "", from_here.run_id: "Run from Coder", only.run_id: "Only Coder"} | {
+        retry.run_id: "Retry of Reviewer"
+    }
+
+
+async def test_a_resumed_run_is_labelled_with_the_run_it_resumes(
+    runner: tuple[Runner, Ledger], services: Services
+) -> None:
+    from tests.conftest import make_workflow
+
+    workflow = make_workflow(
+        [("r", "researcher"), ("c", "coder"), ("v", "reviewer")],
+        [("r", "c"), ("c", "v")],
+        c={"model": "scripted/fault=auth,times=1"},
+    )
+    run, _ = runner
+    failed = await run.wait(await run.start(workflow))
+    resumed = await run.wait(await run.resume(failed.run_id))
+    assert resumed.status == "succeeded" and resumed.ran == ["c", "v"] and resumed.reused == ["r"]
+    assert resumed.label == f"Resume of {failed.run_id}"
+    assert services.runs.get(resumed.run_id).label == f"Resume of {failed.run_id}"

@@ -91,7 +91,7 @@ def test_output_cache_refuses_pickled_entries(settings: Settings) -> None:
 def test_migrations_are_named_and_recorded(services: Services) -> None:
     with services.engine.connect() as conn:
         names = list(conn.execute(text("SELECT name FROM migrations")).scalars())
-    assert names == ["0001_initial", "0002_sessions", "0003_event_batches"]
+    assert names == ["0001_initial", "0002_sessions", "0003_event_batches", "0004_run_labels"]
 
 
 def test_killed_process_leaves_an_interrupted_run_with_finished_outputs(home: Path, settings: Settings) -> None:
@@ -132,6 +132,8 @@ def test_killed_process_leaves_an_interrupted_run_with_finished_outputs(home: Pa
         state = fold(events)
         assert events[-1].type == "run_interrupted"
         assert state.status == "interrupted"
+        # The time it ran: from its start to its last event before it was killed, not to the restart.
+        assert summary.duration == state.duration == events[-2].ts - events[0].ts
         assert state.nodes["researcher"].status == "succeeded"
         assert services.runs.outputs(run_id)["researcher"] == state.outputs()["researcher"]
         assert recover_interrupted(services.runs) == []  # recovery never touches a run twice

@@ -92,6 +92,7 @@ def build_api(services: Services) -> FastAPI:
                 duration=r.duration,
                 tokens=r.prompt_tokens + r.completion_tokens,
                 cost=r.cost,
+                label=r.label,
             )
             for r in rows
         ]

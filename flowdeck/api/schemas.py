@@ -54,6 +54,7 @@ class RunListItem(BaseModel):
     duration: float | None
     tokens: int
     cost: float
+    label: str = Field(default="", description='What a partial run was, e.g. "Retry of Coder"; empty for a whole run.')
 
 
 class WorkflowItem(BaseModel):

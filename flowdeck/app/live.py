@@ -44,6 +44,11 @@ class LiveRun:
         self._task: asyncio.Task[None] | None = None
         self._view: RunView | None = None
         self._looking = 0  # which call of show_latest is the latest
+        self._refusal: ui.notification | None = None
+        # Kept, not looked up when needed: a run is often started from a button that the start itself removes (the
+        # inspector's, redrawn as the run changes), and the slot of a removed element has no client.
+        self._client = ui.context.client
+        self._client.on_delete(self.stop)  # not on_disconnect: NiceGUI 3 calls that on a reconnect too
 
     @property
     def view(self) -> RunView:
@@ -136,33 +141,47 @@ class LiveRun:
                 ui.button("Cancel", on_click=dialog.close).props("flat")
         dialog.open()
 
-    async def rerun(self, node_id: str, *, only: bool) -> None:
-        """Run from this agent (it and everything downstream), or only this agent, on the current workflow."""
+    async def rerun(self, node_id: str, *, only: bool, retry: bool = False) -> None:
+        """Run from this agent (it and everything downstream), or only this agent, on the current workflow;
+        `retry`: the agent failed, and the run is labelled a retry of it."""
         if self.run_id is None or self.running:
             return
         workflow = self.workflow()
         if workflow is not None and node_id not in {node.id for node in workflow.nodes}:
             workflow = None  # the agent was deleted since: re-run the recorded workflow
-        await self._launch(self.runner.rerun(self.run_id, node_id, only=only, workflow=workflow))
+        await self._launch(self.runner.rerun(self.run_id, node_id, only=only, retry=retry, workflow=workflow))
 
     async def _launch(self, starting: object) -> None:
         self._starting = True
         self._looking += 1  # a run looked up before this one started is not shown over it
-        self.on_change()
+        if self._refusal is not None and not self._refusal.is_deleted:
+            self._refusal.dismiss()  # the reason a start was refused goes with the next start
         self.view.progress.set_text("Starting…")
+        self.on_change()
         # A run starts once its models are ready: the first after the app starts can wait seconds for the model
         # library's import or a local model server, which a bare "Starting…" does not explain.
         slow = asyncio.get_running_loop().call_later(SLOW_START_SECONDS, self.view.progress.set_text, SLOW_START)
         try:
             run_id = await starting  # type: ignore[misc]
         except FlowdeckError as exc:
-            ui.notify(f"Not started: {exc}", type="negative", multi_line=True, classes="whitespace-pre-wrap")
-            self.view.progress.set_text("")
+            self._starting = False
+            self._refused(exc)
             return
         finally:
             slow.cancel()
             self._starting = False
         self.watch(run_id)
+
+    def _refused(self, exc: FlowdeckError) -> None:
+        """Why the run did not start, on screen until dismissed; the editor as it was before Run (Run enabled, the
+        run shown before, if any, shown again)."""
+        if self.run_id is None:
+            self.view.progress.set_text("")
+        else:
+            self.view.show_progress()
+        with self._client:
+            self._refusal = show_refusal(f"Not started: {exc}")
+        self.on_change()
 
     def watch(self, run_id: str, *, restore: bool = False) -> None:
         """Show this run and follow it. `restore` (a page being built on a run going on): what it has done so
@@ -175,7 +194,6 @@ class LiveRun:
             self.view.feed(self.runner.recorded_so_far(run_id))
             self.view.flush(panels=False)
         self._task = background_tasks.create(self._follow(run_id), name=f"watch run {run_id}")
-        ui.context.client.on_disconnect(self._task.cancel)
         self.on_change()
 
     def stop(self) -> None:
@@ -232,7 +250,7 @@ class LiveRun:
                 NodeAction(
                     "Retry",
                     "replay",
-                    lambda: self.rerun(node_id, only=False),
+                    lambda: self.rerun(node_id, only=False, retry=True),
                     "Run this agent again, and everything after it; the rest reuse their outputs",
                 )
             )
@@ -257,3 +275,17 @@ class LiveRun:
                 )
             )
         return actions
+
+
+def show_refusal(message: str) -> ui.notification:
+    """Why something asked for was refused, kept on screen until dismissed: a list of problems takes longer to read
+    than a notification stays."""
+    return ui.notification(
+        message,
+        type="negative",
+        multi_line=True,
+        timeout=None,
+        # Not close_button: its button is drawn in the theme's colour, unreadable on red.
+        actions=[{"label": "Dismiss", "color": "white"}],
+        classes="whitespace-pre-wrap",
+    )

@@ -8,6 +8,7 @@ it keeps no state that the events do not have (RunState is the one reducer).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -48,6 +49,7 @@ def run_panel(
     with Boundary("row").classes("w-full items-center gap-3 no-wrap px-2 pt-1"):  # updated at each flush
         if title:
             ui.label(title).classes("text-sm font-semibold")
+        kind = ui.label("").classes("text-sm font-medium text-indigo-500 whitespace-nowrap")
         progress = ui.label("").classes("text-sm whitespace-nowrap")
         bar = ui.linear_progress(value=0, show_value=False).classes("w-40")
         bar.props('rounded animation-speed=150 aria-label="Run progress"')
@@ -55,7 +57,7 @@ def run_panel(
             ui.space()
             cancel = ui.button("Cancel run", icon="stop", on_click=on_cancel)
             cancel.props("dense flat no-caps color=negative")
-    return RunView(canvas, progress, bar, on_select=on_select), cancel
+    return RunView(canvas, progress, bar, kind=kind, on_select=on_select), cancel
 
 
 class RunView:
@@ -68,11 +70,13 @@ class RunView:
         bar: ui.linear_progress,
         *,
         on_select: Callable[[str], None],
+        kind: ui.label | None = None,
         actions: Actions | None = None,
     ) -> None:
         self.canvas = canvas
         self.progress = progress
         self.bar = bar
+        self.kind = kind  # what a partial run is, e.g. "Only Coder"
         self.on_select = on_select
         self.actions = actions
         self.state = RunState()
@@ -130,6 +134,8 @@ class RunView:
 
     def reset(self) -> None:
         self.state = RunState()
+        if self.kind is not None:
+            self.kind.set_text("")
         self._since = None
         self.labels = {}
         self._changed.clear()
@@ -180,14 +186,14 @@ class RunView:
         self.canvas.patch(*patches)
         self._outputs_due |= changed
         if not panels:
-            self._show_progress()
+            self.show_progress()
             return
         lines, self._lines = self._lines, []
         self.log_lines.extend(lines)
         if self._log is not None:
             self._log.append(lines)
         self._refresh_tab(inspected=self.selected in changed)
-        self._show_progress()
+        self.show_progress()
 
     def _refresh_tab(self, *, inspected: bool = True) -> None:
         """Bring the tab in view up to date."""
@@ -262,6 +268,8 @@ class RunView:
 
     def _started(self, event: RunStarted) -> None:
         self.labels = {node_id: self.state.labels.get(node_id, node_id) for node_id in event.node_ids}
+        if self.kind is not None:
+            self.kind.set_text(self.state.label)
         self._changed.update(event.node_ids)
         self.outputs.reset(self.labels)
         self.handoffs.reset(self.labels, event.ts)
@@ -273,20 +281,43 @@ class RunView:
             return {"state": "queued", "text": "queued"}
         return {"state": node.status, "text": node.summary()[:100]}
 
-    def _show_progress(self) -> None:
+    def show_progress(self) -> None:
+        """The header line: the run's status, its agents' progress, time, tokens and cost."""
         state = self.state
-        total = len(state.nodes)
-        done = sum(1 for node in state.nodes.values() if node.status in TERMINAL_NODE)
-        elapsed = state.duration
-        if elapsed is None and state.started_at is not None:
-            elapsed = (state.finished_at or time.time()) - state.started_at
-        label = {"running": "Running", "pending": "Starting"}.get(state.status, state.status.capitalize())
-        cost = f" · ${state.cost:.4f}" if state.cost else ""
-        ended = f" · ended {_when(state.finished_at)}" if state.finished_at is not None else ""
-        self.progress.set_text(
-            f"{label}: {done}/{total} agents · {elapsed or 0:.1f} s · {state.usage.total_tokens} tokens{cost}{ended}"
-        )
+        self.progress.set_text(progress_text(state))
+        total = len(state.ran)
+        done = sum(1 for n in state.ran if n in state.nodes and state.nodes[n].status in TERMINAL_NODE)
         self.bar.set_value(done / total if total else 0)
+
+
+_ENDED = (("failed", "failed"), ("cancelled", "cancelled"), ("interrupted", "interrupted"), ("skipped", "skipped"))
+
+
+def progress_text(state: RunState) -> str:
+    """E.g. "Running: 1/3 agents done · 2.1 s · ~310 tokens", "Failed: 1/3 agents succeeded, 1 failed, 1 skipped
+    · 4.0 s · 512 tokens · ended 14:02". Only the agents the run executes count: a partial run's reused agents
+    are a number apart. Tokens marked ~ are estimated from the text streamed so far."""
+    counts: Counter[str] = Counter(state.nodes[n].status if n in state.nodes else "queued" for n in state.ran)
+    total = len(state.ran)
+    agents = f"{total} agent" if total == 1 else f"{total} agents"
+    if state.status in ("pending", "running", "waiting"):
+        done = sum(counts[status] for status in TERMINAL_NODE)
+        head = f"{'Starting' if state.status == 'pending' else state.status.capitalize()}: {done}/{agents} done"
+    elif state.status == "succeeded" and counts["succeeded"] == total:
+        head = f"Succeeded: {total}/{agents}"
+    else:
+        others = [f", {counts[status]} {word}" for status, word in _ENDED if counts[status]]
+        unstarted = total - counts["succeeded"] - sum(counts[status] for status, _ in _ENDED)
+        others += [f", {unstarted} not started"] if unstarted else []
+        head = f"{state.status.capitalize()}: {counts['succeeded']}/{agents} succeeded{''.join(others)}"
+    reused = f" · {len(state.reused)} reused" if state.reused else ""
+    elapsed = state.duration
+    if elapsed is None and state.started_at is not None:
+        elapsed = (state.finished_at or time.time()) - state.started_at
+    tokens, estimated = state.tokens()
+    cost = f" · ${state.cost:.4f}" if state.cost else ""
+    ended = f" · ended {_when(state.finished_at)}" if state.finished_at is not None else ""
+    return f"{head}{reused} · {elapsed or 0:.1f} s · {'~' if estimated else ''}{tokens} tokens{cost}{ended}"
 
 
 def _when(ts: float) -> str:

@@ -12,7 +12,7 @@ from nicegui.events import GenericEventArguments
 
 from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.compare import compare_page
-from flowdeck.app.live import LiveRun
+from flowdeck.app.live import LiveRun, show_refusal
 from flowdeck.app.replay import Replay
 from flowdeck.app.run_view import run_panel
 from flowdeck.app.theme import chosen_dark, page_theme, remember
@@ -121,6 +121,7 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
             compare = ui.button("Compare selected", icon="compare_arrows").props("outline no-caps")
         columns: list[dict[str, Any]] = [
             {"name": "workflow", "label": "Workflow", "field": "workflow", "align": "left"},
+            {"name": "ran", "label": "What ran", "field": "ran", "align": "left"},
             {"name": "status", "label": "Status", "field": "status", "align": "left"},
             {"name": "started", "label": "Started", "field": "started", "align": "left"},
             {"name": "duration", "label": "Duration", "field": "duration", "align": "right"},
@@ -191,6 +192,7 @@ def _row(r: RunSummary) -> dict[str, Any]:
     return {
         "id": r.id,
         "workflow": r.workflow_name,
+        "ran": r.label or "All agents",
         "status": r.status,
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at)),
         "duration": f"{r.duration:.1f} s" if r.duration is not None else "–",
@@ -217,6 +219,8 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
     with ui.row().classes("w-full items-center gap-3 px-4 py-2 no-wrap"):
         ui.label(f"{workflow.name}").classes("text-base font-semibold")
         ui.label(f"run {summary.id} · read-only").classes("text-sm text-gray-500")
+        if first.origin is not None:
+            ui.link(f"continues run {first.origin.run_id}", f"/runs/{first.origin.run_id}").classes("text-sm")
         ui.space()
         controls = ui.row().classes("items-center gap-2 no-wrap")
     with (
@@ -254,6 +258,17 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
         cancel.on_click(live.cancel)
         live.watch(summary.id)
         return live
+
+    async def resume(button: ui.button) -> None:
+        button.props("loading")  # the models may take seconds to get ready (the first run after a start)
+        try:
+            new_id = await services.runner.resume(summary.id)
+        except FlowdeckError as exc:
+            button.props(remove="loading")
+            show_refusal(f"Not resumed: {exc}")
+            return
+        ui.navigate.to(f"/runs/{new_id}")
+
     with controls:
         if summary.status in ("interrupted", "failed", "cancelled"):
             stopped = fold(events)
@@ -263,16 +278,8 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
                     f"Interrupted while {names} {'was' if len(stopped.interrupted_nodes) == 1 else 'were'} working"
                 )
             if can_edit():
-                ui.button("Resume", icon="restart_alt", on_click=lambda: resume(summary.id)).props(
+                ui.button("Resume", icon="restart_alt", on_click=lambda e: resume(e.sender)).props(
                     "dense outline no-caps"
                 ).tooltip("Run the agents that have no output yet; the others keep theirs (no model call is repeated)")
         Replay(view, events).controls()
     return None
-
-    async def resume(stopped_id: str) -> None:
-        try:
-            new_id = await services.runner.resume(stopped_id)
-        except FlowdeckError as exc:
-            ui.notify(f"Not resumed: {exc}", type="negative", multi_line=True)
-            return
-        ui.navigate.to(f"/runs/{new_id}")

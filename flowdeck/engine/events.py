@@ -40,6 +40,16 @@ class Usage(Record, frozen=True):
         )
 
 
+class RunOrigin(Record, frozen=True):
+    """The recorded run that a partial run continues, and how: from an agent on ("from"), a retry of an agent that
+    failed ("retry"), one agent alone ("only"), or the agents a stopped run had left ("resume")."""
+
+    kind: Literal["from", "retry", "only", "resume"]
+    run_id: str
+    node_id: str | None = None
+    node_label: str | None = None  # the agent's name then: the run's label needs no parsing of its workflow
+
+
 class _EventBase(Record, tag_field="type", frozen=True):
     """Every event's JSON form starts with its "type" (the struct's tag), which is also readable as `.type`."""
 
@@ -62,6 +72,8 @@ class RunStarted(_EventBase, tag="run_started", frozen=True):
     reused: list[str] = msgspec.field(default_factory=list)
     model: str | None = None  # the model every agent was told to use (`--model`), if any
     labels: dict[str, str] = msgspec.field(default_factory=dict)  # node id -> the name shown; {} in older logs
+    scope: list[str] | None = None  # the agents a partial run executes (None: every agent it does not reuse)
+    origin: RunOrigin | None = None  # the run a partial run continues
 
 
 class NodeStarted(_NodeEventBase, tag="node_started", frozen=True):
@@ -137,6 +149,7 @@ class RunFinished(_EventBase, tag="run_finished", frozen=True):
 class RunInterrupted(_EventBase, tag="run_interrupted", frozen=True):
     type: ClassVar[Literal["run_interrupted"]] = "run_interrupted"
     running: list[str]
+    duration: float | None = None  # how long it ran: from its start to its last event (None in older logs)
 
 
 Event = (

@@ -16,6 +16,7 @@ from flowdeck.engine.events import (
     NodeRetrying,
     NodeSkipped,
     RunFinished,
+    RunOrigin,
     RunStarted,
     RunStatus,
     Usage,
@@ -55,6 +56,7 @@ class Run:
         scope: Iterable[str] | None = None,
         run_id: str | None = None,
         max_retry_wait: float = 60.0,
+        origin: RunOrigin | None = None,
     ) -> None:
         self.dag = workflow if isinstance(workflow, Dag) else build(workflow)
         self.workflow = self.dag.workflow
@@ -70,6 +72,8 @@ class Run:
         self._headings = {node_id: upstream_heading(label) for node_id, label in self._labels.items()}
         self._agents = self.dag.agents(default_model, model_override)
         self._mode = self.dag.plan(None if scope is None else set(scope), set(self._reuse))
+        self._partial = scope is not None
+        self._origin = origin
         self._max_retry_wait = max_retry_wait
         self._outbox = Outbox(self.run_id)
         self._started = False
@@ -111,6 +115,8 @@ class Run:
             reused=[n for n in self.dag.order if self._mode[n] == "reuse"],
             model=self._override,
             labels=self.dag.labels,
+            scope=[n for n in self.dag.order if self._mode[n] == "run"] if self._partial else None,
+            origin=self._origin,
         )
         for node_id in self.dag.order:
             if self._pending[node_id] == 0:

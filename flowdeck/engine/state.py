@@ -19,6 +19,7 @@ from flowdeck.engine.events import (
     NodeStarted,
     RunFinished,
     RunInterrupted,
+    RunOrigin,
     RunStarted,
     Token,
     Usage,
@@ -31,6 +32,7 @@ NodeStatus = Literal[
 ]
 RunPhase = Literal["pending", "running", "waiting", "succeeded", "failed", "cancelled", "interrupted"]
 TERMINAL_NODE = frozenset({"succeeded", "failed", "skipped", "cancelled", "interrupted"})
+CHARS_PER_TOKEN = 4  # a common rule of thumb for English text and code; only for estimates while agents stream
 
 
 @dataclass(kw_only=True, slots=True)
@@ -122,11 +124,15 @@ class RunState:
     workflow: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)  # node id -> the name shown, for every node of the run
     reused: list[str] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)  # the agents this run executes (a partial run: not all of them)
+    origin: RunOrigin | None = None
+    label: str = ""  # what a partial run is, e.g. "Retry of Coder"; "" for a run of the whole workflow
     inputs: dict[str, str] = field(default_factory=dict)
     nodes: dict[str, NodeState] = field(default_factory=dict)
     handoffs: list[Handoff] = field(default_factory=list)
     logs: list[Log] = field(default_factory=list)
     last_seq: int = 0
+    last_ts: float | None = None
     gaps: int = 0
     started_at: float | None = None
     finished_at: float | None = None
@@ -144,6 +150,7 @@ class RunState:
             self.gaps += 1
         self.last_seq = seq
         _APPLY[type(event)](self, event)
+        self.last_ts = event.ts
 
     def _execution(self, node_id: str, index: int) -> Execution:
         node = self.nodes.get(node_id)
@@ -155,6 +162,19 @@ class RunState:
         """The nodes upstream of this one in the run's workflow."""
         edges = self.workflow.get("edges", [])
         return ancestors(predecessors((str(e.get("source")), str(e.get("target"))) for e in edges), node_id)
+
+    def tokens(self) -> tuple[int, bool]:
+        """The tokens used so far, and whether that is an estimate: providers report usage when a call ends, so
+        while agents stream, what they were sent and have written counts at about CHARS_PER_TOKEN a token."""
+        total = self.usage.total_tokens
+        chars = 0
+        for node in self.nodes.values():
+            ex = node.latest
+            if ex is not None and ex.status == "running":
+                chars += len(ex.text) + sum(len(message.content) for message in ex.messages)
+        if not chars:
+            return total, False
+        return total + -(-chars // CHARS_PER_TOKEN), True
 
     def outputs(self) -> dict[str, str]:
         """The latest committed output of every node that has one."""
@@ -245,6 +265,10 @@ def _run_started(state: RunState, event: RunStarted) -> None:
     state.workflow = event.workflow
     state.labels = dict(event.labels) or _labels_of(event)
     state.reused = list(event.reused)
+    reused = set(event.reused)
+    state.ran = list(event.scope) if event.scope is not None else [n for n in event.node_ids if n not in reused]
+    state.origin = event.origin
+    state.label = run_label(event)
     state.inputs = dict(event.inputs)
     state.started_at = event.ts
     for node_id in event.node_ids:
@@ -269,7 +293,10 @@ def _run_finished(state: RunState, event: RunFinished) -> None:
 
 def _run_interrupted(state: RunState, event: RunInterrupted) -> None:
     state.status = "interrupted"
-    state.finished_at = event.ts
+    # It stopped at its last event; this one was written when the server came back, perhaps hours later.
+    state.finished_at = state.last_ts if state.last_ts is not None else event.ts
+    if state.started_at is not None:
+        state.duration = event.duration if event.duration is not None else state.finished_at - state.started_at
     state.interrupted_nodes = list(event.running)
     for node in state.nodes.values():
         latest = node.latest
@@ -290,6 +317,18 @@ _APPLY: dict[type[Event], Callable[[RunState, Any], None]] = {
     RunFinished: _run_finished,
     RunInterrupted: _run_interrupted,
 }
+
+
+def run_label(event: RunStarted) -> str:
+    """What a run is, in a few words: "" for a run of the whole workflow, else e.g. "Run from Coder", "Retry of
+    Reviewer", "Only Coder" or "Resume of <run id>" ("Partial run" in logs that did not record which)."""
+    origin = event.origin
+    if origin is None:
+        return "Partial run" if event.reused or event.scope is not None else ""
+    if origin.kind == "resume":
+        return f"Resume of {origin.run_id}"
+    agent = origin.node_label or origin.node_id
+    return {"from": f"Run from {agent}", "retry": f"Retry of {agent}", "only": f"Only {agent}"}[origin.kind]
 
 
 def fold(events: Iterable[Event], state: RunState | None = None) -> RunState:

@@ -6,12 +6,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
+from flowdeck.engine.events import RunStarted
+from flowdeck.engine.state import run_label
 from flowdeck.errors import StorageError
+from flowdeck.storage.codec import batch_from_json
 from flowdeck.storage.tables import (
+    LABEL_LIMIT,
     EventBatchRow,
     EventRow,
     MigrationRow,
@@ -42,11 +46,26 @@ def _event_batches(conn: Connection) -> None:
     EventRow.__table__.drop(conn)  # type: ignore[attr-defined]
 
 
+def _run_labels(conn: Connection) -> None:
+    if not any(column["name"] == "label" for column in inspect(conn).get_columns("runs")):  # 0001 makes it now
+        conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN label VARCHAR(200) NOT NULL DEFAULT ''")
+    # Runs recorded before: a partial run is known by the outputs it reused (not which agent it ran from).
+    firsts = conn.exec_driver_sql(
+        "SELECT b.run_id, b.data FROM event_batches b JOIN runs r ON r.id = b.run_id "
+        "WHERE b.first_seq = 1 AND r.label = ''"
+    ).all()
+    for run_id, data in firsts:
+        started = batch_from_json(data)[0]
+        if isinstance(started, RunStarted) and (label := run_label(started)):
+            conn.execute(update(RunRow).where(RunRow.id == run_id).values(label=label[:LABEL_LIMIT]))
+
+
 # Ordered and named. Never edit one that has shipped: add the next one instead.
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _initial),
     ("0002_sessions", _sessions),
     ("0003_event_batches", _event_batches),
+    ("0004_run_labels", _run_labels),
 ]
 
 

@@ -17,9 +17,10 @@ from flowdeck.engine.events import (
     RunInterrupted,
     RunStarted,
 )
+from flowdeck.engine.state import run_label
 from flowdeck.errors import NotFoundError, StorageError
 from flowdeck.storage.codec import batch_from_json, batch_to_json
-from flowdeck.storage.tables import EventBatchRow, NodeOutputRow, RunRow
+from flowdeck.storage.tables import LABEL_LIMIT, EventBatchRow, NodeOutputRow, RunRow
 
 _BATCHES = EventBatchRow.__table__  # type: ignore[attr-defined]
 _RUNS = RunRow.__table__  # type: ignore[attr-defined]
@@ -42,6 +43,7 @@ class RunSummary:
     completion_tokens: int
     cost: float
     last_seq: int
+    label: str = ""  # what a partial run is, e.g. "Retry of Coder" (engine.state.run_label); "" for a whole run
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -97,7 +99,7 @@ class StoredBatch:
             elif type(e) is RunFinished:
                 ending = (e.status, e.ts, e.duration, run_id)
             elif type(e) is RunInterrupted:
-                ending = ("interrupted", e.ts, None, run_id)
+                ending = ("interrupted", e.ts, e.duration, run_id)
             elif type(e) is RunStarted:
                 started = e
         return cls(
@@ -214,9 +216,10 @@ class RunLog:
             if self._begin is not None and not begun:
                 cursor.execute(self._begin)  # SQLite: take the write lock now (the driver runs in autocommit)
             if started is not None:
+                label = run_label(started)[:LABEL_LIMIT]  # an agent's name can be long; PostgreSQL enforces it
                 cursor.execute(
                     sql.insert_run,
-                    (run_id, started.workflow_name, workflow_id, "running", owner, started.ts, 0, 0, 0.0, 0),
+                    (run_id, started.workflow_name, workflow_id, "running", owner, started.ts, 0, 0, 0.0, 0, label),
                 )
             cursor.execute(sql.insert_batch, (run_id, batch.last_seq, batch.first_seq, batch.data))
             if batch.outputs:
@@ -324,7 +327,7 @@ class _AppendSql:
             _RUNS,
             [
                 *("id", "workflow_name", "workflow_id", "status", "owner", "started_at"),
-                *("prompt_tokens", "completion_tokens", "cost", "last_seq"),
+                *("prompt_tokens", "completion_tokens", "cost", "last_seq", "label"),
             ],
         )
         self.insert_batch = insert(_BATCHES, ["run_id", "last_seq", "first_seq", "data"])

@@ -16,6 +16,9 @@ class WorkflowRow(SQLModel, table=True):
     updated_at: float
 
 
+LABEL_LIMIT = 200  # characters of a run's label (engine.state.run_label) that are stored
+
+
 class RunRow(SQLModel, table=True):
     __tablename__ = "runs"
 
@@ -31,6 +34,7 @@ class RunRow(SQLModel, table=True):
     completion_tokens: int = 0
     cost: float = 0.0
     last_seq: int = 0
+    label: str = Field(default="", max_length=LABEL_LIMIT, sa_column_kwargs={"server_default": ""})  # since 0004
 
 
 class EventRow(SQLModel, table=True):

@@ -47,14 +47,15 @@ def app_home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def app_env() -> dict[str, str]:
-    """Extra environment for the app (a module can override this fixture, e.g. to set passwords)."""
+def app_env() -> dict[str, str | None]:
+    """Extra environment for the app, None to remove a variable (a module can override this fixture, e.g. to set
+    passwords)."""
     return {}
 
 
 @pytest.fixture
 def app_url(
-    tmp_path: Path, app_model: str, app_home: Path, app_env: dict[str, str], request: pytest.FixtureRequest
+    tmp_path: Path, app_model: str, app_home: Path, app_env: dict[str, str | None], request: pytest.FixtureRequest
 ) -> Iterator[str]:
     log = tmp_path / "server.log"
     with running_app(app_home, log, model=app_model, env=app_env) as url:

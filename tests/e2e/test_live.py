@@ -76,6 +76,8 @@ def test_fan_out_run_shows_every_agent_queued_running_succeeded(page: Page) -> N
     expect(node(page, "Coder: simple", "Coder")).to_contain_text("running")
     expect(node(page, "Coder: fast", "Coder")).to_contain_text("running")
     expect(reviewer).to_contain_text("running")
+    # Providers report usage when a call ends: while agents stream, the tokens are estimated from their text.
+    expect(page.get_by_text(re.compile(r"^Running: \d/4 agents done · [\d.]+ s · ~[1-9]\d* tokens$"))).to_be_visible()
     expect(page.get_by_text("Succeeded: 4/4 agents")).to_be_visible(timeout=20_000)
     expect(page.get_by_role("progressbar", name="Run progress")).to_have_attribute("aria-valuenow", "1")
     expect(page.get_by_text(re.compile(r"Succeeded: 4/4 agents · [\d.]+ s · [1-9]\d* tokens"))).to_be_visible()
@@ -186,7 +188,7 @@ def test_cancelling_a_run(page: Page) -> None:
     start_run(page)
     expect(node(page, "Researcher", "Researcher")).to_contain_text("running", timeout=20_000)
     page.get_by_role("button", name="Cancel run").click()
-    expect(page.get_by_text("Cancelled: 3/3 agents")).to_be_visible()
+    expect(page.get_by_text("Cancelled: 0/3 agents succeeded, 1 cancelled, 2 skipped")).to_be_visible()
     expect(node(page, "Researcher", "Researcher")).to_contain_text("cancelled")
     expect(node(page, "Reviewer", "Reviewer")).to_contain_text("skipped")
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
@@ -195,14 +197,15 @@ def test_cancelling_a_run(page: Page) -> None:
 def test_failed_agent_skips_downstream_and_retry_succeeds(page: Page, tmp_path: Path) -> None:
     set_model(page, "Coder", "Coder", "scripted/fault=auth,times=1")
     start_run(page)
-    expect(page.get_by_text("Failed: 3/3 agents")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("Failed: 1/3 agents succeeded, 1 failed, 1 skipped")).to_be_visible(timeout=20_000)
     expect(node(page, "Coder", "Coder")).to_contain_text("failed")
     expect(node(page, "Reviewer", "Reviewer")).to_contain_text("skipped")
 
     node(page, "Coder", "Coder").click()
     page.get_by_role("tab", name="Inspector").click()
     page.get_by_role("button", name="Retry").click()
-    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("Succeeded: 2/2 agents · 1 reused")).to_be_visible(timeout=20_000)  # the retry ran two
+    expect(panel(page).get_by_text("Retry of Coder", exact=True)).to_be_visible()
     expect(node(page, "Researcher", "Researcher")).to_contain_text("cached")
     expect(node(page, "Coder", "Coder")).to_contain_text("done")
     texts = [(line[2], line[4]) for line in log_lines(page, tmp_path)]
@@ -218,7 +221,8 @@ def test_run_from_here_and_run_this_node_only(page: Page, tmp_path: Path) -> Non
     page.get_by_role("tab", name="Inspector").click()
     page.get_by_role("button", name="Run from here").click()
     expect(node(page, "Researcher", "Researcher")).to_contain_text("cached", timeout=20_000)
-    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("Succeeded: 2/2 agents · 1 reused")).to_be_visible(timeout=20_000)
+    expect(panel(page).get_by_text("Run from Coder", exact=True)).to_be_visible()
     expect(node(page, "Coder", "Coder")).not_to_contain_text("cached")
     started = [line[2] for line in log_lines(page, tmp_path) if line[4].startswith("started")]
     assert started == ["Coder", "Reviewer"]
@@ -232,11 +236,19 @@ def test_run_from_here_and_run_this_node_only(page: Page, tmp_path: Path) -> Non
     page.get_by_role("tab", name="Inspector").click()
     page.get_by_role("button", name="Run this node only").click()
     expect(node(page, "Coder", "Coder")).to_contain_text("cached", timeout=20_000)
-    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("Succeeded: 1/1 agent · 2 reused")).to_be_visible(timeout=20_000)  # one ran, not three
+    expect(panel(page).get_by_text("Only Reviewer", exact=True)).to_be_visible()
     started = [line[2] for line in log_lines(page, tmp_path) if line[4].startswith("started")]
     assert started == ["Reviewer"]
     page.get_by_role("tab", name="Inspector").click()
     expect(panel(page).get_by_text("Review only the naming.")).to_be_visible()
+
+    # The Runs list says what each run ran.
+    page.get_by_role("button", name="Runs").click()
+    rows = page.get_by_role("table").get_by_role("row")
+    expect(rows.filter(has_text="Only Reviewer")).to_have_count(1)
+    expect(rows.filter(has_text="Run from Coder")).to_have_count(1)
+    expect(rows.filter(has_text="All agents")).to_have_count(1)
 
 
 def test_output_cards_render_markdown_and_copy_the_text(page: Page) -> None:
@@ -307,3 +319,24 @@ def test_a_page_open_while_another_runs_shows_its_own_run_styled(page: Page, app
     start_run(page)
     expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
     expect(panel(page).get_by_role("region", name="Output of Coder")).to_have_css("border-top-style", "solid")
+
+
+def test_retry_run_from_here_and_run_this_node_only_can_be_cancelled(page: Page, tmp_path: Path) -> None:
+    set_model(page, "Coder", "Coder", "scripted/delay=0.3")  # about 4 s of streaming: time to cancel it
+    start_run(page)
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+    cancel = page.get_by_role("button", name="Cancel run")
+    run = page.get_by_role("button", name="Run", exact=True)
+    for agent, action in (("Coder", "Run this node only"), ("Coder", "Retry"), ("Researcher", "Run from here")):
+        node(page, agent, agent).click()
+        page.get_by_role("tab", name="Inspector").click()
+        page.get_by_role("button", name=action).click()
+        expect(node(page, agent, agent)).to_contain_text("running", timeout=20_000)
+        expect(run).to_be_disabled()
+        cancel.click()
+        expect(page.get_by_text(re.compile(r"^Cancelled: "))).to_be_visible()
+        expect(node(page, agent, agent)).to_contain_text("cancelled")
+        expect(cancel).to_be_hidden()
+        expect(run).to_be_enabled()
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log, log

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, assert_never
 
 from flowdeck.engine.events import (
     Event,
@@ -78,4 +78,4 @@ def _describe(event: Event, labels: Mapping[str, str]) -> tuple[str, str]:
     if isinstance(event, RunInterrupted):
         working = ", ".join(name(n, n) for n in event.running) or "no agent"
         return "error", f"run interrupted (the server stopped) while {working} was working"
-    return "info", event.type
+    assert_never(event)  # a new kind of event must say here how it reads
