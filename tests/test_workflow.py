@@ -68,6 +68,31 @@ def test_every_bad_field_is_listed_at_once() -> None:
     assert any(p.startswith("nodes[0].config.temperature:") and "2" in p for p in found)
 
 
+def test_field_errors_and_graph_errors_are_listed_together() -> None:
+    data = {
+        "format": 1,
+        "name": "w",
+        "nodes": [
+            {"id": "a", "type": "coder", "config": {"temperature": 5}},
+            {"id": "b", "type": "wizard"},
+            {"id": "c", "type": "reviewer", "colour": "red"},
+        ],
+        "edges": [
+            {"id": "a->c", "source": "a", "target": "c"},
+            {"id": "c->a", "source": "c", "target": "a"},
+            {"id": "a->zz", "source": "a", "target": "zz"},
+        ],
+    }
+    found = problems_of(data)
+    assert any(p.startswith("nodes[0].config.temperature:") for p in found)
+    assert any(p.startswith("nodes[2].colour:") for p in found)
+    assert any(p.startswith("node b:") and "unknown node type 'wizard'" in p for p in found)
+    assert any(p.startswith("edge a->zz:") and "'zz'" in p for p in found)
+    assert any("cycle" in p and "a -> c -> a" in p for p in found)
+    # The nodes with bad settings exist: no edge is said to point at a missing node because of them.
+    assert not any("'a', which does not exist" in p or "'c', which does not exist" in p for p in found)
+
+
 def test_huge_file_is_refused_before_parsing(tmp_path: Path) -> None:
     path = tmp_path / "huge.json"
     path.write_bytes(b'{"format": 1, "name": "' + b"x" * (50 * 1024 * 1024) + b'"}')

@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -27,6 +27,9 @@ LongText = Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+M = TypeVar("M", bound=_Strict)
 
 
 class Position(_Strict):
@@ -164,7 +167,8 @@ def parse_workflow(data: str | bytes | dict[str, Any], source: str = "") -> Work
     try:
         return Workflow.model_validate(data)
     except ValidationError as exc:
-        raise WorkflowError([_problem(error) for error in exc.errors()], source) from None
+        problems = [_problem(error) for error in exc.errors()]
+        raise WorkflowError(problems + _graph_problems(data), source) from None
 
 
 def read_workflow(path: Path) -> Workflow:
@@ -184,6 +188,46 @@ def read_workflow(path: Path) -> Workflow:
 def workflow_json_schema() -> dict[str, Any]:
     """The JSON Schema of the workflow file format."""
     return Workflow.model_json_schema()
+
+
+def _graph_problems(data: dict[str, Any]) -> list[Problem]:
+    """The graph's problems (a cycle, an unknown type, a dangling edge), found in what is valid of a file that
+    has field errors too: a person fixing the file learns of every problem at once, not in rounds."""
+    from flowdeck.engine.dag import build  # dag builds on this module
+
+    nodes = [node for item in _items(data, "nodes") if (node := _salvaged_node(item)) is not None]
+    edges = [edge for item in _items(data, "edges") if (edge := _valid(Edge, item)) is not None]
+    inputs = [i for item in _items(data, "inputs") if (i := _valid(WorkflowInput, item)) is not None]
+    if not nodes:
+        return []  # nothing of the graph to check: the field errors say what is wrong
+    try:
+        build(Workflow(format=FORMAT_VERSION, name="checked", nodes=nodes, edges=edges, inputs=inputs))
+    except WorkflowError as exc:
+        return list(exc.problems)
+    return []
+
+
+def _items(data: dict[str, Any], key: str) -> list[Any]:
+    items = data.get(key)
+    return items if isinstance(items, list) else []
+
+
+def _valid(model: type[M], item: Any) -> M | None:
+    try:
+        return model.model_validate(item)
+    except ValidationError:
+        return None
+
+
+def _salvaged_node(item: Any) -> Node | None:
+    """A node as the graph sees it: a node with bad settings still has its id and type (its settings are
+    reported on their own); one without a usable id is left out."""
+    node = _valid(Node, item)
+    if node is not None or not isinstance(item, dict):
+        return node
+    kind = item.get("type")
+    placeholder = {"id": item.get("id"), "type": kind if isinstance(kind, str) and kind else "custom"}
+    return _valid(Node, placeholder)
 
 
 def _count_problems(data: dict[str, Any]) -> list[Problem]:
