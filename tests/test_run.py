@@ -229,3 +229,14 @@ async def test_streamed_deltas_are_merged_into_about_one_event_per_50_ms_per_age
         assert 3 <= len(tokens) <= 12, [round(t.ts, 3) for t in tokens]
         gaps = [later.ts - earlier.ts for earlier, later in itertools.pairwise(tokens[1:])]
         assert all(gap >= 0.03 for gap in gaps[:-1]), gaps  # the last one is the flush at the end
+
+
+async def test_an_answer_cut_at_max_tokens_is_flagged() -> None:
+    workflow = make_workflow([("r", "researcher"), ("c", "coder")], [("r", "c")], r={"max_tokens": 5})
+    events = await drain(run_of(workflow))
+    finished = {e.node_id: e for e in events if isinstance(e, NodeFinished)}
+    assert finished["r"].cut and not finished["c"].cut
+    assert len(finished["r"].output.split()) == 5
+    state = fold(events)
+    assert state.nodes["r"].summary().endswith("cut at 5 tokens")
+    assert "cut" not in state.nodes["c"].summary()

@@ -123,6 +123,7 @@ class NodeFinished(_NodeEventBase, tag="node_finished", frozen=True):
     duration: float
     cached: bool
     attempts: int
+    cut: bool = False  # the answer was cut at max_tokens
 
 
 class NodeFailed(_NodeEventBase, tag="node_failed", frozen=True):

@@ -22,6 +22,7 @@ class Completion(Record, frozen=True):
     text: str
     usage: Usage
     cost: float
+    cut: bool = False  # the model stopped at max_tokens, not because it had finished
 
 
 class ModelCaller(Protocol):

@@ -120,6 +120,7 @@ class Outbox:
                 duration=duration,
                 cached=cached,
                 attempts=attempts,
+                cut=completion.cut,
             )
         )
         for edge in edges:

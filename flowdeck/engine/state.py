@@ -52,6 +52,7 @@ class Execution:
     cost: float = 0.0
     duration: float | None = None
     cached: bool = False
+    cut: bool = False  # the answer stopped at max_tokens
     started_at: float | None = None
     finished_at: float | None = None
     error_kind: str | None = None
@@ -59,6 +60,13 @@ class Execution:
     retry_wait: float | None = None
     max_attempts: int | None = None
     skip_reason: str | None = None
+
+    def cut_note(self) -> str:
+        """' · cut at 512 tokens' when the answer stopped at max_tokens, else ''."""
+        if not self.cut:
+            return ""
+        limit = self.parameters.get("max_tokens")
+        return f" · cut at {limit} tokens" if limit else " · cut at max tokens"
 
 
 _FAULT_WORDS = {
@@ -99,7 +107,7 @@ class NodeState:
             if ex.cached:
                 return "done · cached (the model was not called)"
             cost = f" · ${ex.cost:.4f}" if ex.cost else ""
-            return f"done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens{cost}"
+            return f"done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens{cost}{ex.cut_note()}"
         if status in ("failed", "cancelled"):
             tries = f" after {ex.attempt} attempts" if status == "failed" and ex.attempt > 1 else ""
             return f"{status}{tries}: {ex.error}"
@@ -219,6 +227,7 @@ def _node_finished(state: RunState, event: NodeFinished) -> None:
     ex.cost = event.cost
     ex.duration = event.duration
     ex.cached = event.cached
+    ex.cut = event.cut
     ex.finished_at = event.ts
     ex.error_kind = ex.error = None
     state.usage = state.usage + event.usage

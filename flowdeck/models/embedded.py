@@ -79,6 +79,7 @@ class EmbeddedModel:
         parts: list[str] = []
         usage = Usage()
         finished = False
+        cut = False
         try:
             async with (
                 httpx.AsyncClient(timeout=httpx.Timeout(request.timeout)) as client,
@@ -95,7 +96,9 @@ class EmbeddedModel:
                         if delta:
                             parts.append(delta)
                             on_text(delta)
-                        finished = finished or bool(choice.get("finish_reason"))
+                        reason = choice.get("finish_reason")
+                        finished = finished or bool(reason)
+                        cut = cut or reason == "length"
                     if reported := chunk.get("usage"):
                         usage = Usage(
                             prompt_tokens=int(reported.get("prompt_tokens") or 0),
@@ -111,7 +114,7 @@ class EmbeddedModel:
             ) from None
         if not finished:
             raise StreamInterrupted("the answer stopped before the model finished", model=EMBEDDED, hint=_AGAIN)
-        return Completion(text="".join(parts), usage=usage, cost=0.0)
+        return Completion(text="".join(parts), usage=usage, cost=0.0, cut=cut)
 
     def _start(self) -> None:
         with self._lock:

@@ -200,6 +200,7 @@ class LiteLLMCaller:
         parts: list[str] = []
         usage = Usage()
         finished = False
+        cut = False
         whole = _WholeCharacters()
         try:
             async with asyncio.timeout(request.timeout):
@@ -221,6 +222,7 @@ class LiteLLMCaller:
                             parts.append(delta)
                             on_text(delta)
                         finished = finished or bool(choice.finish_reason)
+                        cut = cut or choice.finish_reason == "length"
                     reported = getattr(chunk, "usage", None)
                     if reported:
                         usage = Usage(
@@ -238,7 +240,7 @@ class LiteLLMCaller:
         if tail := whole.rest():
             parts.append(tail)
             on_text(tail)
-        return Completion(text="".join(parts), usage=usage, cost=_cost(litellm, model, usage))
+        return Completion(text="".join(parts), usage=usage, cost=_cost(litellm, model, usage), cut=cut)
 
     def _saved_key(self, litellm: Any, model: str) -> str | None:
         """The key saved in the app for this model's provider, unless its address was changed (a custom base

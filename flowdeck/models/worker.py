@@ -67,6 +67,7 @@ async def _serve(settings: ProcessSettings, out: Any) -> None:
                     "text": completion.text,
                     "usage": [usage.prompt_tokens, usage.completion_tokens],
                     "cost": completion.cost,
+                    "cut": completion.cut,
                 }
             elif message["op"] == "prepare":
                 await caller.prepare(set(message["models"]))
