@@ -16,6 +16,7 @@ class ModelRequest(Record, frozen=True):
     temperature: float
     max_tokens: int
     timeout: float
+    verdicts: tuple[str, ...] = ()  # the verdicts the answer must end with, for models that can be held to it
 
 
 class Completion(Record, frozen=True):

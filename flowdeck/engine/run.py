@@ -279,6 +279,7 @@ class Run:
             temperature=agent.temperature,
             max_tokens=agent.max_tokens,
             timeout=agent.timeout,
+            verdicts=agent.verdicts,
         )
         key = ""
         if self._cache is not None:

@@ -97,6 +97,7 @@ class ModelProcess:
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
             "timeout": request.timeout,
+            "verdicts": list(request.verdicts),
         }
         result = await self._ask("call", {"request": payload}, on_text)
         usage = Usage(prompt_tokens=result["usage"][0], completion_tokens=result["usage"][1])
