@@ -90,6 +90,11 @@ def models_for_keys(variables: set[str]) -> tuple[str, ...]:
     return tuple(model for key, model in _PROVIDER_MODELS if key in variables)
 
 
+def environment_has(variable: str) -> bool:
+    """Whether an environment variable (a provider key, a provider's base URL) is set and not empty."""
+    return bool(os.environ.get(variable))
+
+
 def ensure_home(settings: Settings) -> Path:
     """Create the data directory, private to the user (0700)."""
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -61,7 +61,7 @@ def test_a_workflow_saved_as_a_template_starts_new_workflows(page: Page) -> None
     name.press("Tab")
     page.get_by_role("button", name="Add Custom agent").click()
     page.get_by_role("button", name="More workflow actions").click()
-    page.get_by_text("Save as template").click()
+    page.get_by_role("menuitem", name="Save as template").click()
     expect(page.get_by_text("“Triage pipeline” is now one of your templates")).to_be_visible()
 
     page.get_by_role("button", name="Templates").click()
