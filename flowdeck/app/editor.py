@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import background_tasks, ui
 
 from flowdeck.app.account import can_edit
-from flowdeck.app.dialogs import open_dialog, templates_gallery
+from flowdeck.app.dialogs import ask_unsaved, import_dialog, open_dialog, templates_gallery
 from flowdeck.app.draft import read_draft, saved_since, write_draft
 from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.app.live import LiveRun
@@ -289,16 +289,13 @@ class Editor:
         self._refresh()
 
     async def gallery(self) -> None:
-        await templates_gallery(self.services.workflows, self._show_any)
+        await templates_gallery(self.services.workflows, self._open)
 
     async def open_workflow(self) -> None:
-        await open_dialog(self.services.workflows, self._show_any, self.workflow_id)
+        await open_dialog(self.services.workflows, self._open, self.workflow_id)
 
-    def show_new(self, workflow: Workflow, workflow_id: str | None = None, saved: bool = False) -> None:
-        self._show(workflow, workflow_id=None, saved=False)
-
-    def _show_any(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
-        self._show(workflow, workflow_id=workflow_id, saved=saved)
+    def import_file(self) -> None:
+        import_dialog(self._import)
 
     async def keys(self, focus: str | None = None) -> None:
         """⋮ → API keys…; the Model box's suggestions and hints follow each key saved or removed."""
@@ -313,6 +310,27 @@ class Editor:
         self._draft_due = True
         self._write_draft()  # now, not at the next tick: the page is left at once
         ui.navigate.to("/runs")
+
+    async def _open(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
+        if await self._may_replace(workflow.name):
+            self._show(workflow, workflow_id=workflow_id, saved=saved)
+
+    async def _import(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
+        if await self._may_replace(workflow.name):
+            self._show(workflow, workflow_id=None, saved=False)
+            with self.host:
+                ui.notify(f"Imported “{workflow.name}”", type="positive")
+
+    async def _may_replace(self, opening: str) -> bool:
+        """Whether the workflow shown may give way to another: nothing unsaved, or saved or discarded on asking."""
+        if self.doc.save_state != "changed":
+            return True
+        with self.host:
+            choice = await ask_unsaved(self.doc.workflow.name, opening)
+            if choice == "save":
+                await self.save()
+                return not self.doc.dirty  # the save may have been refused
+        return choice == "discard"
 
     def _show(self, workflow: Workflow, *, workflow_id: str | None, saved: bool, edited: bool = False) -> None:
         self.doc.replace(workflow, saved=saved, edited=edited)

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
+from flowdeck.app.dialogs import confirm
 from flowdeck.app.transient import transient_dialog
 from flowdeck.config import environment_has
 from flowdeck.errors import FlowdeckError
@@ -74,6 +75,9 @@ def _row(
             await refresh()
 
         async def remove() -> None:
+            question = f"Remove the saved {label} key ({masked})? Models of {label} will not run until a key is set."
+            if not await confirm(question, action="Remove"):
+                return
             await asyncio.to_thread(keys.remove, variable)
             ui.notify(f"{variable} removed")
             await refresh()

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from nicegui import ui
 
 from flowdeck.app.account import account_controls
-from flowdeck.app.dialogs import import_dialog
 
 if TYPE_CHECKING:
     from flowdeck.app.editor import Editor
@@ -59,7 +58,7 @@ def toolbar(editor: Editor, dark: Any) -> Toolbar:
         ui.button("Open", icon="folder_open", on_click=editor.open_workflow).props(white)
         ui.button("Save", icon="save", on_click=editor.save).props(white)
         with ui.button(icon="more_vert").props(f'{white} aria-label="More workflow actions"'), ui.menu():
-            ui.menu_item("Import from file…", lambda: import_dialog(editor.show_new)).props("role=menuitem")
+            ui.menu_item("Import from file…", editor.import_file).props("role=menuitem")
             ui.menu_item("Export to file", editor.export).props("role=menuitem")
             ui.menu_item("Save as template", editor.save_as_template).props("role=menuitem")
             ui.menu_item("API keys…", lambda: editor.keys()).props("role=menuitem")

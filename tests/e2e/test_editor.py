@@ -122,6 +122,7 @@ def test_export_then_import_gives_the_same_workflow(page: Page, tmp_path: Path) 
 
     page.get_by_role("button", name="Templates").click()
     page.get_by_role("button", name="Use Fan-out: two coders, one reviewer").click()
+    discard_changes(page)
     expect(node(page, "Exported coder", "Coder")).to_have_count(0)
     import_file(page, exported)
     expect(page.get_by_text("Imported “Research, code, review”")).to_be_visible()
@@ -165,11 +166,21 @@ def test_open_dialog_duplicates_deletes_after_asking_and_opens(page: Page) -> No
     expect(dialog.get_by_role("button", name=f"Open {copy}")).to_have_count(0)
     dialog.get_by_role("button", name="Close").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
-    # Opened again, it lists what is saved now; picking a workflow opens it.
+    # Opened again, it lists what is saved now; clicking a workflow's name opens it.
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name="Use Spec, code and tests").click()
     page.get_by_role("button", name="Open", exact=True).click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_role("button", name=re.compile("^Open "))).to_have_count(1)
-    dialog.get_by_role("button", name="Open Research, code, review").click()
+    dialog.get_by_text("Research, code, review", exact=True).click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_label("Workflow name")).to_have_value("Research, code, review")
+    # From the keyboard: Enter in the search box opens the first workflow it lists.
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name="Use Spec, code and tests").click()
+    page.get_by_role("button", name="Open", exact=True).click()
+    page.get_by_label("Search saved workflows").fill("code, rev")
+    page.get_by_label("Search saved workflows").press("Enter")
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(page.get_by_label("Workflow name")).to_have_value("Research, code, review")
 
@@ -211,6 +222,12 @@ def test_arrange_places_agents_left_to_right(page: Page) -> None:
     page.get_by_role("button", name="Undo").click()  # one step puts every agent back
     page.wait_for_timeout(300)
     assert added.bounding_box() != arranged
+
+
+def discard_changes(page: Page) -> None:
+    """Answer the question asked when another workflow is opened over unsaved changes: discard them."""
+    question = page.get_by_role("dialog").filter(has_text="has unsaved changes")
+    question.get_by_role("button", name="Discard changes").click()
 
 
 def import_file(page: Page, path: Path) -> None:

@@ -1,6 +1,6 @@
 """The properties panel's fields as people use them: what is typed counts at once (a Save clicked a few
-milliseconds later, Ctrl+S or Ctrl+Enter with the cursor still in the field, leaving for the Runs page), and a
-bad value is explained under its control in plain words."""
+milliseconds later, Ctrl+S or Ctrl+Enter with the cursor still in the field, opening another workflow, leaving for
+the Runs page), and a bad value is explained under its control in plain words."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_editor import node
+from tests.e2e.test_editor import discard_changes, node
 
 PROMPT = "You write Rust only."
 
@@ -105,8 +105,32 @@ def test_export_and_save_as_template_take_what_was_just_typed(page: Page, tmp_pa
     expect(page.get_by_text("is now one of your templates")).to_be_visible()
     page.get_by_role("button", name="Templates").click()
     page.get_by_role("button", name="Use Research, code, review").last.click()  # one's own comes after the built-in
+    discard_changes(page)
     node(page, "Coder", "Coder").click()
     expect(page.get_by_label("System prompt")).to_have_value(f"{PROMPT} Always.")
+
+
+def test_opening_another_workflow_asks_to_save_what_was_just_typed(page: Page) -> None:
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("Saved “Research, code, review”")).to_be_visible()
+    type_system_prompt(page)
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name="Use Spec, code and tests").click()
+    question = page.get_by_role("dialog").filter(has_text="unsaved changes")
+    expect(question).to_contain_text("“Research, code, review” has unsaved changes")
+    question.get_by_role("button", name="Cancel").click()  # nothing happens: still here, still unsaved
+    expect(page.get_by_label("Workflow name")).to_have_value("Research, code, review")
+    expect(page.get_by_label("System prompt")).to_have_value(PROMPT)
+
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name="Use Spec, code and tests").click()
+    page.get_by_role("dialog").filter(has_text="unsaved changes").get_by_role("button", name="Save").click()
+    expect(page.get_by_label("Workflow name")).to_have_value("Spec, code and tests")
+    page.get_by_role("button", name="Open", exact=True).click()
+    page.get_by_role("dialog").get_by_role("button", name="Open Research, code, review").click()
+    expect(page.get_by_label("Workflow name")).to_have_value("Research, code, review")
+    node(page, "Coder", "Coder").click()
+    expect(page.get_by_label("System prompt")).to_have_value(PROMPT)
 
 
 def test_an_out_of_range_temperature_is_explained_under_its_control(page: Page) -> None:

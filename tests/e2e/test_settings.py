@@ -1,6 +1,6 @@
-"""⋮ → API keys…: write-only, masked to the last 4 characters, bad input named and kept; the Model box holds the
-model string typed or picked, offers the models of the providers configured and of a reachable Ollama server, and
-says which key a provider's model still needs."""
+"""⋮ → API keys…: write-only, masked to the last 4 characters, bad input named and kept, removal asked first; the
+Model box holds the model string typed or picked, offers the models of the providers configured and of a reachable
+Ollama server, and says which key a provider's model still needs."""
 
 from __future__ import annotations
 
@@ -101,7 +101,12 @@ def test_api_keys_are_write_only_and_masked(page: Page) -> None:
     expect(page.get_by_text("saved · …bb99")).to_be_visible()
     assert CANARY not in page.content()
 
+    page.get_by_role("button", name="Remove the saved OpenAI key").click()  # asks first
+    question = page.get_by_role("dialog").filter(has_text="Remove the saved OpenAI key (…bb99)?")
+    question.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_text("saved · …bb99")).to_be_visible()
     page.get_by_role("button", name="Remove the saved OpenAI key").click()
+    question.get_by_role("button", name="Remove").click()
     expect(page.get_by_text("saved · …bb99")).to_have_count(0)
 
 
@@ -170,6 +175,7 @@ def test_a_provider_model_without_its_key_says_which_key_and_where_and_the_list_
 
     open_keys(page)
     page.get_by_role("button", name="Remove the saved OpenAI key").click()
+    page.get_by_role("dialog").filter(has_text="Remove the saved").get_by_role("button", name="Remove").click()
     expect(page.get_by_text("saved · …bb99")).to_have_count(0)
     page.get_by_role("dialog").get_by_role("button", name="Close").click()
     expect(page.get_by_role("status").filter(has_text="needs OPENAI_API_KEY")).to_be_visible()
