@@ -1,4 +1,4 @@
-"""Settings → API keys: save or remove provider keys. Write-only: a saved key never goes back to the page, only its
+"""⋮ → API keys…: save or remove provider keys. Write-only: a saved key never goes back to the page, only its
 last 4 characters."""
 
 from __future__ import annotations

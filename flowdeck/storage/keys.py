@@ -1,4 +1,5 @@
-"""Provider API keys saved in the app (Settings → API keys, or `flowdeck keys set`): a 0600 file in the data dir.
+"""Provider API keys saved in the app (⋮ → API keys… in the editor, or `flowdeck keys set`): a 0600 file in the
+data dir.
 
 Write-only from the outside: nothing here returns a key except `for_provider`, which the model caller uses to
 pass it to that provider alone. Lists show the last 4 characters. Environment variables win over saved keys.
