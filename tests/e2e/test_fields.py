@@ -177,3 +177,35 @@ def test_leaving_for_the_runs_page_right_after_typing_keeps_the_text(page: Page)
     expect(page.get_by_text("Restored your unsaved changes")).to_be_visible()
     node(page, "Coder", "Coder").click()
     expect(page.get_by_label("System prompt")).to_have_value(PROMPT)
+
+
+def test_the_temperature_slider_and_its_box_follow_each_other(page: Page) -> None:
+    node(page, "Coder", "Coder").click()
+    slider = page.get_by_role("slider", name="Temperature slider")
+    box = page.get_by_role("spinbutton", name="Temperature")
+    expect(box).to_have_value("0.20")
+    page.get_by_label("Model").press("Tab")  # the slider is next
+    page.keyboard.press("ArrowRight")
+    expect(box).to_have_value("0.25")
+    expect(page.get_by_text("Unsaved changes")).to_be_visible()
+    area = slider.bounding_box()
+    assert area is not None
+    page.mouse.click(area["x"] + area["width"] - 1, area["y"] + area["height"] / 2)  # the far end
+    expect(box).to_have_value("2.00")
+    box.fill("1.5")
+    expect(slider).to_have_attribute("aria-valuenow", "1.5")
+    page.keyboard.press("Control+s")
+    expect(page.get_by_text("Saved “Research, code, review”")).to_be_visible()
+    page.reload()
+    node(page, "Coder", "Coder").click()
+    expect(page.get_by_role("spinbutton", name="Temperature")).to_have_value("1.50")
+
+
+def test_a_workflow_name_refused_as_typed_is_explained_and_put_back(page: Page) -> None:
+    name = page.get_by_label("Workflow name")
+    name.fill("")
+    expect(page.get_by_text("The workflow needs a name")).to_be_visible()
+    name.press("Tab")
+    expect(name).to_have_value("Research, code, review")
+    expect(page.get_by_text("The workflow needs a name: it stays “Research, code, review”")).to_be_visible()
+    expect(page.get_by_text("Not saved yet")).to_be_visible()  # nothing was changed
