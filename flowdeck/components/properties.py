@@ -91,7 +91,7 @@ def properties(doc: Document, node_id: str | None, models: ModelChoices, on_edit
             .classes("grow")
         )
         number = (
-            ui.number(value=effective.temperature, step=0.05, format="%.2f")
+            ui.number(value=effective.temperature, step=0.05, format="%.2f", placeholder=f"{preset.temperature:.2f}")
             .props(
                 'dense outlined hide-bottom-space no-error-icon aria-label="Temperature"'
             )  # the heading is its visible label
@@ -191,7 +191,7 @@ def _show_key_hint(column: ui.column, model: str, models: ModelChoices, on_keys:
             ui.label(
                 f"{model} needs {missing.variable}, the {missing.label} API key: add it in ⋮ → API keys…, "
                 "or set it in the environment."
-            ).classes("text-xs text-amber-900")
+            ).classes("text-xs text-amber-700")
             ui.button(f"Add {missing.label} key…", on_click=lambda: on_keys(missing.variable)).props(
                 "flat dense no-caps size=sm color=indigo padding='0 4px'"
             )
