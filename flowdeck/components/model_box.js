@@ -14,7 +14,8 @@ export default {
         :aria-expanded="listed ? 'true' : 'false'"
         :aria-controls="listId"
         :aria-activedescendant="listed && active >= 0 ? optionId(active) : undefined"
-        @focus="focused"
+        @focus="query = null"
+        @mousedown="grab"
         @blur="open = false"
         @click="open = true"
         @keydown="keydown"
@@ -96,10 +97,14 @@ export default {
     field() {
       return this.$refs.qRef?.getNativeElement();
     },
-    focused() {
-      this.query = null;
-      // After the click's own caret placement: typing replaces the model shown, as in a browser's address bar.
-      setTimeout(() => this.field()?.select());
+    grab(e) {
+      // A click into the box selects what it holds, so that typing replaces it (as in a browser's address bar);
+      // Tab selects it already. Done here, not after the click's caret placement: keys typed at once would race.
+      const field = this.field();
+      if (!field || document.activeElement === field) return;
+      e.preventDefault();
+      field.focus();
+      field.select();
     },
     typed(text) {
       this.query = text;
