@@ -33,11 +33,29 @@ def test_connections_that_break_the_graph_are_refused_with_the_reason(doc: Docum
     assert edge.id == "researcher->reviewer"
 
 
-def test_invalid_config_is_refused_naming_the_field_and_changes_nothing(doc: Document) -> None:
+def test_invalid_config_is_refused_in_words_naming_the_field_and_changes_nothing(doc: Document) -> None:
     before = doc.workflow
-    with pytest.raises(EditRefused, match="temperature"):
-        doc.update_node("coder", temperature=3)
+    refusals = {
+        "temperature": (3, "Temperature must be between 0 and 2"),
+        "retries": (1.5, "Retries must be a whole number from 0 to 10"),
+        "max_tokens": (None, "Max tokens must be a whole number from 1 to 200,000"),
+        "timeout": (0, "Timeout must be more than 0 and at most 3600 seconds"),
+        "label": ("x" * 201, "Name must be at most 200 characters"),
+    }
+    for field, (value, message) in refusals.items():
+        with pytest.raises(EditRefused) as refused:
+            doc.update_node("coder", **{field: value})
+        assert (str(refused.value), refused.value.field) == (message, field)
     assert doc.workflow == before
+
+
+def test_a_model_name_with_spaces_is_refused(doc: Document) -> None:
+    before = doc.workflow
+    with pytest.raises(EditRefused, match="“Default \\(embedded\\)scripted” is not a model name") as refused:
+        doc.update_node("coder", model="Default (embedded)scripted")
+    assert refused.value.field == "model"
+    assert doc.workflow == before
+    assert doc.update_node("coder", model="ollama_chat/llama3.2:1b").config.model == "ollama_chat/llama3.2:1b"
 
 
 def test_typing_in_one_field_is_one_undo_step(doc: Document) -> None:

@@ -15,6 +15,19 @@ from flowdeck.errors import EditRefused
 HISTORY_LIMIT = 200
 
 
+# What each setting accepts, in the words of the properties panel (pydantic's own text names types, not fixes).
+_ACCEPTS = {
+    "label": "Name must be at most 200 characters",
+    "model": "Model must be a model name of 1 to 200 characters",
+    "temperature": "Temperature must be between 0 and 2",
+    "system_prompt": "System prompt must be at most 100,000 characters",
+    "prompt_template": "Prompt template must be at most 100,000 characters",
+    "max_tokens": "Max tokens must be a whole number from 1 to 200,000",
+    "timeout": "Timeout must be more than 0 and at most 3600 seconds",
+    "retries": "Retries must be a whole number from 0 to 10",
+}
+
+
 @dataclass
 class Document:
     """A workflow plus its edit history. Every change returns the new workflow; nothing is half-applied."""
@@ -146,6 +159,9 @@ class Document:
     def update_node(self, node_id: str, *, label: str | None = None, **config: Any) -> Node:
         """Change a node's label and config values; EditRefused naming the field if a value is invalid."""
         node = self.workflow.node(node_id)
+        model = config.get("model")
+        if isinstance(model, str) and any(ch.isspace() for ch in model):
+            raise EditRefused(f"“{model}” is not a model name: model names have no spaces", "model")
         data = node.config.model_dump()
         data.update(config)
         try:
@@ -154,9 +170,8 @@ class Document:
                 node.model_dump() | {"config": new_config.model_dump(), "label": node.label if label is None else label}
             )
         except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"])
-            raise EditRefused(f"{where}: {error['msg']}") from None
+            field = str(exc.errors()[0]["loc"][-1])
+            raise EditRefused(_ACCEPTS.get(field, f"{field}: {exc.errors()[0]['msg']}"), field) from None
         nodes = [new_node if n.id == node_id else n for n in self.workflow.nodes]
         key = ("node", node_id, *sorted(config), *(["label"] if label is not None else []))
         self._commit(self.workflow.model_copy(update={"nodes": nodes}), key)

@@ -9,17 +9,19 @@ from fastapi.responses import RedirectResponse
 from nicegui import background_tasks, ui
 
 from flowdeck.app.account import can_edit
-from flowdeck.app.dialogs import open_dialog, templates_gallery
+from flowdeck.app.dialogs import ask_unsaved, import_dialog, open_dialog, templates_gallery
 from flowdeck.app.document import Document
 from flowdeck.app.draft import read_draft, saved_since, write_draft
+from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.app.live import LiveRun
-from flowdeck.app.model_options import model_options
+from flowdeck.app.model_options import ModelChoices, model_choices
 from flowdeck.app.run_view import RunView, run_panel
 from flowdeck.app.theme import page_theme, remember
 from flowdeck.app.toolbar import toolbar
 from flowdeck.components.canvas import FlowCanvas, payload
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
+from flowdeck.components.shortcuts import Shortcuts
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import EditRefused, FlowdeckError
 from flowdeck.services import Services
@@ -53,14 +55,14 @@ class Editor:
         self._draft_due = False
         self.canvas: FlowCanvas
         self.live: LiveRun
-        self.models: dict[str, str] = {}
+        self.models = ModelChoices({})
         self.cancel_button: ui.button | None = None
 
     async def build(self, startup: Workflow | None) -> None:
         await self._load_initial(startup)
-        saved = await asyncio.to_thread(self.services.keys.masked)
-        self.models = await model_options(self.services.settings, saved)
+        self.models = await model_choices(self.services.settings, self.services.keys)
         ui.query(".nicegui-content").classes("p-0 gap-0")
+        self.host = ui.element()  # where the editor's own questions are made: never inside a dialog that closes
         dark = page_theme()
         self.bar = toolbar(self, dark)
         with ui.left_drawer(value=True, bordered=True).props("width=240").classes("gap-2 p-3"):
@@ -92,7 +94,7 @@ class Editor:
         self.canvas.on_intent("selection_change", self._selection)
         self.live = LiveRun(self.services.runner, self._run_panel, self._run_changed, lambda: self.doc.workflow)
         self._run_changed()
-        ui.keyboard(on_key=self._key)
+        Shortcuts(save=self.save, run=self.run, undo=self.undo, redo=self.redo, copy=self.copy, paste=self.paste)
         self._refresh()
         ui.timer(DRAFT_SECONDS, self._write_draft)
         # A run of this workflow still going (the page was reloaded, or opened in a second browser): shown in the
@@ -150,6 +152,7 @@ class Editor:
         self._restore(self.doc.redo)
 
     async def save(self) -> None:
+        # Every field has applied its value by now: each keystroke reached the server before the click or key.
         workflow = self.doc.workflow
         try:
             self.workflow_id = await asyncio.to_thread(
@@ -162,7 +165,7 @@ class Editor:
         self._draft_due = False
         write_draft(None, None)
         ui.notify(f"Saved “{workflow.name}”", type="positive")
-        self._refresh()
+        self._refresh(panel=False)  # the cursor stays in the field it was in
 
     def run(self) -> None:
         self.live.ask(self.doc.workflow)
@@ -187,6 +190,8 @@ class Editor:
         self._refresh_panel()
 
     def paste(self) -> None:
+        if not self.clipboard[0]:
+            return
         added = self.doc.paste(*self.clipboard)
         self.canvas.patch(*[payload.add_node(payload.canvas_node(n, self.doc.default_model)) for n in added])
         new_ids = {n.id for n in added}
@@ -249,35 +254,36 @@ class Editor:
 
     def _edit(self, node_id: str, changes: dict[str, Any]) -> None:
         label = changes.pop("label", None)
+        shown = payload.canvas_node(self.doc.workflow.node(node_id), self.doc.default_model)
         node = self.doc.update_node(node_id, label=label, **changes)
-        self.canvas.patch(payload.update_node(payload.canvas_node(node, self.doc.default_model)))
+        card = payload.canvas_node(node, self.doc.default_model)
+        if card != shown:  # a prompt typed changes nothing the card shows
+            self.canvas.patch(payload.update_node(card))
         self._refresh(panel=False)
 
-    def rename(self) -> None:
+    def rename(self, name: str) -> None:
+        """The workflow's name as typed (each keystroke); an empty or too long one is shown as refused."""
+        if name.strip() == self.doc.workflow.name:
+            self.bar.show_name_error(None)
+            return
         try:
-            self.doc.rename(self.bar.name.value or "")
+            self.doc.rename(name)
         except EditRefused as exc:
-            ui.notify(str(exc), type="warning")
-            self.bar.name.set_value(self.doc.workflow.name)
+            self.bar.show_name_error(str(exc))
+            return
+        self.bar.show_name_error(None)
         self._refresh(panel=False)
 
-    async def _key(self, event: Any) -> None:
-        if not event.action.keydown or not (event.modifiers.ctrl or event.modifiers.meta):
-            return
-        key = str(event.key.name).lower()
-        if key == "enter":
-            self.run()
-            return
-        if (key == "z" and event.modifiers.shift) or key == "y":
-            self.redo()
-        elif key == "z":
-            self.undo()
-        elif key == "s":
-            await self.save()
-        elif key == "c" and self.selection:
+    def name_left(self) -> None:
+        """Leaving the name field with a name refused puts the workflow's name back, and says so."""
+        name = self.doc.workflow.name
+        if (self.bar.name.value or "").strip() != name:
+            ui.notify(f"{self.bar.name.error or 'Name refused'}: it stays “{name}”", type="warning")
+            self.bar.name.set_value(name)
+
+    def copy(self) -> None:
+        if self.selection:
             self.clipboard = self.doc.copy(set(self.selection))
-        elif key == "v" and self.clipboard[0]:
-            self.paste()
 
     def _restore(self, step: Any) -> None:
         before = self.doc.workflow
@@ -290,16 +296,48 @@ class Editor:
         self._refresh()
 
     async def gallery(self) -> None:
-        await templates_gallery(self.services.workflows, self._show_any)
+        await templates_gallery(self.services.workflows, self._open)
 
     async def open_workflow(self) -> None:
-        await open_dialog(self.services.workflows, self._show_any, self.workflow_id)
+        await open_dialog(self.services.workflows, self._open, self.workflow_id)
 
-    def show_new(self, workflow: Workflow, workflow_id: str | None = None, saved: bool = False) -> None:
-        self._show(workflow, workflow_id=None, saved=False)
+    def import_file(self) -> None:
+        import_dialog(self._import)
 
-    def _show_any(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
-        self._show(workflow, workflow_id=workflow_id, saved=saved)
+    async def keys(self, focus: str | None = None) -> None:
+        """⋮ → API keys…; the Model box's suggestions and hints follow each key saved or removed."""
+        with self.host:
+            await keys_dialog(self.services.keys, self._keys_changed, focus)
+
+    async def _keys_changed(self) -> None:
+        self.models = await model_choices(self.services.settings, self.services.keys)
+        self._refresh_panel()
+
+    def go_to_runs(self) -> None:
+        self._draft_due = True
+        self._write_draft()  # now, not at the next tick: the page is left at once
+        ui.navigate.to("/runs")
+
+    async def _open(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
+        if await self._may_replace(workflow.name):
+            self._show(workflow, workflow_id=workflow_id, saved=saved)
+
+    async def _import(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
+        if await self._may_replace(workflow.name):
+            self._show(workflow, workflow_id=None, saved=False)
+            with self.host:
+                ui.notify(f"Imported “{workflow.name}”", type="positive")
+
+    async def _may_replace(self, opening: str) -> bool:
+        """Whether the workflow shown may give way to another: nothing unsaved, or saved or discarded on asking."""
+        if self.doc.save_state != "changed":
+            return True
+        with self.host:
+            choice = await ask_unsaved(self.doc.workflow.name, opening)
+            if choice == "save":
+                await self.save()
+                return not self.doc.dirty  # the save may have been refused
+        return choice == "discard"
 
     def _show(self, workflow: Workflow, *, workflow_id: str | None, saved: bool, edited: bool = False) -> None:
         self.doc.replace(workflow, saved=saved, edited=edited)
@@ -359,9 +397,6 @@ class Editor:
     def _refresh_panel(self) -> None:
         self.panel.clear()
         with self.panel:
-            properties(self.doc, self.selected, self._models(), self._edit)
+            properties(self.doc, self.selected, self.models, self._edit, self.keys)
         if self.live.shown and self.live.view.selected != self.selected:
             self.live.view.select(self.selected)
-
-    def _models(self) -> dict[str, str]:
-        return self.models

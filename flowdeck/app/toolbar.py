@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Any
 from nicegui import ui
 
 from flowdeck.app.account import account_controls
-from flowdeck.app.dialogs import import_dialog
-from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.components.canvas import payload
 
 if TYPE_CHECKING:
@@ -34,6 +32,10 @@ class Toolbar:
         self.save_state.classes(replace=f"text-sm ml-2 whitespace-nowrap {colour}")
         self.save_state.set_visibility(state != "saved")
 
+    def show_name_error(self, message: str | None) -> None:
+        """A name refused as typed, said under the field; None: the name is fine."""
+        self.name.error = message and message[:1].upper() + message[1:]
+
 
 def toolbar(editor: Editor, dark: Any) -> Toolbar:
     """Build the bar at the top of the editor page; its commands call the editor's."""
@@ -41,22 +43,26 @@ def toolbar(editor: Editor, dark: Any) -> Toolbar:
     with ui.header().classes("items-center gap-1 no-wrap bg-slate-900 py-2"):
         ui.label("flowdeck").classes("text-lg font-bold mr-1")
         name = (
-            ui.input("Workflow name", value=editor.doc.workflow.name).props("dense dark standout").classes("w-56 ml-2")
+            ui.input("Workflow name", value=editor.doc.workflow.name)
+            .props("dense dark standout hide-bottom-space no-error-icon")
+            .classes("w-56 ml-2")
+            .without_auto_validation()  # errors are set by the editor as the name is typed
         )
-        name.on("blur", editor.rename)
+        name.on_value_change(lambda e: editor.rename(e.value or ""))
+        name.on("blur", editor.name_left)
         save_state = ui.label().classes("text-sm ml-2 whitespace-nowrap")
         ui.space()
         run_button = ui.button("Run", icon="play_arrow", on_click=editor.run).props("dense color=positive")
         run_button.tooltip("Run (Ctrl+Enter)")
-        ui.button("Runs", icon="history", on_click=lambda: ui.navigate.to("/runs")).props(white)
+        ui.button("Runs", icon="history", on_click=editor.go_to_runs).props(white)
         ui.button("Templates", icon="dashboard_customize", on_click=editor.gallery).props(white)
         ui.button("Open", icon="folder_open", on_click=editor.open_workflow).props(white)
         ui.button("Save", icon="save", on_click=editor.save).props(white)
         with ui.button(icon="more_vert").props(f'{white} aria-label="More workflow actions"'), ui.menu():
-            ui.menu_item("Import from file…", lambda: import_dialog(editor.show_new))
-            ui.menu_item("Export to file", editor.export)
-            ui.menu_item("Save as template", editor.save_as_template)
-            ui.menu_item("API keys…", lambda: keys_dialog(editor.services.keys))
+            ui.menu_item("Import from file…", editor.import_file).props("role=menuitem")
+            ui.menu_item("Export to file", editor.export).props("role=menuitem")
+            ui.menu_item("Save as template", editor.save_as_template).props("role=menuitem")
+            ui.menu_item("API keys…", lambda: editor.keys()).props("role=menuitem")
         ui.button(icon="undo", on_click=editor.undo).props(f'{white} aria-label="Undo"').tooltip("Undo (Ctrl+Z)")
         ui.button(icon="redo", on_click=editor.redo).props(f'{white} aria-label="Redo"').tooltip("Redo (Ctrl+Shift+Z)")
         ui.button(icon="account_tree", on_click=editor.layout).props(f'{white} aria-label="Arrange agents"').tooltip(

@@ -12,6 +12,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, expect
 
 from tests.appserver import free_port, wait_for_port
+from tests.e2e.test_editor import discard_changes
 
 
 def node(page: Page, label: str, title: str) -> object:
@@ -61,11 +62,12 @@ def test_a_workflow_saved_as_a_template_starts_new_workflows(page: Page) -> None
     name.press("Tab")
     page.get_by_role("button", name="Add Custom agent").click()
     page.get_by_role("button", name="More workflow actions").click()
-    page.get_by_text("Save as template").click()
+    page.get_by_role("menuitem", name="Save as template").click()
     expect(page.get_by_text("“Triage pipeline” is now one of your templates")).to_be_visible()
 
     page.get_by_role("button", name="Templates").click()
     page.get_by_role("button", name="Use Research, code, review").click()
+    discard_changes(page)
     expect(name).to_have_value("Research, code, review")
     expect(node(page, "Custom agent", "Custom agent")).to_have_count(0)
 
