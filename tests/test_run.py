@@ -240,3 +240,36 @@ async def test_an_answer_cut_at_max_tokens_is_flagged() -> None:
     state = fold(events)
     assert state.nodes["r"].summary().endswith("cut at 5 tokens")
     assert "cut" not in state.nodes["c"].summary()
+
+
+class Counting(ScriptedCaller):
+    def __init__(self) -> None:
+        super().__init__()
+        self.called: list[str] = []
+
+    async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
+        self.called.append(request.messages[0].content[:20])
+        return await super().call(request, on_text)
+
+
+async def test_a_pinned_output_is_used_instead_of_calling_the_model(chain: Workflow) -> None:
+    pinned = chain.model_copy(
+        update={
+            "nodes": [n.model_copy(update={"pinned_output": "PINNED NOTES"}) if n.id == "r" else n for n in chain.nodes]
+        }
+    )
+    caller = Counting()
+    events = await drain(Run(pinned, caller=caller, default_model="scripted"))
+    state = fold(events)
+    assert state.status == "succeeded"
+    assert state.outputs()["r"] == "PINNED NOTES"
+    assert state.nodes["r"].summary() == "done · pinned output (the model was not called)"
+    assert len(caller.called) == 2  # the coder and the reviewer only
+    coder = next(e for e in events if isinstance(e, NodeStarted) and e.node_id == "c")
+    assert "PINNED NOTES" in coder.messages[-1].content
+    # A partial run whose scope holds the pinned agent still uses its pin.
+    again = Counting()
+    rerun = Run(pinned, caller=again, default_model="scripted", scope={"r", "c", "v"})
+    assert fold(await drain(rerun)).outputs()["r"] == "PINNED NOTES"
+    assert len(again.called) == 2
+    assert "scripted" in rerun.models() and rerun.callers_of()

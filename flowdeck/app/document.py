@@ -25,6 +25,7 @@ _ACCEPTS = {
     "max_tokens": "Max tokens must be a whole number from 1 to 200,000",
     "timeout": "Timeout must be more than 0 and at most 3600 seconds",
     "retries": "Retries must be a whole number from 0 to 10",
+    "pinned_output": "A pinned output must be at most 100,000 characters",
 }
 
 
@@ -175,6 +176,17 @@ class Document:
         nodes = [new_node if n.id == node_id else n for n in self.workflow.nodes]
         key = ("node", node_id, *sorted(config), *(["label"] if label is not None else []))
         self._commit(self.workflow.model_copy(update={"nodes": nodes}), key)
+        return new_node
+
+    def pin(self, node_id: str, output: str | None) -> Node:
+        """Pin an agent's output (runs use it instead of calling the model), or unpin it with None."""
+        node = self.workflow.node(node_id)
+        try:
+            new_node = Node.model_validate(node.model_dump() | {"pinned_output": output})
+        except ValidationError:
+            raise EditRefused(_ACCEPTS["pinned_output"], "pinned_output") from None
+        nodes = [new_node if n.id == node_id else n for n in self.workflow.nodes]
+        self._commit(self.workflow.model_copy(update={"nodes": nodes}))
         return new_node
 
     def copy(self, node_ids: set[str]) -> tuple[list[Node], list[Edge]]:

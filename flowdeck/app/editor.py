@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 from fastapi.responses import RedirectResponse
@@ -15,6 +16,7 @@ from flowdeck.app.draft import read_draft, saved_since, write_draft
 from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.app.live import LiveRun
 from flowdeck.app.model_options import ModelChoices, model_choices
+from flowdeck.app.pin_dialog import pin_output
 from flowdeck.app.run_view import RunView, run_panel
 from flowdeck.app.theme import page_theme, remember
 from flowdeck.app.toolbar import toolbar
@@ -92,7 +94,8 @@ class Editor:
         self.canvas.on_intent("nodes_moved", self._moved)
         self.canvas.on_intent("deleted", self._deleted)
         self.canvas.on_intent("selection_change", self._selection)
-        self.live = LiveRun(self.services.runner, self._run_panel, self._run_changed, lambda: self.doc.workflow)
+        pin = partial(pin_output, self)
+        self.live = LiveRun(self.services.runner, self._run_panel, self._run_changed, lambda: self.doc.workflow, pin)
         self._run_changed()
         Shortcuts(save=self.save, run=self.run, undo=self.undo, redo=self.redo, copy=self.copy, paste=self.paste)
         self._refresh()
@@ -387,6 +390,10 @@ class Editor:
         if saved:
             self.doc.replace(saved[0].workflow, saved=True)
             self.workflow_id = saved[0].id
+
+    def refresh(self) -> None:
+        """Show what changed in the workflow (save state, draft, properties panel)."""
+        self._refresh()
 
     def _refresh(self, panel: bool = True) -> None:
         self.bar.show_save_state(self.doc.save_state)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from nicegui import background_tasks, ui
 
+from flowdeck.app.pin_dialog import edit_output_dialog
 from flowdeck.app.run_view import RunView
 from flowdeck.app.transient import transient_dialog
 from flowdeck.components.inspector import NodeAction
@@ -34,8 +35,10 @@ class LiveRun:
         make_view: Callable[[], RunView],
         on_change: Callable[[], None],
         workflow: Callable[[], Workflow | None],
+        pin: Callable[[str, str | None], None] | None = None,
     ) -> None:
         self.runner = runner
+        self.pin = pin  # pins an agent's output in the workflow being edited (None: the run is read-only here)
         self.make_view = make_view
         self.on_change = on_change
         self.workflow = workflow
@@ -274,6 +277,42 @@ class LiveRun:
                     "Re-run only this agent with the inputs it received (e.g. after editing its prompt)",
                 )
             )
+        return actions + self._pin_actions(node_id, outputs.get(node_id))
+
+    def _edit_output(self, node_id: str, text: str) -> None:
+        assert self.pin is not None
+        pin = self.pin
+        with self._client:  # not in the inspector's slot: the panel is redrawn while the dialog is open
+            edit_output_dialog(text, lambda edited: pin(node_id, edited))
+
+    def _pin_actions(self, node_id: str, output: str | None) -> list[NodeAction]:
+        """Pin the output shown (or an edited one), so that runs reuse it and the agents after it can be iterated
+        on; or unpin it."""
+        pin, workflow = self.pin, self.workflow()
+        if pin is None or workflow is None or node_id not in {node.id for node in workflow.nodes}:
+            return []
+        pinned = workflow.node(node_id).pinned_output
+        actions = []
+        if pinned is None and output is not None:
+            actions.append(
+                NodeAction(
+                    "Pin output",
+                    "push_pin",
+                    lambda: pin(node_id, output),
+                    "Runs use this output instead of calling the model",
+                )
+            )
+        if pinned is not None or output is not None:
+            actions.append(
+                NodeAction(
+                    "Edit output…",
+                    "edit_note",
+                    lambda: self._edit_output(node_id, pinned if pinned is not None else output or ""),
+                    "Edit the output and pin it: the agents after this one receive your text",
+                )
+            )
+        if pinned is not None:
+            actions.append(NodeAction("Unpin", "push_pin", lambda: pin(node_id, None), "Call the model again in runs"))
         return actions
 
 

@@ -230,7 +230,7 @@ def _event_detail(event: object) -> str:
     if isinstance(event, ev.NodeStarted):
         return f"attempt {event.attempt} on {event.model}"
     if isinstance(event, ev.NodeFinished):
-        cached = " (cached)" if event.cached else ""
+        cached = " (pinned)" if event.pinned else " (cached)" if event.cached else ""
         return f"{event.duration:.2f}s, {event.usage.total_tokens} tokens{cached}"
     if isinstance(event, ev.NodeFailed | ev.NodeRetrying):
         return f"{event.error_kind}: {event.message}"

@@ -97,6 +97,7 @@ class Outbox:
         duration: float,
         cached: bool,
         attempts: int,
+        pinned: bool = False,
     ) -> None:
         """node_finished, then a handoff of the output along each edge, all stamped with the same time.
 
@@ -121,6 +122,7 @@ class Outbox:
                 cached=cached,
                 attempts=attempts,
                 cut=completion.cut,
+                pinned=pinned,
             )
         )
         for edge in edges:

@@ -53,6 +53,7 @@ class Execution:
     duration: float | None = None
     cached: bool = False
     cut: bool = False  # the answer stopped at max_tokens
+    pinned: bool = False  # the output is the agent's pinned one
     started_at: float | None = None
     finished_at: float | None = None
     error_kind: str | None = None
@@ -104,6 +105,8 @@ class NodeState:
             fault = _FAULT_WORDS.get(ex.error_kind or "", ex.error_kind)
             return f"{fault}, retry {ex.attempt + 1}/{ex.max_attempts} in {when}"
         if status == "succeeded":
+            if ex.pinned:
+                return "done · pinned output (the model was not called)"
             if ex.cached:
                 return "done · cached (the model was not called)"
             cost = f" · ${ex.cost:.4f}" if ex.cost else ""
@@ -228,6 +231,7 @@ def _node_finished(state: RunState, event: NodeFinished) -> None:
     ex.duration = event.duration
     ex.cached = event.cached
     ex.cut = event.cut
+    ex.pinned = event.pinned
     ex.finished_at = event.ts
     ex.error_kind = ex.error = None
     state.usage = state.usage + event.usage

@@ -62,6 +62,7 @@ class Node(_Strict):
     label: ShortText = ""
     position: Position = Position()
     config: AgentConfig = AgentConfig()
+    pinned_output: LongText | None = None  # used as the agent's output instead of calling its model
 
 
 class Edge(_Strict):
