@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from nicegui import ui
+from nicegui.elements.mixins.text_element import TextElement
 from nicegui.events import GenericEventArguments
 
 from flowdeck.app.account import account_controls, can_edit
@@ -99,7 +100,7 @@ def header(title: str) -> None:
 
     with ui.header().classes("items-center gap-3 no-wrap bg-slate-900 py-2"):
         ui.label("flowdeck").classes("text-lg font-bold")
-        ui.label(title).classes("text-base")
+        TextElement(tag="h1", text=title).classes("text-base fd-heading")  # the page's one level-one heading
         ui.space()
         if can_edit():
             ui.link("Editor", "/").classes("text-white")
@@ -118,7 +119,7 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
             workflow_filter.props("clearable options-dense").classes("w-72")
             status_filter = ui.select(STATUSES, value=status if status in STATUSES else None, label="Status")
             status_filter.props("clearable options-dense").classes("w-48")
-            compare = ui.button("Compare selected", icon="compare_arrows").props("outline no-caps")
+            compare = ui.button("Compare selected", icon="compare_arrows").props("outline no-caps color=indigo")
         columns: list[dict[str, Any]] = [
             {"name": "workflow", "label": "Workflow", "field": "workflow", "align": "left"},
             {"name": "ran", "label": "What ran", "field": "ran", "align": "left"},
@@ -132,7 +133,16 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
         # Paged on the server: a page of runs is read at a time, however long the history.
         pagination = {"page": 1, "rowsPerPage": PAGE_SIZES[1], "rowsNumber": 0}
         table = ui.table(columns=columns, rows=[], row_key="id", selection="multiple", pagination=pagination)
-        table.classes("w-full").props(f'flat bordered dense aria-label="Runs" :rows-per-page-options="{PAGE_SIZES}"')
+        table.classes("w-full").props(f'flat bordered dense hide-no-data aria-label="Runs" :rows-per-page-options="{PAGE_SIZES}"')
+        # Quasar's selection checkboxes have no names of their own.
+        table.add_slot(
+            "header-selection",
+            '<q-checkbox v-model="props.selected" dense aria-label="Select every run on this page" />',
+        )
+        table.add_slot(
+            "body-selection",
+            '<q-checkbox v-model="props.selected" dense :aria-label="\'Select run \' + props.row.id" />',
+        )
         table.add_slot(
             "body-cell-id",
             '<q-td :props="props"><a :href="\'/runs/\' + props.value" class="text-indigo-600 underline">'
