@@ -22,10 +22,13 @@ export const isFar = (s) => s.transform[2] < FAR_ZOOM;
 // of them on every frame of a drag (React Flow's store changes on each mouse move), 2,000 more at 1,000 agents.
 export const FarContext = createContext(false);
 export const NO_EDGES = [];
-// The size of an agent card before it is measured (for the first viewport).
+// Every agent card has this size (canvas.css), near or far, whatever its text: status text that changes during a
+// run does not resize it (longer text is cut with an ellipsis and shown in full on hover).
 export const CARD_WIDTH = 220;
-export const CARD_HEIGHT = 72;
-export const FIT = { padding: 0.2, maxZoom: 1 };
+export const CARD_HEIGHT = 84;
+// Padding 0.1: the built-in templates fit a 1440 px wide editor at a zoom of ~0.9, where a name's 15 px show as
+// 13.6 px and the other lines' 13 px as 11.8 px (at 0.2 they were under 11).
+export const FIT = { padding: 0.1, maxZoom: 1 };
 const HANDLE_Y = CARD_HEIGHT / 2;
 export const MIN_ZOOM = 0.05;
 
@@ -51,9 +54,9 @@ export function viewportToFit(nodes, width, height) {
 }
 
 // React Flow finds where an agent's edges end by measuring its handles when it first measures the agent, and
-// again only when the agent's size changes. A full card is rarely the size of a far one (220 x 72), but one that
-// is would keep the handles it had far out: none, and no edges. Such agents are measured again when drawn in
-// full, all of a frame's in one update.
+// again only when the agent's size changes. A full card is the size of a far one, so it would keep the handles it
+// had far out: none, and no edges. Agents first measured far out are measured again when drawn in full, all of a
+// frame's in one update.
 const remeasuring = new WeakMap();
 function useHandlesMeasured(id, far) {
   const api = useStoreApi();
@@ -103,24 +106,29 @@ const AgentNode = memo(function AgentNode({ id, data, selected }) {
       />
     );
   }
+  const sub = subtitle(data);
   return (
     <div className="fd-node" data-selected={selected ? "true" : "false"} data-status={status?.state || "idle"}>
       <Handle type="target" position={Position.Left} aria-label={`input of ${data.label}`} />
       <div className="fd-node-head">
         <span className="material-icons fd-node-icon" aria-hidden="true">{data.icon}</span>
-        <span className="fd-node-label">{data.label}</span>
+        <span className="fd-node-label" title={data.label}>{data.label}</span>
       </div>
-      <div className="fd-node-meta">
-        <span className="fd-node-type">{data.typeTitle}</span>
-        <span className="fd-node-model">{data.model}</span>
-      </div>
-      <div className="fd-node-status" aria-live="polite">{status?.text || ""}</div>
+      <div className="fd-node-sub" title={sub}>{sub}</div>
+      <div className="fd-node-status" title={status?.text || undefined} aria-live="polite">{status?.text || ""}</div>
       <Handle type="source" position={Position.Right} aria-label={`output of ${data.label}`} />
     </div>
   );
 });
 
 export const nodeTypes = { agent: AgentNode };
+
+// The line under an agent's name: its model, after its type when the name does not already say it ("Coder ·
+// gpt-4o-mini" under "Senior coder", "gpt-4o-mini" under "Coder").
+export function subtitle({ label, typeTitle, model }) {
+  if (!model) return typeTitle;
+  return label === typeTitle ? model : `${typeTitle} · ${model}`;
+}
 
 // An edge that shows handoffs: a packet travels along it when an output is delivered; delivered edges stay marked.
 const HandoffEdge = memo(function HandoffEdge(props) {

@@ -1,0 +1,100 @@
+"""How the canvas and the run panel look to a person: cards of one size with text that can be read, edges that
+end in arrowheads, agents added by a click placed in view, outputs in data-flow order, the replay's controls and
+the import dialog. Where only geometry or colour can tell, the tests measure what the browser drew."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import FloatRect, Locator, Page, expect
+
+# The font size an element's text is drawn at on screen: its CSS size times the canvas's zoom.
+DRAWN_PX = "e => parseFloat(getComputedStyle(e).fontSize) * e.getBoundingClientRect().width / e.offsetWidth"
+# An edge's colour, and the fill of the arrowhead its path ends in (null: no arrowhead).
+ARROW = """e => {
+  const path = e.querySelector('.react-flow__edge-path');
+  const id = (path.getAttribute('marker-end') || '').match(/url\\(['"]?#([^'")]+)/)?.[1];
+  const head = id && document.getElementById(id)?.querySelector('path');
+  return head ? {edge: getComputedStyle(path).stroke, head: getComputedStyle(head).fill} : null;
+}"""
+
+
+def node(page: Page, label: str, title: str) -> Locator:
+    return page.get_by_label(f"{label} ({title})", exact=True)
+
+
+def box(locator: Locator) -> FloatRect:
+    found = locator.bounding_box()
+    assert found is not None
+    return found
+
+
+def overlap(a: FloatRect, b: FloatRect) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
+
+
+def inside(inner: FloatRect, outer: FloatRect) -> bool:
+    return (
+        inner["x"] >= outer["x"]
+        and inner["y"] >= outer["y"]
+        and inner["x"] + inner["width"] <= outer["x"] + outer["width"]
+        and inner["y"] + inner["height"] <= outer["y"] + outer["height"]
+    )
+
+
+def settle(page: Page) -> None:
+    page.wait_for_function("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))")
+
+
+def set_model(page: Page, label: str, title: str, model: str) -> None:
+    node(page, label, title).click()
+    field = page.get_by_label("Model")
+    field.fill(model)
+    field.press("Enter")
+    expect(node(page, label, title)).to_contain_text(model)
+
+
+def run(page: Page) -> None:
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_role("button", name="Start run").click()
+
+
+def test_card_text_is_readable_at_the_zoom_the_editor_opens_at(page: Page) -> None:
+    for label in ("Researcher", "Coder", "Reviewer"):
+        card = node(page, label, label)
+        assert card.get_by_text(label, exact=True).evaluate(DRAWN_PX) >= 12
+        assert card.get_by_text("scripted", exact=True).evaluate(DRAWN_PX) >= 11
+
+
+def test_a_card_names_its_type_only_when_its_name_does_not(page: Page) -> None:
+    researcher = node(page, "Researcher", "Researcher")
+    expect(researcher.get_by_text("Researcher", exact=True)).to_have_count(1)  # the name, not the type again
+    expect(researcher.get_by_text("scripted", exact=True)).to_be_visible()  # the model instead
+    researcher.click()
+    name = page.get_by_label("Name", exact=True)
+    name.fill("Scout")
+    name.press("Tab")
+    expect(node(page, "Scout", "Researcher").get_by_text("Researcher · scripted", exact=True)).to_be_visible()
+
+
+def test_cards_keep_their_size_while_a_run_changes_their_text(page: Page) -> None:
+    set_model(page, "Coder", "Coder", "scripted/fault=auth")
+    labels = ("Researcher", "Coder", "Reviewer")
+    before = [box(node(page, label, label)) for label in labels]
+    run(page)
+    expect(page.get_by_text(re.compile(r"^Failed: "))).to_be_visible(timeout=30_000)
+    coder = node(page, "Coder", "Coder")
+    # The long error is cut on the card and shown in full on hover.
+    status = coder.get_by_title(re.compile(r"^failed: scripted\/fault=auth: invalid API key .+ API keys…\)$"))
+    expect(status).to_be_visible()
+    assert status.evaluate(DRAWN_PX) >= 11
+    assert inside(box(status), box(coder))
+    settle(page)
+    after = [box(node(page, label, label)) for label in labels]
+    sizes = {(round(b["width"], 1), round(b["height"], 1)) for b in before + after}
+    assert len(sizes) == 1, sizes
