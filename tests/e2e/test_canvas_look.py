@@ -98,3 +98,24 @@ def test_cards_keep_their_size_while_a_run_changes_their_text(page: Page) -> Non
     after = [box(node(page, label, label)) for label in labels]
     sizes = {(round(b["width"], 1), round(b["height"], 1)) for b in before + after}
     assert len(sizes) == 1, sizes
+
+
+def test_edges_end_in_arrowheads_of_their_colour_in_both_themes(page: Page) -> None:
+    edge = page.get_by_label("Researcher to Coder")
+    colours = set()
+    for theme in ("light", "dark"):
+        arrow = edge.evaluate(ARROW)
+        assert arrow is not None, f"no arrowhead on an idle edge ({theme})"
+        assert arrow["head"] == arrow["edge"], (theme, arrow)
+        colours.add(arrow["edge"])
+        page.get_by_role("button", name="Toggle dark theme").click()
+        page.wait_for_timeout(200)
+    assert len(colours) == 2, colours  # each theme has its own edge colour
+    run(page)
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
+    for theme in ("light", "dark"):
+        arrow = edge.evaluate(ARROW)
+        assert arrow is not None, f"no arrowhead on a delivered edge ({theme})"
+        assert arrow["head"] == arrow["edge"] == "rgb(34, 197, 94)", (theme, arrow)  # delivered: green
+        page.get_by_role("button", name="Toggle dark theme").click()
+        page.wait_for_timeout(200)

@@ -21,6 +21,8 @@ export const isFar = (s) => s.transform[2] < FAR_ZOOM;
 // Read once by the canvas and handed down: a store selector in each agent and edge would be run by every one
 // of them on every frame of a drag (React Flow's store changes on each mouse move), 2,000 more at 1,000 agents.
 export const FarContext = createContext(false);
+// The prefix of this canvas's arrowhead markers' ids (one page can show more than one canvas).
+export const MarkerContext = createContext("fd");
 export const NO_EDGES = [];
 // Every agent card has this size (canvas.css), near or far, whatever its text: status text that changes during a
 // run does not resize it (longer text is cut with an ellipsis and shown in full on hover).
@@ -132,7 +134,7 @@ export function subtitle({ label, typeTitle, model }) {
 
 // An edge that shows handoffs: a packet travels along it when an output is delivered; delivered edges stay marked.
 const HandoffEdge = memo(function HandoffEdge(props) {
-  const { id, data, markerEnd, style } = props;
+  const { id, data, style } = props;
   const store = data.store;
   const status = useSyncExternalStore(
     useCallback((listener) => store.subscribe(`edge:${id}`, listener), [store, id]),
@@ -140,11 +142,13 @@ const HandoffEdge = memo(function HandoffEdge(props) {
   );
   // Far out, a straight line with no wide invisible twin to catch clicks: an edge is a pixel or two long there.
   const far = useContext(FarContext);
+  const markers = useContext(MarkerContext);
   const [path] = far ? getStraightPath(props) : getSmoothStepPath(props);
   const state = status?.state || "idle";
+  const arrow = `url(#${markers}-${state === "delivered" ? "delivered" : "idle"})`;
   return (
     <g className="fd-edge" data-handoff={state}>
-      <BaseEdge id={id} path={path} markerEnd={markerEnd} style={style} interactionWidth={far ? 0 : 20} />
+      <BaseEdge id={id} path={path} markerEnd={arrow} style={style} interactionWidth={far ? 0 : 20} />
       {status?.pulse ? (
         <circle key={status.pulse} r="5" className="fd-packet">
           <animateMotion dur="0.7s" repeatCount="1" fill="freeze" path={path} />
@@ -155,6 +159,32 @@ const HandoffEdge = memo(function HandoffEdge(props) {
 });
 
 export const edgeTypes = { handoff: HandoffEdge };
+
+// The arrowheads at the end of edges, one per edge state; canvas.css colours them as the edges, in each theme.
+// Sized in the canvas's units, so that they zoom with the edges.
+export function ArrowMarkers({ prefix }) {
+  return (
+    <svg className="fd-markers" aria-hidden="true">
+      <defs>
+        {["idle", "delivered"].map((state) => (
+          <marker
+            key={state}
+            id={`${prefix}-${state}`}
+            viewBox="0 0 10 10"
+            refX="9"
+            refY="5"
+            markerWidth="12"
+            markerHeight="12"
+            markerUnits="userSpaceOnUse"
+            orient="auto-start-reverse"
+          >
+            <path d="M0,0 L10,5 L0,10 z" className="fd-arrow" data-handoff={state} />
+          </marker>
+        ))}
+      </defs>
+    </svg>
+  );
+}
 
 // Far out, every edge is drawn as a straight line in one SVG path (delivered ones in a second), instead of one
 // React Flow edge each: each of those is an element with three store subscriptions that work out its ends again

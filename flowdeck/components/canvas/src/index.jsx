@@ -17,6 +17,7 @@ import {
 import flowCss from "@xyflow/react/dist/style.css";
 import canvasCss from "./canvas.css";
 import {
+  ArrowMarkers,
   CARD_HEIGHT,
   CARD_WIDTH,
   CanvasBackground,
@@ -24,6 +25,7 @@ import {
   FarContext,
   FarEdges,
   FIT,
+  MarkerContext,
   MIN_ZOOM,
   NO_EDGES,
   edgeTypes,
@@ -69,7 +71,7 @@ function toFlowEdge(edge, store) {
 
 const REFIT_MS = 1500;
 
-function Canvas({ initial, element, emit, register, store }) {
+function Canvas({ initial, element, emit, register, store, markers }) {
   const readonly = Boolean(initial.readonly);
   // Measured when React first renders, not at mount: by then the page around the canvas has its final layout.
   // Put in the store before anything reads it: React Flow applies `defaultViewport` only after its first render,
@@ -230,6 +232,7 @@ function Canvas({ initial, element, emit, register, store }) {
 
   return (
     <FarContext.Provider value={far}>
+    <MarkerContext.Provider value={markers}>
     <ReactFlow
       nodes={nodes}
       edges={far ? NO_EDGES : edges}
@@ -257,6 +260,7 @@ function Canvas({ initial, element, emit, register, store }) {
       ariaLabelConfig={{ "node.a11yDescription.default": "Agent. Press Enter to select, arrow keys to move." }}
     >
       <CanvasBackground />
+      <ArrowMarkers prefix={markers} />
       {far ? <FarEdges nodes={nodes} edges={edges} store={store} /> : null}
       {minimap ? <MiniMap pannable zoomable ariaLabel="Minimap" /> : null}
       <Controls aria-label="Zoom controls" showFitView={false}>
@@ -273,11 +277,13 @@ function Canvas({ initial, element, emit, register, store }) {
         </ControlButton>
       </Controls>
     </ReactFlow>
+    </MarkerContext.Provider>
     </FarContext.Provider>
   );
 }
 
 let stylesInjected = false;
+let canvases = 0;
 function injectStyles() {
   if (stylesInjected) return;
   stylesInjected = true;
@@ -307,6 +313,7 @@ export function mount(element, initial, emit) {
         emit={emit}
         register={register}
         store={store}
+        markers={`fd-arrow-${++canvases}`}
       />
     </ReactFlowProvider>,
   );
