@@ -119,3 +119,48 @@ def test_edges_end_in_arrowheads_of_their_colour_in_both_themes(page: Page) -> N
         assert arrow["head"] == arrow["edge"] == "rgb(34, 197, 94)", (theme, arrow)  # delivered: green
         page.get_by_role("button", name="Toggle dark theme").click()
         page.wait_for_timeout(200)
+
+
+def test_agents_added_by_click_or_key_go_in_view_without_moving_it(page: Page) -> None:
+    area = box(page.get_by_role("application", name="Workflow canvas"))
+    page.mouse.move(area["x"] + 300, area["y"] + 100)  # pan the view: an empty part of the canvas dragged
+    page.mouse.down()
+    page.mouse.move(area["x"] + 180, area["y"] + 60, steps=5)
+    page.mouse.up()
+    template = [node(page, label, label) for label in ("Researcher", "Coder", "Reviewer")]
+    shown = [box(card) for card in template]
+
+    page.get_by_role("button", name="Add Coder").click()
+    page.get_by_role("button", name="Add Reviewer").press("Enter")
+    search = page.get_by_label("Search agents")
+    search.fill("custom")
+    search.press("Enter")
+    added = [
+        node(page, "Coder 2", "Coder"),
+        node(page, "Reviewer 2", "Reviewer"),
+        node(page, "Custom agent", "Custom agent"),
+    ]
+    for card in added:
+        expect(card).to_be_visible()
+    settle(page)
+
+    assert [box(card) for card in template] == shown  # the view did not move
+    boxes = [box(card) for card in template + added]
+    for i, new in enumerate(boxes[3:], start=3):
+        assert inside(new, area), (i, new, area)
+        assert not any(overlap(new, other) for other in boxes[:i]), (i, boxes)
+
+
+def test_an_agent_added_by_click_goes_right_of_the_selected_one(page: Page) -> None:
+    coder = node(page, "Coder", "Coder")
+    coder.click()
+    page.get_by_role("button", name="Add Reviewer").click()
+    added = node(page, "Reviewer 2", "Reviewer")
+    expect(added).to_be_visible()
+    settle(page)
+    selected, new = box(coder), box(added)
+    assert new["x"] > selected["x"] + selected["width"]  # to its right
+    assert abs(new["y"] - selected["y"]) < 2 * selected["height"]  # on its row or the next free one
+    assert inside(new, box(page.get_by_role("application", name="Workflow canvas")))
+    others = [box(node(page, label, label)) for label in ("Researcher", "Coder", "Reviewer")]
+    assert not any(overlap(new, other) for other in others)

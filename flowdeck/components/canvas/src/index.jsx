@@ -33,6 +33,7 @@ import {
   nodeTypes,
   viewportToFit,
 } from "./drawing.jsx";
+import { freeSpot } from "./placement.js";
 import { applyStatus, createStatusStore } from "./status.js";
 
 const AGENT_MIME = "application/x-flowdeck-agent";
@@ -70,6 +71,36 @@ function toFlowEdge(edge, store) {
 }
 
 const REFIT_MS = 1500;
+
+// Spots handed out for agents on their way (Python adds them, then sends them back): two quick clicks must not
+// be given the same spot.
+const PENDING_MS = 3000;
+
+// A free spot for a new agent in the part of the canvas in view, not under the minimap or the zoom controls, nor
+// where an agent is on its way.
+function spotInView(flow, element, pending) {
+  const { x, y, zoom } = flow.getViewport();
+  const frame = element.getBoundingClientRect();
+  const toFlow = (left, top, right, bottom) => ({
+    x0: (left - frame.left - x) / zoom,
+    y0: (top - frame.top - y) / zoom,
+    x1: (right - frame.left - x) / zoom,
+    y1: (bottom - frame.top - y) / zoom,
+  });
+  const margin = 16;
+  const view = toFlow(frame.left + margin, frame.top + margin, frame.right - margin, frame.bottom - margin);
+  const covered = [...element.querySelectorAll(".react-flow__panel")].map((panel) => {
+    const r = panel.getBoundingClientRect();
+    return toFlow(r.left, r.top, r.right, r.bottom);
+  });
+  const now = performance.now();
+  pending.splice(0, pending.length, ...pending.filter((p) => now - p.at < PENDING_MS));
+  const nodes = flow.getNodes().concat(pending.map((p) => p.node));
+  const selected = nodes.filter((n) => n.selected);
+  const spot = freeSpot(nodes, selected.length === 1 ? selected[0] : null, view, zoom, covered);
+  if (spot) pending.push({ at: now, node: { position: spot } });
+  return spot;
+}
 
 function Canvas({ initial, element, emit, register, store, markers }) {
   const readonly = Boolean(initial.readonly);
@@ -120,6 +151,13 @@ function Canvas({ initial, element, emit, register, store, markers }) {
     });
     observer.observe(element);
     return () => observer.disconnect();
+  }, [element, flow]);
+
+  useEffect(() => {
+    // Asked by the palette when an agent is added by a click or a key: where it goes, without moving the view.
+    const pending = [];
+    element.flowdeckSpot = () => spotInView(flow, element, pending);
+    return () => delete element.flowdeckSpot;
   }, [element, flow]);
 
   useEffect(() => {
