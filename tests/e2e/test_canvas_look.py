@@ -100,6 +100,18 @@ def test_cards_keep_their_size_while_a_run_changes_their_text(page: Page) -> Non
     assert len(sizes) == 1, sizes
 
 
+def test_outputs_list_agents_in_data_flow_order_and_skipped_ones_last(page: Page) -> None:
+    set_model(page, "Coder", "Coder", "scripted/fault=auth")
+    run(page)
+    expect(page.get_by_text(re.compile(r"^Failed: "))).to_be_visible(timeout=30_000)
+    page.reload()  # the run comes back in one piece, as on the runs page or a replay
+    outputs = page.get_by_role("region", name=re.compile("^Output of "))
+    expect(outputs).to_have_count(3)
+    names = [outputs.nth(i).get_attribute("aria-label") for i in range(3)]
+    assert names == ["Output of Researcher", "Output of Coder", "Output of Reviewer"], names
+    expect(outputs.nth(2)).to_contain_text("skipped")
+
+
 def test_edges_end_in_arrowheads_of_their_colour_in_both_themes(page: Page) -> None:
     edge = page.get_by_label("Researcher to Coder")
     colours = set()
