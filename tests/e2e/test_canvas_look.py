@@ -176,3 +176,18 @@ def test_an_agent_added_by_click_goes_right_of_the_selected_one(page: Page) -> N
     assert inside(new, box(page.get_by_role("application", name="Workflow canvas")))
     others = [box(node(page, label, label)) for label in ("Researcher", "Coder", "Reviewer")]
     assert not any(overlap(new, other) for other in others)
+
+
+def test_replay_slider_keeps_clear_of_the_text_beside_it(page: Page) -> None:
+    run(page)
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Runs").click()
+    page.get_by_role("link", name=re.compile("^Open run ")).first.click()
+    slider = page.get_by_role("slider", name="Replay position")
+    where = page.get_by_text(re.compile(r"^event \d+ of \d+"))
+    expect(where).to_be_visible()
+    # The thumb (at the end: the replay opens on the run's last event) is drawn over whatever is in its way.
+    right = slider.evaluate(
+        "e => Math.max(...[e, ...e.querySelectorAll('*')].map(c => c.getBoundingClientRect().right))"
+    )
+    assert right <= box(where)["x"], (right, box(where))
