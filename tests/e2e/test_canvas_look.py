@@ -5,6 +5,7 @@ the import dialog. Where only geometry or colour can tell, the tests measure wha
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import FloatRect, Locator, Page, expect
 
@@ -191,3 +192,19 @@ def test_replay_slider_keeps_clear_of_the_text_beside_it(page: Page) -> None:
         "e => Math.max(...[e, ...e.querySelectorAll('*')].map(c => c.getBoundingClientRect().right))"
     )
     assert right <= box(where)["x"], (right, box(where))
+
+
+def test_import_dialog_shows_no_empty_size_or_progress(page: Page, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": 1, "name": "x", "nodes": [{"id": "a", "type": "wizard"}]}')
+    page.get_by_role("button", name="More workflow actions").click()
+    page.get_by_text("Import from file…").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("Drop a .json file here, or choose one with +.")).to_be_visible()
+    expect(dialog).not_to_contain_text("0.0B")
+    expect(dialog).not_to_contain_text("%")
+    with page.expect_file_chooser() as chooser:
+        dialog.get_by_role("button", name="Choose a workflow file").click()
+    chooser.value.set_files(str(bad))
+    expect(dialog.get_by_text("bad.json was not imported:")).to_be_visible()
+    expect(dialog).not_to_contain_text("0.0B")
