@@ -12,6 +12,7 @@ from nicegui.events import GenericEventArguments
 
 from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.compare import compare_page
+from flowdeck.app.landmarks import page_heading
 from flowdeck.app.live import LiveRun, show_refusal
 from flowdeck.app.replay import Replay
 from flowdeck.app.run_view import run_panel
@@ -99,7 +100,7 @@ def header(title: str) -> None:
 
     with ui.header().classes("items-center gap-3 no-wrap bg-slate-900 py-2"):
         ui.label("flowdeck").classes("text-lg font-bold")
-        ui.label(title).classes("text-base")
+        page_heading(title, "text-base font-normal")
         ui.space()
         if can_edit():
             ui.link("Editor", "/").classes("text-white")

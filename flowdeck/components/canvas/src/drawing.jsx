@@ -85,7 +85,7 @@ function useHandlesMeasured(id, far) {
   }, [far, id, api]);
 }
 
-const AgentNode = memo(function AgentNode({ id, data, selected }) {
+const AgentNode = memo(function AgentNode({ id, data, selected, isConnectable }) {
   const store = data.store;
   const far = useContext(FarContext);
   // Far out, a card shows its state only: the word count ticking while it streams does not re-render it
@@ -111,19 +111,34 @@ const AgentNode = memo(function AgentNode({ id, data, selected }) {
   const sub = subtitle(data);
   return (
     <div className="fd-node" data-selected={selected ? "true" : "false"} data-status={status?.state || "idle"}>
-      <Handle type="target" position={Position.Left} aria-label={`input of ${data.label}`} />
+      <Handle type="target" position={Position.Left} {...handleProps(isConnectable, `input of ${data.label}`)} />
       <div className="fd-node-head">
         <span className="material-icons fd-node-icon" aria-hidden="true">{data.icon}</span>
         <span className="fd-node-label" title={data.label}>{data.label}</span>
       </div>
       <div className="fd-node-sub" title={sub}>{sub}</div>
       <div className="fd-node-status" title={status?.text || undefined} aria-live="polite">{status?.text || ""}</div>
-      <Handle type="source" position={Position.Right} aria-label={`output of ${data.label}`} />
+      <Handle type="source" position={Position.Right} {...handleProps(isConnectable, `output of ${data.label}`)} />
     </div>
   );
 });
 
 export const nodeTypes = { agent: AgentNode };
+
+// A handle that can connect is a button ("output of Coder"): click it or press Enter on it, then do the same on the
+// other end (React Flow's click-to-connect). One that cannot (a read-only canvas) is decoration, hidden from
+// assistive technology: an aria-label on a plain div is not allowed.
+function handleProps(connectable, name) {
+  if (!connectable) return { "aria-hidden": true };
+  return { role: "button", tabIndex: 0, "aria-label": name, onKeyDown: pressHandle };
+}
+
+function pressHandle(event) {
+  if (event.key !== "Enter" && event.key !== " ") return;
+  event.preventDefault();
+  event.stopPropagation(); // not the agent's own Enter (select it)
+  event.currentTarget.click();
+}
 
 // The line under an agent's name: its model, after its type when the name does not already say it ("Coder ·
 // gpt-4o-mini" under "Senior coder", "gpt-4o-mini" under "Coder").
