@@ -159,6 +159,9 @@ def import_dialog(show: Show) -> None:
             .props('accept=".json,application/json"')
             .classes("w-full")
         )
+        # Quasar's own header shows "0.0B / 0.00%" before any file is chosen: the file's name and size instead.
+        upload.add_slot("header", _UPLOAD_HEADER)
+        upload.add_slot("list", _UPLOAD_LIST)
         upload.on_rejected(
             lambda: ui.notify(f"Files over {MAX_FILE_BYTES // 1024 // 1024} MB are refused", type="warning")
         )
@@ -221,3 +224,19 @@ def preview_svg(workflow: Workflow, width: int = 320, height: int = 110) -> str:
 
 def _attr(text: str) -> str:
     return text.replace('"', "'")
+
+
+# The import dialog's uploader: its own header and list (import_dialog).
+_UPLOAD_HEADER = """
+<div class="row no-wrap items-center q-pa-sm q-gutter-xs">
+  <div class="col q-uploader__title">Choose a workflow file</div>
+  <q-spinner v-if="props.isUploading" class="q-uploader__spinner" />
+  <q-btn v-if="props.canAddFiles" type="a" icon="add_box" dense flat round aria-label="Choose a workflow file">
+    <q-uploader-add-trigger />
+  </q-btn>
+</div>
+"""
+_UPLOAD_LIST = """
+<div v-if="!props.files.length" class="text-sm text-gray-500">Drop a .json file here, or choose one with +.</div>
+<div v-for="file in props.files" :key="file.__key" class="text-sm">{{ file.name }} · {{ file.__sizeLabel }}</div>
+"""

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi.responses import RedirectResponse
 from nicegui import background_tasks, ui
 
+from flowdeck.app import landmarks
 from flowdeck.app.account import can_edit
 from flowdeck.app.dialogs import ask_unsaved, import_dialog, open_dialog, templates_gallery
 from flowdeck.app.document import Document
@@ -71,6 +72,7 @@ class Editor:
             palette(self.add_node)
         with ui.right_drawer(value=True, bordered=True).props("width=340").classes("p-3"):
             self.panel = ui.column().classes("w-full gap-2")
+        landmarks.name_drawers(left="Agents", right="Properties")
         with (
             ui.splitter(horizontal=True, value=100, limits=(15, 100))
             .classes("w-full")

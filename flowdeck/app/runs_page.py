@@ -8,11 +8,11 @@ import time
 from typing import Any
 
 from nicegui import ui
-from nicegui.elements.mixins.text_element import TextElement
 from nicegui.events import GenericEventArguments
 
 from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.compare import compare_page
+from flowdeck.app.landmarks import page_heading
 from flowdeck.app.live import LiveRun, show_refusal
 from flowdeck.app.replay import Replay
 from flowdeck.app.run_view import run_panel
@@ -100,7 +100,7 @@ def header(title: str) -> None:
 
     with ui.header().classes("items-center gap-3 no-wrap bg-slate-900 py-2"):
         ui.label("flowdeck").classes("text-lg font-bold")
-        TextElement(tag="h1", text=title).classes("text-base fd-heading")  # the page's one level-one heading
+        page_heading(title, "text-base font-normal")
         ui.space()
         if can_edit():
             ui.link("Editor", "/").classes("text-white")
@@ -133,7 +133,9 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
         # Paged on the server: a page of runs is read at a time, however long the history.
         pagination = {"page": 1, "rowsPerPage": PAGE_SIZES[1], "rowsNumber": 0}
         table = ui.table(columns=columns, rows=[], row_key="id", selection="multiple", pagination=pagination)
-        table.classes("w-full").props(f'flat bordered dense hide-no-data aria-label="Runs" :rows-per-page-options="{PAGE_SIZES}"')
+        table.classes("w-full").props(
+            f'flat bordered dense hide-no-data aria-label="Runs" :rows-per-page-options="{PAGE_SIZES}"'
+        )
         # Quasar's selection checkboxes have no names of their own.
         table.add_slot(
             "header-selection",

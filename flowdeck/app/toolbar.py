@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from nicegui import ui
 
+from flowdeck.app import landmarks
 from flowdeck.app.account import account_controls
 from flowdeck.components.canvas import payload
 
@@ -41,7 +42,7 @@ def toolbar(editor: Editor, dark: Any) -> Toolbar:
     """Build the bar at the top of the editor page; its commands call the editor's."""
     white = "flat dense color=white"
     with ui.header().classes("items-center gap-1 no-wrap bg-slate-900 py-2"):
-        ui.label("flowdeck").classes("text-lg font-bold mr-1")
+        landmarks.page_heading("flowdeck", "text-lg font-bold mr-1")  # the h1; the workflow is named next to it
         name = (
             ui.input("Workflow name", value=editor.doc.workflow.name)
             .props("dense dark standout hide-bottom-space no-error-icon")
