@@ -22,6 +22,7 @@ def test_pin_edit_and_unpin_an_output(page: Page) -> None:
     page.get_by_role("tab", name="Inspector").click()
     page.get_by_role("button", name="Pin output").click()
     expect(page.get_by_text("Output pinned")).to_be_visible()
+    expect(node(page, "Researcher", "Researcher").get_by_role("img", name="Pinned output")).to_be_visible()
     expect(page.get_by_text("Unsaved changes")).to_be_visible()  # a pin is an edit of the workflow
 
     start_run(page)
@@ -47,6 +48,7 @@ def test_pin_edit_and_unpin_an_output(page: Page) -> None:
     page.get_by_role("tab", name="Inspector").click()
     page.get_by_role("button", name="Unpin").click()
     expect(page.get_by_text("Output unpinned")).to_be_visible()
+    expect(node(page, "Researcher", "Researcher").get_by_role("img", name="Pinned output")).to_have_count(0)
     start_run(page)
     expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
     expect(node(page, "Researcher", "Researcher")).not_to_contain_text("pinned")

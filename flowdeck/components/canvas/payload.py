@@ -25,6 +25,7 @@ class CanvasNode(TypedDict):
     icon: str
     model: str
     position: Position
+    pinned: bool
 
 
 class CanvasEdge(TypedDict):
@@ -103,6 +104,7 @@ def canvas_node(node: Node, default_model: str) -> CanvasNode:
         "icon": preset.icon if preset else "help",
         "model": resolve(node, default_model).model if preset else "",
         "position": {"x": node.position.x, "y": node.position.y},
+        "pinned": node.pinned_output is not None,
     }
 
 

@@ -115,6 +115,11 @@ const AgentNode = memo(function AgentNode({ id, data, selected, isConnectable })
       <div className="fd-node-head">
         <span className="material-icons fd-node-icon" aria-hidden="true">{data.icon}</span>
         <span className="fd-node-label" title={data.label}>{data.label}</span>
+        {data.pinned ? (
+          <span className="material-icons fd-node-pin" role="img" aria-label="Pinned output" title="Pinned output: runs use it instead of calling the model">
+            push_pin
+          </span>
+        ) : null}
       </div>
       <div className="fd-node-sub" title={sub}>{sub}</div>
       <div className="fd-node-status" title={status?.text || undefined} aria-live="polite">{status?.text || ""}</div>
