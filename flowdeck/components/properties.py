@@ -180,8 +180,16 @@ def _show_error(control: Any, message: str | None, line: _ErrorLine | None) -> N
 
 
 def _show_key_hint(column: ui.column, model: str, models: ModelChoices, on_keys: OnKeys) -> None:
-    """Under the Model box: the key a provider's model needs before it can run, and where to add it."""
+    """Under the Model box: what the embedded model is, or the key a provider's model needs and where to add it."""
     column.clear()
+    if model == "embedded":
+        with column, ui.row().classes("w-full items-start no-wrap gap-1 -mt-1").props("role=status"):
+            ui.icon("info").classes("text-gray-500 mt-px")
+            ui.label(
+                "The embedded model is a small demo model (SmolLM2, 135M) that runs offline: expect rough answers. "
+                "For real work pick a provider's model (add its key in ⋮ → API keys…) or an Ollama model."
+            ).classes("text-xs text-gray-500")
+        return
     missing = models.missing_key(model)
     if missing is None:
         return

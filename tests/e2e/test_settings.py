@@ -139,10 +139,13 @@ def test_the_model_box_holds_the_model_typed_or_picked(page: Page) -> None:
     page.keyboard.press("Enter")
     expect(model).to_have_value("embedded")
     expect(coder).to_contain_text("embedded")
+    demo = page.get_by_role("status").filter(has_text="small demo model")
+    expect(demo).to_contain_text("expect rough answers")  # said where the embedded model is chosen
     model.click()
     page.get_by_role("option", name="Default (scripted)").click()
     expect(model).to_have_value("")
     expect(coder).not_to_contain_text("embedded")
+    expect(demo).to_have_count(0)
 
     model.fill("Default (scripted)scripted")  # what typing after QSelect's label used to make, silently
     expect(page.get_by_text("“Default (scripted)scripted” is not a model name")).to_be_visible()
