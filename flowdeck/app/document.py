@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from flowdeck.app.workflow_settings import Applied, SettingsDraft, apply
 from flowdeck.engine.agents import PRESETS, display_name
 from flowdeck.engine.workflow import AgentConfig, Edge, Node, Position, Workflow
 from flowdeck.errors import EditRefused
@@ -33,7 +34,7 @@ class Document:
     """A workflow plus its edit history. Every change returns the new workflow; nothing is half-applied."""
 
     workflow: Workflow
-    default_model: str = "embedded"
+    app_model: str = "embedded"  # for agents that name no model, unless the workflow names its own
     _undo: list[Workflow] = field(default_factory=list)
     _redo: list[Workflow] = field(default_factory=list)
     saved: Workflow | None = None
@@ -43,6 +44,11 @@ class Document:
     def __post_init__(self) -> None:
         if self.saved is None and self.opened is None:
             self.opened = self.workflow
+
+    @property
+    def default_model(self) -> str:
+        """The model of agents that name none: the workflow's default, else the app's."""
+        return self.workflow.default_model or self.app_model
 
     @property
     def dirty(self) -> bool:
@@ -217,6 +223,12 @@ class Document:
         if len(name) > 200:
             raise EditRefused("the name is longer than 200 characters")
         self._commit(self.workflow.model_copy(update={"name": name}), ("name",))
+
+    def apply_settings(self, draft: SettingsDraft) -> Applied:
+        """The Workflow settings dialog's changes, as one undo step; EditRefused naming the first bad field."""
+        workflow, applied = apply(self.workflow, draft)
+        self._commit(workflow)
+        return applied
 
     # -- helpers ----------------------------------------------------------------------------------------
 

@@ -47,7 +47,7 @@ class Editor:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.doc = Document(workflow=load_template(FIRST_TEMPLATE), default_model=services.settings.default_model)
+        self.doc = Document(workflow=load_template(FIRST_TEMPLATE), app_model=services.settings.default_model)
         self.workflow_id: str | None = None
         self.selected: str | None = None
         self.selection: list[str] = []
@@ -289,7 +289,7 @@ class Editor:
         before = self.doc.workflow
         if not step():
             return
-        self.canvas.patch(*payload.patches_between(before, self.doc.workflow, self.doc.default_model))
+        self.canvas.patch(*payload.patches_between(before, self.doc.workflow, self.doc.app_model))
         self.bar.name.set_value(self.doc.workflow.name)
         if self.selected not in {n.id for n in self.doc.workflow.nodes}:
             self.selected = None
