@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from flowdeck.app.workflow_settings import Applied, SettingsDraft, apply
 from flowdeck.engine.agents import PRESETS, display_name
-from flowdeck.engine.workflow import AgentConfig, Edge, Node, Position, Workflow
+from flowdeck.engine.workflow import FORMAT_VERSION, AgentConfig, Edge, Node, Position, Workflow, WorkflowInput
 from flowdeck.errors import EditRefused
 
 HISTORY_LIMIT = 200
@@ -253,6 +253,16 @@ class Document:
             candidate = f"{base}:{index}"
             index += 1
         return candidate
+
+
+def blank_workflow(taken: set[str]) -> Workflow:
+    """A new, empty workflow named apart from `taken` (runs are listed by workflow name). It has one input, a
+    task, as every agent's default prompt starts with the inputs: an agent dropped on it has something to do."""
+    return Workflow(
+        format=FORMAT_VERSION,
+        name=_unique("Untitled workflow", taken, " ", 2),
+        inputs=[WorkflowInput(name="task", label="Task", description="What the agents should do.")],
+    )
 
 
 def _unique(base: str, taken: set[str], sep: str, start: int) -> str:

@@ -10,12 +10,13 @@ from nicegui import background_tasks, ui
 
 from flowdeck.app.account import can_edit
 from flowdeck.app.dialogs import ask_unsaved, import_dialog, open_dialog, templates_gallery
-from flowdeck.app.document import Document
+from flowdeck.app.document import Document, blank_workflow
 from flowdeck.app.draft import read_draft, saved_since, write_draft
 from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.app.live import LiveRun
 from flowdeck.app.model_options import ModelChoices, model_choices
 from flowdeck.app.run_view import RunView, run_panel
+from flowdeck.app.settings_dialog import workflow_settings
 from flowdeck.app.theme import page_theme, remember
 from flowdeck.app.toolbar import toolbar
 from flowdeck.components.canvas import FlowCanvas, payload
@@ -287,13 +288,26 @@ class Editor:
 
     def _restore(self, step: Any) -> None:
         before = self.doc.workflow
-        if not step():
-            return
+        if step():
+            self.changed_since(before)
+
+    def changed_since(self, before: Workflow) -> None:
+        """Bring the canvas, the name and the panel up to the document after a change of more than one agent."""
         self.canvas.patch(*payload.patches_between(before, self.doc.workflow, self.doc.app_model))
         self.bar.name.set_value(self.doc.workflow.name)
         if self.selected not in {n.id for n in self.doc.workflow.nodes}:
             self.selected = None
         self._refresh()
+
+    def settings(self) -> None:
+        workflow_settings(self)
+
+    async def new_workflow(self) -> None:
+        """A blank workflow, after asking about unsaved changes as opening another does."""
+        saved = await asyncio.to_thread(self.services.workflows.list)
+        blank = blank_workflow({item.name for item in saved} | {self.doc.workflow.name})
+        if await self._may_replace(blank.name):
+            self._show(blank, workflow_id=None, saved=False)
 
     async def gallery(self) -> None:
         await templates_gallery(self.services.workflows, self._open)
