@@ -169,7 +169,7 @@ class Editor:
         self._refresh(panel=False)  # the cursor stays in the field it was in
 
     def run(self) -> None:
-        self.live.ask(self.doc.workflow)
+        self.live.ask(self.doc.workflow, self.models.suggestions)
 
     def _run_changed(self) -> None:
         running = self.live.running
