@@ -16,13 +16,13 @@ from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.app.live import LiveRun
 from flowdeck.app.model_options import ModelChoices, model_choices
 from flowdeck.app.run_view import RunView, run_panel
-from flowdeck.app.settings_dialog import workflow_settings
+from flowdeck.app.shortcut_list import shortcut_list
 from flowdeck.app.theme import page_theme, remember
 from flowdeck.app.toolbar import toolbar
 from flowdeck.components.canvas import FlowCanvas, payload
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
-from flowdeck.components.shortcuts import Shortcuts
+from flowdeck.components.shortcuts import SHORTCUT_COMMANDS, Shortcuts
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import EditRefused, FlowdeckError
 from flowdeck.services import Services
@@ -95,7 +95,7 @@ class Editor:
         self.canvas.on_intent("selection_change", self._selection)
         self.live = LiveRun(self.services.runner, self._run_panel, self._run_changed, lambda: self.doc.workflow)
         self._run_changed()
-        Shortcuts(save=self.save, run=self.run, undo=self.undo, redo=self.redo, copy=self.copy, paste=self.paste)
+        Shortcuts(**{command: getattr(self, command) for command in SHORTCUT_COMMANDS})  # each the method so named
         self._refresh()
         ui.timer(DRAFT_SECONDS, self._write_draft)
         # A run of this workflow still going (the page was reloaded, or opened in a second browser): shown in the
@@ -299,8 +299,9 @@ class Editor:
             self.selected = None
         self._refresh()
 
-    def settings(self) -> None:
-        workflow_settings(self)
+    def shortcuts(self) -> None:
+        with self.host:
+            shortcut_list()
 
     async def new_workflow(self) -> None:
         """A blank workflow, after asking about unsaved changes as opening another does."""

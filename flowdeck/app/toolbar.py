@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from nicegui import ui
 
 from flowdeck.app.account import account_controls
+from flowdeck.app.settings_dialog import workflow_settings
 from flowdeck.components.canvas import payload
 
 if TYPE_CHECKING:
@@ -50,9 +51,9 @@ def toolbar(editor: Editor, dark: Any) -> Toolbar:
         )
         name.on_value_change(lambda e: editor.rename(e.value or ""))
         name.on("blur", editor.name_left)
-        ui.button(icon="tune", on_click=editor.settings).props(f'{white} aria-label="Workflow settings"').tooltip(
-            "Workflow settings: name, description, inputs, default model"
-        )
+        ui.button(icon="tune", on_click=lambda: workflow_settings(editor)).props(
+            f'{white} aria-label="Workflow settings"'
+        ).tooltip("Workflow settings: name, description, inputs, default model")
         save_state = ui.label().classes("text-sm ml-2 whitespace-nowrap")
         ui.space()
         run_button = ui.button("Run", icon="play_arrow", on_click=editor.run).props("dense color=positive")
@@ -64,7 +65,7 @@ def toolbar(editor: Editor, dark: Any) -> Toolbar:
         ui.button("Save", icon="save", on_click=editor.save).props(white)
         with ui.button(icon="more_vert").props(f'{white} aria-label="More workflow actions"'), ui.menu():
             ui.menu_item("New workflow", editor.new_workflow).props("role=menuitem")
-            ui.menu_item("Workflow settings…", editor.settings).props("role=menuitem")
+            ui.menu_item("Workflow settings…", lambda: workflow_settings(editor)).props("role=menuitem")
             ui.menu_item("Import from file…", editor.import_file).props("role=menuitem")
             ui.menu_item("Export to file", editor.export).props("role=menuitem")
             ui.menu_item("Save as template", editor.save_as_template).props("role=menuitem")
@@ -79,6 +80,9 @@ def toolbar(editor: Editor, dark: Any) -> Toolbar:
         )
         ui.button(icon="dark_mode", on_click=lambda: editor.toggle_theme(dark)).props(
             f'{white} aria-label="Toggle dark theme"'
+        )
+        ui.button(icon="keyboard", on_click=editor.shortcuts).props(f'{white} aria-label="Keyboard shortcuts"').tooltip(
+            "Keyboard shortcuts (?)"
         )
         account_controls()
     return Toolbar(name=name, save_state=save_state, run_button=run_button)
