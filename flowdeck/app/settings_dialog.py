@@ -74,6 +74,8 @@ def settings_dialog(
                 on_apply(form.draft)
                 dialog.close()
 
+        form.submit = apply
+
         with ui.row().classes("w-full justify-end gap-1"):
             ui.button("Cancel", on_click=dialog.close).props("flat")
             ui.button("Apply", on_click=apply).props("color=primary")
@@ -91,6 +93,7 @@ class _Form:
         self.controls: dict[str, Any] = {}
         self.row_errors: dict[str, ui.label] = {}  # "inputs.2" -> the line saying what is wrong in that row
         self.touched: set[str] = set()
+        self.submit: Callable[[], None] = lambda: None  # Apply
         self.rows: ui.column
         self.notes: ui.column
 
@@ -108,6 +111,8 @@ class _Form:
             self.check()
 
         control.on_value_change(lambda e: changed(e.value))
+        if type(control) is ui.input:  # one line of text: Enter applies, as in a form (not the Model box's Enter)
+            control.on("keydown.enter", lambda: self.submit())
         return control
 
     def check(self, *, everything: bool = False) -> bool:
