@@ -187,12 +187,16 @@ class _Form:
             for control in (default, description):
                 control.classes("w-full")
 
+        for button in (up, down, remove):
+            button.props("flat dense round")
+
         def named(value: str) -> None:
-            """The buttons say which input they act on, by the name as typed."""
-            shown = _attr(value or "new input")
-            label.props(f'placeholder="{_attr(value)}"')
+            """The buttons say which input they act on, by the name as typed (set as values: never parsed)."""
+            label.props["placeholder"] = value
+            label.update()
             for button, text in ((up, "Move input {} up"), (down, "Move input {} down"), (remove, "Remove input {}")):
-                button.props(f'flat dense round aria-label="{text.format(shown)}"')
+                button.props["aria-label"] = text.format(value or "new input")
+                button.update()
 
         named(item.name)
         name.on_value_change(lambda e: named(e.value or ""))
@@ -260,7 +264,3 @@ def _removed(key: str, index: int) -> str:
 
 def _names(agents: tuple[str, ...]) -> str:
     return agents[0] if len(agents) == 1 else ", ".join(agents[:-1]) + " and " + agents[-1]
-
-
-def _attr(text: str) -> str:
-    return text.replace('"', "'")
