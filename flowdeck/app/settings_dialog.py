@@ -1,6 +1,6 @@
-"""Workflow settings (the header's gear, or ⋮ → Workflow settings…): name, description, default model and inputs,
-applied together as one undo step. Each field's problem is said under it as it is typed; Apply goes ahead only
-when there is none."""
+"""Workflow settings (the button beside the workflow's name, or ⋮ → Workflow settings…): name, description,
+default model and inputs, applied together as one undo step. Each field's problem is said under it as it is typed;
+Apply goes ahead only when there is none."""
 
 from __future__ import annotations
 

@@ -147,6 +147,8 @@ def apply(workflow: Workflow, draft: SettingsDraft) -> tuple[Workflow, Applied]:
 def readers(workflow: Workflow, names: set[str]) -> dict[str, tuple[str, ...]]:
     """For each of these input names that a prompt template reads, the agents whose templates read it."""
     found: dict[str, list[str]] = {}
+    if not names:
+        return {}  # asked as each key is typed: no template parsed for nothing
     for node in workflow.nodes:
         if node.config.prompt_template:
             for name in sorted(check_template(node.config.prompt_template).inputs & names):
