@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from flowdeck.app.document import Document
+from flowdeck.app.document import Document, blank_workflow
 from flowdeck.app.workflow_settings import InputDraft, SettingsDraft, problems
 from flowdeck.components.canvas.payload import patches_between
 from flowdeck.engine.dag import build
@@ -190,3 +190,8 @@ def test_the_workflows_default_model_is_shown_on_the_agents_that_name_none(doc: 
     assert updated == {"researcher": "gpt-4o-mini", "reviewer": "gpt-4o-mini"}
     doc.undo()
     assert doc.default_model == "scripted"
+
+
+def test_a_blank_workflow_has_a_free_name_a_task_and_no_agents() -> None:
+    blank = blank_workflow({"Untitled workflow", "Untitled workflow 2"})
+    assert (blank.name, [i.name for i in blank.inputs], blank.nodes) == ("Untitled workflow 3", ["task"], [])
