@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
+from flowdeck.engine.agents import models_of
 from flowdeck.engine.events import Event, NodeFinished, NodeRetrying, NodeStarted, Token, Usage
 from flowdeck.engine.llm_types import Completion, ModelRequest
 from flowdeck.engine.run import Run, drain
 from flowdeck.engine.state import fold
-from flowdeck.engine.workflow import Workflow
+from flowdeck.engine.workflow import AgentConfig, Workflow
 from flowdeck.errors import WorkflowError
 from flowdeck.models.scripted import ScriptedCaller
 from tests.conftest import make_workflow
@@ -186,6 +187,25 @@ async def test_cached_outputs_are_reused_and_marked(chain: Workflow) -> None:
 async def test_model_override_applies_to_every_agent(chain: Workflow) -> None:
     events = await drain(run_of(chain, model="embedded", model_override="scripted/chunks=2"))
     assert {e.model for e in events if isinstance(e, NodeStarted)} == {"scripted/chunks=2"}
+
+
+async def test_the_workflows_default_model_beats_the_apps_and_the_override_beats_both(chain: Workflow) -> None:
+    own = chain.model_copy(update={"default_model": "scripted/chunks=3"})
+    researcher = own.nodes[0].model_copy(update={"config": AgentConfig(model="scripted")})
+    pinned = own.model_copy(update={"nodes": [researcher, *own.nodes[1:]]})
+
+    def models(events: list[Event]) -> dict[str, str]:
+        return {e.node_id: e.model for e in events if isinstance(e, NodeStarted)}
+
+    assert models(await drain(run_of(pinned, model="embedded"))) == {
+        "r": "scripted",  # an agent's own model first
+        "c": "scripted/chunks=3",
+        "v": "scripted/chunks=3",
+    }
+    assert set(models(await drain(run_of(pinned, model="embedded", model_override="scripted/chunks=2"))).values()) == {
+        "scripted/chunks=2"
+    }
+    assert models_of(own, "embedded") == {"scripted/chunks=3"}
 
 
 def test_unknown_and_missing_inputs_are_setup_errors() -> None:

@@ -37,6 +37,16 @@ def test_saved_file_is_small_with_fixed_key_order() -> None:
     assert len(text) < 2_000
 
 
+def test_a_default_model_is_optional_and_saved_after_the_description() -> None:
+    old = load_template("research-code-review")
+    assert old.default_model is None and "default_model" not in old.to_json()  # files without it load as before
+    own = old.model_copy(update={"default_model": "gpt-4o-mini"})
+    text = own.to_json()
+    assert list(json.loads(text))[:4] == ["format", "name", "description", "default_model"]
+    assert parse_workflow(text) == own
+    assert problems_of(MINIMAL | {"default_model": ""})[0].startswith("default_model:")
+
+
 def test_malformed_json_names_line_and_column() -> None:
     [problem] = problems_of('{"format": 1,\n "name": }')
     assert "line 2" in problem and "not valid JSON" in problem

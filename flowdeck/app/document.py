@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from flowdeck.app.workflow_settings import Applied, SettingsDraft, apply
 from flowdeck.engine.agents import PRESETS, display_name
-from flowdeck.engine.workflow import AgentConfig, Edge, Node, Position, Workflow
+from flowdeck.engine.workflow import FORMAT_VERSION, AgentConfig, Edge, Node, Position, Workflow, WorkflowInput
 from flowdeck.errors import EditRefused
 
 HISTORY_LIMIT = 200
@@ -34,7 +35,7 @@ class Document:
     """A workflow plus its edit history. Every change returns the new workflow; nothing is half-applied."""
 
     workflow: Workflow
-    default_model: str = "embedded"
+    app_model: str = "embedded"  # for agents that name no model, unless the workflow names its own
     _undo: list[Workflow] = field(default_factory=list)
     _redo: list[Workflow] = field(default_factory=list)
     saved: Workflow | None = None
@@ -44,6 +45,11 @@ class Document:
     def __post_init__(self) -> None:
         if self.saved is None and self.opened is None:
             self.opened = self.workflow
+
+    @property
+    def default_model(self) -> str:
+        """The model of agents that name none: the workflow's default, else the app's."""
+        return self.workflow.default_model or self.app_model
 
     @property
     def dirty(self) -> bool:
@@ -230,6 +236,12 @@ class Document:
             raise EditRefused("the name is longer than 200 characters")
         self._commit(self.workflow.model_copy(update={"name": name}), ("name",))
 
+    def apply_settings(self, draft: SettingsDraft) -> Applied:
+        """The Workflow settings dialog's changes, as one undo step; EditRefused naming the first bad field."""
+        workflow, applied = apply(self.workflow, draft)
+        self._commit(workflow)
+        return applied
+
     # -- helpers ----------------------------------------------------------------------------------------
 
     def _name(self, node_id: str) -> str:
@@ -253,6 +265,16 @@ class Document:
             candidate = f"{base}:{index}"
             index += 1
         return candidate
+
+
+def blank_workflow(taken: set[str]) -> Workflow:
+    """A new, empty workflow named apart from `taken` (runs are listed by workflow name). It has one input, a
+    task, as every agent's default prompt starts with the inputs: an agent dropped on it has something to do."""
+    return Workflow(
+        format=FORMAT_VERSION,
+        name=_unique("Untitled workflow", taken, " ", 2),
+        inputs=[WorkflowInput(name="task", label="Task", description="What the agents should do.")],
+    )
 
 
 def _unique(base: str, taken: set[str], sep: str, start: int) -> str:

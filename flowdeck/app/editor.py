@@ -12,19 +12,20 @@ from nicegui import background_tasks, ui
 from flowdeck.app import landmarks
 from flowdeck.app.account import can_edit
 from flowdeck.app.dialogs import ask_unsaved, import_dialog, open_dialog, templates_gallery
-from flowdeck.app.document import Document
+from flowdeck.app.document import Document, blank_workflow
 from flowdeck.app.draft import read_draft, saved_since, write_draft
 from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.app.live import LiveRun
 from flowdeck.app.model_options import ModelChoices, model_choices
 from flowdeck.app.pin_dialog import pin_output
 from flowdeck.app.run_view import RunView, run_panel
+from flowdeck.app.shortcut_list import shortcut_list
 from flowdeck.app.theme import page_theme, remember
 from flowdeck.app.toolbar import toolbar
 from flowdeck.components.canvas import FlowCanvas, payload
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
-from flowdeck.components.shortcuts import Shortcuts
+from flowdeck.components.shortcuts import SHORTCUT_COMMANDS, Shortcuts
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import EditRefused, FlowdeckError
 from flowdeck.services import Services
@@ -50,7 +51,7 @@ class Editor:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.doc = Document(workflow=load_template(FIRST_TEMPLATE), default_model=services.settings.default_model)
+        self.doc = Document(workflow=load_template(FIRST_TEMPLATE), app_model=services.settings.default_model)
         self.workflow_id: str | None = None
         self.selected: str | None = None
         self.selection: list[str] = []
@@ -99,7 +100,7 @@ class Editor:
         pin = partial(pin_output, self)
         self.live = LiveRun(self.services.runner, self._run_panel, self._run_changed, lambda: self.doc.workflow, pin)
         self._run_changed()
-        Shortcuts(save=self.save, run=self.run, undo=self.undo, redo=self.redo, copy=self.copy, paste=self.paste)
+        Shortcuts(**{command: getattr(self, command) for command in SHORTCUT_COMMANDS})  # each the method so named
         self._refresh()
         ui.timer(DRAFT_SECONDS, self._write_draft)
         # A run of this workflow still going (the page was reloaded, or opened in a second browser): shown in the
@@ -173,7 +174,7 @@ class Editor:
         self._refresh(panel=False)  # the cursor stays in the field it was in
 
     def run(self) -> None:
-        self.live.ask(self.doc.workflow)
+        self.live.ask(self.doc.workflow, self.models.suggestions)
 
     def _run_changed(self) -> None:
         running = self.live.running
@@ -292,13 +293,27 @@ class Editor:
 
     def _restore(self, step: Any) -> None:
         before = self.doc.workflow
-        if not step():
-            return
-        self.canvas.patch(*payload.patches_between(before, self.doc.workflow, self.doc.default_model))
+        if step():
+            self.changed_since(before)
+
+    def changed_since(self, before: Workflow) -> None:
+        """Bring the canvas, the name and the panel up to the document after a change of more than one agent."""
+        self.canvas.patch(*payload.patches_between(before, self.doc.workflow, self.doc.app_model))
         self.bar.name.set_value(self.doc.workflow.name)
         if self.selected not in {n.id for n in self.doc.workflow.nodes}:
             self.selected = None
         self._refresh()
+
+    def shortcuts(self) -> None:
+        with self.host:
+            shortcut_list()
+
+    async def new_workflow(self) -> None:
+        """A blank workflow, after asking about unsaved changes as opening another does."""
+        saved = await asyncio.to_thread(self.services.workflows.list)
+        blank = blank_workflow({item.name for item in saved} | {self.doc.workflow.name})
+        if await self._may_replace(blank.name):
+            self._show(blank, workflow_id=None, saved=False)
 
     async def gallery(self) -> None:
         await templates_gallery(self.services.workflows, self._open)

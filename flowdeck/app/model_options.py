@@ -19,12 +19,15 @@ _found: dict[str, tuple[float, list[str]]] = {}  # base URL -> (when asked, the 
 _asking: dict[str, asyncio.Task[list[str]]] = {}
 
 
-async def model_options(settings: Settings, saved_keys: Iterable[str] = ()) -> dict[str, str]:
-    """Model string -> what the combobox shows. `saved_keys`: provider key variables saved in the app."""
+async def model_options(
+    settings: Settings, saved_keys: Iterable[str] = (), ollama_base: str | None = None
+) -> dict[str, str]:
+    """Model string -> what the combobox shows. `saved_keys`: provider key variables saved in the app;
+    `ollama_base`: Ollama's address saved in the app (the environment's, or the default, otherwise)."""
     options = {"embedded": "Embedded demo model (offline)", "scripted": "Scripted test model (no LLM)"}
     for model in suggested_models(settings.env_keys | set(saved_keys)):
         options.setdefault(model, model)
-    for name in await ollama_models(settings.ollama_base):
+    for name in await ollama_models(ollama_base or settings.ollama_base):
         options.setdefault(f"ollama_chat/{name}", f"ollama_chat/{name} (Ollama)")
     return options
 
@@ -35,6 +38,7 @@ class ModelChoices:
 
     suggestions: dict[str, str]
     saved_keys: frozenset[str] = frozenset()
+    saved_bases: frozenset[str] = frozenset()  # server address variables saved in the app (OPENAI_API_BASE)
 
     def missing_key(self, model: str) -> Provider | None:
         """The provider whose key `model` needs and does not have (neither saved nor in the environment).
@@ -47,7 +51,9 @@ class ModelChoices:
             return None
         for item in PROVIDERS:
             if provider in item.providers:
-                own_server = any(environment_has(f"{provider.upper()}_{name}") for name in ("API_BASE", "BASE_URL"))
+                own_server = f"{provider.upper()}_API_BASE" in self.saved_bases or any(
+                    environment_has(f"{provider.upper()}_{name}") for name in ("API_BASE", "BASE_URL")
+                )
                 if own_server or environment_has(item.variable) or item.variable in self.saved_keys:
                     return None
                 return item
@@ -57,7 +63,9 @@ class ModelChoices:
 async def model_choices(settings: Settings, keys: ProviderKeys) -> ModelChoices:
     """The Model box's suggestions and the saved keys, as they are now (after a key is saved, ask again)."""
     saved = frozenset(await asyncio.to_thread(keys.masked))
-    return ModelChoices(await model_options(settings, saved), saved)
+    bases = await asyncio.to_thread(keys.bases)
+    ollama = None if environment_has("OLLAMA_API_BASE") else bases.get("OLLAMA_API_BASE")
+    return ModelChoices(await model_options(settings, saved, ollama), saved, frozenset(bases))
 
 
 # Model names litellm places with a provider without a "provider/" prefix (the ones people type).

@@ -227,7 +227,7 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
         ui.label(f"Run {run_id} has no recorded events.").classes("p-4 text-negative")
         return None
     workflow = parse_workflow(first.workflow, source=f"the workflow of run {summary.id}")
-    model = first.model or services.settings.default_model
+    model = first.model or workflow.default_model or services.settings.default_model
     with ui.row().classes("w-full items-center gap-3 px-4 py-2 no-wrap"):
         ui.label(f"{workflow.name}").classes("text-base font-semibold")
         ui.label(f"run {summary.id} · read-only").classes("text-sm text-gray-500")

@@ -9,6 +9,7 @@ from nicegui import ui
 
 from flowdeck.app import landmarks
 from flowdeck.app.account import account_controls
+from flowdeck.app.settings_dialog import workflow_settings
 from flowdeck.components.canvas import payload
 
 if TYPE_CHECKING:
@@ -51,15 +52,21 @@ def toolbar(editor: Editor, dark: Any) -> Toolbar:
         )
         name.on_value_change(lambda e: editor.rename(e.value or ""))
         name.on("blur", editor.name_left)
+        ui.button(icon="tune", on_click=lambda: workflow_settings(editor)).props(
+            f'{white} aria-label="Workflow settings"'
+        ).tooltip("Workflow settings: name, description, inputs, default model")
         save_state = ui.label().classes("text-sm ml-2 whitespace-nowrap")
         ui.space()
         run_button = ui.button("Run", icon="play_arrow", on_click=editor.run).props("dense color=positive")
         run_button.tooltip("Run (Ctrl+Enter)")
         ui.button("Runs", icon="history", on_click=editor.go_to_runs).props(white)
+        ui.button("New", icon="add", on_click=editor.new_workflow).props(white).tooltip("New blank workflow")
         ui.button("Templates", icon="dashboard_customize", on_click=editor.gallery).props(white)
         ui.button("Open", icon="folder_open", on_click=editor.open_workflow).props(white)
         ui.button("Save", icon="save", on_click=editor.save).props(white)
         with ui.button(icon="more_vert").props(f'{white} aria-label="More workflow actions"'), ui.menu():
+            ui.menu_item("New workflow", editor.new_workflow).props("role=menuitem")
+            ui.menu_item("Workflow settings…", lambda: workflow_settings(editor)).props("role=menuitem")
             ui.menu_item("Import from file…", editor.import_file).props("role=menuitem")
             ui.menu_item("Export to file", editor.export).props("role=menuitem")
             ui.menu_item("Save as template", editor.save_as_template).props("role=menuitem")
@@ -74,6 +81,9 @@ def toolbar(editor: Editor, dark: Any) -> Toolbar:
         )
         ui.button(icon="dark_mode", on_click=lambda: editor.toggle_theme(dark)).props(
             f'{white} aria-label="Toggle dark theme"'
+        )
+        ui.button(icon="keyboard", on_click=editor.shortcuts).props(f'{white} aria-label="Keyboard shortcuts"').tooltip(
+            "Keyboard shortcuts (?)"
         )
         account_controls()
     return Toolbar(name=name, save_state=save_state, run_button=run_button)

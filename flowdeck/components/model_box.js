@@ -97,6 +97,9 @@ export default {
     field() {
       return this.$refs.qRef?.getNativeElement();
     },
+    focus() {
+      this.field()?.focus();
+    },
     grab(e) {
       // A click into the box selects what it holds, so that typing replaces it (as in a browser's address bar);
       // Tab selects it already. Done here, not after the click's caret placement: keys typed at once would race.

@@ -15,7 +15,9 @@ class Edited(Protocol):
     """What the panel reads of the workflow being edited (app.document.Document is one)."""
 
     workflow: Workflow
-    default_model: str
+
+    @property
+    def default_model(self) -> str: ...
 
 
 # Runs in the browser: the text goes in at the cursor as if typed (the field's own Ctrl+Z takes it out again, and

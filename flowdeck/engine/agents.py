@@ -99,8 +99,9 @@ def resolve(node: Node, default_model: str, override: str | None = None) -> Reso
 
 
 def models_of(workflow: Workflow, default_model: str, override: str | None = None) -> set[str]:
-    """The models a workflow's agents would call."""
-    return {override or node.config.model or default_model for node in workflow.nodes if node.type in PRESETS}
+    """The models a workflow's agents would call; `default_model` (the app's) yields to the workflow's own."""
+    default = workflow.default_model or default_model
+    return {override or node.config.model or default for node in workflow.nodes if node.type in PRESETS}
 
 
 def display_name(node: Node) -> str:

@@ -38,11 +38,13 @@ class Dag:
     _agents: dict[tuple[str, str | None], dict[str, ResolvedAgent]] = field(default_factory=dict, compare=False)
 
     def agents(self, default_model: str, override: str | None) -> dict[str, ResolvedAgent]:
-        """Each node's effective settings for runs with this default model and override (worked out once)."""
+        """Each node's effective settings for runs with this default model and override (worked out once). The
+        workflow's own default model, if it names one, beats `default_model` (the app's)."""
         key = (default_model, override)
         found = self._agents.get(key)
         if found is None:
-            found = self._agents[key] = {n.id: resolve(n, default_model, override) for n in self.workflow.nodes}
+            default = self.workflow.default_model or default_model
+            found = self._agents[key] = {n.id: resolve(n, default, override) for n in self.workflow.nodes}
         return found
 
     def descendants(self, node_id: str) -> set[str]:

@@ -23,6 +23,7 @@ Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 EdgeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:>\-]{1,160}$")]
 ShortText = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
+ModelName = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class _Strict(BaseModel):
@@ -47,7 +48,7 @@ class Position(_Strict):
 class AgentConfig(_Strict):
     """What an agent sends to its model. Unset values fall back to the agent type's preset."""
 
-    model: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    model: ModelName | None = None
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
     system_prompt: LongText | None = None
     prompt_template: LongText | None = None
@@ -84,6 +85,7 @@ class Workflow(_Strict):
     format: int
     name: ShortText
     description: Annotated[str, Field(max_length=5_000)] = ""
+    default_model: ModelName | None = None  # for agents that name none; None: the app's (FLOWDECK_MODEL)
     inputs: Annotated[list[WorkflowInput], Field(max_length=MAX_INPUTS)] = []
     nodes: Annotated[list[Node], Field(max_length=MAX_NODES)] = []
     edges: Annotated[list[Edge], Field(max_length=MAX_EDGES)] = []

@@ -123,8 +123,15 @@ def test_the_editor_fits_a_1280_by_720_window(browser: Browser, app_url: str) ->
         page.get_by_label("Name", exact=True).wait_for()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 1280, f"the page scrolls sideways ({width} px wide)"
-        toolbar = ["Run", "Runs", "Templates", "Open", "Save", "More workflow actions", "Undo", "Redo"]
-        toolbar += ["Arrange agents", "Show the whole workflow", "Toggle dark theme"]
+        toolbar = ["Workflow settings", "Run", "Runs", "New", "Templates", "Open", "Save", "More workflow actions"]
+        toolbar += [
+            "Undo",
+            "Redo",
+            "Arrange agents",
+            "Show the whole workflow",
+            "Toggle dark theme",
+            "Keyboard shortcuts",
+        ]
         for name in toolbar:
             _inside(page, page.get_by_role("button", name=name, exact=True), name)
         for label in ("Name", "Model", "System prompt", "Max tokens", "Timeout (s)", "Retries"):
