@@ -36,6 +36,10 @@ def test_settings_rename_an_input_into_its_prompts_add_and_reorder_inputs_and_un
     second.get_by_label("Default value").fill("beginners")
     second.get_by_role("button", name="Move input audience up").click()
     expect(dialog.get_by_role("group", name="Input 1").get_by_label("Input name")).to_have_value("audience")
+    dialog.get_by_role("button", name="Move input audience down").click()
+    expect(dialog.get_by_role("group", name="Input 2").get_by_label("Input name")).to_have_value("audience")
+    dialog.get_by_role("button", name="Move input audience up").click()
+    expect(dialog.get_by_role("group", name="Input 1").get_by_label("Input name")).to_have_value("audience")
     dialog.get_by_role("button", name="Apply").click()
 
     expect(dialog).to_be_hidden()
