@@ -252,3 +252,25 @@ def test_a_second_connection_and_a_self_connection_are_refused_with_the_reason(p
     page.get_by_label("output of Coder").drag_to(page.get_by_label("input of Coder"))
     expect(page.get_by_text("an agent cannot be connected to itself")).to_be_visible()
     expect(page.get_by_label("Coder to Coder")).to_have_count(0)
+
+
+def test_an_agent_moved_with_the_arrow_keys_is_saved_and_undone_like_a_drag(page: Page) -> None:
+    coder, reviewer = node(page, "Coder", "Coder"), node(page, "Reviewer", "Reviewer")
+    steady_box(coder)
+    coder.click()
+    for _ in range(8):
+        page.keyboard.press("ArrowDown")
+    expect(page.get_by_text("Unsaved changes")).to_be_visible()  # the move reached the workflow
+    page.keyboard.press("Control+z")  # one undo step for the whole move
+    expect(page.get_by_text("Unsaved changes")).to_be_hidden()
+    page.keyboard.press("Control+Shift+z")
+    expect(page.get_by_text("Unsaved changes")).to_be_visible()
+    page.keyboard.press("Control+s")
+    expect(page.get_by_text("Saved “Research, code, review”")).to_be_visible()
+    page.reload()
+    page.get_by_role("application", name="Workflow canvas").wait_for()
+    coder, reviewer = node(page, "Coder", "Coder"), node(page, "Reviewer", "Reviewer")
+    steady_box(coder)
+    moved, other = coder.bounding_box(), reviewer.bounding_box()
+    assert moved is not None and other is not None
+    assert moved["y"] - other["y"] > 20, (moved, other)

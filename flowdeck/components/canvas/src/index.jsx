@@ -225,15 +225,37 @@ function Canvas({ initial, element, emit, register, store, markers }) {
     });
   }, [register, store, flow, emit, fit]);
 
-  const onNodesChange = useCallback((changes) => {
-    // Removals come from Python (after it checks them); everything else is local view state.
-    setNodes((ns) => applyNodeChanges(changes.filter((c) => c.type !== "remove"), ns));
+  const dragging = useRef(false);
+  const keyMoves = useRef(new Map()); // agents moved with the arrow keys, not yet reported
+  const keyTimer = useRef(0);
+  const onNodesChange = useCallback(
+    (changes) => {
+      // Removals come from Python (after it checks them); everything else is local view state, except moves made
+      // with the arrow keys: React Flow reports no drag stop for them, so they go to Python once the keys rest.
+      setNodes((ns) => applyNodeChanges(changes.filter((c) => c.type !== "remove"), ns));
+      if (readonly || dragging.current) return;
+      for (const c of changes) {
+        if (c.type === "position" && c.position && !c.dragging) keyMoves.current.set(c.id, c.position);
+      }
+      if (!keyMoves.current.size) return;
+      window.clearTimeout(keyTimer.current);
+      keyTimer.current = window.setTimeout(() => {
+        const moved = [...keyMoves.current].map(([id, p]) => ({ id, x: p.x, y: p.y }));
+        keyMoves.current.clear();
+        emit("nodes_moved", { nodes: moved });
+      }, 300);
+    },
+    [readonly, emit],
+  );
+  const onNodeDragStart = useCallback(() => {
+    dragging.current = true;
   }, []);
   const onEdgesChange = useCallback((changes) => {
     setEdges((es) => applyEdgeChanges(changes.filter((c) => c.type !== "remove"), es));
   }, []);
   const onNodeDragStop = useCallback(
     (_event, _node, dragged) => {
+      dragging.current = false;
       emit("nodes_moved", { nodes: dragged.map((n) => ({ id: n.id, x: n.position.x, y: n.position.y })) });
     },
     [emit],
@@ -281,6 +303,7 @@ function Canvas({ initial, element, emit, register, store, markers }) {
       nodesConnectable={!readonly}
       onNodesChange={onNodesChange}
       onEdgesChange={onEdgesChange}
+      onNodeDragStart={onNodeDragStart}
       onNodeDragStop={onNodeDragStop}
       onConnect={onConnect}
       onDelete={readonly ? undefined : onDelete}
