@@ -91,7 +91,7 @@ def properties(doc: Edited, node_id: str | None, models: ModelChoices, on_edit: 
             .classes("grow")
         )
         number = (
-            ui.number(value=effective.temperature, step=0.05, format="%.2f", placeholder=f"{preset.temperature:.2f}")
+            _TypedNumber(value=effective.temperature, step=0.05, format="%.2f", placeholder=f"{preset.temperature:.2f}")
             .props(
                 'dense outlined hide-bottom-space no-error-icon aria-label="Temperature"'
             )  # the heading is its visible label
@@ -137,9 +137,9 @@ def properties(doc: Edited, node_id: str | None, models: ModelChoices, on_edit: 
     reference_chips(doc, node_id, template)
 
     with ui.row().classes("w-full no-wrap gap-2 items-start"):
-        max_tokens = ui.number("Max tokens", value=config.max_tokens, step=1)
-        timeout = ui.number("Timeout (s)", value=config.timeout)
-        retries = ui.number("Retries", value=config.retries, step=1)
+        max_tokens = _TypedNumber("Max tokens", value=config.max_tokens, step=1)
+        timeout = _TypedNumber("Timeout (s)", value=config.timeout)
+        retries = _TypedNumber("Retries", value=config.retries, step=1)
     limits_error = _ErrorLine()
     for box in (max_tokens, timeout, retries):
         box.props("dense outlined hide-bottom-space no-error-icon").without_auto_validation()
@@ -158,7 +158,8 @@ class _ErrorLine:
         self.errors: dict[int, str] = {}
 
     def show(self, control: Any, message: str | None) -> None:
-        control.props["error"] = message is not None
+        if control.props.get("error", False) != (message is not None):
+            control.props["error"] = message is not None
         if message is None:
             self.errors.pop(control.id, None)
         else:
@@ -167,14 +168,39 @@ class _ErrorLine:
         self.label.set_visibility(bool(self.errors))
 
 
+class _TypedNumber(ui.number):
+    """A number box that, whenever it is sent to the browser again (its error shown or cleared), keeps the text being
+    typed ("0." stays "0.", not "0.00" or "0.0") as long as it means the value the server holds."""
+
+    _typed: Any = None
+
+    def _event_args_to_value(self, e: Any) -> float | None:
+        self._typed = e.args
+        return super()._event_args_to_value(e)
+
+    def _value_to_model_value(self, value: Any) -> Any:
+        typed = self._typed
+        if typed not in (None, "") and value is not None:
+            try:
+                if float(typed) == float(value):
+                    return typed
+            except (TypeError, ValueError):
+                pass
+        return super()._value_to_model_value(value)
+
+
 def _show_error(control: Any, message: str | None, line: _ErrorLine | None) -> None:
-    """The message under the control (Quasar's own error line), or on the line under its row."""
-    if message is None:
-        control.props.pop("aria-invalid", None)
-    else:
+    """The message under the control (Quasar's own error line), or on the line under its row.
+
+    The control's props change only when its state does: each change sends the control to the browser again, with
+    its value as the server holds it, which overwrote what was being typed ("0." became "0.00")."""
+    if message is None and "aria-invalid" in control.props:
+        del control.props["aria-invalid"]
+    elif message is not None and control.props.get("aria-invalid") != "true":
         control.props["aria-invalid"] = "true"
     if line is None:
-        control.error = message
+        if control.error != message:
+            control.error = message
     else:
         line.show(control, message)
 

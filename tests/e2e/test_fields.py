@@ -5,6 +5,7 @@ the Runs page), and a bad value is explained under its control in plain words.""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -209,3 +210,24 @@ def test_a_workflow_name_refused_as_typed_is_explained_and_put_back(page: Page) 
     expect(name).to_have_value("Research, code, review")
     expect(page.get_by_text("The workflow needs a name: it stays “Research, code, review”")).to_be_visible()
     expect(page.get_by_text("Not saved yet")).to_be_visible()  # nothing was changed
+
+
+def test_numbers_typed_key_by_key_are_kept_as_typed(page: Page) -> None:
+    node(page, "Coder", "Coder").click()
+    for name, typed, kept in (
+        ("Temperature", "0.77", "0.77"),
+        ("Timeout (s)", "12.5", "12.5"),
+        ("Max tokens", "256", "256"),
+    ):
+        box = page.get_by_role("spinbutton", name=name)
+        box.click()
+        page.keyboard.press("Control+a")
+        page.keyboard.type(typed, delay=120)  # as a person types: the server hears each key before the next
+        expect(box).to_have_value(kept)
+    page.keyboard.press("Control+s")
+    expect(page.get_by_text("Saved “Research, code, review”")).to_be_visible()
+    page.reload()
+    node(page, "Coder", "Coder").click()
+    expect(page.get_by_role("spinbutton", name="Temperature")).to_have_value(re.compile(r"^0\.770?$"))
+    expect(page.get_by_role("spinbutton", name="Timeout (s)")).to_have_value("12.5")
+    expect(page.get_by_role("spinbutton", name="Max tokens")).to_have_value("256")
