@@ -122,13 +122,13 @@ class LiveRun:
         if self.running:
             ui.notify("A run is already going; cancel it first", type="warning")
             return
-        with transient_dialog() as dialog, ui.card().classes("w-[36rem] max-w-full"):
+        with transient_dialog() as dialog, ui.card().classes("w-[36rem] max-w-full") as card:
             ui.label(f"Run “{workflow.name}”").classes("text-lg font-semibold")
             fields: dict[str, ui.textarea] = {}
-            for item in workflow.inputs:
+            for index, item in enumerate(workflow.inputs):
                 fields[item.name] = (
                     ui.textarea(item.label or item.name, value=item.default or "")
-                    .props("outlined autogrow")
+                    .props("outlined autogrow" + (" autofocus" if index == 0 else ""))
                     .classes("w-full")
                 )
                 if item.description:
@@ -160,9 +160,13 @@ class LiveRun:
                 inputs = {n: f.value or "" for n, f in fields.items()}
                 await self._launch(self.runner.start(workflow, inputs, model=chosen or None))
 
-            with ui.row():
+            with ui.row().classes("items-center"):
                 button = ui.button("Start run", icon="play_arrow", on_click=start).props("color=positive")
                 ui.button("Cancel", on_click=dialog.close).props("flat")
+                ui.label("or Ctrl+Enter").classes("text-xs text-gray-500")
+            # As in the editor: Ctrl+Enter (⌘+Enter on a Mac) runs, from any field of the form.
+            card.on("keydown.ctrl.enter", start)
+            card.on("keydown.meta.enter", start)
         dialog.open()
 
     async def rerun(self, node_id: str, *, only: bool, retry: bool = False) -> None:

@@ -50,3 +50,18 @@ def test_a_run_can_put_every_agent_on_one_model(page: Page) -> None:
     expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
     expect_ran_on(page, "Coder", "scripted/chunks=4")  # a new run: each agent's own model again
     expect_ran_on(page, "Reviewer", "scripted")
+
+
+def test_the_run_dialog_starts_from_the_keyboard(page: Page) -> None:
+    page.get_by_role("button", name="Run", exact=True).click()
+    task = page.get_by_role("dialog").get_by_label("Task")
+    expect(task).to_be_focused()  # the first input has the cursor: type at once
+    page.keyboard.press("Control+a")
+    page.keyboard.type("Reverse a linked list")
+    page.keyboard.press("Control+Enter")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+    page.get_by_label("Researcher (Researcher)", exact=True).click()
+    page.get_by_role("tab", name="Inspector").click()
+    expect(page.get_by_role("region", name="Run panel").get_by_text("Reverse a linked list").first).to_be_visible()
+    assert len(page.get_by_text(re.compile(r"^Succeeded: ")).all()) == 1  # one run, not two
