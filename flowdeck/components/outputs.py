@@ -10,7 +10,7 @@ from nicegui.element import Element
 
 from flowdeck.components.css import STATIC, shared_css
 from flowdeck.components.wire import send_packed
-from flowdeck.engine.state import NodeState, RunState
+from flowdeck.engine.state import Execution, NodeState, RunState
 
 _MARKDOWN_EXTRAS = ["fenced-code-blocks", "tables"]  # as ui.markdown; code blocks highlighted by pygments
 
@@ -94,7 +94,7 @@ class OutputsTab:
             if card is None:
                 card = self._cards[node_id] = _Card()
                 # Cards of agents that never started stay after those of agents that did (in the page, too).
-                self.view.queue("add", node_id, self._labels.get(node_id, node_id), ex.started_at is None)
+                self.view.queue("add", node_id, self._labels.get(node_id, node_id), _began(ex) is None)
             card.show(node_id, node, self.view)
         self.view.send()
 
@@ -149,6 +149,12 @@ def _started_at(state: RunState, node_id: str) -> tuple[bool, float]:
     """Started agents first, by when they started; then those that never did."""
     node = state.nodes.get(node_id)
     ex = node.latest if node else None
-    if ex is None or ex.started_at is None:
+    began = _began(ex) if ex is not None else None
+    if began is None:
         return True, 0.0
-    return False, ex.started_at
+    return False, began
+
+
+def _began(ex: Execution) -> float | None:
+    """When an agent's work began: its start, or for a reused or pinned output (no model call), its finish."""
+    return ex.started_at if ex.started_at is not None else ex.finished_at

@@ -72,6 +72,7 @@ class RunStarted(_EventBase, tag="run_started", frozen=True):
     reused: list[str] = msgspec.field(default_factory=list)
     model: str | None = None  # the model every agent was told to use (`--model`), if any
     labels: dict[str, str] = msgspec.field(default_factory=dict)  # node id -> the name shown; {} in older logs
+    pinned: list[str] = msgspec.field(default_factory=list)  # agents whose pinned output is used (among `reused`)
     scope: list[str] | None = None  # the agents a partial run executes (None: every agent it does not reuse)
     origin: RunOrigin | None = None  # the run a partial run continues
 

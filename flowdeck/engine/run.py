@@ -121,6 +121,7 @@ class Run:
             reused=[n for n in self.dag.order if self._mode[n] == "reuse"],
             model=self._override,
             labels=self.dag.labels,
+            pinned=[n for n in self.dag.order if n in self._pinned],
             scope=[n for n in self.dag.order if self._mode[n] == "run"] if self._partial else None,
             origin=self._origin,
         )

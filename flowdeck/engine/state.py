@@ -337,7 +337,8 @@ def run_label(event: RunStarted) -> str:
     Reviewer", "Only Coder" or "Resume of <run id>" ("Partial run" in logs that did not record which)."""
     origin = event.origin
     if origin is None:
-        return "Partial run" if event.reused or event.scope is not None else ""
+        pinned = set(event.pinned)  # a pin is part of the workflow: a run that uses one is still whole
+        return "Partial run" if any(n not in pinned for n in event.reused) or event.scope is not None else ""
     if origin.kind == "resume":
         return f"Resume of {origin.run_id}"
     agent = origin.node_label or origin.node_id

@@ -3,6 +3,8 @@ an edited output is pinned the same way, and Unpin calls the model again."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -28,6 +30,12 @@ def test_pin_edit_and_unpin_an_output(page: Page) -> None:
     start_run(page)
     expect(page.get_by_text("Succeeded: 2/2 agents · 1 reused")).to_be_visible(timeout=20_000)
     expect(node(page, "Researcher", "Researcher")).to_contain_text("pinned output")
+    expect(panel(page).get_by_text("Partial run")).to_have_count(0)  # a pin does not make a run partial
+    page.get_by_role("tab", name="Output").click()
+    cards = panel(page).get_by_role("region", name=re.compile("^Output of "))
+    expect(cards).to_have_count(3)  # the pinned agent's output is listed, first, as the data flows
+    expect(cards.first).to_have_accessible_name("Output of Researcher")
+    expect(cards.first).to_contain_text("pinned output")
 
     # Edit the pinned output: the Coder then receives the edited text.
     node(page, "Researcher", "Researcher").click()
