@@ -227,7 +227,7 @@ def _show_key_hint(column: ui.column, model: str, models: ModelChoices, on_keys:
                 "or set it in the environment."
             ).classes("text-xs text-amber-700")
             ui.button(f"Add {missing.label} key…", on_click=lambda: on_keys(missing.variable)).props(
-                "flat dense no-caps size=sm color=indigo padding='0 4px'"
+                "flat dense no-caps color=indigo padding='2px 6px'"
             )
 
 
