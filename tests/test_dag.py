@@ -57,7 +57,7 @@ def test_template_references_are_checked_against_inputs_and_upstream() -> None:
         [A, {"id": "b", "type": "coder", "config": {"prompt_template": template}}, C],
         [("e1", "a", "b")],
     )
-    assert "node b prompt template: reads inputs.topic, which the workflow does not declare" in text
+    assert "node b (Coder) prompt template: reads inputs.topic, which the workflow does not declare" in text
     assert "reads outputs.c, but node 'c' is not upstream of this agent" in text
     assert "reads outputs.ghost, but node 'ghost' does not exist" in text
     assert "outputs.a" not in text
@@ -77,7 +77,7 @@ def test_template_references_are_checked_against_inputs_and_upstream() -> None:
 )
 def test_template_injection_is_refused_before_anything_runs(payload: str) -> None:
     text = problems([{"id": "a", "type": "coder", "config": {"prompt_template": payload}}], [])
-    assert "node a prompt template:" in text
+    assert "node a (Coder) prompt template:" in text
 
 
 def test_template_syntax_error_names_the_line() -> None:

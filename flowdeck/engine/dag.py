@@ -153,7 +153,8 @@ def build(workflow: Workflow) -> Dag:
         if template is None or node.id not in ancestors:
             continue
         refs = check_template(template)
-        where = f"node {node.id} prompt template"
+        name = display_name(node)
+        where = f"node {node.id} ({name}) prompt template" if name != node.id else f"node {node.id} prompt template"
         problems.extend(Problem(where, text) for text in refs.problems)
         for name in sorted(refs.inputs - declared_inputs):
             declared = ", ".join(sorted(declared_inputs)) or "none"

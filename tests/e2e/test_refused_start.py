@@ -38,7 +38,7 @@ def test_a_refused_start_says_why_until_dismissed_and_leaves_run_usable(page: Pa
     template.fill("Review {{ broken")
     template.press("Tab")
     start_run(page)
-    expect(refusal).to_contain_text("reviewer prompt template: syntax error on line 1")
+    expect(refusal).to_contain_text("reviewer (Reviewer) prompt template: syntax error on line 1")
     expect(run).to_be_enabled()
     template.fill("Review {{ outputs.coder }}")
     template.press("Tab")
