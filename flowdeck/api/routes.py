@@ -18,6 +18,7 @@ from fastapi.security import HTTPBearer
 
 from flowdeck.api.schemas import NodeResult, Problem, RunListItem, RunRequest, RunResult, WorkflowItem
 from flowdeck.engine.events import event_to_dict, event_to_json
+from flowdeck.engine.identity import template_identity
 from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import NotFoundError, WorkflowError
@@ -138,13 +139,14 @@ def _editor(request: Request) -> None:
         raise HTTPException(403, "this token is a viewer's; starting and cancelling runs needs an editor token")
 
 
-async def _resolve(services: Services, name: str) -> tuple[Workflow, str | None]:
-    """A saved workflow by id or exact name (newest first), else a built-in template by name."""
+async def _resolve(services: Services, name: str) -> tuple[Workflow, str]:
+    """A saved workflow by id or exact name (newest first), else a built-in template by name; with the identity its
+    runs belong to."""
     found = await asyncio.to_thread(services.workflows.find, name)
     if found is not None:
         return found.workflow, found.id
     if name in template_names():
-        return load_template(name), None
+        return load_template(name), template_identity(name)
     known = sorted({*await asyncio.to_thread(services.workflows.names), *template_names()})
     raise HTTPException(404, f"no workflow named '{name}'; known: {', '.join(known)}")
 

@@ -56,7 +56,7 @@ def _serve(host: str, port: int, *, open_browser: bool) -> None:
 @click.option("--cache", "use_cache", is_flag=True, help="Reuse cached outputs of identical agent calls.")
 def run_command(source: str, inputs: tuple[str, ...], model: str | None, as_json: bool, use_cache: bool) -> None:
     """Run a workflow: a built-in template name or a workflow JSON file."""
-    from flowdeck import load
+    from flowdeck import load_with_identity
 
     values = {}
     for item in inputs:
@@ -65,8 +65,8 @@ def run_command(source: str, inputs: tuple[str, ...], model: str | None, as_json
             raise click.BadParameter(f"'{item}' is not NAME=VALUE", param_hint="--input")
         values[name.strip()] = value
     try:
-        workflow = load(source)
-        sys.exit(asyncio.run(_run(workflow, values, model, as_json, use_cache)))
+        workflow, identity = load_with_identity(source)
+        sys.exit(asyncio.run(_run(workflow, values, model, as_json, use_cache, identity=identity)))
     except WorkflowError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -82,6 +82,7 @@ async def _run(
     as_json: bool,
     use_cache: bool,
     resume: str | None = None,
+    identity: str | None = None,
 ) -> int:
     from flowdeck.cli.progress import ProgressView
     from flowdeck.config import load_settings
@@ -102,7 +103,7 @@ async def _run(
             run_id = await runner.resume(resume, model=model)
         else:
             assert isinstance(workflow, Workflow)
-            run_id = await runner.start(workflow, inputs, model=model, use_cache=use_cache)
+            run_id = await runner.start(workflow, inputs, model=model, use_cache=use_cache, workflow_id=identity)
         assert isinstance(workflow, Workflow)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, runner.cancel, run_id)
