@@ -1,16 +1,18 @@
 """The editor shows the runs of the workflow it has open, by identity rather than name, and a run's state only on
-the agents it ran."""
+the agents it ran; the Runs page estimates the tokens of runs still going."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from flowdeck.templates import load_template
 from tests.e2e.test_editor import node, settle
 from tests.e2e.test_live import panel, start_run
 
@@ -105,3 +107,19 @@ def test_an_agent_added_after_deleting_one_inherits_nothing_from_the_run(page: P
     page.get_by_role("button", name="Add Coder").click()
     expect(node(page, "Coder 2", "Coder")).to_be_visible()
     expect(node(page, "Coder 2", "Coder")).not_to_contain_text("done")
+
+
+def test_the_runs_page_estimates_the_tokens_of_a_run_still_going(page: Page, app_url: str, app_home: Path) -> None:
+    workflow = load_template("research-code-review")
+    running = cli(app_home, "research-code-review", "--model", "scripted/delay=0.3")
+    try:
+        page.goto(f"{app_url}/runs")
+        row = page.get_by_role("table").get_by_role("row").filter(has_text=workflow.name)
+        expect(row).to_contain_text("running", timeout=20_000)
+        tokens = row.get_by_role("cell").nth(6)  # the checkbox, then Workflow, What ran, Status, Started, Duration
+        expect(tokens).to_have_text(re.compile(r"^~[1-9]\d*$"), timeout=10_000)
+        expect(row).to_contain_text("succeeded", timeout=30_000)
+        expect(tokens).to_have_text(re.compile(r"^[1-9]\d*$"))
+    finally:
+        _, err = running.communicate(timeout=60)
+    assert running.returncode == 0, err.decode()
