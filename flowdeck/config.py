@@ -79,6 +79,11 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
     )
 
 
+def environment_has(variable: str) -> bool:
+    """Whether an environment variable (a provider key, a provider's base URL) is set and not empty."""
+    return bool(os.environ.get(variable))
+
+
 def ensure_home(settings: Settings) -> Path:
     """Create the data directory, private to the user (0700)."""
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)

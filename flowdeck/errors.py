@@ -44,7 +44,11 @@ class ModelsNotReady(WorkflowError):
 
 
 class EditRefused(FlowdeckError):
-    """An edit in the editor that would make the workflow invalid; the message says why."""
+    """An edit in the editor that would make the workflow invalid; the message says why, `field` which setting."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotFoundError(FlowdeckError):

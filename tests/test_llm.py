@@ -115,6 +115,19 @@ async def test_embedded_model_answers_offline() -> None:
     assert completion.usage.completion_tokens > 0
 
 
+async def test_an_answer_stopped_at_max_tokens_is_marked_cut_on_every_path() -> None:
+    def asking(model: str) -> ModelRequest:
+        counting = [Message(role="user", content="Count from 1 to 100, one number a line.")]
+        return ModelRequest(model=model, messages=counting, temperature=0.0, max_tokens=4, timeout=60)
+
+    through_litellm = LiteLLMCaller(scripted_via_litellm=True)
+    assert (await through_litellm.call(asking("scripted"), lambda _: None)).cut
+    assert (await LiteLLMCaller().call(asking("scripted"), lambda _: None)).cut
+    assert (await LiteLLMCaller().call(asking("embedded"), lambda _: None)).cut
+    whole = await LiteLLMCaller().call(request("scripted"), lambda _: None)
+    assert not whole.cut
+
+
 def test_scripted_and_embedded_runs_never_import_litellm(tmp_path: Path) -> None:
     # litellm takes seconds to import: a run on the models that do not need it must not wait for it.
     script = (

@@ -38,3 +38,12 @@ def test_long_texts_are_cut_and_newlines_shown() -> None:
     line = log_line(Token(run_id="x", seq=3, ts=2.0, node_id="n", execution=1, attempt=1, text="a\nb" * 400), {}, 1.0)
     assert line["agent"] == "n" and line["time"] == "+1.000 s"
     assert len(line["text"]) == 400 and line["text"].endswith("…") and "⏎" in line["text"]
+
+
+async def test_a_pinned_output_is_named_in_the_log(chain: Workflow) -> None:
+    pinned = chain.model_copy(
+        update={"nodes": [n.model_copy(update={"pinned_output": "notes"}) if n.id == "r" else n for n in chain.nodes]}
+    )
+    events: list[Event] = await drain(Run(pinned, caller=ScriptedCaller(), default_model="scripted"))
+    texts = [line["text"] for line in (log_line(e, {"r": "Researcher"}, events[0].ts) for e in events)]
+    assert "used its pinned output (the model was not called)" in texts

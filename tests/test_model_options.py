@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from flowdeck.app.model_options import model_options
+from flowdeck.app.model_options import ModelChoices, model_options
 from flowdeck.config import Settings
 
 
@@ -88,3 +88,21 @@ async def test_a_known_server_is_answered_at_once_and_asked_again_in_the_backgro
     await asyncio.sleep(0.3)
     assert asked == [ollama]
     assert await module.ollama_models(ollama) == ["new-model"]
+
+
+def test_a_provider_model_without_its_key_names_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    choices = ModelChoices({})
+    needed = {model: choices.missing_key(model) for model in ("gpt-4o-mini", "anthropic/claude-3-5-haiku-latest")}
+    assert {model: item and item.variable for model, item in needed.items()} == {
+        "gpt-4o-mini": "OPENAI_API_KEY",
+        "anthropic/claude-3-5-haiku-latest": "ANTHROPIC_API_KEY",
+    }
+    for model in ("embedded", "scripted/latency=1", "ollama_chat/llama3.2", "my-local-model"):
+        assert choices.missing_key(model) is None, model
+    assert ModelChoices({}, frozenset({"OPENAI_API_KEY"})).missing_key("gpt-4o") is None  # saved in the app
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-0123456789")
+    assert choices.missing_key("anthropic/claude-3-5-haiku-latest") is None
+    monkeypatch.setenv("OPENAI_API_BASE", "http://127.0.0.1:8000/v1")  # a server of one's own needs no OpenAI key
+    assert choices.missing_key("openai/my-model") is None

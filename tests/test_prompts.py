@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowdeck.engine.prompts import UpstreamOutput, check_template, render_prompt
+from flowdeck.engine.prompts import UpstreamOutput, check_template, rename_inputs, render_prompt
 from flowdeck.errors import PromptError
 
 UP = [UpstreamOutput(id="r", label="Researcher", output="notes")]
@@ -21,6 +21,22 @@ def test_template_reads_inputs_outputs_and_upstream() -> None:
 def test_check_template_reports_what_it_reads() -> None:
     refs = check_template("{{ inputs.task }} {{ outputs['coder'] }} {{ upstream|length }}")
     assert refs.inputs == {"task"} and refs.outputs == {"coder"} and not refs.problems
+
+
+def test_renaming_inputs_renames_their_references_and_nothing_else() -> None:
+    template = (
+        "Task: {{ inputs.task }} / {{ inputs [ 'task' ] }} / {{inputs[\"topic\"]|upper}}\n"
+        "{% if inputs.task_list %}{{ inputs.task_list }}{% endif %}{{ outputs.task }}{{ x.inputs.task }}\n"
+        "The inputs.task in prose, {# inputs.task #} and {% raw %}{{ inputs.task }}{% endraw %} stay."
+    )
+    renamed = rename_inputs(template, {"task": "topic", "topic": "task"})  # a swap
+    assert renamed == (
+        "Task: {{ inputs.topic }} / {{ inputs [ 'topic' ] }} / {{inputs[\"task\"]|upper}}\n"
+        "{% if inputs.task_list %}{{ inputs.task_list }}{% endif %}{{ outputs.task }}{{ x.inputs.task }}\n"
+        "The inputs.task in prose, {# inputs.task #} and {% raw %}{{ inputs.task }}{% endraw %} stay."
+    )
+    assert check_template(renamed).inputs == {"topic", "task", "task_list"}
+    assert rename_inputs(template, {}) is template
 
 
 @pytest.mark.parametrize(

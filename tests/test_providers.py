@@ -102,3 +102,79 @@ async def _call_custom_base(home: Path, monkeypatch: pytest.MonkeyPatch, base: s
         )
         with pytest.raises(ModelError):
             await caller.call(request, lambda _: None)
+
+
+def _request(model: str) -> ModelRequest:
+    return ModelRequest(
+        model=model, messages=[Message(role="user", content="hi")], temperature=0, max_tokens=8, timeout=10
+    )
+
+
+@pytest.fixture
+def no_server_env(no_provider_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OLLAMA_API_BASE", raising=False)
+
+
+def test_server_addresses_are_checked_and_saved_with_the_keys(home: Path, no_server_env: None) -> None:
+    keys = ProviderKeys(home)
+    keys.set("OPENAI_API_KEY", CANARY)
+    keys.set_base("OPENAI_API_BASE", " http://127.0.0.1:8000/v1/ ")
+    keys.set_base("OLLAMA_API_BASE", "http://gpu-box:11434")
+    assert keys.bases() == {"OPENAI_API_BASE": "http://127.0.0.1:8000/v1", "OLLAMA_API_BASE": "http://gpu-box:11434"}
+    assert keys.masked() == {"OPENAI_API_KEY": "…4e2f"}  # addresses are not keys
+    assert stat.S_IMODE(keys.path.stat().st_mode) == 0o600
+    for bad in ("127.0.0.1:8000", "ftp://host/v1", "http://", "http://host:port", "http://a b", "http://u:pw@host"):
+        with pytest.raises(ConfigError, match="OPENAI_API_BASE"):
+            keys.set_base("OPENAI_API_BASE", bad)
+    with pytest.raises(ConfigError, match="not a server address"):
+        keys.set_base("PATH", "http://host")
+    assert keys.base_url("OPENAI_API_BASE") == "http://127.0.0.1:8000/v1"  # the bad ones changed nothing
+    assert keys.remove("OLLAMA_API_BASE") and keys.base_url("OLLAMA_API_BASE") is None
+
+
+async def test_a_saved_address_is_where_calls_go_and_no_real_key_goes_there(
+    home: Path, no_server_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = ProviderKeys(home)
+    keys.set("OPENAI_API_KEY", CANARY)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", CANARY + "-env")  # another provider's key, in the environment
+    caller = LiteLLMCaller(keys=keys)
+    with fake_provider() as fake:
+        fake.text = "local answer"
+        keys.set_base("OPENAI_API_BASE", fake.url)
+        assert await caller.preflight({"openai/local-model", "gpt-4o-mini"}) == {}  # a server may need no key
+        completion = await caller.call(_request("openai/local-model"), lambda _: None)
+        assert completion.text == "local answer"
+        monkeypatch.setenv("OPENAI_API_KEY", CANARY + "-env")  # a key in the environment is not sent there either
+        assert (await caller.call(_request("gpt-4o-mini"), lambda _: None)).text == "local answer"
+    assert len(fake.received) == 2
+    assert all("Bearer no-key" in record for record in fake.received)
+    assert not any(CANARY in record for record in fake.received)
+
+
+async def test_a_saved_address_that_does_not_answer_is_named_and_the_environment_wins(
+    home: Path, no_server_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    keys = ProviderKeys(home)
+    keys.set_base("OPENAI_API_BASE", closed + "/v1")
+    keys.set_base("OLLAMA_API_BASE", closed)
+    caller = LiteLLMCaller(keys=keys, ollama_base="http://127.0.0.1:1")
+    found = await caller.preflight({"openai/local-model", "ollama_chat/llama3.2"})
+    assert found == {
+        "openai/local-model": f"no server answers at {closed}/v1 (from OPENAI_API_BASE); start it or correct "
+        "OPENAI_API_BASE (in the environment, or in ⋮ → API keys…)",
+        "ollama_chat/llama3.2": f"Ollama does not answer at {closed}; start it (`ollama serve`) or change "
+        "OLLAMA_API_BASE (in the environment, or in ⋮ → API keys…)",
+    }
+    with fake_provider() as fake:
+        monkeypatch.setenv("OLLAMA_API_BASE", fake.url.removesuffix("/v1"))
+        assert await caller.preflight({"ollama_chat/llama3.2"}) == {}
+        with pytest.raises(ModelError):  # the fake speaks OpenAI's protocol, not Ollama's: it was called, though
+            await caller.call(_request("ollama_chat/llama3.2"), lambda _: None)
+        called = len(fake.received)
+        monkeypatch.delenv("OLLAMA_API_BASE")
+        keys.set_base("OLLAMA_API_BASE", fake.url.removesuffix("/v1"))
+        with pytest.raises(ModelError):
+            await caller.call(_request("ollama_chat/llama3.2"), lambda _: None)
+    assert 0 < called < len(fake.received)

@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
+from flowdeck.engine.agents import models_of
 from flowdeck.engine.events import Event, NodeFinished, NodeRetrying, NodeStarted, Token, Usage
 from flowdeck.engine.llm_types import Completion, ModelRequest
 from flowdeck.engine.run import Run, drain
 from flowdeck.engine.state import fold
-from flowdeck.engine.workflow import Workflow
+from flowdeck.engine.workflow import AgentConfig, Workflow
 from flowdeck.errors import WorkflowError
 from flowdeck.models.scripted import ScriptedCaller
 from tests.conftest import make_workflow
@@ -188,6 +189,25 @@ async def test_model_override_applies_to_every_agent(chain: Workflow) -> None:
     assert {e.model for e in events if isinstance(e, NodeStarted)} == {"scripted/chunks=2"}
 
 
+async def test_the_workflows_default_model_beats_the_apps_and_the_override_beats_both(chain: Workflow) -> None:
+    own = chain.model_copy(update={"default_model": "scripted/chunks=3"})
+    researcher = own.nodes[0].model_copy(update={"config": AgentConfig(model="scripted")})
+    pinned = own.model_copy(update={"nodes": [researcher, *own.nodes[1:]]})
+
+    def models(events: list[Event]) -> dict[str, str]:
+        return {e.node_id: e.model for e in events if isinstance(e, NodeStarted)}
+
+    assert models(await drain(run_of(pinned, model="embedded"))) == {
+        "r": "scripted",  # an agent's own model first
+        "c": "scripted/chunks=3",
+        "v": "scripted/chunks=3",
+    }
+    assert set(models(await drain(run_of(pinned, model="embedded", model_override="scripted/chunks=2"))).values()) == {
+        "scripted/chunks=2"
+    }
+    assert models_of(own, "embedded") == {"scripted/chunks=3"}
+
+
 def test_unknown_and_missing_inputs_are_setup_errors() -> None:
     workflow = make_workflow([("a", "coder")], [])
     with pytest.raises(WorkflowError, match="input topic: the workflow has no such input"):
@@ -229,3 +249,47 @@ async def test_streamed_deltas_are_merged_into_about_one_event_per_50_ms_per_age
         assert 3 <= len(tokens) <= 12, [round(t.ts, 3) for t in tokens]
         gaps = [later.ts - earlier.ts for earlier, later in itertools.pairwise(tokens[1:])]
         assert all(gap >= 0.03 for gap in gaps[:-1]), gaps  # the last one is the flush at the end
+
+
+async def test_an_answer_cut_at_max_tokens_is_flagged() -> None:
+    workflow = make_workflow([("r", "researcher"), ("c", "coder")], [("r", "c")], r={"max_tokens": 5})
+    events = await drain(run_of(workflow))
+    finished = {e.node_id: e for e in events if isinstance(e, NodeFinished)}
+    assert finished["r"].cut and not finished["c"].cut
+    assert len(finished["r"].output.split()) == 5
+    state = fold(events)
+    assert state.nodes["r"].summary().endswith("cut at 5 tokens")
+    assert "cut" not in state.nodes["c"].summary()
+
+
+class Counting(ScriptedCaller):
+    def __init__(self) -> None:
+        super().__init__()
+        self.called: list[str] = []
+
+    async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
+        self.called.append(request.messages[0].content[:20])
+        return await super().call(request, on_text)
+
+
+async def test_a_pinned_output_is_used_instead_of_calling_the_model(chain: Workflow) -> None:
+    pinned = chain.model_copy(
+        update={
+            "nodes": [n.model_copy(update={"pinned_output": "PINNED NOTES"}) if n.id == "r" else n for n in chain.nodes]
+        }
+    )
+    caller = Counting()
+    events = await drain(Run(pinned, caller=caller, default_model="scripted"))
+    state = fold(events)
+    assert state.status == "succeeded"
+    assert state.outputs()["r"] == "PINNED NOTES"
+    assert state.nodes["r"].summary() == "done · pinned output (the model was not called)"
+    assert len(caller.called) == 2  # the coder and the reviewer only
+    coder = next(e for e in events if isinstance(e, NodeStarted) and e.node_id == "c")
+    assert "PINNED NOTES" in coder.messages[-1].content
+    # A partial run whose scope holds the pinned agent still uses its pin.
+    again = Counting()
+    rerun = Run(pinned, caller=again, default_model="scripted", scope={"r", "c", "v"})
+    assert fold(await drain(rerun)).outputs()["r"] == "PINNED NOTES"
+    assert len(again.called) == 2
+    assert "scripted" in rerun.models() and rerun.callers_of()

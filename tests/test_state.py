@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flowdeck.models.scripted import ScriptedCaller
-
 from flowdeck.engine.events import NodeStarted, RunInterrupted, RunStarted, Token
 from flowdeck.engine.run import Run
 from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.workflow import Workflow
+from flowdeck.models.scripted import ScriptedCaller
 
 
 async def test_tokens_are_estimated_while_agents_stream_and_exact_once_they_finish(chain: Workflow) -> None:

@@ -37,6 +37,16 @@ def test_saved_file_is_small_with_fixed_key_order() -> None:
     assert len(text) < 2_000
 
 
+def test_a_default_model_is_optional_and_saved_after_the_description() -> None:
+    old = load_template("research-code-review")
+    assert old.default_model is None and "default_model" not in old.to_json()  # files without it load as before
+    own = old.model_copy(update={"default_model": "gpt-4o-mini"})
+    text = own.to_json()
+    assert list(json.loads(text))[:4] == ["format", "name", "description", "default_model"]
+    assert parse_workflow(text) == own
+    assert problems_of(MINIMAL | {"default_model": ""})[0].startswith("default_model:")
+
+
 def test_malformed_json_names_line_and_column() -> None:
     [problem] = problems_of('{"format": 1,\n "name": }')
     assert "line 2" in problem and "not valid JSON" in problem
@@ -66,6 +76,31 @@ def test_every_bad_field_is_listed_at_once() -> None:
     assert any(p.startswith("name:") and "required" in p for p in found)
     assert any(p.startswith("nodes[0].id:") for p in found)
     assert any(p.startswith("nodes[0].config.temperature:") and "2" in p for p in found)
+
+
+def test_field_errors_and_graph_errors_are_listed_together() -> None:
+    data = {
+        "format": 1,
+        "name": "w",
+        "nodes": [
+            {"id": "a", "type": "coder", "config": {"temperature": 5}},
+            {"id": "b", "type": "wizard"},
+            {"id": "c", "type": "reviewer", "colour": "red"},
+        ],
+        "edges": [
+            {"id": "a->c", "source": "a", "target": "c"},
+            {"id": "c->a", "source": "c", "target": "a"},
+            {"id": "a->zz", "source": "a", "target": "zz"},
+        ],
+    }
+    found = problems_of(data)
+    assert any(p.startswith("nodes[0].config.temperature:") for p in found)
+    assert any(p.startswith("nodes[2].colour:") for p in found)
+    assert any(p.startswith("node b:") and "unknown node type 'wizard'" in p for p in found)
+    assert any(p.startswith("edge a->zz:") and "'zz'" in p for p in found)
+    assert any("cycle" in p and "a -> c -> a" in p for p in found)
+    # The nodes with bad settings exist: no edge is said to point at a missing node because of them.
+    assert not any("'a', which does not exist" in p or "'c', which does not exist" in p for p in found)
 
 
 def test_huge_file_is_refused_before_parsing(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Workflow dialogs of the editor: templates gallery, open (with duplicate and delete), import."""
+"""Workflow dialogs of the editor: templates gallery, open (with duplicate and delete), import, and the questions
+asked before deleting or leaving unsaved changes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Literal
 
 from nicegui import events, ui
 
@@ -16,7 +18,7 @@ from flowdeck.errors import WorkflowError
 from flowdeck.storage import SavedWorkflow, WorkflowStore
 from flowdeck.templates import load_template, template_names
 
-Show = Callable[[Workflow, str | None, bool], None]
+Show = Callable[[Workflow, str | None, bool], Awaitable[None]]  # (workflow, its id if saved, saved)
 
 
 async def templates_gallery(store: WorkflowStore, show: Show) -> None:
@@ -25,9 +27,9 @@ async def templates_gallery(store: WorkflowStore, show: Show) -> None:
     with transient_dialog() as dialog, ui.card().classes("w-[56rem] max-w-full"):
         ui.label("New workflow from a template").classes("text-lg font-semibold")
 
-        def use(workflow: Workflow) -> None:
-            show(workflow, None, False)
+        async def use(workflow: Workflow) -> None:
             dialog.close()
+            await show(workflow, None, False)
 
         cards: dict[str, ui.card] = {}
 
@@ -51,7 +53,7 @@ async def templates_gallery(store: WorkflowStore, show: Show) -> None:
 def _template_card(
     workflow: Workflow,
     *,
-    on_use: Callable[[Workflow], None],
+    on_use: Callable[[Workflow], Awaitable[None]],
     on_delete: Callable[[], Awaitable[None]] | None = None,
 ) -> ui.card:
     with ui.card().classes("gap-1").props("flat bordered") as card:
@@ -71,28 +73,33 @@ def _template_card(
 
 
 async def open_dialog(store: WorkflowStore, show: Show, current_id: str | None) -> None:
-    """Saved workflows with search; open, duplicate or delete (asks first) each."""
+    """Saved workflows with search; open (click its name), duplicate or delete (asks first) each. Enter in the
+    search box opens the first one listed."""
+    listed: list[SavedWorkflow] = []
     with transient_dialog() as dialog, ui.card().classes("w-[40rem] max-w-full"):
         ui.label("Open a saved workflow").classes("text-lg font-semibold")
         search = ui.input("Search saved workflows").props("dense outlined clearable").classes("w-full")
         listing = ui.column().classes("w-full gap-1")
 
+        async def pick(item: SavedWorkflow) -> None:
+            dialog.close()
+            await show(item.workflow, item.id, True)
+
         async def refresh() -> None:
             items = await asyncio.to_thread(store.list, search=search.value or "")
+            listed[:] = items
             listing.clear()
             with listing:
                 if not items:
                     ui.label("Nothing saved yet." if not search.value else "No match.").classes("text-gray-500")
                 for item in items:
                     with ui.row().classes("w-full items-center no-wrap gap-1"):
-                        ui.label(item.name).classes("grow font-medium truncate")
+                        opener = ui.button(item.name, on_click=partial(pick, item))
+                        opener.props("flat no-caps align=left").classes("grow min-w-0 font-medium truncate")
+                        opener.props["aria-label"] = f"Open {item.name}"  # the name shown, and what it does
                         ui.label(time.strftime("%Y-%m-%d %H:%M", time.localtime(item.updated_at))).classes(
                             "text-xs text-gray-500"
                         )
-
-                        def pick(_: object, item: SavedWorkflow = item) -> None:
-                            show(item.workflow, item.id, True)
-                            dialog.close()
 
                         async def duplicate(_: object, item: SavedWorkflow = item) -> None:
                             copy = item.workflow.model_copy(update={"name": f"{item.name} (copy)"[:200]})
@@ -104,7 +111,6 @@ async def open_dialog(store: WorkflowStore, show: Show, current_id: str | None) 
                                 await asyncio.to_thread(store.delete, item.id)
                                 await refresh()
 
-                        ui.button("Open", on_click=pick).props(f'flat dense aria-label="Open {_attr(item.name)}"')
                         ui.button(icon="content_copy", on_click=duplicate).props(
                             f'flat dense aria-label="Duplicate {_attr(item.name)}"'
                         )
@@ -112,7 +118,12 @@ async def open_dialog(store: WorkflowStore, show: Show, current_id: str | None) 
                             f'flat dense color=negative aria-label="Delete {_attr(item.name)}"'
                         ).set_enabled(item.id != current_id)
 
+        async def open_first() -> None:
+            if listed:
+                await pick(listed[0])
+
         search.on_value_change(refresh)
+        search.on("keydown.enter", open_first)
         await refresh()
         ui.button("Close", on_click=dialog.close).props("flat")
     dialog.open()
@@ -138,9 +149,8 @@ def import_dialog(show: Show) -> None:
                         ui.label(f"• {problem}").classes("text-sm text-negative")
                 upload.reset()
                 return
-            show(workflow, None, False)
-            ui.notify(f"Imported “{workflow.name}”", type="positive")
             dialog.close()
+            await show(workflow, None, False)
 
         upload = (
             ui.upload(
@@ -149,6 +159,9 @@ def import_dialog(show: Show) -> None:
             .props('accept=".json,application/json"')
             .classes("w-full")
         )
+        # Quasar's own header shows "0.0B / 0.00%" before any file is chosen: the file's name and size instead.
+        upload.add_slot("header", _UPLOAD_HEADER)
+        upload.add_slot("list", _UPLOAD_LIST)
         upload.on_rejected(
             lambda: ui.notify(f"Files over {MAX_FILE_BYTES // 1024 // 1024} MB are refused", type="warning")
         )
@@ -156,13 +169,27 @@ def import_dialog(show: Show) -> None:
     dialog.open()
 
 
-async def confirm(question: str) -> bool:
+async def confirm(question: str, action: str = "Delete") -> bool:
+    """Ask before something that cannot be undone; `action` names the button that goes ahead."""
     with transient_dialog() as dialog, ui.card():
         ui.label(question)
         with ui.row():
-            ui.button("Delete", on_click=lambda: dialog.submit(True)).props("color=negative")
+            ui.button(action, on_click=lambda: dialog.submit(True)).props("color=negative")
             ui.button("Cancel", on_click=lambda: dialog.submit(False)).props("flat")
     return bool(await dialog)
+
+
+async def ask_unsaved(name: str, opening: str) -> Literal["save", "discard"] | None:
+    """Before another workflow replaces one with unsaved changes: save them, discard them, or stay (None)."""
+    with transient_dialog() as dialog, ui.card().classes("max-w-[32rem]"):
+        ui.label(f"“{name}” has unsaved changes").classes("text-lg font-semibold")
+        ui.label(f"Save them before opening “{opening}”?").classes("text-sm")
+        with ui.row().classes("w-full justify-end gap-1"):
+            ui.button("Cancel", on_click=lambda: dialog.submit(None)).props("flat")
+            ui.button("Discard changes", on_click=lambda: dialog.submit("discard")).props("flat color=negative")
+            ui.button("Save", on_click=lambda: dialog.submit("save")).props("color=primary autofocus")
+    choice = await dialog
+    return "save" if choice == "save" else "discard" if choice == "discard" else None
 
 
 def preview_svg(workflow: Workflow, width: int = 320, height: int = 110) -> str:
@@ -197,3 +224,19 @@ def preview_svg(workflow: Workflow, width: int = 320, height: int = 110) -> str:
 
 def _attr(text: str) -> str:
     return text.replace('"', "'")
+
+
+# The import dialog's uploader: its own header and list (import_dialog).
+_UPLOAD_HEADER = """
+<div class="row no-wrap items-center q-pa-sm q-gutter-xs">
+  <div class="col q-uploader__title">Choose a workflow file</div>
+  <q-spinner v-if="props.isUploading" class="q-uploader__spinner" />
+  <q-btn v-if="props.canAddFiles" type="a" icon="add_box" dense flat round aria-label="Choose a workflow file">
+    <q-uploader-add-trigger />
+  </q-btn>
+</div>
+"""
+_UPLOAD_LIST = """
+<div v-if="!props.files.length" class="text-sm text-gray-500">Drop a .json file here, or choose one with +.</div>
+<div v-for="file in props.files" :key="file.__key" class="text-sm">{{ file.name }} · {{ file.__sizeLabel }}</div>
+"""

@@ -9,11 +9,26 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from flowdeck.app.workflow_settings import Applied, SettingsDraft, apply
 from flowdeck.engine.agents import PRESETS, display_name
-from flowdeck.engine.workflow import AgentConfig, Edge, Node, Position, Workflow
+from flowdeck.engine.workflow import FORMAT_VERSION, AgentConfig, Edge, Node, Position, Workflow, WorkflowInput
 from flowdeck.errors import EditRefused
 
 HISTORY_LIMIT = 200
+
+
+# What each setting accepts, in the words of the properties panel (pydantic's own text names types, not fixes).
+_ACCEPTS = {
+    "label": "Name must be at most 200 characters",
+    "model": "Model must be a model name of 1 to 200 characters",
+    "temperature": "Temperature must be between 0 and 2",
+    "system_prompt": "System prompt must be at most 100,000 characters",
+    "prompt_template": "Prompt template must be at most 100,000 characters",
+    "max_tokens": "Max tokens must be a whole number from 1 to 200,000",
+    "timeout": "Timeout must be more than 0 and at most 3600 seconds",
+    "retries": "Retries must be a whole number from 0 to 10",
+    "pinned_output": "A pinned output must be at most 100,000 characters",
+}
 
 
 @dataclass
@@ -21,7 +36,7 @@ class Document:
     """A workflow plus its edit history. Every change returns the new workflow; nothing is half-applied."""
 
     workflow: Workflow
-    default_model: str = "embedded"
+    app_model: str = "embedded"  # for agents that name no model, unless the workflow names its own
     _undo: list[Workflow] = field(default_factory=list)
     _redo: list[Workflow] = field(default_factory=list)
     saved: Workflow | None = None
@@ -36,6 +51,11 @@ class Document:
         if self.saved is None and self.opened is None:
             self.opened = self.workflow
         self._retired = {n.id for n in self.workflow.nodes}
+
+    @property
+    def default_model(self) -> str:
+        """The model of agents that name none: the workflow's default, else the app's."""
+        return self.workflow.default_model or self.app_model
 
     @property
     def dirty(self) -> bool:
@@ -153,6 +173,9 @@ class Document:
     def update_node(self, node_id: str, *, label: str | None = None, **config: Any) -> Node:
         """Change a node's label and config values; EditRefused naming the field if a value is invalid."""
         node = self.workflow.node(node_id)
+        model = config.get("model")
+        if isinstance(model, str) and any(ch.isspace() for ch in model):
+            raise EditRefused(f"“{model}” is not a model name: model names have no spaces", "model")
         data = node.config.model_dump()
         data.update(config)
         try:
@@ -161,12 +184,22 @@ class Document:
                 node.model_dump() | {"config": new_config.model_dump(), "label": node.label if label is None else label}
             )
         except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"])
-            raise EditRefused(f"{where}: {error['msg']}") from None
+            field = str(exc.errors()[0]["loc"][-1])
+            raise EditRefused(_ACCEPTS.get(field, f"{field}: {exc.errors()[0]['msg']}"), field) from None
         nodes = [new_node if n.id == node_id else n for n in self.workflow.nodes]
         key = ("node", node_id, *sorted(config), *(["label"] if label is not None else []))
         self._commit(self.workflow.model_copy(update={"nodes": nodes}), key)
+        return new_node
+
+    def pin(self, node_id: str, output: str | None) -> Node:
+        """Pin an agent's output (runs use it instead of calling the model), or unpin it with None."""
+        node = self.workflow.node(node_id)
+        try:
+            new_node = Node.model_validate(node.model_dump() | {"pinned_output": output})
+        except ValidationError:
+            raise EditRefused(_ACCEPTS["pinned_output"], "pinned_output") from None
+        nodes = [new_node if n.id == node_id else n for n in self.workflow.nodes]
+        self._commit(self.workflow.model_copy(update={"nodes": nodes}))
         return new_node
 
     def copy(self, node_ids: set[str]) -> tuple[list[Node], list[Edge]]:
@@ -210,6 +243,12 @@ class Document:
             raise EditRefused("the name is longer than 200 characters")
         self._commit(self.workflow.model_copy(update={"name": name}), ("name",))
 
+    def apply_settings(self, draft: SettingsDraft) -> Applied:
+        """The Workflow settings dialog's changes, as one undo step; EditRefused naming the first bad field."""
+        workflow, applied = apply(self.workflow, draft)
+        self._commit(workflow)
+        return applied
+
     # -- helpers ----------------------------------------------------------------------------------------
 
     def name(self, node_id: str) -> str:
@@ -238,6 +277,16 @@ class Document:
             candidate = f"{base}:{index}"
             index += 1
         return candidate
+
+
+def blank_workflow(taken: set[str]) -> Workflow:
+    """A new, empty workflow named apart from `taken` (runs are listed by workflow name). It has one input, a
+    task, as every agent's default prompt starts with the inputs: an agent dropped on it has something to do."""
+    return Workflow(
+        format=FORMAT_VERSION,
+        name=_unique("Untitled workflow", taken, " ", 2),
+        inputs=[WorkflowInput(name="task", label="Task", description="What the agents should do.")],
+    )
 
 
 def _unique(base: str, taken: set[str], sep: str, start: int) -> str:

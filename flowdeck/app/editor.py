@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 from fastapi.responses import RedirectResponse
 from nicegui import background_tasks, ui
 
+from flowdeck.app import landmarks
 from flowdeck.app.account import can_edit
-from flowdeck.app.dialogs import open_dialog, templates_gallery
-from flowdeck.app.document import Document
+from flowdeck.app.dialogs import ask_unsaved, import_dialog, open_dialog, templates_gallery
+from flowdeck.app.document import Document, blank_workflow
 from flowdeck.app.draft import read_draft, saved_since, write_draft
+from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.app.live import LiveRun
-from flowdeck.app.model_options import model_options
+from flowdeck.app.model_options import ModelChoices, model_choices
+from flowdeck.app.pin_dialog import pin_output
 from flowdeck.app.run_view import RunView, run_panel
+from flowdeck.app.shortcut_list import shortcut_list
 from flowdeck.app.theme import page_theme, remember
 from flowdeck.app.toolbar import toolbar
 from flowdeck.components.canvas import FlowCanvas, payload
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
+from flowdeck.components.shortcuts import SHORTCUT_COMMANDS, Shortcuts
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import EditRefused, FlowdeckError
 from flowdeck.services import Services
@@ -49,7 +55,7 @@ class Editor:
         self.services = services
         self.doc = Document(
             workflow=load_template(FIRST_TEMPLATE),
-            default_model=services.settings.default_model,
+            app_model=services.settings.default_model,
             in_use=lambda: self.live.state.nodes,
         )
         # The workflow's identity, which its runs belong to (engine/identity.py): the id it is saved under, or, while
@@ -62,20 +68,21 @@ class Editor:
         self._draft_due = False
         self.canvas: FlowCanvas
         self.live: LiveRun
-        self.models: dict[str, str] = {}
+        self.models = ModelChoices({})
         self.cancel_button: ui.button | None = None
 
     async def build(self, startup: Workflow | None, startup_id: str) -> None:
         await self._load_initial(startup, startup_id)
-        saved = await asyncio.to_thread(self.services.keys.masked)
-        self.models = await model_options(self.services.settings, saved)
+        self.models = await model_choices(self.services.settings, self.services.keys)
         ui.query(".nicegui-content").classes("p-0 gap-0")
+        self.host = ui.element()  # where the editor's own questions are made: never inside a dialog that closes
         dark = page_theme()
         self.bar = toolbar(self, dark)
         with ui.left_drawer(value=True, bordered=True).props("width=240").classes("gap-2 p-3"):
             palette(self.add_node)
         with ui.right_drawer(value=True, bordered=True).props("width=340").classes("p-3"):
             self.panel = ui.column().classes("w-full gap-2")
+        landmarks.name_drawers(left="Agents", right="Properties")
         with (
             ui.splitter(horizontal=True, value=100, limits=(15, 100))
             .classes("w-full")
@@ -99,15 +106,17 @@ class Editor:
         self.canvas.on_intent("nodes_moved", self._moved)
         self.canvas.on_intent("deleted", self._deleted)
         self.canvas.on_intent("selection_change", self._selection)
+        pin = partial(pin_output, self)
         self.live = LiveRun(
             self.services.runner,
             self._run_panel,
             self._run_changed,
             lambda: self.doc.workflow,
+            pin,
             identity=lambda: self.workflow_id,
         )
         self._run_changed()
-        ui.keyboard(on_key=self._key)
+        Shortcuts(**{command: getattr(self, command) for command in SHORTCUT_COMMANDS})  # each the method so named
         self._refresh()
         ui.timer(DRAFT_SECONDS, self._write_draft)
         # A run of this workflow still going (the page was reloaded, or opened in a second browser): shown in the
@@ -166,6 +175,7 @@ class Editor:
         self._restore(self.doc.redo)
 
     async def save(self) -> None:
+        # Every field has applied its value by now: each keystroke reached the server before the click or key.
         workflow = self.doc.workflow
         try:
             self.workflow_id = await asyncio.to_thread(
@@ -178,10 +188,10 @@ class Editor:
         self._draft_due = False
         write_draft(None, None)
         ui.notify(f"Saved “{workflow.name}”", type="positive")
-        self._refresh()
+        self._refresh(panel=False)  # the cursor stays in the field it was in
 
     def run(self) -> None:
-        self.live.ask(self.doc.workflow)
+        self.live.ask(self.doc.workflow, self.models.suggestions)
 
     def _run_changed(self) -> None:
         running = self.live.running
@@ -203,6 +213,8 @@ class Editor:
         self._refresh_panel()
 
     def paste(self) -> None:
+        if not self.clipboard[0]:
+            return
         added = self.doc.paste(*self.clipboard)
         self.canvas.patch(*[payload.add_node(payload.canvas_node(n, self.doc.default_model)) for n in added])
         new_ids = {n.id for n in added}
@@ -265,57 +277,104 @@ class Editor:
 
     def _edit(self, node_id: str, changes: dict[str, Any]) -> None:
         label = changes.pop("label", None)
+        shown = payload.canvas_node(self.doc.workflow.node(node_id), self.doc.default_model)
         node = self.doc.update_node(node_id, label=label, **changes)
-        self.canvas.patch(payload.update_node(payload.canvas_node(node, self.doc.default_model)))
+        card = payload.canvas_node(node, self.doc.default_model)
+        if card != shown:  # a prompt typed changes nothing the card shows
+            self.canvas.patch(payload.update_node(card))
         self._refresh(panel=False)
 
-    def rename(self) -> None:
+    def rename(self, name: str) -> None:
+        """The workflow's name as typed (each keystroke); an empty or too long one is shown as refused."""
+        if name.strip() == self.doc.workflow.name:
+            self.bar.show_name_error(None)
+            return
         try:
-            self.doc.rename(self.bar.name.value or "")
+            self.doc.rename(name)
         except EditRefused as exc:
-            ui.notify(str(exc), type="warning")
-            self.bar.name.set_value(self.doc.workflow.name)
+            self.bar.show_name_error(str(exc))
+            return
+        self.bar.show_name_error(None)
         self._refresh(panel=False)
 
-    async def _key(self, event: Any) -> None:
-        if not event.action.keydown or not (event.modifiers.ctrl or event.modifiers.meta):
-            return
-        key = str(event.key.name).lower()
-        if key == "enter":
-            self.run()
-            return
-        if (key == "z" and event.modifiers.shift) or key == "y":
-            self.redo()
-        elif key == "z":
-            self.undo()
-        elif key == "s":
-            await self.save()
-        elif key == "c" and self.selection:
+    def name_left(self) -> None:
+        """Leaving the name field with a name refused puts the workflow's name back, and says so."""
+        name = self.doc.workflow.name
+        if (self.bar.name.value or "").strip() != name:
+            ui.notify(f"{self.bar.name.error or 'Name refused'}: it stays “{name}”", type="warning")
+            self.bar.name.set_value(name)
+
+    def copy(self) -> None:
+        if self.selection:
             self.clipboard = self.doc.copy(set(self.selection))
-        elif key == "v" and self.clipboard[0]:
-            self.paste()
 
     def _restore(self, step: Any) -> None:
         before = self.doc.workflow
-        if not step():
-            return
-        self.canvas.patch(*payload.patches_between(before, self.doc.workflow, self.doc.default_model))
+        if step():
+            self.changed_since(before)
+
+    def changed_since(self, before: Workflow) -> None:
+        """Bring the canvas, the name and the panel up to the document after a change of more than one agent."""
+        self.canvas.patch(*payload.patches_between(before, self.doc.workflow, self.doc.app_model))
         self.bar.name.set_value(self.doc.workflow.name)
         if self.selected not in {n.id for n in self.doc.workflow.nodes}:
             self.selected = None
         self._refresh()
 
+    def shortcuts(self) -> None:
+        with self.host:
+            shortcut_list()
+
+    async def new_workflow(self) -> None:
+        """A blank workflow, after asking about unsaved changes as opening another does."""
+        saved = await asyncio.to_thread(self.services.workflows.list)
+        blank = blank_workflow({item.name for item in saved} | {self.doc.workflow.name})
+        if await self._may_replace(blank.name):
+            self._show(blank, workflow_id=None, saved=False)
+
     async def gallery(self) -> None:
-        await templates_gallery(self.services.workflows, self._show_any)
+        await templates_gallery(self.services.workflows, self._open)
 
     async def open_workflow(self) -> None:
-        await open_dialog(self.services.workflows, self._show_any, self.workflow_id)
+        await open_dialog(self.services.workflows, self._open, self.workflow_id)
 
-    def show_new(self, workflow: Workflow, workflow_id: str | None = None, saved: bool = False) -> None:
-        self._show(workflow, workflow_id=None, saved=False)
+    def import_file(self) -> None:
+        import_dialog(self._import)
 
-    def _show_any(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
-        self._show(workflow, workflow_id=workflow_id, saved=saved)
+    async def keys(self, focus: str | None = None) -> None:
+        """⋮ → API keys…; the Model box's suggestions and hints follow each key saved or removed."""
+        with self.host:
+            await keys_dialog(self.services.keys, self._keys_changed, focus)
+
+    async def _keys_changed(self) -> None:
+        self.models = await model_choices(self.services.settings, self.services.keys)
+        self._refresh_panel()
+
+    def go_to_runs(self) -> None:
+        self._draft_due = True
+        self._write_draft()  # now, not at the next tick: the page is left at once
+        ui.navigate.to("/runs")
+
+    async def _open(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
+        if await self._may_replace(workflow.name):
+            self._show(workflow, workflow_id=workflow_id, saved=saved)
+
+    async def _import(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
+        if await self._may_replace(workflow.name):
+            self._show(workflow, workflow_id=None, saved=False)
+            with self.host:
+                ui.notify(f"Imported “{workflow.name}”", type="positive")
+
+    async def _may_replace(self, opening: str) -> bool:
+        """Whether the workflow shown may give way to another: nothing unsaved, or saved or discarded on asking."""
+        if self.doc.save_state != "changed":
+            return True
+        with self.host:
+            choice = await ask_unsaved(self.doc.workflow.name, opening)
+            if choice == "save":
+                await self.save()
+                return not self.doc.dirty  # the save may have been refused
+        return choice == "discard"
 
     def _show(self, workflow: Workflow, *, workflow_id: str | None, saved: bool, edited: bool = False) -> None:
         self.doc.replace(workflow, saved=saved, edited=edited)
@@ -367,6 +426,10 @@ class Editor:
             self.doc.replace(saved[0].workflow, saved=True)
             self.workflow_id = saved[0].id
 
+    def refresh(self) -> None:
+        """Show what changed in the workflow (save state, draft, properties panel)."""
+        self._refresh()
+
     def _refresh(self, panel: bool = True) -> None:
         self.bar.show_save_state(self.doc.save_state)
         self._draft_due = True
@@ -376,9 +439,6 @@ class Editor:
     def _refresh_panel(self) -> None:
         self.panel.clear()
         with self.panel:
-            properties(self.doc, self.selected, self._models(), self._edit)
+            properties(self.doc, self.selected, self.models, self._edit, self.keys)
         if self.live.shown and self.live.view.selected != self.selected:
             self.live.view.select(self.selected)
-
-    def _models(self) -> dict[str, str]:
-        return self.models

@@ -1,21 +1,26 @@
-"""⋮ → API keys…: save or remove provider keys. Write-only: a saved key never goes back to the page,
-only its last 4 characters."""
+"""⋮ → API keys…: save or remove provider keys, and the addresses of servers one runs (Ollama, an OpenAI-compatible
+server). Write-only: a saved key never goes back to the page, only its last 4 characters."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
+from flowdeck.app.dialogs import confirm
 from flowdeck.app.transient import transient_dialog
+from flowdeck.config import environment_has
 from flowdeck.errors import FlowdeckError
 from flowdeck.models.keys import ProviderKeys
-from flowdeck.models.providers import PROVIDERS
+from flowdeck.models.providers import BASE_URLS, PROVIDERS, BaseUrl
+
+OnChange = Callable[[], Awaitable[None]]
 
 
-async def keys_dialog(keys: ProviderKeys) -> None:
+async def keys_dialog(keys: ProviderKeys, on_change: OnChange | None = None, focus: str | None = None) -> None:
+    """The dialog; `on_change` is awaited after a key is saved or removed (the editor's model list follows),
+    `focus` is the key variable whose field gets the cursor (from a "needs OPENAI_API_KEY" hint)."""
     with transient_dialog() as dialog, ui.card().classes("w-[40rem] max-w-full"):
         ui.label("API keys").classes("text-lg font-semibold")
         ui.label(
@@ -23,24 +28,42 @@ async def keys_dialog(keys: ProviderKeys) -> None:
             "A key set in the environment wins over a saved one."
         ).classes("text-sm text-gray-500")
         rows = ui.column().classes("w-full gap-1")
+        ui.label("Servers you run").classes("text-base font-semibold pt-2")
+        ui.label(
+            "Where models of these providers are sent instead of the provider's own service. Your saved keys are "
+            "never sent to an address saved here. An address set in the environment wins over a saved one."
+        ).classes("text-sm text-gray-500")
+        servers = ui.column().classes("w-full gap-1")
 
-        async def refresh() -> None:
+        async def refresh(changed: bool = True) -> None:
             saved = await asyncio.to_thread(keys.masked)
+            addresses = await asyncio.to_thread(keys.bases)
             rows.clear()
             with rows:
                 for item in PROVIDERS:
-                    _row(item.variable, item.label, saved.get(item.variable), keys, refresh)
+                    _row(item.variable, item.label, saved.get(item.variable), keys, refresh, item.variable == focus)
+            servers.clear()
+            with servers:
+                for server in BASE_URLS:
+                    _server_row(server, addresses.get(server.variable), keys, refresh)
+            if changed and on_change is not None:
+                await on_change()
 
-        await refresh()
+        await refresh(changed=False)
         with ui.row().classes("w-full justify-end"):
             ui.button("Close", on_click=dialog.close).props("flat")
     dialog.open()
 
 
 def _row(
-    variable: str, label: str, masked: str | None, keys: ProviderKeys, refresh: Callable[[], Awaitable[None]]
+    variable: str,
+    label: str,
+    masked: str | None,
+    keys: ProviderKeys,
+    refresh: Callable[[], Awaitable[None]],
+    focus: bool,
 ) -> None:
-    in_env = bool(os.environ.get(variable))
+    in_env = environment_has(variable)
     state = "set in the environment" if in_env else (f"saved · {masked}" if masked else "not set")
     with ui.row().classes("w-full items-center gap-2 no-wrap"):
         ui.label(label).classes("w-28 font-medium")
@@ -50,6 +73,8 @@ def _row(
             .props(f'dense outlined autocomplete=off aria-label="New {label} key ({variable})"')
             .classes("grow")
         )
+        if focus:
+            field.props("autofocus")
 
         async def save() -> None:
             try:
@@ -62,10 +87,53 @@ def _row(
             await refresh()
 
         async def remove() -> None:
+            question = f"Remove the saved {label} key ({masked})? Models of {label} will not run until a key is set."
+            if not await confirm(question, action="Remove"):
+                return
             await asyncio.to_thread(keys.remove, variable)
             ui.notify(f"{variable} removed")
             await refresh()
 
+        field.on("keydown.enter", save)
         ui.button("Save", on_click=save).props(f'dense no-caps aria-label="Save {label} key"')
         if masked:
             ui.button(icon="delete", on_click=remove).props(f'dense flat aria-label="Remove the saved {label} key"')
+
+
+def _server_row(server: BaseUrl, saved: str | None, keys: ProviderKeys, refresh: Callable[[], Awaitable[None]]) -> None:
+    variable = server.variable
+    in_env = environment_has(variable)
+    state = (
+        "set in the environment"
+        if in_env
+        else ("saved" if saved else "default" if variable.startswith("OLLAMA") else "not set")
+    )
+    with ui.row().classes("w-full items-center gap-2 no-wrap"):
+        ui.label(server.label).classes("w-28 font-medium")
+        ui.label(state).classes("w-44 text-sm text-gray-600")
+        field = (
+            ui.input(f"{server.label} address", value=saved or "", placeholder=server.example)
+            .props(f'dense outlined stack-label autocomplete=off aria-label="{server.label} address ({variable})"')
+            .classes("grow")
+        )
+
+        async def save() -> None:
+            try:
+                await asyncio.to_thread(keys.set_base, variable, field.value or "")
+            except FlowdeckError as exc:
+                ui.notify(str(exc), type="negative")
+                return
+            ui.notify(f"{variable} saved")
+            await refresh()
+
+        async def remove() -> None:
+            await asyncio.to_thread(keys.remove, variable)
+            ui.notify(f"{variable} removed")
+            await refresh()
+
+        field.on("keydown.enter", save)
+        ui.button("Save", on_click=save).props(f'dense no-caps aria-label="Save {server.label} address"')
+        if saved:
+            ui.button(icon="delete", on_click=remove).props(
+                f'dense flat aria-label="Remove the saved {server.label} address"'
+            )

@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from nicegui import background_tasks, ui
 
+from flowdeck.app.pin_dialog import edit_output_dialog
 from flowdeck.app.run_view import RunView
 from flowdeck.app.transient import transient_dialog
 from flowdeck.components.inspector import NodeAction
+from flowdeck.components.model_box import ModelBox
 from flowdeck.engine.state import RunState
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import FlowdeckError
@@ -22,6 +24,7 @@ FLUSH_SECONDS = 0.05
 RESTORE_PAUSE = 0.02  # between the canvas and the panels when a page comes back to a run
 SLOW_START_SECONDS = 1.5
 SLOW_START = "Starting… getting the models ready (the first run after the app starts can take a few seconds)"
+KEEP_MODELS = "Keep each agent's model"
 log = logging.getLogger("flowdeck.app")
 
 
@@ -34,10 +37,12 @@ class LiveRun:
         make_view: Callable[[], RunView],
         on_change: Callable[[], None],
         workflow: Callable[[], Workflow | None],
+        pin: Callable[[str, str | None], None] | None = None,
         *,
         identity: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.runner = runner
+        self.pin = pin  # pins an agent's output in the workflow being edited (None: the run is read-only here)
         self.make_view = make_view
         self.on_change = on_change
         self.workflow = workflow
@@ -48,6 +53,7 @@ class LiveRun:
         self._view: RunView | None = None
         self._looking = 0  # which call of show_latest is the latest
         self._refusal: ui.notification | None = None
+        self.model = ""  # the Run dialog's "Model for every agent", kept for the next run of this tab ("": none)
         # Kept, not looked up when needed: a run is often started from a button that the start itself removes (the
         # inspector's, redrawn as the run changes), and the slot of a removed element has no client.
         self._client = ui.context.client
@@ -113,8 +119,9 @@ class LiveRun:
         self.view.bar.set_value(0)
         self.on_change()
 
-    def ask(self, workflow: Workflow) -> None:
-        """The inputs form; Start launches exactly one run, however often it is clicked."""
+    def ask(self, workflow: Workflow, models: Mapping[str, str] | None = None) -> None:
+        """The inputs form, and a model for every agent of this run (`models`: what to suggest); Start launches
+        exactly one run, however often it is clicked."""
         if self.running:
             ui.notify("A run is already going; cancel it first", type="warning")
             return
@@ -132,14 +139,30 @@ class LiveRun:
                     ui.label(item.description).classes("text-xs text-gray-500")
             if not workflow.inputs:
                 ui.label("This workflow takes no inputs.").classes("text-sm text-gray-500")
+            model = ModelBox(
+                "Model for every agent",
+                value=self.model,
+                suggestions={"": KEEP_MODELS, **(models or {})},
+                default=KEEP_MODELS,
+            )
+            model.props("outlined").classes("w-full pt-2").without_auto_validation()
+            model.on_value_change(lambda: setattr(model, "error", None))
+            ui.label("For this run only: every agent runs on it, whatever model it names.").classes(
+                "text-xs text-gray-500"
+            )
 
             async def start() -> None:
                 if self.running:
                     return
+                chosen = (model.value or "").strip()
+                if any(ch.isspace() for ch in chosen):
+                    model.error = f"“{chosen}” is not a model name: model names have no spaces"
+                    return
+                self.model = chosen
                 button.disable()
                 dialog.close()
                 inputs = {n: f.value or "" for n, f in fields.items()}
-                await self._launch(self.runner.start(workflow, inputs, workflow_id=identity))
+                await self._launch(self.runner.start(workflow, inputs, model=chosen or None, workflow_id=identity))
 
             with ui.row():
                 button = ui.button("Start run", icon="play_arrow", on_click=start).props("color=positive")
@@ -282,6 +305,42 @@ class LiveRun:
                     "Re-run only this agent with the inputs it received (e.g. after editing its prompt)",
                 )
             )
+        return actions + self._pin_actions(node_id, outputs.get(node_id))
+
+    def _edit_output(self, node_id: str, text: str) -> None:
+        assert self.pin is not None
+        pin = self.pin
+        with self._client:  # not in the inspector's slot: the panel is redrawn while the dialog is open
+            edit_output_dialog(text, lambda edited: pin(node_id, edited))
+
+    def _pin_actions(self, node_id: str, output: str | None) -> list[NodeAction]:
+        """Pin the output shown (or an edited one), so that runs reuse it and the agents after it can be iterated
+        on; or unpin it."""
+        pin, workflow = self.pin, self.workflow()
+        if pin is None or workflow is None or node_id not in {node.id for node in workflow.nodes}:
+            return []
+        pinned = workflow.node(node_id).pinned_output
+        actions = []
+        if pinned is None and output is not None:
+            actions.append(
+                NodeAction(
+                    "Pin output",
+                    "push_pin",
+                    lambda: pin(node_id, output),
+                    "Runs use this output instead of calling the model",
+                )
+            )
+        if pinned is not None or output is not None:
+            actions.append(
+                NodeAction(
+                    "Edit output…",
+                    "edit_note",
+                    lambda: self._edit_output(node_id, pinned if pinned is not None else output or ""),
+                    "Edit the output and pin it: the agents after this one receive your text",
+                )
+            )
+        if pinned is not None:
+            actions.append(NodeAction("Unpin", "push_pin", lambda: pin(node_id, None), "Call the model again in runs"))
         return actions
 
 

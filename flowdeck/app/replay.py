@@ -32,7 +32,8 @@ class Replay:
         self.play = ui.button(icon="play_arrow", on_click=self.toggle).props("flat dense round")
         self.play.props["aria-label"] = "Play the replay"
         self.speed = ui.select(SPEEDS, value=5, label="Speed").props("dense options-dense").classes("w-24")
-        self.slider = ui.slider(min=0, max=max(len(self.events), 1), step=1, value=self.pos).classes("w-72")
+        # Margins as wide as the thumb's half: at either end it stands out of the track, over what is beside it.
+        self.slider = ui.slider(min=0, max=max(len(self.events), 1), step=1, value=self.pos).classes("w-72 q-mx-md")
         self.slider.props["aria-label"] = "Replay position"
         # Quasar's change event fires when the user lets go (or presses a key), not on every pixel dragged.
         self.slider.on("change", self._scrubbed)

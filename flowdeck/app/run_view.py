@@ -27,6 +27,7 @@ from flowdeck.engine.state import TERMINAL_NODE, RunState
 
 Actions = Callable[[str, RunState], list[NodeAction]]
 TIMELINE_SECONDS = 1.0
+STATUS_CHARS = 400
 
 
 def add_run_panel_styles() -> None:
@@ -281,7 +282,8 @@ class RunView:
         node = self.state.nodes.get(node_id)
         if node is None:
             return {"state": "queued", "text": "queued"}
-        return {"state": node.status, "text": node.summary()[:100]}
+        # The card shows a line of it and the rest on hover: a provider's error, with what to do, in full.
+        return {"state": node.status, "text": node.summary()[:STATUS_CHARS]}
 
     def show_progress(self) -> None:
         """The header line: the run's status, its agents' progress, time, tokens and cost."""

@@ -12,6 +12,7 @@ from nicegui.events import GenericEventArguments
 
 from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.compare import compare_page
+from flowdeck.app.landmarks import page_heading
 from flowdeck.app.live import LiveRun, show_refusal
 from flowdeck.app.replay import Replay
 from flowdeck.app.run_view import run_panel
@@ -99,7 +100,7 @@ def header(title: str) -> None:
 
     with ui.header().classes("items-center gap-3 no-wrap bg-slate-900 py-2"):
         ui.label("flowdeck").classes("text-lg font-bold")
-        ui.label(title).classes("text-base")
+        page_heading(title, "text-base font-normal")
         ui.space()
         if can_edit():
             ui.link("Editor", "/").classes("text-white")
@@ -118,7 +119,7 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
             workflow_filter.props("clearable options-dense").classes("w-72")
             status_filter = ui.select(STATUSES, value=status if status in STATUSES else None, label="Status")
             status_filter.props("clearable options-dense").classes("w-48")
-            compare = ui.button("Compare selected", icon="compare_arrows").props("outline no-caps")
+            compare = ui.button("Compare selected", icon="compare_arrows").props("outline no-caps color=indigo")
         columns: list[dict[str, Any]] = [
             {"name": "workflow", "label": "Workflow", "field": "workflow", "align": "left"},
             {"name": "ran", "label": "What ran", "field": "ran", "align": "left"},
@@ -132,7 +133,18 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
         # Paged on the server: a page of runs is read at a time, however long the history.
         pagination = {"page": 1, "rowsPerPage": PAGE_SIZES[1], "rowsNumber": 0}
         table = ui.table(columns=columns, rows=[], row_key="id", selection="multiple", pagination=pagination)
-        table.classes("w-full").props(f'flat bordered dense aria-label="Runs" :rows-per-page-options="{PAGE_SIZES}"')
+        table.classes("w-full").props(
+            f'flat bordered dense hide-no-data aria-label="Runs" :rows-per-page-options="{PAGE_SIZES}"'
+        )
+        # Quasar's selection checkboxes have no names of their own.
+        table.add_slot(
+            "header-selection",
+            '<q-checkbox v-model="props.selected" dense aria-label="Select every run on this page" />',
+        )
+        table.add_slot(
+            "body-selection",
+            '<q-checkbox v-model="props.selected" dense :aria-label="\'Select run \' + props.row.id" />',
+        )
         table.add_slot(
             "body-cell-id",
             '<q-td :props="props"><a :href="\'/runs/\' + props.value" class="text-indigo-600 underline">'
@@ -229,7 +241,7 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
         ui.label(f"Run {run_id} has no recorded events.").classes("p-4 text-negative")
         return None
     workflow = parse_workflow(first.workflow, source=f"the workflow of run {summary.id}")
-    model = first.model or services.settings.default_model
+    model = first.model or workflow.default_model or services.settings.default_model
     with ui.row().classes("w-full items-center gap-3 px-4 py-2 no-wrap"):
         ui.label(f"{workflow.name}").classes("text-base font-semibold")
         ui.label(f"run {summary.id} · read-only").classes("text-sm text-gray-500")

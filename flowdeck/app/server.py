@@ -118,6 +118,7 @@ def serve(
         host=host,
         port=port,
         title="flowdeck",
+        language="en-US",  # Quasar's default, now also <html lang>: screen readers read the pages as English
         show=open_browser,
         reload=False,
         show_welcome_message=False,

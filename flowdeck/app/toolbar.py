@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from nicegui import ui
 
+from flowdeck.app import landmarks
 from flowdeck.app.account import account_controls
-from flowdeck.app.dialogs import import_dialog
-from flowdeck.app.keys_dialog import keys_dialog
+from flowdeck.app.settings_dialog import workflow_settings
 from flowdeck.components.canvas import payload
 
 if TYPE_CHECKING:
@@ -34,29 +34,43 @@ class Toolbar:
         self.save_state.classes(replace=f"text-sm ml-2 whitespace-nowrap {colour}")
         self.save_state.set_visibility(state != "saved")
 
+    def show_name_error(self, message: str | None) -> None:
+        """A name refused as typed, said under the field; None: the name is fine."""
+        self.name.error = message and message[:1].upper() + message[1:]
+
 
 def toolbar(editor: Editor, dark: Any) -> Toolbar:
     """Build the bar at the top of the editor page; its commands call the editor's."""
     white = "flat dense color=white"
     with ui.header().classes("items-center gap-1 no-wrap bg-slate-900 py-2"):
-        ui.label("flowdeck").classes("text-lg font-bold mr-1")
+        landmarks.page_heading("flowdeck", "text-lg font-bold mr-1")  # the h1; the workflow is named next to it
         name = (
-            ui.input("Workflow name", value=editor.doc.workflow.name).props("dense dark standout").classes("w-56 ml-2")
+            ui.input("Workflow name", value=editor.doc.workflow.name)
+            .props("dense dark standout hide-bottom-space no-error-icon")
+            .classes("w-56 ml-2")
+            .without_auto_validation()  # errors are set by the editor as the name is typed
         )
-        name.on("blur", editor.rename)
+        name.on_value_change(lambda e: editor.rename(e.value or ""))
+        name.on("blur", editor.name_left)
+        ui.button(icon="tune", on_click=lambda: workflow_settings(editor)).props(
+            f'{white} aria-label="Workflow settings"'
+        ).tooltip("Workflow settings: name, description, inputs, default model")
         save_state = ui.label().classes("text-sm ml-2 whitespace-nowrap")
         ui.space()
         run_button = ui.button("Run", icon="play_arrow", on_click=editor.run).props("dense color=positive")
         run_button.tooltip("Run (Ctrl+Enter)")
-        ui.button("Runs", icon="history", on_click=lambda: ui.navigate.to("/runs")).props(white)
+        ui.button("Runs", icon="history", on_click=editor.go_to_runs).props(white)
+        ui.button("New", icon="add", on_click=editor.new_workflow).props(white).tooltip("New blank workflow")
         ui.button("Templates", icon="dashboard_customize", on_click=editor.gallery).props(white)
         ui.button("Open", icon="folder_open", on_click=editor.open_workflow).props(white)
         ui.button("Save", icon="save", on_click=editor.save).props(white)
         with ui.button(icon="more_vert").props(f'{white} aria-label="More workflow actions"'), ui.menu():
-            ui.menu_item("Import from file…", lambda: import_dialog(editor.show_new))
-            ui.menu_item("Export to file", editor.export)
-            ui.menu_item("Save as template", editor.save_as_template)
-            ui.menu_item("API keys…", lambda: keys_dialog(editor.services.keys))
+            ui.menu_item("New workflow", editor.new_workflow).props("role=menuitem")
+            ui.menu_item("Workflow settings…", lambda: workflow_settings(editor)).props("role=menuitem")
+            ui.menu_item("Import from file…", editor.import_file).props("role=menuitem")
+            ui.menu_item("Export to file", editor.export).props("role=menuitem")
+            ui.menu_item("Save as template", editor.save_as_template).props("role=menuitem")
+            ui.menu_item("API keys…", lambda: editor.keys()).props("role=menuitem")
         ui.button(icon="undo", on_click=editor.undo).props(f'{white} aria-label="Undo"').tooltip("Undo (Ctrl+Z)")
         ui.button(icon="redo", on_click=editor.redo).props(f'{white} aria-label="Redo"').tooltip("Redo (Ctrl+Shift+Z)")
         ui.button(icon="account_tree", on_click=editor.layout).props(f'{white} aria-label="Arrange agents"').tooltip(
@@ -67,6 +81,9 @@ def toolbar(editor: Editor, dark: Any) -> Toolbar:
         )
         ui.button(icon="dark_mode", on_click=lambda: editor.toggle_theme(dark)).props(
             f'{white} aria-label="Toggle dark theme"'
+        )
+        ui.button(icon="keyboard", on_click=editor.shortcuts).props(f'{white} aria-label="Keyboard shortcuts"').tooltip(
+            "Keyboard shortcuts (?)"
         )
         account_controls()
     return Toolbar(name=name, save_state=save_state, run_button=run_button)

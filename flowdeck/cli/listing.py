@@ -75,7 +75,7 @@ def _detail(event: ev.Event) -> str:
     if isinstance(event, ev.Token):
         return _cut(json.dumps(event.text, ensure_ascii=False), 80)
     if isinstance(event, ev.NodeFinished):
-        cached = " (cached)" if event.cached else ""
+        cached = " (pinned)" if event.pinned else " (cached)" if event.cached else ""
         return f"{event.duration:.2f}s, {event.usage.total_tokens} tokens{cached}"
     if isinstance(event, ev.NodeFailed | ev.NodeRetrying):
         return f"{event.error_kind}: {event.message}"

@@ -1,7 +1,9 @@
-// The Output tab's cards, one per agent that has started, in the order they started. One element draws them
-// all as plain DOM, from batches of changes (flowdeck/components/outputs.py):
+// The Output tab's cards, one per agent that has started, in the order they started, then those of agents that
+// ended without starting (skipped). One element draws them all as plain DOM, from batches of changes
+// (flowdeck/components/outputs.py):
 //   ["reset"]                                  no cards (a new run)
-//   ["add", key, label]                        a new card at the end
+//   ["add", key, label, unstarted]             a new card at the end of the started agents' cards, or (unstarted)
+//                                              at the very end
 //   ["head", key, status, summary, streaming]  its status dot, summary, and whether its text is streaming
 //   ["append", key, text], ["set", key, text]  its streamed text: grown in place, or started over
 //   ["done", key, html, text]                  its finished text: markdown as HTML, and the text to copy
@@ -79,7 +81,9 @@ export default {
     this.empty = document.createElement("div");
     this.empty.className = "text-sm text-gray-500";
     this.empty.textContent = EMPTY;
-    this.$el.append(this.empty);
+    this.tail = document.createElement("div"); // the cards of agents that never started
+    this.tail.className = "fd-card-group";
+    this.$el.append(this.empty, this.tail);
     this.onClick = (event) => {
       const button = event.target.closest(".fd-copy");
       const card = button && cardOf.get(button.closest(".fd-card"));
@@ -98,7 +102,7 @@ export default {
           this.reset();
           continue;
         }
-        const card = op[0] === "add" ? this.add(op[1], op[2]) : this.cards.get(op[1]);
+        const card = op[0] === "add" ? this.add(op[1], op[2], op[3]) : this.cards.get(op[1]);
         if (!card) continue;
         if (op[0] === "head") {
           card.el.dataset.status = op[2];
@@ -124,10 +128,11 @@ export default {
       for (const card of this.cards.values()) nearScreen.unobserve(card.el);
       this.cards.clear();
       this.group = null;
-      this.$el.replaceChildren(this.empty);
+      this.tail.replaceChildren();
+      this.$el.replaceChildren(this.empty, this.tail);
       this.empty.hidden = false;
     },
-    add(key, label) {
+    add(key, label, unstarted) {
       const el = shell.content.firstChild.cloneNode(true);
       el.setAttribute("aria-label", `Output of ${label}`);
       el.dataset.status = "queued";
@@ -135,12 +140,16 @@ export default {
       head.children[1].textContent = label;
       head.children[3].setAttribute("aria-label", `Copy the output of ${label}`);
       const card = { el, stream, output, summary: head.children[2], streaming: false, html: "", shown: "", text: "", inView: false };
-      if (!this.group || this.group.childElementCount === GROUP) {
-        this.group = document.createElement("div");
-        this.group.className = "fd-card-group";
-        this.$el.append(this.group);
+      if (unstarted) {
+        this.tail.append(el);
+      } else {
+        if (!this.group || this.group.childElementCount === GROUP) {
+          this.group = document.createElement("div");
+          this.group.className = "fd-card-group";
+          this.$el.insertBefore(this.group, this.tail);
+        }
+        this.group.append(el);
       }
-      this.group.append(el);
       this.empty.hidden = true;
       cardOf.set(el, card);
       this.cards.set(key, card);

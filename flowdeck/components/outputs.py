@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from functools import cache, lru_cache
 
@@ -62,7 +63,8 @@ class _Card:
 
 
 class OutputsTab:
-    """A card per agent that has started, in the order they started; only what changed is sent, in one
+    """A card per agent that has started, in the order they started (at the same time: in data-flow order), then
+    the agents that ended without starting (skipped), in data-flow order. Only what changed is sent, in one
     message per flush."""
 
     def __init__(self) -> None:
@@ -70,22 +72,29 @@ class OutputsTab:
         self.view = OutputList()
         self._cards: dict[str, _Card] = {}
         self._labels: Mapping[str, str] = {}
+        self._flow: dict[str, int] | None = None
 
     def reset(self, labels: Mapping[str, str]) -> None:
         self._cards = {}
         self._labels = labels
+        self._flow = None
         self.view.queue("reset")
         self.view.send()
 
     def update(self, state: RunState, changed: Iterable[str]) -> None:
-        for node_id in sorted(changed, key=lambda n: _started_at(state, n)):
+        if self._flow is None:
+            self._flow = flow_order(state)
+        flow = self._flow
+        for node_id in sorted(changed, key=lambda n: (*_started_at(state, n), flow.get(n, len(flow)))):
             node = state.nodes.get(node_id)
-            if node is None or node.latest is None:
+            ex = node.latest if node is not None else None
+            if node is None or ex is None:
                 continue
             card = self._cards.get(node_id)
             if card is None:
                 card = self._cards[node_id] = _Card()
-                self.view.queue("add", node_id, self._labels.get(node_id, node_id))
+                # Cards of agents that never started stay after those of agents that did (in the page, too).
+                self.view.queue("add", node_id, self._labels.get(node_id, node_id), ex.started_at is None)
             card.show(node_id, node, self.view)
         self.view.send()
 
@@ -111,7 +120,35 @@ def add_styles() -> None:
     shared_css((STATIC / "outputs.css").read_text() + highlight)
 
 
-def _started_at(state: RunState, node_id: str) -> float:
+def flow_order(state: RunState) -> dict[str, int]:
+    """Each agent's place in the run's data flow: by layer (the longest chain of agents before it), then in the
+    workflow's order."""
+    ids = list(state.labels) or list(state.nodes)
+    known = set(ids)
+    following: dict[str, list[str]] = {node_id: [] for node_id in ids}
+    waiting = dict.fromkeys(ids, 0)
+    for edge in state.workflow.get("edges", []):
+        source, target = str(edge.get("source")), str(edge.get("target"))
+        if source in known and target in known:
+            following[source].append(target)
+            waiting[target] += 1
+    layer = dict.fromkeys(ids, 0)
+    ready = deque(node_id for node_id in ids if not waiting[node_id])
+    while ready:
+        node_id = ready.popleft()
+        for target in following[node_id]:
+            layer[target] = max(layer[target], layer[node_id] + 1)
+            waiting[target] -= 1
+            if not waiting[target]:
+                ready.append(target)
+    places = sorted(ids, key=lambda node_id: layer[node_id])  # stable: the workflow's order within a layer
+    return {node_id: place for place, node_id in enumerate(places)}
+
+
+def _started_at(state: RunState, node_id: str) -> tuple[bool, float]:
+    """Started agents first, by when they started; then those that never did."""
     node = state.nodes.get(node_id)
     ex = node.latest if node else None
-    return (ex.started_at or ex.finished_at or 0.0) if ex else 0.0
+    if ex is None or ex.started_at is None:
+        return True, 0.0
+    return False, ex.started_at

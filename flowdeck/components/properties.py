@@ -1,30 +1,46 @@
-"""The properties panel of the selected agent: labelled controls, invalid values shown inline and not applied."""
+"""The properties panel of the selected agent: labelled controls, invalid values explained under them and not
+applied.
+
+Every control applies its value as it changes (each keystroke), never on blur: a Save, a shortcut or a Run can
+reach the server before the browser reports the blur (Quasar emits it a timer later), and would miss the text.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from nicegui import ui
 
+from flowdeck.components.model_box import ModelBox
+from flowdeck.components.references import Edited, reference_chips, show_reads
 from flowdeck.engine.agents import PRESETS, resolve
-from flowdeck.engine.prompts import check_template
-from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import EditRefused
 
 OnEdit = Callable[[str, dict[str, Any]], None]
+OnKeys = Callable[[str], Any]  # opens the API keys dialog at one provider's key variable
 
 
-class Edited(Protocol):
-    """What the panel reads of the workflow being edited (app.document.Document is one)."""
+class KeyNeeded(Protocol):
+    @property
+    def variable(self) -> str: ...  # OPENAI_API_KEY
 
-    workflow: Workflow
-    default_model: str
+    @property
+    def label(self) -> str: ...  # OpenAI
 
 
-def properties(doc: Edited, node_id: str | None, models: dict[str, str], on_edit: OnEdit) -> None:
+class ModelChoices(Protocol):
+    """What the Model box suggests (model string -> text shown), and which key a model still needs."""
+
+    @property
+    def suggestions(self) -> Mapping[str, str]: ...
+
+    def missing_key(self, model: str) -> KeyNeeded | None: ...
+
+
+def properties(doc: Edited, node_id: str | None, models: ModelChoices, on_edit: OnEdit, on_keys: OnKeys) -> None:
     """Controls for one node; `on_edit(node_id, changes)` applies a change (it raises EditRefused if invalid)."""
-    # No min/max on the number inputs: out-of-range values must show the model's error, not be clamped.
+    # No min/max on the number inputs: out-of-range values must be explained, not clamped.
     ui.label("Properties").classes("text-xs font-semibold uppercase tracking-wide text-gray-500")
     if node_id is None:
         ui.label("Select an agent on the canvas to configure it.").classes("text-sm text-gray-500")
@@ -37,31 +53,35 @@ def properties(doc: Edited, node_id: str | None, models: dict[str, str], on_edit
     config = node.config
     effective = resolve(node, doc.default_model)
 
-    def apply(control: Any, changes: dict[str, Any]) -> None:
+    def apply(control: Any, changes: dict[str, Any], error: _ErrorLine | None = None) -> bool:
         try:
             on_edit(node_id, changes)
         except EditRefused as exc:
-            control.props(f'error error-message="{_attr(str(exc))}"')
-            return
-        control.props(remove="error error-message")
+            _show_error(control, str(exc), error)
+            return False
+        _show_error(control, None, error)
+        return True
 
     with ui.row().classes("items-center gap-2"):
         ui.icon(preset.icon).classes("text-indigo-500")
         ui.label(preset.title).classes("text-sm text-gray-600")
 
-    name = ui.input("Name", value=node.label).props("dense outlined").classes("w-full")
+    # Errors are set by apply(); NiceGUI's own validation (none here) would clear them on each value change.
+    name = ui.input("Name", value=node.label).props("dense outlined").classes("w-full").without_auto_validation()
     name.on_value_change(lambda e: apply(name, {"label": e.value or ""}))
 
-    options = dict(models)
-    options.setdefault("", f"Default ({doc.default_model})")
-    if config.model and config.model not in options:
-        options[config.model] = config.model
-    model = (
-        ui.select(options, label="Model", value=config.model or "", with_input=True, new_value_mode="add-unique")
-        .props("dense outlined")
-        .classes("w-full")
-    )
-    model.on_value_change(lambda e: apply(model, {"model": e.value or None}))
+    suggestions = {"": f"Default ({doc.default_model})", **models.suggestions}
+    model = ModelBox("Model", value=config.model or "", suggestions=suggestions, default=suggestions[""])
+    model.props("dense outlined").classes("w-full").without_auto_validation()
+    key_hint = ui.column().classes("w-full gap-0")
+
+    def model_changed(value: str) -> None:
+        chosen = value.strip()
+        if apply(model, {"model": chosen or None}):
+            _show_key_hint(key_hint, chosen or doc.default_model, models, on_keys)
+
+    model.on_value_change(lambda e: model_changed(e.value or ""))
+    _show_key_hint(key_hint, effective.model, models, on_keys)
 
     ui.label("Temperature").classes("text-sm")
     with ui.row().classes("w-full items-center no-wrap gap-2"):
@@ -71,22 +91,29 @@ def properties(doc: Edited, node_id: str | None, models: dict[str, str], on_edit
             .classes("grow")
         )
         number = (
-            ui.number(value=effective.temperature, step=0.05, format="%.2f")
-            .props('dense outlined aria-label="Temperature"')  # the heading above is its visible label
+            ui.number(value=effective.temperature, step=0.05, format="%.2f", placeholder=f"{preset.temperature:.2f}")
+            .props(
+                'dense outlined hide-bottom-space no-error-icon aria-label="Temperature"'
+            )  # the heading is its visible label
             .classes("w-24")
+            .without_auto_validation()
         )
+    temperature_error = _ErrorLine()
 
-    def slid(event: Any) -> None:
-        number.set_value(event.args)
-        apply(slider, {"temperature": event.args})
+    def temperature_typed(value: Any) -> None:
+        if apply(number, {"temperature": value}, temperature_error) and value is not None:
+            slider.set_value(value)
 
-    slider.on("change", slid)
-    number.on("blur", lambda _: apply(number, {"temperature": number.value}))
+    slider.on("change", lambda e: number.set_value(e.args))  # on release: the number applies it
+    number.on_value_change(lambda e: temperature_typed(e.value))
 
     system = (
-        ui.textarea("System prompt", value=effective.system_prompt).props("dense outlined autogrow").classes("w-full")
+        ui.textarea("System prompt", value=effective.system_prompt)
+        .props("dense outlined autogrow")
+        .classes("w-full")
+        .without_auto_validation()
     )
-    system.on("blur", lambda _: apply(system, {"system_prompt": system.value}))
+    system.on_value_change(lambda e: apply(system, {"system_prompt": e.value or ""}))
 
     template = (
         ui.textarea(
@@ -96,72 +123,87 @@ def properties(doc: Edited, node_id: str | None, models: dict[str, str], on_edit
         )
         .props("dense outlined autogrow")
         .classes("w-full font-mono")
+        .without_auto_validation()
     )
-    template.on("blur", lambda _: apply(template, {"prompt_template": template.value or None}))
     reads = ui.row().classes("w-full gap-1 items-center")
     reads.props('role=status aria-label="What this prompt reads"')
-    template.on_value_change(lambda e: _show_reads(reads, doc, node_id, e.value or ""))
-    _show_reads(reads, doc, node_id, template.value or "")
-    _reference_buttons(doc, node_id, template, apply)
 
-    with ui.row().classes("w-full no-wrap gap-2"):
-        max_tokens = ui.number("Max tokens", value=config.max_tokens, step=1).props("dense outlined")
-        timeout = ui.number("Timeout (s)", value=config.timeout).props("dense outlined")
-        retries = ui.number("Retries", value=config.retries, step=1).props("dense outlined")
-    max_tokens.on("blur", lambda _: apply(max_tokens, {"max_tokens": _int(max_tokens.value)}))
-    timeout.on("blur", lambda _: apply(timeout, {"timeout": timeout.value}))
-    retries.on("blur", lambda _: apply(retries, {"retries": _int(retries.value)}))
+    def template_typed(value: str) -> None:
+        apply(template, {"prompt_template": value or None})
+        show_reads(reads, doc, node_id, value)
+
+    template.on_value_change(lambda e: template_typed(e.value or ""))
+    show_reads(reads, doc, node_id, template.value or "")
+    reference_chips(doc, node_id, template)
+
+    with ui.row().classes("w-full no-wrap gap-2 items-start"):
+        max_tokens = ui.number("Max tokens", value=config.max_tokens, step=1)
+        timeout = ui.number("Timeout (s)", value=config.timeout)
+        retries = ui.number("Retries", value=config.retries, step=1)
+    limits_error = _ErrorLine()
+    for box in (max_tokens, timeout, retries):
+        box.props("dense outlined hide-bottom-space no-error-icon").without_auto_validation()
+    max_tokens.on_value_change(lambda e: apply(max_tokens, {"max_tokens": _int(e.value)}, limits_error))
+    timeout.on_value_change(lambda e: apply(timeout, {"timeout": e.value}, limits_error))
+    retries.on_value_change(lambda e: apply(retries, {"retries": _int(e.value)}, limits_error))
 
 
-def _reference_buttons(doc: Edited, node_id: str, template: ui.textarea, apply: Callable[..., None]) -> None:
-    upstream = [e.source for e in doc.workflow.edges if e.target == node_id]
-    refs = [(f"Input: {i.label or i.name}", f"{{{{ inputs.{i.name} }}}}") for i in doc.workflow.inputs]
-    refs += [(f"Output of {doc.workflow.node(s).label or s}", f"{{{{ outputs.{s} }}}}") for s in upstream]
-    if not refs:
+class _ErrorLine:
+    """A line under a row of narrow controls, saying what is wrong with any of them (inside a narrow box, the
+    message overlapped the controls below)."""
+
+    def __init__(self) -> None:
+        self.label = ui.label().classes("text-xs text-negative -mt-1").props("role=alert")
+        self.label.set_visibility(False)
+        self.errors: dict[int, str] = {}
+
+    def show(self, control: Any, message: str | None) -> None:
+        control.props["error"] = message is not None
+        if message is None:
+            self.errors.pop(control.id, None)
+        else:
+            self.errors[control.id] = message
+        self.label.set_text(" · ".join(self.errors.values()))
+        self.label.set_visibility(bool(self.errors))
+
+
+def _show_error(control: Any, message: str | None, line: _ErrorLine | None) -> None:
+    """The message under the control (Quasar's own error line), or on the line under its row."""
+    if message is None:
+        control.props.pop("aria-invalid", None)
+    else:
+        control.props["aria-invalid"] = "true"
+    if line is None:
+        control.error = message
+    else:
+        line.show(control, message)
+
+
+def _show_key_hint(column: ui.column, model: str, models: ModelChoices, on_keys: OnKeys) -> None:
+    """Under the Model box: what the embedded model is, or the key a provider's model needs and where to add it."""
+    column.clear()
+    if model == "embedded":
+        with column, ui.row().classes("w-full items-start no-wrap gap-1 -mt-1").props("role=status"):
+            ui.icon("info").classes("text-gray-500 mt-px")
+            ui.label(
+                "The embedded model is a small demo model (SmolLM2, 135M) that runs offline: expect rough answers. "
+                "For real work pick a provider's model (add its key in ⋮ → API keys…) or an Ollama model."
+            ).classes("text-xs text-gray-500")
         return
-    ui.label("Insert a reference").classes("text-xs text-gray-500")
-    with ui.row().classes("gap-1"):
-        for title, text in refs:
-
-            def insert(_: Any, text: str = text) -> None:
-                value = (template.value or "").rstrip()
-                template.set_value(f"{value}\n{text}" if value else text)
-                apply(template, {"prompt_template": template.value})
-
-            ui.chip(title, icon="data_object", on_click=insert).props("dense clickable outline color=indigo")
-
-
-def _show_reads(row: ui.row, doc: Edited, node_id: str, source: str) -> None:
-    """The template's references as readable chips (an input's label, an upstream agent's name); one that
-    cannot resolve is shown in red with the reason, as the run would refuse it."""
-    refs = check_template(source)
-    inputs = {i.name: i.label or i.name for i in doc.workflow.inputs}
-    upstream = doc.workflow.upstream(node_id)
-    row.clear()
-    if not (refs.inputs or refs.outputs or refs.problems):
+    missing = models.missing_key(model)
+    if missing is None:
         return
-    with row:
-        ui.label("Reads").classes("text-xs text-gray-500")
-        for name in sorted(refs.inputs):
-            if name in inputs:
-                ui.chip(f"Input: {inputs[name]}", icon="input").props("dense color=indigo-1 text-color=indigo-9")
-            else:
-                ui.chip(f"inputs.{name}: no such input", icon="error").props("dense color=red-1 text-color=red-9")
-        for source_id in sorted(refs.outputs):
-            if source_id in upstream:
-                label = doc.workflow.node(source_id).label or source_id
-                ui.chip(f"Output of {label}", icon="output").props("dense color=teal-1 text-color=teal-9")
-            else:
-                ui.chip(f"outputs.{source_id}: not upstream of this agent", icon="error").props(
-                    "dense color=red-1 text-color=red-9"
-                )
-        for problem in refs.problems:
-            ui.label(problem).classes("text-xs text-negative")
+    with column, ui.row().classes("w-full items-start no-wrap gap-1 -mt-1").props("role=status"):
+        ui.icon("key").classes("text-amber-700 mt-px")
+        with ui.column().classes("gap-0 items-start"):
+            ui.label(
+                f"{model} needs {missing.variable}, the {missing.label} API key: add it in ⋮ → API keys…, "
+                "or set it in the environment."
+            ).classes("text-xs text-amber-700")
+            ui.button(f"Add {missing.label} key…", on_click=lambda: on_keys(missing.variable)).props(
+                "flat dense no-caps size=sm color=indigo padding='0 4px'"
+            )
 
 
 def _int(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-def _attr(text: str) -> str:
-    return text.replace('"', "'")

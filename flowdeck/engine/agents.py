@@ -16,6 +16,7 @@ class AgentPreset:
     description: str
     system_prompt: str
     temperature: float
+    verdicts: tuple[str, ...] = ()  # the answer ends with "Verdict: <one of these>"
 
 
 PRESETS: dict[str, AgentPreset] = {
@@ -54,6 +55,7 @@ PRESETS: dict[str, AgentPreset] = {
                 "code. List concrete problems with fixes, then end with a verdict: APPROVE or REQUEST CHANGES."
             ),
             temperature=0.1,
+            verdicts=("APPROVE", "REQUEST CHANGES"),
         ),
         AgentPreset(
             type="custom",
@@ -77,6 +79,7 @@ class ResolvedAgent(Record, frozen=True):
     max_tokens: int
     timeout: float
     retries: int
+    verdicts: tuple[str, ...] = ()
 
 
 def resolve(node: Node, default_model: str, override: str | None = None) -> ResolvedAgent:
@@ -91,12 +94,14 @@ def resolve(node: Node, default_model: str, override: str | None = None) -> Reso
         max_tokens=config.max_tokens,
         timeout=config.timeout,
         retries=config.retries,
+        verdicts=preset.verdicts,
     )
 
 
 def models_of(workflow: Workflow, default_model: str, override: str | None = None) -> set[str]:
-    """The models a workflow's agents would call."""
-    return {override or node.config.model or default_model for node in workflow.nodes if node.type in PRESETS}
+    """The models a workflow's agents would call; `default_model` (the app's) yields to the workflow's own."""
+    default = workflow.default_model or default_model
+    return {override or node.config.model or default for node in workflow.nodes if node.type in PRESETS}
 
 
 def display_name(node: Node) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,11 +38,13 @@ class Dag:
     _agents: dict[tuple[str, str | None], dict[str, ResolvedAgent]] = field(default_factory=dict, compare=False)
 
     def agents(self, default_model: str, override: str | None) -> dict[str, ResolvedAgent]:
-        """Each node's effective settings for runs with this default model and override (worked out once)."""
+        """Each node's effective settings for runs with this default model and override (worked out once). The
+        workflow's own default model, if it names one, beats `default_model` (the app's)."""
         key = (default_model, override)
         found = self._agents.get(key)
         if found is None:
-            found = self._agents[key] = {n.id: resolve(n, default_model, override) for n in self.workflow.nodes}
+            default = self.workflow.default_model or default_model
+            found = self._agents[key] = {n.id: resolve(n, default, override) for n in self.workflow.nodes}
         return found
 
     def descendants(self, node_id: str) -> set[str]:
@@ -50,11 +53,14 @@ class Dag:
 
         return set(nx.descendants(self.graph, node_id))
 
-    def plan(self, scope: set[str] | None, reusable: set[str]) -> dict[str, Mode]:
+    def plan(
+        self, scope: set[str] | None, reusable: set[str], pinned: AbstractSet[str] = frozenset()
+    ) -> dict[str, Mode]:
         """How a run handles each node: "run" (call the model), "reuse" (a recorded output) or "skip".
 
         A partial run executes only `scope`; outside it, a node reuses its recorded output unless it is
-        downstream of the scope (its recorded output would be stale), in which case it is skipped.
+        downstream of the scope (its recorded output would be stale), in which case it is skipped. A pinned node
+        (in `reusable` too) always reuses its pinned output, in the scope or not.
         """
         if scope is None:
             return {n: "reuse" if n in reusable else "run" for n in self.order}
@@ -63,7 +69,14 @@ class Dag:
             raise WorkflowError([Problem(f"node {n}", "no agent with this id in the workflow") for n in unknown])
         below = set().union(*(self.descendants(n) for n in scope)) - scope
         mode: dict[str, Mode] = {
-            n: "run" if n in scope else "reuse" if n in reusable and n not in below else "skip" for n in self.order
+            n: "reuse"
+            if n in pinned
+            else "run"
+            if n in scope
+            else "reuse"
+            if n in reusable and n not in below
+            else "skip"
+            for n in self.order
         }
         missing = sorted({a for n in scope for a in self.ancestors[n] if mode[a] == "skip"}, key=self.order.index)
         if missing:

@@ -124,6 +124,8 @@ class NodeFinished(_NodeEventBase, tag="node_finished", frozen=True):
     duration: float
     cached: bool
     attempts: int
+    cut: bool = False  # the answer was cut at max_tokens
+    pinned: bool = False  # the agent's pinned output, not a model's answer
 
 
 class NodeFailed(_NodeEventBase, tag="node_failed", frozen=True):

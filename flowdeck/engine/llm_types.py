@@ -16,12 +16,14 @@ class ModelRequest(Record, frozen=True):
     temperature: float
     max_tokens: int
     timeout: float
+    verdicts: tuple[str, ...] = ()  # the verdicts the answer must end with, for models that can be held to it
 
 
 class Completion(Record, frozen=True):
     text: str
     usage: Usage
     cost: float
+    cut: bool = False  # the model stopped at max_tokens, not because it had finished
 
 
 class ModelCaller(Protocol):

@@ -97,6 +97,7 @@ class Outbox:
         duration: float,
         cached: bool,
         attempts: int,
+        pinned: bool = False,
     ) -> None:
         """node_finished, then a handoff of the output along each edge, all stamped with the same time.
 
@@ -120,6 +121,8 @@ class Outbox:
                 duration=duration,
                 cached=cached,
                 attempts=attempts,
+                cut=completion.cut,
+                pinned=pinned,
             )
         )
         for edge in edges:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -80,6 +81,35 @@ def check_template(source: str) -> References:
         if isinstance(target, nodes.Name) and target.name in found and key is not None:
             found[target.name].add(key)
     return References(inputs=frozenset(found["inputs"]), outputs=frozenset(found["outputs"]), problems=tuple(problems))
+
+
+def rename_inputs(source: str, renames: Mapping[str, str]) -> str:
+    """The template with its references to renamed inputs (inputs.old, inputs['old']) renamed, all at once (a swap
+    of two names works). Only inside {{ }} and {% %}: the same words in the prompt's text, a comment or a raw
+    block are the author's own."""
+    if not renames:
+        return source
+    names = "|".join(re.escape(name) for name in sorted(renames, key=len, reverse=True))
+    reference = re.compile(
+        rf"(?<![\w.])(inputs\s*\.\s*)({names})\b|(?<![\w.])(inputs\s*\[\s*)(['\"])({names})\4(\s*\])"
+    )
+
+    def rename(match: re.Match[str]) -> str:
+        if match[1] is not None:
+            return match[1] + renames[match[2]]
+        return f"{match[3]}{match[4]}{renames[match[5]]}{match[4]}{match[6]}"
+
+    def in_block(match: re.Match[str]) -> str:
+        block = match[0]
+        return reference.sub(rename, block) if match["code"] else block
+
+    return _BLOCKS.sub(in_block, source)
+
+
+# A raw block or a comment (left alone), else an expression or a statement.
+_BLOCKS = re.compile(
+    r"\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}|\{#.*?#\}|(?P<code>\{\{.*?\}\}|\{%.*?%\})", re.DOTALL
+)
 
 
 def render_prompt(

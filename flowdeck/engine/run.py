@@ -67,12 +67,18 @@ class Run:
         self._default_model = default_model
         self._override = model_override
         self._cache = cache
-        self._reuse = dict(reuse or {})
+        pins = {
+            n.id: Completion(text=n.pinned_output, usage=Usage(), cost=0.0)
+            for n in self.workflow.nodes
+            if n.pinned_output is not None
+        }
+        self._pinned = set(pins)
+        self._reuse = {**(reuse or {}), **pins}
         self._labels = self.dag.labels
         self._inputs_text = inputs_text(self.inputs)
         self._headings = {node_id: upstream_heading(label) for node_id, label in self._labels.items()}
         self._agents = self.dag.agents(default_model, model_override)
-        self._mode = self.dag.plan(None if scope is None else set(scope), set(self._reuse))
+        self._mode = self.dag.plan(None if scope is None else set(scope), set(self._reuse), self._pinned)
         self._partial = scope is not None
         self._origin = origin
         self._workflow_id = workflow_id
@@ -150,7 +156,7 @@ class Run:
 
     def models(self) -> set[str]:
         """The models this run will call (for the caller to prepare before it starts)."""
-        return {agent.model for agent in self._agents.values()}
+        return {agent.model for node_id, agent in self._agents.items() if self._mode[node_id] == "run"}
 
     def callers_of(self) -> dict[str, list[str]]:
         """Each model this run will call, with the names of the agents that call it (reused ones do not)."""
@@ -244,7 +250,9 @@ class Run:
                 self._skip(node_id, "not part of this partial run")
                 ok = True  # nothing downstream waits for it: its successors are outside the run too
             elif mode == "reuse":
-                self._finish_node(node_id, execution, self._reuse[node_id], duration=0.0, cached=True, attempts=0)
+                reused = self._reuse[node_id]
+                pinned = node_id in self._pinned
+                self._finish_node(node_id, execution, reused, duration=0.0, cached=True, attempts=0, pinned=pinned)
                 ok = True
             else:
                 ok = await self._call_model(node_id, execution)
@@ -282,6 +290,7 @@ class Run:
             temperature=agent.temperature,
             max_tokens=agent.max_tokens,
             timeout=agent.timeout,
+            verdicts=agent.verdicts,
         )
         key = ""
         if self._cache is not None:
@@ -358,6 +367,7 @@ class Run:
         duration: float,
         cached: bool,
         attempts: int,
+        pinned: bool = False,
     ) -> None:
         usage = completion.usage
         self._outputs[node_id] = completion.text
@@ -372,6 +382,7 @@ class Run:
             duration=duration,
             cached=cached,
             attempts=attempts,
+            pinned=pinned,
         )
 
     def _fail(self, node_id: str, execution: int, kind: str, message: str, retryable: bool, attempts: int) -> None:

@@ -52,6 +52,8 @@ class Execution:
     cost: float = 0.0
     duration: float | None = None
     cached: bool = False
+    cut: bool = False  # the answer stopped at max_tokens
+    pinned: bool = False  # the output is the agent's pinned one
     started_at: float | None = None
     finished_at: float | None = None
     error_kind: str | None = None
@@ -59,6 +61,13 @@ class Execution:
     retry_wait: float | None = None
     max_attempts: int | None = None
     skip_reason: str | None = None
+
+    def cut_note(self) -> str:
+        """' · cut at 512 tokens' when the answer stopped at max_tokens, else ''."""
+        if not self.cut:
+            return ""
+        limit = self.parameters.get("max_tokens")
+        return f" · cut at {limit} tokens" if limit else " · cut at max tokens"
 
 
 _FAULT_WORDS = {
@@ -96,10 +105,12 @@ class NodeState:
             fault = _FAULT_WORDS.get(ex.error_kind or "", ex.error_kind)
             return f"{fault}, retry {ex.attempt + 1}/{ex.max_attempts} in {when}"
         if status == "succeeded":
+            if ex.pinned:
+                return "done · pinned output (the model was not called)"
             if ex.cached:
                 return "done · cached (the model was not called)"
             cost = f" · ${ex.cost:.4f}" if ex.cost else ""
-            return f"done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens{cost}"
+            return f"done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens{cost}{ex.cut_note()}"
         if status in ("failed", "cancelled"):
             tries = f" after {ex.attempt} attempts" if status == "failed" and ex.attempt > 1 else ""
             return f"{status}{tries}: {ex.error}"
@@ -220,6 +231,8 @@ def _node_finished(state: RunState, event: NodeFinished) -> None:
     ex.cost = event.cost
     ex.duration = event.duration
     ex.cached = event.cached
+    ex.cut = event.cut
+    ex.pinned = event.pinned
     ex.finished_at = event.ts
     ex.error_kind = ex.error = None
     state.usage = state.usage + event.usage

@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -23,10 +23,14 @@ Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 EdgeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:>\-]{1,160}$")]
 ShortText = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
+ModelName = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+M = TypeVar("M", bound=_Strict)
 
 
 class Position(_Strict):
@@ -44,7 +48,7 @@ class Position(_Strict):
 class AgentConfig(_Strict):
     """What an agent sends to its model. Unset values fall back to the agent type's preset."""
 
-    model: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    model: ModelName | None = None
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
     system_prompt: LongText | None = None
     prompt_template: LongText | None = None
@@ -59,6 +63,7 @@ class Node(_Strict):
     label: ShortText = ""
     position: Position = Position()
     config: AgentConfig = AgentConfig()
+    pinned_output: LongText | None = None  # used as the agent's output instead of calling its model
 
 
 class Edge(_Strict):
@@ -80,6 +85,7 @@ class Workflow(_Strict):
     format: int
     name: ShortText
     description: Annotated[str, Field(max_length=5_000)] = ""
+    default_model: ModelName | None = None  # for agents that name none; None: the app's (FLOWDECK_MODEL)
     inputs: Annotated[list[WorkflowInput], Field(max_length=MAX_INPUTS)] = []
     nodes: Annotated[list[Node], Field(max_length=MAX_NODES)] = []
     edges: Annotated[list[Edge], Field(max_length=MAX_EDGES)] = []
@@ -164,7 +170,8 @@ def parse_workflow(data: str | bytes | dict[str, Any], source: str = "") -> Work
     try:
         return Workflow.model_validate(data)
     except ValidationError as exc:
-        raise WorkflowError([_problem(error) for error in exc.errors()], source) from None
+        problems = [_problem(error) for error in exc.errors()]
+        raise WorkflowError(problems + _graph_problems(data), source) from None
 
 
 def read_workflow(path: Path) -> Workflow:
@@ -184,6 +191,46 @@ def read_workflow(path: Path) -> Workflow:
 def workflow_json_schema() -> dict[str, Any]:
     """The JSON Schema of the workflow file format."""
     return Workflow.model_json_schema()
+
+
+def _graph_problems(data: dict[str, Any]) -> list[Problem]:
+    """The graph's problems (a cycle, an unknown type, a dangling edge), found in what is valid of a file that
+    has field errors too: a person fixing the file learns of every problem at once, not in rounds."""
+    from flowdeck.engine.dag import build  # dag builds on this module
+
+    nodes = [node for item in _items(data, "nodes") if (node := _salvaged_node(item)) is not None]
+    edges = [edge for item in _items(data, "edges") if (edge := _valid(Edge, item)) is not None]
+    inputs = [i for item in _items(data, "inputs") if (i := _valid(WorkflowInput, item)) is not None]
+    if not nodes:
+        return []  # nothing of the graph to check: the field errors say what is wrong
+    try:
+        build(Workflow(format=FORMAT_VERSION, name="checked", nodes=nodes, edges=edges, inputs=inputs))
+    except WorkflowError as exc:
+        return list(exc.problems)
+    return []
+
+
+def _items(data: dict[str, Any], key: str) -> list[Any]:
+    items = data.get(key)
+    return items if isinstance(items, list) else []
+
+
+def _valid(model: type[M], item: Any) -> M | None:
+    try:
+        return model.model_validate(item)
+    except ValidationError:
+        return None
+
+
+def _salvaged_node(item: Any) -> Node | None:
+    """A node as the graph sees it: a node with bad settings still has its id and type (its settings are
+    reported on their own); one without a usable id is left out."""
+    node = _valid(Node, item)
+    if node is not None or not isinstance(item, dict):
+        return node
+    kind = item.get("type")
+    placeholder = {"id": item.get("id"), "type": kind if isinstance(kind, str) and kind else "custom"}
+    return _valid(Node, placeholder)
 
 
 def _count_problems(data: dict[str, Any]) -> list[Problem]:

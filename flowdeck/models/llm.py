@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from flowdeck.config import environment_has
 from flowdeck.engine.events import Usage
 from flowdeck.engine.llm_types import Completion, ModelRequest
 from flowdeck.errors import (
@@ -26,7 +27,7 @@ from flowdeck.errors import (
     StreamInterrupted,
 )
 from flowdeck.models.embedded import EMBEDDED, EmbeddedModel, model_path
-from flowdeck.models.providers import KeySource, check_model, custom_base, provider_of
+from flowdeck.models.providers import NO_KEY, PROVIDERS, KeySource, check_model, custom_base, provider_of
 from flowdeck.models.scripted import ScriptedCaller, is_scripted, parse_spec
 from flowdeck.models.scripted_litellm import SCRIPTED, scripted_handler
 
@@ -195,11 +196,12 @@ class LiteLLMCaller:
         extra: dict[str, Any] = {"model": model}
         if is_scripted(model):
             extra = {"model": "scripted/" + (model.partition("/")[2] or "default")}
-        elif (saved := self._saved_key(litellm, model)) is not None:
-            extra["api_key"] = saved
+        else:
+            extra.update(self._where(litellm, model))
         parts: list[str] = []
         usage = Usage()
         finished = False
+        cut = False
         whole = _WholeCharacters()
         try:
             async with asyncio.timeout(request.timeout):
@@ -221,6 +223,7 @@ class LiteLLMCaller:
                             parts.append(delta)
                             on_text(delta)
                         finished = finished or bool(choice.finish_reason)
+                        cut = cut or choice.finish_reason == "length"
                     reported = getattr(chunk, "usage", None)
                     if reported:
                         usage = Usage(
@@ -238,18 +241,27 @@ class LiteLLMCaller:
         if tail := whole.rest():
             parts.append(tail)
             on_text(tail)
-        return Completion(text="".join(parts), usage=usage, cost=_cost(litellm, model, usage))
+        return Completion(text="".join(parts), usage=usage, cost=_cost(litellm, model, usage), cut=cut)
 
-    def _saved_key(self, litellm: Any, model: str) -> str | None:
-        """The key saved in the app for this model's provider, unless its address was changed (a custom base
-        URL never receives a key meant for the provider's own service)."""
-        if self._keys is None:
-            return None
+    def _where(self, litellm: Any, model: str) -> dict[str, str]:
+        """Where this model's call goes, and with which key, beyond what litellm reads from the environment.
+
+        A provider's own service gets the key saved in the app for it. A server of one's own never does: one
+        whose address is saved in the app gets no real key at all (not the environment's either: the address
+        was not set with it), one set in the environment gets the environment's key if there is one.
+        """
         provider = provider_of(litellm, model)
-        if provider is None or custom_base(provider):
-            return None
-        found = self._keys.for_provider(provider)
-        return found[1] if found else None
+        if provider is None:
+            return {}
+        custom = custom_base(provider, self._keys)
+        if custom is None:
+            found = self._keys.for_provider(provider) if self._keys is not None else None
+            return {"api_key": found[1]} if found else {}
+        variable, url = custom
+        if not environment_has(variable):
+            return {"api_base": url, "api_key": NO_KEY}
+        own = next((item.variable for item in PROVIDERS if provider in item.providers), None)
+        return {} if own is None or environment_has(own) else {"api_key": NO_KEY}
 
 
 async def _within(request: ModelRequest, call: Coroutine[Any, Any, Completion]) -> Completion:

@@ -97,10 +97,11 @@ class ModelProcess:
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
             "timeout": request.timeout,
+            "verdicts": list(request.verdicts),
         }
         result = await self._ask("call", {"request": payload}, on_text)
         usage = Usage(prompt_tokens=result["usage"][0], completion_tokens=result["usage"][1])
-        return Completion(text=result["text"], usage=usage, cost=result["cost"])
+        return Completion(text=result["text"], usage=usage, cost=result["cost"], cut=bool(result.get("cut")))
 
     async def close(self) -> None:
         proc, self._proc = self._proc, None

@@ -33,15 +33,39 @@ PROVIDERS: tuple[Provider, ...] = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class BaseUrl:
+    """A server one runs oneself, whose address can be saved in the app (⋮ → API keys…)."""
+
+    variable: str  # the environment variable litellm reads; set, it wins over the saved address
+    label: str
+    providers: tuple[str, ...]  # litellm's provider names sent there
+    example: str
+
+
+BASE_URLS: tuple[BaseUrl, ...] = (
+    BaseUrl("OLLAMA_API_BASE", "Ollama", ("ollama", "ollama_chat"), "http://127.0.0.1:11434"),
+    BaseUrl(
+        "OPENAI_API_BASE", "OpenAI-compatible server", ("openai", "text-completion-openai"), "http://127.0.0.1:8000/v1"
+    ),
+)
+# Sent as the key to a server of one's own: OpenAI's client refuses to call without one, and such servers (llama.cpp,
+# vLLM, LM Studio) mostly ask for none. A real key never goes to an address saved in the app.
+NO_KEY = "no-key"
+
+
 def suggested_models(variables: AbstractSet[str]) -> tuple[str, ...]:
     """Models worth offering when these provider key variables are set (in the environment or saved)."""
     return tuple(model for item in PROVIDERS if item.variable in variables for model in item.suggested)
 
 
 class KeySource(Protocol):
-    """API keys saved in the app, handed to one provider at a time (keys.ProviderKeys is one)."""
+    """API keys saved in the app, handed to one provider at a time, and server addresses saved with them
+    (keys.ProviderKeys is one)."""
 
     def for_provider(self, provider: str) -> tuple[str, str] | None: ...
+
+    def base_url(self, variable: str) -> str | None: ...
 
 
 async def check_model(litellm: Any, model: str, keys: KeySource | None, ollama_base: str) -> str | None:
@@ -50,18 +74,21 @@ async def check_model(litellm: Any, model: str, keys: KeySource | None, ollama_b
     if provider is None:
         return "no provider recognised in the model string; use provider/model, e.g. openai/gpt-4o-mini"
     if provider in ("ollama", "ollama_chat"):
-        base = os.environ.get("OLLAMA_API_BASE") or ollama_base
+        saved = keys.base_url("OLLAMA_API_BASE") if keys is not None else None
+        base = os.environ.get("OLLAMA_API_BASE") or saved or ollama_base
         if not await _answers(base):
-            return f"Ollama does not answer at {base}; start it (`ollama serve`) or set OLLAMA_API_BASE"
+            return f"Ollama does not answer at {base}; start it (`ollama serve`) or change OLLAMA_API_BASE{_WHERE}"
         return None
-    custom = custom_base(provider)
-    if custom is not None and not await _answers(custom[1]):
-        return f"no server answers at {custom[1]} (from {custom[0]}); start it or correct {custom[0]}"
+    custom = custom_base(provider, keys)
+    if custom is not None:
+        if not await _answers(custom[1]):
+            return f"no server answers at {custom[1]} (from {custom[0]}); start it or correct {custom[0]}{_WHERE}"
+        return None  # a server of one's own may need no key (and is never sent a saved one)
     env = litellm.validate_environment(model=model)
     missing = [str(k) for k in env.get("missing_keys") or [] if str(k).endswith("_KEY")]
     if env.get("keys_in_environment") or not missing:
         return None
-    if keys is not None and custom is None and keys.for_provider(provider) is not None:
+    if keys is not None and keys.for_provider(provider) is not None:
         return None
     return (
         f"needs {' or '.join(missing)}; set it in the environment or .env, "
@@ -76,13 +103,20 @@ def provider_of(litellm: Any, model: str) -> str | None:
         return None
 
 
-def custom_base(provider: str) -> tuple[str, str] | None:
-    """(variable, url) when the environment points this provider somewhere other than its own service."""
+def custom_base(provider: str, keys: KeySource | None = None) -> tuple[str, str] | None:
+    """(variable, url) when this provider is pointed somewhere other than its own service: by the environment, or
+    by an address saved in the app."""
     names = [f"{provider.upper()}_API_BASE", f"{provider.upper()}_BASE_URL"]
     for name in names:
         if value := os.environ.get(name):
             return name, value
+    for item in BASE_URLS:
+        if keys is not None and provider in item.providers and (saved := keys.base_url(item.variable)):
+            return item.variable, saved
     return None
+
+
+_WHERE = " (in the environment, or in ⋮ → API keys…)"
 
 
 CONNECT_SECONDS = 1.5

@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -99,9 +100,11 @@ class ScriptedModel:
         # last chunk has been handed over, so that a killed process leaves an exact record of what the model did.
         self.ledger: Path | None = None
 
-    async def stream(self, model: str, messages: Sequence[Message]) -> AsyncIterator[str]:
-        """The reply in chunks; a fault raises our own ModelError (before the first chunk, or after it for
-        stream_cut)."""
+    async def stream(
+        self, model: str, messages: Sequence[Message], max_tokens: int | None = None
+    ) -> AsyncIterator[str]:
+        """The reply in chunks, cut at max_tokens words; a fault raises our own ModelError (before the first
+        chunk, or after it for stream_cut)."""
         spec = parse_spec(model)
         key = (model, _digest(messages))
         failing = spec.fault is not None and (spec.times is None or self._calls[key] < spec.times)
@@ -110,7 +113,7 @@ class ScriptedModel:
             await asyncio.sleep(spec.latency)
         if failing and spec.fault != "stream_cut":
             raise fault_error(spec, model)
-        text = compose(messages)
+        text, _ = answer(messages, max_tokens)
         size = max(1, -(-len(text) // spec.chunks))
         for index in range(0, len(text), size):
             if failing and index:
@@ -136,11 +139,12 @@ class ScriptedCaller:
 
     async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
         parts: list[str] = []
-        async for chunk in self._model.stream(request.model, request.messages):
+        async for chunk in self._model.stream(request.model, request.messages, request.max_tokens):
             parts.append(chunk)
             on_text(chunk)
         text = "".join(parts)
-        return Completion(text=text, usage=usage_for(request.messages, text), cost=0.0)
+        cut = answer(request.messages, request.max_tokens)[1]
+        return Completion(text=text, usage=usage_for(request.messages, text), cost=0.0, cut=cut)
 
 
 def usage_for(messages: Sequence[Message], text: str) -> Usage:
@@ -161,6 +165,17 @@ def fault_error(spec: ScriptSpec, model: str) -> ModelError:
         "not_found": ModelNotFound("no such model", model=model, hint=ADVICE["not_found"]),
     }
     return kinds[spec.fault or "server_error"]
+
+
+def answer(messages: Sequence[Message], max_tokens: int | None) -> tuple[str, bool]:
+    """The reply, and whether it was cut: a word counts as a token, as in usage_for."""
+    text = compose(messages)
+    if max_tokens is None:
+        return text, False
+    words = list(re.finditer(r"\S+", text))
+    if len(words) <= max_tokens:
+        return text, False
+    return text[: words[max_tokens - 1].end()], True
 
 
 def compose(messages: Sequence[Message]) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from flowdeck.engine.events import Message
 from flowdeck.errors import ModelError
-from flowdeck.models.scripted import ScriptedModel, usage_for
+from flowdeck.models.scripted import ScriptedModel, answer, usage_for
 
 SCRIPTED = ScriptedModel()
 
@@ -19,12 +19,13 @@ def scripted_handler(litellm: Any) -> Any:
     import httpx
 
     class ScriptedHandler(litellm.CustomLLM):  # type: ignore[misc]
-        async def astreaming(self, model: str, messages: list[dict[str, str]], **_: Any) -> AsyncIterator[Any]:
+        async def astreaming(self, model: str, messages: list[dict[str, str]], **kwargs: Any) -> AsyncIterator[Any]:
             full = "scripted" if model == "default" else f"scripted/{model}"
             typed = [Message(role=m["role"], content=str(m["content"])) for m in messages]  # type: ignore[arg-type]
             parts: list[str] = []
             try:
-                async for chunk in SCRIPTED.stream(full, typed):
+                limit = (kwargs.get("optional_params") or {}).get("max_tokens")
+                async for chunk in SCRIPTED.stream(full, typed, limit):
                     parts.append(chunk)
                     yield {"text": chunk, "is_finished": False, "finish_reason": "", "usage": None, "index": 0}
             except ModelError as exc:
@@ -35,7 +36,8 @@ def scripted_handler(litellm: Any) -> Any:
                 "completion_tokens": usage.completion_tokens,
                 "total_tokens": usage.total_tokens,
             }
-            yield {"text": "", "is_finished": True, "finish_reason": "stop", "usage": totals, "index": 0}
+            reason = "length" if answer(typed, limit)[1] else "stop"
+            yield {"text": "", "is_finished": True, "finish_reason": reason, "usage": totals, "index": 0}
 
         async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
             raise litellm.BadRequestError("the scripted model only streams", kwargs.get("model", ""), "scripted")

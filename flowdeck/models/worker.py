@@ -60,6 +60,7 @@ async def _serve(settings: ProcessSettings, out: Any) -> None:
                     temperature=fields["temperature"],
                     max_tokens=fields["max_tokens"],
                     timeout=fields["timeout"],
+                    verdicts=tuple(fields.get("verdicts") or ()),
                 )
                 completion = await caller.call(request, lambda text: send({"id": call_id, "text": text}))
                 usage = completion.usage
@@ -67,6 +68,7 @@ async def _serve(settings: ProcessSettings, out: Any) -> None:
                     "text": completion.text,
                     "usage": [usage.prompt_tokens, usage.completion_tokens],
                     "cost": completion.cost,
+                    "cut": completion.cut,
                 }
             elif message["op"] == "prepare":
                 await caller.prepare(set(message["models"]))

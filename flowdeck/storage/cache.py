@@ -45,6 +45,7 @@ class OutputCache:
                 text=str(data["text"]),
                 usage=Usage(prompt_tokens=int(data["prompt_tokens"]), completion_tokens=int(data["completion_tokens"])),
                 cost=float(data["cost"]),
+                cut=bool(data.get("cut", False)),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -57,6 +58,7 @@ class OutputCache:
                 "prompt_tokens": value.usage.prompt_tokens,
                 "completion_tokens": value.usage.completion_tokens,
                 "cost": value.cost,
+                "cut": value.cut,
             },
         )
 

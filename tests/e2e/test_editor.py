@@ -75,7 +75,7 @@ def test_invalid_value_is_shown_inline_and_not_applied(page: Page) -> None:
     retries = page.get_by_role("spinbutton", name="Retries")
     retries.fill("99")
     retries.press("Tab")
-    expect(page.get_by_text("less than or equal to 10")).to_be_visible()
+    expect(page.get_by_text("Retries must be a whole number from 0 to 10")).to_be_visible()
     expect(page.get_by_text("Not saved yet")).to_be_visible()  # nothing was changed
 
 
@@ -113,7 +113,7 @@ def test_export_then_import_gives_the_same_workflow(page: Page, tmp_path: Path) 
     page.get_by_label("Name", exact=True).press("Tab")
     page.get_by_role("button", name="More workflow actions").click()
     with page.expect_download() as download:
-        page.get_by_text("Export to file").click()
+        page.get_by_role("menuitem", name="Export to file").click()
     exported = tmp_path / "exported.json"
     download.value.save_as(exported)
     data = json.loads(exported.read_text())
@@ -122,6 +122,7 @@ def test_export_then_import_gives_the_same_workflow(page: Page, tmp_path: Path) 
 
     page.get_by_role("button", name="Templates").click()
     page.get_by_role("button", name="Use Fan-out: two coders, one reviewer").click()
+    discard_changes(page)
     expect(node(page, "Exported coder", "Coder")).to_have_count(0)
     import_file(page, exported)
     expect(page.get_by_text("Imported “Research, code, review”")).to_be_visible()
@@ -165,11 +166,21 @@ def test_open_dialog_duplicates_deletes_after_asking_and_opens(page: Page) -> No
     expect(dialog.get_by_role("button", name=f"Open {copy}")).to_have_count(0)
     dialog.get_by_role("button", name="Close").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
-    # Opened again, it lists what is saved now; picking a workflow opens it.
+    # Opened again, it lists what is saved now; clicking a workflow's name opens it.
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name="Use Spec, code and tests").click()
     page.get_by_role("button", name="Open", exact=True).click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_role("button", name=re.compile("^Open "))).to_have_count(1)
-    dialog.get_by_role("button", name="Open Research, code, review").click()
+    dialog.get_by_text("Research, code, review", exact=True).click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_label("Workflow name")).to_have_value("Research, code, review")
+    # From the keyboard: Enter in the search box opens the first workflow it lists.
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name="Use Spec, code and tests").click()
+    page.get_by_role("button", name="Open", exact=True).click()
+    page.get_by_label("Search saved workflows").fill("code, rev")
+    page.get_by_label("Search saved workflows").press("Enter")
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(page.get_by_label("Workflow name")).to_have_value("Research, code, review")
 
@@ -213,9 +224,15 @@ def test_arrange_places_agents_left_to_right(page: Page) -> None:
     assert added.bounding_box() != arranged
 
 
+def discard_changes(page: Page) -> None:
+    """Answer the question asked when another workflow is opened over unsaved changes: discard them."""
+    question = page.get_by_role("dialog").filter(has_text="has unsaved changes")
+    question.get_by_role("button", name="Discard changes").click()
+
+
 def import_file(page: Page, path: Path) -> None:
     page.get_by_role("button", name="More workflow actions").click()
-    page.get_by_text("Import from file…").click()
+    page.get_by_role("menuitem", name="Import from file…").click()
     # Quasar's uploader keeps its file input hidden; this is the input a person's file chooser fills.
     page.locator("input[type=file]").set_input_files(str(path))
 
@@ -257,10 +274,21 @@ def test_prompt_template_references_read_as_names(page: Page) -> None:
     node(page, "Reviewer", "Reviewer").click()
     template = page.get_by_label("Prompt template")
     reads = page.get_by_role("status", name="What this prompt reads")
-    page.get_by_text("Insert a reference").wait_for()
-    page.locator(".q-chip", has_text="Output of Coder").last.click()  # the insert button
+    page.get_by_role("button", name="Insert Output of Coder").click()
     expect(template).to_have_value("{{ outputs.coder }}")
     expect(reads.get_by_text("Output of Coder")).to_be_visible()
+    # The cursor is back in the field, after the reference: typing goes on from there.
+    expect(template).to_be_focused()
+    page.keyboard.type(" has bugs?")
+    expect(template).to_have_value("{{ outputs.coder }} has bugs?")
+    # A reference goes in where the cursor is, from the keyboard too; the field's own undo takes it out.
+    page.keyboard.press("Control+Home")
+    page.keyboard.type("Task:")
+    page.get_by_role("button", name="Insert Input: Task").press("Enter")
+    expect(template).to_have_value("Task: {{ inputs.task }} {{ outputs.coder }} has bugs?")
+    expect(template).to_be_focused()
+    page.keyboard.press("Control+z")
+    expect(template).to_have_value("Task:{{ outputs.coder }} has bugs?")
     # An agent two steps upstream can be read too; a name that resolves to nothing is flagged, with why.
     template.fill("Research: {{ outputs.researcher }} for {{ inputs.task }} and {{ outputs.nobody }}")
     expect(reads.get_by_text("Output of Researcher")).to_be_visible()

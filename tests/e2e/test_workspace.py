@@ -12,6 +12,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, expect
 
 from tests.appserver import free_port, wait_for_port
+from tests.e2e.test_editor import discard_changes
 
 
 def node(page: Page, label: str, title: str) -> object:
@@ -61,11 +62,12 @@ def test_a_workflow_saved_as_a_template_starts_new_workflows(page: Page) -> None
     name.press("Tab")
     page.get_by_role("button", name="Add Custom agent").click()
     page.get_by_role("button", name="More workflow actions").click()
-    page.get_by_text("Save as template").click()
+    page.get_by_role("menuitem", name="Save as template").click()
     expect(page.get_by_text("“Triage pipeline” is now one of your templates")).to_be_visible()
 
     page.get_by_role("button", name="Templates").click()
     page.get_by_role("button", name="Use Research, code, review").click()
+    discard_changes(page)
     expect(name).to_have_value("Research, code, review")
     expect(node(page, "Custom agent", "Custom agent")).to_have_count(0)
 
@@ -121,8 +123,15 @@ def test_the_editor_fits_a_1280_by_720_window(browser: Browser, app_url: str) ->
         page.get_by_label("Name", exact=True).wait_for()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 1280, f"the page scrolls sideways ({width} px wide)"
-        toolbar = ["Run", "Runs", "Templates", "Open", "Save", "More workflow actions", "Undo", "Redo"]
-        toolbar += ["Arrange agents", "Show the whole workflow", "Toggle dark theme"]
+        toolbar = ["Workflow settings", "Run", "Runs", "New", "Templates", "Open", "Save", "More workflow actions"]
+        toolbar += [
+            "Undo",
+            "Redo",
+            "Arrange agents",
+            "Show the whole workflow",
+            "Toggle dark theme",
+            "Keyboard shortcuts",
+        ]
         for name in toolbar:
             _inside(page, page.get_by_role("button", name=name, exact=True), name)
         for label in ("Name", "Model", "System prompt", "Max tokens", "Timeout (s)", "Retries"):
@@ -243,3 +252,25 @@ def test_a_second_connection_and_a_self_connection_are_refused_with_the_reason(p
     page.get_by_label("output of Coder").drag_to(page.get_by_label("input of Coder"))
     expect(page.get_by_text("an agent cannot be connected to itself")).to_be_visible()
     expect(page.get_by_label("Coder to Coder")).to_have_count(0)
+
+
+def test_an_agent_moved_with_the_arrow_keys_is_saved_and_undone_like_a_drag(page: Page) -> None:
+    coder, reviewer = node(page, "Coder", "Coder"), node(page, "Reviewer", "Reviewer")
+    steady_box(coder)
+    coder.click()
+    for _ in range(8):
+        page.keyboard.press("ArrowDown")
+    expect(page.get_by_text("Unsaved changes")).to_be_visible()  # the move reached the workflow
+    page.keyboard.press("Control+z")  # one undo step for the whole move
+    expect(page.get_by_text("Unsaved changes")).to_be_hidden()
+    page.keyboard.press("Control+Shift+z")
+    expect(page.get_by_text("Unsaved changes")).to_be_visible()
+    page.keyboard.press("Control+s")
+    expect(page.get_by_text("Saved “Research, code, review”")).to_be_visible()
+    page.reload()
+    page.get_by_role("application", name="Workflow canvas").wait_for()
+    coder, reviewer = node(page, "Coder", "Coder"), node(page, "Reviewer", "Reviewer")
+    steady_box(coder)
+    moved, other = coder.bounding_box(), reviewer.bounding_box()
+    assert moved is not None and other is not None
+    assert moved["y"] - other["y"] > 20, (moved, other)

@@ -25,6 +25,7 @@ class CanvasNode(TypedDict):
     icon: str
     model: str
     position: Position
+    pinned: bool
 
 
 class CanvasEdge(TypedDict):
@@ -103,6 +104,7 @@ def canvas_node(node: Node, default_model: str) -> CanvasNode:
         "icon": preset.icon if preset else "help",
         "model": resolve(node, default_model).model if preset else "",
         "position": {"x": node.position.x, "y": node.position.y},
+        "pinned": node.pinned_output is not None,
     }
 
 
@@ -123,8 +125,11 @@ def canvas_edges(workflow: Workflow) -> list[CanvasEdge]:
     ]
 
 
-def patches_between(before: Workflow, after: Workflow, default_model: str) -> list[Patch]:
-    """Patches that turn what `before` showed into `after` (for undo, redo, loads)."""
+def patches_between(before: Workflow, after: Workflow, app_model: str) -> list[Patch]:
+    """Patches that turn what `before` showed into `after` (for undo, redo, loads). `app_model`: the model of
+    agents that name none, where the workflow names no default model of its own."""
+    old_model = before.default_model or app_model
+    default_model = after.default_model or app_model
     old_nodes = {n.id: n for n in before.nodes}
     new_nodes = {n.id: n for n in after.nodes}
     old_edges = {e.id: e for e in before.edges}
@@ -139,7 +144,7 @@ def patches_between(before: Workflow, after: Workflow, default_model: str) -> li
     for node_id, node in new_nodes.items():
         if node_id not in old_nodes:
             ops.append(add_node(canvas_node(node, default_model)))
-        elif old_nodes[node_id] != node:
+        elif old_nodes[node_id] != node or (old_model != default_model and node.config.model is None):
             ops.append(update_node(canvas_node(node, default_model)))
     edge_data = {e["id"]: e for e in canvas_edges(after)}
     for edge_id, edge in new_edges.items():

@@ -50,6 +50,8 @@ def _describe(event: Event, labels: Mapping[str, str]) -> tuple[str, str]:
         again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
         return "info", f"started{again} on {event.model}"
     if isinstance(event, NodeFinished):
+        if event.pinned:
+            return "info", "used its pinned output (the model was not called)"
         if event.cached:
             return "info", "reused its recorded output (cached; the model was not called)"
         cost = f" · ${event.cost:.4f}" if event.cost else ""

@@ -32,9 +32,15 @@ export default {
     this.scrollEl = this.$refs.scroller.$el;
     this.endAskedAt = -Infinity; // when toEnd() last asked the scroller to go to the end
     this.readAt = 0; // where the reader last scrolled to, away from the end
+    this.jumpedAt = -Infinity; // when the reader clicked Jump to latest
     this.onScroll = () => {
       const el = this.scrollEl;
       const atEnd = el.scrollTop + el.clientHeight >= el.scrollHeight - 30;
+      if (performance.now() - this.jumpedAt < 300) {
+        // The scroller passes through other positions on its way to the end: they are not the reader scrolling.
+        if (atEnd) this.follow = true;
+        return;
+      }
       if (atEnd && !this.follow && performance.now() - this.endAskedAt < 150) {
         // QVirtualScroll moves to the end a frame after it is asked (and reads scroll events 35 ms late): a move
         // asked for just before the reader scrolled up lands after it. Put the reader back where they were.
@@ -118,6 +124,7 @@ export default {
     },
     jump() {
       this.follow = true;
+      this.jumpedAt = performance.now();
       this.toEnd();
     },
     toEnd() {

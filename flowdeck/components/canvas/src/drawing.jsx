@@ -21,11 +21,16 @@ export const isFar = (s) => s.transform[2] < FAR_ZOOM;
 // Read once by the canvas and handed down: a store selector in each agent and edge would be run by every one
 // of them on every frame of a drag (React Flow's store changes on each mouse move), 2,000 more at 1,000 agents.
 export const FarContext = createContext(false);
+// The prefix of this canvas's arrowhead markers' ids (one page can show more than one canvas).
+export const MarkerContext = createContext("fd");
 export const NO_EDGES = [];
-// The size of an agent card before it is measured (for the first viewport).
+// Every agent card has this size (canvas.css), near or far, whatever its text: status text that changes during a
+// run does not resize it (longer text is cut with an ellipsis and shown in full on hover).
 export const CARD_WIDTH = 220;
-export const CARD_HEIGHT = 72;
-export const FIT = { padding: 0.2, maxZoom: 1 };
+export const CARD_HEIGHT = 84;
+// Padding 0.1: the built-in templates fit a 1440 px wide editor at a zoom of ~0.9, where a name's 15 px show as
+// 13.6 px and the other lines' 13 px as 11.8 px (at 0.2 they were under 11).
+export const FIT = { padding: 0.1, maxZoom: 1 };
 const HANDLE_Y = CARD_HEIGHT / 2;
 export const MIN_ZOOM = 0.05;
 
@@ -51,9 +56,9 @@ export function viewportToFit(nodes, width, height) {
 }
 
 // React Flow finds where an agent's edges end by measuring its handles when it first measures the agent, and
-// again only when the agent's size changes. A full card is rarely the size of a far one (220 x 72), but one that
-// is would keep the handles it had far out: none, and no edges. Such agents are measured again when drawn in
-// full, all of a frame's in one update.
+// again only when the agent's size changes. A full card is the size of a far one, so it would keep the handles it
+// had far out: none, and no edges. Agents first measured far out are measured again when drawn in full, all of a
+// frame's in one update.
 const remeasuring = new WeakMap();
 function useHandlesMeasured(id, far) {
   const api = useStoreApi();
@@ -80,7 +85,7 @@ function useHandlesMeasured(id, far) {
   }, [far, id, api]);
 }
 
-const AgentNode = memo(function AgentNode({ id, data, selected }) {
+const AgentNode = memo(function AgentNode({ id, data, selected, isConnectable }) {
   const store = data.store;
   const far = useContext(FarContext);
   // Far out, a card shows its state only: the word count ticking while it streams does not re-render it
@@ -103,28 +108,53 @@ const AgentNode = memo(function AgentNode({ id, data, selected }) {
       />
     );
   }
+  const sub = subtitle(data);
   return (
     <div className="fd-node" data-selected={selected ? "true" : "false"} data-status={status?.state || "idle"}>
-      <Handle type="target" position={Position.Left} aria-label={`input of ${data.label}`} />
+      <Handle type="target" position={Position.Left} {...handleProps(isConnectable, `input of ${data.label}`)} />
       <div className="fd-node-head">
         <span className="material-icons fd-node-icon" aria-hidden="true">{data.icon}</span>
-        <span className="fd-node-label">{data.label}</span>
+        <span className="fd-node-label" title={data.label}>{data.label}</span>
+        {data.pinned ? (
+          <span className="material-icons fd-node-pin" role="img" aria-label="Pinned output" title="Pinned output: runs use it instead of calling the model">
+            push_pin
+          </span>
+        ) : null}
       </div>
-      <div className="fd-node-meta">
-        <span className="fd-node-type">{data.typeTitle}</span>
-        <span className="fd-node-model">{data.model}</span>
-      </div>
-      <div className="fd-node-status" aria-live="polite">{status?.text || ""}</div>
-      <Handle type="source" position={Position.Right} aria-label={`output of ${data.label}`} />
+      <div className="fd-node-sub" title={sub}>{sub}</div>
+      <div className="fd-node-status" title={status?.text || undefined} aria-live="polite">{status?.text || ""}</div>
+      <Handle type="source" position={Position.Right} {...handleProps(isConnectable, `output of ${data.label}`)} />
     </div>
   );
 });
 
 export const nodeTypes = { agent: AgentNode };
 
+// A handle that can connect is a button ("output of Coder"): click it or press Enter on it, then do the same on the
+// other end (React Flow's click-to-connect). One that cannot (a read-only canvas) is decoration, hidden from
+// assistive technology: an aria-label on a plain div is not allowed.
+function handleProps(connectable, name) {
+  if (!connectable) return { "aria-hidden": true };
+  return { role: "button", tabIndex: 0, "aria-label": name, onKeyDown: pressHandle };
+}
+
+function pressHandle(event) {
+  if (event.key !== "Enter" && event.key !== " ") return;
+  event.preventDefault();
+  event.stopPropagation(); // not the agent's own Enter (select it)
+  event.currentTarget.click();
+}
+
+// The line under an agent's name: its model, after its type when the name does not already say it ("Coder ·
+// gpt-4o-mini" under "Senior coder", "gpt-4o-mini" under "Coder").
+export function subtitle({ label, typeTitle, model }) {
+  if (!model) return typeTitle;
+  return label === typeTitle ? model : `${typeTitle} · ${model}`;
+}
+
 // An edge that shows handoffs: a packet travels along it when an output is delivered; delivered edges stay marked.
 const HandoffEdge = memo(function HandoffEdge(props) {
-  const { id, data, markerEnd, style } = props;
+  const { id, data, style } = props;
   const store = data.store;
   const status = useSyncExternalStore(
     useCallback((listener) => store.subscribe(`edge:${id}`, listener), [store, id]),
@@ -132,11 +162,13 @@ const HandoffEdge = memo(function HandoffEdge(props) {
   );
   // Far out, a straight line with no wide invisible twin to catch clicks: an edge is a pixel or two long there.
   const far = useContext(FarContext);
+  const markers = useContext(MarkerContext);
   const [path] = far ? getStraightPath(props) : getSmoothStepPath(props);
   const state = status?.state || "idle";
+  const arrow = `url(#${markers}-${state === "delivered" ? "delivered" : "idle"})`;
   return (
     <g className="fd-edge" data-handoff={state}>
-      <BaseEdge id={id} path={path} markerEnd={markerEnd} style={style} interactionWidth={far ? 0 : 20} />
+      <BaseEdge id={id} path={path} markerEnd={arrow} style={style} interactionWidth={far ? 0 : 20} />
       {status?.pulse ? (
         <circle key={status.pulse} r="5" className="fd-packet">
           <animateMotion dur="0.7s" repeatCount="1" fill="freeze" path={path} />
@@ -147,6 +179,32 @@ const HandoffEdge = memo(function HandoffEdge(props) {
 });
 
 export const edgeTypes = { handoff: HandoffEdge };
+
+// The arrowheads at the end of edges, one per edge state; canvas.css colours them as the edges, in each theme.
+// Sized in the canvas's units, so that they zoom with the edges.
+export function ArrowMarkers({ prefix }) {
+  return (
+    <svg className="fd-markers" aria-hidden="true">
+      <defs>
+        {["idle", "delivered"].map((state) => (
+          <marker
+            key={state}
+            id={`${prefix}-${state}`}
+            viewBox="0 0 10 10"
+            refX="9"
+            refY="5"
+            markerWidth="12"
+            markerHeight="12"
+            markerUnits="userSpaceOnUse"
+            orient="auto-start-reverse"
+          >
+            <path d="M0,0 L10,5 L0,10 z" className="fd-arrow" data-handoff={state} />
+          </marker>
+        ))}
+      </defs>
+    </svg>
+  );
+}
 
 // Far out, every edge is drawn as a straight line in one SVG path (delivered ones in a second), instead of one
 // React Flow edge each: each of those is an element with three store subscriptions that work out its ends again

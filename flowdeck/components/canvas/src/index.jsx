@@ -17,6 +17,7 @@ import {
 import flowCss from "@xyflow/react/dist/style.css";
 import canvasCss from "./canvas.css";
 import {
+  ArrowMarkers,
   CARD_HEIGHT,
   CARD_WIDTH,
   CanvasBackground,
@@ -24,6 +25,7 @@ import {
   FarContext,
   FarEdges,
   FIT,
+  MarkerContext,
   MIN_ZOOM,
   NO_EDGES,
   edgeTypes,
@@ -31,6 +33,7 @@ import {
   nodeTypes,
   viewportToFit,
 } from "./drawing.jsx";
+import { freeSpot } from "./placement.js";
 import { applyStatus, createStatusStore } from "./status.js";
 
 const AGENT_MIME = "application/x-flowdeck-agent";
@@ -69,7 +72,37 @@ function toFlowEdge(edge, store) {
 
 const REFIT_MS = 1500;
 
-function Canvas({ initial, element, emit, register, store }) {
+// Spots handed out for agents on their way (Python adds them, then sends them back): two quick clicks must not
+// be given the same spot.
+const PENDING_MS = 3000;
+
+// A free spot for a new agent in the part of the canvas in view, not under the minimap or the zoom controls, nor
+// where an agent is on its way.
+function spotInView(flow, element, pending) {
+  const { x, y, zoom } = flow.getViewport();
+  const frame = element.getBoundingClientRect();
+  const toFlow = (left, top, right, bottom) => ({
+    x0: (left - frame.left - x) / zoom,
+    y0: (top - frame.top - y) / zoom,
+    x1: (right - frame.left - x) / zoom,
+    y1: (bottom - frame.top - y) / zoom,
+  });
+  const margin = 16;
+  const view = toFlow(frame.left + margin, frame.top + margin, frame.right - margin, frame.bottom - margin);
+  const covered = [...element.querySelectorAll(".react-flow__panel")].map((panel) => {
+    const r = panel.getBoundingClientRect();
+    return toFlow(r.left, r.top, r.right, r.bottom);
+  });
+  const now = performance.now();
+  pending.splice(0, pending.length, ...pending.filter((p) => now - p.at < PENDING_MS));
+  const nodes = flow.getNodes().concat(pending.map((p) => p.node));
+  const selected = nodes.filter((n) => n.selected);
+  const spot = freeSpot(nodes, selected.length === 1 ? selected[0] : null, view, zoom, covered);
+  if (spot) pending.push({ at: now, node: { position: spot } });
+  return spot;
+}
+
+function Canvas({ initial, element, emit, register, store, markers }) {
   const readonly = Boolean(initial.readonly);
   // Measured when React first renders, not at mount: by then the page around the canvas has its final layout.
   // Put in the store before anything reads it: React Flow applies `defaultViewport` only after its first render,
@@ -118,6 +151,13 @@ function Canvas({ initial, element, emit, register, store }) {
     });
     observer.observe(element);
     return () => observer.disconnect();
+  }, [element, flow]);
+
+  useEffect(() => {
+    // Asked by the palette when an agent is added by a click or a key: where it goes, without moving the view.
+    const pending = [];
+    element.flowdeckSpot = () => spotInView(flow, element, pending);
+    return () => delete element.flowdeckSpot;
   }, [element, flow]);
 
   useEffect(() => {
@@ -185,15 +225,37 @@ function Canvas({ initial, element, emit, register, store }) {
     });
   }, [register, store, flow, emit, fit]);
 
-  const onNodesChange = useCallback((changes) => {
-    // Removals come from Python (after it checks them); everything else is local view state.
-    setNodes((ns) => applyNodeChanges(changes.filter((c) => c.type !== "remove"), ns));
+  const dragging = useRef(false);
+  const keyMoves = useRef(new Map()); // agents moved with the arrow keys, not yet reported
+  const keyTimer = useRef(0);
+  const onNodesChange = useCallback(
+    (changes) => {
+      // Removals come from Python (after it checks them); everything else is local view state, except moves made
+      // with the arrow keys: React Flow reports no drag stop for them, so they go to Python once the keys rest.
+      setNodes((ns) => applyNodeChanges(changes.filter((c) => c.type !== "remove"), ns));
+      if (readonly || dragging.current) return;
+      for (const c of changes) {
+        if (c.type === "position" && c.position && !c.dragging) keyMoves.current.set(c.id, c.position);
+      }
+      if (!keyMoves.current.size) return;
+      window.clearTimeout(keyTimer.current);
+      keyTimer.current = window.setTimeout(() => {
+        const moved = [...keyMoves.current].map(([id, p]) => ({ id, x: p.x, y: p.y }));
+        keyMoves.current.clear();
+        emit("nodes_moved", { nodes: moved });
+      }, 300);
+    },
+    [readonly, emit],
+  );
+  const onNodeDragStart = useCallback(() => {
+    dragging.current = true;
   }, []);
   const onEdgesChange = useCallback((changes) => {
     setEdges((es) => applyEdgeChanges(changes.filter((c) => c.type !== "remove"), es));
   }, []);
   const onNodeDragStop = useCallback(
     (_event, _node, dragged) => {
+      dragging.current = false;
       emit("nodes_moved", { nodes: dragged.map((n) => ({ id: n.id, x: n.position.x, y: n.position.y })) });
     },
     [emit],
@@ -230,6 +292,7 @@ function Canvas({ initial, element, emit, register, store }) {
 
   return (
     <FarContext.Provider value={far}>
+    <MarkerContext.Provider value={markers}>
     <ReactFlow
       nodes={nodes}
       edges={far ? NO_EDGES : edges}
@@ -240,6 +303,7 @@ function Canvas({ initial, element, emit, register, store }) {
       nodesConnectable={!readonly}
       onNodesChange={onNodesChange}
       onEdgesChange={onEdgesChange}
+      onNodeDragStart={onNodeDragStart}
       onNodeDragStop={onNodeDragStop}
       onConnect={onConnect}
       onDelete={readonly ? undefined : onDelete}
@@ -257,6 +321,7 @@ function Canvas({ initial, element, emit, register, store }) {
       ariaLabelConfig={{ "node.a11yDescription.default": "Agent. Press Enter to select, arrow keys to move." }}
     >
       <CanvasBackground />
+      <ArrowMarkers prefix={markers} />
       {far ? <FarEdges nodes={nodes} edges={edges} store={store} /> : null}
       {minimap ? <MiniMap pannable zoomable ariaLabel="Minimap" /> : null}
       <Controls aria-label="Zoom controls" showFitView={false}>
@@ -273,11 +338,13 @@ function Canvas({ initial, element, emit, register, store }) {
         </ControlButton>
       </Controls>
     </ReactFlow>
+    </MarkerContext.Provider>
     </FarContext.Provider>
   );
 }
 
 let stylesInjected = false;
+let canvases = 0;
 function injectStyles() {
   if (stylesInjected) return;
   stylesInjected = true;
@@ -307,6 +374,7 @@ export function mount(element, initial, emit) {
         emit={emit}
         register={register}
         store={store}
+        markers={`fd-arrow-${++canvases}`}
       />
     </ReactFlowProvider>,
   );

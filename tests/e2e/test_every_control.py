@@ -1,0 +1,113 @@
+"""Every button, menu item, tab and shortcut the app offers has a test that uses it: this test walks the pages and
+dialogs as a person would, lists each control by its accessible name, and fails for one that no test names. A
+control nobody clicked in a test is where bugs hide."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+TESTS = Path(__file__).resolve().parents[1]
+
+# What the page lists: the accessible name of every visible control (an icon's ligature is not part of it).
+_CONTROLS = """() => [...document.querySelectorAll('button, [role=button], [role=menuitem], [role=tab]')]
+  .filter((e) => e.getClientRects().length && !e.closest('[aria-hidden=true]'))
+  .map((e) => {
+    let name = e.getAttribute('aria-label');
+    if (!name) {
+      const copy = e.cloneNode(true);
+      copy.querySelectorAll('.material-icons, .q-icon, [aria-hidden=true]').forEach((i) => i.remove());
+      name = copy.textContent;
+    }
+    return (e.getAttribute('role') || 'button') + '|' + (name || '').trim().replace(/\\s+/g, ' ');
+  })"""
+
+# Controls made one per agent, workflow or run: a test of one of them covers the family (the part quoted here).
+_FAMILIES = [
+    re.compile(r"^Add .+"),
+    re.compile(r"^(input|output) of .+"),
+    re.compile(r"^(Use|Duplicate|Delete|Open run|Select run|Open) .+"),
+    re.compile(r"^(Output of|Copy the output of|Insert) .+"),
+    re.compile(r"^Save .+ (key|address)$"),
+    re.compile(r"^.+ handed its output to .+"),
+    re.compile(r"^Move input .+ up$"),
+    re.compile(r"^Move input .+ down$"),
+    re.compile(r"^Remove input .+"),
+]
+# React Flow's own controls, tested as a group by the canvas tests' zoom and fit checks; Quasar's expansion toggles.
+_LIBRARY = {"Zoom In", "Zoom Out", "Fit View", "Toggle Interactivity"}
+_LIBRARY_NAMES = re.compile(r'^(Collapse|Expand) "')
+# The shortcuts of components/shortcuts.js, as Playwright names the keys.
+SHORTCUTS = [
+    "Control+s",
+    "Control+Enter",
+    "Control+z",
+    "Control+Shift+z",
+    "Control+y",
+    "Control+c",
+    "Control+v",
+    "Delete",
+]
+
+
+def test_every_control_and_shortcut_is_used_by_a_test(page: Page) -> None:
+    found: set[str] = set()
+
+    def look() -> None:
+        found.update(page.evaluate(_CONTROLS))
+
+    look()
+    page.get_by_role("button", name="More workflow actions").click()
+    look()
+    page.keyboard.press("Escape")
+    for opener in ("Templates", "Open", "Run", "Workflow settings", "Keyboard shortcuts"):
+        page.get_by_role("button", name=opener, exact=True).click()
+        expect(page.get_by_role("dialog")).to_be_visible()
+        look()
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_be_hidden()
+    for item in ("API keys…", "Import from file…"):
+        page.get_by_role("button", name="More workflow actions").click()
+        page.get_by_role("menuitem", name=item).click()
+        expect(page.get_by_role("dialog")).to_be_visible()
+        look()
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_be_hidden()
+
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
+    page.get_by_label("Coder (Coder)", exact=True).click()
+    for tab in ("Output", "Log", "Handoffs", "Timeline", "Inspector"):
+        page.get_by_role("tab", name=tab).click()
+        look()
+    page.get_by_role("button", name="Runs", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Runs")
+    look()
+    page.get_by_role("link", name=re.compile("^Open run ")).first.click()
+    page.get_by_role("application", name="Workflow canvas").wait_for()
+    look()
+    page.get_by_role("link", name="Live").click()
+    look()
+
+    text = "\n".join(path.read_text() for path in TESTS.rglob("test_*.py") if path.name != Path(__file__).name)
+    # What tests name controls by: their string literals, with an f-string's {placeholders} as any text.
+    literals = {
+        re.sub(r"\{[^}]*\}", "x", s) for s in re.findall(r'"([^"\n]+)"', text) + re.findall(r"'([^'\n]+)'", text)
+    }
+    untested = []
+    for entry in sorted(found):
+        role, _, name = entry.partition("|")
+        if not name or name in _LIBRARY or _LIBRARY_NAMES.match(name) or name in literals:
+            continue
+        family = next((pattern for pattern in _FAMILIES if pattern.match(name)), None)
+        # A family is covered by a test of any of its members, or by a test that matches names by a pattern.
+        if family is not None and any(family.match(s.lstrip("^")) for s in literals):
+            continue
+        untested.append(f"{role} {name!r}")
+    missing_keys = [key for key in SHORTCUTS if f'"{key}"' not in text]
+    assert not untested, f"controls no test uses (by their accessible name): {untested}"
+    assert not missing_keys, f"shortcuts no test presses: {missing_keys}"
+    assert len(found) > 40, "the walk found too few controls; is it still reading the pages?"

@@ -1,0 +1,71 @@
+"""⋮ → API keys… → Servers you run: Ollama's and an OpenAI-compatible server's addresses, saved with the keys and
+used by runs; a saved key never goes to such a server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_settings import CANARY, model_choices, ollama, open_keys
+from tests.fakeprovider import FakeProvider, fake_provider
+
+__all__ = ["ollama"]  # a fixture of the API keys tests: pytest finds it here by its name
+
+
+@pytest.fixture
+def app_env() -> dict[str, str | None]:
+    return {"OPENAI_API_KEY": None, "OPENAI_API_BASE": None, "OPENAI_BASE_URL": None, "OLLAMA_API_BASE": None}
+
+
+@pytest.fixture
+def server() -> Iterator[FakeProvider]:
+    with fake_provider() as fake:
+        fake.text = "Answered by the server you run."
+        yield fake
+
+
+def test_an_ollama_address_saved_brings_its_models(page: Page, ollama: str) -> None:
+    assert not any("(Ollama)" in name for name in model_choices(page))
+    open_keys(page)
+    address = page.get_by_label("Ollama address (OLLAMA_API_BASE)")
+    expect(address).to_have_attribute("placeholder", "http://127.0.0.1:11434")
+    address.fill("127.0.0.1:11434")
+    address.press("Enter")
+    expect(page.get_by_text("OLLAMA_API_BASE must be an http:// or https:// address")).to_be_visible()
+    expect(address).to_have_value("127.0.0.1:11434")  # kept, to correct in place
+    address.fill(ollama)
+    address.press("Enter")
+    expect(page.get_by_text("OLLAMA_API_BASE saved")).to_be_visible()
+    page.get_by_role("dialog").get_by_role("button", name="Close").click()
+    assert "ollama_chat/llama3.2:1b (Ollama)" in model_choices(page)
+
+    page.reload()
+    open_keys(page)
+    expect(page.get_by_label("Ollama address (OLLAMA_API_BASE)")).to_have_value(ollama)  # not secret: shown
+    page.get_by_role("button", name="Remove the saved Ollama address").click()
+    expect(page.get_by_label("Ollama address (OLLAMA_API_BASE)")).to_have_value("")
+
+
+def test_a_run_goes_to_a_saved_openai_compatible_server_without_the_saved_key(page: Page, server: FakeProvider) -> None:
+    open_keys(page)
+    page.get_by_label("New OpenAI key (OPENAI_API_KEY)").fill(CANARY)
+    page.get_by_role("button", name="Save OpenAI key").click()
+    expect(page.get_by_text("saved · …bb99")).to_be_visible()
+    page.get_by_label("OpenAI-compatible server address (OPENAI_API_BASE)").fill(server.url)
+    page.get_by_role("button", name="Save OpenAI-compatible server address").click()
+    expect(page.get_by_text("OPENAI_API_BASE saved")).to_be_visible()
+    page.get_by_role("dialog").get_by_role("button", name="Close").click()
+
+    page.get_by_role("button", name="Run", exact=True).click()
+    dialog = page.get_by_role("dialog").filter(has_text="Start run")
+    model = dialog.get_by_label("Model for every agent")
+    model.fill("openai/local-model")
+    model.press("Enter")
+    dialog.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=60_000)
+    output = page.get_by_role("tabpanel")
+    expect(output.get_by_text("Answered by the server you run.")).to_have_count(3)
+    assert len(server.received) == 3
+    assert not any(CANARY in request for request in server.received)
