@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from flowdeck.engine.events import Event
+from flowdeck.engine.identity import content_identity, file_identity, template_identity
 from flowdeck.engine.run import Run
 from flowdeck.engine.state import RunState
 from flowdeck.engine.workflow import Workflow, parse_workflow, read_workflow, workflow_json_schema
@@ -33,6 +34,7 @@ __all__ = [
     "WorkflowError",
     "arun",
     "load",
+    "load_with_identity",
     "open",
     "run",
     "start",
@@ -42,20 +44,27 @@ __all__ = [
 
 def load(source: str | Path | Workflow) -> Workflow:
     """A workflow from a built-in template name, a file path, or JSON text."""
+    return load_with_identity(source)[0]
+
+
+def load_with_identity(source: str | Path | Workflow) -> tuple[Workflow, str]:
+    """load(), and the identity that the source's runs are stored under: "template:<name>", "file:<absolute path>",
+    or for JSON text and Workflow objects "sha256:<hash of the workflow>" (see flowdeck/engine/identity.py)."""
     if isinstance(source, Workflow):
-        return source
+        return source, content_identity(source)
     if isinstance(source, Path):
-        return read_workflow(source)
+        return read_workflow(source), file_identity(source)
     if source.lstrip().startswith("{"):
-        return parse_workflow(source)
+        workflow = parse_workflow(source)
+        return workflow, content_identity(workflow)
     from flowdeck.templates import load_template, template_names
 
     if source in template_names():
-        return load_template(source)
+        return load_template(source), template_identity(source)
     path = Path(source)
     if path.suffix == ".json" or path.exists():
-        return read_workflow(path)
-    return load_template(source)  # raises NotFoundError listing the templates
+        return read_workflow(path), file_identity(path)
+    return load_template(source), template_identity(source)  # raises NotFoundError listing the templates
 
 
 def start(source: str | Path | Workflow, inputs: Mapping[str, str] | None = None, *, model: str | None = None) -> Run:
@@ -86,10 +95,10 @@ async def arun(
     from flowdeck.engine.state import fold
     from flowdeck.services import open_services
 
-    workflow = load(source)
+    workflow, identity = load_with_identity(source)
     services = await asyncio.to_thread(open_services)
     try:
-        run_id = await services.runner.start(workflow, inputs, model=model, use_cache=use_cache)
+        run_id = await services.runner.start(workflow, inputs, model=model, use_cache=use_cache, workflow_id=identity)
         state = RunState()
         async for event in services.runner.subscribe(run_id):
             fold([event], state)

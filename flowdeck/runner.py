@@ -13,6 +13,7 @@ from typing import Literal
 
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import Event, RunFinished, RunInterrupted, RunOrigin, RunStarted, Usage
+from flowdeck.engine.identity import IDENTITY_LIMIT
 from flowdeck.engine.llm_types import Completion, ModelCaller
 from flowdeck.engine.run import OutputCache, Run
 from flowdeck.engine.state import TERMINAL_NODE, RunState, fold
@@ -73,9 +74,13 @@ class Runner:
     ) -> str:
         """Validate and start a run; return its id. Raises WorkflowError before anything is written.
 
-        With `scope`, only those nodes execute; the others reuse `reuse` (see Run). `origin`: the recorded run
-        that this one continues, and how.
+        `workflow_id`: the workflow the run belongs to (engine/identity.py). With `scope`, only those nodes execute;
+        the others reuse `reuse` (see Run). `origin`: the recorded run that this one continues, and how.
         """
+        if workflow_id is not None and not 0 < len(workflow_id) <= IDENTITY_LIMIT:
+            raise WorkflowError(
+                [Problem("workflow_id", f"give 1 to {IDENTITY_LIMIT} characters, not {len(workflow_id)}")]
+            )
         run = Run(
             workflow,
             inputs,
@@ -87,6 +92,7 @@ class Runner:
             scope=scope,
             max_retry_wait=self._max_retry_wait,
             origin=origin,
+            workflow_id=workflow_id,
         )
         if self._check_models is not None:
             await self._refuse_unusable_models(run)
@@ -125,7 +131,8 @@ class Runner:
 
         Default ("run from here"): the node and everything downstream of it. `only`: that node alone, with
         the inputs it had. `retry` labels the run as a retry of the node (it failed). `workflow` is the (possibly
-        edited) workflow to use; default: the one recorded.
+        edited) workflow to use; default: the one recorded. The new run belongs to `workflow_id`, by default to the
+        workflow of the run it continues.
         """
         started, outputs = await asyncio.to_thread(self._recorded, run_id)
         if workflow is None:
@@ -135,6 +142,7 @@ class Runner:
         reuse = {n: Completion(text=text, usage=Usage(), cost=0.0) for n, text in outputs.items() if n not in scope}
         kind: Literal["only", "retry", "from"] = "only" if only else "retry" if retry else "from"
         origin = RunOrigin(kind=kind, run_id=started.run_id, node_id=node_id, node_label=dag.labels.get(node_id))
+        workflow_id = workflow_id or started.workflow_id
         return await self.start(
             dag, started.inputs, model=started.model, reuse=reuse, scope=scope, workflow_id=workflow_id, origin=origin
         )
@@ -151,8 +159,9 @@ class Runner:
             raise WorkflowError([Problem("run", f"every agent of run {run_id} has its output; nothing to resume")])
         reuse = {n: Completion(text=outputs[n], usage=Usage(), cost=0.0) for n in dag.order if n in outputs}
         origin = RunOrigin(kind="resume", run_id=started.run_id)
+        model = model or started.model
         return await self.start(
-            dag, started.inputs, model=model or started.model, reuse=reuse, scope=missing, origin=origin
+            dag, started.inputs, model=model, reuse=reuse, scope=missing, origin=origin, workflow_id=started.workflow_id
         )
 
     def recorded_workflow(self, run_id: str) -> Workflow:
@@ -240,21 +249,22 @@ class Runner:
         active.run.cancel()
         return True
 
-    def active_runs(self, workflow_name: str | None = None) -> list[str]:
-        """Ids of the runs going on now (newest first), optionally only those of one workflow."""
+    def active_runs(self, workflow_id: str | None = None) -> list[str]:
+        """Ids of the runs going on now (newest first), optionally only those of one workflow (by identity)."""
         return [
             run_id
             for run_id, active in reversed(self._active.items())
-            if workflow_name is None or active.run.workflow.name == workflow_name
+            if workflow_id is None or active.workflow_id == workflow_id
         ]
 
     def is_active(self, run_id: str) -> bool:
         """Whether the run goes on in this process (and can be cancelled here)."""
         return run_id in self._active
 
-    def latest(self, workflow_name: str) -> str | None:
-        """The id of the workflow's most recent run, going on or ended, of any process. Blocking."""
-        found = self._log.recent(limit=1, workflow=workflow_name)
+    def latest(self, workflow_id: str) -> str | None:
+        """The id of the most recent run, going on or ended, of any process, of the workflow with this identity
+        (engine/identity.py; never by name: another workflow may have the same). Blocking."""
+        found = self._log.recent(limit=1, workflow_id=workflow_id)
         return found[0].id if found else None
 
     def models_of(self, run_id: str) -> set[str]:
@@ -283,7 +293,7 @@ class Runner:
                 if run.queued:
                     batch += await run.next_batch()
                 # Stored before anyone is told: what a watcher sees is already durable.
-                await self._writer.store(StoredBatch.of(batch), owner=_OWNER, workflow_id=active.workflow_id)
+                await self._writer.store(StoredBatch.of(batch), owner=_OWNER)
                 active.events.extend(batch)
                 for queue in active.subscribers:
                     queue.put_nowait(batch)

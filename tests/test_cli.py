@@ -110,3 +110,48 @@ def test_keys_commands_never_print_a_key(home: Path, monkeypatch: pytest.MonkeyP
     code, _, err = invoke_with_input("x\n", "keys", "set", "NOT_A_KEY", "--stdin")
     assert code == 2 and "not a provider key" in err
     assert "removed" in invoke("keys", "remove", "GROQ_API_KEY")[1]
+
+
+def test_runs_lists_what_each_run_ran(home: Path) -> None:
+    invoke("run", "research-code-review", "-m", "scripted/fault=auth")
+    failed = invoke("runs")[1].splitlines()[1].split()[0]
+    assert invoke("runs", "resume", failed, "-m", "scripted")[0] == 0
+    lines = invoke("runs")[1].splitlines()
+    assert "WHAT RAN" in lines[0]
+    assert f"Resume of {failed}" in lines[1]
+    assert "all agents" in lines[2]
+
+
+def test_runs_show_accounts_for_every_event(home: Path) -> None:
+    invoke("run", "research-code-review", "-m", "scripted/chunks=5")
+    run_id = invoke("runs")[1].splitlines()[1].split()[0]
+    out = invoke("runs", "show", run_id)[1]
+    listing = out.split("\n\n")[0].splitlines()[1:-1]  # the events, between the run's line and a note
+    shown = [line.split()[0] for line in listing]
+    seqs: list[int] = []
+    for item in shown:  # "7", or "3-6" for token events summed up on one line
+        first, _, last = item.partition("-")
+        seqs.extend(range(int(first), int(last or first) + 1))
+    assert seqs == list(range(1, len(seqs) + 1)), "no seq left out without a word"
+    assert "token event" in out and "--tokens lists each" in out
+    everything = invoke("runs", "show", run_id, "--tokens")[1]
+    assert "token event" not in everything and " token " in everything
+
+
+def test_runs_estimates_the_tokens_of_a_run_still_going(home: Path) -> None:
+    from flowdeck.engine.events import Message, NodeStarted, RunStarted, Token
+    from flowdeck.services import open_services
+
+    base = {"run_id": "going0000001", "ts": 1.0e9}
+    node = {**base, "node_id": "a", "execution": 1}
+    services = open_services()
+    try:
+        started = RunStarted(**base, seq=1, workflow_name="w", workflow={}, inputs={}, node_ids=["a"])
+        asked = [Message(role="user", content="x" * 400)]
+        call = NodeStarted(**node, seq=2, attempt=1, model="scripted", messages=asked, parameters={}, received_from=[])
+        # owner "": a process of another machine, never taken for dead
+        services.runs.append([started, call, Token(**node, seq=3, attempt=1, text="y" * 40)], owner="")
+    finally:
+        services.close()
+    line = invoke("runs")[1].splitlines()[1]
+    assert "running" in line and "~110" in line  # (400 + 40) characters, about 4 a token

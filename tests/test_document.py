@@ -119,6 +119,23 @@ def test_save_state_tells_a_workflow_never_saved_from_unsaved_edits(doc: Documen
     assert doc.save_state == "changed"
 
 
+def test_a_new_agent_never_takes_the_id_of_one_deleted(doc: Document) -> None:
+    doc.delete({"coder"}, set())
+    added = doc.add_node("coder", 0, 0)
+    assert added.id != "coder"  # the run shown may hold what "coder" did: the new agent must not inherit it
+    doc.delete({added.id}, set())
+    pasted = doc.paste(*doc.copy({"researcher"}))
+    assert {added.id, "coder", "researcher"}.isdisjoint(n.id for n in pasted)
+    assert doc.add_node("coder", 0, 0).id not in {added.id, "coder"}
+
+
+def test_a_new_agent_never_takes_the_id_of_one_in_the_run_shown() -> None:
+    workflow = load_template("research-code-review")
+    shown = {"researcher", "coder", "reviewer", "coder_1"}  # a run of an earlier version had a second coder
+    doc = Document(workflow=workflow, app_model="scripted", in_use=lambda: shown)
+    assert doc.add_node("coder", 0, 0).id == "coder_2"
+
+
 def test_workflow_settings_are_one_undo_step_and_renamed_inputs_follow_into_prompts(doc: Document) -> None:
     doc.update_node("coder", prompt_template="Build {{ inputs.task }} for {{ inputs.audience }}")
     doc.update_node("reviewer", prompt_template="Check it against {{ inputs['task'] }}")

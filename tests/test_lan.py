@@ -167,6 +167,12 @@ def test_api_needs_a_token_and_runs_a_workflow(shared: tuple[str, str]) -> None:
     assert events[0]["type"] == "run_started" and events[-1]["type"] == "run_finished"
     listed = httpx.get(url + "/api/v1/runs", headers=_bearer(viewer_token)).json()
     assert result["id"] in [r["id"] for r in listed]
+    assert result["workflow_id"] == "template:research-code-review"  # the workflow it belongs to, not just a name
+    for identity, found in (("template:research-code-review", [result["id"]]), ("0123456789ab", [])):
+        query = {"workflow_id": identity}
+        listed = httpx.get(url + "/api/v1/runs", params=query, headers=_bearer(viewer_token)).json()
+        assert [r["id"] for r in listed] == found
+        assert all(r["workflow_id"] == identity for r in listed)
 
     bad = httpx.post(url + "/api/v1/runs", json={**body, "code": "x"}, headers=_bearer(TOKEN))
     assert bad.status_code == 422 and "code" in bad.text

@@ -67,3 +67,17 @@ async def test_workflows_round_trip_and_recovery_is_a_no_op_on_postgres(pg_servi
     saved = await asyncio.to_thread(pg_services.workflows.get, workflow_id)
     assert saved.workflow == workflow
     assert await asyncio.to_thread(recover_interrupted, pg_services.runs) == []
+
+
+async def test_runs_keep_the_longest_workflow_identity_after_migrating_on_postgres(pg_services: Services) -> None:
+    from flowdeck.engine.identity import IDENTITY_LIMIT
+    from flowdeck.storage import db
+
+    with pg_services.engine.begin() as conn:  # as the database was before 0005
+        conn.execute(text("ALTER TABLE runs ALTER COLUMN workflow_id TYPE VARCHAR(32)"))
+        conn.execute(text("DELETE FROM migrations WHERE name = '0005_workflow_identities'"))
+    assert await asyncio.to_thread(db.migrate, pg_services.engine) == ["0005_workflow_identities"]
+    identity = "file:/" + "x" * (IDENTITY_LIMIT - 6)
+    run_id = await pg_services.runner.start(load_template("spec-code-tests"), model="scripted", workflow_id=identity)
+    assert (await pg_services.runner.wait(run_id)).status == "succeeded"
+    assert await asyncio.to_thread(pg_services.runner.latest, identity) == run_id

@@ -91,7 +91,13 @@ def test_output_cache_refuses_pickled_entries(settings: Settings) -> None:
 def test_migrations_are_named_and_recorded(services: Services) -> None:
     with services.engine.connect() as conn:
         names = list(conn.execute(text("SELECT name FROM migrations")).scalars())
-    assert names == ["0001_initial", "0002_sessions", "0003_event_batches", "0004_run_labels"]
+    assert names == [
+        "0001_initial",
+        "0002_sessions",
+        "0003_event_batches",
+        "0004_run_labels",
+        "0005_workflow_identities",
+    ]
 
 
 def test_killed_process_leaves_an_interrupted_run_with_finished_outputs(home: Path, settings: Settings) -> None:

@@ -18,6 +18,7 @@ from fastapi.security import HTTPBearer
 
 from flowdeck.api.schemas import NodeResult, Problem, RunListItem, RunRequest, RunResult, WorkflowItem
 from flowdeck.engine.events import event_to_dict, event_to_json
+from flowdeck.engine.identity import template_identity
 from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import NotFoundError, WorkflowError
@@ -76,17 +77,24 @@ def build_api(services: Services) -> FastAPI:
             raise HTTPException(422, [str(p) for p in exc.problems]) from None
         state = await services.runner.wait(run_id) if body.wait else RunState(status="pending")
         state.workflow_name = state.workflow_name or workflow.name
+        state.workflow_id = state.workflow_id or workflow_id
         return JSONResponse(_result(run_id, state).model_dump(), status_code=200 if body.wait else 202)
 
     @api.get("/runs", response_model=list[RunListItem], summary="Recent runs, newest first")
     async def list_runs(
-        limit: Annotated[int, Query(ge=1, le=500)] = 50, workflow: str | None = None, status: str | None = None
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        workflow: Annotated[str | None, Query(description="Only runs of workflows with this name.")] = None,
+        status: str | None = None,
+        workflow_id: Annotated[str | None, Query(description="Only runs of the workflow with this identity.")] = None,
     ) -> list[RunListItem]:
-        rows = await asyncio.to_thread(services.runs.recent, limit=limit, workflow=workflow, status=status)
+        rows = await asyncio.to_thread(
+            services.runs.recent, limit=limit, workflow=workflow, status=status, workflow_id=workflow_id
+        )
         return [
             RunListItem(
                 id=r.id,
                 workflow=r.workflow_name,
+                workflow_id=r.workflow_id,
                 status=r.status,
                 started_at=r.started_at,
                 duration=r.duration,
@@ -138,13 +146,14 @@ def _editor(request: Request) -> None:
         raise HTTPException(403, "this token is a viewer's; starting and cancelling runs needs an editor token")
 
 
-async def _resolve(services: Services, name: str) -> tuple[Workflow, str | None]:
-    """A saved workflow by id or exact name (newest first), else a built-in template by name."""
+async def _resolve(services: Services, name: str) -> tuple[Workflow, str]:
+    """A saved workflow by id or exact name (newest first), else a built-in template by name; with the identity its
+    runs belong to."""
     found = await asyncio.to_thread(services.workflows.find, name)
     if found is not None:
         return found.workflow, found.id
     if name in template_names():
-        return load_template(name), None
+        return load_template(name), template_identity(name)
     known = sorted({*await asyncio.to_thread(services.workflows.names), *template_names()})
     raise HTTPException(404, f"no workflow named '{name}'; known: {', '.join(known)}")
 
@@ -182,6 +191,7 @@ def _result(run_id: str, state: RunState) -> RunResult:
     return RunResult(
         id=run_id,
         workflow=state.workflow_name,
+        workflow_id=state.workflow_id,
         status=state.status,
         started_at=state.started_at,
         duration=state.duration,

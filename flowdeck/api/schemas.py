@@ -36,6 +36,11 @@ class NodeResult(BaseModel):
 class RunResult(BaseModel):
     id: str
     workflow: str
+    workflow_id: str | None = Field(
+        default=None,
+        description='The workflow the run belongs to: a saved workflow\'s id, "template:<name>", "file:<path>" or '
+        '"sha256:<hash>"; null for runs recorded before flowdeck recorded it.',
+    )
     status: str = Field(description="pending, running, waiting, succeeded, failed, cancelled or interrupted")
     started_at: float | None = None
     duration: float | None = None
@@ -49,6 +54,11 @@ class RunResult(BaseModel):
 class RunListItem(BaseModel):
     id: str
     workflow: str
+    workflow_id: str | None = Field(
+        default=None,
+        description='The workflow the run belongs to: a saved workflow\'s id, "template:<name>", "file:<path>" or '
+        '"sha256:<hash>"; null for runs recorded before flowdeck recorded it.',
+    )
     status: str
     started_at: float
     duration: float | None

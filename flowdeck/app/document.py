@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -40,11 +41,16 @@ class Document:
     _redo: list[Workflow] = field(default_factory=list)
     saved: Workflow | None = None
     opened: Workflow | None = None  # the workflow as it was opened, when it was never saved; None: edited
+    # The agents of the run shown with the workflow. A new agent takes none of their ids, nor the id of any agent this
+    # document has had since it was opened: a run's state is keyed by agent id, and must stay with the agent it was.
+    in_use: Callable[[], Iterable[str]] = lambda: ()
     _last_key: tuple[str, ...] | None = None
+    _retired: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.saved is None and self.opened is None:
             self.opened = self.workflow
+        self._retired = {n.id for n in self.workflow.nodes}
 
     @property
     def default_model(self) -> str:
@@ -74,6 +80,7 @@ class Document:
                 del self._undo[:-HISTORY_LIMIT]
             self._redo.clear()
             self.workflow = workflow
+            self._retired.update(n.id for n in workflow.nodes)
         self._last_key = key
         return workflow
 
@@ -98,6 +105,7 @@ class Document:
         self.workflow = workflow
         self._undo.clear()
         self._redo.clear()
+        self._retired = {n.id for n in workflow.nodes}
         self.saved = workflow if saved else None
         self.opened = None if saved or edited else workflow
 
@@ -137,8 +145,7 @@ class Document:
         graph: nx.DiGraph[str] = nx.DiGraph((e.source, e.target) for e in self.workflow.edges)
         if graph.has_node(target) and graph.has_node(source) and nx.has_path(graph, target, source):
             raise EditRefused(
-                f"connecting {self._name(source)} to {self._name(target)} would make a loop; "
-                "loops are not supported yet"
+                f"connecting {self.name(source)} to {self.name(target)} would make a loop; loops are not supported yet"
             )
         edge = Edge(id=self._new_edge_id(source, target), source=source, target=target)
         self._commit(self.workflow.model_copy(update={"edges": [*self.workflow.edges, edge]}))
@@ -208,7 +215,7 @@ class Document:
         added: list[Node] = []
         for node in nodes:
             base = node.type if node.type in PRESETS else "agent"
-            taken = {n.id for n in current.nodes}
+            taken = self._taken() | {n.id for n in current.nodes}
             labels = {n.label for n in current.nodes}
             copy = node.model_copy(
                 update={
@@ -244,14 +251,19 @@ class Document:
 
     # -- helpers ----------------------------------------------------------------------------------------
 
-    def _name(self, node_id: str) -> str:
+    def name(self, node_id: str) -> str:
+        """The agent's name as shown, or its id if there is no such agent."""
         try:
             return display_name(self.workflow.node(node_id))
         except KeyError:
             return node_id
 
     def _new_id(self, base: str) -> str:
-        return _unique(re.sub(r"\W", "_", base) or "agent", {n.id for n in self.workflow.nodes}, "_", 1)
+        return _unique(re.sub(r"\W", "_", base) or "agent", self._taken(), "_", 1)
+
+    def _taken(self) -> set[str]:
+        """Ids a new agent must not take (see in_use)."""
+        return {n.id for n in self.workflow.nodes} | self._retired | set(self.in_use())
 
     def _new_label(self, title: str) -> str:
         return _unique(title, {n.label for n in self.workflow.nodes}, " ", 2)

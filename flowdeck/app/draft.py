@@ -18,7 +18,7 @@ DRAFT_KEY = json.dumps("flowdeck-draft")
 @dataclass(frozen=True, slots=True)
 class Draft:
     workflow: Workflow
-    workflow_id: str | None
+    workflow_id: str | None  # the id it is saved, or will be saved, under: its runs' (None in drafts of older versions)
     written_at: float
     edited: bool  # False: a workflow opened (a template, a file) and never saved, but not edited either
 

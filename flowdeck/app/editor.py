@@ -29,6 +29,7 @@ from flowdeck.components.shortcuts import SHORTCUT_COMMANDS, Shortcuts
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import EditRefused, FlowdeckError
 from flowdeck.services import Services
+from flowdeck.storage.workflows import new_workflow_id
 from flowdeck.templates import load_template
 
 FIRST_TEMPLATE = "research-code-review"
@@ -37,12 +38,13 @@ DRAFT_SECONDS = 0.5
 
 def register_pages(services: Services, *, startup_workflow: Workflow | None = None) -> None:
     """Add the editor at / to the NiceGUI app."""
+    startup_id = new_workflow_id()  # the startup workflow is one workflow for as long as the app runs
 
     @ui.page("/")
     async def editor_page() -> RedirectResponse | None:
         if not can_edit():
             return RedirectResponse("/runs", status_code=303)  # viewers watch runs; they do not edit
-        await Editor(services).build(startup_workflow)
+        await Editor(services).build(startup_workflow, startup_id)
         return None
 
 
@@ -51,8 +53,15 @@ class Editor:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.doc = Document(workflow=load_template(FIRST_TEMPLATE), app_model=services.settings.default_model)
-        self.workflow_id: str | None = None
+        self.doc = Document(
+            workflow=load_template(FIRST_TEMPLATE),
+            app_model=services.settings.default_model,
+            in_use=lambda: self.live.state.nodes,
+        )
+        # The workflow's identity, which its runs belong to (engine/identity.py): the id it is saved under, or, while
+        # it is not saved, the id it will be saved under. So a new workflow from a template, a file or a draft has
+        # runs of its own, and keeps them when it is saved.
+        self.workflow_id = new_workflow_id()
         self.selected: str | None = None
         self.selection: list[str] = []
         self.clipboard: tuple[list[Any], list[Any]] = ([], [])
@@ -62,8 +71,8 @@ class Editor:
         self.models = ModelChoices({})
         self.cancel_button: ui.button | None = None
 
-    async def build(self, startup: Workflow | None) -> None:
-        await self._load_initial(startup)
+    async def build(self, startup: Workflow | None, startup_id: str) -> None:
+        await self._load_initial(startup, startup_id)
         self.models = await model_choices(self.services.settings, self.services.keys)
         ui.query(".nicegui-content").classes("p-0 gap-0")
         self.host = ui.element()  # where the editor's own questions are made: never inside a dialog that closes
@@ -98,7 +107,14 @@ class Editor:
         self.canvas.on_intent("deleted", self._deleted)
         self.canvas.on_intent("selection_change", self._selection)
         pin = partial(pin_output, self)
-        self.live = LiveRun(self.services.runner, self._run_panel, self._run_changed, lambda: self.doc.workflow, pin)
+        self.live = LiveRun(
+            self.services.runner,
+            self._run_panel,
+            self._run_changed,
+            lambda: self.doc.workflow,
+            pin,
+            identity=lambda: self.workflow_id,
+        )
         self._run_changed()
         Shortcuts(**{command: getattr(self, command) for command in SHORTCUT_COMMANDS})  # each the method so named
         self._refresh()
@@ -106,7 +122,7 @@ class Editor:
         # A run of this workflow still going (the page was reloaded, or opened in a second browser): shown in the
         # page itself, so that the agents' states are there when the canvas first draws.
         with self.canvas.preloading():
-            self.live.watch_active(self.doc.workflow.name)
+            self.live.watch_active(self.workflow_id)
         await ui.context.client.connected()
         if startup is None and await self._restore_draft():
             return  # the draft shown brings its own workflow's runs (_show)
@@ -117,11 +133,12 @@ class Editor:
             view, self.cancel_button = run_panel(
                 self.canvas, title="Run", on_select=self._select_from_panel, on_cancel=lambda: self.live.cancel()
             )
+        view.name_of = self.doc.name
         return view
 
     async def _show_runs(self) -> None:
         with self.run_panel:
-            await self.live.show_latest(self.doc.workflow.name)
+            await self.live.show_latest(self.workflow_id)
 
     # -- intents and commands ---------------------------------------------------------------------------
 
@@ -361,7 +378,7 @@ class Editor:
 
     def _show(self, workflow: Workflow, *, workflow_id: str | None, saved: bool, edited: bool = False) -> None:
         self.doc.replace(workflow, saved=saved, edited=edited)
-        self.workflow_id = workflow_id
+        self.workflow_id = workflow_id or new_workflow_id()
         self.selected = None
         self.bar.name.set_value(workflow.name)
         self.canvas.patch(
@@ -388,7 +405,7 @@ class Editor:
 
     async def _restore_draft(self) -> bool:
         draft = await read_draft()
-        if draft is None or draft.workflow == self.doc.workflow:
+        if draft is None or (draft.workflow == self.doc.workflow and draft.workflow_id in (None, self.workflow_id)):
             return False
         if await asyncio.to_thread(saved_since, self.services.workflows, draft):
             return False  # saved since (perhaps in another tab): the saved version wins
@@ -399,9 +416,10 @@ class Editor:
 
     # -- helpers -------------------------------------------------------------------------------------------
 
-    async def _load_initial(self, startup: Workflow | None) -> None:
+    async def _load_initial(self, startup: Workflow | None, startup_id: str) -> None:
         if startup is not None:
             self.doc.replace(startup)
+            self.workflow_id = startup_id
             return
         saved = await asyncio.to_thread(self.services.workflows.list)
         if saved:

@@ -38,12 +38,15 @@ class LiveRun:
         on_change: Callable[[], None],
         workflow: Callable[[], Workflow | None],
         pin: Callable[[str, str | None], None] | None = None,
+        *,
+        identity: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.runner = runner
         self.pin = pin  # pins an agent's output in the workflow being edited (None: the run is read-only here)
         self.make_view = make_view
         self.on_change = on_change
         self.workflow = workflow
+        self.identity = identity  # the workflow's that runs started here belong to (engine/identity.py)
         self.run_id: str | None = None
         self._starting = False
         self._task: asyncio.Task[None] | None = None
@@ -82,23 +85,23 @@ class LiveRun:
         """Running here: a run of another process (the CLI, another server) is stopped where it runs."""
         return self.running and self.run_id is not None and self.runner.is_active(self.run_id)
 
-    def watch_active(self, workflow_name: str) -> bool:
+    def watch_active(self, workflow_id: str) -> bool:
         """Show this workflow's run going on in this process, if there is one, with what it has done so far."""
-        for run_id in self.runner.active_runs(workflow_name)[:1]:
+        for run_id in self.runner.active_runs(workflow_id)[:1]:
             if run_id != self.run_id:
                 self.watch(run_id, restore=True)
             return True
         return False
 
-    async def show_latest(self, workflow_name: str) -> None:
-        """This workflow's run going on now, else its most recent run (a run of another process still going is
-        followed live), else none: a page opened or reloaded after a run ended still shows that run."""
+    async def show_latest(self, workflow_id: str) -> None:
+        """The run going on now of the workflow with this identity, else its most recent run (a run of another process
+        still going is followed live), else none: a page opened or reloaded after a run ended still shows that run."""
         self._looking += 1
         looking = self._looking
-        if self.watch_active(workflow_name):
+        if self.watch_active(workflow_id):
             return
-        run_id = await asyncio.to_thread(self.runner.latest, workflow_name)
-        if looking != self._looking or self._starting or self.watch_active(workflow_name):
+        run_id = await asyncio.to_thread(self.runner.latest, workflow_id)
+        if looking != self._looking or self._starting or self.watch_active(workflow_id):
             return  # asked again since, or a run was started meanwhile
         if run_id is None:
             self.clear()
@@ -122,6 +125,7 @@ class LiveRun:
         if self.running:
             ui.notify("A run is already going; cancel it first", type="warning")
             return
+        identity = self.identity()
         with transient_dialog() as dialog, ui.card().classes("w-[36rem] max-w-full") as card:
             ui.label(f"Run “{workflow.name}”").classes("text-lg font-semibold")
             fields: dict[str, ui.textarea] = {}
@@ -158,7 +162,7 @@ class LiveRun:
                 button.disable()
                 dialog.close()
                 inputs = {n: f.value or "" for n, f in fields.items()}
-                await self._launch(self.runner.start(workflow, inputs, model=chosen or None))
+                await self._launch(self.runner.start(workflow, inputs, model=chosen or None, workflow_id=identity))
 
             with ui.row().classes("items-center"):
                 button = ui.button("Start run", icon="play_arrow", on_click=start).props("color=positive")
@@ -177,7 +181,10 @@ class LiveRun:
         workflow = self.workflow()
         if workflow is not None and node_id not in {node.id for node in workflow.nodes}:
             workflow = None  # the agent was deleted since: re-run the recorded workflow
-        await self._launch(self.runner.rerun(self.run_id, node_id, only=only, retry=retry, workflow=workflow))
+        identity = self.identity()
+        await self._launch(
+            self.runner.rerun(self.run_id, node_id, only=only, retry=retry, workflow=workflow, workflow_id=identity)
+        )
 
     async def _launch(self, starting: object) -> None:
         self._starting = True

@@ -80,6 +80,7 @@ class RunView:
         self.kind = kind  # what a partial run is, e.g. "Only Coder"
         self.on_select = on_select
         self.actions = actions
+        self.name_of: Callable[[str], str] | None = None  # names of agents the run shown did not have (the editor's)
         self.state = RunState()
         self.labels: dict[str, str] = {}
         self.selected: str | None = None
@@ -247,7 +248,8 @@ class RunView:
                 return
             node = self.state.nodes.get(self.selected)
             actions = self.actions(self.selected, self.state) if self.actions and node else []
-            inspector(self.labels.get(self.selected, self.selected), node, actions, self.labels)
+            name = self.labels.get(self.selected) or (self.name_of or str)(self.selected)
+            inspector(name, node, actions, self.labels)
 
     def download_log(self) -> None:
         name = f"run-{self.state.run_id or 'log'}.log"

@@ -19,7 +19,7 @@ from flowdeck.app.run_view import run_panel
 from flowdeck.app.theme import chosen_dark, page_theme, remember
 from flowdeck.components.canvas import FlowCanvas, payload
 from flowdeck.engine.events import RunStarted
-from flowdeck.engine.state import fold
+from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.workflow import parse_workflow
 from flowdeck.errors import FlowdeckError
 from flowdeck.services import Services
@@ -153,6 +153,7 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
         empty = ui.label("No runs match. Start one from the editor, or with `flowdeck run`.").classes(
             "text-sm text-gray-500"
         )
+    going: dict[str, RunState] = {}  # the runs shown that are still going, folded as far as read
 
     async def load(*, keep_selection: bool = False) -> None:
         """The page of runs the table shows, read again (every REFRESH_SECONDS: new runs, status changes)."""
@@ -164,7 +165,8 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
         found = await asyncio.to_thread(
             services.runs.recent, limit=size, offset=(page - 1) * size, workflow=workflow, status=status
         )
-        rows = [_row(r) for r in found]
+        await _follow_tokens(services, [r.id for r in found if r.status == "running"], going)
+        rows = [_row(r, going.get(r.id)) for r in found]
         paging.update(page=page, rowsPerPage=size, rowsNumber=total)
         if keep_selection and rows == table.rows and paging == table.pagination:
             return  # nothing changed: leave the page alone
@@ -200,7 +202,19 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
     ui.timer(REFRESH_SECONDS, lambda: load(keep_selection=True))  # new runs and status changes show up by themselves
 
 
-def _row(r: RunSummary) -> dict[str, Any]:
+async def _follow_tokens(services: Services, run_ids: list[str], going: dict[str, RunState]) -> None:
+    """Fold what the runs still going have done since the last look: their tokens are estimated, as in the run
+    panel, until their agents finish (providers report usage at the end of each call)."""
+    for run_id in list(going):
+        if run_id not in run_ids:
+            del going[run_id]
+    for run_id in run_ids:
+        state = going.setdefault(run_id, RunState())
+        fold(await asyncio.to_thread(services.runs.events, run_id, state.last_seq), state)
+
+
+def _row(r: RunSummary, going: RunState | None) -> dict[str, Any]:
+    tokens, estimated = going.tokens() if going is not None else (r.prompt_tokens + r.completion_tokens, False)
     return {
         "id": r.id,
         "workflow": r.workflow_name,
@@ -208,7 +222,7 @@ def _row(r: RunSummary) -> dict[str, Any]:
         "status": r.status,
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at)),
         "duration": f"{r.duration:.1f} s" if r.duration is not None else "–",
-        "tokens": r.prompt_tokens + r.completion_tokens,
+        "tokens": f"~{tokens}" if estimated else f"{tokens}",
         "cost": f"${r.cost:.4f}",
     }
 

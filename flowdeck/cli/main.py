@@ -6,7 +6,6 @@ import asyncio
 import json
 import signal
 import sys
-import time
 from typing import TYPE_CHECKING
 
 import click
@@ -56,7 +55,7 @@ def _serve(host: str, port: int, *, open_browser: bool) -> None:
 @click.option("--cache", "use_cache", is_flag=True, help="Reuse cached outputs of identical agent calls.")
 def run_command(source: str, inputs: tuple[str, ...], model: str | None, as_json: bool, use_cache: bool) -> None:
     """Run a workflow: a built-in template name or a workflow JSON file."""
-    from flowdeck import load
+    from flowdeck import load_with_identity
 
     values = {}
     for item in inputs:
@@ -65,8 +64,8 @@ def run_command(source: str, inputs: tuple[str, ...], model: str | None, as_json
             raise click.BadParameter(f"'{item}' is not NAME=VALUE", param_hint="--input")
         values[name.strip()] = value
     try:
-        workflow = load(source)
-        sys.exit(asyncio.run(_run(workflow, values, model, as_json, use_cache)))
+        workflow, identity = load_with_identity(source)
+        sys.exit(asyncio.run(_run(workflow, values, model, as_json, use_cache, identity=identity)))
     except WorkflowError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -82,6 +81,7 @@ async def _run(
     as_json: bool,
     use_cache: bool,
     resume: str | None = None,
+    identity: str | None = None,
 ) -> int:
     from flowdeck.cli.progress import ProgressView
     from flowdeck.config import load_settings
@@ -102,7 +102,7 @@ async def _run(
             run_id = await runner.resume(resume, model=model)
         else:
             assert isinstance(workflow, Workflow)
-            run_id = await runner.start(workflow, inputs, model=model, use_cache=use_cache)
+            run_id = await runner.start(workflow, inputs, model=model, use_cache=use_cache, workflow_id=identity)
         assert isinstance(workflow, Workflow)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, runner.cancel, run_id)
@@ -159,23 +159,20 @@ def runs_command(ctx: click.Context, limit: int, workflow: str | None, status: s
     """List past runs (newest first)."""
     if ctx.invoked_subcommand is not None:
         return
+    from flowdeck.cli.listing import run_table
+    from flowdeck.engine.state import fold
+
     services = _services()
     try:
         rows = services.runs.recent(limit=limit, workflow=workflow, status=status)
+        live = {r.id: fold(services.runs.events(r.id)) for r in rows if r.status == "running"}
     finally:
         services.close()
     if not rows:
         click.echo("no runs yet; start one with `flowdeck run research-code-review`")
         return
-    header = f"{'ID':<12}  {'WORKFLOW':<32}  {'STATUS':<11}  {'STARTED':<19}  {'DURATION':>8}  {'TOKENS':>7}  COST"
-    click.echo(header)
-    for r in rows:
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at))
-        duration = f"{r.duration:.1f}s" if r.duration is not None else "-"
-        click.echo(
-            f"{r.id:<12}  {r.workflow_name[:32]:<32}  {r.status:<11}  {started:<19}  {duration:>8}  "
-            f"{r.prompt_tokens + r.completion_tokens:>7}  ${r.cost:.4f}"
-        )
+    for line in run_table(rows, live):
+        click.echo(line)
 
 
 @runs_command.command("resume")
@@ -194,8 +191,10 @@ def runs_resume(run_id: str, model: str | None, as_json: bool) -> None:
 @runs_command.command("show")
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the stored events as JSON lines.")
-def runs_show(run_id: str, as_json: bool) -> None:
+@click.option("--tokens", is_flag=True, help="List every token event (by default each stretch of them is summed up).")
+def runs_show(run_id: str, as_json: bool, tokens: bool) -> None:
     """Show one run's events and outputs (RUN_ID may be a unique prefix)."""
+    from flowdeck.cli.listing import event_lines
     from flowdeck.engine.events import event_to_json
     from flowdeck.engine.state import fold
 
@@ -213,38 +212,12 @@ def runs_show(run_id: str, as_json: bool) -> None:
             click.echo(event_to_json(event))
         return
     state = fold(events)
-    click.echo(f"run {summary.id}  {summary.workflow_name}  {state.status}")
-    t0 = events[0].ts if events else 0.0
-    for event in events:
-        if event.type == "token":
-            continue
-        node = getattr(event, "node_id", None) or ""
-        click.echo(f"  {event.seq:>5}  +{event.ts - t0:7.2f}s  {event.type:<15} {node:<16} {_event_detail(event)}")
+    label = f"  ({state.label})" if state.label else ""
+    click.echo(f"run {summary.id}  {summary.workflow_name}  {state.status}{label}")
+    for line in event_lines(events, tokens=tokens):
+        click.echo(line)
     for node_id, text in state.outputs().items():
         click.echo(f"\n=== {node_id} ===\n{text}")
-
-
-def _event_detail(event: object) -> str:
-    from flowdeck.engine import events as ev
-
-    if isinstance(event, ev.NodeStarted):
-        return f"attempt {event.attempt} on {event.model}"
-    if isinstance(event, ev.NodeFinished):
-        cached = " (pinned)" if event.pinned else " (cached)" if event.cached else ""
-        return f"{event.duration:.2f}s, {event.usage.total_tokens} tokens{cached}"
-    if isinstance(event, ev.NodeFailed | ev.NodeRetrying):
-        return f"{event.error_kind}: {event.message}"
-    if isinstance(event, ev.NodeSkipped):
-        return event.reason
-    if isinstance(event, ev.Handoff):
-        return f"-> {event.target} ({len(event.message)} chars)"
-    if isinstance(event, ev.RunFinished):
-        return f"{event.status} in {event.duration:.2f}s"
-    if isinstance(event, ev.RunInterrupted):
-        return f"interrupted while running: {', '.join(event.running) or 'nothing'}"
-    if isinstance(event, ev.Log):
-        return f"[{event.level}] {event.text}"
-    return ""
 
 
 @main.command("templates")

@@ -26,9 +26,9 @@ _MARKS = {
 class ProgressView:
     """Renders RunState; call update() after each event and finish() at the end."""
 
-    def __init__(self, workflow: Workflow, out: TextIO = sys.stderr, live: bool | None = None) -> None:
-        self._out = out
-        self._live = out.isatty() if live is None else live
+    def __init__(self, workflow: Workflow, out: TextIO | None = None, live: bool | None = None) -> None:
+        self._out = out or sys.stderr  # looked up now, not at import: a test runner may have replaced it since
+        self._live = self._out.isatty() if live is None else live
         self._names = {node.id: display_name(node) for node in workflow.nodes}
         self._width = max((len(name) for name in self._names.values()), default=8)
         self._drawn = 0

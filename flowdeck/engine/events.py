@@ -75,6 +75,7 @@ class RunStarted(_EventBase, tag="run_started", frozen=True):
     pinned: list[str] = msgspec.field(default_factory=list)  # agents whose pinned output is used (among `reused`)
     scope: list[str] | None = None  # the agents a partial run executes (None: every agent it does not reuse)
     origin: RunOrigin | None = None  # the run a partial run continues
+    workflow_id: str | None = None  # the workflow it belongs to (engine/identity.py); None in older logs
 
 
 class NodeStarted(_NodeEventBase, tag="node_started", frozen=True):

@@ -57,6 +57,7 @@ class Run:
         run_id: str | None = None,
         max_retry_wait: float = 60.0,
         origin: RunOrigin | None = None,
+        workflow_id: str | None = None,
     ) -> None:
         self.dag = workflow if isinstance(workflow, Dag) else build(workflow)
         self.workflow = self.dag.workflow
@@ -80,6 +81,7 @@ class Run:
         self._mode = self.dag.plan(None if scope is None else set(scope), set(self._reuse), self._pinned)
         self._partial = scope is not None
         self._origin = origin
+        self._workflow_id = workflow_id
         self._max_retry_wait = max_retry_wait
         self._outbox = Outbox(self.run_id)
         self._started = False
@@ -124,6 +126,7 @@ class Run:
             pinned=[n for n in self.dag.order if n in self._pinned],
             scope=[n for n in self.dag.order if self._mode[n] == "run"] if self._partial else None,
             origin=self._origin,
+            workflow_id=self._workflow_id,
         )
         for node_id in self.dag.order:
             if self._pending[node_id] == 0:

@@ -132,6 +132,7 @@ class RunState:
     run_id: str = ""
     status: RunPhase = "pending"
     workflow_name: str = ""
+    workflow_id: str | None = None  # which workflow the run belongs to (engine/identity.py)
     workflow: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)  # node id -> the name shown, for every node of the run
     reused: list[str] = field(default_factory=list)
@@ -275,6 +276,7 @@ def _run_started(state: RunState, event: RunStarted) -> None:
     state.run_id = event.run_id
     state.status = "running"
     state.workflow_name = event.workflow_name
+    state.workflow_id = event.workflow_id
     state.workflow = event.workflow
     state.labels = dict(event.labels) or _labels_of(event)
     state.reused = list(event.reused)

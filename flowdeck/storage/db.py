@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 from flowdeck.engine.events import RunStarted
+from flowdeck.engine.identity import IDENTITY_LIMIT
 from flowdeck.engine.state import run_label
 from flowdeck.errors import StorageError
 from flowdeck.storage.codec import batch_from_json
@@ -60,12 +61,19 @@ def _run_labels(conn: Connection) -> None:
             conn.execute(update(RunRow).where(RunRow.id == run_id).values(label=label[:LABEL_LIMIT]))
 
 
+def _workflow_identities(conn: Connection) -> None:
+    # "file:<absolute path>" and the like outgrow the saved workflows' ids; SQLite does not enforce lengths.
+    if conn.dialect.name != "sqlite":
+        conn.exec_driver_sql(f"ALTER TABLE runs ALTER COLUMN workflow_id TYPE VARCHAR({IDENTITY_LIMIT})")
+
+
 # Ordered and named. Never edit one that has shipped: add the next one instead.
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _initial),
     ("0002_sessions", _sessions),
     ("0003_event_batches", _event_batches),
     ("0004_run_labels", _run_labels),
+    ("0005_workflow_identities", _workflow_identities),
 ]
 
 

@@ -136,12 +136,12 @@ class RunLog:
                     conn.close()
             self._writer = self._fast = None
 
-    def append(self, events: Sequence[Event], *, owner: str = "", workflow_id: str | None = None) -> None:
+    def append(self, events: Sequence[Event], *, owner: str = "") -> None:
         """Persist a batch of one run's events, with the run row and node outputs, in one transaction."""
         if events:
-            self.write(StoredBatch.of(events), owner=owner, workflow_id=workflow_id)
+            self.write(StoredBatch.of(events), owner=owner)
 
-    def write(self, batch: StoredBatch, *, owner: str = "", workflow_id: str | None = None) -> None:
+    def write(self, batch: StoredBatch, *, owner: str = "") -> None:
         """Persist a batch made ready by StoredBatch.of(), in one transaction.
 
         This is the hot path of every run (each batch of events is stored before anyone sees it), so it goes
@@ -151,9 +151,9 @@ class RunLog:
         with self._writer_lock:
             if self._writer is None:
                 self._writer = self._engine.raw_connection()
-            self._transaction(self._writer, batch, owner, workflow_id, begun=False)
+            self._transaction(self._writer, batch, owner, begun=False)
 
-    def write_now(self, batch: StoredBatch, *, owner: str = "", workflow_id: str | None = None) -> bool:
+    def write_now(self, batch: StoredBatch, *, owner: str = "") -> bool:
         """Persist a batch at once if that cannot block: SQLite, a batch of at most FAST_WRITE_BYTES, and the
         write lock free (in this process and in others). Returns False, having written nothing, otherwise: then
         write() it from a worker thread, where waiting for the lock harms no one.
@@ -180,7 +180,7 @@ class RunLog:
             finally:
                 cursor.close()
             try:
-                self._transaction(conn, batch, owner, workflow_id, begun=True)
+                self._transaction(conn, batch, owner, begun=True)
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
@@ -207,7 +207,7 @@ class RunLog:
             cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
             cursor.close()
 
-    def _transaction(self, conn: Any, batch: StoredBatch, owner: str, workflow_id: str | None, *, begun: bool) -> None:
+    def _transaction(self, conn: Any, batch: StoredBatch, owner: str, *, begun: bool) -> None:
         """The statements of one batch, committed (SQLite: after BEGIN IMMEDIATE, issued here unless `begun`)."""
         run_id, started = batch.run_id, batch.started
         sql = self._sql
@@ -219,7 +219,10 @@ class RunLog:
                 label = run_label(started)[:LABEL_LIMIT]  # an agent's name can be long; PostgreSQL enforces it
                 cursor.execute(
                     sql.insert_run,
-                    (run_id, started.workflow_name, workflow_id, "running", owner, started.ts, 0, 0, 0.0, 0, label),
+                    (
+                        *(run_id, started.workflow_name, started.workflow_id, "running", owner, started.ts),
+                        *(0, 0, 0.0, 0, label),
+                    ),
                 )
             cursor.execute(sql.insert_batch, (run_id, batch.last_seq, batch.first_seq, batch.data))
             if batch.outputs:
@@ -280,24 +283,33 @@ class RunLog:
         return RunSummary(**rows[0]._asdict())
 
     def recent(
-        self, *, limit: int = 50, offset: int = 0, workflow: str | None = None, status: str | None = None
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        workflow: str | None = None,
+        status: str | None = None,
+        workflow_id: str | None = None,
     ) -> list[RunSummary]:
-        """Runs, newest first (`offset` of them skipped), optionally of one workflow and in one status."""
-        query = self._filtered(select(_RUNS), workflow, status)
+        """Runs, newest first (`offset` of them skipped), optionally of workflows of one name, in one status, and of
+        one workflow (by its identity, engine/identity.py)."""
+        query = self._filtered(select(_RUNS), workflow, status, workflow_id)
         query = query.order_by(_RUNS.c.started_at.desc(), _RUNS.c.id).limit(limit).offset(offset)
         with self._engine.connect() as conn:
             return [RunSummary(**row._asdict()) for row in conn.execute(query).all()]
 
-    def count(self, *, workflow: str | None = None, status: str | None = None) -> int:
+    def count(self, *, workflow: str | None = None, status: str | None = None, workflow_id: str | None = None) -> int:
         """How many runs recent() would list with no limit."""
-        query = self._filtered(select(func.count()).select_from(_RUNS), workflow, status)
+        query = self._filtered(select(func.count()).select_from(_RUNS), workflow, status, workflow_id)
         with self._engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
     @staticmethod
-    def _filtered(query: Select[Any], workflow: str | None, status: str | None) -> Select[Any]:
+    def _filtered(query: Select[Any], workflow: str | None, status: str | None, workflow_id: str | None) -> Select[Any]:
         if workflow:
             query = query.where(_RUNS.c.workflow_name == workflow)
+        if workflow_id:
+            query = query.where(_RUNS.c.workflow_id == workflow_id)
         if status:
             query = query.where(_RUNS.c.status == status)
         return query

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
+from flowdeck.engine.identity import IDENTITY_LIMIT
+
 
 class WorkflowRow(SQLModel, table=True):
     __tablename__ = "workflows"
@@ -24,7 +26,8 @@ class RunRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=32)
     workflow_name: str = Field(index=True, max_length=200)
-    workflow_id: str | None = Field(default=None, index=True, max_length=32)
+    # The workflow the run belongs to (engine/identity.py): a saved workflow's id, "template:...", "file:...", ...
+    workflow_id: str | None = Field(default=None, index=True, max_length=IDENTITY_LIMIT)  # 32 before 0005
     status: str = Field(index=True, max_length=20)
     owner: str = Field(max_length=200)
     started_at: float = Field(index=True)

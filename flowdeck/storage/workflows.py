@@ -15,6 +15,11 @@ from flowdeck.storage.tables import WorkflowRow
 _TABLE = WorkflowRow.__table__  # type: ignore[attr-defined]
 
 
+def new_workflow_id() -> str:
+    """An id for a workflow to be saved (one can be given before it is saved: save(workflow_id=...))."""
+    return uuid.uuid4().hex[:12]
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SavedWorkflow:
     id: str
@@ -44,7 +49,7 @@ class WorkflowStore:
                 )
                 if result.rowcount:
                     return workflow_id
-            new_id = workflow_id or uuid.uuid4().hex[:12]
+            new_id = workflow_id or new_workflow_id()
             conn.execute(
                 insert(_TABLE).values(
                     id=new_id,

@@ -24,11 +24,11 @@ class BatchWriter:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowdeck-writer")
         self._checkpointing = False  # a checkpoint waits for the thread: batches written meanwhile add none
 
-    async def store(self, batch: StoredBatch, *, owner: str, workflow_id: str | None) -> None:
+    async def store(self, batch: StoredBatch, *, owner: str) -> None:
         """Persist `batch` (durable when this returns)."""
-        if not self._runs.write_now(batch, owner=owner, workflow_id=workflow_id):
+        if not self._runs.write_now(batch, owner=owner):
             await asyncio.get_running_loop().run_in_executor(
-                self._thread, partial(self._runs.write, batch, owner=owner, workflow_id=workflow_id)
+                self._thread, partial(self._runs.write, batch, owner=owner)
             )
         elif self._runs.checkpoint_due() and not self._checkpointing:
             self._checkpointing = True

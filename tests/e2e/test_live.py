@@ -166,12 +166,17 @@ def test_a_finished_run_is_shown_again_after_a_reload_and_each_workflow_shows_it
     expect(page.get_by_role("button", name="Cancel run")).to_be_hidden()
     expect(page.locator('.fd-edge[data-handoff="delivered"]')).to_have_count(2)
 
+    page.get_by_role("button", name="Save").click()  # the workflow that ran, saved with its run
+
     open_template(page, "Fan-out: two coders, one reviewer")  # never run: no run shown, no statuses
     expect(panel(page).get_by_text("Succeeded: 3/3 agents")).to_be_hidden()
     expect(node(page, "Researcher", "Researcher")).not_to_contain_text("done")
     expect(page.locator('.fd-edge[data-handoff="delivered"]')).to_have_count(0)
-    open_template(page, "Research, code, review")  # the one that ran: its run comes back
-    expect(panel(page).get_by_text("Succeeded: 3/3 agents")).to_be_visible()
+    open_template(page, "Research, code, review")  # a new workflow from the template: it has not run
+    expect(node(page, "Coder", "Coder")).not_to_contain_text("done")
+    page.get_by_role("button", name="Open", exact=True).click()
+    page.get_by_role("dialog").get_by_role("button", name="Open Research, code, review").click()
+    expect(panel(page).get_by_text("Succeeded: 3/3 agents")).to_be_visible()  # the one that ran: its run comes back
     expect(node(page, "Coder", "Coder")).to_contain_text("done")
 
 
