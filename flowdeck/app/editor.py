@@ -7,16 +7,16 @@ from functools import partial
 from typing import Any
 
 from fastapi.responses import RedirectResponse
-from nicegui import background_tasks, ui
+from nicegui import ui
 
 from flowdeck.app import landmarks
 from flowdeck.app.account import can_edit
-from flowdeck.app.dialogs import ask_unsaved, import_dialog, open_dialog, templates_gallery
-from flowdeck.app.document import Document, blank_workflow
-from flowdeck.app.draft import read_draft, saved_since, write_draft
+from flowdeck.app.document import Document
+from flowdeck.app.draft import write_draft
 from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.app.live import LiveRun
 from flowdeck.app.model_options import ModelChoices, model_choices
+from flowdeck.app.opening import Opening
 from flowdeck.app.pin_dialog import pin_output
 from flowdeck.app.run_view import RunView, run_panel
 from flowdeck.app.shortcut_list import shortcut_list
@@ -48,7 +48,7 @@ def register_pages(services: Services, *, startup_workflow: Workflow | None = No
         return None
 
 
-class Editor:
+class Editor(Opening):
     """One browser tab's editor. Python owns the workflow; the canvas gets patches."""
 
     def __init__(self, services: Services) -> None:
@@ -325,22 +325,6 @@ class Editor:
         with self.host:
             shortcut_list()
 
-    async def new_workflow(self) -> None:
-        """A blank workflow, after asking about unsaved changes as opening another does."""
-        saved = await asyncio.to_thread(self.services.workflows.list)
-        blank = blank_workflow({item.name for item in saved} | {self.doc.workflow.name})
-        if await self._may_replace(blank.name):
-            self._show(blank, workflow_id=None, saved=False)
-
-    async def gallery(self) -> None:
-        await templates_gallery(self.services.workflows, self._open)
-
-    async def open_workflow(self) -> None:
-        await open_dialog(self.services.workflows, self._open, self.workflow_id)
-
-    def import_file(self) -> None:
-        import_dialog(self._import)
-
     async def keys(self, focus: str | None = None) -> None:
         """⋮ → API keys…; the Model box's suggestions and hints follow each key saved or removed."""
         with self.host:
@@ -350,81 +334,12 @@ class Editor:
         self.models = await model_choices(self.services.settings, self.services.keys)
         self._refresh_panel()
 
-    def go_to_runs(self) -> None:
-        self._draft_due = True
-        self._write_draft()  # now, not at the next tick: the page is left at once
-        ui.navigate.to("/runs")
-
-    async def _open(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
-        if await self._may_replace(workflow.name):
-            self._show(workflow, workflow_id=workflow_id, saved=saved)
-
-    async def _import(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
-        if await self._may_replace(workflow.name):
-            self._show(workflow, workflow_id=None, saved=False)
-            with self.host:
-                ui.notify(f"Imported “{workflow.name}”", type="positive")
-
-    async def _may_replace(self, opening: str) -> bool:
-        """Whether the workflow shown may give way to another: nothing unsaved, or saved or discarded on asking."""
-        if self.doc.save_state != "changed":
-            return True
-        with self.host:
-            choice = await ask_unsaved(self.doc.workflow.name, opening)
-            if choice == "save":
-                await self.save()
-                return not self.doc.dirty  # the save may have been refused
-        return choice == "discard"
-
-    def _show(self, workflow: Workflow, *, workflow_id: str | None, saved: bool, edited: bool = False) -> None:
-        self.doc.replace(workflow, saved=saved, edited=edited)
-        self.workflow_id = workflow_id or new_workflow_id()
-        self.selected = None
-        self.bar.name.set_value(workflow.name)
-        self.canvas.patch(
-            payload.replace(
-                payload.canvas_nodes(self.doc.workflow, self.doc.default_model), payload.canvas_edges(self.doc.workflow)
-            ),
-            payload.fit(),
-        )
-        self._refresh()
-        background_tasks.create(self._show_runs(), name="show the runs of the workflow opened")
-
     def toggle_theme(self, dark: Any) -> None:
         dark.toggle()
         remember(bool(dark.value))
         self.canvas.patch(payload.theme(bool(dark.value)))
 
-    # -- the local draft: unsaved edits kept in the browser, so a refresh or a closed tab loses nothing ----
-
-    def _write_draft(self) -> None:
-        if self._draft_due:
-            self._draft_due = False
-            edited = self.doc.save_state == "changed"
-            write_draft(self.doc.workflow if self.doc.dirty else None, self.workflow_id, edited=edited)
-
-    async def _restore_draft(self) -> bool:
-        draft = await read_draft()
-        if draft is None or (draft.workflow == self.doc.workflow and draft.workflow_id in (None, self.workflow_id)):
-            return False
-        if await asyncio.to_thread(saved_since, self.services.workflows, draft):
-            return False  # saved since (perhaps in another tab): the saved version wins
-        self._show(draft.workflow, workflow_id=draft.workflow_id, saved=False, edited=draft.edited)
-        if draft.edited:
-            ui.notify("Restored your unsaved changes", type="info")
-        return True
-
     # -- helpers -------------------------------------------------------------------------------------------
-
-    async def _load_initial(self, startup: Workflow | None, startup_id: str) -> None:
-        if startup is not None:
-            self.doc.replace(startup)
-            self.workflow_id = startup_id
-            return
-        saved = await asyncio.to_thread(self.services.workflows.list)
-        if saved:
-            self.doc.replace(saved[0].workflow, saved=True)
-            self.workflow_id = saved[0].id
 
     def refresh(self) -> None:
         """Show what changed in the workflow (save state, draft, properties panel)."""

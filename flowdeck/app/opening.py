@@ -1,0 +1,126 @@
+"""Which workflow the editor shows: the one it starts on, New, Templates, Open and Import (asking first over unsaved
+changes), and the browser's draft of unsaved edits, which a refresh or a closed tab brings back."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from nicegui import background_tasks, ui
+
+from flowdeck.app.dialogs import ask_unsaved, import_dialog, open_dialog, templates_gallery
+from flowdeck.app.document import Document, blank_workflow
+from flowdeck.app.draft import read_draft, saved_since, write_draft
+from flowdeck.components.canvas import FlowCanvas, payload
+from flowdeck.engine.workflow import Workflow
+from flowdeck.services import Services
+from flowdeck.storage.workflows import new_workflow_id
+
+if TYPE_CHECKING:
+    from flowdeck.app.toolbar import Toolbar
+
+
+class Opening:
+    """The editor's part that replaces the workflow shown (a mixin of app.editor.Editor)."""
+
+    services: Services
+    doc: Document
+    workflow_id: str
+    selected: str | None
+    host: ui.element
+    bar: Toolbar
+    canvas: FlowCanvas
+    _draft_due: bool
+
+    if TYPE_CHECKING:
+
+        async def save(self) -> None: ...
+
+        def _refresh(self, panel: bool = True) -> None: ...
+
+        async def _show_runs(self) -> None: ...
+
+    async def new_workflow(self) -> None:
+        """A blank workflow, after asking about unsaved changes as opening another does."""
+        saved = await asyncio.to_thread(self.services.workflows.list)
+        blank = blank_workflow({item.name for item in saved} | {self.doc.workflow.name})
+        if await self._may_replace(blank.name):
+            self._show(blank, workflow_id=None, saved=False)
+
+    async def gallery(self) -> None:
+        await templates_gallery(self.services.workflows, self._open)
+
+    async def open_workflow(self) -> None:
+        await open_dialog(self.services.workflows, self._open, self.workflow_id)
+
+    def import_file(self) -> None:
+        import_dialog(self._import)
+
+    def go_to_runs(self) -> None:
+        self._draft_due = True
+        self._write_draft()  # now, not at the next tick: the page is left at once
+        ui.navigate.to("/runs")
+
+    async def _open(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
+        if await self._may_replace(workflow.name):
+            self._show(workflow, workflow_id=workflow_id, saved=saved)
+
+    async def _import(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
+        if await self._may_replace(workflow.name):
+            self._show(workflow, workflow_id=None, saved=False)
+            with self.host:
+                ui.notify(f"Imported “{workflow.name}”", type="positive")
+
+    async def _may_replace(self, opening: str) -> bool:
+        """Whether the workflow shown may give way to another: nothing unsaved, or saved or discarded on asking."""
+        if self.doc.save_state != "changed":
+            return True
+        with self.host:
+            choice = await ask_unsaved(self.doc.workflow.name, opening)
+            if choice == "save":
+                await self.save()
+                return not self.doc.dirty  # the save may have been refused
+        return choice == "discard"
+
+    def _show(self, workflow: Workflow, *, workflow_id: str | None, saved: bool, edited: bool = False) -> None:
+        self.doc.replace(workflow, saved=saved, edited=edited)
+        self.workflow_id = workflow_id or new_workflow_id()
+        self.selected = None
+        self.bar.name.set_value(workflow.name)
+        self.canvas.patch(
+            payload.replace(
+                payload.canvas_nodes(self.doc.workflow, self.doc.default_model), payload.canvas_edges(self.doc.workflow)
+            ),
+            payload.fit(),
+        )
+        self._refresh()
+        background_tasks.create(self._show_runs(), name="show the runs of the workflow opened")
+
+    # -- the local draft: unsaved edits kept in the browser, so a refresh or a closed tab loses nothing ----
+
+    def _write_draft(self) -> None:
+        if self._draft_due:
+            self._draft_due = False
+            edited = self.doc.save_state == "changed"
+            write_draft(self.doc.workflow if self.doc.dirty else None, self.workflow_id, edited=edited)
+
+    async def _restore_draft(self) -> bool:
+        draft = await read_draft()
+        if draft is None or (draft.workflow == self.doc.workflow and draft.workflow_id in (None, self.workflow_id)):
+            return False
+        if await asyncio.to_thread(saved_since, self.services.workflows, draft):
+            return False  # saved since (perhaps in another tab): the saved version wins
+        self._show(draft.workflow, workflow_id=draft.workflow_id, saved=False, edited=draft.edited)
+        if draft.edited:
+            ui.notify("Restored your unsaved changes", type="info")
+        return True
+
+    async def _load_initial(self, startup: Workflow | None, startup_id: str) -> None:
+        if startup is not None:
+            self.doc.replace(startup)
+            self.workflow_id = startup_id
+            return
+        saved = await asyncio.to_thread(self.services.workflows.list)
+        if saved:
+            self.doc.replace(saved[0].workflow, saved=True)
+            self.workflow_id = saved[0].id
