@@ -34,6 +34,7 @@ def open_template(page: Page, title: str) -> None:
 
 def set_model(page: Page, label: str, title: str, model: str) -> None:
     node(page, label, title).click()
+    expect(page.get_by_label("Name", exact=True)).to_have_value(label)  # the panel is this agent's, not the last one's
     field = page.get_by_label("Model")
     field.fill(model)
     field.press("Enter")

@@ -34,6 +34,7 @@ def test_a_refused_start_says_why_until_dismissed_and_leaves_run_usable(page: Pa
     # An invalid prompt template is refused the same way; the next start replaces the reason shown.
     set_model(page, "Coder", "Coder", "scripted")
     node(page, "Reviewer", "Reviewer").click()
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Reviewer")  # the panel shows the Reviewer now
     template = page.get_by_label("Prompt template")
     template.fill("Review {{ broken")
     template.press("Tab")

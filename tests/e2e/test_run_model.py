@@ -61,7 +61,7 @@ def test_the_run_dialog_starts_from_the_keyboard(page: Page) -> None:
     page.keyboard.press("Control+Enter")
     expect(page.get_by_role("dialog")).to_be_hidden()
     expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
-    page.get_by_label("Researcher (Researcher)", exact=True).click()
-    page.get_by_role("tab", name="Inspector").click()
-    expect(page.get_by_role("region", name="Run panel").get_by_text("Reverse a linked list").first).to_be_visible()
+    page.get_by_role("tab", name="Output").click()
+    output = page.get_by_role("region", name="Output of Researcher")
+    expect(output).to_contain_text("Research notes on: Reverse a linked list")  # the task typed, not the default
     assert len(page.get_by_text(re.compile(r"^Succeeded: ")).all()) == 1  # one run, not two
