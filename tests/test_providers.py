@@ -13,6 +13,7 @@ from flowdeck.engine.llm_types import ModelRequest
 from flowdeck.errors import ConfigError, ModelError, ModelsNotReady
 from flowdeck.models.keys import ProviderKeys
 from flowdeck.models.llm import LiteLLMCaller
+from flowdeck.models.providers import custom_base
 from flowdeck.services import Services
 from tests.appserver import free_port
 from tests.conftest import make_workflow
@@ -23,7 +24,17 @@ CANARY = "sk-canary-3f1e9d0c7b5a4e2f"
 
 @pytest.fixture
 def no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "HOSTED_VLLM_API_BASE"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_API_BASE",
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_API_KEY",
+        "HOSTED_VLLM_API_BASE",
+        "COHERE_API_KEY",
+        "COHERE_API_BASE",
+        "MISTRAL_API_KEY",
+        "MISTRAL_AZURE_API_BASE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -86,6 +97,36 @@ async def test_saved_keys_never_reach_a_custom_base_url(
         await _call_custom_base(home, monkeypatch, fake.url)
     assert fake.received, "the local server was called"
     assert not any(CANARY in record for record in fake.received)
+
+
+@pytest.mark.parametrize(
+    ("model", "variable", "key"),
+    [
+        ("cohere_chat/command-r", "COHERE_API_BASE", "COHERE_API_KEY"),
+        ("mistral/mistral-small-latest", "MISTRAL_AZURE_API_BASE", "MISTRAL_API_KEY"),
+    ],
+)
+async def test_saved_keys_never_reach_an_address_a_provider_alias_reads(
+    home: Path, no_provider_env: None, monkeypatch: pytest.MonkeyPatch, model: str, variable: str, key: str
+) -> None:
+    # Found by an attack: litellm sends these aliases to variables other than <ALIAS>_API_BASE.
+    with fake_provider() as fake:
+        fake.script = ["not_found"]
+        ProviderKeys(home).set(key, CANARY)
+        monkeypatch.setenv(variable, fake.url)
+        with pytest.raises(ModelError):
+            await LiteLLMCaller(keys=ProviderKeys(home)).call(_request(model), lambda _: None)
+    assert not any(CANARY in record for record in fake.received)
+
+
+@pytest.mark.parametrize("variable", ["OPENAI_BASE_URL", "OPENAI_API_BASE"])
+def test_the_text_completion_alias_counts_openais_address_as_its_own(
+    no_provider_env: None, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    # litellm sends text-completion-openai/ (and gpt-3.5-turbo-instruct) to OpenAI's address variables; its client
+    # leaves sockets open when a call fails, so this case is checked where the caller decides, not by a call.
+    monkeypatch.setenv(variable, "http://127.0.0.1:9/v1")
+    assert custom_base("text-completion-openai") == (variable, "http://127.0.0.1:9/v1")
 
 
 async def _call_custom_base(home: Path, monkeypatch: pytest.MonkeyPatch, base: str) -> None:

@@ -106,7 +106,13 @@ class Opening:
 
     async def _restore_draft(self) -> bool:
         draft = await read_draft()
-        if draft is None or (draft.workflow == self.doc.workflow and draft.workflow_id in (None, self.workflow_id)):
+        if draft is None:
+            return False
+        if draft.workflow == self.doc.workflow:
+            # The workflow shown already: only its identity comes from the draft (its runs are found by it). Drawing
+            # it again would undo what the person did meanwhile, e.g. select an agent right after the page loaded.
+            if draft.workflow_id is not None and draft.workflow_id != self.workflow_id:
+                self.workflow_id = draft.workflow_id
             return False
         if await asyncio.to_thread(saved_since, self.services.workflows, draft):
             return False  # saved since (perhaps in another tab): the saved version wins

@@ -17,19 +17,35 @@ class Provider:
     label: str
     providers: tuple[str, ...]  # litellm's provider names that take this key
     suggested: tuple[str, ...] = ()  # models the editor offers once the key is set
+    # Where litellm reads an address for these providers from, beyond <PROVIDER>_API_BASE / _BASE_URL (read from
+    # litellm 1.110: text-completion-openai goes to OPENAI_*, cohere_chat to COHERE_API_BASE, mistral also to
+    # MISTRAL_AZURE_API_BASE). Any of them set, the saved key stays home.
+    addresses: tuple[str, ...] = ()
 
 
 PROVIDERS: tuple[Provider, ...] = (
-    Provider("OPENAI_API_KEY", "OpenAI", ("openai", "text-completion-openai"), ("gpt-4o-mini", "gpt-4o")),
+    Provider(
+        "OPENAI_API_KEY",
+        "OpenAI",
+        ("openai", "text-completion-openai"),
+        ("gpt-4o-mini", "gpt-4o"),
+        ("OPENAI_API_BASE", "OPENAI_BASE_URL"),
+    ),
     Provider("ANTHROPIC_API_KEY", "Anthropic", ("anthropic",), ("anthropic/claude-3-5-haiku-latest",)),
     Provider("GEMINI_API_KEY", "Google Gemini", ("gemini",), ("gemini/gemini-2.0-flash",)),
     Provider("GROQ_API_KEY", "Groq", ("groq",), ("groq/llama-3.1-8b-instant",)),
-    Provider("MISTRAL_API_KEY", "Mistral", ("mistral",), ("mistral/mistral-small-latest",)),
+    Provider(
+        "MISTRAL_API_KEY",
+        "Mistral",
+        ("mistral",),
+        ("mistral/mistral-small-latest",),
+        ("MISTRAL_API_BASE", "MISTRAL_AZURE_API_BASE"),
+    ),
     Provider("OPENROUTER_API_KEY", "OpenRouter", ("openrouter",)),
     Provider("DEEPSEEK_API_KEY", "DeepSeek", ("deepseek",)),
     Provider("XAI_API_KEY", "xAI", ("xai",)),
-    Provider("TOGETHERAI_API_KEY", "Together AI", ("together_ai",)),
-    Provider("COHERE_API_KEY", "Cohere", ("cohere", "cohere_chat")),
+    Provider("TOGETHERAI_API_KEY", "Together AI", ("together_ai",), (), ("TOGETHERAI_API_BASE",)),
+    Provider("COHERE_API_KEY", "Cohere", ("cohere", "cohere_chat"), (), ("COHERE_API_BASE", "COHERE_BASE_URL")),
 )
 
 
@@ -107,6 +123,7 @@ def custom_base(provider: str, keys: KeySource | None = None) -> tuple[str, str]
     """(variable, url) when this provider is pointed somewhere other than its own service: by the environment, or
     by an address saved in the app."""
     names = [f"{provider.upper()}_API_BASE", f"{provider.upper()}_BASE_URL"]
+    names += [name for item in PROVIDERS if provider in item.providers for name in item.addresses]
     for name in names:
         if value := os.environ.get(name):
             return name, value
