@@ -114,6 +114,8 @@ def serve(
     where = " (every address of this machine)" if host in _ANY else ""
     logins = " · logins required" if gate.require_login else ""
     announce(f"flowdeck on http://{host}:{port}{where}{logins}  (Ctrl+C stops it)")
+    # Quasar's bar over every request is a progressbar; unnamed, screen readers announce a nameless one (axe: serious).
+    nicegui_app.config.quasar_config["loadingBar"]["aria-label"] = "Loading"
     ui.run(
         host=host,
         port=port,

@@ -45,6 +45,14 @@ def test_editor_runs_and_run_pages_pass_axe(page: Page) -> None:
     assert violations(page) == []
 
 
+def test_the_loading_bar_has_a_name(page: Page) -> None:
+    """Quasar shows its loading bar while any request is on its way (it failed CI once, caught mid-request)."""
+    expect(page.get_by_role("heading", level=1)).to_have_text("flowdeck")
+    page.evaluate("Quasar.LoadingBar.start()")
+    expect(page.get_by_role("progressbar", name="Loading")).to_be_attached()
+    assert violations(page) == []
+
+
 def test_agents_can_be_connected_from_the_keyboard(page: Page) -> None:
     page.get_by_role("button", name="Add Reviewer").click()
     expect(page.get_by_label("Reviewer 2 (Reviewer)", exact=True)).to_be_visible()
