@@ -41,10 +41,10 @@ def register_pages(services: Services, *, startup_workflow: Workflow | None = No
     startup_id = new_workflow_id()  # the startup workflow is one workflow for as long as the app runs
 
     @ui.page("/")
-    async def editor_page() -> RedirectResponse | None:
+    async def editor_page(run: str = "") -> RedirectResponse | None:
         if not can_edit():
             return RedirectResponse("/runs", status_code=303)  # viewers watch runs; they do not edit
-        await Editor(services).build(startup_workflow, startup_id)
+        await Editor(services).build(startup_workflow, startup_id, from_run=run[:64] or None)
         return None
 
 
@@ -66,12 +66,14 @@ class Editor(Opening):
         self.selection: list[str] = []
         self.clipboard: tuple[list[Any], list[Any]] = ([], [])
         self._draft_due = False
+        self.from_run: str | None = None
         self.canvas: FlowCanvas
         self.live: LiveRun
         self.models = ModelChoices({})
         self.cancel_button: ui.button | None = None
 
-    async def build(self, startup: Workflow | None, startup_id: str) -> None:
+    async def build(self, startup: Workflow | None, startup_id: str, *, from_run: str | None = None) -> None:
+        """The page; `from_run`: open that past run's workflow (?run=<id>, a run page's "Open in editor")."""
         await self._load_initial(startup, startup_id)
         self.models = await model_choices(self.services.settings, self.services.keys)
         ui.query(".nicegui-content").classes("p-0 gap-0")
@@ -124,7 +126,12 @@ class Editor(Opening):
         with self.canvas.preloading():
             self.live.watch_active(self.workflow_id)
         await ui.context.client.connected()
-        if startup is None and await self._restore_draft():
+        restored = startup is None and await self._restore_draft()
+        if from_run is not None:
+            ui.run_javascript("history.replaceState(null, '', '/')")  # a reload shows the draft, not a second fork
+            if await self.open_run(from_run):
+                return
+        if restored:
             return  # the draft shown brings its own workflow's runs (_show)
         await self._show_runs()  # no run going: the last one
 
@@ -138,7 +145,7 @@ class Editor(Opening):
 
     async def _show_runs(self) -> None:
         with self.run_panel:
-            await self.live.show_latest(self.workflow_id)
+            await self.live.show_latest(self.workflow_id, fallback=self.from_run)
 
     # -- intents and commands ---------------------------------------------------------------------------
 

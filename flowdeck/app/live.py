@@ -93,14 +93,15 @@ class LiveRun:
             return True
         return False
 
-    async def show_latest(self, workflow_id: str) -> None:
+    async def show_latest(self, workflow_id: str, *, fallback: str | None = None) -> None:
         """The run going on now of the workflow with this identity, else its most recent run (a run of another process
-        still going is followed live), else none: a page opened or reloaded after a run ended still shows that run."""
+        still going is followed live), else `fallback`, else none: a page opened or reloaded after a run ended still
+        shows that run."""
         self._looking += 1
         looking = self._looking
         if self.watch_active(workflow_id):
             return
-        run_id = await asyncio.to_thread(self.runner.latest, workflow_id)
+        run_id = await asyncio.to_thread(self.runner.latest, workflow_id) or fallback
         if looking != self._looking or self._starting or self.watch_active(workflow_id):
             return  # asked again since, or a run was started meanwhile
         if run_id is None:

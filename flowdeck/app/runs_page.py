@@ -307,5 +307,11 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
                 ui.button("Resume", icon="restart_alt", on_click=lambda e: resume(e.sender)).props(
                     "dense outline no-caps"
                 ).tooltip("Run the agents that have no output yet; the others keep theirs (no model call is repeated)")
+        if can_edit():
+            ui.button("Open in editor", icon="edit_note", on_click=lambda: ui.navigate.to(f"/?run={summary.id}")).props(
+                "dense outline no-caps"
+            ).tooltip(
+                "Its workflow as it ran, as a new workflow, with this run on it: edit an agent, then Run from here"
+            )
         Replay(view, events).controls()
     return None
