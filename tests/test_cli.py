@@ -155,3 +155,21 @@ def test_runs_estimates_the_tokens_of_a_run_still_going(home: Path) -> None:
         services.close()
     line = invoke("runs")[1].splitlines()[1]
     assert "running" in line and "~110" in line  # (400 + 40) characters, about 4 a token
+
+
+def test_runs_workflow_prints_the_workflow_as_it_ran_to_run_again(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "mine.json"
+    workflow = {"format": 1, "name": "mine", "nodes": [{"id": "a", "type": "coder", "label": "First"}]}
+    path.write_text(json.dumps(workflow))
+    assert invoke("run", str(path), "-m", "scripted")[0] == 0
+    path.write_text(json.dumps({**workflow, "nodes": [{"id": "b", "type": "reviewer"}]}))  # changed since
+    run_id = invoke("runs")[1].splitlines()[1].split()[0]
+    code, out, _ = invoke("runs", "workflow", run_id[:6])
+    assert code == 0
+    ran = json.loads(out)
+    assert ran["name"] == "mine" and [(n["id"], n["label"]) for n in ran["nodes"]] == [("a", "First")]
+    fork = tmp_path / "fork.json"
+    fork.write_text(out)
+    assert invoke("run", str(fork), "-m", "scripted")[0] == 0  # a workflow file like any other
+    code, _, err = invoke("runs", "workflow", "nosuchrun")
+    assert code == 2 and "nosuchrun" in err

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from flowdeck.errors import FlowdeckError, WorkflowError
+from flowdeck.errors import FlowdeckError, NotFoundError, WorkflowError
 
 if TYPE_CHECKING:
     from flowdeck.services import Services
@@ -218,6 +218,28 @@ def runs_show(run_id: str, as_json: bool, tokens: bool) -> None:
         click.echo(line)
     for node_id, text in state.outputs().items():
         click.echo(f"\n=== {node_id} ===\n{text}")
+
+
+@runs_command.command("workflow")
+@click.argument("run_id")
+def runs_workflow(run_id: str) -> None:
+    """Print the workflow a run ran, as a workflow file (fork it: `flowdeck runs workflow ID > mine.json`)."""
+    from flowdeck.engine.events import RunStarted
+    from flowdeck.engine.workflow import parse_workflow
+
+    services = _services()
+    try:
+        summary = services.runs.get(run_id)
+        first = services.runs.events(summary.id, 0, limit=1)
+        if not first or not isinstance(first[0], RunStarted):
+            raise NotFoundError(f"run '{summary.id}' has no recorded start, so no workflow")
+        workflow = parse_workflow(first[0].workflow, source=f"the workflow of run {summary.id}")
+    except FlowdeckError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        services.close()
+    click.echo(workflow.to_json())
 
 
 @main.command("templates")
