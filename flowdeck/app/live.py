@@ -21,6 +21,7 @@ from flowdeck.errors import FlowdeckError
 from flowdeck.runner import Runner
 
 FLUSH_SECONDS = 0.05
+TICK_SECONDS = 1.0
 RESTORE_PAUSE = 0.02  # between the canvas and the panels when a page comes back to a run
 SLOW_START_SECONDS = 1.5
 SLOW_START = "Starting… getting the models ready (the first run after the app starts can take a few seconds)"
@@ -50,6 +51,7 @@ class LiveRun:
         self.run_id: str | None = None
         self._starting = False
         self._task: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
         self._view: RunView | None = None
         self._looking = 0  # which call of show_latest is the latest
         self._refusal: ui.notification | None = None
@@ -230,13 +232,23 @@ class LiveRun:
             self.view.feed(self.runner.recorded_so_far(run_id))
             self.view.flush(panels=False)
         self._task = background_tasks.create(self._follow(run_id), name=f"watch run {run_id}")
+        if self._ticker is None or self._ticker.done():
+            self._ticker = background_tasks.create(self._tick(), name="elapsed time of the run shown")
         self.on_change()
 
     def stop(self) -> None:
         """Stop following (the run itself goes on)."""
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        for task in (self._task, self._ticker):
+            if task is not None:
+                task.cancel()
+        self._task = self._ticker = None
+
+    async def _tick(self) -> None:
+        """The elapsed time goes on between events: while an agent thinks, and between one agent and the next."""
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            if self._task is not None and self.state.status in ("pending", "running", "waiting"):
+                self.view.show_progress()
 
     def cancel(self) -> None:
         if self.run_id is not None and self.runner.cancel(self.run_id):

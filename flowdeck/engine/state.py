@@ -177,13 +177,17 @@ class RunState:
 
     def tokens(self) -> tuple[int, bool]:
         """The tokens used so far, and whether that is an estimate: providers report usage when a call ends, so
-        while agents stream, what they were sent and have written counts at about CHARS_PER_TOKEN a token."""
+        while agents stream, what they were sent and have written counts at about CHARS_PER_TOKEN a token; so does a
+        call stopped before it reported any (cancelled, failed, interrupted), which a provider bills all the same."""
         total = self.usage.total_tokens
         chars = 0
         for node in self.nodes.values():
-            ex = node.latest
-            if ex is not None and ex.status == "running":
-                chars += len(ex.text) + sum(len(message.content) for message in ex.messages)
+            for ex in node.executions:
+                unreported = (
+                    ex.status in ("running", "cancelled", "failed", "interrupted") and not ex.usage.total_tokens
+                )
+                if unreported and (ex.text or ex.status == "running"):
+                    chars += len(ex.text) + sum(len(message.content) for message in ex.messages)
         if not chars:
             return total, False
         return total + -(-chars // CHARS_PER_TOKEN), True
