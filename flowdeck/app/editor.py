@@ -90,13 +90,14 @@ class Editor(Opening):
             .classes("w-full")
             .style("height: calc(100vh - 64px)") as self.splitter
         ):
-            with self.splitter.before:
+            with self.splitter.before, ui.column().classes("w-full h-full gap-0 no-wrap"):
+                refusals = ui.column().classes("w-full gap-0")  # a refused start says why here, over no control
                 self.canvas = FlowCanvas(
                     payload.canvas_nodes(self.doc.workflow, self.doc.default_model),
                     payload.canvas_edges(self.doc.workflow),
                     dark=bool(dark.value),
                 )
-                self.canvas.classes("w-full h-full")
+                self.canvas.classes("w-full grow").style("min-height: 0")
             with self.splitter.after:
                 # Built when a run is first shown (_run_panel): a page that only edits does not mount the panel
                 # (~0.2 s of the page's first load here).
@@ -116,6 +117,7 @@ class Editor(Opening):
             lambda: self.doc.workflow,
             pin,
             identity=lambda: self.workflow_id,
+            refusals=refusals,
         )
         self._run_changed()
         Shortcuts(**{command: getattr(self, command) for command in SHORTCUT_COMMANDS})  # each the method so named
@@ -208,8 +210,9 @@ class Editor(Opening):
         if (running or self.live.run_id is not None) and self.splitter.value >= 100:
             self.splitter.set_value(58)  # open the run panel the first time a run is shown
             ui.timer(0.3, lambda: self.canvas.patch(payload.fit()), once=True)
-        elif self.live.run_id is None and not running:
-            self.splitter.set_value(100)  # the workflow shown has no run
+        elif self.live.run_id is None and not running and self.splitter.value < 100:
+            self.splitter.set_value(100)  # the workflow shown has no run (or its first start was refused)
+            ui.timer(0.3, lambda: self.canvas.patch(payload.fit()), once=True)  # the agents fill the room given back
         if self.live.shown:
             self.live.view.select(self.selected)
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from nicegui import background_tasks, ui
 
 from flowdeck.app.pin_dialog import edit_output_dialog
+from flowdeck.app.refusal import Refusal, show_refusal
 from flowdeck.app.run_view import RunView
 from flowdeck.app.transient import transient_dialog
 from flowdeck.components.inspector import NodeAction
@@ -41,6 +42,7 @@ class LiveRun:
         pin: Callable[[str, str | None], None] | None = None,
         *,
         identity: Callable[[], str | None] = lambda: None,
+        refusals: ui.element | None = None,
     ) -> None:
         self.runner = runner
         self.pin = pin  # pins an agent's output in the workflow being edited (None: the run is read-only here)
@@ -48,13 +50,14 @@ class LiveRun:
         self.on_change = on_change
         self.workflow = workflow
         self.identity = identity  # the workflow's that runs started here belong to (engine/identity.py)
+        self.refusals = refusals  # where a refused start says why (None: a notification)
         self.run_id: str | None = None
         self._starting = False
         self._task: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._view: RunView | None = None
         self._looking = 0  # which call of show_latest is the latest
-        self._refusal: ui.notification | None = None
+        self._refusal: ui.notification | Refusal | None = None
         self.model = ""  # the Run dialog's "Model for every agent", kept for the next run of this tab ("": none)
         # Kept, not looked up when needed: a run is often started from a button that the start itself removes (the
         # inspector's, redrawn as the run changes), and the slot of a removed element has no client.
@@ -218,7 +221,7 @@ class LiveRun:
         else:
             self.view.show_progress()
         with self._client:
-            self._refusal = show_refusal(f"Not started: {exc}")
+            self._refusal = show_refusal(f"Not started: {exc}", self.refusals)
         self.on_change()
 
     def watch(self, run_id: str, *, restore: bool = False) -> None:
@@ -359,17 +362,3 @@ class LiveRun:
         if pinned is not None:
             actions.append(NodeAction("Unpin", "push_pin", lambda: pin(node_id, None), "Call the model again in runs"))
         return actions
-
-
-def show_refusal(message: str) -> ui.notification:
-    """Why something asked for was refused, kept on screen until dismissed: a list of problems takes longer to read
-    than a notification stays."""
-    return ui.notification(
-        message,
-        type="negative",
-        multi_line=True,
-        timeout=None,
-        # Not close_button: its button is drawn in the theme's colour, unreadable on red.
-        actions=[{"label": "Dismiss", "color": "white"}],
-        classes="whitespace-pre-wrap",
-    )

@@ -13,7 +13,8 @@ from nicegui.events import GenericEventArguments
 from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.compare import compare_page
 from flowdeck.app.landmarks import page_heading
-from flowdeck.app.live import LiveRun, show_refusal
+from flowdeck.app.live import LiveRun
+from flowdeck.app.refusal import show_refusal
 from flowdeck.app.replay import Replay
 from flowdeck.app.run_view import run_panel
 from flowdeck.app.theme import chosen_dark, page_theme, remember
@@ -305,11 +306,11 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
                 )
             if can_edit():
                 ui.button("Resume", icon="restart_alt", on_click=lambda e: resume(e.sender)).props(
-                    "dense outline no-caps"
+                    "dense outline no-caps color=indigo"
                 ).tooltip("Run the agents that have no output yet; the others keep theirs (no model call is repeated)")
         if can_edit():
             ui.button("Open in editor", icon="edit_note", on_click=lambda: ui.navigate.to(f"/?run={summary.id}")).props(
-                "dense outline no-caps"
+                "dense outline no-caps color=indigo"
             ).tooltip(
                 "Its workflow as it ran, as a new workflow, with this run on it: edit an agent, then Run from here"
             )

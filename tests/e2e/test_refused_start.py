@@ -46,3 +46,34 @@ def test_a_refused_start_says_why_until_dismissed_and_leaves_run_usable(page: Pa
     start_run(page)
     expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
     expect(refusal).to_have_count(0)  # the reason went with the start that fixed it
+
+
+def on_top(locator: object) -> bool:
+    """Whether a click at the middle of this element reaches it (nothing is drawn over it)."""
+    return bool(
+        locator.evaluate(  # type: ignore[attr-defined]
+            """el => { const r = el.getBoundingClientRect();
+                       return el.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); }"""
+        )
+    )
+
+
+def test_the_reason_covers_none_of_the_canvas_controls(page: Page) -> None:
+    set_model(page, "Coder", "Coder", "gpt-4o-mini")
+    start_run(page)
+    refusal = page.get_by_role("alert").filter(has_text="Not started")
+    expect(refusal).to_be_visible(timeout=20_000)
+    page.wait_for_timeout(500)  # any entrance animation over
+    controls = [page.get_by_role("button", name=name) for name in ("Zoom In", "Zoom Out", "Fit View")]
+    for control in [*controls, page.get_by_role("img", name="Minimap")]:
+        assert on_top(control), f"the refusal covers {control}"
+    # The run panel opened for "Starting…" and closed again: the agents are fitted to the whole canvas again.
+    canvas = page.get_by_role("application", name="Workflow canvas")
+    page.wait_for_timeout(800)
+    area, card = canvas.bounding_box(), node(page, "Coder", "Coder").bounding_box()
+    assert area is not None and card is not None
+    middle = (card["y"] + card["height"] / 2 - area["y"]) / area["height"]
+    assert 1 / 3 < middle < 2 / 3, f"the agents sit at {middle:.0%} of the canvas's height"
+    controls[2].click()
+    refusal.get_by_role("button", name="Dismiss").click()
+    expect(refusal).to_have_count(0)
