@@ -184,7 +184,10 @@ def test_a_lone_surrogate_in_a_workflow_built_in_python_is_refused() -> None:
     data = {**MINIMAL, "description": "\udc80"}
     with pytest.raises(WorkflowError) as info:
         parse_workflow(data)
-    assert [p.where for p in info.value.problems] == ["description"]
+    assert [str(p) for p in info.value.problems] == [
+        "description: holds a lone surrogate (\\udc80), which is not a character; remove it (an escape "
+        "\\ud800-\\udbff must be followed by its pair \\udc00-\\udfff)"
+    ]
 
 
 def test_a_file_not_utf8_names_the_field_holding_the_bad_bytes(tmp_path: Path) -> None:
@@ -193,6 +196,7 @@ def test_a_file_not_utf8_names_the_field_holding_the_bad_bytes(tmp_path: Path) -
     with pytest.raises(WorkflowError) as info:
         read_workflow(path)
     assert [p.where for p in info.value.problems] == ["name"]
+    assert "lone surrogate (\\ud800)" in info.value.problems[0].message  # the bytes ED A0 80 are U+D800 in CESU-8
 
 
 def test_run_inputs_are_text_of_a_bounded_size() -> None:
