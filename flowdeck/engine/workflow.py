@@ -31,14 +31,6 @@ ModelName = Annotated[str, Field(min_length=1, max_length=200)]
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
-    @field_validator("*")
-    @classmethod
-    def _storable_text(cls, value: Any) -> Any:
-        # Text with a lone surrogate cannot be written as UTF-8: saving, running or printing it would fail later.
-        if isinstance(value, str) and (problem := text_problem(value)) is not None:
-            raise ValueError(problem)
-        return value
-
 
 M = TypeVar("M", bound=_Strict)
 
@@ -276,6 +268,7 @@ _FIXES = {
     "missing": "add this required field",
     "string_pattern_mismatch": "use letters, digits and underscores, starting with a letter or underscore",
     "string_too_long": "shorten it",
+    "string_unicode": "it holds a lone surrogate, which is not a character; remove it",
     "too_long": "remove entries",
 }
 
