@@ -169,13 +169,15 @@ def test_a_huge_integer_in_a_file_is_named_by_validate_and_run(home: Path, tmp_p
     assert "no runs yet" in invoke("runs")[1]
 
 
-def test_nan_and_lone_surrogates_in_a_file_are_listed_by_validate(home: Path, tmp_path: Path) -> None:
+def test_nan_and_lone_surrogates_in_a_file_are_listed_by_validate_and_run(home: Path, tmp_path: Path) -> None:
     path = tmp_path / "odd.json"
     path.write_text('{"format": 1, "name": "\\udc80", "nodes": [{"id": "a", "type": "coder", "position": {"x": NaN}}]}')
-    code, _, err = invoke("validate", str(path))
-    assert code == 2
-    assert "name: holds a lone surrogate (\\udc80)" in err
-    assert "nodes[0].position.x: NaN is not a number JSON allows" in err
+    for command in ("validate", "run"):
+        code, _, err = invoke(command, str(path))
+        assert code == 2
+        assert "name: holds a lone surrogate (\\udc80)" in err
+        assert "nodes[0].position.x: NaN is not a number JSON allows" in err
+    assert "no runs yet" in invoke("runs")[1]
 
 
 def test_text_that_cannot_be_stored_is_refused_before_a_run_starts(home: Path, tmp_path: Path) -> None:
