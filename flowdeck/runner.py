@@ -17,6 +17,7 @@ from flowdeck.engine.identity import IDENTITY_LIMIT
 from flowdeck.engine.llm_types import Completion, ModelCaller
 from flowdeck.engine.run import OutputCache, Run
 from flowdeck.engine.state import TERMINAL_NODE, RunState, fold
+from flowdeck.engine.strict_json import text_problem
 from flowdeck.engine.workflow import Workflow, parse_workflow
 from flowdeck.errors import ModelsNotReady, NotFoundError, Problem, WorkflowError
 from flowdeck.storage.runs import RunLog, RunSummary, StoredBatch
@@ -81,6 +82,10 @@ class Runner:
             raise WorkflowError(
                 [Problem("workflow_id", f"give 1 to {IDENTITY_LIMIT} characters, not {len(workflow_id)}")]
             )
+        # Refused now, not acknowledged as a run whose first event cannot be stored (inputs: check_inputs).
+        for name, text in (("model", model), ("workflow_id", workflow_id)):
+            if text is not None and (problem := text_problem(text)) is not None:
+                raise WorkflowError([Problem(name, problem)])
         run = Run(
             workflow,
             inputs,

@@ -173,3 +173,44 @@ def test_runs_workflow_prints_the_workflow_as_it_ran_to_run_again(home: Path, tm
     assert invoke("run", str(fork), "-m", "scripted")[0] == 0  # a workflow file like any other
     code, _, err = invoke("runs", "workflow", "nosuchrun")
     assert code == 2 and "nosuchrun" in err
+
+
+def test_a_huge_integer_in_a_file_is_named_by_validate_and_run(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "huge.json"
+    path.write_text(
+        '{"format": 1, "name": "w", "nodes": [{"id": "a", "type": "coder", "config": {"retries": ' + "7" * 5000 + "}}]}"
+    )
+    for command in ("validate", "run"):
+        code, _, err = invoke(command, str(path))
+        assert code == 2, err
+        assert "nodes[0].config.retries: a number of 5,000 digits; give one of at most 30 digits" in err
+    assert "no runs yet" in invoke("runs")[1]
+
+
+def test_nan_and_lone_surrogates_in_a_file_are_listed_by_validate_and_run(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "odd.json"
+    path.write_text('{"format": 1, "name": "\\udc80", "nodes": [{"id": "a", "type": "coder", "position": {"x": NaN}}]}')
+    for command in ("validate", "run"):
+        code, _, err = invoke(command, str(path))
+        assert code == 2
+        assert "name: holds a lone surrogate (\\udc80)" in err
+        assert "nodes[0].position.x: NaN is not a number JSON allows" in err
+    assert "no runs yet" in invoke("runs")[1]
+
+
+def test_text_that_cannot_be_stored_is_refused_before_a_run_starts(home: Path, tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 on the command line reach Python as lone surrogates: an input or a model named
+    with them is refused, and a file named with them runs, rather than a run that is started and never stored."""
+    for args, fragment in (
+        (["--input", "task=caf\udce9"], "input task: holds a lone surrogate (\\udce9)"),
+        (["--model", "scripted/\udcff"], "model: holds a lone surrogate (\\udcff)"),
+    ):
+        code, _, err = invoke("run", "research-code-review", *args)
+        assert code == 2, err
+        assert fragment in err
+    assert "no runs yet" in invoke("runs")[1]
+    path = tmp_path / "caf\udce9.json"
+    path.write_text(json.dumps({"format": 1, "name": "w", "nodes": [{"id": "a", "type": "coder"}]}))
+    code, _, err = invoke("run", str(path))
+    assert code == 0, err
+    assert "succeeded" in invoke("runs")[1]

@@ -49,6 +49,7 @@ def serve(
     from nicegui import app as nicegui_app
     from nicegui import background_tasks, ui
 
+    from flowdeck.api.protocol import ApiMount
     from flowdeck.api.routes import PREFIX, build_api
     from flowdeck.app.editor import register_pages
     from flowdeck.app.model_options import ollama_models
@@ -83,7 +84,7 @@ def serve(
     _in_front(nicegui_app, gate)
     nicegui_app.state.flowdeck_gate = gate  # pages re-check their session with it
     register_login(nicegui_app, gate)
-    nicegui_app.mount(PREFIX, build_api(services))
+    nicegui_app.router.routes.append(ApiMount(PREFIX, build_api(services)))
     nicegui_app.on_shutdown(services.runner.close)
     if services.models is not None:
         nicegui_app.on_shutdown(services.models.close)

@@ -141,6 +141,22 @@ def test_malformed_import_lists_every_problem_and_changes_nothing(page: Page, tm
     expect(node(page, "Coder", "Coder")).to_be_visible()
 
 
+def test_import_of_numbers_and_text_json_cannot_hold_lists_each_and_imports_nothing(page: Page, tmp_path: Path) -> None:
+    odd = tmp_path / "odd.json"
+    odd.write_text(
+        '{"format": 1, "name": "Odd \\ud800", "nodes": [{"id": "a", "type": "coder", "position": {"x": NaN},'
+        ' "config": {"max_tokens": ' + "9" * 5000 + "}}]}"
+    )
+    import_file(page, odd)
+    expect(page.get_by_text("odd.json was not imported:")).to_be_visible()
+    expect(page.get_by_text("name: holds a lone surrogate (\\ud800)")).to_be_visible()
+    expect(page.get_by_text("nodes[0].position.x: NaN is not a number JSON allows")).to_be_visible()
+    expect(page.get_by_text("nodes[0].config.max_tokens: a number of 5,000 digits")).to_be_visible()
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_label("Workflow name")).to_have_value("Research, code, review")
+    expect(node(page, "Coder", "Coder")).to_be_visible()
+
+
 def test_templates_gallery_creates_a_workflow(page: Page) -> None:
     page.get_by_role("button", name="Templates").click()
     expect(page.get_by_role("img", name="Preview of 4 agents").first).to_be_visible()
