@@ -85,10 +85,25 @@ def environment_has(variable: str) -> bool:
 
 
 def ensure_home(settings: Settings) -> Path:
-    """Create the data directory, private to the user (0700)."""
-    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    settings.home.chmod(0o700)
-    return settings.home
+    """Create the data directory, private to the user (0700); an existing one loses any access by others.
+
+    A folder made read-only on purpose stays so (its runs can still be read); one that cannot be created is a
+    ConfigError saying what to do."""
+    home = settings.home
+    try:
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the data folder {home} ({exc.strerror or exc}); create it, make its parent writable, "
+            f"or set {_PREFIX}HOME to a folder this user can write"
+        ) from None
+    mode = home.stat().st_mode & 0o777
+    if mode & 0o077:
+        try:
+            home.chmod(mode & 0o700)
+        except OSError:
+            pass  # not ours to change (another owner, immutable): `flowdeck doctor` reports its permissions
+    return home
 
 
 def write_private(path: Path, text: str) -> None:

@@ -122,9 +122,13 @@ async def _run(
                 sys.stdout.flush()
             elif view is not None:
                 view.update(state)
-        if view is not None:
+        if view is not None and state.run_id:
             view.finish(state)
             _print_outputs(workflow, state)
+        if state.interrupted_reason:
+            click.echo(f"error: run {run_id} was interrupted: {state.interrupted_reason}", err=True)
+            if state.run_id:
+                click.echo(f"  once the database works again: flowdeck runs resume {run_id}", err=True)
         return {"succeeded": 0, "cancelled": 130}.get(state.status, 1)
     finally:
         await services.runner.close()
