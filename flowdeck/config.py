@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ class Settings:
     default_model: str
     embedded_threads: int
     max_retry_wait: float
+    busy_timeout: float = 10.0  # seconds a write waits for another program's lock on the SQLite database
     env_keys: frozenset[str] = frozenset()  # names of the *_API_KEY variables set (their values are not kept)
     ollama_base: str = "http://127.0.0.1:11434"
     # Benchmarks of flowdeck's own pipeline: the scripted model is called in-process, skipping litellm's
@@ -65,6 +67,7 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
         default_model=values.get(f"{_PREFIX}MODEL") or "embedded",
         embedded_threads=_int(values, "EMBEDDED_THREADS", 1, low=1, high=64),
         max_retry_wait=_float(values, "MAX_RETRY_WAIT", 60.0, low=0.0, high=3600.0),
+        busy_timeout=_float(values, "BUSY_TIMEOUT", 10.0, low=0.0, high=3600.0),
         env_keys=frozenset(key for key, value in values.items() if key.endswith("_API_KEY") and value),
         ollama_base=values.get("OLLAMA_API_BASE") or "http://127.0.0.1:11434",
         scripted_direct=values.get(f"{_PREFIX}SCRIPTED_DIRECT", "") in ("1", "true", "yes"),
@@ -99,10 +102,8 @@ def ensure_home(settings: Settings) -> Path:
         ) from None
     mode = home.stat().st_mode & 0o777
     if mode & 0o077:
-        try:
+        with contextlib.suppress(OSError):  # not ours to change (another owner, immutable): `flowdeck doctor` says so
             home.chmod(mode & 0o700)
-        except OSError:
-            pass  # not ours to change (another owner, immutable): `flowdeck doctor` reports its permissions
     return home
 
 

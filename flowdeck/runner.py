@@ -20,7 +20,7 @@ from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.workflow import Workflow, parse_workflow
 from flowdeck.errors import ModelsNotReady, NotFoundError, Problem, StorageError, WorkflowError
 from flowdeck.storage.faults import is_storage_fault
-from flowdeck.storage.interruptions import interruption, mark_interrupted
+from flowdeck.storage.interruptions import UnstoredEnds, interruption, mark_interrupted
 from flowdeck.storage.runs import RunLog, RunSummary, StoredBatch
 from flowdeck.storage.writer import BatchWriter
 
@@ -28,7 +28,6 @@ log = logging.getLogger("flowdeck.runner")
 
 _OWNER = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
 TAIL_SECONDS = 0.25  # how often a run of another process is read for new events
-RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)  # waits between tries to store the end of a run whose storage failed
 FIRST_WRITE_LINGER = 0.002
 
 
@@ -62,11 +61,7 @@ class Runner:
         self._max_retry_wait = max_retry_wait
         self._active: dict[str, ActiveRun] = {}
         self._writer = BatchWriter(log)
-        # Runs that ended because their events could not be stored, and whose end could not be stored either: their
-        # events (all stored) and that end, kept to tell watchers, and stored as soon as the database takes it.
-        self._unstored: dict[str, tuple[list[Event], RunInterrupted]] = {}
-        self._retrying: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self._unstored = UnstoredEnds(log, _OWNER)  # runs whose storage failed, with their ends
 
     async def start(
         self,
@@ -107,7 +102,7 @@ class Runner:
         if self._check_models is not None:
             await self._refuse_unusable_models(run)
         await self._caller.prepare(run.models())
-        self._wake.set()  # a run starting is a good moment to try storing the ends still owed
+        self._unstored.wake()  # a run starting is a good moment to try storing the ends still owed
         active = ActiveRun(run=run, workflow_id=workflow_id)
         self._active[run.run_id] = active
         active.task = asyncio.get_running_loop().create_task(self._pump(active), name=f"flowdeck-run:{run.run_id}")
@@ -197,8 +192,8 @@ class Runner:
         """The same events as subscribe(), in batches: first everything already recorded (one batch), then
         each batch as it is stored. A page coming back to a run shows the backlog in one go."""
         active = self._active.get(run_id)
-        if active is None and run_id in self._unstored:
-            events, end = self._unstored[run_id]
+        if active is None and (ended := self._unstored.get(run_id)) is not None:
+            events, end = ended
             if backlog := [event for event in [*events, end] if event.seq > after_seq]:
                 yield backlog
             return
@@ -224,9 +219,8 @@ class Runner:
     def recorded_so_far(self, run_id: str) -> list[Event]:
         """The events of a run going on in this process, up to now (empty for any other run)."""
         active = self._active.get(run_id)
-        if active is None and run_id in self._unstored:
-            events, end = self._unstored[run_id]
-            return [*events, end]
+        if active is None and (ended := self._unstored.get(run_id)) is not None:
+            return [*ended[0], ended[1]]
         return list(active.events) if active is not None else []
 
     async def _tail(self, run_id: str, after_seq: int) -> AsyncIterator[list[Event]]:
@@ -261,8 +255,8 @@ class Runner:
 
     def unstored_end(self, run_id: str) -> RunInterrupted | None:
         """The end of a run of this process that its storage failed to record (yet): the log still says running."""
-        found = self._unstored.get(run_id)
-        return found[1] if found is not None else None
+        ended = self._unstored.get(run_id)
+        return ended[1] if ended is not None else None
 
     async def wait(self, run_id: str) -> RunState:
         """Wait for a run to end and return its final state."""
@@ -308,16 +302,7 @@ class Runner:
         tasks = [a.task for a in self._active.values() if a.task is not None]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        if self._retrying is not None:
-            self._retrying.cancel()
-            await asyncio.gather(self._retrying, return_exceptions=True)
-        for run_id, (_, end) in list(self._unstored.items()):
-            # One last try that never waits for a lock; what fails here, the next start finds (recover_interrupted).
-            try:
-                if self._log.write_now(StoredBatch.of([end]), owner=_OWNER):
-                    del self._unstored[run_id]
-            except Exception as exc:
-                log.warning("run %s: its end could not be stored either (%s)", run_id, exc)
+        await self._unstored.close()
         self._writer.close()
 
     async def _pump(self, active: ActiveRun) -> None:
@@ -349,10 +334,9 @@ class Runner:
             for queue in active.subscribers:
                 queue.put_nowait(None)
 
-
     async def _storage_failed(self, active: ActiveRun, exc: Exception) -> RunInterrupted:
         """End a run whose events cannot be stored: stop its agents, and end it as interrupted, saying why, in the
-        log if the log takes it (else later: see _retry_ends), and to its watchers at once."""
+        log if the log takes it (else later: see UnstoredEnds), and to its watchers at once."""
         run, stored = active.run, active.events
         fault = exc if isinstance(exc, StorageError) else self._log.fault(exc, doing="storing the run's events")
         if is_storage_fault(exc):
@@ -363,36 +347,17 @@ class Runner:
         while await run.next_batch():  # its agents stop; what they still say cannot be stored
             pass
         if not stored:
-            return interruption(run.run_id, [], reason=f"{fault}. Nothing of this run was stored: start it again.")
+            end = interruption(run.run_id, [], reason=f"{fault}. Nothing of this run was stored: start it again.")
+            self._unstored.add([], end)
+            return end
         reason = f"{fault}. What was stored is kept: resume the run once the database works again."
         end = interruption(run.run_id, stored, reason=reason)
         try:
             await asyncio.to_thread(self._log.append, [end], owner=_OWNER)
         except Exception as again:
             log.warning("run %s: its end could not be stored either (%s); trying again later", run.run_id, again)
-            self._unstored[run.run_id] = (list(stored), end)
-            if self._retrying is None or self._retrying.done():
-                self._retrying = asyncio.get_running_loop().create_task(self._retry_ends(), name="flowdeck-store-ends")
+            self._unstored.add(list(stored), end)
         return end
-
-    async def _retry_ends(self) -> None:
-        """Store the ends of runs in _unstored, trying again with growing waits (sooner when a run starts)."""
-        attempt = 0
-        while self._unstored:
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)])
-            except TimeoutError:
-                pass
-            attempt += 1
-            for run_id, (_, end) in list(self._unstored.items()):
-                try:
-                    await asyncio.to_thread(mark_interrupted, self._log, run_id, reason=end.reason)
-                except Exception as exc:
-                    log.info("run %s: its end still cannot be stored (%s)", run_id, exc)
-                    break
-                del self._unstored[run_id]
-                log.info("run %s: its end is stored now", run_id)
 
 
 async def _linger(run: Run) -> None:

@@ -1,4 +1,4 @@
-"""The database: SQLite in the data directory (WAL, busy timeout, immediate writes, deferred reads) or PostgreSQL by URL."""
+"""The database: SQLite in the data directory (WAL, busy timeout, writes lock, reads do not) or PostgreSQL by URL."""
 
 from __future__ import annotations
 
@@ -83,28 +83,29 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
 ]
 
 
-def open_database(url: str) -> Engine:
+def open_database(url: str, *, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> Engine:
     """Connect, configure and migrate; StorageError saying what is wrong and what to do if the database cannot be used.
 
     An SQLite database that cannot be written (a read-only file or folder) is opened read-only, so that runs can
-    still be listed and shown: writes to it then fail with a StorageError of kind "read_only"."""
+    still be listed and shown: writes to it then fail with a StorageError of kind "read_only". `busy_timeout`: how
+    many seconds a write waits for another program's lock (SQLite)."""
     path = sqlite_path(url)
     if path is not None and path.is_file() and not os.access(path, os.W_OK):
-        return _open_read_only(path, url, None)
+        return _open_read_only(path, url, None, busy_timeout)
     try:
-        engine = _engine(url)
+        engine = _engine(url, busy_timeout)
         migrate(engine)
         return engine
     except SQLAlchemyError as exc:
         error = storage_error(exc, url, doing="opening the database")
     if error.kind not in ("read_only", "cannot_open") or path is None or not path.is_file():
         raise error
-    return _open_read_only(path, url, error)
+    return _open_read_only(path, url, error, busy_timeout)
 
 
-def _open_read_only(path: Path, url: str, error: StorageError | None) -> Engine:
+def _open_read_only(path: Path, url: str, error: StorageError | None, busy_timeout: float) -> Engine:
     for mode in ("mode=ro", "immutable=1"):  # immutable: a WAL database in a folder where no -shm can be made
-        engine = _engine(f"sqlite:///file:{path}?{mode}&uri=true")
+        engine = _engine(f"sqlite:///file:{path}?{mode}&uri=true", busy_timeout)
         try:
             todo = pending(engine)
         except SQLAlchemyError as exc:
@@ -165,10 +166,10 @@ def migrate(engine: Engine) -> list[str]:
     return applied
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, busy_timeout: float) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout})
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -176,7 +177,7 @@ def _engine(url: str) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -188,5 +189,3 @@ def _engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
-
-

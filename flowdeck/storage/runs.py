@@ -14,10 +14,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from flowdeck.engine.events import (
     Event,
+    EventDataError,
     NodeFinished,
     RunFinished,
     RunInterrupted,
-    EventDataError,
     RunStarted,
 )
 from flowdeck.engine.state import run_label
