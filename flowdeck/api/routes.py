@@ -21,7 +21,7 @@ from flowdeck.engine.events import event_to_dict, event_to_json
 from flowdeck.engine.identity import template_identity
 from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.workflow import Workflow
-from flowdeck.errors import NotFoundError, WorkflowError
+from flowdeck.errors import NotFoundError, StorageError, WorkflowError
 from flowdeck.services import Services
 from flowdeck.templates import load_template, template_names
 
@@ -31,6 +31,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "No valid API token."},
     403: {"model": Problem, "description": "A viewer token cannot do this."},
     404: {"model": Problem, "description": "No such workflow or run."},
+    503: {"model": Problem, "description": "The database failed; the detail says why and what to do."},
 }
 
 
@@ -46,6 +47,10 @@ def build_api(services: Services) -> FastAPI:
         dependencies=[Depends(_bearer)],
         responses=_ERRORS,
     )
+
+    @api.exception_handler(StorageError)
+    async def storage_failed(_request: Request, exc: StorageError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
 
     @api.get("/workflows", response_model=list[WorkflowItem], summary="Workflows that can be run")
     async def list_workflows() -> list[WorkflowItem]:
@@ -121,6 +126,8 @@ def build_api(services: Services) -> FastAPI:
     ) -> StreamingResponse | list[dict[str, object]]:
         summary = await _summary(services, run_id)
         if not follow:
+            if services.runner.unstored_end(summary) is not None:
+                return [event_to_dict(e) for e in services.runner.recorded_so_far(summary) if e.seq > after]
             return [event_to_dict(e) for e in await asyncio.to_thread(services.runs.events, summary, after)]
 
         async def lines() -> AsyncIterator[str]:
@@ -159,6 +166,8 @@ async def _resolve(services: Services, name: str) -> tuple[Workflow, str]:
 
 
 async def _summary(services: Services, run_id: str) -> str:
+    if services.runner.unstored_end(run_id) is not None:
+        return run_id  # its storage failed: the runner tells what the log cannot
     try:
         return (await asyncio.to_thread(services.runs.get, run_id)).id
     except NotFoundError as exc:
@@ -167,6 +176,8 @@ async def _summary(services: Services, run_id: str) -> str:
 
 async def _state(services: Services, run_id: str) -> RunState:
     full = await _summary(services, run_id)
+    if services.runner.unstored_end(full) is not None:
+        return fold(services.runner.recorded_so_far(full))
     return fold(await asyncio.to_thread(services.runs.events, full))
 
 

@@ -88,4 +88,4 @@ def _cause(exc: BaseException) -> str:
     if isinstance(original, BaseException):
         exc = original
     text = str(exc).split("\n", 1)[0].strip()
-    return text or type(exc).__name__
+    return (text[:200] + "…" if len(text) > 200 else text) or type(exc).__name__
