@@ -299,10 +299,12 @@ def _services() -> Services:
 
 def _add_groups() -> None:
     from flowdeck.cli.admin import api_command, auth_command, keys_command
+    from flowdeck.cli.doctor import doctor_command
 
     main.add_command(auth_command)
     main.add_command(keys_command)
     main.add_command(api_command)
+    main.add_command(doctor_command)
 
 
 _add_groups()
