@@ -136,6 +136,23 @@ def build_api(services: Services) -> FastAPI:
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 
+    @api.post(
+        "/runs/{run_id}/resume",
+        response_model=RunResult,
+        status_code=202,
+        summary="Finish a stopped run (interrupted, failed or cancelled) as a new run: only the agents without an "
+        "output run",
+    )
+    async def resume_run(run_id: str, request: Request, wait: bool = False) -> JSONResponse:
+        _editor(request)
+        summary = await _summary(services, run_id)
+        try:
+            new_id = await services.runner.resume(summary)
+        except WorkflowError as exc:
+            raise HTTPException(409, [str(p) for p in exc.problems]) from None
+        state = await services.runner.wait(new_id) if wait else RunState(status="pending")
+        return JSONResponse(_result(new_id, state).model_dump(), status_code=200 if wait else 202)
+
     @api.post("/runs/{run_id}/cancel", response_model=RunResult, summary="Cancel a run that is going")
     async def cancel_run(run_id: str, request: Request) -> RunResult:
         _editor(request)

@@ -69,7 +69,7 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
 def _check_sqlite(conn: sqlite3.Connection, url: str, *, full: bool) -> Iterator[Finding]:
     pragma = "integrity_check" if full else "quick_check"
     try:
-        found = [row[0] for row in conn.execute(f"PRAGMA {pragma}(20)")]
+        found = [" ".join(str(row[0]).split()) for row in conn.execute(f"PRAGMA {pragma}(20)")]
     except sqlite3.Error as exc:
         yield _fault(exc, url, f"checking its integrity ({pragma})")
         return
@@ -93,7 +93,7 @@ def _check_sqlite(conn: sqlite3.Connection, url: str, *, full: bool) -> Iterator
 
 def _events(conn: sqlite3.Connection, url: str) -> Iterator[Finding]:
     """Every stored batch of events read back: damage inside a page's data (which the pragmas do not see) shows here."""
-    batches, damaged = 0, {}
+    batches, damaged = 0, dict[str, str]()
     try:
         for run_id, last_seq, data in conn.execute("SELECT run_id, last_seq, CAST(data AS BLOB) FROM event_batches"):
             batches += 1
