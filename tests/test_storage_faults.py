@@ -18,6 +18,7 @@ from sqlalchemy import event
 from flowdeck.engine.state import fold
 from flowdeck.engine.workflow import Workflow
 from flowdeck.services import Services
+from tests.appserver import free_port
 from tests.storagefaults import cli, cli_env, overwrite, page_of, read_only, write_lock
 
 
@@ -223,3 +224,12 @@ async def test_a_full_disk_mid_run_interrupts_it_and_it_resumes_once_there_is_ro
     assert resumed.status == "succeeded"
     assert (await asyncio.to_thread(services.runs.get, run_id)).status == "interrupted"  # its end, stored meanwhile
     assert (await asyncio.to_thread(services.runs.events, run_id))[: len(told) - 1] == told[:-1]
+
+
+def test_the_server_does_not_start_on_a_damaged_database_and_says_why(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    _ran(home)
+    _garbage_header(home / "flowdeck.db")
+    code, _, err = cli(home, "serve", "--port", str(free_port()), timeout=60)
+    _clean(code, err)
+    assert "the database file is damaged" in err and "flowdeck doctor" in err
