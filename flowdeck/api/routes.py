@@ -22,7 +22,7 @@ from flowdeck.engine.events import event_to_dict, event_to_json
 from flowdeck.engine.identity import IDENTITY_LIMIT, template_identity
 from flowdeck.engine.state import RunPhase, RunState, fold
 from flowdeck.engine.workflow import Workflow
-from flowdeck.errors import ModelError, ModelsNotReady, NotFoundError, WorkflowError
+from flowdeck.errors import ModelError, ModelsNotReady, NotFoundError, StorageError, WorkflowError
 from flowdeck.services import Services
 from flowdeck.templates import load_template, template_names
 
@@ -32,6 +32,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "No valid API token."},
     403: {"model": Problem, "description": "A viewer token cannot do this."},
     404: {"model": Problem, "description": "No such workflow or run."},
+    503: {"model": Problem, "description": "The database failed; the detail says why and what to do."},
 }
 # Links tell clients (and the schema's fuzzer) that a started run's id is what the run's own paths take.
 _RUN_LINKS = {
@@ -44,6 +45,13 @@ _STARTED: dict[int | str, dict[str, Any]] = {
 }
 _NOT_GOING: dict[int | str, dict[str, Any]] = {
     409: {"model": Problem, "description": "The run is not going in this server: nothing to cancel."}
+}
+_NOT_RESUMABLE: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": Problem,
+        "description": "Nothing to resume (every agent has its output), the run is still going, or "
+        "its models are not ready; the detail lists why.",
+    }
 }
 
 
@@ -61,6 +69,10 @@ def build_api(services: Services) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,  # operationIds as the functions: start_run, get_run...
     )
     keep_to_the_schema(api)
+
+    @api.exception_handler(StorageError)
+    async def storage_failed(_request: Request, exc: StorageError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
 
     @api.get("/workflows", response_model=list[WorkflowItem], summary="Workflows that can be run")
     async def list_workflows() -> list[WorkflowItem]:
@@ -146,6 +158,8 @@ def build_api(services: Services) -> FastAPI:
     ) -> StreamingResponse | list[dict[str, object]]:
         summary = await _summary(services, run_id)
         if not follow:
+            if services.runner.unstored_end(summary) is not None:
+                return [event_to_dict(e) for e in services.runner.recorded_so_far(summary) if e.seq > after]
             return [event_to_dict(e) for e in await asyncio.to_thread(services.runs.events, summary, after)]
 
         async def lines() -> AsyncIterator[str]:
@@ -153,6 +167,25 @@ def build_api(services: Services) -> FastAPI:
                 yield event_to_json(event) + "\n"
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+    @api.post(
+        "/runs/{run_id}/resume",
+        response_model=RunResult,
+        status_code=202,
+        summary="Finish a stopped run (interrupted, failed or cancelled) as a new run: only the agents without an "
+        "output run",
+        responses={**_STARTED, **_NOT_RESUMABLE},
+    )
+    async def resume_run(run_id: str, request: Request, wait: bool = False) -> JSONResponse:
+        _editor(request)
+        summary = await _summary(services, run_id)
+        try:
+            new_id = await services.runner.resume(summary)
+        except (WorkflowError, ModelError) as exc:
+            problems = [str(p) for p in exc.problems] if isinstance(exc, WorkflowError) else [str(exc)]
+            raise HTTPException(409, problems) from None
+        state = await services.runner.wait(new_id) if wait else RunState(status="pending")
+        return JSONResponse(_result(new_id, state).model_dump(), status_code=200 if wait else 202)
 
     @api.post(
         "/runs/{run_id}/cancel", response_model=RunResult, summary="Cancel a run that is going", responses=_NOT_GOING
@@ -186,6 +219,8 @@ async def _resolve(services: Services, name: str) -> tuple[Workflow, str]:
 
 
 async def _summary(services: Services, run_id: str) -> str:
+    if services.runner.unstored_end(run_id) is not None:
+        return run_id  # its storage failed: the runner tells what the log cannot
     try:
         return (await asyncio.to_thread(services.runs.get, run_id)).id
     except NotFoundError as exc:
@@ -194,6 +229,8 @@ async def _summary(services: Services, run_id: str) -> str:
 
 async def _state(services: Services, run_id: str) -> RunState:
     full = await _summary(services, run_id)
+    if services.runner.unstored_end(full) is not None:
+        return fold(services.runner.recorded_so_far(full))
     return fold(await asyncio.to_thread(services.runs.events, full))
 
 

@@ -271,6 +271,7 @@ class LiveRun:
             except Exception:  # a display bug must not freeze the page: the next flush shows the state again
                 log.exception("run %s: updating the page failed", run_id)
 
+        live = self.runner.is_active(run_id)
         if self.view.state.last_seq:
             # Restored with the page (watch(restore=True)): the canvas has it; the panels follow a moment later,
             # so that the browser draws the agents' states before it builds them.
@@ -289,6 +290,9 @@ class LiveRun:
         if flush_handle is not None:
             flush_handle.cancel()
         flush()
+        if live and (reason := self.view.state.interrupted_reason):  # e.g. its events could not be stored
+            with self._client:
+                self._refusal = show_refusal(f"Run interrupted: {reason}")
         self.on_change()
 
     def _actions(self, node_id: str, state: RunState) -> list[NodeAction]:

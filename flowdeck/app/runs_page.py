@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Any
 
 from nicegui import ui
@@ -234,6 +235,8 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
     try:
         summary = await asyncio.to_thread(services.runs.get, run_id)
         events = await asyncio.to_thread(services.runs.events, summary.id)
+        if (end := services.runner.unstored_end(summary.id)) is not None:  # its storage failed: the log lags
+            events, summary = [*events, end], replace(summary, status="interrupted")
     except FlowdeckError as exc:
         ui.label(str(exc)).classes("p-4 text-negative")
         return None
@@ -304,6 +307,8 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
                 ui.label(
                     f"Interrupted while {names} {'was' if len(stopped.interrupted_nodes) == 1 else 'were'} working"
                 )
+            if stopped.interrupted_reason:
+                ui.label(stopped.interrupted_reason).classes("text-negative")
             if can_edit():
                 ui.button("Resume", icon="restart_alt", on_click=lambda e: resume(e.sender)).props(
                     "dense outline no-caps color=indigo"

@@ -194,7 +194,9 @@ def _stores() -> tuple[CredentialStore, SessionStore]:
         settings = load_settings()
         ensure_home(settings)
         store = CredentialStore(settings.home)
-        return store, SessionStore(open_database(settings.database_url), store.storage_secret())
+        return store, SessionStore(
+            open_database(settings.database_url, busy_timeout=settings.busy_timeout), store.storage_secret()
+        )
     except FlowdeckError as exc:
         _fail(exc)
 

@@ -152,6 +152,7 @@ class RunState:
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
     interrupted_nodes: list[str] = field(default_factory=list)
+    interrupted_reason: str | None = None  # why it was interrupted, when known (RunInterrupted.reason)
 
     def apply(self, event: Event) -> None:
         """Fold one event in. Events at or below last_seq are ignored, so replays never double-count."""
@@ -317,6 +318,7 @@ def _run_interrupted(state: RunState, event: RunInterrupted) -> None:
     if state.started_at is not None:
         state.duration = event.duration if event.duration is not None else state.finished_at - state.started_at
     state.interrupted_nodes = list(event.running)
+    state.interrupted_reason = event.reason
     for node in state.nodes.values():
         latest = node.latest
         if latest is not None and latest.status not in TERMINAL_NODE:
