@@ -37,7 +37,12 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 # Links tell clients (and the schema's fuzzer) that a started run's id is what the run's own paths take.
 _RUN_LINKS = {
     name: {"operationId": operation, "parameters": {"run_id": "$response.body#/id"}}
-    for name, operation in (("get", "get_run"), ("events", "get_events"), ("cancel", "cancel_run"))
+    for name, operation in (
+        ("get", "get_run"),
+        ("events", "get_events"),
+        ("cancel", "cancel_run"),
+        ("resume", "resume_run"),
+    )
 }
 _STARTED: dict[int | str, dict[str, Any]] = {
     200: {"model": RunResult, "description": "With wait: the run has ended.", "links": _RUN_LINKS},
