@@ -352,3 +352,32 @@ def test_a_fit_follows_the_canvas_as_its_size_settles(page: Page) -> None:
             break
         page.wait_for_timeout(50)
     assert inside(), "the Reviewer is cut off: the view was fitted to the canvas's old size"
+
+
+def test_arrange_and_fit_leave_no_agent_under_the_minimap_or_the_controls(page: Page, tmp_path: Path) -> None:
+    # One agent handing to five: arranged, the five stand in a column at the right, down to the canvas's bottom.
+    nodes = [{"id": "a", "type": "researcher"}] + [{"id": f"b{i}", "type": "coder", "label": f"Coder {i}"} for i in range(1, 6)]
+    edges = [{"id": f"a-b{i}", "source": "a", "target": f"b{i}"} for i in range(1, 6)]
+    path = tmp_path / "fan.json"
+    path.write_text(json.dumps({"format": 1, "name": "Wide fan", "nodes": nodes, "edges": edges}))
+    import_file(page, path)
+    expect(page.get_by_label("Workflow name")).to_have_value("Wide fan")
+    cards = [node(page, "Researcher", "Researcher")] + [node(page, f"Coder {i}", "Coder") for i in range(1, 6)]
+    panels = [page.get_by_role("img", name="Minimap"), page.get_by_label("Zoom controls")]
+    for step in ("Arrange agents", "Show the whole workflow", "Fit View"):
+        page.get_by_role("button", name=step).click()
+        page.wait_for_timeout(600)  # the fit's transition
+        covered = [box for box in (p.bounding_box() for p in panels) if box is not None]
+        assert len(covered) == 2
+        for card in cards:
+            expect(card).to_be_in_viewport()
+            c = card.bounding_box()
+            assert c is not None
+            for p in covered:
+                apart = (
+                    c["x"] + c["width"] <= p["x"]
+                    or p["x"] + p["width"] <= c["x"]
+                    or c["y"] + c["height"] <= p["y"]
+                    or p["y"] + p["height"] <= c["y"]
+                )
+                assert apart, f"after {step}, {card} is under a panel at {p}"
