@@ -137,17 +137,19 @@ def serve(
 def _in_front(app: FastAPI, gate: Gate) -> None:
     """Put the guard in front of every other layer of the app (NiceGUI adds its own middleware when it starts,
     each in front of those before it), and behind it the cache of NiceGUI's versioned files. An unauthorised
-    request goes no further than the guard; a file already seen goes no further than the cache."""
+    request goes no further than the guard; a file already seen goes no further than the cache. Every answer past
+    the guard carries the pages' Content-Security-Policy (policy.py)."""
     from nicegui import __version__ as nicegui_version
 
     from flowdeck.app.assets import AssetCache
+    from flowdeck.app.policy import PagePolicy
     from flowdeck.auth import Guard
 
     build = app.build_middleware_stack
     prefix = f"/_nicegui/{nicegui_version}/"
 
     def build_guarded() -> ASGIApp:
-        return Guard(AssetCache(build(), prefix, skip=(prefix + "dynamic_resources/",)), gate=gate)
+        return Guard(PagePolicy(AssetCache(build(), prefix, skip=(prefix + "dynamic_resources/",))), gate=gate)
 
     app.build_middleware_stack = build_guarded  # type: ignore[method-assign]
 
