@@ -137,12 +137,26 @@ def test_every_page_loads_under_the_policy_without_a_violation(context: BrowserC
     assert "img-src 'self' data: blob:" in answer.headers["content-security-policy"]
     log_in(page, app_url, EDITOR)
     page.get_by_role("application", name="Workflow canvas").wait_for()
-    page.get_by_role("button", name="Templates").click()
-    expect(page.get_by_role("dialog")).to_be_visible()
-    page.keyboard.press("Escape")
+    for opener in ("Templates", "Open", "Workflow settings", "Keyboard shortcuts"):
+        page.get_by_role("button", name=opener, exact=True).click()
+        expect(page.get_by_role("dialog")).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_be_hidden()
+    for item in ("API keys…", "Import from file…"):
+        page.get_by_role("button", name="More workflow actions").click()
+        page.get_by_role("menuitem", name=item).click()
+        expect(page.get_by_role("dialog")).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_be_hidden()
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_role("button", name="Start run").click()
     expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
+    page.get_by_label("Coder (Coder)", exact=True).click()
+    for tab in ("Output", "Log", "Handoffs", "Timeline", "Inspector"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(200)
+    page.get_by_role("button", name="Toggle dark theme").click()  # the page drawn again in the dark theme
+    page.get_by_role("application", name="Workflow canvas").wait_for()
     look_at_outputs(page, hostile=False)
     for path, shown in (
         ("/runs", page.get_by_role("button", name="Compare selected")),
