@@ -54,6 +54,7 @@ def serve(
     from flowdeck.app.model_options import ollama_models
     from flowdeck.app.run_view import add_run_panel_styles
     from flowdeck.app.runs_page import register_runs_pages
+    from flowdeck.app.sockets import bind_page_events
     from flowdeck.auth import Authenticator, CredentialStore, Gate, register_login
     from flowdeck.components.css import STATIC, shared_css
     from flowdeck.config import load_settings
@@ -81,6 +82,7 @@ def serve(
         allowed_hosts=frozenset(settings.allowed_hosts) | ({host.lower()} if shared and host not in _ANY else set()),
     )
     _in_front(nicegui_app, gate)
+    bind_page_events()  # a page's events come from its own socket, of its own login
     nicegui_app.state.flowdeck_gate = gate  # pages re-check their session with it
     register_login(nicegui_app, gate)
     nicegui_app.mount(PREFIX, build_api(services))
