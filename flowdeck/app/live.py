@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 
 from nicegui import background_tasks, ui
 
+from flowdeck.app.account import can_edit
 from flowdeck.app.pin_dialog import edit_output_dialog
 from flowdeck.app.refusal import Refusal, show_refusal
 from flowdeck.app.run_view import RunView
@@ -63,6 +64,7 @@ class LiveRun:
         # inspector's, redrawn as the run changes), and the slot of a removed element has no client.
         self._client = ui.context.client
         self._client.on_delete(self.stop)  # not on_disconnect: NiceGUI 3 calls that on a reconnect too
+        self.editable = can_edit(self._client)  # a viewer watches: starts, re-runs, pins and cancels are refused
 
     @property
     def view(self) -> RunView:
@@ -128,6 +130,8 @@ class LiveRun:
     def ask(self, workflow: Workflow, models: Mapping[str, str] | None = None) -> None:
         """The inputs form, and a model for every agent of this run (`models`: what to suggest); Start launches
         exactly one run, however often it is clicked."""
+        if not self.editable:
+            return
         if self.running:
             ui.notify("A run is already going; cancel it first", type="warning")
             return
@@ -158,7 +162,7 @@ class LiveRun:
             )
 
             async def start() -> None:
-                if self.running:
+                if self.running or not self.editable:
                     return
                 chosen = (model.value or "").strip()
                 if any(ch.isspace() for ch in chosen):
@@ -182,7 +186,7 @@ class LiveRun:
     async def rerun(self, node_id: str, *, only: bool, retry: bool = False) -> None:
         """Run from this agent (it and everything downstream), or only this agent, on the current workflow;
         `retry`: the agent failed, and the run is labelled a retry of it."""
-        if self.run_id is None or self.running:
+        if self.run_id is None or self.running or not self.editable:
             return
         workflow = self.workflow()
         if workflow is not None and node_id not in {node.id for node in workflow.nodes}:
@@ -254,7 +258,7 @@ class LiveRun:
                 self.view.show_progress()
 
     def cancel(self) -> None:
-        if self.run_id is not None and self.runner.cancel(self.run_id):
+        if self.editable and self.run_id is not None and self.runner.cancel(self.run_id):
             ui.notify("Cancelling the run…")
 
     async def _follow(self, run_id: str) -> None:
@@ -296,7 +300,7 @@ class LiveRun:
         self.on_change()
 
     def _actions(self, node_id: str, state: RunState) -> list[NodeAction]:
-        if self.running or state.status not in ("succeeded", "failed", "cancelled", "interrupted"):
+        if not self.editable or self.running or state.status not in ("succeeded", "failed", "cancelled", "interrupted"):
             return []
         node = state.nodes.get(node_id)
         actions = []

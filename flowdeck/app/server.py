@@ -55,6 +55,7 @@ def serve(
     from flowdeck.app.model_options import ollama_models
     from flowdeck.app.run_view import add_run_panel_styles
     from flowdeck.app.runs_page import register_runs_pages
+    from flowdeck.app.sockets import bind_page_events
     from flowdeck.auth import Authenticator, CredentialStore, Gate, register_login
     from flowdeck.components.css import STATIC, shared_css
     from flowdeck.config import load_settings
@@ -82,6 +83,7 @@ def serve(
         allowed_hosts=frozenset(settings.allowed_hosts) | ({host.lower()} if shared and host not in _ANY else set()),
     )
     _in_front(nicegui_app, gate)
+    bind_page_events()  # a page's events come from its own socket, of its own login
     nicegui_app.state.flowdeck_gate = gate  # pages re-check their session with it
     register_login(nicegui_app, gate)
     nicegui_app.router.routes.append(ApiMount(PREFIX, build_api(services)))
@@ -138,17 +140,19 @@ def serve(
 def _in_front(app: FastAPI, gate: Gate) -> None:
     """Put the guard in front of every other layer of the app (NiceGUI adds its own middleware when it starts,
     each in front of those before it), and behind it the cache of NiceGUI's versioned files. An unauthorised
-    request goes no further than the guard; a file already seen goes no further than the cache."""
+    request goes no further than the guard; a file already seen goes no further than the cache. Every answer past
+    the guard carries the pages' Content-Security-Policy (policy.py)."""
     from nicegui import __version__ as nicegui_version
 
     from flowdeck.app.assets import AssetCache
+    from flowdeck.app.policy import PagePolicy
     from flowdeck.auth import Guard
 
     build = app.build_middleware_stack
     prefix = f"/_nicegui/{nicegui_version}/"
 
     def build_guarded() -> ASGIApp:
-        return Guard(AssetCache(build(), prefix, skip=(prefix + "dynamic_resources/",)), gate=gate)
+        return Guard(PagePolicy(AssetCache(build(), prefix, skip=(prefix + "dynamic_resources/",))), gate=gate)
 
     app.build_middleware_stack = build_guarded  # type: ignore[method-assign]
 
