@@ -356,7 +356,9 @@ def test_a_fit_follows_the_canvas_as_its_size_settles(page: Page) -> None:
 
 def test_arrange_and_fit_leave_no_agent_under_the_minimap_or_the_controls(page: Page, tmp_path: Path) -> None:
     # One agent handing to five: arranged, the five stand in a column at the right, down to the canvas's bottom.
-    nodes = [{"id": "a", "type": "researcher"}] + [{"id": f"b{i}", "type": "coder", "label": f"Coder {i}"} for i in range(1, 6)]
+    nodes = [{"id": "a", "type": "researcher"}] + [
+        {"id": f"b{i}", "type": "coder", "label": f"Coder {i}"} for i in range(1, 6)
+    ]
     edges = [{"id": f"a-b{i}", "source": "a", "target": f"b{i}"} for i in range(1, 6)]
     path = tmp_path / "fan.json"
     path.write_text(json.dumps({"format": 1, "name": "Wide fan", "nodes": nodes, "edges": edges}))
