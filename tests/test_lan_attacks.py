@@ -7,21 +7,38 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.appserver import running_app
+from tests.streamed import post_streamed, spooled_bytes
 
 PASSWORD = "editor password 1"
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Shared:
+    url: str
+    home: Path
+    tmp: Path  # the app's temporary folder (TMPDIR)
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
     root = tmp_path_factory.mktemp("attacks")
-    with running_app(root / "home", root / "server.log", env={"FLOWDECK_PASSWORD": PASSWORD}) as url:
-        yield url
+    (root / "tmp").mkdir()
+    env = {"FLOWDECK_PASSWORD": PASSWORD, "TMPDIR": str(root / "tmp")}
+    with running_app(root / "home", root / "server.log", env=env) as url:
+        yield Shared(url, root / "home", root / "tmp")
+
+
+@pytest.fixture
+def url(shared: Shared) -> str:
+    return shared.url
 
 
 def test_guesses_sent_at_once_are_counted_before_they_are_checked(url: str) -> None:
@@ -48,6 +65,36 @@ def test_under_a_flood_from_many_addresses_each_new_one_gets_one_try(tmp_path: P
         assert Counter(asyncio.run(flood())) == {401: 50}  # the limit of failures from all addresses, reached
         assert asyncio.run(_logins(url, "127.0.2.1", [PASSWORD])) == [303]  # the right password still opens
         assert asyncio.run(_logins(url, "127.0.2.2", ["a wrong guess", "another"], one_by_one=True)) == [401, 429]
+
+
+@pytest.mark.parametrize("filename", [None, "big.json"])
+def test_a_chunked_body_too_large_for_the_login_form_is_refused_before_it_is_read(
+    shared: Shared, filename: str | None
+) -> None:
+    # Found by an attack: a chunked multipart POST /login (no length announced) was read whole and spooled to the
+    # temporary folder before anything was checked; three of 400 MB filled 1.2 GB. Now the body is cut at the cap
+    # (a file part may be refused sooner still: the login form takes no file).
+    watch = lambda: spooled_bytes(shared.home, shared.tmp)  # noqa: E731
+    sent = post_streamed(
+        shared.url, "/login", 64 * MIB, field="next", filename=filename, before={"password": "guess"}, watch=watch
+    )
+    if sent.status == 400:
+        assert filename is not None and "Maximum number of files is 0" in sent.detail
+    else:
+        assert sent.status == 413, sent
+        assert "a login form takes at most 8,192 bytes" in sent.detail
+    assert sent.sent < 4 * MIB  # the app stopped reading: the rest never left this side
+    assert sent.spooled == 0
+    assert list(shared.tmp.iterdir()) == []
+    assert asyncio.run(_logins(shared.url, f"127.0.0.{6 if filename else 5}", [PASSWORD])) == [303]  # still serving
+
+
+@pytest.mark.parametrize(("path", "what"), [("/login", "a login form"), ("/api/v1/runs", "an API request")])
+def test_a_body_announced_too_large_is_refused_unread(shared: Shared, path: str, what: str) -> None:
+    sent = post_streamed(shared.url, path, 400 * MIB, chunked=False)
+    assert sent.status == 413, sent
+    assert f"{what} takes at most" in sent.detail
+    assert sent.sent < 4 * MIB
 
 
 async def _logins(url: str, address: str, passwords: list[str], *, one_by_one: bool = False) -> list[int]:
