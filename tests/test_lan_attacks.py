@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from flowdeck.auth import CredentialStore
 from tests.appserver import running_app
 from tests.streamed import post_streamed, spooled_bytes
 
@@ -95,6 +96,63 @@ def test_a_body_announced_too_large_is_refused_unread(shared: Shared, path: str,
     assert sent.status == 413, sent
     assert f"{what} takes at most" in sent.detail
     assert sent.sent < 4 * MIB
+
+
+def test_followers_past_the_cap_are_refused_and_pages_are_still_served(tmp_path: Path) -> None:
+    # Found by an attack: 500 followers of a run's events at once stalled the server (/login took 17.6 s).
+    tokens = [CredentialStore(tmp_path / "home").create_token(f"t{n}", "viewer") for n in range(9)]
+    editor = "fdk_follower_test_token_0123456789"
+    env = {"FLOWDECK_PASSWORD": PASSWORD, "FLOWDECK_API_TOKEN": editor}
+    with running_app(tmp_path / "home", tmp_path / "server.log", env=env) as url:
+        body = {"workflow": "research-code-review", "model": "scripted/latency=120"}
+        run = httpx.post(url + "/api/v1/runs", json=body, headers=_bearer(editor)).json()["id"]
+        try:
+            asyncio.run(_follow_past_the_caps(url, run, tokens))
+        finally:
+            httpx.post(f"{url}/api/v1/runs/{run}/cancel", headers=_bearer(editor), timeout=30)
+
+
+async def _follow_past_the_caps(url: str, run: str, tokens: list[str]) -> None:
+    events = f"/api/v1/runs/{run}/events?follow=true"
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        opened: list[httpx.Response] = []
+
+        async def follow(token: str) -> httpx.Response:
+            response = await client.send(client.build_request("GET", events, headers=_bearer(token)), stream=True)
+            opened.append(response)
+            return response
+
+        try:
+            first = await asyncio.gather(*(follow(tokens[0]) for _ in range(8)))
+            assert [r.status_code for r in first] == [200] * 8
+            lines = first[0].aiter_lines()  # kept: an iterator let go of closes its stream
+            assert (await anext(lines)).startswith('{"type":"run_started"')
+            refused = await follow(tokens[0])  # a ninth of one token
+            assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+            assert "this token follows 8 runs' events already" in (await refused.aread()).decode()
+
+            others = await asyncio.gather(*(follow(token) for token in tokens[1:8] for _ in range(8)))
+            assert [r.status_code for r in others] == [200] * 56  # other tokens have their own
+            await refused.aclose()
+            extra = await follow(tokens[8])  # the first of a token that follows nothing, but the 65th of all
+            assert extra.status_code == 429 and int(extra.headers["retry-after"]) > 0
+            assert "the server follows 64 event streams already" in (await extra.aread()).decode()
+
+            # With every stream open, the pages and logins are still served.
+            assert (await client.get("/login")).status_code == 200
+            assert await _logins(url, "127.0.0.7", [PASSWORD]) == [303]
+
+            await first[0].aclose()  # a stream that ends gives its slot back
+            await asyncio.sleep(0.5)
+            assert (await follow(tokens[0])).status_code == 200
+        finally:
+            for response in opened:
+                await response.aclose()
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 async def _logins(url: str, address: str, passwords: list[str], *, one_by_one: bool = False) -> list[int]:

@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPBearer
 
+from flowdeck.api.followers import Followers
 from flowdeck.api.schemas import NodeResult, Problem, RunListItem, RunRequest, RunResult, WorkflowItem
 from flowdeck.engine.events import event_to_dict, event_to_json
 from flowdeck.engine.identity import template_identity
@@ -46,6 +47,7 @@ def build_api(services: Services) -> FastAPI:
         dependencies=[Depends(_bearer)],
         responses=_ERRORS,
     )
+    followers = Followers()
 
     @api.get("/workflows", response_model=list[WorkflowItem], summary="Workflows that can be run")
     async def list_workflows() -> list[WorkflowItem]:
@@ -114,10 +116,13 @@ def build_api(services: Services) -> FastAPI:
         "/runs/{run_id}/events",
         summary="A run's events (JSON list), or with follow=true the live stream (JSON lines) until it ends",
         response_model=None,
-        responses={200: {"content": {"application/json": {}, "application/x-ndjson": {}}}},
+        responses={
+            200: {"content": {"application/json": {}, "application/x-ndjson": {}}},
+            429: {"model": Problem, "description": "Too many event streams followed at once (see Retry-After)."},
+        },
     )
     async def get_events(
-        run_id: str, after: Annotated[int, Query(ge=0)] = 0, follow: bool = False
+        request: Request, run_id: str, after: Annotated[int, Query(ge=0)] = 0, follow: bool = False
     ) -> StreamingResponse | list[dict[str, object]]:
         summary = await _summary(services, run_id)
         if not follow:
@@ -127,7 +132,7 @@ def build_api(services: Services) -> FastAPI:
             async for event in services.runner.subscribe(summary, after):
                 yield event_to_json(event) + "\n"
 
-        return StreamingResponse(lines(), media_type="application/x-ndjson")
+        return followers.stream(request, lines())
 
     @api.post("/runs/{run_id}/cancel", response_model=RunResult, summary="Cancel a run that is going")
     async def cancel_run(run_id: str, request: Request) -> RunResult:
