@@ -105,7 +105,7 @@ class LoginLimiter:
     def succeeded(self, client: str) -> None:
         """The client gave a right password: its attempts are forgiven (the failures of others still count)."""
         mine = self._attempts.pop(_address(client), None)
-        if mine:
+        if mine and mine[-1] in self._all:
             self._all.remove(mine[-1])  # this attempt was no failure; one of the same time is as good
 
     def _expire(self, now: float) -> None:
