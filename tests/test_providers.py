@@ -219,3 +219,28 @@ async def test_a_saved_address_that_does_not_answer_is_named_and_the_environment
         with pytest.raises(ModelError):
             await caller.call(_request("ollama_chat/llama3.2"), lambda _: None)
     assert 0 < called < len(fake.received)
+
+
+@pytest.mark.parametrize("planted", ["world-readable file", "symlink"])
+def test_saved_keys_stay_private_whatever_waits_at_the_temporary_name(
+    home: Path, no_provider_env: None, tmp_path: Path, planted: str
+) -> None:
+    # Found by an attack: a file planted where the keys were first written made them world-readable, or a
+    # symlink there had them written elsewhere.
+    home.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("untouched")
+    stale = home / "provider_keys.tmp"
+    if planted == "symlink":
+        stale.symlink_to(elsewhere)
+    else:
+        stale.write_text("{}")
+        stale.chmod(0o644)
+    keys = ProviderKeys(home)
+    keys.set("OPENAI_API_KEY", CANARY)
+    assert keys.masked() == {"OPENAI_API_KEY": "…4e2f"}
+    assert not keys.path.is_symlink()
+    assert stat.S_IMODE(keys.path.stat().st_mode) == 0o600
+    assert elsewhere.read_text() == "untouched"
+    leaked = [p.name for p in home.iterdir() if p.is_file() and CANARY in p.read_text() and p != keys.path]
+    assert not leaked

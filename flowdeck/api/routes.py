@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPBearer
 
+from flowdeck.api.followers import Followers
 from flowdeck.api.protocol import keep_to_the_schema, problem_errors, unprocessable
 from flowdeck.api.schemas import MAX_SEQ, NodeResult, Problem, RunListItem, RunRequest, RunResult, WorkflowItem
 from flowdeck.engine.events import event_to_dict, event_to_json
@@ -32,6 +33,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "No valid API token."},
     403: {"model": Problem, "description": "A viewer token cannot do this."},
     404: {"model": Problem, "description": "No such workflow or run."},
+    413: {"model": Problem, "description": "The request's body is larger than this route takes (1 MiB)."},
     503: {"model": Problem, "description": "The database failed; the detail says why and what to do."},
 }
 # Links tell clients (and the schema's fuzzer) that a started run's id is what the run's own paths take.
@@ -74,6 +76,7 @@ def build_api(services: Services) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,  # operationIds as the functions: start_run, get_run...
     )
     keep_to_the_schema(api)
+    followers = Followers()
 
     @api.exception_handler(StorageError)
     async def storage_failed(_request: Request, exc: StorageError) -> JSONResponse:
@@ -154,9 +157,13 @@ def build_api(services: Services) -> FastAPI:
         "/runs/{run_id}/events",
         summary="A run's events (JSON list), or with follow=true the live stream (JSON lines) until it ends",
         response_model=None,
-        responses={200: {"content": {"application/json": {}, "application/x-ndjson": {}}}},
+        responses={
+            200: {"content": {"application/json": {}, "application/x-ndjson": {}}},
+            429: {"model": Problem, "description": "Too many event streams followed at once (see Retry-After)."},
+        },
     )
     async def get_events(
+        request: Request,
         run_id: str,
         after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Only events after this sequence number.")] = 0,
         follow: bool = False,
@@ -171,7 +178,7 @@ def build_api(services: Services) -> FastAPI:
             async for event in services.runner.subscribe(summary, after):
                 yield event_to_json(event) + "\n"
 
-        return StreamingResponse(lines(), media_type="application/x-ndjson")
+        return followers.stream(request, lines())
 
     @api.post(
         "/runs/{run_id}/resume",

@@ -138,21 +138,24 @@ def serve(
 
 
 def _in_front(app: FastAPI, gate: Gate) -> None:
-    """Put the guard in front of every other layer of the app (NiceGUI adds its own middleware when it starts,
-    each in front of those before it), and behind it the cache of NiceGUI's versioned files. An unauthorised
-    request goes no further than the guard; a file already seen goes no further than the cache. Every answer past
-    the guard carries the pages' Content-Security-Policy (policy.py)."""
+    """Put the cap on request bodies and the guard in front of every other layer of the app (NiceGUI adds its own
+    middleware when it starts, each in front of those before it), and behind them the cache of NiceGUI's versioned
+    files. A body too large is never read; an unauthorised request goes no further than the guard; a file already
+    seen goes no further than the cache. Every answer past the guard carries the pages' Content-Security-Policy
+    (policy.py)."""
     from nicegui import __version__ as nicegui_version
 
     from flowdeck.app.assets import AssetCache
     from flowdeck.app.policy import PagePolicy
-    from flowdeck.auth import Guard
+    from flowdeck.auth import BodyLimit, Guard
+    from flowdeck.engine.workflow import MAX_FILE_BYTES
 
     build = app.build_middleware_stack
     prefix = f"/_nicegui/{nicegui_version}/"
 
     def build_guarded() -> ASGIApp:
-        return Guard(PagePolicy(AssetCache(build(), prefix, skip=(prefix + "dynamic_resources/",))), gate=gate)
+        guarded = Guard(PagePolicy(AssetCache(build(), prefix, skip=(prefix + "dynamic_resources/",))), gate=gate)
+        return BodyLimit(guarded, upload_bytes=MAX_FILE_BYTES)
 
     app.build_middleware_stack = build_guarded  # type: ignore[method-assign]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -93,12 +94,14 @@ async def check_model(litellm: Any, model: str, keys: KeySource | None, ollama_b
         saved = keys.base_url("OLLAMA_API_BASE") if keys is not None else None
         base = os.environ.get("OLLAMA_API_BASE") or saved or ollama_base
         if not await _answers(base):
-            return f"Ollama does not answer at {base}; start it (`ollama serve`) or change OLLAMA_API_BASE{_WHERE}"
+            where = shown_url(base)
+            return f"Ollama does not answer at {where}; start it (`ollama serve`) or change OLLAMA_API_BASE{_WHERE}"
         return None
     custom = custom_base(provider, keys)
     if custom is not None:
         if not await _answers(custom[1]):
-            return f"no server answers at {custom[1]} (from {custom[0]}); start it or correct {custom[0]}{_WHERE}"
+            where = shown_url(custom[1])
+            return f"no server answers at {where} (from {custom[0]}); start it or correct {custom[0]}{_WHERE}"
         return None  # a server of one's own may need no key (and is never sent a saved one)
     env = litellm.validate_environment(model=model)
     missing = [str(k) for k in env.get("missing_keys") or [] if str(k).endswith("_KEY")]
@@ -134,6 +137,12 @@ def custom_base(provider: str, keys: KeySource | None = None) -> tuple[str, str]
 
 
 _WHERE = " (in the environment, or in ⋮ → API keys…)"
+
+
+def shown_url(url: str) -> str:
+    """The address without the password it may hold (http://user:pw@host -> http://user:…@host): messages reach
+    pages and logs."""
+    return re.sub(r"^([a-zA-Z][\w+.-]*://[^/:@]*):[^/]*@", r"\1:…@", url)
 
 
 CONNECT_SECONDS = 1.5
