@@ -112,6 +112,23 @@ def test_keys_commands_never_print_a_key(home: Path, monkeypatch: pytest.MonkeyP
     assert "removed" in invoke("keys", "remove", "GROQ_API_KEY")[1]
 
 
+def test_keys_commands_save_a_servers_address_and_its_own_key(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    code, _, err = invoke_with_input("vllm-canary-5150\n", "keys", "set", "OPENAI_COMPATIBLE_SERVER_KEY", "--stdin")
+    assert code == 2 and "address (OPENAI_API_BASE) first" in err
+    code, out, _ = invoke_with_input("http://127.0.0.1:8000/v1\n", "keys", "set", "openai_api_base", "--stdin")
+    assert code == 0 and "OPENAI_API_BASE saved (http://127.0.0.1:8000/v1)" in out
+    code, _, err = invoke_with_input("127.0.0.1:8000\n", "keys", "set", "OLLAMA_API_BASE", "--stdin")
+    assert code == 2 and "http:// or https://" in err
+    code, out, _ = invoke_with_input("vllm-canary-5150\n", "keys", "set", "OPENAI_COMPATIBLE_SERVER_KEY", "--stdin")
+    assert code == 0 and "…5150" in out and "canary" not in out
+    listed = invoke("keys", "list")[1]
+    assert "http://127.0.0.1:8000/v1  (its key …5150)" in listed and "canary" not in listed
+    assert "removed" in invoke("keys", "remove", "OPENAI_API_BASE")[1]
+    listed = invoke("keys", "list")[1]
+    assert "…5150" not in listed and "127.0.0.1:8000" not in listed  # the address took its key with it
+
+
 def test_runs_lists_what_each_run_ran(home: Path) -> None:
     invoke("run", "research-code-review", "-m", "scripted/fault=auth")
     failed = invoke("runs")[1].splitlines()[1].split()[0]

@@ -58,12 +58,19 @@ class BaseUrl:
     label: str
     providers: tuple[str, ...]  # litellm's provider names sent there
     example: str
+    # The name its own key is saved under (a vLLM or LM Studio started with --api-key): sent to the saved address
+    # alone, never a provider's; None: such servers take no key (Ollama).
+    key_variable: str | None = None
 
 
 BASE_URLS: tuple[BaseUrl, ...] = (
     BaseUrl("OLLAMA_API_BASE", "Ollama", ("ollama", "ollama_chat"), "http://127.0.0.1:11434"),
     BaseUrl(
-        "OPENAI_API_BASE", "OpenAI-compatible server", ("openai", "text-completion-openai"), "http://127.0.0.1:8000/v1"
+        "OPENAI_API_BASE",
+        "OpenAI-compatible server",
+        ("openai", "text-completion-openai"),
+        "http://127.0.0.1:8000/v1",
+        key_variable="OPENAI_COMPATIBLE_SERVER_KEY",
     ),
 )
 # Sent as the key to a server of one's own: OpenAI's client refuses to call without one, and such servers (llama.cpp,
@@ -83,6 +90,8 @@ class KeySource(Protocol):
     def for_provider(self, provider: str) -> tuple[str, str] | None: ...
 
     def base_url(self, variable: str) -> str | None: ...
+
+    def server_key(self, variable: str) -> str | None: ...
 
 
 async def check_model(litellm: Any, model: str, keys: KeySource | None, ollama_base: str) -> str | None:
