@@ -7,8 +7,10 @@ import re
 
 import pytest
 
-from flowdeck.engine.prompts import MAX_JSON_CHARS, render_prompt
-from flowdeck.errors import PromptError
+from flowdeck.engine.dag import build
+from flowdeck.engine.prompts import MAX_JSON_CHARS, check_template, render_prompt
+from flowdeck.errors import PromptError, WorkflowError
+from flowdeck.templates import load_template
 
 CODER = "Here is the fix:\n\n```python\ndef add(a, b):\n    return a + b\n```\n\nAnd a test:\n```js\nadd(1, 2)\n```\n"
 
@@ -86,3 +88,21 @@ def test_join_joins_the_upstream_outputs() -> None:
 
 def test_filters_chain() -> None:
     assert render("{{ outputs.coder | code_block | first_lines(1) }}", CODER) == "def add(a, b):"
+
+
+def test_an_unknown_filter_is_a_problem_the_check_reports_and_a_run_refuses() -> None:
+    refs = check_template("{{ outputs.coder | codeblock }} {{ inputs.task }}")
+    assert refs.outputs == {"coder"} and refs.inputs == {"task"}
+    assert refs.problems == (
+        "No filter named 'codeblock' on line 1; the filters are first_lines, code_block, json_field and jinja's "
+        "own (join, default, trim, …)",
+    )
+    workflow = load_template("research-code-review")
+    nodes = [
+        n.model_copy(update={"config": n.config.model_copy(update={"prompt_template": "{{ outputs.coder | nope }}"})})
+        if n.id == "reviewer"
+        else n
+        for n in workflow.nodes
+    ]
+    with pytest.raises(WorkflowError, match=r"reviewer.*No filter named 'nope'"):
+        build(workflow.model_copy(update={"nodes": nodes}))

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import Environment, StrictUndefined, TemplateSyntaxError, meta, nodes, pass_environment
-from jinja2.exceptions import FilterArgumentError, SecurityError, TemplateError
+from jinja2.exceptions import FilterArgumentError, SecurityError, TemplateAssertionError, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from flowdeck.engine.events import Record
@@ -69,7 +69,12 @@ def check_template(source: str) -> References:
             problems=(f"syntax error on line {exc.lineno}: {exc.message}",),
         )
     problems: list[str] = []
-    for name in sorted(meta.find_undeclared_variables(tree) - _ALLOWED_NAMES):
+    try:
+        undeclared = meta.find_undeclared_variables(tree)
+    except TemplateAssertionError as exc:  # an unknown filter or test: jinja finds it only when compiling
+        undeclared = set()
+        problems.append(f"{(exc.message or '').rstrip('.')} on line {exc.lineno}; {_FILTERS_HINT}")
+    for name in sorted(undeclared - _ALLOWED_NAMES):
         problems.append(f"unknown variable '{name}'; use inputs.<name>, outputs.<node id> or upstream")
     found: dict[str, set[str]] = {"inputs": set(), "outputs": set()}
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
@@ -252,4 +257,5 @@ def _json_of(text: str) -> Any:
 
 
 PROMPT_FILTERS: dict[str, Any] = {"first_lines": first_lines, "code_block": code_block, "json_field": json_field}
+_FILTERS_HINT = "the filters are first_lines, code_block, json_field and jinja's own (join, default, trim, …)"
 _ENV.filters.update(PROMPT_FILTERS)
