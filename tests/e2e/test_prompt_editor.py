@@ -9,7 +9,8 @@ import re
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.test_editor import node
+from tests.e2e.test_accessibility import violations
+from tests.e2e.test_editor import node, type_prompt_template
 
 
 def edit_template(page: Page, agent: str) -> Locator:
@@ -115,14 +116,13 @@ def test_problems_are_underlined_where_they_are_with_their_message(page: Page) -
         "or remove this reference."
     )
     # A syntax error: on the block that has it.
-    page.keyboard.press("Control+a")
-    page.keyboard.type("Line one\nthen {{ inputs.task + }} here")
+    type_prompt_template(page, "Line one\nthen {{ inputs.task + }} here")
     page.mouse.move(0, 0)
     editor.get_by_text("{{ inputs.task + }}").hover()
     expect(tooltip).to_contain_text("syntax error on line 2: unexpected 'end of print statement'")
     # Fixed: nothing underlined is left.
-    page.keyboard.press("Control+a")
-    page.keyboard.type("Fix {{ inputs.task }}")
+    page.mouse.move(0, 0)
+    type_prompt_template(page, "Fix {{ inputs.task }}")
     expect(editor).to_have_text("Fix Input: Task")
     expect(page.locator(".cm-lintRange")).to_have_count(0)
 
@@ -171,3 +171,18 @@ def test_ctrl_enter_in_the_editor_runs_with_the_template_typed(page: Page) -> No
     page.get_by_role("tab", name="Inspector").click()
     inspector = page.get_by_role("tabpanel").filter(has_text="Messages sent")
     expect(inspector.get_by_text(re.compile(r"^Please review: Implementation for: "))).to_be_visible()
+
+
+def test_the_editor_with_chips_problems_suggestions_and_preview_passes_axe(page: Page) -> None:
+    edit_template(page, "Reviewer")
+    page.keyboard.type("Check {{ outputs.coder | code_block }} and {{ outputs.nobody }} for {{ foo }} ")
+    page.get_by_role("button", name="Preview with the last run's values").click()
+    expect(page.get_by_role("region", name="Preview of the prompt")).to_contain_text("No run of this workflow yet")
+    page.get_by_role("textbox", name="Prompt template").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("{{")
+    expect(page.get_by_role("listbox").get_by_role("option").first).to_be_visible()
+    assert violations(page) == []
+    page.keyboard.press("Escape")
+    raw_text(page)
+    assert violations(page) == []

@@ -38,6 +38,8 @@ export const editorTheme = EditorView.theme({
   ".cm-tooltip": { fontSize: "13px" },
   ".fd-chip-problem": { padding: "3px 6px", maxWidth: "22em", color: "#b71c1c", borderLeft: "5px solid #c62828" },
   ".cm-tooltip.cm-tooltip-autocomplete > ul > li": { padding: "2px 8px" },
+  ".cm-tooltip.cm-tooltip-autocomplete > ul > li[aria-selected]": { backgroundColor: "#3949ab", color: "#fff" },
+  ".cm-tooltip-autocomplete > ul > li[aria-selected] .cm-completionDetail": { color: "inherit" },
   ".cm-completionDetail": { color: "#4b5563", fontStyle: "normal", marginLeft: "12px", fontFamily: "ui-monospace, monospace", fontSize: "12px" },
   ".cm-diagnostic-error": { borderLeftColor: "#c62828" },
 });
