@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from nicegui import ui
 
-from flowdeck.engine.prompts import check_template
+from flowdeck.engine.prompts import References, check_template
 from flowdeck.engine.workflow import Workflow
 
 if TYPE_CHECKING:
@@ -38,10 +38,11 @@ def reference_chips(doc: Edited, node_id: str, editor: PromptEditor) -> None:
             chip.on("click", js_handler=editor.insert_js(text))
 
 
-def show_reads(row: ui.row, doc: Edited, node_id: str, source: str) -> None:
+def show_reads(row: ui.row, doc: Edited, node_id: str, source: str, refs: References | None = None) -> None:
     """The template's references as readable chips (an input's label, an upstream agent's name); one that
-    cannot resolve is shown in red with the reason, as the run would refuse it."""
-    refs = check_template(source)
+    cannot resolve is shown in red with the reason, as the run would refuse it. `refs`: check_template(source), if
+    already made."""
+    refs = refs or check_template(source)
     inputs = {i.name: i.label or i.name for i in doc.workflow.inputs}
     upstream = doc.workflow.upstream(node_id)
     row.clear()

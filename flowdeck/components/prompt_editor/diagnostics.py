@@ -9,14 +9,18 @@ line numbers only; the columns come from scanning the template's `{{ }}` and `{%
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Literal
 
 from jinja2 import Environment, TemplateSyntaxError, nodes
 from jinja2.filters import FILTERS as DEFAULT_FILTERS
 
-from flowdeck.engine.prompts import PROMPT_FILTERS, check_template
+from flowdeck.engine.prompts import PROMPT_FILTERS, References, check_template
+
+MAX_DIAGNOSTICS = 100  # more is noise, and each is sent on every keystroke
 
 FILTER_NAMES = frozenset(DEFAULT_FILTERS) | frozenset(PROMPT_FILTERS)
 # A raw block or a comment (not code), else an expression or a statement; an unclosed one runs to the line's end.
@@ -50,15 +54,16 @@ class Scope:
     agents: Mapping[str, str]
 
 
-def diagnose(source: str, scope: Scope) -> list[Diagnostic]:
-    """The template's problems, each placed where it is; [] when a run would accept it."""
+def diagnose(source: str, scope: Scope, refs: References | None = None) -> list[Diagnostic]:
+    """The template's problems, each placed where it is (the first MAX_DIAGNOSTICS); [] when a run would accept it.
+    `refs`: check_template(source), if already made."""
     source = source.replace("\r\n", "\n").replace("\r", "\n")  # as the editor holds it
-    found = [_placed(source, start, end, message) for start, end, message in _problems(source, scope)]
-    return sorted(found, key=lambda d: (d.start, d.end))
+    found = sorted(islice(_problems(source, scope, refs or check_template(source)), MAX_DIAGNOSTICS))
+    utf16 = _Utf16(source)
+    return [Diagnostic(start=utf16(start), end=utf16(end), message=message) for start, end, message in found]
 
 
-def _problems(source: str, scope: Scope) -> Iterator[tuple[int, int, str]]:
-    refs = check_template(source)
+def _problems(source: str, scope: Scope, refs: References) -> Iterator[tuple[int, int, str]]:
     try:
         tree = _PARSER.parse(source)
     except TemplateSyntaxError as exc:
@@ -139,11 +144,11 @@ def _line_span(source: str, lineno: int) -> tuple[int, int]:
     return start, start + len(lines[index])
 
 
-def _placed(source: str, start: int, end: int, message: str) -> Diagnostic:
-    return Diagnostic(start=_utf16(source, start), end=_utf16(source, end), message=message)
+class _Utf16:
+    """String indexes as CodeMirror counts them: a character beyond the BMP (an emoji) is two units."""
 
+    def __init__(self, source: str) -> None:
+        self.wide = [i for i, ch in enumerate(source) if ord(ch) > 0xFFFF]  # usually none
 
-def _utf16(source: str, index: int) -> int:
-    """A string index as CodeMirror counts it: characters beyond the BMP (an emoji) are two units."""
-    prefix = source[:index]
-    return index + sum(1 for ch in prefix if ord(ch) > 0xFFFF)
+    def __call__(self, index: int) -> int:
+        return index + bisect_left(self.wide, index)

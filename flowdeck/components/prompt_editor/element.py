@@ -12,13 +12,13 @@ from nicegui.events import GenericEventArguments
 from flowdeck.components.css import STATIC, shared_css
 from flowdeck.components.prompt_editor.diagnostics import Diagnostic
 
-OnText = Callable[[str], Sequence[Diagnostic]]  # the text as typed -> its problems, to underline
+OnChange = Callable[[str, int], None]  # the text as typed, and its version (counted by the browser)
 
 
 class PromptEditor(Element, component="prompt_editor.js", esm={"flowdeck-prompt-editor": "dist"}):
     """A template's raw text, edited with its references shown as chips (labels from `context`: inputs,
     upstream and agents, each name -> the name shown; filters: the filter names). Every change reaches the
-    server as it is typed; the server answers with the diagnostics of exactly that text."""
+    server as it is typed; the server answers with the diagnostics of a version of the text."""
 
     def __init__(
         self,
@@ -40,8 +40,8 @@ class PromptEditor(Element, component="prompt_editor.js", esm={"flowdeck-prompt-
             diagnostics=[d.to_dict() for d in diagnostics],
         )
 
-    def on_text(self, handler: OnText) -> PromptEditor:
-        """Call `handler` with each new text; underline what it returns."""
+    def on_change(self, handler: OnChange) -> PromptEditor:
+        """Call `handler(text, version)` with each new text, as typed."""
 
         def changed(event: GenericEventArguments) -> None:
             args = event.args if isinstance(event.args, dict) else {}
@@ -49,14 +49,17 @@ class PromptEditor(Element, component="prompt_editor.js", esm={"flowdeck-prompt-
             if not isinstance(text, str) or not isinstance(version, int):
                 return
             self.value = text
-            # Kept current without sending: the browser holds it already, and a page sent again shows it.
-            self._props["value"] = text
-            diagnostics = [d.to_dict() for d in handler(text)]
-            self._props["diagnostics"] = diagnostics
-            self.run_method("diagnose", version, diagnostics)
+            self._props["value"] = text  # kept current without sending: the browser has it
+            handler(text, version)
 
         self.on("change", changed)
         return self
+
+    def diagnose(self, version: int, diagnostics: Sequence[Diagnostic]) -> None:
+        """Underline the problems of the text of `version` (stale ones are dropped in the browser)."""
+        found = [d.to_dict() for d in diagnostics]
+        self._props["diagnostics"] = found
+        self.run_method("diagnose", version, found)
 
     def insert_js(self, text: str) -> str:
         """A browser-side handler inserting `text` at the editor's cursor (for a button: no round trip)."""
