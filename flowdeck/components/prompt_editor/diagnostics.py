@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
-from typing import Literal
+from typing import Any, Literal
 
-from jinja2 import Environment, TemplateSyntaxError, nodes
+from jinja2 import Environment, TemplateSyntaxError, meta, nodes
 from jinja2.filters import FILTERS as DEFAULT_FILTERS
 
 from flowdeck.engine.prompts import PROMPT_FILTERS, References, check_template
@@ -28,7 +28,22 @@ _BLOCKS = re.compile(
     r"\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}|\{#.*?#\}|(?P<code>\{\{.*?\}\}|\{%.*?%\}|(?:\{\{|\{%)[^\n]*)",
     re.DOTALL,
 )
-_PARSER = Environment()  # parses single blocks only: never renders
+
+
+class _AnyName(dict[str, Callable[..., Any]]):
+    """Filters and tests by any name, for finding a template's variables past an unknown filter (reported apart)."""
+
+    def get(self, name: str, default: Any = None) -> Callable[..., Any]:
+        return super().get(name) or _nothing
+
+
+def _nothing(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+_PARSER = Environment()  # parses and inspects only: never renders
+_PARSER.filters = _AnyName()
+_PARSER.tests = _AnyName()  # type: ignore[assignment]  # jinja types its tests as plain functions
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -71,10 +86,11 @@ def _problems(source: str, scope: Scope, refs: References) -> Iterator[tuple[int
         yield start, end, refs.problems[0] if refs.problems else f"syntax error: {exc.message}"
         return
     code = list(_code_blocks(source))
+    for name in sorted(meta.find_undeclared_variables(tree) - {"inputs", "outputs", "upstream"}):
+        message = f"unknown variable '{name}'; use inputs.<name>, outputs.<node id> or upstream"
+        yield from _each(source, code, rf"(?<![\w.'\"]){re.escape(name)}\b", message)
     for problem in refs.problems:
-        if (unknown := re.match(r"unknown variable '(\w+)'", problem)) is not None:
-            yield from _each(source, code, rf"(?<![\w.'\"]){re.escape(unknown[1])}\b", problem)
-        elif (key := re.match(r"'(_\w*)' is a private attribute", problem)) is not None:
+        if (key := re.match(r"'(_\w*)' is a private attribute", problem)) is not None:
             yield from _each(source, code, rf"\.\s*{key[1]}\b|\[\s*(['\"]){key[1]}\1\s*\]", problem)
     for name in sorted(refs.inputs - set(scope.inputs)):
         declared = ", ".join(sorted(scope.inputs)) or "none"
