@@ -5,12 +5,14 @@ and Ctrl+S / Ctrl+Enter with the cursor in it."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.test_accessibility import violations
-from tests.e2e.test_editor import node, type_prompt_template
+from tests.e2e.test_editor import import_file, node, type_prompt_template
 
 
 def edit_template(page: Page, agent: str) -> Locator:
@@ -186,3 +188,39 @@ def test_the_editor_with_chips_problems_suggestions_and_preview_passes_axe(page:
     page.keyboard.press("Escape")
     raw_text(page)
     assert violations(page) == []
+
+
+def test_names_with_markup_stay_text_in_chips_suggestions_and_preview(page: Page, tmp_path: Path) -> None:
+    planner = '<img src=x onerror="window.__xss=1">Planner'
+    topic = "<b onmouseover=window.__xss=2>Topic</b>"
+    path = tmp_path / "hostile.json"
+    workflow = {
+        "format": 1,
+        "name": "Hostile names",
+        "inputs": [{"name": "topic", "label": topic}],
+        "nodes": [
+            {"id": "planner", "type": "researcher", "label": planner, "position": {"x": 0, "y": 0}},
+            {"id": "writer", "type": "custom", "label": "Writer", "position": {"x": 320, "y": 0}},
+        ],
+        "edges": [{"id": "planner->writer", "source": "planner", "target": "writer"}],
+    }
+    path.write_text(json.dumps(workflow))
+    import_file(page, path)
+    expect(node(page, "Writer", "Custom agent")).to_be_visible()
+    node(page, "Writer", "Custom agent").click()
+    editor = page.get_by_role("textbox", name="Prompt template")
+    editor.click()
+    page.keyboard.type("{{")
+    expect(page.get_by_role("listbox").get_by_text(f"Output of {planner}")).to_be_visible()
+    page.keyboard.type(" plan")
+    expect(page.get_by_role("listbox").get_by_role("option")).to_have_count(1)
+    page.keyboard.press("Enter")
+    page.keyboard.type(" about {{ inputs.topic }}")
+    expect(editor).to_have_text(f"Output of {planner} about Input: {topic}")
+    page.get_by_role("button", name="Preview with the last run's values").click()
+    expect(page.get_by_role("region", name="Preview of the prompt")).to_contain_text(
+        f"⟨Output of {planner}⟩ about ⟨Input: {topic}⟩"
+    )
+    editor.get_by_text(f"Input: {topic}").hover()
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("[onerror], [onmouseover]").count() == 0

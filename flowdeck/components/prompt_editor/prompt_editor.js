@@ -9,7 +9,7 @@ export default {
     <div class="fd-prompt-editor">
       <div class="fd-prompt-head">
         <span class="fd-prompt-title" aria-hidden="true">{{ label }}</span>
-        <q-btn flat dense no-caps size="sm" padding="0 6px" :color="raw ? 'indigo' : 'grey-8'"
+        <q-btn flat dense no-caps size="sm" padding="0 6px" :color="raw ? 'indigo' : undefined"
                :icon="raw ? 'code' : 'label'" label="Raw" :aria-pressed="raw ? 'true' : 'false'"
                aria-label="Raw text" @click="toggle" />
       </div>

@@ -44,13 +44,15 @@ export function templateCompletions(context) {
     }
     if ((m = /\{\{-?[ \t]*(\w*)$/.exec(before))) {
       const start = cx.pos - m[0].length;
+      // Listed inputs first, then the agents, then all of them at once (boost: CodeMirror sorts by name otherwise).
       const references = [
-        ...Object.entries(context.inputs).map(([key, label]) => [`Input: ${label}`, `inputs.${key}`]),
-        ...Object.entries(context.upstream).map(([key, label]) => [`Output of ${label}`, `outputs.${key}`]),
-        ["All upstream outputs", ALL_UPSTREAM],
+        ...Object.entries(context.inputs).map(([key, label]) => [`Input: ${label}`, `inputs.${key}`, 2]),
+        ...Object.entries(context.upstream).map(([key, label]) => [`Output of ${label}`, `outputs.${key}`, 1]),
+        ["All upstream outputs", ALL_UPSTREAM, 0],
       ];
-      const options = references.map(([label, code]) => ({
+      const options = references.map(([label, code, boost]) => ({
         label,
+        boost,
         detail: code.length > 30 ? code.slice(0, 29) + "…" : code,
         type: "variable",
         apply: replacing(start, `{{ ${code} }}`, true),

@@ -1,7 +1,7 @@
 // The prompt template editor: CodeMirror 6 with reference chips, suggestions and the server's diagnostics.
 // mount(parent, options, emit) -> a handle; the document is the template's raw text, sent with each change.
 import { Compartment, EditorState } from "@codemirror/state";
-import { EditorView, keymap, placeholder } from "@codemirror/view";
+import { EditorView, keymap, placeholder, tooltips } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
 import { autocompletion, completionKeymap } from "@codemirror/autocomplete";
 import { lintKeymap, setDiagnostics } from "@codemirror/lint";
@@ -30,6 +30,8 @@ export function mount(parent, options, emit) {
         autocompletion({ override: [templateCompletions(context)], icons: false, interactionDelay: 0 }),
         keymap.of([...completionKeymap, ...historyKeymap, ...lintKeymap, ...keys]),
         editorTheme,
+        // In the page's body: inside the narrow, scrolling properties drawer, suggestions were cut off.
+        tooltips({ parent: document.body }),
         EditorView.updateListener.of((update) => {
           if (update.docChanged) {
             version += 1;

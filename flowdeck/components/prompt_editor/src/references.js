@@ -26,7 +26,7 @@ export function describe(match, context) {
     }
   } else {
     const label = context.upstream[name] ?? context.agents[name];
-    text = `Output of ${label ?? name}`;
+    text = label === undefined ? `outputs.${name}` : `Output of ${label}`;
     if (context.upstream[name] === undefined) {
       problem =
         label === undefined

@@ -35,7 +35,7 @@ export const editorTheme = EditorView.theme({
   ".fd-chip[data-kind=outputs]": { backgroundColor: "#e0f2f1", color: "#00574b" },
   ".fd-chip[data-kind=upstream]": { backgroundColor: "#eceff1", color: "#37474f" },
   ".fd-chip[data-kind=problem]": { backgroundColor: "#ffebee", color: "#b71c1c", outline: "1px solid #e57373" },
-  ".cm-tooltip": { fontSize: "13px" },
+  ".cm-tooltip": { fontSize: "13px", zIndex: "5000" }, // over the drawers (Quasar: 1000-3000), under dialogs (6000)
   ".fd-chip-problem": { padding: "3px 6px", maxWidth: "22em", color: "#b71c1c", borderLeft: "5px solid #c62828" },
   ".cm-tooltip.cm-tooltip-autocomplete > ul > li": { padding: "2px 8px" },
   ".cm-tooltip.cm-tooltip-autocomplete > ul > li[aria-selected]": { backgroundColor: "#3949ab", color: "#fff" },
