@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -26,6 +27,7 @@ from flowdeck.components.canvas import FlowCanvas, payload
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
 from flowdeck.components.shortcuts import SHORTCUT_COMMANDS, Shortcuts
+from flowdeck.engine.state import RunState
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import EditRefused, FlowdeckError
 from flowdeck.services import Services
@@ -71,6 +73,7 @@ class Editor(Opening):
         self.live: LiveRun
         self.models = ModelChoices({})
         self.cancel_button: ui.button | None = None
+        self._panel_run_changed: Callable[[], None] | None = None
 
     async def build(self, startup: Workflow | None, startup_id: str, *, from_run: str | None = None) -> None:
         """The page; `from_run`: open that past run's workflow (?run=<id>, a run page's "Open in editor")."""
@@ -215,6 +218,8 @@ class Editor(Opening):
             ui.timer(0.3, lambda: self.canvas.patch(payload.fit()), once=True)  # the agents fill the room given back
         if self.live.shown:
             self.live.view.select(self.selected)
+        if self._panel_run_changed is not None:
+            self._panel_run_changed()  # the prompt's preview shows the run's values
 
     def _select_from_panel(self, node_id: str) -> None:
         self.canvas.patch(payload.select([node_id]))
@@ -361,9 +366,15 @@ class Editor(Opening):
         if panel:
             self._refresh_panel()
 
+    def _last_run(self) -> RunState | None:
+        """The run shown with the workflow (its latest, or the one going on), if there is one."""
+        return self.live.state if self.live.run_id is not None else None
+
     def _refresh_panel(self) -> None:
         self.panel.clear()
         with self.panel:
-            properties(self.doc, self.selected, self.models, self._edit, self.keys)
+            self._panel_run_changed = properties(
+                self.doc, self.selected, self.models, self._edit, self.keys, self._last_run
+            )
         if self.live.shown and self.live.view.selected != self.selected:
             self.live.view.select(self.selected)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_editor import node
+from tests.e2e.test_editor import node, type_prompt_template
 from tests.e2e.test_live import set_model, start_run
 
 TOAST_SECONDS = 5  # how long an ordinary notification stays
@@ -35,14 +35,11 @@ def test_a_refused_start_says_why_until_dismissed_and_leaves_run_usable(page: Pa
     set_model(page, "Coder", "Coder", "scripted")
     node(page, "Reviewer", "Reviewer").click()
     expect(page.get_by_label("Name", exact=True)).to_have_value("Reviewer")  # the panel shows the Reviewer now
-    template = page.get_by_label("Prompt template")
-    template.fill("Review {{ broken")
-    template.press("Tab")
+    type_prompt_template(page, "Review {{ broken")
     start_run(page)
     expect(refusal).to_contain_text("reviewer (Reviewer) prompt template: syntax error on line 1")
     expect(run).to_be_enabled()
-    template.fill("Review {{ outputs.coder }}")
-    template.press("Tab")
+    type_prompt_template(page, "Review {{ outputs.coder }}")
     start_run(page)
     expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
     expect(refusal).to_have_count(0)  # the reason went with the start that fixed it
