@@ -38,6 +38,8 @@ class ModelChoices(Protocol):
 
     def missing_key(self, model: str) -> KeyNeeded | None: ...
 
+    def unknown_provider(self, model: str) -> str | None: ...
+
 
 def properties(
     doc: Edited,
@@ -198,7 +200,8 @@ def _show_error(control: Any, message: str | None, line: _ErrorLine | None) -> N
 
 
 def _show_key_hint(column: ui.column, model: str, models: ModelChoices, on_keys: OnKeys) -> None:
-    """Under the Model box: what the embedded model is, or the key a provider's model needs and where to add it."""
+    """Under the Model box: what the embedded model is, a provider name nobody knows, or the key a provider's model
+    needs and where to add it."""
     column.clear()
     if model == "embedded":
         with column, ui.row().classes("w-full items-start no-wrap gap-1 -mt-1").props("role=status"):
@@ -207,6 +210,12 @@ def _show_key_hint(column: ui.column, model: str, models: ModelChoices, on_keys:
                 "The embedded model is a small demo model (SmolLM2, 135M) that runs offline: expect rough answers. "
                 "For real work pick a provider's model (add its key in ⋮ → API keys…) or an Ollama model."
             ).classes("text-xs text-gray-500")
+        return
+    unknown = models.unknown_provider(model)
+    if unknown is not None:
+        with column, ui.row().classes("w-full items-start no-wrap gap-1 -mt-1").props("role=status"):
+            ui.icon("help_outline").classes("text-amber-700 mt-px")
+            ui.label(unknown).classes("text-xs text-amber-700")
         return
     missing = models.missing_key(model)
     if missing is None:

@@ -3,11 +3,16 @@ it can be called (a key, a server that answers), checked without calling it."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import importlib.util
 import os
 import re
+import sys
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -167,3 +172,28 @@ async def _answers(url: str) -> bool:
         return False
     writer.close()
     return True
+
+
+@lru_cache(maxsize=1)
+def litellm_providers() -> frozenset[str]:
+    """The provider names litellm takes before a "/" (openai, ollama_chat, ...), without importing it (~4 s): read
+    from its LlmProviders enum's source, or from litellm itself once loaded. Empty if neither can be read. Blocking."""
+    loaded = sys.modules.get("litellm")
+    if loaded is not None:
+        return frozenset(str(getattr(p, "value", p)) for p in loaded.provider_list)
+    try:
+        spec = importlib.util.find_spec("litellm")
+        source = Path(spec.origin).parent / "types" / "utils.py"  # type: ignore[union-attr, arg-type]
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (AttributeError, TypeError, OSError, SyntaxError, ValueError):
+        return frozenset()
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == "LlmProviders":
+            return frozenset(
+                item.value.value
+                for item in node.body
+                if isinstance(item, ast.Assign)
+                and isinstance(item.value, ast.Constant)
+                and isinstance(item.value.value, str)
+            )
+    return frozenset()
