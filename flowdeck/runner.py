@@ -143,9 +143,11 @@ class Runner:
         Default ("run from here"): the node and everything downstream of it. `only`: that node alone, with
         the inputs it had. `retry` labels the run as a retry of the node (it failed). `workflow` is the (possibly
         edited) workflow to use; default: the one recorded. The new run belongs to `workflow_id`, by default to the
-        workflow of the run it continues.
+        workflow of the run it continues. The recorded run's model for every agent goes with the recorded workflow
+        only: a workflow given runs each agent on the model it names now, as the editor shows it.
         """
         started, outputs = await asyncio.to_thread(self._recorded, run_id)
+        model = started.model if workflow is None else None
         if workflow is None:
             workflow = parse_workflow(started.workflow, source=f"the workflow of run {run_id}")
         dag = build(workflow)
@@ -155,7 +157,7 @@ class Runner:
         origin = RunOrigin(kind=kind, run_id=started.run_id, node_id=node_id, node_label=dag.labels.get(node_id))
         workflow_id = workflow_id or started.workflow_id
         return await self.start(
-            dag, started.inputs, model=started.model, reuse=reuse, scope=scope, workflow_id=workflow_id, origin=origin
+            dag, started.inputs, model=model, reuse=reuse, scope=scope, workflow_id=workflow_id, origin=origin
         )
 
     async def resume(self, run_id: str, *, model: str | None = None) -> str:

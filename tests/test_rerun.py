@@ -157,3 +157,26 @@ async def test_a_resumed_run_is_labelled_with_the_run_it_resumes(
     assert resumed.status == "succeeded" and resumed.ran == ["c", "v"] and resumed.reused == ["r"]
     assert resumed.label == f"Resume of {failed.run_id}"
     assert services.runs.get(resumed.run_id).label == f"Resume of {failed.run_id}"
+
+
+async def test_a_rerun_of_an_edited_workflow_runs_each_agent_on_the_model_it_names_now(
+    runner: tuple[Runner, Ledger], chain: Workflow
+) -> None:
+    run, _ = runner
+    first = await run.wait(await run.start(chain, model="scripted/chunks=3"))
+    edited = chain.model_copy(
+        update={
+            "nodes": [
+                n.model_copy(update={"config": n.config.model_copy(update={"model": "scripted/chunks=2"})})
+                if n.id == "c"
+                else n
+                for n in chain.nodes
+            ]
+        }
+    )
+    again = await run.rerun(first.run_id, "c", workflow=edited)
+    models = {e.node_id: e.model for e in [e async for e in run.subscribe(again)] if isinstance(e, NodeStarted)}
+    assert models == {"c": "scripted/chunks=2", "v": "scripted"}  # as the editor shows them, not the old run's
+    recorded = await run.rerun(first.run_id, "c")  # the recorded workflow keeps its run's model
+    models = {e.node_id: e.model for e in [e async for e in run.subscribe(recorded)] if isinstance(e, NodeStarted)}
+    assert models == {"c": "scripted/chunks=3", "v": "scripted/chunks=3"}

@@ -258,7 +258,7 @@ async def test_an_answer_cut_at_max_tokens_is_flagged() -> None:
     assert finished["r"].cut and not finished["c"].cut
     assert len(finished["r"].output.split()) == 5
     state = fold(events)
-    assert state.nodes["r"].summary().endswith("cut at 5 tokens")
+    assert state.nodes["r"].summary().startswith("cut at 5 tokens · ")  # first: a card ellipsizes its end
     assert "cut" not in state.nodes["c"].summary()
 
 

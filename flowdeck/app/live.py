@@ -59,6 +59,7 @@ class LiveRun:
         self._view: RunView | None = None
         self._looking = 0  # which call of show_latest is the latest
         self._refusal: ui.notification | Refusal | None = None
+        self._cancelling: ui.notification | None = None  # said until the run has stopped, then taken away
         self.model = ""  # the Run dialog's "Model for every agent", kept for the next run of this tab ("": none)
         # Kept, not looked up when needed: a run is often started from a button that the start itself removes (the
         # inspector's, redrawn as the run changes), and the slot of a removed element has no client.
@@ -259,7 +260,7 @@ class LiveRun:
 
     def cancel(self) -> None:
         if self.editable and self.run_id is not None and self.runner.cancel(self.run_id):
-            ui.notify("Cancelling the run…")
+            self._cancelling = ui.notification("Cancelling the run…", timeout=10)
 
     async def _follow(self, run_id: str) -> None:
         last_flush = 0.0
@@ -294,6 +295,8 @@ class LiveRun:
         if flush_handle is not None:
             flush_handle.cancel()
         flush()
+        if self._cancelling is not None and not self._cancelling.is_deleted:
+            self._cancelling.dismiss()
         if live and (reason := self.view.state.interrupted_reason):  # e.g. its events could not be stored
             with self._client:
                 self._refusal = show_refusal(f"Run interrupted: {reason}")

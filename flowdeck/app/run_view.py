@@ -280,8 +280,11 @@ class RunView:
 
     def _status(self, node_id: str) -> payload.NodeStatus:
         node = self.state.nodes.get(node_id)
-        if node is None:
-            return {"state": "queued", "text": "queued"}
+        if node is None or node.status == "queued":
+            if self.state.ran and node_id not in self.state.ran and node_id not in self.state.reused:
+                return {"state": "skipped", "text": "not part of this partial run"}  # from its start, not its end
+            if node is None:
+                return {"state": "queued", "text": "queued"}
         # The card shows a line of it and the rest on hover: a provider's error, with what to do, in full.
         return {"state": node.status, "text": node.summary()[:STATUS_CHARS]}
 
@@ -290,7 +293,10 @@ class RunView:
         state = self.state
         self.progress.set_text(progress_text(state))
         total = len(state.ran)
-        done = sum(1 for n in state.ran if n in state.nodes and state.nodes[n].status in TERMINAL_NODE)
+        # Going: how far it has got. Ended: how much of it succeeded (a run cancelled at 0/3 is not a full bar).
+        ended = state.status not in ("pending", "running", "waiting")
+        counted = ("succeeded",) if ended else TERMINAL_NODE
+        done = sum(1 for n in state.ran if n in state.nodes and state.nodes[n].status in counted)
         self.bar.set_value(done / total if total else 0)
 
 

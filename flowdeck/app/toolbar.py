@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from flowdeck.app.editor import Editor
 
 _SAVE_STATE = {
+    "saved": ("All changes saved", "text-slate-300"),  # said, not left blank: a blank reads as nothing happened
     "new": ("Not saved yet", "text-slate-300"),  # never saved, not edited either: nothing to lose
     "changed": ("Unsaved changes", "text-amber-300"),
 }
@@ -32,7 +33,6 @@ class Toolbar:
         text, colour = _SAVE_STATE.get(state, ("", ""))
         self.save_state.set_text(text)
         self.save_state.classes(replace=f"text-sm ml-2 whitespace-nowrap {colour}")
-        self.save_state.set_visibility(state != "saved")
 
     def show_name_error(self, message: str | None) -> None:
         """A name refused as typed, said under the field; None: the name is fine."""

@@ -110,7 +110,10 @@ class NodeState:
             if ex.cached:
                 return "done · cached (the model was not called)"
             cost = f" · ${ex.cost:.4f}" if ex.cost else ""
-            return f"done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens{cost}{ex.cut_note()}"
+            if ex.cut:  # first: a card's line is cut short at its end, and this is what matters most there
+                spent = f"{ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens with the prompt"
+                return f"{ex.cut_note().removeprefix(' · ')} · {spent}{cost}"
+            return f"done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens{cost}"
         if status in ("failed", "cancelled"):
             tries = f" after {ex.attempt} attempts" if status == "failed" and ex.attempt > 1 else ""
             return f"{status}{tries}: {ex.error}"

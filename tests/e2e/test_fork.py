@@ -34,6 +34,7 @@ def test_a_past_run_opens_in_the_editor_as_it_ran_and_runs_on_from_there(page: P
     expect(page.get_by_text("Unsaved changes")).to_be_visible()
     page.keyboard.press("Control+s")
     expect(page.get_by_text("Unsaved changes")).to_be_hidden()
+    expect(page.get_by_text("All changes saved")).to_be_visible()  # said, not left blank
 
     run_id = open_first_run(page)
     page.get_by_role("button", name="Open in editor").click()

@@ -365,3 +365,20 @@ def test_a_cancelled_agents_streamed_text_counts_in_the_tokens(page: Page) -> No
     ended = panel(page).get_by_text(re.compile(r"^Cancelled: "))
     expect(ended).to_be_visible()
     expect(ended).to_contain_text(re.compile(r" · ~\d+ tokens"))  # estimated, as while it streamed
+    expect(page.get_by_text("Cancelling the run…")).to_be_hidden(timeout=3000)  # gone with the run, not 5 s on
+    bar = page.get_by_role("progressbar", name="Run progress")
+    assert float(bar.get_attribute("aria-valuenow") or 0) < float(bar.get_attribute("aria-valuemax") or 1)
+
+
+def test_agents_outside_a_partial_run_say_so_from_its_start(page: Page) -> None:
+    set_model(page, "Coder", "Coder", "scripted/delay=0.8")  # about 10 s of streaming
+    start_run(page)
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
+    node(page, "Coder", "Coder").click()
+    page.get_by_role("tab", name="Inspector").click()
+    page.get_by_role("button", name="Run this node only").click()
+    expect(node(page, "Coder", "Coder")).to_contain_text("running", timeout=20_000)
+    # While the Coder still writes, not once the run ends (it said "queued" until then).
+    expect(node(page, "Reviewer", "Reviewer")).to_contain_text("not part of this partial run", timeout=2000)
+    expect(node(page, "Coder", "Coder")).to_contain_text("running")
+    expect(page.get_by_text("Succeeded: 1/1 agent · 1 reused")).to_be_visible(timeout=30_000)
