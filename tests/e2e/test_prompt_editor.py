@@ -72,8 +72,7 @@ def test_suggestions_after_braces_and_outputs_are_taken_with_the_keyboard(page: 
     expect(suggestions.get_by_role("option", name=re.compile("^Researcher"))).to_be_visible()
     expect(suggestions.get_by_role("option", name=re.compile("^Reviewer"))).to_have_count(0)  # itself: not upstream
     page.keyboard.type("Rese")
-    page.keyboard.press("Enter")
-    page.keyboard.type(" }}")
+    page.keyboard.press("Enter")  # closes the `{{` it was typed in: a whole reference, not an error to finish
     expect(editor).to_have_text("Review Output of Coder with Output of Researcher")
     # Typed in the text itself, `outputs.` brings its braces with it.
     page.keyboard.type(" or outputs.")

@@ -30,7 +30,7 @@ export function templateCompletions(context) {
         label,
         detail: `${kind}.${key}`,
         type: "variable",
-        apply: inside ? key : replacing(start, `{{ ${kind}.${key} }}`),
+        apply: inside ? closingIfOpen(key, before) : replacing(start, `{{ ${kind}.${key} }}`),
       }));
       return { from: cx.pos - typed.length, options, validFor: WORD };
     }
@@ -71,6 +71,24 @@ function replacing(start, text, closing = false) {
     view.dispatch({
       changes: { from: start, to: end, insert: text },
       selection: { anchor: start + text.length },
+      userEvent: "input.complete",
+    });
+  };
+}
+
+// Inside a `{{` that nothing closes yet, the name picked closes it too (the reference is then whole: a chip, not an
+// error underlined until the braces are typed).
+function closingIfOpen(key, before) {
+  return (view, completion, from, to) => {
+    const after = view.state.sliceDoc(to, to + 400);
+    const close = after.indexOf("}}");
+    const next = after.search(/\{[{%]/);
+    const expression = before.lastIndexOf("{{") > before.lastIndexOf("{%");
+    const open = expression && (close < 0 || (next >= 0 && next < close));
+    const insert = open ? `${key} }}` : key;
+    view.dispatch({
+      changes: { from, to, insert },
+      selection: { anchor: from + insert.length },
       userEvent: "input.complete",
     });
   };
