@@ -203,7 +203,17 @@ class Editor(Opening):
         self._refresh(panel=False)  # the cursor stays in the field it was in
 
     def run(self) -> None:
-        self.live.ask(self.doc.workflow, self.models.suggestions)
+        workflow = self.doc.workflow
+        agents = [(self.doc.name(n.id), n.config.model or self.doc.default_model) for n in workflow.nodes]
+        self.live.ask(workflow, self.models.suggestions, agents=agents, problem=self._model_problem)
+
+    def _model_problem(self, model: str) -> str | None:
+        """What the Model box would say of this model: a provider nobody knows, or a key it needs."""
+        if (unknown := self.models.unknown_provider(model)) is not None:
+            return unknown
+        if (missing := self.models.missing_key(model)) is not None:
+            return f"{model} needs {missing.variable}, the {missing.label} API key (⋮ → API keys…): it would be refused"
+        return None
 
     def _run_changed(self) -> None:
         running = self.live.running

@@ -6,17 +6,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from nicegui import background_tasks, ui
 
 from flowdeck.app.account import can_edit
 from flowdeck.app.pin_dialog import edit_output_dialog
 from flowdeck.app.refusal import Refusal, show_refusal
+from flowdeck.app.run_dialog import run_dialog
 from flowdeck.app.run_view import RunView
-from flowdeck.app.transient import transient_dialog
 from flowdeck.components.inspector import NodeAction
-from flowdeck.components.model_box import ModelBox
 from flowdeck.engine.state import RunState
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import FlowdeckError
@@ -27,7 +26,6 @@ TICK_SECONDS = 1.0
 RESTORE_PAUSE = 0.02  # between the canvas and the panels when a page comes back to a run
 SLOW_START_SECONDS = 1.5
 SLOW_START = "Starting… getting the models ready (the first run after the app starts can take a few seconds)"
-KEEP_MODELS = "Keep each agent's model"
 log = logging.getLogger("flowdeck.app")
 
 
@@ -128,61 +126,16 @@ class LiveRun:
         self.view.bar.set_value(0)
         self.on_change()
 
-    def ask(self, workflow: Workflow, models: Mapping[str, str] | None = None) -> None:
-        """The inputs form, and a model for every agent of this run (`models`: what to suggest); Start launches
-        exactly one run, however often it is clicked."""
-        if not self.editable:
-            return
-        if self.running:
-            ui.notify("A run is already going; cancel it first", type="warning")
-            return
-        identity = self.identity()
-        with transient_dialog() as dialog, ui.card().classes("w-[36rem] max-w-full") as card:
-            ui.label(f"Run “{workflow.name}”").classes("text-lg font-semibold")
-            fields: dict[str, ui.textarea] = {}
-            for index, item in enumerate(workflow.inputs):
-                fields[item.name] = (
-                    ui.textarea(item.label or item.name, value=item.default or "")
-                    .props("outlined autogrow" + (" autofocus" if index == 0 else ""))
-                    .classes("w-full")
-                )
-                if item.description:
-                    ui.label(item.description).classes("text-xs text-gray-500")
-            if not workflow.inputs:
-                ui.label("This workflow takes no inputs.").classes("text-sm text-gray-500")
-            model = ModelBox(
-                "Model for every agent",
-                value=self.model,
-                suggestions={"": KEEP_MODELS, **(models or {})},
-                default=KEEP_MODELS,
-            )
-            model.props("outlined").classes("w-full pt-2").without_auto_validation()
-            model.on_value_change(lambda: setattr(model, "error", None))
-            ui.label("For this run only: every agent runs on it, whatever model it names.").classes(
-                "text-xs text-gray-500"
-            )
-
-            async def start() -> None:
-                if self.running or not self.editable:
-                    return
-                chosen = (model.value or "").strip()
-                if any(ch.isspace() for ch in chosen):
-                    model.error = f"“{chosen}” is not a model name: model names have no spaces"
-                    return
-                self.model = chosen
-                button.disable()
-                dialog.close()
-                inputs = {n: f.value or "" for n, f in fields.items()}
-                await self._launch(self.runner.start(workflow, inputs, model=chosen or None, workflow_id=identity))
-
-            with ui.row().classes("items-center"):
-                button = ui.button("Start run", icon="play_arrow", on_click=start).props("color=positive")
-                ui.button("Cancel", on_click=dialog.close).props("flat")
-                ui.label("or Ctrl+Enter").classes("text-xs text-gray-500")
-            # As in the editor: Ctrl+Enter (⌘+Enter on a Mac) runs, from any field of the form.
-            card.on("keydown.ctrl.enter", start)
-            card.on("keydown.meta.enter", start)
-        dialog.open()
+    def ask(
+        self,
+        workflow: Workflow,
+        models: Mapping[str, str] | None = None,
+        *,
+        agents: Sequence[tuple[str, str]] = (),
+        problem: Callable[[str], str | None] = lambda _: None,
+    ) -> None:
+        """The Run dialog (app/run_dialog.py)."""
+        run_dialog(self, workflow, models, agents=agents, problem=problem)
 
     async def rerun(self, node_id: str, *, only: bool, retry: bool = False) -> None:
         """Run from this agent (it and everything downstream), or only this agent, on the current workflow;
@@ -193,11 +146,11 @@ class LiveRun:
         if workflow is not None and node_id not in {node.id for node in workflow.nodes}:
             workflow = None  # the agent was deleted since: re-run the recorded workflow
         identity = self.identity()
-        await self._launch(
+        await self.launch(
             self.runner.rerun(self.run_id, node_id, only=only, retry=retry, workflow=workflow, workflow_id=identity)
         )
 
-    async def _launch(self, starting: object) -> None:
+    async def launch(self, starting: object) -> None:
         self._starting = True
         self._looking += 1  # a run looked up before this one started is not shown over it
         if self._refusal is not None and not self._refusal.is_deleted:

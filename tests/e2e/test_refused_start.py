@@ -74,3 +74,17 @@ def test_the_reason_covers_none_of_the_canvas_controls(page: Page) -> None:
     controls[2].click()
     refusal.get_by_role("button", name="Dismiss").click()
     expect(refusal).to_have_count(0)
+
+
+def test_the_run_dialog_says_before_start_what_would_refuse_the_run(page: Page) -> None:
+    set_model(page, "Coder", "Coder", "gpt-4o-mini")
+    page.get_by_role("button", name="Run", exact=True).click()
+    dialog = page.get_by_role("dialog").filter(has_text="Start run")
+    warning = dialog.get_by_role("status").filter(has_text="needs OPENAI_API_KEY")
+    expect(warning).to_contain_text("Coder: gpt-4o-mini needs OPENAI_API_KEY, the OpenAI API key")
+    model = dialog.get_by_label("Model for every agent")
+    model.fill("scripted")
+    model.press("Enter")
+    expect(warning).to_have_count(0)  # every agent on the scripted model now: nothing would refuse it
+    dialog.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=20_000)
