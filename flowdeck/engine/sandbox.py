@@ -193,21 +193,20 @@ def _filter(name: str, precheck: Callable[..., None] | None = None, *, text: boo
     """A jinja2 filter with its bounds: a `precheck` on its arguments, the text size of its value, the clock,
     and the size of what it built."""
     original = FILTERS[name]
-    passes = getattr(original, "jinja_pass_arg", None)
-
-    value_at = 1 if passes is not None else 0  # after the context, environment or eval context it is passed
+    value_at = 0 if getattr(original, "jinja_pass_arg", None) is None else 1  # after a context it is passed
+    label = f"|{name}"
 
     @wraps(original)
     def bounded_filter(*args: Any, **kwargs: Any) -> Any:
         check_time()
         if name == "join" and len(args) > value_at and not isinstance(args[value_at], list | tuple):
             args = (*args[:value_at], list(args[value_at]), *args[value_at + 1 :])  # to measure it before
-        if text and len(args) > value_at:
-            check_text(args[value_at], f"|{name}")
+        if text and len(args) > value_at and not isinstance(args[value_at], str):
+            check_text(args[value_at], label)
         if precheck is not None:
             precheck(*args[value_at:], **kwargs)
         result = original(*args, **kwargs)
-        check_built(result, f"|{name}")
+        check_built(result, label)
         return result
 
     return bounded_filter

@@ -20,9 +20,15 @@ class TemplateLimit(Exception):
     """A render went past one of the sandbox's bounds; the message says which, and how to fix the template."""
 
 
+_SIZED = (str, list, dict, tuple, bytes, set, frozenset)  # tuples: isinstance() is ~2x as fast as with a union
+_TEXTS = (str, bytes)
+_NUMBERS = (int, float)
+_SEQUENCES = (list, tuple, set, frozenset)
+
+
 def check_built(value: object, built_by: str) -> None:
     """Refuse a string, list or mapping past the size bound."""
-    if isinstance(value, str | bytes | list | tuple | dict | set | frozenset) and len(value) > MAX_CHARS:
+    if isinstance(value, _SIZED) and len(value) > MAX_CHARS:
         raise TemplateLimit(
             f"builds a value of more than {MAX_CHARS:,} characters or items with {built_by}; {FIX_SIZE}"
         )
@@ -36,25 +42,27 @@ def check_text(value: object, used_by: str) -> None:
 
 def text_size(value: object, stop: int = MAX_CHARS) -> int:
     """About len(str(value)), counted item by item up to `stop` (a list that holds itself stops there too)."""
-    if isinstance(value, str | bytes):
+    if isinstance(value, _TEXTS):
         return len(value)
+    if isinstance(value, _NUMBERS):
+        return len(repr(value))
     size, todo = 0, [value]
     while todo and size <= stop:
         item = todo.pop()
-        if isinstance(item, str | bytes):
+        if isinstance(item, _TEXTS):
             size += len(item) + 2  # and its quotes
+        elif isinstance(item, _NUMBERS):
+            size += len(repr(item))
+        elif isinstance(item, _SEQUENCES):
+            size += len(item) + 2
+            todo.extend(item)
         elif isinstance(item, Mapping):
             size += 2 * len(item) + 2
             todo.extend(item.keys())
             todo.extend(item.values())
-        elif isinstance(item, list | tuple | set | frozenset):
-            size += len(item) + 2
-            todo.extend(item)
         elif fields := getattr(item, "__struct_fields__", None):  # an UpstreamOutput (a msgspec Struct)
             size += 16 * len(fields)
             todo.extend(getattr(item, name) for name in fields)
-        elif isinstance(item, int | float):
-            size += len(repr(item))
         else:
             size += 24
     return size
