@@ -10,7 +10,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError
 
 from flowdeck.engine.events import Record
-from flowdeck.engine.sandbox import MAX_SECONDS, bounded, check_time, compile_template, parse
+from flowdeck.engine.sandbox import MAX_SECONDS, bounded, compile_template, parse
 from flowdeck.engine.template_sizes import MAX_CHARS, TemplateLimit
 from flowdeck.errors import PromptError
 
@@ -116,7 +116,6 @@ def render_prompt(
                     raise TemplateLimit(
                         f"renders more than {MAX_RENDERED_CHARS:,} characters; print less (e.g. outputs.x[:1000])"
                     )
-                check_time()
                 parts.append(chunk)
     except TemplateLimit as exc:
         raise PromptError(f"{where} {exc}") from None
