@@ -69,19 +69,23 @@ async def isolated(pool: PromptProcess, template: str, renders: int, at_once: in
     return median_us(samples)
 
 
+def child_memory() -> str:
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"flowdeck.engine.prompt_worker" in path.read_bytes():
+                status = (path.parent / "status").read_text()
+                return next(line for line in status.splitlines() if line.startswith("VmRSS")).split(":")[1].strip()
+        except OSError:
+            continue
+    return "?"
+
+
 async def child_costs() -> None:
     pool = PromptProcess(size=1)
     t0 = time.perf_counter()
     await pool.render("{{ 1 }}", {}, [], {})
     print(f"\na child's start, until its first answer: {(time.perf_counter() - t0) * 1e3:.0f} ms")
-    for path in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if b"flowdeck.engine.prompt_worker" in path.read_bytes():
-                status = (path.parent / "status").read_text()
-                rss = next(line for line in status.splitlines() if line.startswith("VmRSS"))
-                print(f"a child's memory: {rss.split(':')[1].strip()} resident")
-        except OSError:
-            continue
+    print(f"a child's memory: {child_memory()} resident")
     pool.close()
     late: list[float] = []
 

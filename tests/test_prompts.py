@@ -195,3 +195,10 @@ def test_legitimate_templates_render_as_jinja2_renders_them(template: str) -> No
     context = {"inputs": {"task": "build it"}, "outputs": {"r": "notes\nmore notes"}, "upstream": upstream}
     expected = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True).from_string(template)
     assert render_prompt(template, context["inputs"], upstream, context["outputs"]) == expected.render(context)
+
+
+def test_a_template_nested_too_deeply_is_reported_not_raised() -> None:
+    deep = "{{ " + "(" * 30_000 + "inputs.task" + ")" * 30_000 + " }}"
+    assert check_template(deep).problems == ("nests brackets or blocks too deeply; nest fewer",)
+    with pytest.raises(PromptError, match="the prompt template of agent 'Coder' failed to render: RecursionError"):
+        render_prompt(deep, {"task": "t"}, [], {}, agent="Coder")

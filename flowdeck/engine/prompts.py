@@ -39,13 +39,15 @@ class References:
 def check_template(source: str) -> References:
     """Parse a template and report which inputs and node outputs it reads, without rendering it."""
     try:
-        tree = parse(source)
+        return _references(parse(source))
     except TemplateSyntaxError as exc:
-        return References(
-            inputs=frozenset(),
-            outputs=frozenset(),
-            problems=(f"syntax error on line {exc.lineno}: {exc.message}",),
-        )
+        problem = f"syntax error on line {exc.lineno}: {exc.message}"
+    except RecursionError:
+        problem = "nests brackets or blocks too deeply; nest fewer"
+    return References(inputs=frozenset(), outputs=frozenset(), problems=(problem,))
+
+
+def _references(tree: nodes.Template) -> References:
     problems: list[str] = []
     for name in sorted(meta.find_undeclared_variables(tree) - _ALLOWED_NAMES):
         problems.append(f"unknown variable '{name}'; use inputs.<name>, outputs.<node id> or upstream")

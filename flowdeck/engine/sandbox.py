@@ -43,6 +43,7 @@ from flowdeck.engine.template_sizes import (
 MAX_LOOPS = 100_000  # iterations of all the loops of one render together
 MAX_CALLS = 100_000  # calls of macros, functions and methods in one render
 MAX_SECONDS = 2.0
+MAX_PLAIN_CHARS = 1_000  # compiling 1,000 characters of template takes ~10 ms, 100,000 up to 2.7 s
 
 
 @dataclass(slots=True)
@@ -72,8 +73,9 @@ def compile_template(source: str) -> Any:
 
 def needs_isolation(source: str) -> bool:
     """Whether rendering the template could take long or build much: anything beyond printing and comparing the
-    values it is given (loops, calls, filters, arithmetic) is rendered in a separate process."""
-    return _needs_isolation(source)
+    values it is given (loops, calls, filters, arithmetic), or long enough that compiling it takes a while, is
+    rendered in a separate process."""
+    return len(source) > MAX_PLAIN_CHARS or _needs_isolation(source)
 
 
 def check_time() -> None:
