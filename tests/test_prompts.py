@@ -50,6 +50,8 @@ def test_renaming_inputs_renames_their_references_and_nothing_else() -> None:
         "{{ 9 ** 999999 }}",
         "{% for i in range(100000) %}{% for j in range(100000) %}xxxxxxxx{% endfor %}{% endfor %}",
         "{{ inputs.task.__class__ }}",
+        "{{ [1, 2]|wordwrap }}",  # AttributeError inside the filter
+        "{{ '%(x)s' % {} }}",  # KeyError
     ],
 )
 def test_runaway_or_unsafe_templates_fail_with_a_prompt_error(template: str) -> None:

@@ -125,7 +125,9 @@ def render_prompt(
         raise PromptError(f"{where} tried something the sandbox forbids ({exc})") from None
     except TemplateError as exc:
         raise PromptError(f"{where} failed to render: {exc}") from None
-    except (ArithmeticError, TypeError, ValueError, OverflowError, RecursionError) as exc:
+    except MemoryError:
+        raise  # not the template's mistake to report: the process it renders in is spent (prompt_worker.py)
+    except Exception as exc:  # whatever a filter or method raised on the values it got: the template's mistake
         raise PromptError(f"{where} failed to render: {type(exc).__name__}: {exc}") from None
     return "".join(parts)
 
