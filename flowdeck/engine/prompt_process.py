@@ -63,6 +63,7 @@ class PromptProcess:
         self._deadline = deadline
         self._command = (*command, str(memory))
         self._idle: list[_Child] = []
+        self._closed = False
         self._lock = threading.Lock()
         self._threads = ThreadPoolExecutor(size, thread_name_prefix="flowdeck-prompt")  # one per busy child
 
@@ -91,7 +92,7 @@ class PromptProcess:
 
     def close(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, []
+            idle, self._idle, self._closed = self._idle, [], True
         for child in idle:
             child.stop()
         self._threads.shutdown(wait=False, cancel_futures=True)
@@ -100,6 +101,9 @@ class PromptProcess:
         """In a worker thread: hand the job to an idle child (or a new one) and wait for its answer."""
         with self._lock:
             child = self._idle.pop() if self._idle else None
+        if child is not None and not child.alive():  # killed from outside while idle
+            child.stop()
+            child = None
         try:
             child = child or _Child(self._command)
         except (OSError, TimeoutError) as exc:
@@ -117,7 +121,9 @@ class PromptProcess:
             ) from None
         except OSError as exc:  # the child died, or was killed because the job was cancelled
             child.stop()
-            raise PromptError(f"{template_of(job.agent)} stopped the process rendering it ({exc})") from None
+            raise PromptError(
+                f"the process rendering {template_of(job.agent)} stopped ({exc}); simplify the template, or try again"
+            ) from None
         if reply.get("exit"):
             child.stop()
         else:
@@ -129,7 +135,10 @@ class PromptProcess:
 
     def _give_back(self, child: _Child) -> None:
         with self._lock:
-            self._idle.append(child)
+            if not self._closed:
+                self._idle.append(child)
+                return
+        child.stop()
 
 
 class _Job:
@@ -178,6 +187,9 @@ class _Child:
         self._proc.stdin.write(request)
         reply: dict[str, Any] = orjson.loads(self._read_line(deadline))
         return reply
+
+    def alive(self) -> bool:
+        return self._proc.poll() is None
 
     def kill(self) -> None:
         """Any thread: the child stops at once; the thread waiting for it sees it gone."""
