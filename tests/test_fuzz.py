@@ -190,7 +190,7 @@ growth = st.sampled_from(
         "({e})|indent({n})",
         "({e})|replace('', 'xy' * ({n} // 100000))",
         "({e})|join('-' * ({n} // 1000))",
-        "({e})|wordwrap(3, wrapstring='x' * ({n} // 1000))",
+        "({e})|wordwrap(40, wrapstring='x' * ({n} // 1000))",
         "({e})|batch({n}, 0)|list",
         "({e})|slice({n})|list",
         "'%{n}s'|format({e})",

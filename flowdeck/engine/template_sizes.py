@@ -8,7 +8,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from jinja2.filters import FILTERS
 from jinja2.utils import generate_lorem_ipsum
 
 MAX_CHARS = 400_000  # the rendered prompt, and every string or list a template builds on the way
@@ -153,8 +152,9 @@ def _pre_replace(s: Any, old: Any, new: Any, count: Any = None) -> None:
 
 def _pre_wordwrap(s: Any, width: Any = 79, break_long_words: Any = True, wrapstring: Any = None, **_: Any) -> None:
     text = str(s)
-    if isinstance(wrapstring, str) and len(text) * (len(wrapstring) + 1) > MAX_CHARS:
-        lines = FILTERS["wordwrap"](None, text, width, break_long_words, "\n").count("\n")
+    if isinstance(wrapstring, str) and len(wrapstring) > 1:
+        # At most: a line per word, one more per `width` characters of a long word, one per line given.
+        lines = len(text.split()) + len(text) // max(width if isinstance(width, int) else 1, 1) + text.count("\n") + 1
         check_size(len(text) + lines * len(wrapstring), "|wordwrap")
 
 
