@@ -151,6 +151,16 @@ GROWTH = [
     ("format argument", "{% set a = range(100000)|list %}{{ '%s'|format([a, a, a, a, a, a, a]) }}", "a % format"),
     ("constants folded while compiling", "{{ ('ab'|batch(99999, 0)|list) ~ ('ab'|batch(99999, 0)|list) }}", "~"),
     ("many constant outputs", "{{ 'x'|center(399999) }}" * 200, "renders more than 400,000 characters"),
+    (
+        "a namespace of big strings",
+        "{% set x = 'x' * 300000 %}{{ namespace(" + ", ".join(f"k{i}=x" for i in range(200)) + ") }}",
+        "{{ }}",
+    ),
+    (
+        "dict.items()",
+        "{% set x = 'x' * 300000 %}{{ {" + ", ".join(f"{i}: x" for i in range(200)) + "}.items() }}",
+        "{{ }}",
+    ),
     ("a list that holds itself", "{% set l = [1] %}{% set _ = l.append(l) %}{{ l }}", "{{ }}"),
 ]
 

@@ -80,6 +80,7 @@ def needs_isolation(source: str) -> bool:
 
 
 def check_time() -> None:
+    """Refuse to go on past the render's deadline."""
     budget = _BUDGET.get()
     if budget is not None and time.monotonic() > budget.deadline:
         raise TemplateLimit(f"took longer than {MAX_SECONDS:g} s to render; simplify its loops and filters")

@@ -5,10 +5,10 @@ makes them). A check that fails raises TemplateLimit, whose message completes "t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, ItemsView, KeysView, Mapping, ValuesView
 from typing import Any
 
-from jinja2.utils import generate_lorem_ipsum
+from jinja2.utils import Namespace, generate_lorem_ipsum
 
 MAX_CHARS = 400_000  # the rendered prompt, and every string or list a template builds on the way
 
@@ -23,6 +23,7 @@ _SIZED = (str, list, dict, tuple, bytes, set, frozenset)  # tuples: isinstance()
 _TEXTS = (str, bytes)
 _NUMBERS = (int, float)
 _SEQUENCES = (list, tuple, set, frozenset)
+_VIEWS = (KeysView, ValuesView, ItemsView)
 
 
 def check_built(value: object, built_by: str) -> None:
@@ -59,6 +60,11 @@ def text_size(value: object, stop: int = MAX_CHARS) -> int:
             size += 2 * len(item) + 2
             todo.extend(item.keys())
             todo.extend(item.values())
+        elif isinstance(item, _VIEWS):  # dict.items() and the like show what they hold
+            size += len(item) + 16
+            todo.extend(item)
+        elif isinstance(item, Namespace):  # {% set ns = namespace(...) %} shows its attributes
+            todo.append(object.__getattribute__(item, "_Namespace__attrs"))
         elif fields := getattr(item, "__struct_fields__", None):  # an UpstreamOutput (a msgspec Struct)
             size += 16 * len(fields)
             todo.extend(getattr(item, name) for name in fields)
