@@ -13,8 +13,9 @@ from flowdeck.engine.prompts import UpstreamOutput, render_prompt
 from flowdeck.errors import PromptError
 
 UP = [UpstreamOutput(id="r", label="Researcher", output="notes\nmore notes")]
-# ~5 s of work inside one filter call: the sandbox cannot interrupt it, only the process's deadline can.
-SLOW = "{{ ('xy' * 199999)|wordwrap(1)|length }}"
+# Adding up 100,000 lists copies ~160 GB (8-20 s) inside one filter call: the sandbox cannot interrupt that, only
+# the process's deadline can. Every list in it is within the size bounds.
+SLOW = "{{ ([[1] * 4] * 100000)|sum(start=[])|length }}"
 # 100 strings of 300,000 characters: ~30 MB, within every sandbox bound.
 HUNGRY = "{% set l = [] %}{% for i in range(100) %}{% set _ = l.append('x' * 300000 ~ i) %}{% endfor %}{{ l|length }}"
 
