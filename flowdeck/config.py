@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,7 @@ class Settings:
     default_model: str
     embedded_threads: int
     max_retry_wait: float
+    busy_timeout: float = 10.0  # seconds a write waits for another program's lock on the SQLite database
     env_keys: frozenset[str] = frozenset()  # names of the *_API_KEY variables set (their values are not kept)
     ollama_base: str = "http://127.0.0.1:11434"
     # Benchmarks of flowdeck's own pipeline: the scripted model is called in-process, skipping litellm's
@@ -65,6 +68,7 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
         default_model=values.get(f"{_PREFIX}MODEL") or "embedded",
         embedded_threads=_int(values, "EMBEDDED_THREADS", 1, low=1, high=64),
         max_retry_wait=_float(values, "MAX_RETRY_WAIT", 60.0, low=0.0, high=3600.0),
+        busy_timeout=_float(values, "BUSY_TIMEOUT", 10.0, low=0.0, high=3600.0),
         env_keys=frozenset(key for key, value in values.items() if key.endswith("_API_KEY") and value),
         ollama_base=values.get("OLLAMA_API_BASE") or "http://127.0.0.1:11434",
         scripted_direct=values.get(f"{_PREFIX}SCRIPTED_DIRECT", "") in ("1", "true", "yes"),
@@ -85,20 +89,41 @@ def environment_has(variable: str) -> bool:
 
 
 def ensure_home(settings: Settings) -> Path:
-    """Create the data directory, private to the user (0700)."""
-    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    settings.home.chmod(0o700)
-    return settings.home
+    """Create the data directory, private to the user (0700); an existing one loses any access by others.
+
+    A folder made read-only on purpose stays so (its runs can still be read); one that cannot be created is a
+    ConfigError saying what to do."""
+    home = settings.home
+    try:
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the data folder {home} ({exc.strerror or exc}); create it, make its parent writable, "
+            f"or set {_PREFIX}HOME to a folder this user can write"
+        ) from None
+    mode = home.stat().st_mode & 0o777
+    if mode & 0o077:
+        with contextlib.suppress(OSError):  # not ours to change (another owner, immutable): `flowdeck doctor` says so
+            home.chmod(mode & 0o700)
+    return home
 
 
 def write_private(path: Path, text: str) -> None:
     """Write a file only this user can read (0600), atomically, creating the private data dir if needed."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    # A new file of a random name (O_EXCL, 0600): one planted at a fixed name (a symlink, a 0644 file) is never
+    # written through or kept.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def _secret(values: dict[str, str], name: str, *, min_length: int) -> str | None:

@@ -145,4 +145,8 @@ class ModelNotFound(ModelError):
 
 
 class StorageError(FlowdeckError):
-    """The database cannot be opened or migrated."""
+    """The database cannot be opened, read or written; `kind` says why (locked, read_only, full, io, corrupt, ...)."""
+
+    def __init__(self, message: str, *, kind: str = "other") -> None:
+        super().__init__(message)
+        self.kind = kind

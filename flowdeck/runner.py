@@ -16,9 +16,12 @@ from flowdeck.engine.events import Event, RunFinished, RunInterrupted, RunOrigin
 from flowdeck.engine.identity import IDENTITY_LIMIT
 from flowdeck.engine.llm_types import Completion, ModelCaller, OutputCache
 from flowdeck.engine.run import Run
-from flowdeck.engine.state import TERMINAL_NODE, RunState, fold
+from flowdeck.engine.state import RunState, fold
+from flowdeck.engine.strict_json import text_problem
 from flowdeck.engine.workflow import Workflow, parse_workflow
-from flowdeck.errors import ModelsNotReady, NotFoundError, Problem, WorkflowError
+from flowdeck.errors import ModelsNotReady, NotFoundError, Problem, StorageError, WorkflowError
+from flowdeck.storage.faults import is_storage_fault
+from flowdeck.storage.interruptions import UnstoredEnds, interruption, mark_interrupted
 from flowdeck.storage.runs import RunLog, RunSummary, StoredBatch
 from flowdeck.storage.writer import BatchWriter
 
@@ -59,6 +62,7 @@ class Runner:
         self._max_retry_wait = max_retry_wait
         self._active: dict[str, ActiveRun] = {}
         self._writer = BatchWriter(log)
+        self._unstored = UnstoredEnds(log, _OWNER)  # runs whose storage failed, with their ends
 
     async def start(
         self,
@@ -77,10 +81,16 @@ class Runner:
         `workflow_id`: the workflow the run belongs to (engine/identity.py). With `scope`, only those nodes execute;
         the others reuse `reuse` (see Run). `origin`: the recorded run that this one continues, and how.
         """
+        if self._log.read_only:
+            raise self._log.fault("the database was opened read-only", doing="starting a run")
         if workflow_id is not None and not 0 < len(workflow_id) <= IDENTITY_LIMIT:
             raise WorkflowError(
                 [Problem("workflow_id", f"give 1 to {IDENTITY_LIMIT} characters, not {len(workflow_id)}")]
             )
+        # Refused now, not acknowledged as a run whose first event cannot be stored (inputs: check_inputs).
+        for name, text in (("model", model), ("workflow_id", workflow_id)):
+            if text is not None and (problem := text_problem(text)) is not None:
+                raise WorkflowError([Problem(name, problem)])
         run = Run(
             workflow,
             inputs,
@@ -97,6 +107,7 @@ class Runner:
         if self._check_models is not None:
             await self._refuse_unusable_models(run)
         await self._caller.prepare(run.models())
+        self._unstored.wake()  # a run starting is a good moment to try storing the ends still owed
         active = ActiveRun(run=run, workflow_id=workflow_id)
         self._active[run.run_id] = active
         active.task = asyncio.get_running_loop().create_task(self._pump(active), name=f"flowdeck-run:{run.run_id}")
@@ -186,6 +197,11 @@ class Runner:
         """The same events as subscribe(), in batches: first everything already recorded (one batch), then
         each batch as it is stored. A page coming back to a run shows the backlog in one go."""
         active = self._active.get(run_id)
+        if active is None and (ended := self._unstored.get(run_id)) is not None:
+            events, end = ended
+            if backlog := [event for event in [*events, end] if event.seq > after_seq]:
+                yield backlog
+            return
         if active is None:
             async for stored in self._tail(run_id, after_seq):
                 yield stored
@@ -208,6 +224,8 @@ class Runner:
     def recorded_so_far(self, run_id: str) -> list[Event]:
         """The events of a run going on in this process, up to now (empty for any other run)."""
         active = self._active.get(run_id)
+        if active is None and (ended := self._unstored.get(run_id)) is not None:
+            return [*ended[0], ended[1]]
         return list(active.events) if active is not None else []
 
     async def _tail(self, run_id: str, after_seq: int) -> AsyncIterator[list[Event]]:
@@ -233,7 +251,17 @@ class Runner:
 
     def live_elsewhere(self, summary: RunSummary) -> bool:
         """Whether a stored run is going on in another process that is still alive (watchable, not cancellable)."""
-        return summary.status == "running" and summary.id not in self._active and _owner_alive(summary.owner)
+        return (
+            summary.status == "running"
+            and summary.id not in self._active
+            and summary.id not in self._unstored
+            and _owner_alive(summary.owner)
+        )
+
+    def unstored_end(self, run_id: str) -> RunInterrupted | None:
+        """The end of a run of this process that its storage failed to record (yet): the log still says running."""
+        ended = self._unstored.get(run_id)
+        return ended[1] if ended is not None else None
 
     async def wait(self, run_id: str) -> RunState:
         """Wait for a run to end and return its final state."""
@@ -279,6 +307,7 @@ class Runner:
         tasks = [a.task for a in self._active.values() if a.task is not None]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        await self._unstored.close()
         self._writer.close()
 
     async def _pump(self, active: ActiveRun) -> None:
@@ -293,18 +322,47 @@ class Runner:
                 if run.queued:
                     batch += await run.next_batch()
                 # Stored before anyone is told: what a watcher sees is already durable.
-                await self._writer.store(StoredBatch.of(batch), owner=_OWNER)
-                active.events.extend(batch)
+                try:
+                    await self._writer.store(StoredBatch.of(batch), owner=_OWNER)
+                except Exception as exc:
+                    end = await self._storage_failed(active, exc)
+                    active.events.append(end)
+                    batch = [end]
+                else:
+                    active.events.extend(batch)
                 for queue in active.subscribers:
                     queue.put_nowait(batch)
-        except Exception:
-            log.exception("run %s: storing events failed; the run is cancelled", run.run_id)
-            run.cancel()
-            raise
+                if isinstance(batch[-1], RunInterrupted):
+                    return
         finally:
             self._active.pop(run.run_id, None)
             for queue in active.subscribers:
                 queue.put_nowait(None)
+
+    async def _storage_failed(self, active: ActiveRun, exc: Exception) -> RunInterrupted:
+        """End a run whose events cannot be stored: stop its agents, and end it as interrupted, saying why, in the
+        log if the log takes it (else later: see UnstoredEnds), and to its watchers at once."""
+        run, stored = active.run, active.events
+        fault = exc if isinstance(exc, StorageError) else self._log.fault(exc, doing="storing the run's events")
+        if is_storage_fault(exc):
+            log.error("run %s: storing its events failed, the run is interrupted: %s", run.run_id, fault)
+        else:
+            log.exception("run %s: storing its events failed, the run is interrupted", run.run_id)
+        run.cancel()
+        while await run.next_batch():  # its agents stop; what they still say cannot be stored
+            pass
+        if not stored:
+            end = interruption(run.run_id, [], reason=f"{fault}. Nothing of this run was stored: start it again.")
+            self._unstored.add([], end)
+            return end
+        reason = f"{fault}. What was stored is kept: resume the run once the database works again."
+        end = interruption(run.run_id, stored, reason=reason)
+        try:
+            await asyncio.to_thread(self._log.append, [end], owner=_OWNER)
+        except Exception as again:
+            log.warning("run %s: its end could not be stored either (%s); trying again later", run.run_id, again)
+            self._unstored.add(list(stored), end)
+        return end
 
 
 async def _linger(run: Run) -> None:
@@ -326,20 +384,14 @@ def recover_interrupted(log: RunLog) -> list[str]:
     for summary in log.running():
         if _owner_alive(summary.owner):
             continue
-        events = log.events(summary.id)
-        state = fold(events)
-        active_nodes = [
-            node_id
-            for node_id, node in state.nodes.items()
-            if node.latest is not None and node.status not in TERMINAL_NODE
-        ]
-        last = events[-1].seq if events else summary.last_seq
-        ran = events[-1].ts - state.started_at if events and state.started_at is not None else None
-        interrupted = RunInterrupted(
-            run_id=summary.id, seq=last + 1, ts=time.time(), running=active_nodes, duration=ran
-        )
-        log.append([interrupted])
-        recovered.append(summary.id)
+        try:
+            if mark_interrupted(log, summary.id) is not None:
+                recovered.append(summary.id)
+        except Exception as exc:
+            # Runs can still be read: the next start that can write marks them.
+            fault = exc if isinstance(exc, StorageError) else log.fault(exc, doing="marking runs of stopped processes")
+            logging.getLogger("flowdeck.runner").warning("runs left running are not marked interrupted yet: %s", fault)
+            break
     return recovered
 
 

@@ -44,7 +44,7 @@ def open_services(
     """
     settings = settings or load_settings()
     ensure_home(settings)
-    engine = open_database(settings.database_url)
+    engine = open_database(settings.database_url, busy_timeout=settings.busy_timeout)
     runs = RunLog(engine)
     cache = OutputCache(settings.cache_dir)
     keys = ProviderKeys(settings.home)

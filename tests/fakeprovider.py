@@ -47,7 +47,9 @@ def fake_provider() -> Iterator[FakeProvider]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
-            fake.received.append(str(self.headers) + self.rfile.read(length).decode(errors="replace"))
+            fake.received.append(
+                f"{self.requestline}\n{self.headers}{self.rfile.read(length).decode(errors='replace')}"
+            )
             mode = fake._next()
             if mode in ERRORS:
                 status, message, headers = ERRORS[mode]

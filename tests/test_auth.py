@@ -94,13 +94,21 @@ def test_sessions_end_on_logout_and_on_password_change(settings: Settings) -> No
     engine.dispose()
 
 
-def test_limiter_blocks_a_client_after_repeated_failures() -> None:
+def test_limiter_counts_attempts_before_they_are_checked_and_per_address() -> None:
+    limiter = LoginLimiter(per_client=3, total=50, window=60)
+    assert [limiter.attempt("10.0.0.1") for _ in range(3)] == [0, 0, 0]  # none of them checked yet
+    assert 59 < limiter.attempt("10.0.0.1") <= 60
+    assert [limiter.attempt("10.0.0.2") for _ in range(3)] == [0, 0, 0]  # another address is not held back
+    limiter.succeeded("10.0.0.2")
+    assert limiter.attempt("10.0.0.2") == 0  # a right password forgives its address's attempts
+
+
+def test_limiter_under_guesses_from_many_addresses_gives_each_one_try() -> None:
     limiter = LoginLimiter(per_client=3, total=5, window=60)
-    for _ in range(3):
-        assert limiter.wait("a") == 0
-        limiter.failed("a")
-    assert 59 < limiter.wait("a") <= 60
-    assert limiter.wait("b") == 0
-    limiter.failed("b")
-    limiter.failed("c")
-    assert limiter.wait("d") > 0  # five failures in total: everyone waits
+    for client in ("10.0.0.1", "10.0.0.2"):
+        for _ in range(3):
+            limiter.attempt(client)
+    assert limiter.attempt("10.0.0.3") == 0  # five failures in all, and more: one try each from now on
+    assert limiter.attempt("10.0.0.3") > 0
+    assert limiter.attempt("::ffff:10.0.0.3") > 0  # the same address, written as IPv6
+    assert limiter.attempt("10.0.0.4") == 0

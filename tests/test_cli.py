@@ -112,6 +112,23 @@ def test_keys_commands_never_print_a_key(home: Path, monkeypatch: pytest.MonkeyP
     assert "removed" in invoke("keys", "remove", "GROQ_API_KEY")[1]
 
 
+def test_keys_commands_save_a_servers_address_and_its_own_key(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    code, _, err = invoke_with_input("vllm-canary-5150\n", "keys", "set", "OPENAI_COMPATIBLE_SERVER_KEY", "--stdin")
+    assert code == 2 and "address (OPENAI_API_BASE) first" in err
+    code, out, _ = invoke_with_input("http://127.0.0.1:8000/v1\n", "keys", "set", "openai_api_base", "--stdin")
+    assert code == 0 and "OPENAI_API_BASE saved (http://127.0.0.1:8000/v1)" in out
+    code, _, err = invoke_with_input("127.0.0.1:8000\n", "keys", "set", "OLLAMA_API_BASE", "--stdin")
+    assert code == 2 and "http:// or https://" in err
+    code, out, _ = invoke_with_input("vllm-canary-5150\n", "keys", "set", "OPENAI_COMPATIBLE_SERVER_KEY", "--stdin")
+    assert code == 0 and "…5150" in out and "canary" not in out
+    listed = invoke("keys", "list")[1]
+    assert "http://127.0.0.1:8000/v1  (its key …5150)" in listed and "canary" not in listed
+    assert "removed" in invoke("keys", "remove", "OPENAI_API_BASE")[1]
+    listed = invoke("keys", "list")[1]
+    assert "…5150" not in listed and "127.0.0.1:8000" not in listed  # the address took its key with it
+
+
 def test_runs_lists_what_each_run_ran(home: Path) -> None:
     invoke("run", "research-code-review", "-m", "scripted/fault=auth")
     failed = invoke("runs")[1].splitlines()[1].split()[0]
@@ -155,3 +172,62 @@ def test_runs_estimates_the_tokens_of_a_run_still_going(home: Path) -> None:
         services.close()
     line = invoke("runs")[1].splitlines()[1]
     assert "running" in line and "~110" in line  # (400 + 40) characters, about 4 a token
+
+
+def test_runs_workflow_prints_the_workflow_as_it_ran_to_run_again(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "mine.json"
+    workflow = {"format": 1, "name": "mine", "nodes": [{"id": "a", "type": "coder", "label": "First"}]}
+    path.write_text(json.dumps(workflow))
+    assert invoke("run", str(path), "-m", "scripted")[0] == 0
+    path.write_text(json.dumps({**workflow, "nodes": [{"id": "b", "type": "reviewer"}]}))  # changed since
+    run_id = invoke("runs")[1].splitlines()[1].split()[0]
+    code, out, _ = invoke("runs", "workflow", run_id[:6])
+    assert code == 0
+    ran = json.loads(out)
+    assert ran["name"] == "mine" and [(n["id"], n["label"]) for n in ran["nodes"]] == [("a", "First")]
+    fork = tmp_path / "fork.json"
+    fork.write_text(out)
+    assert invoke("run", str(fork), "-m", "scripted")[0] == 0  # a workflow file like any other
+    code, _, err = invoke("runs", "workflow", "nosuchrun")
+    assert code == 2 and "nosuchrun" in err
+
+
+def test_a_huge_integer_in_a_file_is_named_by_validate_and_run(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "huge.json"
+    path.write_text(
+        '{"format": 1, "name": "w", "nodes": [{"id": "a", "type": "coder", "config": {"retries": ' + "7" * 5000 + "}}]}"
+    )
+    for command in ("validate", "run"):
+        code, _, err = invoke(command, str(path))
+        assert code == 2, err
+        assert "nodes[0].config.retries: a number of 5,000 digits; give one of at most 30 digits" in err
+    assert "no runs yet" in invoke("runs")[1]
+
+
+def test_nan_and_lone_surrogates_in_a_file_are_listed_by_validate_and_run(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "odd.json"
+    path.write_text('{"format": 1, "name": "\\udc80", "nodes": [{"id": "a", "type": "coder", "position": {"x": NaN}}]}')
+    for command in ("validate", "run"):
+        code, _, err = invoke(command, str(path))
+        assert code == 2
+        assert "name: holds a lone surrogate (\\udc80)" in err
+        assert "nodes[0].position.x: NaN is not a number JSON allows" in err
+    assert "no runs yet" in invoke("runs")[1]
+
+
+def test_text_that_cannot_be_stored_is_refused_before_a_run_starts(home: Path, tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 on the command line reach Python as lone surrogates: an input or a model named
+    with them is refused, and a file named with them runs, rather than a run that is started and never stored."""
+    for args, fragment in (
+        (["--input", "task=caf\udce9"], "input task: holds a lone surrogate (\\udce9)"),
+        (["--model", "scripted/\udcff"], "model: holds a lone surrogate (\\udcff)"),
+    ):
+        code, _, err = invoke("run", "research-code-review", *args)
+        assert code == 2, err
+        assert fragment in err
+    assert "no runs yet" in invoke("runs")[1]
+    path = tmp_path / "caf\udce9.json"
+    path.write_text(json.dumps({"format": 1, "name": "w", "nodes": [{"id": "a", "type": "coder"}]}))
+    code, _, err = invoke("run", str(path))
+    assert code == 0, err
+    assert "succeeded" in invoke("runs")[1]

@@ -4,7 +4,10 @@ hang, and templates stay within their bounds."""
 from __future__ import annotations
 
 import json
+import sys
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -74,6 +77,52 @@ def test_loader_never_crashes_on_arbitrary_text(raw: str | bytes) -> None:
     except WorkflowError as exc:
         listed = bool(exc.problems)
     assert listed
+
+
+# What json.dumps writes and json.loads takes back that nothing after can keep: lone surrogates (in keys and values),
+# NaN, Infinity and integers past int()'s 4,300 digits.
+odd_text = st.text(st.characters(codec=None, categories=["Cs", "Ll", "Nd"]), max_size=8)
+odd_values = st.recursive(
+    st.none() | odd_text | st.floats() | st.integers() | st.integers(10**4300, 10**4400),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(odd_text, children, max_size=3),
+    max_leaves=10,
+)
+
+
+@FAST
+@given(
+    st.fixed_dictionaries(
+        {"format": st.sampled_from([1, float("nan"), 10**5000]), "name": odd_text},
+        optional={
+            "description": odd_text,
+            "nodes": st.lists(
+                st.fixed_dictionaries({"id": odd_text, "type": st.just("coder")}, optional={"config": odd_values}),
+                max_size=2,
+            ),
+            "extra": odd_values,
+        },
+    )
+)
+def test_loader_lists_values_json_cannot_keep_as_printable_problems(data: dict[str, Any]) -> None:
+    with _int_digits_unlimited():
+        text = json.dumps(data)
+    try:
+        written = parse_workflow(text).to_json()
+    except WorkflowError as exc:
+        written = str(exc) if exc.problems else ""
+    assert written
+    written.encode()  # what is kept or said can be printed and stored: no lone surrogate in it
+
+
+@contextmanager
+def _int_digits_unlimited() -> Iterator[None]:
+    """json.dumps of an integer past 4,300 digits: such files exist, written by other tools."""
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(limit)
 
 
 node_ids = st.sampled_from(["a", "b", "c"])

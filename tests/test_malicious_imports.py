@@ -72,6 +72,11 @@ REFUSED = [
     ("nodes not a list", wf(nodes={"a": 1}), "nodes"),
     ("position text", wf(nodes=[node(position="here")]), "nodes[0].position"),
     ("infinite position", '{"format":1,"name":"x","nodes":[{"id":"a","type":"custom","position":{"x":1e999}}]}', "x"),
+    ("nan position", '{"format":1,"name":"x","nodes":[{"id":"a","type":"custom","position":{"y":NaN}}]}',
+     "nodes[0].position.y: NaN is not a number JSON allows"),
+    ("huge integer", '{"format":1,"name":"x","nodes":[{"id":"a","type":"coder","config":{"retries":' + "1" * 9999
+     + "}}]}", "nodes[0].config.retries: a number of 9,999 digits"),
+    ("lone surrogate name", '{"format":1,"name":"\\udbff","nodes":[]}', "name: holds a lone surrogate (\\udbff)"),
     ("duplicate ids", wf(nodes=[node(), node()], edges=[]), "the id is used by 2 nodes"),
     ("dangling edge", wf(edges=[{"id": "e", "source": "a", "target": "ghost"}]), "ghost"),
     ("self loop", wf(edges=[{"id": "e", "source": "a", "target": "a"}]), "edge e"),

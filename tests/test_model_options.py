@@ -13,8 +13,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from flowdeck.app.model_options import ModelChoices, model_options
+from flowdeck.app.model_options import ModelChoices, model_choices, model_options
 from flowdeck.config import Settings
+from flowdeck.models.keys import ProviderKeys
 
 
 class _Tags(BaseHTTPRequestHandler):
@@ -106,3 +107,14 @@ def test_a_provider_model_without_its_key_names_the_key(monkeypatch: pytest.Monk
     assert choices.missing_key("anthropic/claude-3-5-haiku-latest") is None
     monkeypatch.setenv("OPENAI_API_BASE", "http://127.0.0.1:8000/v1")  # a server of one's own needs no OpenAI key
     assert choices.missing_key("openai/my-model") is None
+
+
+async def test_a_provider_name_litellm_does_not_know_is_hinted_with_the_nearest(settings: Settings) -> None:
+    choices = await model_choices(settings, ProviderKeys(settings.home))
+    assert {"openai", "anthropic", "ollama_chat", "groq"} <= choices.providers  # read without importing litellm
+    hint = choices.unknown_provider("opnai/gpt-4o-mini")
+    assert hint is not None and "“opnai” is not a provider" in hint and "did you mean openai" in hint
+    assert "write provider/model" in (choices.unknown_provider("mycorp/model-1") or "")
+    for model in ("openai/gpt-4o-mini", "OpenAI/gpt-4o", "scripted/latency=1", "embedded", "gpt-4o", "ollama_chat/x"):
+        assert choices.unknown_provider(model) is None, model
+    assert ModelChoices({}).unknown_provider("opnai/x") is None  # providers unknown: no hint rather than a wrong one

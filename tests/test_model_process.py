@@ -79,3 +79,19 @@ async def test_a_child_that_dies_fails_its_calls_as_retryable_and_is_replaced(mo
     completion = await models.call(request("scripted/chunks=3"), lambda _: None)  # a new child answers
     assert completion.text
     assert models.pid not in (None, pid)
+
+
+async def test_the_childs_command_line_holds_no_credential_of_a_server_address(tmp_path: Path) -> None:
+    # Any process on the machine can read another's command line: the settings (an Ollama address with a user
+    # name and password in it, say) go to the child another way, and still arrive.
+    process = model_process(ProcessSettings(home=tmp_path, ollama_base="http://user:secret-pw@127.0.0.1:1/"))
+    try:
+        problems = await process.preflight({"ollama_chat/llama3.2"})
+        pid = process.pid
+        assert pid is not None
+        command_line = await asyncio.to_thread(Path(f"/proc/{pid}/cmdline").read_bytes)
+    finally:
+        await process.close()
+    assert b"flowdeck.models.worker" in command_line
+    assert b"secret-pw" not in command_line and b"user:" not in command_line
+    assert "does not answer at http://user:…@127.0.0.1:1/" in problems["ollama_chat/llama3.2"]  # it arrived

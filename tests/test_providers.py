@@ -193,6 +193,32 @@ async def test_a_saved_address_is_where_calls_go_and_no_real_key_goes_there(
     assert not any(CANARY in record for record in fake.received)
 
 
+async def test_a_saved_servers_own_key_goes_to_its_address_alone(
+    home: Path, no_server_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = ProviderKeys(home)
+    keys.set("OPENAI_API_KEY", CANARY)
+    with pytest.raises(ConfigError, match=r"address .*first"):
+        keys.set_server_key("OPENAI_API_BASE", "vllm-secret-1")  # a key with nowhere to go is not kept
+    with pytest.raises(ConfigError, match="not a server that takes a key"):
+        keys.set_server_key("OLLAMA_API_BASE", "x")
+    caller = LiteLLMCaller(keys=keys)
+    with fake_provider() as fake:
+        keys.set_base("OPENAI_API_BASE", fake.url)
+        keys.set_server_key("OPENAI_API_BASE", " vllm-secret-1 ")
+        assert keys.masked() == {"OPENAI_API_KEY": "…4e2f"}  # a server's key is not a provider's
+        assert keys.masked_server_keys() == {"OPENAI_API_BASE": "…et-1"}
+        await caller.call(_request("openai/local-model"), lambda _: None)
+        monkeypatch.setenv("OPENAI_API_BASE", fake.url)  # the environment's address: the saved key is not for it
+        await caller.call(_request("openai/local-model"), lambda _: None)
+    assert "Bearer vllm-secret-1" in fake.received[0]
+    assert "vllm-secret-1" not in fake.received[1] and CANARY not in "".join(fake.received)
+    monkeypatch.delenv("OPENAI_API_BASE")
+    assert keys.remove("OPENAI_API_BASE")  # the address takes its key with it
+    assert keys.masked_server_keys() == {} and keys.server_key("OPENAI_API_BASE") is None
+    assert "vllm-secret-1" not in keys.path.read_text()
+
+
 async def test_a_saved_address_that_does_not_answer_is_named_and_the_environment_wins(
     home: Path, no_server_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -219,3 +245,28 @@ async def test_a_saved_address_that_does_not_answer_is_named_and_the_environment
         with pytest.raises(ModelError):
             await caller.call(_request("ollama_chat/llama3.2"), lambda _: None)
     assert 0 < called < len(fake.received)
+
+
+@pytest.mark.parametrize("planted", ["world-readable file", "symlink"])
+def test_saved_keys_stay_private_whatever_waits_at_the_temporary_name(
+    home: Path, no_provider_env: None, tmp_path: Path, planted: str
+) -> None:
+    # Found by an attack: a file planted where the keys were first written made them world-readable, or a
+    # symlink there had them written elsewhere.
+    home.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("untouched")
+    stale = home / "provider_keys.tmp"
+    if planted == "symlink":
+        stale.symlink_to(elsewhere)
+    else:
+        stale.write_text("{}")
+        stale.chmod(0o644)
+    keys = ProviderKeys(home)
+    keys.set("OPENAI_API_KEY", CANARY)
+    assert keys.masked() == {"OPENAI_API_KEY": "…4e2f"}
+    assert not keys.path.is_symlink()
+    assert stat.S_IMODE(keys.path.stat().st_mode) == 0o600
+    assert elsewhere.read_text() == "untouched"
+    leaked = [p.name for p in home.iterdir() if p.is_file() and CANARY in p.read_text() and p != keys.path]
+    assert not leaked

@@ -48,3 +48,22 @@ def test_an_interrupted_runs_duration_is_the_time_it_ran_not_the_downtime() -> N
     assert state.nodes["a"].status == "interrupted"
     recorded = fold([*events[:3], RunInterrupted(run_id="x", seq=4, ts=3700.0, running=["a"], duration=2.5)])
     assert recorded.duration == 2.5
+
+
+async def test_a_cancelled_agents_streamed_text_counts_as_estimated_tokens(chain: Workflow) -> None:
+    run = Run(chain, caller=ScriptedCaller(), default_model="scripted/delay=0.05,chunks=40")
+    state = RunState()
+    while batch := await run.next_batch():
+        fold(batch, state)
+        streamed = any(n.latest is not None and n.latest.text for n in state.nodes.values() if n.status == "running")
+        if state.usage.total_tokens and streamed:
+            break  # one agent done, the next one writing
+    before = state.tokens()
+    run.cancel()
+    while batch := await run.next_batch():
+        fold(batch, state)
+    assert state.status == "cancelled"
+    count, estimated = state.tokens()
+    assert estimated, "the cancelled agent's text is an estimate: the provider never reported its usage"
+    assert count > state.usage.total_tokens
+    assert count >= before[0] * 0.9

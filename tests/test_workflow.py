@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import flowdeck
-from flowdeck.engine.workflow import parse_workflow, read_workflow, workflow_json_schema
+from flowdeck.engine.workflow import MAX_INPUT_CHARS, check_inputs, parse_workflow, read_workflow, workflow_json_schema
 from flowdeck.errors import WorkflowError
 from flowdeck.templates import load_template, template_names
 
@@ -142,3 +142,71 @@ def test_load_accepts_template_name_path_and_text(tmp_path: Path) -> None:
     assert flowdeck.load("research-code-review").name == "Research, code, review"
     with pytest.raises(flowdeck.NotFoundError, match="research-code-review"):
         flowdeck.load("no-such-template")
+
+
+SURROGATE_HINT = "lone surrogate (\\ud800)"
+
+
+def test_values_json_lets_through_are_refused_each_by_its_field() -> None:
+    """NaN, Infinity, 1e999, a 5,000-digit integer and lone surrogates (in a value and in a key) are listed at once,
+    with the file's other problems, each by where it is."""
+    text = (
+        '{"format": 1, "name": "\\ud800", "nodes": [{"id": "a", "type": "coder", "label": "ok\\udfff",'
+        ' "position": {"x": NaN, "y": -Infinity}, "config": {"max_tokens": ' + "9" * 5000 + ", "
+        '"timeout": 1e999, "temperature": 7}, "\\ud800key": 1}]}'
+    )
+    found = problems_of(text)
+    assert found == [
+        f"name: holds a {SURROGATE_HINT}, which is not a character; remove it (an escape \\ud800-\\udbff must be "
+        "followed by its pair \\udc00-\\udfff)",
+        "nodes[0].\\ud800key: the key holds a lone surrogate (\\ud800), which is not a character; remove it (an "
+        "escape \\ud800-\\udbff must be followed by its pair \\udc00-\\udfff)",
+        "nodes[0].label: holds a lone surrogate (\\udfff), which is not a character; remove it (an escape "
+        "\\ud800-\\udbff must be followed by its pair \\udc00-\\udfff)",
+        "nodes[0].position.x: NaN is not a number JSON allows; give a finite number",
+        "nodes[0].position.y: -Infinity is not a number JSON allows; give a finite number",
+        "nodes[0].config.max_tokens: a number of 5,000 digits; give one of at most 30 digits",
+        "nodes[0].config.timeout: 1e999 is too large to be a number; give a finite number",
+        "nodes[0].config.temperature: Input should be less than or equal to 2",
+    ]
+    for problem in found:
+        problem.encode()  # every message can be printed and stored
+
+
+def test_a_huge_integer_anywhere_is_a_problem_not_a_crash() -> None:
+    for where in ('"format": {}', '"name": "w", "format": 1, "inputs": [{}]', '"format": 1, "name": [{}]'):
+        text = "{" + where.format("1" * 5000) + "}"
+        found = problems_of(text)
+        assert any("a number of 5,000 digits" in p for p in found), found
+
+
+def test_a_lone_surrogate_in_a_workflow_built_in_python_is_refused() -> None:
+    data = {**MINIMAL, "description": "\udc80"}
+    with pytest.raises(WorkflowError) as info:
+        parse_workflow(data)
+    assert [str(p) for p in info.value.problems] == [
+        "description: holds a lone surrogate (\\udc80), which is not a character; remove it (an escape "
+        "\\ud800-\\udbff must be followed by its pair \\udc00-\\udfff)"
+    ]
+
+
+def test_a_file_not_utf8_names_the_field_holding_the_bad_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "cesu.json"
+    path.write_bytes(b'{"format": 1, "name": "caf\xed\xa0\x80", "nodes": [{"id": "a", "type": "coder"}]}')
+    with pytest.raises(WorkflowError) as info:
+        read_workflow(path)
+    assert [p.where for p in info.value.problems] == ["name"]
+    assert "lone surrogate (\\ud800)" in info.value.problems[0].message  # the bytes ED A0 80 are U+D800 in CESU-8
+
+
+def test_run_inputs_are_text_of_a_bounded_size() -> None:
+    workflow = parse_workflow(json.dumps({**MINIMAL, "inputs": [{"name": "task"}, {"name": "notes", "default": ""}]}))
+    with pytest.raises(WorkflowError) as info:
+        check_inputs(workflow, {"task": "x" * (MAX_INPUT_CHARS + 1), "notes": "a\ud800", "\udcff": "y"})
+    assert [str(p) for p in info.value.problems] == [
+        "input \\udcff: the workflow has no such input (declared: task, notes)",
+        f"input task: {MAX_INPUT_CHARS + 1:,} characters; the limit is {MAX_INPUT_CHARS:,}: shorten it",
+        "input notes: holds a lone surrogate (\\ud800), which is not a character; remove it (an escape "
+        "\\ud800-\\udbff must be followed by its pair \\udc00-\\udfff)",
+    ]
+    assert check_inputs(workflow, {"task": "x" * MAX_INPUT_CHARS, "notes": "naïve 🙂"})["notes"] == "naïve 🙂"

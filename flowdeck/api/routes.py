@@ -10,18 +10,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from importlib.metadata import version
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPBearer
 
-from flowdeck.api.schemas import NodeResult, Problem, RunListItem, RunRequest, RunResult, WorkflowItem
+from flowdeck.api.followers import Followers
+from flowdeck.api.protocol import keep_to_the_schema, problem_errors, unprocessable
+from flowdeck.api.schemas import MAX_SEQ, NodeResult, Problem, RunListItem, RunRequest, RunResult, WorkflowItem
 from flowdeck.engine.events import event_to_dict, event_to_json
-from flowdeck.engine.identity import template_identity
-from flowdeck.engine.state import RunState, fold
+from flowdeck.engine.identity import IDENTITY_LIMIT, template_identity
+from flowdeck.engine.state import RunPhase, RunState, fold
 from flowdeck.engine.workflow import Workflow
-from flowdeck.errors import NotFoundError, WorkflowError
+from flowdeck.errors import ModelError, ModelsNotReady, NotFoundError, StorageError, WorkflowError
 from flowdeck.services import Services
 from flowdeck.templates import load_template, template_names
 
@@ -31,6 +33,32 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "No valid API token."},
     403: {"model": Problem, "description": "A viewer token cannot do this."},
     404: {"model": Problem, "description": "No such workflow or run."},
+    413: {"model": Problem, "description": "The request's body is larger than this route takes (1 MiB)."},
+    503: {"model": Problem, "description": "The database failed; the detail says why and what to do."},
+}
+# Links tell clients (and the schema's fuzzer) that a started run's id is what the run's own paths take.
+_RUN_LINKS = {
+    name: {"operationId": operation, "parameters": {"run_id": "$response.body#/id"}}
+    for name, operation in (
+        ("get", "get_run"),
+        ("events", "get_events"),
+        ("cancel", "cancel_run"),
+        ("resume", "resume_run"),
+    )
+}
+_STARTED: dict[int | str, dict[str, Any]] = {
+    200: {"model": RunResult, "description": "With wait: the run has ended.", "links": _RUN_LINKS},
+    202: {"description": "The run has started.", "links": _RUN_LINKS},
+}
+_NOT_GOING: dict[int | str, dict[str, Any]] = {
+    409: {"model": Problem, "description": "The run is not going in this server: nothing to cancel."}
+}
+_NOT_RESUMABLE: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": Problem,
+        "description": "Nothing to resume (every agent has its output), the run is still going, or "
+        "its models are not ready; the detail lists why.",
+    }
 }
 
 
@@ -45,7 +73,14 @@ def build_api(services: Services) -> FastAPI:
         openapi_url="/openapi.json",
         dependencies=[Depends(_bearer)],
         responses=_ERRORS,
+        generate_unique_id_function=lambda route: route.name,  # operationIds as the functions: start_run, get_run...
     )
+    keep_to_the_schema(api)
+    followers = Followers()
+
+    @api.exception_handler(StorageError)
+    async def storage_failed(_request: Request, exc: StorageError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
 
     @api.get("/workflows", response_model=list[WorkflowItem], summary="Workflows that can be run")
     async def list_workflows() -> list[WorkflowItem]:
@@ -65,7 +100,7 @@ def build_api(services: Services) -> FastAPI:
             )
         return items
 
-    @api.post("/runs", response_model=RunResult, status_code=202, summary="Start a run")
+    @api.post("/runs", response_model=RunResult, status_code=202, summary="Start a run", responses=_STARTED)
     async def start_run(body: RunRequest, request: Request) -> JSONResponse:
         _editor(request)
         workflow, workflow_id = await _resolve(services, body.workflow)
@@ -74,7 +109,11 @@ def build_api(services: Services) -> FastAPI:
                 workflow, body.inputs, model=body.model, use_cache=body.use_cache, workflow_id=workflow_id
             )
         except WorkflowError as exc:
-            raise HTTPException(422, [str(p) for p in exc.problems]) from None
+            field = "model" if isinstance(exc, ModelsNotReady) and body.model else "workflow"
+            raise unprocessable(problem_errors(exc.problems, field)) from None
+        except ModelError as exc:  # a model string no caller takes (e.g. an unknown scripted option)
+            field = "model" if body.model is not None and exc.model == body.model else "workflow"
+            raise unprocessable([(["body", field], str(exc))]) from None
         state = await services.runner.wait(run_id) if body.wait else RunState(status="pending")
         state.workflow_name = state.workflow_name or workflow.name
         state.workflow_id = state.workflow_id or workflow_id
@@ -83,9 +122,13 @@ def build_api(services: Services) -> FastAPI:
     @api.get("/runs", response_model=list[RunListItem], summary="Recent runs, newest first")
     async def list_runs(
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        workflow: Annotated[str | None, Query(description="Only runs of workflows with this name.")] = None,
-        status: str | None = None,
-        workflow_id: Annotated[str | None, Query(description="Only runs of the workflow with this identity.")] = None,
+        workflow: Annotated[
+            str | None, Query(max_length=200, description="Only runs of workflows with this name.")
+        ] = None,
+        status: Annotated[RunPhase | None, Query(description="Only runs in this state.")] = None,
+        workflow_id: Annotated[
+            str | None, Query(max_length=IDENTITY_LIMIT, description="Only runs of the workflow with this identity.")
+        ] = None,
     ) -> list[RunListItem]:
         rows = await asyncio.to_thread(
             services.runs.recent, limit=limit, workflow=workflow, status=status, workflow_id=workflow_id
@@ -114,22 +157,51 @@ def build_api(services: Services) -> FastAPI:
         "/runs/{run_id}/events",
         summary="A run's events (JSON list), or with follow=true the live stream (JSON lines) until it ends",
         response_model=None,
-        responses={200: {"content": {"application/json": {}, "application/x-ndjson": {}}}},
+        responses={
+            200: {"content": {"application/json": {}, "application/x-ndjson": {}}},
+            429: {"model": Problem, "description": "Too many event streams followed at once (see Retry-After)."},
+        },
     )
     async def get_events(
-        run_id: str, after: Annotated[int, Query(ge=0)] = 0, follow: bool = False
+        request: Request,
+        run_id: str,
+        after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Only events after this sequence number.")] = 0,
+        follow: bool = False,
     ) -> StreamingResponse | list[dict[str, object]]:
         summary = await _summary(services, run_id)
         if not follow:
+            if services.runner.unstored_end(summary) is not None:
+                return [event_to_dict(e) for e in services.runner.recorded_so_far(summary) if e.seq > after]
             return [event_to_dict(e) for e in await asyncio.to_thread(services.runs.events, summary, after)]
 
         async def lines() -> AsyncIterator[str]:
             async for event in services.runner.subscribe(summary, after):
                 yield event_to_json(event) + "\n"
 
-        return StreamingResponse(lines(), media_type="application/x-ndjson")
+        return followers.stream(request, lines())
 
-    @api.post("/runs/{run_id}/cancel", response_model=RunResult, summary="Cancel a run that is going")
+    @api.post(
+        "/runs/{run_id}/resume",
+        response_model=RunResult,
+        status_code=202,
+        summary="Finish a stopped run (interrupted, failed or cancelled) as a new run: only the agents without an "
+        "output run",
+        responses={**_STARTED, **_NOT_RESUMABLE},
+    )
+    async def resume_run(run_id: str, request: Request, wait: bool = False) -> JSONResponse:
+        _editor(request)
+        summary = await _summary(services, run_id)
+        try:
+            new_id = await services.runner.resume(summary)
+        except (WorkflowError, ModelError) as exc:
+            problems = [str(p) for p in exc.problems] if isinstance(exc, WorkflowError) else [str(exc)]
+            raise HTTPException(409, problems) from None
+        state = await services.runner.wait(new_id) if wait else RunState(status="pending")
+        return JSONResponse(_result(new_id, state).model_dump(), status_code=200 if wait else 202)
+
+    @api.post(
+        "/runs/{run_id}/cancel", response_model=RunResult, summary="Cancel a run that is going", responses=_NOT_GOING
+    )
     async def cancel_run(run_id: str, request: Request) -> RunResult:
         _editor(request)
         summary = await _summary(services, run_id)
@@ -159,6 +231,8 @@ async def _resolve(services: Services, name: str) -> tuple[Workflow, str]:
 
 
 async def _summary(services: Services, run_id: str) -> str:
+    if services.runner.unstored_end(run_id) is not None:
+        return run_id  # its storage failed: the runner tells what the log cannot
     try:
         return (await asyncio.to_thread(services.runs.get, run_id)).id
     except NotFoundError as exc:
@@ -167,6 +241,8 @@ async def _summary(services: Services, run_id: str) -> str:
 
 async def _state(services: Services, run_id: str) -> RunState:
     full = await _summary(services, run_id)
+    if services.runner.unstored_end(full) is not None:
+        return fold(services.runner.recorded_so_far(full))
     return fold(await asyncio.to_thread(services.runs.events, full))
 
 

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from flowdeck.engine.workflow import MAX_INPUT_CHARS, MAX_INPUTS
+
+MAX_SEQ = 2**63 - 1  # the largest integer SQLite and PostgreSQL keep: events' sequence numbers stay below it
+InputName = Annotated[str, Field(min_length=1, max_length=64)]
+InputValue = Annotated[str, Field(max_length=MAX_INPUT_CHARS)]
 
 
 class RunRequest(BaseModel):
     """Start a run of a saved workflow (by id or name) or a built-in template (by name)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON's types as the schema says: no 0 for false
     workflow: str = Field(min_length=1, max_length=200, examples=["research-code-review"])
-    inputs: dict[str, str] = Field(default_factory=dict, examples=[{"task": "Write a palindrome checker"}])
+    inputs: dict[InputName, InputValue] = Field(
+        default_factory=dict,
+        max_length=MAX_INPUTS,
+        description=f"Inputs by name: at most {MAX_INPUTS}, of at most {MAX_INPUT_CHARS:,} characters each.",
+        examples=[{"task": "Write a palindrome checker"}],
+    )
     model: str | None = Field(
         default=None, max_length=200, description="Run every agent on this model instead of each agent's own."
     )

@@ -14,7 +14,7 @@ from nicegui import events, ui
 from flowdeck.app.transient import transient_dialog
 from flowdeck.engine.dag import build
 from flowdeck.engine.workflow import MAX_FILE_BYTES, Workflow, parse_workflow
-from flowdeck.errors import WorkflowError
+from flowdeck.errors import Problem, WorkflowError
 from flowdeck.storage import SavedWorkflow, WorkflowStore
 from flowdeck.templates import load_template, template_names
 
@@ -138,9 +138,13 @@ def import_dialog(show: Show) -> None:
 
         async def received(event: events.UploadEventArguments) -> None:
             problems.clear()
-            data = await event.file.read()
             try:
-                workflow = parse_workflow(data, source=event.file.name)
+                if (size := event.file.size()) > MAX_FILE_BYTES:  # the browser's check is not the only one
+                    raise WorkflowError(
+                        [Problem("", f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes")],
+                        event.file.name,
+                    )
+                workflow = parse_workflow(await event.file.read(), source=event.file.name)
                 build(workflow)
             except WorkflowError as exc:
                 with problems:

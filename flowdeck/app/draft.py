@@ -21,15 +21,24 @@ class Draft:
     workflow_id: str | None  # the id it is saved, or will be saved, under: its runs' (None in drafts of older versions)
     written_at: float
     edited: bool  # False: a workflow opened (a template, a file) and never saved, but not edited either
+    from_run: str | None = None  # a workflow opened from a past run: that run, shown until it has runs of its own
 
 
-def write_draft(workflow: Workflow | None, workflow_id: str | None, *, edited: bool = True) -> None:
+def write_draft(
+    workflow: Workflow | None, workflow_id: str | None, *, edited: bool = True, from_run: str | None = None
+) -> None:
     """Keep `workflow` as this browser's draft; None removes the draft (nothing unsaved)."""
     if workflow is None:
         ui.run_javascript(f"localStorage.removeItem({DRAFT_KEY})")
         return
     draft = json.dumps(
-        {"workflow_id": workflow_id, "ts": time.time(), "edited": edited, "workflow": workflow.to_dict()}
+        {
+            "workflow_id": workflow_id,
+            "ts": time.time(),
+            "edited": edited,
+            "from_run": from_run,
+            "workflow": workflow.to_dict(),
+        }
     )
     ui.run_javascript(f"localStorage.setItem({DRAFT_KEY}, {json.dumps(draft)})")
 
@@ -48,12 +57,13 @@ async def read_draft() -> Draft | None:
         workflow_id = data.get("workflow_id")
         written = float(data.get("ts", 0))
         edited = data.get("edited", True)  # drafts written before this field held edits only
-        if not isinstance(workflow_id, str | None) or not isinstance(edited, bool):
+        from_run = data.get("from_run")
+        if not all(isinstance(v, str | None) for v in (workflow_id, from_run)) or not isinstance(edited, bool):
             raise TypeError("workflow_id")
     except (ValueError, KeyError, TypeError, WorkflowError):
         write_draft(None, None)
         return None
-    return Draft(workflow=workflow, workflow_id=workflow_id, written_at=written, edited=edited)
+    return Draft(workflow=workflow, workflow_id=workflow_id, written_at=written, edited=edited, from_run=from_run)
 
 
 def saved_since(store: WorkflowStore, draft: Draft) -> bool:

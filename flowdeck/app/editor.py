@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -26,6 +27,7 @@ from flowdeck.components.canvas import FlowCanvas, payload
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
 from flowdeck.components.shortcuts import SHORTCUT_COMMANDS, Shortcuts
+from flowdeck.engine.state import RunState
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import EditRefused, FlowdeckError
 from flowdeck.services import Services
@@ -41,10 +43,10 @@ def register_pages(services: Services, *, startup_workflow: Workflow | None = No
     startup_id = new_workflow_id()  # the startup workflow is one workflow for as long as the app runs
 
     @ui.page("/")
-    async def editor_page() -> RedirectResponse | None:
+    async def editor_page(run: str = "") -> RedirectResponse | None:
         if not can_edit():
             return RedirectResponse("/runs", status_code=303)  # viewers watch runs; they do not edit
-        await Editor(services).build(startup_workflow, startup_id)
+        await Editor(services).build(startup_workflow, startup_id, from_run=run[:64] or None)
         return None
 
 
@@ -66,12 +68,15 @@ class Editor(Opening):
         self.selection: list[str] = []
         self.clipboard: tuple[list[Any], list[Any]] = ([], [])
         self._draft_due = False
+        self.from_run: str | None = None
         self.canvas: FlowCanvas
         self.live: LiveRun
         self.models = ModelChoices({})
         self.cancel_button: ui.button | None = None
+        self._panel_run_changed: Callable[[], None] | None = None
 
-    async def build(self, startup: Workflow | None, startup_id: str) -> None:
+    async def build(self, startup: Workflow | None, startup_id: str, *, from_run: str | None = None) -> None:
+        """The page; `from_run`: open that past run's workflow (?run=<id>, a run page's "Open in editor")."""
         await self._load_initial(startup, startup_id)
         self.models = await model_choices(self.services.settings, self.services.keys)
         ui.query(".nicegui-content").classes("p-0 gap-0")
@@ -88,13 +93,14 @@ class Editor(Opening):
             .classes("w-full")
             .style("height: calc(100vh - 64px)") as self.splitter
         ):
-            with self.splitter.before:
+            with self.splitter.before, ui.column().classes("w-full h-full gap-0 no-wrap"):
+                refusals = ui.column().classes("w-full gap-0")  # a refused start says why here, over no control
                 self.canvas = FlowCanvas(
                     payload.canvas_nodes(self.doc.workflow, self.doc.default_model),
                     payload.canvas_edges(self.doc.workflow),
                     dark=bool(dark.value),
                 )
-                self.canvas.classes("w-full h-full")
+                self.canvas.classes("w-full grow").style("min-height: 0")
             with self.splitter.after:
                 # Built when a run is first shown (_run_panel): a page that only edits does not mount the panel
                 # (~0.2 s of the page's first load here).
@@ -114,6 +120,7 @@ class Editor(Opening):
             lambda: self.doc.workflow,
             pin,
             identity=lambda: self.workflow_id,
+            refusals=refusals,
         )
         self._run_changed()
         Shortcuts(**{command: getattr(self, command) for command in SHORTCUT_COMMANDS})  # each the method so named
@@ -124,7 +131,12 @@ class Editor(Opening):
         with self.canvas.preloading():
             self.live.watch_active(self.workflow_id)
         await ui.context.client.connected()
-        if startup is None and await self._restore_draft():
+        restored = startup is None and await self._restore_draft()
+        if from_run is not None:
+            ui.run_javascript("history.replaceState(null, '', '/')")  # a reload shows the draft, not a second fork
+            if await self.open_run(from_run):
+                return
+        if restored:
             return  # the draft shown brings its own workflow's runs (_show)
         await self._show_runs()  # no run going: the last one
 
@@ -138,7 +150,7 @@ class Editor(Opening):
 
     async def _show_runs(self) -> None:
         with self.run_panel:
-            await self.live.show_latest(self.workflow_id)
+            await self.live.show_latest(self.workflow_id, fallback=self.from_run)
 
     # -- intents and commands ---------------------------------------------------------------------------
 
@@ -201,10 +213,13 @@ class Editor(Opening):
         if (running or self.live.run_id is not None) and self.splitter.value >= 100:
             self.splitter.set_value(58)  # open the run panel the first time a run is shown
             ui.timer(0.3, lambda: self.canvas.patch(payload.fit()), once=True)
-        elif self.live.run_id is None and not running:
-            self.splitter.set_value(100)  # the workflow shown has no run
+        elif self.live.run_id is None and not running and self.splitter.value < 100:
+            self.splitter.set_value(100)  # the workflow shown has no run (or its first start was refused)
+            ui.timer(0.3, lambda: self.canvas.patch(payload.fit()), once=True)  # the agents fill the room given back
         if self.live.shown:
             self.live.view.select(self.selected)
+        if self._panel_run_changed is not None:
+            self._panel_run_changed()  # the prompt's preview shows the run's values
 
     def _select_from_panel(self, node_id: str) -> None:
         self.canvas.patch(payload.select([node_id]))
@@ -351,9 +366,15 @@ class Editor(Opening):
         if panel:
             self._refresh_panel()
 
+    def _last_run(self) -> RunState | None:
+        """The run shown with the workflow (its latest, or the one going on), if there is one."""
+        return self.live.state if self.live.run_id is not None else None
+
     def _refresh_panel(self) -> None:
         self.panel.clear()
         with self.panel:
-            properties(self.doc, self.selected, self.models, self._edit, self.keys)
+            self._panel_run_changed = properties(
+                self.doc, self.selected, self.models, self._edit, self.keys, self._last_run
+            )
         if self.live.shown and self.live.view.selected != self.selected:
             self.live.view.select(self.selected)

@@ -38,6 +38,7 @@ async def keys_dialog(keys: ProviderKeys, on_change: OnChange | None = None, foc
         async def refresh(changed: bool = True) -> None:
             saved = await asyncio.to_thread(keys.masked)
             addresses = await asyncio.to_thread(keys.bases)
+            server_keys = await asyncio.to_thread(keys.masked_server_keys)
             rows.clear()
             with rows:
                 for item in PROVIDERS:
@@ -45,7 +46,7 @@ async def keys_dialog(keys: ProviderKeys, on_change: OnChange | None = None, foc
             servers.clear()
             with servers:
                 for server in BASE_URLS:
-                    _server_row(server, addresses.get(server.variable), keys, refresh)
+                    _server_row(server, addresses.get(server.variable), server_keys.get(server.variable), keys, refresh)
             if changed and on_change is not None:
                 await on_change()
 
@@ -100,7 +101,9 @@ def _row(
             ui.button(icon="delete", on_click=remove).props(f'dense flat aria-label="Remove the saved {label} key"')
 
 
-def _server_row(server: BaseUrl, saved: str | None, keys: ProviderKeys, refresh: Callable[[], Awaitable[None]]) -> None:
+def _server_row(
+    server: BaseUrl, saved: str | None, key: str | None, keys: ProviderKeys, refresh: Callable[[], Awaitable[None]]
+) -> None:
     variable = server.variable
     in_env = environment_has(variable)
     state = (
@@ -127,6 +130,11 @@ def _server_row(server: BaseUrl, saved: str | None, keys: ProviderKeys, refresh:
             await refresh()
 
         async def remove() -> None:
+            # Models of these providers go back to the provider's own service (with its key, if one is saved).
+            also = " and its key" if key else ""
+            question = f"Remove the saved {server.label} address ({saved}){also}? Its models go to the provider again."
+            if not await confirm(question, action="Remove"):
+                return
             await asyncio.to_thread(keys.remove, variable)
             ui.notify(f"{variable} removed")
             await refresh()
@@ -136,4 +144,44 @@ def _server_row(server: BaseUrl, saved: str | None, keys: ProviderKeys, refresh:
         if saved:
             ui.button(icon="delete", on_click=remove).props(
                 f'dense flat aria-label="Remove the saved {server.label} address"'
+            )
+    if server.key_variable is not None and saved:
+        _server_key_row(server, key, keys, refresh)
+
+
+def _server_key_row(
+    server: BaseUrl, masked: str | None, keys: ProviderKeys, refresh: Callable[[], Awaitable[None]]
+) -> None:
+    """The key a server of one's own asks for (vLLM's --api-key), sent to its saved address and nowhere else."""
+    with ui.row().classes("w-full items-center gap-2 no-wrap"):
+        ui.label("").classes("w-28")
+        ui.label(f"key saved · {masked}" if masked else "no key (most need none)").classes("w-44 text-sm text-gray-600")
+        field = (
+            ui.input(f"{server.label} key", password=True)
+            .props(f'dense outlined autocomplete=off aria-label="{server.label} key"')
+            .classes("grow")
+        )
+
+        async def save() -> None:
+            try:
+                await asyncio.to_thread(keys.set_server_key, server.variable, field.value or "")
+            except FlowdeckError as exc:
+                ui.notify(str(exc), type="negative")
+                return
+            field.value = ""
+            ui.notify(f"{server.label} key saved")
+            await refresh()
+
+        async def remove() -> None:
+            if not await confirm(f"Remove the saved {server.label} key ({masked})?", action="Remove"):
+                return
+            await asyncio.to_thread(keys.remove, str(server.key_variable))
+            ui.notify(f"{server.label} key removed")
+            await refresh()
+
+        field.on("keydown.enter", save)
+        ui.button("Save", on_click=save).props(f'dense no-caps aria-label="Save {server.label} key"')
+        if masked:
+            ui.button(icon="delete", on_click=remove).props(
+                f'dense flat aria-label="Remove the saved {server.label} key"'
             )

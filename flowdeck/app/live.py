@@ -10,7 +10,9 @@ from collections.abc import Callable, Mapping
 
 from nicegui import background_tasks, ui
 
+from flowdeck.app.account import can_edit
 from flowdeck.app.pin_dialog import edit_output_dialog
+from flowdeck.app.refusal import Refusal, show_refusal
 from flowdeck.app.run_view import RunView
 from flowdeck.app.transient import transient_dialog
 from flowdeck.components.inspector import NodeAction
@@ -21,6 +23,7 @@ from flowdeck.errors import FlowdeckError
 from flowdeck.runner import Runner
 
 FLUSH_SECONDS = 0.05
+TICK_SECONDS = 1.0
 RESTORE_PAUSE = 0.02  # between the canvas and the panels when a page comes back to a run
 SLOW_START_SECONDS = 1.5
 SLOW_START = "Starting… getting the models ready (the first run after the app starts can take a few seconds)"
@@ -40,6 +43,7 @@ class LiveRun:
         pin: Callable[[str, str | None], None] | None = None,
         *,
         identity: Callable[[], str | None] = lambda: None,
+        refusals: ui.element | None = None,
     ) -> None:
         self.runner = runner
         self.pin = pin  # pins an agent's output in the workflow being edited (None: the run is read-only here)
@@ -47,17 +51,20 @@ class LiveRun:
         self.on_change = on_change
         self.workflow = workflow
         self.identity = identity  # the workflow's that runs started here belong to (engine/identity.py)
+        self.refusals = refusals  # where a refused start says why (None: a notification)
         self.run_id: str | None = None
         self._starting = False
         self._task: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
         self._view: RunView | None = None
         self._looking = 0  # which call of show_latest is the latest
-        self._refusal: ui.notification | None = None
+        self._refusal: ui.notification | Refusal | None = None
         self.model = ""  # the Run dialog's "Model for every agent", kept for the next run of this tab ("": none)
         # Kept, not looked up when needed: a run is often started from a button that the start itself removes (the
         # inspector's, redrawn as the run changes), and the slot of a removed element has no client.
         self._client = ui.context.client
         self._client.on_delete(self.stop)  # not on_disconnect: NiceGUI 3 calls that on a reconnect too
+        self.editable = can_edit(self._client)  # a viewer watches: starts, re-runs, pins and cancels are refused
 
     @property
     def view(self) -> RunView:
@@ -93,14 +100,15 @@ class LiveRun:
             return True
         return False
 
-    async def show_latest(self, workflow_id: str) -> None:
+    async def show_latest(self, workflow_id: str, *, fallback: str | None = None) -> None:
         """The run going on now of the workflow with this identity, else its most recent run (a run of another process
-        still going is followed live), else none: a page opened or reloaded after a run ended still shows that run."""
+        still going is followed live), else `fallback`, else none: a page opened or reloaded after a run ended still
+        shows that run."""
         self._looking += 1
         looking = self._looking
         if self.watch_active(workflow_id):
             return
-        run_id = await asyncio.to_thread(self.runner.latest, workflow_id)
+        run_id = await asyncio.to_thread(self.runner.latest, workflow_id) or fallback
         if looking != self._looking or self._starting or self.watch_active(workflow_id):
             return  # asked again since, or a run was started meanwhile
         if run_id is None:
@@ -122,6 +130,8 @@ class LiveRun:
     def ask(self, workflow: Workflow, models: Mapping[str, str] | None = None) -> None:
         """The inputs form, and a model for every agent of this run (`models`: what to suggest); Start launches
         exactly one run, however often it is clicked."""
+        if not self.editable:
+            return
         if self.running:
             ui.notify("A run is already going; cancel it first", type="warning")
             return
@@ -152,7 +162,7 @@ class LiveRun:
             )
 
             async def start() -> None:
-                if self.running:
+                if self.running or not self.editable:
                     return
                 chosen = (model.value or "").strip()
                 if any(ch.isspace() for ch in chosen):
@@ -176,7 +186,7 @@ class LiveRun:
     async def rerun(self, node_id: str, *, only: bool, retry: bool = False) -> None:
         """Run from this agent (it and everything downstream), or only this agent, on the current workflow;
         `retry`: the agent failed, and the run is labelled a retry of it."""
-        if self.run_id is None or self.running:
+        if self.run_id is None or self.running or not self.editable:
             return
         workflow = self.workflow()
         if workflow is not None and node_id not in {node.id for node in workflow.nodes}:
@@ -215,7 +225,7 @@ class LiveRun:
         else:
             self.view.show_progress()
         with self._client:
-            self._refusal = show_refusal(f"Not started: {exc}")
+            self._refusal = show_refusal(f"Not started: {exc}", self.refusals)
         self.on_change()
 
     def watch(self, run_id: str, *, restore: bool = False) -> None:
@@ -229,16 +239,26 @@ class LiveRun:
             self.view.feed(self.runner.recorded_so_far(run_id))
             self.view.flush(panels=False)
         self._task = background_tasks.create(self._follow(run_id), name=f"watch run {run_id}")
+        if self._ticker is None or self._ticker.done():
+            self._ticker = background_tasks.create(self._tick(), name="elapsed time of the run shown")
         self.on_change()
 
     def stop(self) -> None:
         """Stop following (the run itself goes on)."""
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        for task in (self._task, self._ticker):
+            if task is not None:
+                task.cancel()
+        self._task = self._ticker = None
+
+    async def _tick(self) -> None:
+        """The elapsed time goes on between events: while an agent thinks, and between one agent and the next."""
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            if self._task is not None and self.state.status in ("pending", "running", "waiting"):
+                self.view.show_progress()
 
     def cancel(self) -> None:
-        if self.run_id is not None and self.runner.cancel(self.run_id):
+        if self.editable and self.run_id is not None and self.runner.cancel(self.run_id):
             ui.notify("Cancelling the run…")
 
     async def _follow(self, run_id: str) -> None:
@@ -255,6 +275,7 @@ class LiveRun:
             except Exception:  # a display bug must not freeze the page: the next flush shows the state again
                 log.exception("run %s: updating the page failed", run_id)
 
+        live = self.runner.is_active(run_id)
         if self.view.state.last_seq:
             # Restored with the page (watch(restore=True)): the canvas has it; the panels follow a moment later,
             # so that the browser draws the agents' states before it builds them.
@@ -273,10 +294,13 @@ class LiveRun:
         if flush_handle is not None:
             flush_handle.cancel()
         flush()
+        if live and (reason := self.view.state.interrupted_reason):  # e.g. its events could not be stored
+            with self._client:
+                self._refusal = show_refusal(f"Run interrupted: {reason}")
         self.on_change()
 
     def _actions(self, node_id: str, state: RunState) -> list[NodeAction]:
-        if self.running or state.status not in ("succeeded", "failed", "cancelled", "interrupted"):
+        if not self.editable or self.running or state.status not in ("succeeded", "failed", "cancelled", "interrupted"):
             return []
         node = state.nodes.get(node_id)
         actions = []
@@ -346,17 +370,3 @@ class LiveRun:
         if pinned is not None:
             actions.append(NodeAction("Unpin", "push_pin", lambda: pin(node_id, None), "Call the model again in runs"))
         return actions
-
-
-def show_refusal(message: str) -> ui.notification:
-    """Why something asked for was refused, kept on screen until dismissed: a list of problems takes longer to read
-    than a notification stays."""
-    return ui.notification(
-        message,
-        type="negative",
-        multi_line=True,
-        timeout=None,
-        # Not close_button: its button is drawn in the theme's colour, unreadable on red.
-        actions=[{"label": "Dismiss", "color": "white"}],
-        classes="whitespace-pre-wrap",
-    )

@@ -4,6 +4,7 @@ models of a reachable Ollama server; and the key a model still needs."""
 from __future__ import annotations
 
 import asyncio
+import difflib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import httpx
 
 from flowdeck.config import Settings, environment_has
 from flowdeck.models.keys import ProviderKeys
-from flowdeck.models.providers import PROVIDERS, Provider, suggested_models
+from flowdeck.models.providers import PROVIDERS, Provider, litellm_providers, suggested_models
 
 _CACHE_SECONDS = 30.0
 _found: dict[str, tuple[float, list[str]]] = {}  # base URL -> (when asked, the models it had)
@@ -39,6 +40,20 @@ class ModelChoices:
     suggestions: dict[str, str]
     saved_keys: frozenset[str] = frozenset()
     saved_bases: frozenset[str] = frozenset()  # server address variables saved in the app (OPENAI_API_BASE)
+    providers: frozenset[str] = frozenset()  # the provider names litellm takes before a "/" (empty: not known)
+
+    def unknown_provider(self, model: str) -> str | None:
+        """Why `model` names no provider litellm knows ("opnai/gpt-4o" typed), or None. A hint while editing; the
+        run's own check refuses such a model all the same."""
+        prefix, slash, _ = model.partition("/")
+        if not slash or not self.providers or prefix in _OURS or prefix.lower() in self.providers:
+            return None
+        near = difflib.get_close_matches(prefix.lower(), sorted(self.providers), n=2, cutoff=0.7)
+        also = f" (did you mean {' or '.join(near)}?)" if near else ""
+        return (
+            f"“{prefix}” is not a provider flowdeck can call{also}: write provider/model, e.g. openai/gpt-4o-mini, "
+            f"ollama_chat/llama3.2 or anthropic/claude-3-5-haiku-latest"
+        )
 
     def missing_key(self, model: str) -> Provider | None:
         """The provider whose key `model` needs and does not have (neither saved nor in the environment).
@@ -65,7 +80,11 @@ async def model_choices(settings: Settings, keys: ProviderKeys) -> ModelChoices:
     saved = frozenset(await asyncio.to_thread(keys.masked))
     bases = await asyncio.to_thread(keys.bases)
     ollama = None if environment_has("OLLAMA_API_BASE") else bases.get("OLLAMA_API_BASE")
-    return ModelChoices(await model_options(settings, saved, ollama), saved, frozenset(bases))
+    known = await asyncio.to_thread(litellm_providers)
+    return ModelChoices(await model_options(settings, saved, ollama), saved, frozenset(bases), known)
+
+
+_OURS = ("scripted", "embedded")  # flowdeck's own models, which take options after a "/"
 
 
 # Model names litellm places with a provider without a "provider/" prefix (the ones people type).

@@ -13,6 +13,7 @@ from flowdeck.app.document import Document, blank_workflow
 from flowdeck.app.draft import read_draft, saved_since, write_draft
 from flowdeck.components.canvas import FlowCanvas, payload
 from flowdeck.engine.workflow import Workflow
+from flowdeck.errors import FlowdeckError
 from flowdeck.services import Services
 from flowdeck.storage.workflows import new_workflow_id
 
@@ -31,6 +32,7 @@ class Opening:
     bar: Toolbar
     canvas: FlowCanvas
     _draft_due: bool
+    from_run: str | None  # the past run this workflow was opened from (open_run), shown until it has runs of its own
 
     if TYPE_CHECKING:
 
@@ -82,9 +84,34 @@ class Opening:
                 return not self.doc.dirty  # the save may have been refused
         return choice == "discard"
 
-    def _show(self, workflow: Workflow, *, workflow_id: str | None, saved: bool, edited: bool = False) -> None:
+    async def open_run(self, run_id: str) -> bool:
+        """A past run's workflow as it ran, as a new workflow (a fork: what is saved stays as it is), with that run
+        shown on it: its outputs in the Inspector, and Run from here or Run this node only go on from them."""
+        try:
+            workflow = await asyncio.to_thread(self.services.runner.recorded_workflow, run_id)
+        except FlowdeckError as exc:
+            with self.host:
+                ui.notify(f"Run {run_id} cannot be opened: {exc}", type="negative", multi_line=True)
+            return False
+        fork = workflow.model_copy(update={"name": forked_name(workflow.name, run_id)})
+        if not await self._may_replace(fork.name):
+            return False
+        self._show(fork, workflow_id=None, saved=False, from_run=run_id)
+        self._write_draft()  # now: the address no longer names the run, so a quick reload must find the draft
+        return True
+
+    def _show(
+        self,
+        workflow: Workflow,
+        *,
+        workflow_id: str | None,
+        saved: bool,
+        edited: bool = False,
+        from_run: str | None = None,
+    ) -> None:
         self.doc.replace(workflow, saved=saved, edited=edited)
         self.workflow_id = workflow_id or new_workflow_id()
+        self.from_run = from_run
         self.selected = None
         self.bar.name.set_value(workflow.name)
         self.canvas.patch(
@@ -102,7 +129,8 @@ class Opening:
         if self._draft_due:
             self._draft_due = False
             edited = self.doc.save_state == "changed"
-            write_draft(self.doc.workflow if self.doc.dirty else None, self.workflow_id, edited=edited)
+            workflow = self.doc.workflow if self.doc.dirty else None
+            write_draft(workflow, self.workflow_id, edited=edited, from_run=self.from_run)
 
     async def _restore_draft(self) -> bool:
         draft = await read_draft()
@@ -113,10 +141,13 @@ class Opening:
             # it again would undo what the person did meanwhile, e.g. select an agent right after the page loaded.
             if draft.workflow_id is not None and draft.workflow_id != self.workflow_id:
                 self.workflow_id = draft.workflow_id
+                self.from_run = draft.from_run
             return False
         if await asyncio.to_thread(saved_since, self.services.workflows, draft):
             return False  # saved since (perhaps in another tab): the saved version wins
-        self._show(draft.workflow, workflow_id=draft.workflow_id, saved=False, edited=draft.edited)
+        self._show(
+            draft.workflow, workflow_id=draft.workflow_id, saved=False, edited=draft.edited, from_run=draft.from_run
+        )
         if draft.edited:
             ui.notify("Restored your unsaved changes", type="info")
         return True
@@ -130,3 +161,9 @@ class Opening:
         if saved:
             self.doc.replace(saved[0].workflow, saved=True)
             self.workflow_id = saved[0].id
+
+
+def forked_name(name: str, run_id: str) -> str:
+    """The name of a workflow opened from a past run: its own, and which run (within the 200 characters a name has)."""
+    suffix = f" (run {run_id})"
+    return name[: 200 - len(suffix)] + suffix

@@ -90,7 +90,8 @@ class Replay:
             self._show()
 
     def _scrubbed(self, event: Any) -> None:
-        value = event.args if isinstance(event.args, int | float) else self.slider.value
+        asked = event.args  # from the page: a number (seek() clamps it), else where the replay is
+        value = asked if type(asked) in (int, float) else self.pos
         self._pause()
         self.seek(int(value))
 

@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Any
+from urllib.parse import urlencode
 
 from nicegui import ui
-from nicegui.events import GenericEventArguments
+from nicegui.events import GenericEventArguments, ValueChangeEventArguments
 
 from flowdeck.app.account import account_controls, can_edit
 from flowdeck.app.compare import compare_page
 from flowdeck.app.landmarks import page_heading
-from flowdeck.app.live import LiveRun, show_refusal
+from flowdeck.app.live import LiveRun
+from flowdeck.app.refusal import show_refusal
 from flowdeck.app.replay import Replay
 from flowdeck.app.run_view import run_panel
 from flowdeck.app.theme import chosen_dark, page_theme, remember
 from flowdeck.components.canvas import FlowCanvas, payload
 from flowdeck.engine.events import RunStarted
 from flowdeck.engine.state import RunState, fold
-from flowdeck.engine.workflow import parse_workflow
+from flowdeck.engine.workflow import Workflow, parse_workflow
 from flowdeck.errors import FlowdeckError
 from flowdeck.services import Services
 from flowdeck.storage.runs import RunSummary
@@ -28,6 +31,9 @@ from flowdeck.storage.runs import RunSummary
 REFRESH_SECONDS = 2.0
 LIVE_CHECK_SECONDS = 1.0
 PAGE_SIZES = [25, 50, 100, 200]  # runs a page of the history shows; 50 at first
+PAGE_SIZE = PAGE_SIZES[1]
+MAX_SELECTED = 1000  # runs picked to compare (kept across pages): more is not a person picking
+MAX_RUN_ID = 100  # characters
 STATUSES = ["succeeded", "failed", "cancelled", "interrupted", "running"]
 
 
@@ -131,7 +137,7 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
             {"name": "id", "label": "Run", "field": "id", "align": "left"},
         ]
         # Paged on the server: a page of runs is read at a time, however long the history.
-        pagination = {"page": 1, "rowsPerPage": PAGE_SIZES[1], "rowsNumber": 0}
+        pagination = {"page": 1, "rowsPerPage": PAGE_SIZE, "rowsNumber": 0}
         table = ui.table(columns=columns, rows=[], row_key="id", selection="multiple", pagination=pagination)
         table.classes("w-full").props(
             f'flat bordered dense hide-no-data aria-label="Runs" :rows-per-page-options="{PAGE_SIZES}"'
@@ -157,17 +163,17 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
 
     async def load(*, keep_selection: bool = False) -> None:
         """The page of runs the table shows, read again (every REFRESH_SECONDS: new runs, status changes)."""
-        workflow, status = workflow_filter.value or None, status_filter.value or None
-        paging = dict(table.pagination)
-        size = int(paging.get("rowsPerPage") or PAGE_SIZES[1])
+        workflow = workflow_filter.value if workflow_filter.value in names else None
+        status = status_filter.value if status_filter.value in STATUSES else None
+        asked, size = paging_asked(table.pagination)
         total = await asyncio.to_thread(services.runs.count, workflow=workflow, status=status)
-        page = max(1, min(int(paging.get("page") or 1), -(-total // size)))  # the last page, if it shrank
+        page = max(1, min(asked, -(-total // size)))  # the last page, if it shrank
         found = await asyncio.to_thread(
             services.runs.recent, limit=size, offset=(page - 1) * size, workflow=workflow, status=status
         )
         await _follow_tokens(services, [r.id for r in found if r.status == "running"], going)
         rows = [_row(r, going.get(r.id)) for r in found]
-        paging.update(page=page, rowsPerPage=size, rowsNumber=total)
+        paging = {"page": page, "rowsPerPage": size, "rowsNumber": total}
         if keep_selection and rows == table.rows and paging == table.pagination:
             return  # nothing changed: leave the page alone
         table.rows = rows
@@ -180,8 +186,24 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
     async def turn_page(event: GenericEventArguments) -> None:
         asked = event.args.get("pagination") if isinstance(event.args, dict) else None
         if isinstance(asked, dict):
-            table.pagination = {**table.pagination, "page": asked.get("page"), "rowsPerPage": asked.get("rowsPerPage")}
+            page, size = paging_asked(asked)
+            table.pagination = {**table.pagination, "page": page, "rowsPerPage": size}
             await load(keep_selection=True)
+
+    def hold_paging(event: ValueChangeEventArguments[Any]) -> None:
+        """What a page event set the table's paging to (NiceGUI takes it as sent), held to what the page offers."""
+        page, size = paging_asked(table.pagination)
+        counted = event.previous_value.get("rowsNumber", 0) if isinstance(event.previous_value, dict) else 0
+        table.pagination = {"page": page, "rowsPerPage": size, "rowsNumber": counted}
+
+    def hold_selection() -> None:
+        """The runs picked, as sent by the page (NiceGUI keeps the rows it is sent): only their ids, each once."""
+        picked: dict[str, dict[str, str]] = {}
+        for row in table.selected:
+            run_id = row.get("id") if isinstance(row, dict) else None
+            if isinstance(run_id, str) and len(run_id) <= MAX_RUN_ID and len(picked) < MAX_SELECTED:
+                picked.setdefault(run_id, {"id": run_id})
+        table.selected = list(picked.values())
 
     async def refilter() -> None:
         table.pagination = {**table.pagination, "page": 1}
@@ -192,14 +214,26 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
         if len(picked) != 2:
             ui.notify("Select exactly two runs to compare", type="warning")
             return
-        ui.navigate.to(f"/runs/compare?a={picked[0]}&b={picked[1]}")
+        ui.navigate.to("/runs/compare?" + urlencode({"a": picked[0], "b": picked[1]}))
 
     workflow_filter.on_value_change(refilter)
     status_filter.on_value_change(refilter)
     table.on("request", turn_page)
+    table.on_pagination_change(hold_paging)
+    table.on_select(hold_selection)
     compare.on_click(open_compare)
     await load()
     ui.timer(REFRESH_SECONDS, lambda: load(keep_selection=True))  # new runs and status changes show up by themselves
+
+
+def paging_asked(asked: object) -> tuple[int, int]:
+    """The page and page size a page event asks for, held to what the page offers: a size of PAGE_SIZES (else
+    the default), a page from 1 on (the last page is found when the runs are counted)."""
+    fields = asked if isinstance(asked, dict) else {}
+    size, page = fields.get("rowsPerPage"), fields.get("page")
+    size = size if type(size) is int and size in PAGE_SIZES else PAGE_SIZE
+    page = page if type(page) is int and page >= 1 else 1
+    return page, size
 
 
 async def _follow_tokens(services: Services, run_ids: list[str], going: dict[str, RunState]) -> None:
@@ -233,6 +267,8 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
     try:
         summary = await asyncio.to_thread(services.runs.get, run_id)
         events = await asyncio.to_thread(services.runs.events, summary.id)
+        if (end := services.runner.unstored_end(summary.id)) is not None:  # its storage failed: the log lags
+            events, summary = [*events, end], replace(summary, status="interrupted")
     except FlowdeckError as exc:
         ui.label(str(exc)).classes("p-4 text-negative")
         return None
@@ -263,7 +299,7 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
             view, _ = run_panel(canvas, on_select=lambda node_id: None)
     panel.props["role"] = "region"
     panel.props["aria-label"] = "Run panel"
-    canvas.on_intent("selection_change", lambda a: view.select(next(iter(a.get("nodes") or []), None)))
+    canvas.on_intent("selection_change", lambda a: view.select(_one_agent(a.get("nodes"), workflow)))
 
     here = summary.id in services.runner.active_runs()
     if here or services.runner.live_elsewhere(summary):
@@ -286,6 +322,8 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
         return live
 
     async def resume(button: ui.button) -> None:
+        if not can_edit():
+            return
         button.props("loading")  # the models may take seconds to get ready (the first run after a start)
         try:
             new_id = await services.runner.resume(summary.id)
@@ -303,9 +341,23 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
                 ui.label(
                     f"Interrupted while {names} {'was' if len(stopped.interrupted_nodes) == 1 else 'were'} working"
                 )
+            if stopped.interrupted_reason:
+                ui.label(stopped.interrupted_reason).classes("text-negative")
             if can_edit():
                 ui.button("Resume", icon="restart_alt", on_click=lambda e: resume(e.sender)).props(
-                    "dense outline no-caps"
+                    "dense outline no-caps color=indigo"
                 ).tooltip("Run the agents that have no output yet; the others keep theirs (no model call is repeated)")
+        if can_edit():
+            ui.button("Open in editor", icon="edit_note", on_click=lambda: ui.navigate.to(f"/?run={summary.id}")).props(
+                "dense outline no-caps color=indigo"
+            ).tooltip(
+                "Its workflow as it ran, as a new workflow, with this run on it: edit an agent, then Run from here"
+            )
         Replay(view, events).controls()
     return None
+
+
+def _one_agent(picked: object, workflow: Workflow) -> str | None:
+    """The first agent of a selection the canvas sent, if it is one of the workflow's."""
+    first = next(iter(picked), None) if isinstance(picked, list) else None
+    return first if isinstance(first, str) and first in {node.id for node in workflow.nodes} else None

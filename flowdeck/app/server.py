@@ -49,11 +49,13 @@ def serve(
     from nicegui import app as nicegui_app
     from nicegui import background_tasks, ui
 
+    from flowdeck.api.protocol import ApiMount
     from flowdeck.api.routes import PREFIX, build_api
     from flowdeck.app.editor import register_pages
     from flowdeck.app.model_options import ollama_models
     from flowdeck.app.run_view import add_run_panel_styles
     from flowdeck.app.runs_page import register_runs_pages
+    from flowdeck.app.sockets import bind_page_events
     from flowdeck.auth import Authenticator, CredentialStore, Gate, register_login
     from flowdeck.components.css import STATIC, shared_css
     from flowdeck.config import load_settings
@@ -81,9 +83,10 @@ def serve(
         allowed_hosts=frozenset(settings.allowed_hosts) | ({host.lower()} if shared and host not in _ANY else set()),
     )
     _in_front(nicegui_app, gate)
+    bind_page_events()  # a page's events come from its own socket, of its own login
     nicegui_app.state.flowdeck_gate = gate  # pages re-check their session with it
     register_login(nicegui_app, gate)
-    nicegui_app.mount(PREFIX, build_api(services))
+    nicegui_app.router.routes.append(ApiMount(PREFIX, build_api(services)))
     nicegui_app.on_shutdown(services.runner.close)
     if services.models is not None:
         nicegui_app.on_shutdown(services.models.close)
@@ -135,19 +138,24 @@ def serve(
 
 
 def _in_front(app: FastAPI, gate: Gate) -> None:
-    """Put the guard in front of every other layer of the app (NiceGUI adds its own middleware when it starts,
-    each in front of those before it), and behind it the cache of NiceGUI's versioned files. An unauthorised
-    request goes no further than the guard; a file already seen goes no further than the cache."""
+    """Put the cap on request bodies and the guard in front of every other layer of the app (NiceGUI adds its own
+    middleware when it starts, each in front of those before it), and behind them the cache of NiceGUI's versioned
+    files. A body too large is never read; an unauthorised request goes no further than the guard; a file already
+    seen goes no further than the cache. Every answer past the guard carries the pages' Content-Security-Policy
+    (policy.py)."""
     from nicegui import __version__ as nicegui_version
 
     from flowdeck.app.assets import AssetCache
-    from flowdeck.auth import Guard
+    from flowdeck.app.policy import PagePolicy
+    from flowdeck.auth import BodyLimit, Guard
+    from flowdeck.engine.workflow import MAX_FILE_BYTES
 
     build = app.build_middleware_stack
     prefix = f"/_nicegui/{nicegui_version}/"
 
     def build_guarded() -> ASGIApp:
-        return Guard(AssetCache(build(), prefix, skip=(prefix + "dynamic_resources/",)), gate=gate)
+        guarded = Guard(PagePolicy(AssetCache(build(), prefix, skip=(prefix + "dynamic_resources/",))), gate=gate)
+        return BodyLimit(guarded, upload_bytes=MAX_FILE_BYTES)
 
     app.build_middleware_stack = build_guarded  # type: ignore[method-assign]
 

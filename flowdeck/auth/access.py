@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import threading
 import time
 from collections import deque
@@ -73,42 +74,57 @@ class Authenticator:
 
 
 class LoginLimiter:
-    """Failed logins allowed per client address, and in total, within a sliding window."""
+    """Password attempts allowed per client address within a sliding window, counted before they are checked.
+
+    An attempt is counted when it arrives and forgiven only if its password was right, so guesses sent at once
+    cannot all be checked. Each address has `per_client` attempts per window; no address can use up another's.
+    Past `total` failures from all addresses (guessing spread over many of them), each address gets one attempt
+    per window: guessing slows five-fold, and a right password from an address that has not failed still opens.
+    """
 
     def __init__(self, *, per_client: int = 5, total: int = 50, window: float = 300.0) -> None:
         self.per_client = per_client
         self.total = total
         self.window = window
-        self._failures: dict[str, deque[float]] = {}
+        self._attempts: dict[str, deque[float]] = {}
         self._all: deque[float] = deque()
 
-    def wait(self, client: str) -> float:
-        """Seconds this client must wait before trying again (0: it may try now)."""
+    def attempt(self, client: str) -> float:
+        """Count an attempt by this client and return 0, or return the seconds it must wait (nothing counted)."""
         now = time.monotonic()
         self._expire(now)
-        waits = [0.0]
-        mine = self._failures.get(client)
-        if mine is not None and len(mine) >= self.per_client:
-            waits.append(mine[0] + self.window - now)
-        if len(self._all) >= self.total:
-            waits.append(self._all[0] + self.window - now)
-        return max(waits)
-
-    def failed(self, client: str) -> None:
-        now = time.monotonic()
-        self._failures.setdefault(client, deque()).append(now)
+        client = _address(client)
+        mine = self._attempts.setdefault(client, deque())
+        allowed = self.per_client if len(self._all) < self.total else 1
+        if len(mine) >= allowed:
+            return mine[len(mine) - allowed] + self.window - now
+        mine.append(now)
         self._all.append(now)
+        return 0.0
 
     def succeeded(self, client: str) -> None:
-        self._failures.pop(client, None)
+        """The client gave a right password: its attempts are forgiven (the failures of others still count)."""
+        mine = self._attempts.pop(_address(client), None)
+        if mine and mine[-1] in self._all:
+            self._all.remove(mine[-1])  # this attempt was no failure; one of the same time is as good
 
     def _expire(self, now: float) -> None:
         cutoff = now - self.window
         while self._all and self._all[0] < cutoff:
             self._all.popleft()
-        for client in list(self._failures):
-            queue = self._failures[client]
+        for client in list(self._attempts):
+            queue = self._attempts[client]
             while queue and queue[0] < cutoff:
                 queue.popleft()
             if not queue:
-                del self._failures[client]
+                del self._attempts[client]
+
+
+def _address(client: str) -> str:
+    """One name per address: an IPv4 address written as IPv6 (::ffff:10.0.0.5) is the same client."""
+    try:
+        parsed = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    mapped = parsed.ipv4_mapped if isinstance(parsed, ipaddress.IPv6Address) else None
+    return str(mapped or parsed)

@@ -137,38 +137,59 @@ def keys_command() -> None:
 
 @keys_command.command("set")
 @click.argument("variable")
-@click.option("--stdin", "from_stdin", is_flag=True, help="Read the key from standard input.")
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the value from standard input.")
 def keys_set(variable: str, from_stdin: bool) -> None:
-    """Save a provider key, e.g. OPENAI_API_KEY (asked for, not echoed)."""
+    """Save a provider key (OPENAI_API_KEY; asked for, not echoed), a server's address (OPENAI_API_BASE,
+    OLLAMA_API_BASE) or a server's own key (OPENAI_COMPATIBLE_SERVER_KEY: sent to that address alone)."""
     from flowdeck.models.keys import ProviderKeys
+    from flowdeck.models.providers import BASE_URLS
 
-    key = sys.stdin.readline().strip() if from_stdin else click.prompt(variable, hide_input=True)
+    variable = variable.upper()
+    address = next((b for b in BASE_URLS if b.variable == variable), None)
+    server = next((b for b in BASE_URLS if b.key_variable == variable), None)
+    secret = address is None
+    value = sys.stdin.readline().strip() if from_stdin else click.prompt(variable, hide_input=secret)
     keys = ProviderKeys(_home())
     try:
-        keys.set(variable.upper(), key)
+        if address is not None:
+            keys.set_base(variable, value)
+        elif server is not None:
+            keys.set_server_key(server.variable, value)
+        else:
+            keys.set(variable, value)
     except FlowdeckError as exc:
         _fail(exc)
-    click.echo(f"{variable.upper()} saved ({keys.masked()[variable.upper()]})")
+    if address is not None:
+        click.echo(f"{variable} saved ({keys.bases()[variable]})")
+    elif server is not None:
+        click.echo(f"{variable} saved ({keys.masked_server_keys()[server.variable]}), sent only to {server.variable}")
+    else:
+        click.echo(f"{variable} saved ({keys.masked()[variable]})")
 
 
 @keys_command.command("list")
 def keys_list() -> None:
-    """The providers flowdeck knows and which keys are saved (the last 4 characters only)."""
+    """The providers flowdeck knows and which keys are saved (the last 4 characters only), then the servers."""
     import os
 
     from flowdeck.models.keys import ProviderKeys
-    from flowdeck.models.providers import PROVIDERS
+    from flowdeck.models.providers import BASE_URLS, PROVIDERS
 
-    saved = ProviderKeys(_home()).masked()
+    store = ProviderKeys(_home())
+    saved, bases, server_keys = store.masked(), store.bases(), store.masked_server_keys()
     for item in PROVIDERS:
         where = "environment" if os.environ.get(item.variable) else saved.get(item.variable, "not set")
         click.echo(f"{item.variable:<22} {item.label:<14} {where}")
+    for server in BASE_URLS:
+        where = "environment" if os.environ.get(server.variable) else bases.get(server.variable, "not set")
+        key = f"  (its key {server_keys[server.variable]})" if server.variable in server_keys else ""
+        click.echo(f"{server.variable:<22} {server.label:<14} {where}{key}")
 
 
 @keys_command.command("remove")
 @click.argument("variable")
 def keys_remove(variable: str) -> None:
-    """Forget a saved provider key."""
+    """Forget a saved provider key, server address (with its key) or server key."""
     from flowdeck.models.keys import ProviderKeys
 
     removed = ProviderKeys(_home()).remove(variable.upper())
@@ -194,7 +215,9 @@ def _stores() -> tuple[CredentialStore, SessionStore]:
         settings = load_settings()
         ensure_home(settings)
         store = CredentialStore(settings.home)
-        return store, SessionStore(open_database(settings.database_url), store.storage_secret())
+        return store, SessionStore(
+            open_database(settings.database_url, busy_timeout=settings.busy_timeout), store.storage_secret()
+        )
     except FlowdeckError as exc:
         _fail(exc)
 

@@ -86,7 +86,8 @@ def _detail(event: ev.Event) -> str:
     if isinstance(event, ev.RunFinished):
         return f"{event.status} in {event.duration:.2f}s"
     if isinstance(event, ev.RunInterrupted):
-        return f"interrupted while running: {', '.join(event.running) or 'nothing'}"
+        because = f"; {event.reason}" if event.reason else ""
+        return f"interrupted while running: {', '.join(event.running) or 'nothing'}{because}"
     if isinstance(event, ev.Log):
         return f"[{event.level}] {event.text}"
     return ""

@@ -4,24 +4,49 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import sys
 from typing import TYPE_CHECKING
 
 import click
 
-from flowdeck.errors import FlowdeckError, WorkflowError
+from flowdeck.errors import FlowdeckError, NotFoundError, WorkflowError
 
 if TYPE_CHECKING:
     from flowdeck.services import Services
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """Every command: what flowdeck reports on purpose (a storage fault, a bad setting) reaches the person as one
+    line saying what to do, never as a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except FlowdeckError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+class _Notes(logging.Handler):
+    """flowdeck's own warnings (a database opened read-only, runs not yet marked), as lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+
+
+_NOTES = _Notes(logging.WARNING)
+
+
+@click.group(cls=_Main, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """flowdeck: design and run AI agent workflows."""
     if ctx.invoked_subcommand is None:
         _serve("127.0.0.1", 8765, open_browser=True)
+    elif ctx.invoked_subcommand != "serve" and _NOTES not in logging.getLogger("flowdeck").handlers:
+        logging.getLogger("flowdeck").addHandler(_NOTES)
 
 
 @main.command("serve")
@@ -44,6 +69,13 @@ def _serve(host: str, port: int, *, open_browser: bool) -> None:
         serve(host=host, port=port, open_browser=open_browser, announce=lambda text: click.echo(text, err=True))
     except FlowdeckError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:  # the data folder: a secret or a file the server makes there
+        click.echo(
+            f"error: {exc.strerror or exc}: {exc.filename}; make the data folder writable by this user, or set "
+            "FLOWDECK_HOME to one (see `flowdeck doctor`)",
+            err=True,
+        )
         sys.exit(2)
 
 
@@ -91,6 +123,7 @@ async def _run(
     from flowdeck.engine.workflow import Workflow
     from flowdeck.services import open_services
 
+    _NOTES.setLevel(logging.CRITICAL)  # the run's own outcome, storage faults included, is printed below
     settings = load_settings()
     # Loading the embedded model holds the GIL for ~0.5 s: in a child process it loads while this one starts.
     embedded = isinstance(workflow, Workflow) and "embedded" in models_of(workflow, settings.default_model, model)
@@ -122,9 +155,13 @@ async def _run(
                 sys.stdout.flush()
             elif view is not None:
                 view.update(state)
-        if view is not None:
+        if view is not None and state.run_id:
             view.finish(state)
             _print_outputs(workflow, state)
+        if state.interrupted_reason:
+            click.echo(f"error: run {run_id} was interrupted: {state.interrupted_reason}", err=True)
+            if state.run_id:
+                click.echo(f"  once the database works again: flowdeck runs resume {run_id}", err=True)
         return {"succeeded": 0, "cancelled": 130}.get(state.status, 1)
     finally:
         await services.runner.close()
@@ -220,6 +257,28 @@ def runs_show(run_id: str, as_json: bool, tokens: bool) -> None:
         click.echo(f"\n=== {node_id} ===\n{text}")
 
 
+@runs_command.command("workflow")
+@click.argument("run_id")
+def runs_workflow(run_id: str) -> None:
+    """Print the workflow a run ran, as a workflow file (fork it: `flowdeck runs workflow ID > mine.json`)."""
+    from flowdeck.engine.events import RunStarted
+    from flowdeck.engine.workflow import parse_workflow
+
+    services = _services()
+    try:
+        summary = services.runs.get(run_id)
+        first = services.runs.events(summary.id, 0, limit=1)
+        if not first or not isinstance(first[0], RunStarted):
+            raise NotFoundError(f"run '{summary.id}' has no recorded start, so no workflow")
+        workflow = parse_workflow(first[0].workflow, source=f"the workflow of run {summary.id}")
+    except FlowdeckError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        services.close()
+    click.echo(workflow.to_json())
+
+
 @main.command("templates")
 def templates_command() -> None:
     """List the built-in templates."""
@@ -262,10 +321,12 @@ def _services() -> Services:
 
 def _add_groups() -> None:
     from flowdeck.cli.admin import api_command, auth_command, keys_command
+    from flowdeck.cli.doctor import doctor_command
 
     main.add_command(auth_command)
     main.add_command(keys_command)
     main.add_command(api_command)
+    main.add_command(doctor_command)
 
 
 _add_groups()

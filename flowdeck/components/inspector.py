@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from nicegui import ui
 
+from flowdeck.components.markup import render_markdown
 from flowdeck.engine.state import NodeState
 
 
@@ -53,7 +54,7 @@ def inspector(label: str, node: NodeState | None, actions: list[NodeAction], nam
     text = ex.output if ex.output is not None else ex.text
     if text:
         with ui.expansion("Output", value=True).classes("w-full").props("dense"):
-            ui.markdown(text).classes("w-full text-sm fd-output")
+            ui.html(render_markdown(text)).classes("w-full text-sm fd-output")  # cleaned here; DOMPurify again there
     if ex.usage.total_tokens:
         ui.label(f"{ex.usage.prompt_tokens} prompt + {ex.usage.completion_tokens} completion tokens").classes(
             "text-xs text-gray-500"

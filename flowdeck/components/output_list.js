@@ -9,9 +9,10 @@
 //   ["done", key, html, text]                  its finished text: markdown as HTML, and the text to copy
 // A Vue component and a NiceGUI element per card cost the page ~0.3 s when 270 agents started at once and
 // again when they finished (270 streaming, side by side: 46 fps with them, 57 with no cards at all).
-// Model text never becomes markup: streamed text is text, and the HTML goes through NiceGUI's setHTML
-// (sanitized by DOMPurify). Markdown is drawn only for cards on screen or near it: 250 agents finishing at
-// once would otherwise take ~0.5 s of the page's time for cards nobody is looking at.
+// Model text never becomes markup: streamed text is text, and the HTML was cleaned on the server by an allow-list
+// (markup.py) and goes through NiceGUI's setHTML (DOMPurify) as well. Markdown is drawn only for cards on screen
+// or near it: 250 agents finishing at once would otherwise take ~0.5 s of the page's time for cards nobody is
+// looking at.
 // Cards go in groups of GROUP, each skipped by layout while off screen (content-visibility, as each card is):
 // with 250 agents streaming, laying out 250 skipped cards one by one still took ~4 ms of every frame.
 const GROUP = 20;

@@ -1,18 +1,17 @@
-"""The Output tab: each agent's text as it streams in, as sanitized markdown, with a copy button."""
+"""The Output tab: each agent's text as it streams in, then as sanitized markdown (markup.py), with a copy button."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from functools import cache, lru_cache
+from functools import cache
 
 from nicegui.element import Element
 
 from flowdeck.components.css import STATIC, shared_css
+from flowdeck.components.markup import render_markdown
 from flowdeck.components.wire import send_packed
 from flowdeck.engine.state import Execution, NodeState, RunState
-
-_MARKDOWN_EXTRAS = ["fenced-code-blocks", "tables"]  # as ui.markdown; code blocks highlighted by pygments
 
 
 class OutputList(Element, component="output_list.js"):
@@ -97,17 +96,6 @@ class OutputsTab:
                 self.view.queue("add", node_id, self._labels.get(node_id, node_id), _began(ex) is None)
             card.show(node_id, node, self.view)
         self.view.send()
-
-
-@lru_cache(maxsize=128)
-def render_markdown(text: str) -> str:
-    """Markdown to HTML, as ui.markdown does it; the page sanitizes the HTML (DOMPurify) before showing it.
-    Cached for replays, which show the same outputs again; kept small, as an output can be long."""
-    if not text:
-        return ""
-    import markdown2  # ~50 ms to import: not on the app's start path
-
-    return str(markdown2.markdown(text, extras=_MARKDOWN_EXTRAS))
 
 
 @cache

@@ -13,7 +13,8 @@ from typing import Any, Protocol
 from nicegui import ui
 
 from flowdeck.components.model_box import ModelBox
-from flowdeck.components.references import Edited, reference_chips, show_reads
+from flowdeck.components.prompt_editor.field import LastRun, prompt_template_field
+from flowdeck.components.references import Edited
 from flowdeck.engine.agents import PRESETS, resolve
 from flowdeck.errors import EditRefused
 
@@ -37,18 +38,29 @@ class ModelChoices(Protocol):
 
     def missing_key(self, model: str) -> KeyNeeded | None: ...
 
+    def unknown_provider(self, model: str) -> str | None: ...
 
-def properties(doc: Edited, node_id: str | None, models: ModelChoices, on_edit: OnEdit, on_keys: OnKeys) -> None:
-    """Controls for one node; `on_edit(node_id, changes)` applies a change (it raises EditRefused if invalid)."""
+
+def properties(
+    doc: Edited,
+    node_id: str | None,
+    models: ModelChoices,
+    on_edit: OnEdit,
+    on_keys: OnKeys,
+    last_run: LastRun = lambda: None,
+) -> Callable[[], None] | None:
+    """Controls for one node; `on_edit(node_id, changes)` applies a change (it raises EditRefused if invalid);
+    `last_run`: the state of the run shown with the workflow (the prompt's preview uses its values). Returns what
+    to call when that run changes."""
     # No min/max on the number inputs: out-of-range values must be explained, not clamped.
     ui.label("Properties").classes("text-xs font-semibold uppercase tracking-wide text-gray-500")
     if node_id is None:
         ui.label("Select an agent on the canvas to configure it.").classes("text-sm text-gray-500")
-        return
+        return None
     try:
         node = doc.workflow.node(node_id)
     except KeyError:
-        return
+        return None
     preset = PRESETS[node.type]
     config = node.config
     effective = resolve(node, doc.default_model)
@@ -115,26 +127,7 @@ def properties(doc: Edited, node_id: str | None, models: ModelChoices, on_edit: 
     )
     system.on_value_change(lambda e: apply(system, {"system_prompt": e.value or ""}))
 
-    template = (
-        ui.textarea(
-            "Prompt template",
-            value=config.prompt_template or "",
-            placeholder="Empty: the task, then each upstream output",
-        )
-        .props("dense outlined autogrow")
-        .classes("w-full font-mono")
-        .without_auto_validation()
-    )
-    reads = ui.row().classes("w-full gap-1 items-center")
-    reads.props('role=status aria-label="What this prompt reads"')
-
-    def template_typed(value: str) -> None:
-        apply(template, {"prompt_template": value or None})
-        show_reads(reads, doc, node_id, value)
-
-    template.on_value_change(lambda e: template_typed(e.value or ""))
-    show_reads(reads, doc, node_id, template.value or "")
-    reference_chips(doc, node_id, template)
+    run_changed = prompt_template_field(doc, node_id, on_edit, last_run)
 
     with ui.row().classes("w-full no-wrap gap-2 items-start"):
         max_tokens = _TypedNumber("Max tokens", value=config.max_tokens, step=1)
@@ -146,6 +139,7 @@ def properties(doc: Edited, node_id: str | None, models: ModelChoices, on_edit: 
     max_tokens.on_value_change(lambda e: apply(max_tokens, {"max_tokens": _int(e.value)}, limits_error))
     timeout.on_value_change(lambda e: apply(timeout, {"timeout": e.value}, limits_error))
     retries.on_value_change(lambda e: apply(retries, {"retries": _int(e.value)}, limits_error))
+    return run_changed
 
 
 class _ErrorLine:
@@ -206,7 +200,8 @@ def _show_error(control: Any, message: str | None, line: _ErrorLine | None) -> N
 
 
 def _show_key_hint(column: ui.column, model: str, models: ModelChoices, on_keys: OnKeys) -> None:
-    """Under the Model box: what the embedded model is, or the key a provider's model needs and where to add it."""
+    """Under the Model box: what the embedded model is, a provider name nobody knows, or the key a provider's model
+    needs and where to add it."""
     column.clear()
     if model == "embedded":
         with column, ui.row().classes("w-full items-start no-wrap gap-1 -mt-1").props("role=status"):
@@ -215,6 +210,12 @@ def _show_key_hint(column: ui.column, model: str, models: ModelChoices, on_keys:
                 "The embedded model is a small demo model (SmolLM2, 135M) that runs offline: expect rough answers. "
                 "For real work pick a provider's model (add its key in ⋮ → API keys…) or an Ollama model."
             ).classes("text-xs text-gray-500")
+        return
+    unknown = models.unknown_provider(model)
+    if unknown is not None:
+        with column, ui.row().classes("w-full items-start no-wrap gap-1 -mt-1").props("role=status"):
+            ui.icon("help_outline").classes("text-amber-700 mt-px")
+            ui.label(unknown).classes("text-xs text-amber-700")
         return
     missing = models.missing_key(model)
     if missing is None:

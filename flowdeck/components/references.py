@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from nicegui import ui
 
-from flowdeck.engine.prompts import check_template
+from flowdeck.engine.prompts import References, check_template
 from flowdeck.engine.workflow import Workflow
+
+if TYPE_CHECKING:
+    from flowdeck.components.prompt_editor.element import PromptEditor
 
 
 class Edited(Protocol):
@@ -20,25 +22,9 @@ class Edited(Protocol):
     def default_model(self) -> str: ...
 
 
-# Runs in the browser: the text goes in at the cursor as if typed (the field's own Ctrl+Z takes it out again, and
-# its input event sends the new value to the server like a keystroke); the cursor ends after it, in the field.
-_INSERT = """() => {
-  const field = document.getElementById(%(field)s);
-  if (!field) return;
-  const start = field.selectionStart ?? field.value.length, end = field.selectionEnd ?? start;
-  const apart = (i) => i >= 0 && i < field.value.length && !/\\s/.test(field.value[i]);  // a space keeps it apart
-  const text = (apart(start - 1) ? " " : "") + %(text)s + (apart(end) ? " " : "");
-  field.focus();
-  field.setSelectionRange(start, end);
-  if (!document.execCommand("insertText", false, text)) {
-    field.setRangeText(text, start, end, "end");
-    field.dispatchEvent(new Event("input", { bubbles: true }));
-  }
-}"""
-
-
-def reference_chips(doc: Edited, node_id: str, template: ui.textarea) -> None:
-    """One chip per input and upstream output; clicking one (or Enter on it) inserts its reference."""
+def reference_chips(doc: Edited, node_id: str, editor: PromptEditor) -> None:
+    """One chip per input and upstream output; clicking one (or Enter on it) inserts its reference at the editor's
+    cursor, as one step of the editor's own undo, and the cursor ends after it."""
     upstream = [e.source for e in doc.workflow.edges if e.target == node_id]
     refs = [(f"Input: {i.label or i.name}", f"{{{{ inputs.{i.name} }}}}") for i in doc.workflow.inputs]
     refs += [(f"Output of {doc.workflow.node(s).label or s}", f"{{{{ outputs.{s} }}}}") for s in upstream]
@@ -49,13 +35,14 @@ def reference_chips(doc: Edited, node_id: str, template: ui.textarea) -> None:
         for title, text in refs:
             chip = ui.chip(title, icon="data_object").props("dense clickable outline color=indigo role=button")
             chip.props["aria-label"] = f"Insert {title}"
-            chip.on("click", js_handler=_INSERT % {"field": json.dumps(template.html_id), "text": json.dumps(text)})
+            chip.on("click", js_handler=editor.insert_js(text))
 
 
-def show_reads(row: ui.row, doc: Edited, node_id: str, source: str) -> None:
+def show_reads(row: ui.row, doc: Edited, node_id: str, source: str, refs: References | None = None) -> None:
     """The template's references as readable chips (an input's label, an upstream agent's name); one that
-    cannot resolve is shown in red with the reason, as the run would refuse it."""
-    refs = check_template(source)
+    cannot resolve is shown in red with the reason, as the run would refuse it. `refs`: check_template(source), if
+    already made."""
+    refs = refs or check_template(source)
     inputs = {i.name: i.label or i.name for i in doc.workflow.inputs}
     upstream = doc.workflow.upstream(node_id)
     row.clear()

@@ -154,6 +154,8 @@ class RunInterrupted(_EventBase, tag="run_interrupted", frozen=True):
     type: ClassVar[Literal["run_interrupted"]] = "run_interrupted"
     running: list[str]
     duration: float | None = None  # how long it ran: from its start to its last event (None in older logs)
+    # Why, when known: e.g. its events could not be stored. None: its process stopped (found at the next start).
+    reason: str | None = None
 
 
 Event = (

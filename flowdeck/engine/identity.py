@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from flowdeck.engine.strict_json import printable
 from flowdeck.engine.workflow import Workflow
 
 IDENTITY_LIMIT = 300  # characters the runs table keeps (storage.tables); PostgreSQL enforces it
@@ -28,7 +29,7 @@ def template_identity(name: str) -> str:
 
 def file_identity(path: Path | str) -> str:
     """A workflow file's: the same file, however it was named on the command line, is the same workflow."""
-    resolved = str(Path(path).resolve())
+    resolved = printable(str(Path(path).resolve()))  # a name that is not UTF-8 (bytes kept as surrogates) is stored
     identity = f"file:{resolved}"
     return identity if len(identity) <= IDENTITY_LIMIT else f"file:sha256:{_digest(resolved)}"
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from jinja2 import TemplateSyntaxError, meta, nodes
-from jinja2.exceptions import SecurityError, TemplateError
+from jinja2 import Environment, TemplateSyntaxError, meta, nodes, pass_environment
+from jinja2.exceptions import FilterArgumentError, SecurityError, TemplateAssertionError, TemplateError
 
 from flowdeck.engine.events import Record
-from flowdeck.engine.sandbox import MAX_SECONDS, bounded, compile_template, parse
+from flowdeck.engine.sandbox import MAX_SECONDS, add_filters, bounded, compile_template, parse
 from flowdeck.engine.template_sizes import MAX_CHARS, TemplateLimit
 from flowdeck.errors import PromptError
 
@@ -49,7 +51,12 @@ def check_template(source: str) -> References:
 
 def _references(tree: nodes.Template) -> References:
     problems: list[str] = []
-    for name in sorted(meta.find_undeclared_variables(tree) - _ALLOWED_NAMES):
+    try:
+        undeclared = meta.find_undeclared_variables(tree)
+    except TemplateAssertionError as exc:  # an unknown filter or test: jinja finds it only when compiling
+        undeclared = set()
+        problems.append(f"{(exc.message or '').rstrip('.')} on line {exc.lineno}; {_FILTERS_HINT}")
+    for name in sorted(undeclared - _ALLOWED_NAMES):
         problems.append(f"unknown variable '{name}'; use inputs.<name>, outputs.<node id> or upstream")
     found: dict[str, set[str]] = {"inputs": set(), "outputs": set()}
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
@@ -165,3 +172,78 @@ def _static_key(node: nodes.Getattr | nodes.Getitem) -> str | None:
     if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
         return node.arg.value
     return None
+
+
+# -- Filters that transform what an agent reads (the prompt editor offers them and shows them on its chips) ------
+# Each reads one value and returns a smaller one, in one linear pass: none can loop, recurse on input or grow text.
+
+MAX_JSON_CHARS = 1_000_000
+MAX_JSON_PATH_PARTS = 32
+_FENCE = re.compile(r"(`{3,}|~{3,})[ \t]*([^\s`]*)[^`]*")  # a fence, then its language and info
+
+
+def first_lines(value: Any, count: int = 1) -> str:
+    """The first `count` lines of the text."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise FilterArgumentError(f"first_lines needs a whole number of lines, 0 or more, not {count!r}")
+    return "\n".join(str(value).splitlines()[:count])
+
+
+def code_block(value: Any, language: str | None = None) -> str:
+    """The content of the first fenced code block (of that language, if given); the whole text if there is none (an
+    answer that is only code)."""
+    if language is not None and not isinstance(language, str):
+        raise FilterArgumentError(f"code_block's language must be text such as 'python', not {language!r}")
+    text = str(value)
+    wanted = language.strip().lower() if language else None
+    fence: str | None = None  # the opening fence while inside a block
+    keep = False
+    kept: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if fence is None:
+            opening = _FENCE.fullmatch(stripped)
+            if opening is not None:
+                fence, keep = opening[1], wanted is None or opening[2].lower() == wanted
+        elif stripped.startswith(fence[0] * len(fence)) and not stripped.strip(fence[0]):
+            if keep:
+                return "\n".join(kept)
+            fence = None
+        elif keep:
+            kept.append(line)
+    return "\n".join(kept) if keep else text  # a block cut off at the end of the answer: what it holds
+
+
+@pass_environment
+def json_field(environment: Environment, value: Any, path: str) -> Any:
+    """A field of the JSON text (or of its first fenced code block): 'a.b', 'items.0.name'. Text comes out as it
+    is, anything else as JSON; a missing field is undefined (so `| default('…')` can stand in for it)."""
+    if not isinstance(path, str) or not path or len(path.split(".")) > MAX_JSON_PATH_PARTS:
+        raise FilterArgumentError(
+            f"json_field needs a field path such as 'answer' or 'items.0.name' (at most {MAX_JSON_PATH_PARTS} parts)"
+        )
+    data = _json_of(str(value))
+    for part in path.split("."):
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and part.isascii() and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return environment.undefined(hint=f"json_field: the JSON has no field '{path}'")
+    return data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+
+
+def _json_of(text: str) -> Any:
+    if len(text) > MAX_JSON_CHARS:
+        raise FilterArgumentError(f"json_field reads at most {MAX_JSON_CHARS:,} characters of JSON")
+    for candidate in (text, code_block(text)):
+        try:
+            return json.loads(candidate)
+        except ValueError:
+            continue
+    raise FilterArgumentError("json_field: the text is not JSON, and holds no code block of JSON")
+
+
+PROMPT_FILTERS: dict[str, Any] = {"first_lines": first_lines, "code_block": code_block, "json_field": json_field}
+_FILTERS_HINT = "the filters are first_lines, code_block, json_field and jinja's own (join, default, trim, …)"
+add_filters(PROMPT_FILTERS)

@@ -193,10 +193,11 @@ class LimitedEnvironment(SandboxedEnvironment):
         return checked
 
 
-def _filter(name: str, precheck: Callable[..., None] | None = None, *, text: bool = False) -> Callable[..., Any]:
-    """A jinja2 filter with its bounds: a `precheck` on its arguments, the text size of its value, the clock,
-    and the size of what it built."""
-    original = FILTERS[name]
+def _filter(
+    name: str, original: Callable[..., Any], precheck: Callable[..., None] | None = None, *, text: bool = False
+) -> Callable[..., Any]:
+    """A filter with its bounds: a `precheck` on its arguments, the text size of its value, the clock, and the
+    size of what it built."""
     value_at = 0 if getattr(original, "jinja_pass_arg", None) is None else 1  # after a context it is passed
     label = f"|{name}"
 
@@ -243,9 +244,16 @@ _ENV = LimitedEnvironment(
     optimized=False,  # folding constants ran filters while compiling, into code: 450 MB for a short template
 )
 _ENV.code_generator_class = _RenderTimeOutput
-_ENV.filters.update({name: _filter(name, PRECHECKS.get(name), text=name in TEXT_FILTERS) for name in FILTERS})
+_ENV.filters.update(
+    {name: _filter(name, FILTERS[name], PRECHECKS.get(name), text=name in TEXT_FILTERS) for name in FILTERS}
+)
 _ENV.filters.update(_flowdeck_loop=_loop, _flowdeck_concat=_concat)
 _ENV.globals["lipsum"] = lipsum
+
+
+def add_filters(filters: dict[str, Callable[..., Any]]) -> None:
+    """Offer these filters of text to templates too, with the same bounds as jinja2's own."""
+    _ENV.filters.update({name: _filter(name, function, text=True) for name, function in filters.items()})
 
 
 def parse(source: str) -> nodes.Template:

@@ -152,6 +152,7 @@ class RunState:
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
     interrupted_nodes: list[str] = field(default_factory=list)
+    interrupted_reason: str | None = None  # why it was interrupted, when known (RunInterrupted.reason)
 
     def apply(self, event: Event) -> None:
         """Fold one event in. Events at or below last_seq are ignored, so replays never double-count."""
@@ -177,13 +178,17 @@ class RunState:
 
     def tokens(self) -> tuple[int, bool]:
         """The tokens used so far, and whether that is an estimate: providers report usage when a call ends, so
-        while agents stream, what they were sent and have written counts at about CHARS_PER_TOKEN a token."""
+        while agents stream, what they were sent and have written counts at about CHARS_PER_TOKEN a token; so does a
+        call stopped before it reported any (cancelled, failed, interrupted), which a provider bills all the same."""
         total = self.usage.total_tokens
         chars = 0
         for node in self.nodes.values():
-            ex = node.latest
-            if ex is not None and ex.status == "running":
-                chars += len(ex.text) + sum(len(message.content) for message in ex.messages)
+            for ex in node.executions:
+                unreported = (
+                    ex.status in ("running", "cancelled", "failed", "interrupted") and not ex.usage.total_tokens
+                )
+                if unreported and (ex.text or ex.status == "running"):
+                    chars += len(ex.text) + sum(len(message.content) for message in ex.messages)
         if not chars:
             return total, False
         return total + -(-chars // CHARS_PER_TOKEN), True
@@ -313,6 +318,7 @@ def _run_interrupted(state: RunState, event: RunInterrupted) -> None:
     if state.started_at is not None:
         state.duration = event.duration if event.duration is not None else state.finished_at - state.started_at
     state.interrupted_nodes = list(event.running)
+    state.interrupted_reason = event.reason
     for node in state.nodes.values():
         latest = node.latest
         if latest is not None and latest.status not in TERMINAL_NODE:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from flowdeck.engine.strict_json import Refusal, decode, dotted, printable, refusals, text_problem
 from flowdeck.errors import Problem, WorkflowError
 
 FORMAT_VERSION = 1
@@ -18,6 +19,7 @@ MAX_NODES = 5_000
 MAX_EDGES = 20_000
 MAX_INPUTS = 50
 MAX_PROMPT_CHARS = 100_000
+MAX_INPUT_CHARS = MAX_PROMPT_CHARS  # a run's input value, as an input's default: the run's events copy it many times
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 EdgeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:>\-]{1,160}$")]
@@ -153,25 +155,39 @@ def parse_workflow(data: str | bytes | dict[str, Any], source: str = "") -> Work
                 [Problem("", f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes")], source
             )
         try:
-            data = json.loads(data)
+            data, refused = decode(data)
         except json.JSONDecodeError as exc:
             raise WorkflowError(
                 [Problem(f"line {exc.lineno}, column {exc.colno}", f"not valid JSON ({exc.msg})")], source
             ) from None
         except (UnicodeDecodeError, RecursionError) as exc:
             raise WorkflowError([Problem("", f"not readable as JSON text ({type(exc).__name__})")], source) from None
+    else:
+        refused = refusals(data) if isinstance(data, dict) else []
     if not isinstance(data, dict):
+        if refused:
+            raise WorkflowError(_refused_problems(refused), source)
         raise WorkflowError([Problem("", "a workflow file must be a JSON object ({...})")], source)
     problems = _count_problems(data)
     if problems:
         raise WorkflowError(problems, source)
-    if "format" not in data:
+    if "format" not in data and not refused:
         raise WorkflowError([Problem("format", f'missing; add "format": {FORMAT_VERSION}')], source)
     try:
-        return Workflow.model_validate(data)
+        workflow = Workflow.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem(error) for error in exc.errors()]
-        raise WorkflowError(problems + _graph_problems(data), source) from None
+        # A refused value fails its field too: said once, by the reader, which knows where it is (pydantic names
+        # only the object around a key with a lone surrogate, as string_unicode).
+        places = {r.path for r in refused}
+        problems = [
+            _problem(error)
+            for error in exc.errors()
+            if tuple(error["loc"]) not in places and not (refused and error["type"] == "string_unicode")
+        ]
+        raise WorkflowError(_refused_problems(refused) + problems + _graph_problems(data), source) from None
+    if refused:  # not reached while every refused value fails its field; kept so that none is ever let through
+        raise WorkflowError(_refused_problems(refused), source)
+    return workflow
 
 
 def read_workflow(path: Path) -> Workflow:
@@ -233,6 +249,10 @@ def _salvaged_node(item: Any) -> Node | None:
     return _valid(Node, placeholder)
 
 
+def _refused_problems(refused: list[Refusal]) -> list[Problem]:
+    return [Problem(dotted(r.path), r.message) for r in refused]
+
+
 def _count_problems(data: dict[str, Any]) -> list[Problem]:
     # Counted before pydantic runs so that a 10^5-node file fails fast with one clear line each.
     problems = []
@@ -248,14 +268,13 @@ _FIXES = {
     "missing": "add this required field",
     "string_pattern_mismatch": "use letters, digits and underscores, starting with a letter or underscore",
     "string_too_long": "shorten it",
+    "string_unicode": "it holds a lone surrogate, which is not a character; remove it",
     "too_long": "remove entries",
 }
 
 
 def _problem(error: Any) -> Problem:
-    where = ""
-    for part in error["loc"]:
-        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    where = dotted(tuple(printable(p) if isinstance(p, str) else p for p in error["loc"]))
     message = str(error["msg"])
     fix = _FIXES.get(str(error["type"]))
     if error["type"] == "value_error":
@@ -269,14 +288,22 @@ def check_inputs(workflow: Workflow, given: Mapping[str, str]) -> dict[str, str]
     """The run's inputs with defaults filled in; WorkflowError naming unknown or missing inputs."""
     declared = {item.name: item for item in workflow.inputs}
     problems = [
-        Problem(f"input {name}", f"the workflow has no such input (declared: {', '.join(declared) or 'none'})")
+        Problem(
+            f"input {printable(name)}", f"the workflow has no such input (declared: {', '.join(declared) or 'none'})"
+        )
         for name in given
         if name not in declared
     ]
     values: dict[str, str] = {}
     for name, item in declared.items():
         if name in given:
-            values[name] = str(given[name])
+            value = values[name] = str(given[name])
+            if len(value) > MAX_INPUT_CHARS:
+                problems.append(
+                    Problem(f"input {name}", f"{len(value):,} characters; the limit is {MAX_INPUT_CHARS:,}: shorten it")
+                )
+            elif (problem := text_problem(value)) is not None:
+                problems.append(Problem(f"input {name}", problem))
         elif item.default is not None:
             values[name] = item.default
         else:

@@ -19,6 +19,7 @@ from flowdeck.models.providers import BASE_URLS, PROVIDERS
 
 _BY_VARIABLE = {p.variable: p for p in PROVIDERS}
 _BASES = {b.variable: b for b in BASE_URLS}
+_SERVER_KEYS = {b.key_variable: b for b in BASE_URLS if b.key_variable is not None}
 
 
 class ProviderKeys:
@@ -58,6 +59,33 @@ class ProviderKeys:
         data[variable] = url
         self._write(data)
 
+    def set_server_key(self, variable: str, key: str) -> None:
+        """Save the key of a server whose address is saved (OPENAI_API_BASE): it goes to that address alone."""
+        server = _BASES.get(variable)
+        if server is None or server.key_variable is None:
+            takes = [b.variable for b in BASE_URLS if b.key_variable]
+            raise ConfigError(f"'{variable}' is not a server that takes a key; use one of {', '.join(takes)}")
+        key = key.strip()
+        if not 1 <= len(key) <= 500 or any(c.isspace() for c in key):
+            raise ConfigError(f"a server key is 1 to 500 characters without spaces; nothing saved for {variable}")
+        data = self._read()
+        if variable not in data:
+            raise ConfigError(f"save the server's address ({variable}) first: its key goes only there")
+        data[server.key_variable] = key
+        self._write(data)
+
+    def server_key(self, variable: str) -> str | None:
+        """The key saved for the server whose address is saved under `variable` (the model caller sends it there)."""
+        server = _BASES.get(variable)
+        if server is None or server.key_variable is None:
+            return None
+        return self._read().get(server.key_variable)
+
+    def masked_server_keys(self) -> dict[str, str]:
+        """Saved server keys as '…' and their last 4 characters, by the server's address variable."""
+        data = self._read()
+        return {b.variable: "…" + data[k][-4:] for k, b in _SERVER_KEYS.items() if data.get(k)}
+
     def base_url(self, variable: str) -> str | None:
         """The address saved for this variable, unless the environment sets it (then the environment's is used)."""
         if os.environ.get(variable):
@@ -69,8 +97,12 @@ class ProviderKeys:
         return {name: url for name, url in self._read().items() if name in _BASES}
 
     def remove(self, variable: str) -> bool:
+        """Forget a saved key, address or server key; an address takes its server's key with it."""
         keys = self._read()
         removed = keys.pop(variable, None) is not None
+        server = _BASES.get(variable)
+        if server is not None and server.key_variable is not None:
+            keys.pop(server.key_variable, None)
         self._write(keys)
         return removed
 
@@ -95,7 +127,8 @@ class ProviderKeys:
             return {}
         except (OSError, ValueError):
             raise ConfigError(f"{self.path} is damaged; delete it and save the keys again") from None
-        return {k: v for k, v in data.items() if (k in _BY_VARIABLE or k in _BASES) and isinstance(v, str)}
+        known = _BY_VARIABLE.keys() | _BASES.keys() | _SERVER_KEYS.keys()
+        return {k: v for k, v in data.items() if k in known and isinstance(v, str)}
 
     def _write(self, keys: dict[str, str]) -> None:
         write_private(self.path, json.dumps(keys))

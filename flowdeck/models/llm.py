@@ -259,7 +259,8 @@ class LiteLLMCaller:
             return {"api_key": found[1]} if found else {}
         variable, url = custom
         if not environment_has(variable):
-            return {"api_base": url, "api_key": NO_KEY}
+            saved = self._keys.server_key(variable) if self._keys is not None else None
+            return {"api_base": url, "api_key": saved or NO_KEY}
         own = next((item.variable for item in PROVIDERS if provider in item.providers), None)
         return {} if own is None or environment_has(own) else {"api_key": NO_KEY}
 

@@ -6,11 +6,13 @@ that serves every page, which then wakes late with many runs at once (bench/READ
 litellm (and the embedded model's server) in a child process, through the same LiteLLMCaller
 (flowdeck/models/worker.py), and talks to it with JSON lines on its stdin and stdout:
 
-    to the child:   {"op": "call" | "prepare" | "preflight", "id": n, ...}   {"op": "cancel", "id": n}
+    to the child:   its settings (the first line), then
+                    {"op": "call" | "prepare" | "preflight", "id": n, ...}   {"op": "cancel", "id": n}
     to the parent:  {"id": n, "text": delta}   {"id": n, "ok": result}   {"id": n, "error": {...}}
 
 The child starts on first use and exits when its stdin closes (the app stopped, or died). If it dies, the
-calls it had fail as ProviderUnavailable (retryable: the retry starts a new one).
+calls it had fail as ProviderUnavailable (retryable: the retry starts a new one). The settings never go on its
+command line, which every process on the machine can read (a server address may hold a password).
 """
 
 from __future__ import annotations
@@ -64,8 +66,8 @@ class _Pending:
 
 
 class ModelProcess:
-    """A ModelCaller (plus preflight) whose calls run in a child process, started with `command` followed by
-    the settings as JSON (flowdeck/models/worker.py makes one)."""
+    """A ModelCaller (plus preflight) whose calls run in a child process started with `command`, which reads
+    the settings as JSON from the first line of its stdin (flowdeck/models/worker.py makes one)."""
 
     def __init__(self, settings: ProcessSettings, command: Sequence[str]) -> None:
         self._settings = settings
@@ -149,12 +151,10 @@ class ModelProcess:
         async with self._starting:
             if self._proc is None or self._proc.returncode is not None:
                 self._proc = await asyncio.create_subprocess_exec(
-                    *self._command,
-                    self._settings.to_json(),
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    limit=LINE_LIMIT,
+                    *self._command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=LINE_LIMIT
                 )
+                assert self._proc.stdin is not None
+                self._proc.stdin.write(self._settings.to_json().encode() + b"\n")
                 self._reader = loop.create_task(self._read(self._proc), name="flowdeck model process")
         return self._proc
 

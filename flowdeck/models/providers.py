@@ -3,10 +3,16 @@ it can be called (a key, a server that answers), checked without calling it."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import importlib.util
 import os
+import re
+import sys
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -57,12 +63,19 @@ class BaseUrl:
     label: str
     providers: tuple[str, ...]  # litellm's provider names sent there
     example: str
+    # The name its own key is saved under (a vLLM or LM Studio started with --api-key): sent to the saved address
+    # alone, never a provider's; None: such servers take no key (Ollama).
+    key_variable: str | None = None
 
 
 BASE_URLS: tuple[BaseUrl, ...] = (
     BaseUrl("OLLAMA_API_BASE", "Ollama", ("ollama", "ollama_chat"), "http://127.0.0.1:11434"),
     BaseUrl(
-        "OPENAI_API_BASE", "OpenAI-compatible server", ("openai", "text-completion-openai"), "http://127.0.0.1:8000/v1"
+        "OPENAI_API_BASE",
+        "OpenAI-compatible server",
+        ("openai", "text-completion-openai"),
+        "http://127.0.0.1:8000/v1",
+        key_variable="OPENAI_COMPATIBLE_SERVER_KEY",
     ),
 )
 # Sent as the key to a server of one's own: OpenAI's client refuses to call without one, and such servers (llama.cpp,
@@ -83,6 +96,8 @@ class KeySource(Protocol):
 
     def base_url(self, variable: str) -> str | None: ...
 
+    def server_key(self, variable: str) -> str | None: ...
+
 
 async def check_model(litellm: Any, model: str, keys: KeySource | None, ollama_base: str) -> str | None:
     """Why `model` cannot be called as things are set up, or None."""
@@ -93,12 +108,14 @@ async def check_model(litellm: Any, model: str, keys: KeySource | None, ollama_b
         saved = keys.base_url("OLLAMA_API_BASE") if keys is not None else None
         base = os.environ.get("OLLAMA_API_BASE") or saved or ollama_base
         if not await _answers(base):
-            return f"Ollama does not answer at {base}; start it (`ollama serve`) or change OLLAMA_API_BASE{_WHERE}"
+            where = shown_url(base)
+            return f"Ollama does not answer at {where}; start it (`ollama serve`) or change OLLAMA_API_BASE{_WHERE}"
         return None
     custom = custom_base(provider, keys)
     if custom is not None:
         if not await _answers(custom[1]):
-            return f"no server answers at {custom[1]} (from {custom[0]}); start it or correct {custom[0]}{_WHERE}"
+            where = shown_url(custom[1])
+            return f"no server answers at {where} (from {custom[0]}); start it or correct {custom[0]}{_WHERE}"
         return None  # a server of one's own may need no key (and is never sent a saved one)
     env = litellm.validate_environment(model=model)
     missing = [str(k) for k in env.get("missing_keys") or [] if str(k).endswith("_KEY")]
@@ -136,6 +153,12 @@ def custom_base(provider: str, keys: KeySource | None = None) -> tuple[str, str]
 _WHERE = " (in the environment, or in ⋮ → API keys…)"
 
 
+def shown_url(url: str) -> str:
+    """The address without the password it may hold (http://user:pw@host -> http://user:…@host): messages reach
+    pages and logs."""
+    return re.sub(r"^([a-zA-Z][\w+.-]*://[^/:@]*):[^/]*@", r"\1:…@", url)
+
+
 CONNECT_SECONDS = 1.5
 
 
@@ -149,3 +172,28 @@ async def _answers(url: str) -> bool:
         return False
     writer.close()
     return True
+
+
+@lru_cache(maxsize=1)
+def litellm_providers() -> frozenset[str]:
+    """The provider names litellm takes before a "/" (openai, ollama_chat, ...), without importing it (~4 s): read
+    from its LlmProviders enum's source, or from litellm itself once loaded. Empty if neither can be read. Blocking."""
+    loaded = sys.modules.get("litellm")
+    if loaded is not None:
+        return frozenset(str(getattr(p, "value", p)) for p in loaded.provider_list)
+    try:
+        spec = importlib.util.find_spec("litellm")
+        source = Path(spec.origin).parent / "types" / "utils.py"  # type: ignore[union-attr, arg-type]
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (AttributeError, TypeError, OSError, SyntaxError, ValueError):
+        return frozenset()
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == "LlmProviders":
+            return frozenset(
+                item.value.value
+                for item in node.body
+                if isinstance(item, ast.Assign)
+                and isinstance(item.value, ast.Constant)
+                and isinstance(item.value.value, str)
+            )
+    return frozenset()

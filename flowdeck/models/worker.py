@@ -1,7 +1,7 @@
 """The child process that makes the app server's model calls (see flowdeck/models/process.py): the same
 LiteLLMCaller as in-process calls, with the provider keys saved in the data dir, behind JSON lines.
 
-    python -m flowdeck.models.worker SETTINGS_JSON    (started by ModelProcess, never by hand)
+    python -m flowdeck.models.worker    (started by ModelProcess, never by hand; the settings come on stdin)
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ def model_process(settings: ProcessSettings) -> ModelProcess:
     return ModelProcess(settings, (sys.executable, "-m", "flowdeck.models.worker"))
 
 
-async def _serve(settings: ProcessSettings, out: Any) -> None:
+async def _serve(out: Any) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=LINE_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    settings = ProcessSettings.from_json((await reader.readline()).decode())
     SCRIPTED.ledger = settings.scripted_ledger
     caller = LiteLLMCaller(
         EmbeddedModel(threads=settings.embedded_threads),
@@ -36,7 +40,6 @@ async def _serve(settings: ProcessSettings, out: Any) -> None:
         ollama_base=settings.ollama_base,
         scripted_via_litellm=settings.scripted_via_litellm,
     )
-    loop = asyncio.get_running_loop()
     outgoing: list[bytes] = []
 
     def send(message: dict[str, Any]) -> None:
@@ -84,8 +87,6 @@ async def _serve(settings: ProcessSettings, out: Any) -> None:
             tasks.pop(call_id, None)
 
     tasks: dict[int, asyncio.Task[None]] = {}
-    reader = asyncio.StreamReader(limit=LINE_LIMIT)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while line := await reader.readline():
         message = orjson.loads(line)
         if message["op"] == "cancel":
@@ -99,14 +100,13 @@ async def _serve(settings: ProcessSettings, out: Any) -> None:
 
 
 def main() -> None:
-    settings = ProcessSettings.from_json(sys.argv[1])
     # The pipe to the parent is a copy of stdout; stdout itself goes to stderr, so that nothing a library
     # prints (litellm, llama.cpp) can corrupt the messages.
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the app, which closes our stdin: we end then
-    asyncio.run(_serve(settings, out))
+    asyncio.run(_serve(out))
 
 
 if __name__ == "__main__":

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 from pathlib import Path
 
 import diskcache
 
 from flowdeck.engine.events import Usage
 from flowdeck.engine.llm_types import Completion
+
+log = logging.getLogger("flowdeck.storage")
+_FAULTS = (OSError, sqlite3.Error)  # a full disk, a read-only folder, a damaged cache file
 
 
 class JSONDisk(diskcache.Disk):  # type: ignore[misc]
@@ -27,16 +32,28 @@ class JSONDisk(diskcache.Disk):  # type: ignore[misc]
 
 
 class OutputCache:
-    """Node outputs keyed by a hash of model, parameters, system prompt and rendered input."""
+    """Node outputs keyed by a hash of model, parameters, system prompt and rendered input.
+
+    Only ever a saving: a cache that cannot be opened, read or written (a full disk, a read-only folder) is skipped
+    with a warning, and the agents call their models."""
 
     def __init__(self, directory: Path, size_limit: int = 1 << 30) -> None:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._cache = diskcache.Cache(str(directory), disk=JSONDisk, size_limit=size_limit)
+        self._cache: diskcache.Cache | None = None
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._cache = diskcache.Cache(str(directory), disk=JSONDisk, size_limit=size_limit)
+        except _FAULTS as exc:
+            log.warning("the output cache in %s cannot be used, runs go without it: %s", directory, exc)
 
     def get(self, key: str) -> Completion | None:
+        if self._cache is None:
+            return None
         try:
             data = self._cache.get(key)
         except (ValueError, json.JSONDecodeError):
+            return None
+        except _FAULTS as exc:
+            log.warning("reading the output cache failed, the agent calls its model: %s", exc)
             return None
         if not isinstance(data, dict):
             return None
@@ -51,16 +68,20 @@ class OutputCache:
             return None
 
     def set(self, key: str, value: Completion) -> None:
-        self._cache.set(
-            key,
-            {
-                "text": value.text,
-                "prompt_tokens": value.usage.prompt_tokens,
-                "completion_tokens": value.usage.completion_tokens,
-                "cost": value.cost,
-                "cut": value.cut,
-            },
-        )
+        if self._cache is None:
+            return
+        data = {
+            "text": value.text,
+            "prompt_tokens": value.usage.prompt_tokens,
+            "completion_tokens": value.usage.completion_tokens,
+            "cost": value.cost,
+            "cut": value.cut,
+        }
+        try:
+            self._cache.set(key, data)
+        except _FAULTS as exc:
+            log.warning("writing the output cache failed, the output is not cached: %s", exc)
 
     def close(self) -> None:
-        self._cache.close()
+        if self._cache is not None:
+            self._cache.close()

@@ -1,9 +1,13 @@
-"""The database: SQLite in the data directory (WAL, busy timeout, immediate writes) or PostgreSQL by URL."""
+"""The database: SQLite in the data directory (WAL, busy timeout, writes lock, reads do not) or PostgreSQL by URL."""
 
 from __future__ import annotations
 
+import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, update
@@ -15,6 +19,7 @@ from flowdeck.engine.identity import IDENTITY_LIMIT
 from flowdeck.engine.state import run_label
 from flowdeck.errors import StorageError
 from flowdeck.storage.codec import batch_from_json
+from flowdeck.storage.faults import advice, sqlite_path, storage_error
 from flowdeck.storage.tables import (
     LABEL_LIMIT,
     EventBatchRow,
@@ -27,6 +32,7 @@ from flowdeck.storage.tables import (
 )
 
 BUSY_TIMEOUT_MS = 10_000
+log = logging.getLogger("flowdeck.storage")
 
 
 def _initial(conn: Connection) -> None:
@@ -77,20 +83,78 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
 ]
 
 
-def open_database(url: str) -> Engine:
-    """Connect, configure and migrate; StorageError with the cause if the database cannot be used."""
+def open_database(url: str, *, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> Engine:
+    """Connect, configure and migrate; StorageError saying what is wrong and what to do if the database cannot be used.
+
+    An SQLite database that cannot be written (a read-only file or folder) is opened read-only, so that runs can
+    still be listed and shown: writes to it then fail with a StorageError of kind "read_only". `busy_timeout`: how
+    many seconds a write waits for another program's lock (SQLite)."""
+    path = sqlite_path(url)
+    if path is not None and path.is_file() and not os.access(path, os.W_OK):
+        return _open_read_only(path, url, None, busy_timeout)
     try:
-        engine = _engine(url)
+        engine = _engine(url, busy_timeout)
         migrate(engine)
+        return engine
     except SQLAlchemyError as exc:
-        raise StorageError(f"cannot open the database {_redact(url)}: {exc.__class__.__name__}: {exc}") from None
-    return engine
+        error = storage_error(exc, url, doing="opening the database")
+    if error.kind not in ("read_only", "cannot_open") or path is None or not path.is_file():
+        raise error
+    return _open_read_only(path, url, error, busy_timeout)
+
+
+def _open_read_only(path: Path, url: str, error: StorageError | None, busy_timeout: float) -> Engine:
+    for mode in ("mode=ro", "immutable=1"):  # immutable: a WAL database in a folder where no -shm can be made
+        engine = _engine(f"sqlite:///file:{path}?{mode}&uri=true", busy_timeout)
+        try:
+            todo = pending(engine)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            error = error or storage_error(exc, url, doing="opening the database")
+            continue
+        if todo:
+            engine.dispose()
+            raise StorageError(
+                f"the database {path} needs upgrading ({', '.join(todo)}) but cannot be written; "
+                + advice("read_only", url),
+                kind="read_only",
+            )
+        log.warning("the database %s cannot be written: opened read-only", path)
+        return engine
+    assert error is not None
+    raise error
+
+
+def is_read_only(engine: Engine) -> bool:
+    """Whether open_database() opened this SQLite database read-only."""
+    return bool(engine.url.database and engine.url.database.startswith("file:"))
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A transaction that writes: on SQLite it takes the write lock at once (BEGIN IMMEDIATE), so that two
+    processes wait for each other instead of failing. Reads (engine.connect()) begin deferred and never lock."""
+    with engine.connect() as conn:
+        conn.execution_options(flowdeck_write=True)
+        with conn.begin():
+            yield conn
+
+
+def pending(engine: Engine) -> list[str]:
+    """The names of the migrations not yet applied (read without locking)."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table(MigrationRow.__tablename__):
+            return [name for name, _ in MIGRATIONS]
+        done = set(conn.execute(select(MigrationRow.name)).scalars())  # type: ignore[call-overload]
+    return [name for name, _ in MIGRATIONS if name not in done]
 
 
 def migrate(engine: Engine) -> list[str]:
-    """Apply the migrations not yet recorded; return their names."""
+    """Apply the migrations not yet recorded; return their names. Takes the write lock only if there are some."""
+    if not pending(engine):
+        return []
     applied: list[str] = []
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         MigrationRow.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
         done = set(conn.execute(select(MigrationRow.name)).scalars())  # type: ignore[call-overload]
         for name, step in MIGRATIONS:
@@ -102,10 +166,10 @@ def migrate(engine: Engine) -> list[str]:
     return applied
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, busy_timeout: float) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout})
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -113,21 +177,15 @@ def _engine(url: str) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        # Immediate: take the write lock up front, so two processes wait for each other instead of failing.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers lock up front (see writing()); readers begin deferred: in WAL mode they never wait for a writer.
+        immediate = conn.get_execution_options().get("flowdeck_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
-
-
-def _redact(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.split("@", 1)[1]
-    return f"{scheme}{sep}{rest}"

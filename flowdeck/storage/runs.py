@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Select, Table, func, select
+from sqlalchemy import Connection, Engine, Select, Table, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from flowdeck.engine.events import (
     Event,
+    EventDataError,
     NodeFinished,
     RunFinished,
     RunInterrupted,
@@ -20,6 +23,8 @@ from flowdeck.engine.events import (
 from flowdeck.engine.state import run_label
 from flowdeck.errors import NotFoundError, StorageError
 from flowdeck.storage.codec import batch_from_json, batch_to_json
+from flowdeck.storage.db import is_read_only
+from flowdeck.storage.faults import storage_error
 from flowdeck.storage.tables import LABEL_LIMIT, EventBatchRow, NodeOutputRow, RunRow
 
 _BATCHES = EventBatchRow.__table__  # type: ignore[attr-defined]
@@ -127,6 +132,26 @@ class RunLog:
         self._fast: Any = None  # the one write_now() holds (SQLite: it never waits for the lock, never checkpoints)
         self._writer_lock = threading.Lock()  # one writer at a time, whichever the connection
         self._unchecked = 0  # bytes that write_now() added to SQLite's WAL since the last checkpoint
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the database was opened read-only (it cannot be written: see open_database)."""
+        return is_read_only(self._engine)
+
+    def fault(self, exc: BaseException | str, *, doing: str) -> StorageError:
+        """What a failure of this database while `doing` something means, and what to do about it."""
+        url = self._engine.url
+        shown = f"sqlite:///{url.database}" if url.drivername.startswith("sqlite") else url.render_as_string()
+        return storage_error(exc, shown, doing=doing)
+
+    @contextmanager
+    def _reading(self, doing: str) -> Iterator[Connection]:
+        """A connection for reads (deferred: it takes no lock), its failures turned into a StorageError."""
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise self.fault(exc, doing=doing) from None
 
     def close(self) -> None:
         """Give the connections that the writes hold back to the pool."""
@@ -253,18 +278,30 @@ class RunLog:
             .order_by(_BATCHES.c.last_seq)
         )
         found: list[Event] = []
-        with self._engine.connect() as conn:
+        with self._reading(f"reading the events of run {run_id}") as conn:
             for data in conn.execute(query).scalars():
-                for event in batch_from_json(data):
+                for event in self._decode(run_id, data, found):
                     if event.seq > after_seq:
                         found.append(event)
                         if limit is not None and len(found) >= limit:
                             return found
         return found
 
+    def _decode(self, run_id: str, data: str, found: list[Event]) -> list[Event]:
+        try:
+            return batch_from_json(data)
+        except EventDataError as exc:
+            after = f"after seq {found[-1].seq}" if found else "from its start"
+            raise StorageError(
+                f"the stored events of run {run_id} {after} cannot be read, the database file is damaged ({exc}); "
+                "nothing was changed: run `flowdeck doctor`, and restore a backup or recover the file with "
+                "`sqlite3 FILE .recover`",
+                kind="corrupt",
+            ) from None
+
     def outputs(self, run_id: str) -> dict[str, str]:
         """The committed output of each node of a run (latest execution)."""
-        with self._engine.connect() as conn:
+        with self._reading(f"reading the outputs of run {run_id}") as conn:
             rows = conn.execute(
                 select(_OUTPUTS.c.node_id, _OUTPUTS.c.output)
                 .where(_OUTPUTS.c.run_id == run_id)
@@ -274,7 +311,7 @@ class RunLog:
 
     def get(self, run_id: str) -> RunSummary:
         """One run, by id or by a unique prefix of its id."""
-        with self._engine.connect() as conn:
+        with self._reading(f"reading run {run_id}") as conn:
             rows = conn.execute(select(_RUNS).where(_RUNS.c.id.startswith(run_id, autoescape=True)).limit(2)).all()
         if not rows:
             raise NotFoundError(f"no run with id '{run_id}'; `flowdeck runs` lists them")
@@ -295,13 +332,13 @@ class RunLog:
         one workflow (by its identity, engine/identity.py)."""
         query = self._filtered(select(_RUNS), workflow, status, workflow_id)
         query = query.order_by(_RUNS.c.started_at.desc(), _RUNS.c.id).limit(limit).offset(offset)
-        with self._engine.connect() as conn:
+        with self._reading("listing runs") as conn:
             return [RunSummary(**row._asdict()) for row in conn.execute(query).all()]
 
     def count(self, *, workflow: str | None = None, status: str | None = None, workflow_id: str | None = None) -> int:
         """How many runs recent() would list with no limit."""
         query = self._filtered(select(func.count()).select_from(_RUNS), workflow, status, workflow_id)
-        with self._engine.connect() as conn:
+        with self._reading("counting runs") as conn:
             return int(conn.execute(query).scalar_one())
 
     @staticmethod
@@ -316,7 +353,7 @@ class RunLog:
 
     def workflow_names(self) -> list[str]:
         """The names of the workflows that have runs, sorted."""
-        with self._engine.connect() as conn:
+        with self._reading("listing workflows with runs") as conn:
             query = select(_RUNS.c.workflow_name).distinct().order_by(_RUNS.c.workflow_name)
             return list(conn.execute(query).scalars())
 

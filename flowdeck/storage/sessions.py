@@ -11,6 +11,7 @@ import time
 
 from sqlalchemy import Engine, delete, insert, select
 
+from flowdeck.storage.db import writing
 from flowdeck.storage.tables import SessionRow
 
 _SESSIONS = SessionRow.__table__  # type: ignore[attr-defined]
@@ -33,7 +34,7 @@ class SessionStore:
         """A new session for `role`; returns the value for the cookie."""
         token = secrets.token_urlsafe(32)
         now = time.time()
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(delete(_SESSIONS).where(_SESSIONS.c.expires_at < now))
             conn.execute(
                 insert(_SESSIONS).values(id=self._digest(token), role=role, created_at=now, expires_at=now + lifetime)
@@ -67,7 +68,7 @@ class SessionStore:
         digest = self._digest(token)
         with self._lock:
             self._cache.pop(digest, None)
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(delete(_SESSIONS).where(_SESSIONS.c.id == digest))
 
     def end_all(self, role: str | None = None) -> int:
@@ -77,7 +78,7 @@ class SessionStore:
         query = delete(_SESSIONS)
         if role is not None:
             query = query.where(_SESSIONS.c.role == role)
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             return int(conn.execute(query).rowcount or 0)
 
     def _digest(self, token: str) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, delete, insert, or_, select, update
 
 from flowdeck.engine.workflow import Workflow, parse_workflow
 from flowdeck.errors import NotFoundError
+from flowdeck.storage.db import writing
 from flowdeck.storage.tables import WorkflowRow
 
 _TABLE = WorkflowRow.__table__  # type: ignore[attr-defined]
@@ -40,7 +41,7 @@ class WorkflowStore:
         """Insert a new workflow (no id) or replace an existing one; return its id."""
         now = time.time()
         data = workflow.to_json()
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             if workflow_id is not None:
                 result = conn.execute(
                     update(_TABLE)
@@ -94,7 +95,7 @@ class WorkflowStore:
             return tuple(conn.execute(select(_TABLE.c.name).distinct().order_by(_TABLE.c.name)).scalars())
 
     def delete(self, workflow_id: str) -> None:
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             if not conn.execute(delete(_TABLE).where(_TABLE.c.id == workflow_id)).rowcount:
                 raise NotFoundError(f"no saved workflow with id '{workflow_id}'")
 

@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 
 def node(page: Page, label: str, title: str) -> object:
@@ -13,6 +13,15 @@ def node(page: Page, label: str, title: str) -> object:
 
 def canvas(page: Page) -> object:
     return page.get_by_role("application", name="Workflow canvas")
+
+
+def type_prompt_template(page: Page, text: str) -> Locator:
+    """Replace the selected agent's prompt template by typing, as a person does (click, select all, type)."""
+    editor = page.get_by_role("textbox", name="Prompt template")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type(text)
+    return editor
 
 
 def test_editor_opens_on_the_builtin_template(page: Page) -> None:
@@ -136,6 +145,22 @@ def test_malformed_import_lists_every_problem_and_changes_nothing(page: Page, tm
     import_file(page, bad)
     expect(page.get_by_text("bad.json was not imported:")).to_be_visible()
     expect(page.get_by_text("command: Extra inputs are not permitted")).to_be_visible()
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_label("Workflow name")).to_have_value("Research, code, review")
+    expect(node(page, "Coder", "Coder")).to_be_visible()
+
+
+def test_import_of_numbers_and_text_json_cannot_hold_lists_each_and_imports_nothing(page: Page, tmp_path: Path) -> None:
+    odd = tmp_path / "odd.json"
+    odd.write_text(
+        '{"format": 1, "name": "Odd \\ud800", "nodes": [{"id": "a", "type": "coder", "position": {"x": NaN},'
+        ' "config": {"max_tokens": ' + "9" * 5000 + "}}]}"
+    )
+    import_file(page, odd)
+    expect(page.get_by_text("odd.json was not imported:")).to_be_visible()
+    expect(page.get_by_text("name: holds a lone surrogate (\\ud800)")).to_be_visible()
+    expect(page.get_by_text("nodes[0].position.x: NaN is not a number JSON allows")).to_be_visible()
+    expect(page.get_by_text("nodes[0].config.max_tokens: a number of 5,000 digits")).to_be_visible()
     page.get_by_role("button", name="Cancel").click()
     expect(page.get_by_label("Workflow name")).to_have_value("Research, code, review")
     expect(node(page, "Coder", "Coder")).to_be_visible()
@@ -272,29 +297,29 @@ def test_reloading_mid_run_shows_the_run_going_on(page: Page) -> None:
 
 def test_prompt_template_references_read_as_names(page: Page) -> None:
     node(page, "Reviewer", "Reviewer").click()
-    template = page.get_by_label("Prompt template")
+    template = page.get_by_role("textbox", name="Prompt template")
     reads = page.get_by_role("status", name="What this prompt reads")
     page.get_by_role("button", name="Insert Output of Coder").click()
-    expect(template).to_have_value("{{ outputs.coder }}")
+    expect(template).to_have_text("Output of Coder")
     expect(reads.get_by_text("Output of Coder")).to_be_visible()
-    # The cursor is back in the field, after the reference: typing goes on from there.
+    # The cursor is back in the editor, after the reference: typing goes on from there.
     expect(template).to_be_focused()
     page.keyboard.type(" has bugs?")
-    expect(template).to_have_value("{{ outputs.coder }} has bugs?")
-    # A reference goes in where the cursor is, from the keyboard too; the field's own undo takes it out.
+    expect(template).to_have_text("Output of Coder has bugs?")
+    # A reference goes in where the cursor is, from the keyboard too; the editor's own undo takes it out.
     page.keyboard.press("Control+Home")
     page.keyboard.type("Task:")
     page.get_by_role("button", name="Insert Input: Task").press("Enter")
-    expect(template).to_have_value("Task: {{ inputs.task }} {{ outputs.coder }} has bugs?")
+    expect(template).to_have_text("Task: Input: Task Output of Coder has bugs?")
     expect(template).to_be_focused()
     page.keyboard.press("Control+z")
-    expect(template).to_have_value("Task:{{ outputs.coder }} has bugs?")
+    expect(template).to_have_text("Task:Output of Coder has bugs?")
     # An agent two steps upstream can be read too; a name that resolves to nothing is flagged, with why.
-    template.fill("Research: {{ outputs.researcher }} for {{ inputs.task }} and {{ outputs.nobody }}")
+    type_prompt_template(page, "Research: {{ outputs.researcher }} for {{ inputs.task }} and {{ outputs.nobody }}")
     expect(reads.get_by_text("Output of Researcher")).to_be_visible()
     expect(reads.get_by_text("Input: Task")).to_be_visible()
     expect(reads.get_by_text("outputs.nobody: not upstream of this agent")).to_be_visible()
-    template.fill("{{ broken")
+    type_prompt_template(page, "{{ broken")
     expect(reads.get_by_text(re.compile("syntax error on line 1"))).to_be_visible()
 
 
@@ -336,3 +361,34 @@ def test_a_fit_follows_the_canvas_as_its_size_settles(page: Page) -> None:
             break
         page.wait_for_timeout(50)
     assert inside(), "the Reviewer is cut off: the view was fitted to the canvas's old size"
+
+
+def test_arrange_and_fit_leave_no_agent_under_the_minimap_or_the_controls(page: Page, tmp_path: Path) -> None:
+    # One agent handing to five: arranged, the five stand in a column at the right, down to the canvas's bottom.
+    nodes = [{"id": "a", "type": "researcher"}] + [
+        {"id": f"b{i}", "type": "coder", "label": f"Coder {i}"} for i in range(1, 6)
+    ]
+    edges = [{"id": f"a-b{i}", "source": "a", "target": f"b{i}"} for i in range(1, 6)]
+    path = tmp_path / "fan.json"
+    path.write_text(json.dumps({"format": 1, "name": "Wide fan", "nodes": nodes, "edges": edges}))
+    import_file(page, path)
+    expect(page.get_by_label("Workflow name")).to_have_value("Wide fan")
+    cards = [node(page, "Researcher", "Researcher")] + [node(page, f"Coder {i}", "Coder") for i in range(1, 6)]
+    panels = [page.get_by_role("img", name="Minimap"), page.get_by_label("Zoom controls")]
+    for step in ("Arrange agents", "Show the whole workflow", "Fit View"):
+        page.get_by_role("button", name=step).click()
+        page.wait_for_timeout(600)  # the fit's transition
+        covered = [box for box in (p.bounding_box() for p in panels) if box is not None]
+        assert len(covered) == 2
+        for card in cards:
+            expect(card).to_be_in_viewport()
+            c = card.bounding_box()
+            assert c is not None
+            for p in covered:
+                apart = (
+                    c["x"] + c["width"] <= p["x"]
+                    or p["x"] + p["width"] <= c["x"]
+                    or c["y"] + c["height"] <= p["y"]
+                    or p["y"] + p["height"] <= c["y"]
+                )
+                assert apart, f"after {step}, {card} is under a panel at {p}"

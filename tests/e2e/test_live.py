@@ -346,3 +346,22 @@ def test_retry_run_from_here_and_run_this_node_only_can_be_cancelled(page: Page,
         expect(run).to_be_enabled()
     log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in log, log
+
+
+def test_the_elapsed_time_goes_on_while_an_agent_thinks(page: Page) -> None:
+    set_model(page, "Researcher", "Researcher", "scripted/latency=4")  # 4 s before its first word: no event at all
+    start_run(page)
+    progress = panel(page).get_by_text(re.compile(r"^Running: 0/3 agents done · "))
+    expect(progress).to_be_visible(timeout=20_000)
+    expect(progress).to_contain_text(re.compile(r" · [2-9]\.\d s · "), timeout=10_000)
+
+
+def test_a_cancelled_agents_streamed_text_counts_in_the_tokens(page: Page) -> None:
+    set_model(page, "Coder", "Coder", "scripted/delay=0.3")  # about 4 s of streaming: time to cancel it
+    start_run(page)
+    expect(node(page, "Coder", "Coder")).to_contain_text("running", timeout=20_000)
+    page.wait_for_timeout(1000)  # some of its text streamed
+    page.get_by_role("button", name="Cancel run").click()
+    ended = panel(page).get_by_text(re.compile(r"^Cancelled: "))
+    expect(ended).to_be_visible()
+    expect(ended).to_contain_text(re.compile(r" · ~\d+ tokens"))  # estimated, as while it streamed

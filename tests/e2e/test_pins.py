@@ -42,6 +42,11 @@ def test_pin_edit_and_unpin_an_output(page: Page) -> None:
     page.get_by_role("tab", name="Inspector").click()
     page.get_by_role("button", name="Edit output…").click()
     box = page.get_by_role("dialog").get_by_label("Output")
+    box.fill("CANCELLED-EDIT")
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()  # nothing pinned, nothing changed
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    page.get_by_role("button", name="Edit output…").click()
+    expect(box).not_to_have_value("CANCELLED-EDIT")
     box.fill("Use a two-pointer scan; PINNED-BY-HAND")
     page.get_by_role("button", name="Pin edited output").click()
     node(page, "Coder", "Coder").click()

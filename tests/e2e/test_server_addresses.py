@@ -45,6 +45,12 @@ def test_an_ollama_address_saved_brings_its_models(page: Page, ollama: str) -> N
     open_keys(page)
     expect(page.get_by_label("Ollama address (OLLAMA_API_BASE)")).to_have_value(ollama)  # not secret: shown
     page.get_by_role("button", name="Remove the saved Ollama address").click()
+    question = page.get_by_role("dialog").filter(has_text="Remove the saved Ollama address")
+    expect(question).to_contain_text(ollama)
+    question.get_by_role("button", name="Cancel").click()  # asked first, as for a key: nothing removed
+    expect(page.get_by_label("Ollama address (OLLAMA_API_BASE)")).to_have_value(ollama)
+    page.get_by_role("button", name="Remove the saved Ollama address").click()
+    question.get_by_role("button", name="Remove").click()
     expect(page.get_by_label("Ollama address (OLLAMA_API_BASE)")).to_have_value("")
 
 
@@ -69,3 +75,45 @@ def test_a_run_goes_to_a_saved_openai_compatible_server_without_the_saved_key(pa
     expect(output.get_by_text("Answered by the server you run.")).to_have_count(3)
     assert len(server.received) == 3
     assert not any(CANARY in request for request in server.received)
+
+
+def test_a_server_of_ones_own_gets_its_own_key_and_no_other(page: Page, server: FakeProvider) -> None:
+    open_keys(page)
+    page.get_by_label("New OpenAI key (OPENAI_API_KEY)").fill(CANARY)
+    page.get_by_role("button", name="Save OpenAI key").click()
+    expect(page.get_by_label("OpenAI-compatible server key", exact=True)).to_have_count(
+        0
+    )  # no address yet: no key to give it
+    page.get_by_label("OpenAI-compatible server address (OPENAI_API_BASE)").fill(server.url)
+    page.get_by_role("button", name="Save OpenAI-compatible server address").click()
+    key = page.get_by_label("OpenAI-compatible server key", exact=True)
+    key.fill("vllm-local-5150")
+    key.press("Enter")
+    expect(page.get_by_text("key saved · …5150")).to_be_visible()
+    expect(key).to_have_value("")  # write-only, like the providers' keys
+    page.get_by_role("dialog").get_by_role("button", name="Close").click()
+
+    page.get_by_role("button", name="Run", exact=True).click()
+    dialog = page.get_by_role("dialog").filter(has_text="Start run")
+    model = dialog.get_by_label("Model for every agent")
+    model.fill("openai/local-model")
+    model.press("Enter")
+    dialog.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=60_000)
+    assert len(server.received) == 3
+    assert all("Bearer vllm-local-5150" in request for request in server.received)
+    assert not any(CANARY in request for request in server.received)
+
+    open_keys(page)
+    page.get_by_role("button", name="Remove the saved OpenAI-compatible server key").click()
+    question = page.get_by_role("dialog").filter(has_text="Remove the saved OpenAI-compatible server key")
+    question.get_by_role("button", name="Remove").click()
+    expect(page.get_by_text("no key (most need none)")).to_be_visible()
+    key.fill("vllm-local-6160")
+    page.get_by_role("button", name="Save OpenAI-compatible server key").click()
+    expect(page.get_by_text("key saved · …6160")).to_be_visible()
+    page.get_by_role("button", name="Remove the saved OpenAI-compatible server address").click()
+    question = page.get_by_role("dialog").filter(has_text="Remove the saved OpenAI-compatible server address")
+    expect(question).to_contain_text("and its key")
+    question.get_by_role("button", name="Remove").click()
+    expect(page.get_by_label("OpenAI-compatible server key", exact=True)).to_have_count(0)

@@ -153,6 +153,16 @@ def test_the_model_box_holds_the_model_typed_or_picked(page: Page) -> None:
     expect(coder).not_to_contain_text("Default")
 
 
+def test_a_provider_name_nobody_knows_is_said_while_typing(page: Page) -> None:
+    page.get_by_label("Coder (Coder)", exact=True).click()
+    model = page.get_by_label("Model")
+    model.fill("opnai/gpt-4o-mini")
+    hint = page.get_by_role("status").filter(has_text="is not a provider")
+    expect(hint).to_contain_text("“opnai” is not a provider flowdeck can call (did you mean openai?)")
+    model.fill("openai/gpt-4o-mini")
+    expect(hint).to_have_count(0)
+
+
 def test_a_provider_model_without_its_key_says_which_key_and_where_and_the_list_follows_the_keys(page: Page) -> None:
     page.get_by_label("Coder (Coder)", exact=True).click()
     model = page.get_by_label("Model")

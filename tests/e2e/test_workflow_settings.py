@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.test_editor import discard_changes, node
+from tests.e2e.test_editor import discard_changes, node, type_prompt_template
 
 
 def open_settings(page: Page) -> Locator:
@@ -16,8 +16,8 @@ def open_settings(page: Page) -> Locator:
 
 def test_settings_rename_an_input_into_its_prompts_add_and_reorder_inputs_and_undo_as_one_step(page: Page) -> None:
     node(page, "Coder", "Coder").click()
-    template = page.get_by_label("Prompt template")
-    template.fill("Build {{ inputs.task }}")
+    template = type_prompt_template(page, "Build {{ inputs.task }}")
+    expect(template).to_have_text("Build Input: Task")
 
     dialog = open_settings(page)
     expect(dialog.get_by_label("Name", exact=True)).to_be_focused()
@@ -45,7 +45,7 @@ def test_settings_rename_an_input_into_its_prompts_add_and_reorder_inputs_and_un
     expect(dialog).to_be_hidden()
     expect(page.get_by_label("Workflow name")).to_have_value("Spec to code")
     expect(page.get_by_text("Prompt templates follow the renamed inputs: Coder")).to_be_visible()
-    expect(template).to_have_value("Build {{ inputs.spec }}")
+    expect(template).to_have_text("Build Input: Spec")  # the renamed input, by its new label
     page.get_by_role("button", name="Run", exact=True).click()
     run = page.get_by_role("dialog").filter(has_text="Start run")
     expect(run.get_by_role("textbox")).to_have_count(2)
@@ -55,7 +55,7 @@ def test_settings_rename_an_input_into_its_prompts_add_and_reorder_inputs_and_un
 
     page.get_by_role("button", name="Undo").click()  # everything the dialog applied, at once
     expect(page.get_by_label("Workflow name")).to_have_value("Research, code, review")
-    expect(template).to_have_value("Build {{ inputs.task }}")
+    expect(template).to_have_text("Build Input: Task")
     dialog = open_settings(page)
     expect(dialog.get_by_role("group")).to_have_count(1)
     expect(dialog.get_by_role("group", name="Input 1").get_by_label("Input name")).to_have_value("task")
@@ -95,7 +95,7 @@ def test_bad_settings_are_explained_under_their_fields_and_not_applied(page: Pag
 
 def test_removing_an_input_a_prompt_reads_warns_which_agents_read_it(page: Page) -> None:
     node(page, "Reviewer", "Reviewer").click()
-    page.get_by_label("Prompt template").fill("Check it against {{ inputs.task }}")
+    type_prompt_template(page, "Check it against {{ inputs.task }}")
     dialog = open_settings(page)
     dialog.get_by_role("button", name="Remove input task").click()
     expect(dialog.get_by_text("No inputs: agents receive only what the agents before them hand over.")).to_be_visible()

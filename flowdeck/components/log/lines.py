@@ -79,5 +79,7 @@ def _describe(event: Event, labels: Mapping[str, str]) -> tuple[str, str]:
         return level, f"run {event.status} in {event.duration:.2f} s · {event.usage.total_tokens} tokens"
     if isinstance(event, RunInterrupted):
         working = ", ".join(name(n, n) for n in event.running) or "no agent"
+        if event.reason:
+            return "error", f"run interrupted while {working} was working: {event.reason}"
         return "error", f"run interrupted (the server stopped) while {working} was working"
     assert_never(event)  # a new kind of event must say here how it reads

@@ -37,22 +37,62 @@ export const MIN_ZOOM = 0.05;
 // The viewport that shows every agent, worked out from positions (and sizes once measured). Used for the first
 // render, which is then at the right zoom and level of detail instead of drawing the visible agents in full and
 // again, and for every "fit": React Flow's own fitView only counts the agents it has drawn, and with
-// onlyRenderVisibleElements the ones off screen are not.
-export function viewportToFit(nodes, width, height) {
+// onlyRenderVisibleElements the ones off screen are not. `covered`: rectangles of the canvas, in pixels from its
+// top left {x0, y0, x1, y1}, that something is drawn over (the minimap, the zoom controls): when the whole canvas's
+// fit puts an agent under one, the agents are fitted beside it instead (Arrange put the last one under the minimap).
+export function viewportToFit(nodes, width, height, covered = []) {
   if (!nodes.length || !width || !height) return { x: 0, y: 0, zoom: 1 };
-  let x0 = Infinity;
-  let y0 = Infinity;
-  let x1 = -Infinity;
-  let y1 = -Infinity;
-  for (const { position, measured } of nodes) {
-    x0 = Math.min(x0, position.x);
-    y0 = Math.min(y0, position.y);
-    x1 = Math.max(x1, position.x + (measured?.width ?? CARD_WIDTH));
-    y1 = Math.max(y1, position.y + (measured?.height ?? CARD_HEIGHT));
+  const box = boundsOf(nodes);
+  const whole = fitInto(box, { x0: 0, y0: 0, x1: width, y1: height });
+  if (!covered.length || !coversAgent(nodes, whole, covered)) return whole;
+  let best = null;
+  for (const c of covered) {
+    const beside = [
+      { x0: 0, y0: 0, x1: width, y1: c.y0 },
+      { x0: 0, y0: c.y1, x1: width, y1: height },
+      { x0: 0, y0: 0, x1: c.x0, y1: height },
+      { x0: c.x1, y0: 0, x1: width, y1: height },
+    ];
+    for (const room of beside) {
+      if (room.x1 - room.x0 < CARD_HEIGHT || room.y1 - room.y0 < CARD_HEIGHT) continue;
+      const view = fitInto(box, room);
+      if (!coversAgent(nodes, view, covered) && (!best || view.zoom > best.zoom)) best = view;
+    }
   }
-  const fit = Math.min(width / ((x1 - x0) * (1 + FIT.padding)), height / ((y1 - y0) * (1 + FIT.padding)));
+  return best ?? whole;
+}
+
+function boundsOf(nodes) {
+  const box = { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
+  for (const { position, measured } of nodes) {
+    box.x0 = Math.min(box.x0, position.x);
+    box.y0 = Math.min(box.y0, position.y);
+    box.x1 = Math.max(box.x1, position.x + (measured?.width ?? CARD_WIDTH));
+    box.y1 = Math.max(box.y1, position.y + (measured?.height ?? CARD_HEIGHT));
+  }
+  return box;
+}
+
+function fitInto(box, room) {
+  const width = room.x1 - room.x0;
+  const height = room.y1 - room.y0;
+  const fit = Math.min(width / ((box.x1 - box.x0) * (1 + FIT.padding)), height / ((box.y1 - box.y0) * (1 + FIT.padding)));
   const zoom = Math.max(MIN_ZOOM, Math.min(FIT.maxZoom, fit));
-  return { x: width / 2 - ((x0 + x1) / 2) * zoom, y: height / 2 - ((y0 + y1) / 2) * zoom, zoom };
+  return {
+    x: (room.x0 + room.x1) / 2 - ((box.x0 + box.x1) / 2) * zoom,
+    y: (room.y0 + room.y1) / 2 - ((box.y0 + box.y1) / 2) * zoom,
+    zoom,
+  };
+}
+
+function coversAgent(nodes, { x, y, zoom }, covered) {
+  return nodes.some(({ position, measured }) => {
+    const x0 = x + position.x * zoom;
+    const y0 = y + position.y * zoom;
+    const x1 = x0 + (measured?.width ?? CARD_WIDTH) * zoom;
+    const y1 = y0 + (measured?.height ?? CARD_HEIGHT) * zoom;
+    return covered.some((c) => x0 < c.x1 && x1 > c.x0 && y0 < c.y1 && y1 > c.y0);
+  });
 }
 
 // React Flow finds where an agent's edges end by measuring its handles when it first measures the agent, and

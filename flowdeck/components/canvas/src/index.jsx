@@ -76,6 +76,24 @@ const REFIT_MS = 1500;
 // be given the same spot.
 const PENDING_MS = 3000;
 
+// What is drawn over the canvas (the minimap, the zoom controls), in pixels from its top left.
+function coveredRects(element) {
+  const frame = element.getBoundingClientRect();
+  return [...element.querySelectorAll(".react-flow__panel")].map((panel) => {
+    const r = panel.getBoundingClientRect();
+    return { x0: r.left - frame.left, y0: r.top - frame.top, x1: r.right - frame.left, y1: r.bottom - frame.top };
+  });
+}
+
+// Before the first render the panels are not drawn yet to be measured: where they will be (React Flow's minimap is
+// 200 x 150 px and the controls five 27 px buttons, 15 px from the corners).
+function panelsAtFirst(element, initial) {
+  const { clientWidth: w, clientHeight: h } = element;
+  const controls = { x0: 15, y0: h - 15 - 5 * 27, x1: 15 + 27, y1: h - 15 };
+  const minimap = { x0: w - 215, y0: h - 165, x1: w - 15, y1: h - 15 };
+  return initial.nodes.length <= MINIMAP_MAX_NODES ? [controls, minimap] : [controls];
+}
+
 // A free spot for a new agent in the part of the canvas in view, not under the minimap or the zoom controls, nor
 // where an agent is on its way.
 function spotInView(flow, element, pending) {
@@ -109,7 +127,7 @@ function Canvas({ initial, element, emit, register, store, markers }) {
   // which would draw the agents at zoom 1 (in full detail) before drawing them again at the zoom that fits.
   const api = useStoreApi();
   const [viewport] = useState(() => {
-    const fitted = viewportToFit(initial.nodes, element.clientWidth, element.clientHeight);
+    const fitted = viewportToFit(initial.nodes, element.clientWidth, element.clientHeight, panelsAtFirst(element, initial));
     api.setState({ transform: [fitted.x, fitted.y, fitted.zoom] });
     return fitted;
   });
@@ -138,7 +156,7 @@ function Canvas({ initial, element, emit, register, store, markers }) {
   useEffect(() => {
     if (!fitRequests) return;
     fitUntil.current = performance.now() + REFIT_MS;
-    flow.setViewport(viewportToFit(nodes, element.clientWidth, element.clientHeight));
+    flow.setViewport(viewportToFit(nodes, element.clientWidth, element.clientHeight, coveredRects(element)));
     // Only a new request fits: agents moving afterwards must not move the view.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [fitRequests]);
@@ -146,7 +164,7 @@ function Canvas({ initial, element, emit, register, store, markers }) {
     const observer = new ResizeObserver(() => {
       const { clientWidth: width, clientHeight: height } = element;
       if (performance.now() < fitUntil.current && width && height) {
-        flow.setViewport(viewportToFit(latestNodes.current, width, height));
+        flow.setViewport(viewportToFit(latestNodes.current, width, height, coveredRects(element)));
       }
     });
     observer.observe(element);

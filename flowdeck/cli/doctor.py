@@ -1,0 +1,108 @@
+"""`flowdeck doctor`: the data folder, the database and the versions checked, without changing anything."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sqlite3
+import stat
+import sys
+from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import click
+
+from flowdeck.storage.health import Finding, check_database
+
+LOW_SPACE = 512 * 1024 * 1024  # below this, a warning: a few long runs and the cache fill it
+NO_SPACE = 64 * 1024 * 1024  # below this, a problem: writes may fail any moment
+PRIVATE_FILES = ("provider_keys.json", "auth.json", "storage_secret")  # secrets: this user only (0600)
+_MARK = {"ok": "ok     ", "warning": "warning", "problem": "PROBLEM"}
+
+
+@click.command("doctor")
+@click.option("--full", is_flag=True, help="A full integrity check (slower on a large database).")
+def doctor_command(full: bool) -> None:
+    """Check the data folder, the database and the versions; exit 1 if something is wrong (each says what to do)."""
+    from flowdeck.config import load_settings
+
+    settings = load_settings()
+    findings: list[Finding] = []
+    for finding in [*_versions(), *_folder(settings.home), *check_database(settings.database_url, full=full)]:
+        findings.append(finding)
+        click.echo(f"{_MARK[finding.level]}  {finding.topic:<12} {finding.text}")
+    problems = sum(f.level == "problem" for f in findings)
+    warnings = sum(f.level == "warning" for f in findings)
+    click.echo(f"\n{problems} problem{'s' * (problems != 1)}, {warnings} warning{'s' * (warnings != 1)}")
+    sys.exit(1 if problems else 0)
+
+
+def _versions() -> Iterator[Finding]:
+    # importlib.metadata, not imports: litellm takes seconds to import.
+    found = [f"python {platform.python_version()}", f"sqlite {sqlite3.sqlite_version}"]
+    for package in ("flowdeck", "nicegui", "litellm", "sqlalchemy", "sqlmodel"):
+        try:
+            found.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            found.append(f"{package} not installed")
+    yield Finding(level="ok", topic="versions", text=", ".join(found))
+
+
+def _folder(home: Path) -> Iterator[Finding]:
+    if not home.exists():
+        yield Finding(level="ok", topic="data folder", text=f"{home} does not exist yet: the first command makes it")
+        return
+    if not home.is_dir():
+        yield Finding(
+            level="problem", topic="data folder", text=f"{home} is not a folder: move it, or set FLOWDECK_HOME"
+        )
+        return
+    mode = home.stat().st_mode
+    shown = f"{home} ({stat.filemode(mode)})"
+    if not os.access(home, os.W_OK | os.X_OK):
+        yield Finding(
+            level="problem",
+            topic="data folder",
+            text=f"{shown} cannot be written by this user: runs can be read, not made; make it writable (chmod u+w, "
+            "chattr -i) or set FLOWDECK_HOME to a writable folder",
+        )
+    elif mode & 0o077:
+        yield Finding(
+            level="warning",
+            topic="data folder",
+            text=f"{shown} can be read by others: chmod 700 {home} (any command does)",
+        )
+    else:
+        yield Finding(level="ok", topic="data folder", text=f"{shown} private and writable")
+    yield _space(home)
+    for name in ("flowdeck.db", "cache"):
+        path = home / name
+        if path.exists() and not os.access(path, os.W_OK):
+            yield Finding(
+                level="problem",
+                topic="permissions",
+                text=f"{path} ({stat.filemode(path.stat().st_mode)}) cannot be written by this user: chmod u+w {path}",
+            )
+    for name in PRIVATE_FILES:
+        path = home / name
+        if path.exists() and path.stat().st_mode & 0o077:
+            yield Finding(
+                level="problem",
+                topic="permissions",
+                text=f"{path} ({stat.filemode(path.stat().st_mode)}) holds secrets and can be read by others: "
+                f"chmod 600 {path}",
+            )
+        elif path.exists():
+            yield Finding(level="ok", topic="permissions", text=f"{path} ({stat.filemode(path.stat().st_mode)})")
+
+
+def _space(home: Path) -> Finding:
+    free = shutil.disk_usage(home).free
+    text = f"{free / 1024**3:.1f} GB free on the disk that holds {home}"
+    if free < NO_SPACE:
+        return Finding(level="problem", topic="disk", text=f"{text}: free some space, or runs cannot be stored")
+    if free < LOW_SPACE:
+        return Finding(level="warning", topic="disk", text=f"{text}: free some space soon")
+    return Finding(level="ok", topic="disk", text=text)

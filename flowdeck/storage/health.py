@@ -1,0 +1,171 @@
+"""Checking a database without changing it (for `flowdeck doctor`): integrity, migrations, readable events, locks."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from flowdeck.engine.events import EventDataError
+from flowdeck.storage.codec import batch_from_json
+from flowdeck.storage.db import MIGRATIONS
+from flowdeck.storage.faults import advice, redact, sqlite_path, storage_error
+from flowdeck.storage.tables import MigrationRow
+
+Level = Literal["ok", "warning", "problem"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Finding:
+    """One thing checked: how it is, what it is about, and what was found (with what to do when it is not ok)."""
+
+    level: Level
+    topic: str
+    text: str
+
+
+def check_database(url: str, *, full: bool = False) -> Iterator[Finding]:
+    """Check the database at `url`, read-only (SQLite: opened with mode=ro, so nothing is created or migrated).
+    `full`: PRAGMA integrity_check rather than quick_check (slower: it also checks indexes against tables)."""
+    yield Finding(level="ok", topic="database", text=redact(url))
+    path = sqlite_path(url)
+    if path is None:
+        yield from _check_server(url)
+        return
+    if not path.is_file():
+        yield Finding(level="ok", topic="database", text=f"{path} does not exist yet: the first command creates it")
+        return
+    try:
+        conn = _open_read_only(path)
+    except sqlite3.Error as exc:
+        yield _fault(exc, url, "opening the database")
+        return
+    try:
+        yield from _check_sqlite(conn, url, full=full)
+    finally:
+        conn.close()
+    if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+        yield _lock(path, url)
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """mode=ro; immutable=1 for a WAL database in a folder where its -shm file cannot be made (nobody writes it)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        conn.execute("SELECT count(*) FROM sqlite_master")
+        return conn
+    except sqlite3.OperationalError as exc:
+        if "unable to open" not in str(exc):
+            raise
+    return sqlite3.connect(f"file:{path}?immutable=1", uri=True, isolation_level=None)
+
+
+def _check_sqlite(conn: sqlite3.Connection, url: str, *, full: bool) -> Iterator[Finding]:
+    pragma = "integrity_check" if full else "quick_check"
+    try:
+        found = [" ".join(str(row[0]).split()) for row in conn.execute(f"PRAGMA {pragma}(20)")]
+    except sqlite3.Error as exc:
+        yield _fault(exc, url, f"checking its integrity ({pragma})")
+        return
+    if found == ["ok"]:
+        yield Finding(level="ok", topic="integrity", text=f"PRAGMA {pragma}: ok")
+    else:
+        shown = "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
+        yield Finding(
+            level="problem", topic="integrity", text=f"PRAGMA {pragma} found damage: {shown}; " + advice("corrupt", url)
+        )
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        done = [row[0] for row in conn.execute("SELECT name FROM migrations")] if "migrations" in tables else []
+    except sqlite3.Error as exc:
+        yield _fault(exc, url, "reading its migrations")
+        return
+    yield _migrations(done)
+    if "event_batches" in tables:
+        yield from _events(conn, url)
+
+
+def _events(conn: sqlite3.Connection, url: str) -> Iterator[Finding]:
+    """Every stored batch of events read back: damage inside a page's data (which the pragmas do not see) shows here."""
+    batches, damaged = 0, dict[str, str]()
+    try:
+        for run_id, last_seq, data in conn.execute("SELECT run_id, last_seq, CAST(data AS BLOB) FROM event_batches"):
+            batches += 1
+            try:
+                batch_from_json(data)
+            except EventDataError as exc:
+                damaged.setdefault(run_id, f"events up to seq {last_seq}: {str(exc)[:120]}")
+    except sqlite3.Error as exc:
+        yield _fault(exc, url, "reading the stored events")
+        return
+    if not damaged:
+        yield Finding(level="ok", topic="events", text=f"{batches} stored batches of events read back")
+        return
+    runs = "; ".join(f"run {run_id} ({why})" for run_id, why in list(damaged.items())[:5])
+    more = f"; and {len(damaged) - 5} more runs" if len(damaged) > 5 else ""
+    yield Finding(
+        level="problem", topic="events", text=f"cannot read the events of {runs}{more}; " + advice("corrupt", url)
+    )
+
+
+def _lock(path: Path, url: str) -> Finding:
+    """Whether another program holds the write lock now (probed without waiting, and released at once)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=0)
+    except sqlite3.Error:
+        return Finding(level="ok", topic="lock", text="not checked: the database cannot be opened for writing")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return Finding(level="ok", topic="lock", text="the write lock is free")
+    except sqlite3.Error as exc:
+        fault = storage_error(exc, url, doing="taking the write lock")
+        if fault.kind == "locked":
+            return Finding(level="warning", topic="lock", text=f"held by another program now; {advice('locked', url)}")
+        return Finding(level="problem", topic="lock", text=str(fault))
+    finally:
+        conn.close()
+
+
+def _check_server(url: str) -> Iterator[Finding]:
+    engine = create_engine(url, pool_pre_ping=True)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            if inspect(conn).has_table(MigrationRow.__tablename__):
+                done = list(conn.execute(select(MigrationRow.name)).scalars())  # type: ignore[call-overload]
+            else:
+                done = []
+        yield Finding(level="ok", topic="connection", text="the server answers")
+        yield _migrations(done)
+    except SQLAlchemyError as exc:
+        yield _fault(exc, url, "connecting")
+    finally:
+        engine.dispose()
+
+
+def _migrations(done: list[str]) -> Finding:
+    known = [name for name, _ in MIGRATIONS]
+    unknown = sorted(set(done) - set(known))
+    if unknown:
+        return Finding(
+            level="problem",
+            topic="migrations",
+            text=f"made by a newer flowdeck ({', '.join(unknown)}): upgrade flowdeck (pip install -U flowdeck)",
+        )
+    todo = [name for name in known if name not in done]
+    if todo and done:
+        return Finding(level="warning", topic="migrations", text=f"{', '.join(todo)} to apply: the next command does")
+    if todo:
+        return Finding(level="ok", topic="migrations", text="none applied yet: the first command sets the database up")
+    return Finding(level="ok", topic="migrations", text=f"all {len(known)} applied ({known[-1]})")
+
+
+def _fault(exc: BaseException, url: str, doing: str) -> Finding:
+    return Finding(level="problem", topic="database", text=str(storage_error(exc, url, doing=doing)))
