@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -63,6 +63,7 @@ class PromptProcess:
         self._deadline = deadline
         self._command = (*command, str(memory))
         self._idle: list[_Child] = []
+        self._children: set[_Child] = set()  # idle or busy
         self._closed = False
         self._lock = threading.Lock()
         self._threads = ThreadPoolExecutor(size, thread_name_prefix="flowdeck-prompt")  # one per busy child
@@ -90,6 +91,12 @@ class PromptProcess:
             job.cancel()  # kills the child if it is rendering this job: the thread then returns at once
             raise
 
+    @property
+    def pids(self) -> list[int]:
+        """The process ids of the children that are running."""
+        with self._lock:
+            return sorted(child.pid for child in self._children if child.alive())
+
     def close(self) -> None:
         with self._lock:
             idle, self._idle, self._closed = self._idle, [], True
@@ -105,7 +112,7 @@ class PromptProcess:
             child.stop()
             child = None
         try:
-            child = child or _Child(self._command)
+            child = child or self._start()
         except (OSError, TimeoutError) as exc:
             raise PromptError(f"the process that renders prompt templates did not start ({exc!r})") from None
         if not job.attach(child):  # cancelled while it waited: nobody reads what this returns
@@ -132,6 +139,16 @@ class PromptProcess:
             raise PromptError(reply["error"])
         text: str = reply["ok"]
         return text
+
+    def _start(self) -> _Child:
+        child = _Child(self._command, self._forget)
+        with self._lock:
+            self._children.add(child)
+        return child
+
+    def _forget(self, child: _Child) -> None:
+        with self._lock:
+            self._children.discard(child)
 
     def _give_back(self, child: _Child) -> None:
         with self._lock:
@@ -166,7 +183,8 @@ class _Job:
 class _Child:
     """One worker process, its pipes, and what it has sent that is not yet a whole line."""
 
-    def __init__(self, command: Sequence[str]) -> None:
+    def __init__(self, command: Sequence[str], on_stop: Callable[[_Child], None]) -> None:
+        self._on_stop = on_stop
         self._proc = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -188,6 +206,10 @@ class _Child:
         reply: dict[str, Any] = orjson.loads(self._read_line(deadline))
         return reply
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     def alive(self) -> bool:
         return self._proc.poll() is None
 
@@ -200,6 +222,7 @@ class _Child:
         """The owning thread: end the child and release its pipes."""
         self.kill()
         self._proc.wait()
+        self._on_stop(self)
         for pipe in (self._proc.stdin, self._proc.stdout):
             if pipe is not None:
                 pipe.close()

@@ -33,10 +33,12 @@ from flowdeck.engine.template_sizes import (
     TemplateLimit,
     check_built,
     check_method,
+    check_number,
     check_percent,
     check_size,
     check_spec,
     check_text,
+    linear_sum,
     lipsum,
     text_size,
 )
@@ -145,6 +147,9 @@ class LimitedEnvironment(SandboxedEnvironment):
     def call_binop(self, context: Context, operator_name: str, left: Any, right: Any) -> Any:
         if operator_name == "**" and isinstance(right, int | float) and abs(right) > 64:
             raise TemplateLimit("raises a number to a power above 64; use a smaller exponent")
+        if operator_name in ("*", "**") and isinstance(left, int) and isinstance(right, int):
+            bits = left.bit_length() * right if operator_name == "**" else left.bit_length() + right.bit_length()
+            check_number(bits, operator_name)  # (10**64)**64 ... has a billion digits five powers on
         if operator_name == "*":
             for seq, count in ((left, right), (right, left)):
                 if isinstance(seq, str | list | tuple) and isinstance(count, int):
@@ -155,6 +160,14 @@ class LimitedEnvironment(SandboxedEnvironment):
         if operator_name == "%":
             check_percent(left, right)
         return super().call_binop(context, operator_name, left, right)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        check_time()  # also for the attribute paths of map, sort, groupby...: 'a.b.c...' read for every item
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        check_time()
+        return super().getitem(obj, argument)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         budget = _BUDGET.get()
@@ -244,8 +257,9 @@ _ENV = LimitedEnvironment(
     optimized=False,  # folding constants ran filters while compiling, into code: 450 MB for a short template
 )
 _ENV.code_generator_class = _RenderTimeOutput
+_FILTERS = FILTERS | {"sum": linear_sum}
 _ENV.filters.update(
-    {name: _filter(name, FILTERS[name], PRECHECKS.get(name), text=name in TEXT_FILTERS) for name in FILTERS}
+    {name: _filter(name, _FILTERS[name], PRECHECKS.get(name), text=name in TEXT_FILTERS) for name in _FILTERS}
 )
 _ENV.filters.update(_flowdeck_loop=_loop, _flowdeck_concat=_concat)
 _ENV.globals["lipsum"] = lipsum

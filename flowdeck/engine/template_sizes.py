@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, ItemsView, KeysView, Mapping, ValuesView
+from itertools import chain
 from typing import Any
 
+from jinja2 import Environment, pass_environment
+from jinja2.filters import FILTERS, make_attrgetter
 from jinja2.utils import Namespace, generate_lorem_ipsum
 
 MAX_CHARS = 400_000  # the rendered prompt, and every string or list a template builds on the way
+MAX_NUMBER_BITS = 1 << 16  # ~20,000 digits: Python turns at most 4,300 into text anyway
 
 FIX_SIZE = "use smaller widths and counts, or slice what it works on (e.g. outputs.x[:1000])"
 
@@ -202,6 +206,28 @@ PRECHECKS: dict[str, Callable[..., None]] = {
     "batch": _pre_batch,
     "slice": _pre_slice,
 }
+
+
+def check_number(bits: int, built_by: str) -> None:
+    if bits > MAX_NUMBER_BITS:
+        raise TemplateLimit(
+            f"computes with {built_by} a number of more than {MAX_NUMBER_BITS:,} bits; use smaller numbers"
+        )
+
+
+@pass_environment
+def linear_sum(environment: Environment, iterable: Any, attribute: Any = None, start: Any = 0) -> Any:
+    """|sum, but lists added up in one pass: sum() copies the whole list once per item (100,000 small lists,
+    each within bounds, took it 8-40 s in C, where nothing can stop it but a kill)."""
+    if not isinstance(start, list | tuple):
+        return FILTERS["sum"](environment, iterable, attribute, start)
+    if attribute is not None:
+        iterable = map(make_attrgetter(environment, attribute), iterable)
+    items = list(iterable)
+    if not all(isinstance(item, type(start)) for item in items):
+        return sum(items, start)  # what sum() says about adding a list and something else
+    check_size(len(start) + sum(len(item) for item in items), "|sum")
+    return type(start)(chain(start, *items))
 
 
 def lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
