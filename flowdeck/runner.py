@@ -14,8 +14,8 @@ from typing import Literal
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import Event, RunFinished, RunInterrupted, RunOrigin, RunStarted, Usage
 from flowdeck.engine.identity import IDENTITY_LIMIT
-from flowdeck.engine.llm_types import Completion, ModelCaller
-from flowdeck.engine.run import OutputCache, Run
+from flowdeck.engine.llm_types import Completion, ModelCaller, OutputCache
+from flowdeck.engine.run import Run
 from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.strict_json import text_problem
 from flowdeck.engine.workflow import Workflow, parse_workflow

@@ -1,9 +1,11 @@
-"""Property-based fuzzing (hypothesis): the workflow loader and the event reducer never crash or hang."""
+"""Property-based fuzzing (hypothesis): the workflow loader, the event reducer and prompt templates never crash or
+hang, and templates stay within their bounds."""
 
 from __future__ import annotations
 
 import json
 import sys
+import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,9 +15,10 @@ from hypothesis import strategies as st
 
 from flowdeck.engine.dag import build
 from flowdeck.engine.events import event_from_dict, event_to_dict
+from flowdeck.engine.prompts import MAX_RENDERED_CHARS, UpstreamOutput, render_prompt
 from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.workflow import parse_workflow
-from flowdeck.errors import WorkflowError
+from flowdeck.errors import PromptError, WorkflowError
 
 FAST = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 
@@ -223,3 +226,50 @@ def test_reducer_folds_any_event_order_without_crashing(items: list[dict[str, An
     assert again.usage == state.usage and again.last_seq == state.last_seq
     for event in events:
         assert event_from_dict(event_to_dict(event)) == event
+
+
+# Prompt templates that chain what builds strings and lists, with widths and counts from small to huge (issue 20).
+sizes = st.sampled_from([0, 3, 1000, 99_999, 400_000, 400_001, 10**6, 3 * 10**8, 10**40])
+growth = st.sampled_from(
+    [
+        "({e})|center({n})",
+        "({e}|string).ljust({n})",
+        "({e}|string).zfill({n})",
+        "({e}|string).expandtabs({n})",
+        "({e})|indent({n})",
+        "({e})|replace('', 'xy' * ({n} // 100000))",
+        "({e})|join('-' * ({n} // 1000))",
+        "({e})|wordwrap(40, wrapstring='x' * ({n} // 1000))",
+        "({e})|batch({n}, 0)|list",
+        "({e})|slice({n})|list",
+        "'%{n}s'|format({e})",
+        "'%.*f' % ({n}, {e}|length)",
+        "'{{:>{n}}}'.format({e})",
+        "[{e}] * {n}",
+        "({e}|list) + ({e}|list)",
+        "({e}) ~ ({e}) ~ ({e})",
+        "[{e}, {e}, {e}, {e}]|tojson",
+        "({e}|string) * ({n} // 1000)",
+    ]
+)
+UP = [UpstreamOutput(id="r", label="Researcher", output="notes")]
+bases = st.sampled_from(["inputs.task", "'a\\tb c'", "range(100)|list", "outputs.r", "'x' * 399999", "upstream"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bases, st.lists(st.tuples(growth, sizes), min_size=1, max_size=4))
+def test_a_template_that_builds_is_rendered_within_bounds_or_refused(base: str, steps: list[tuple[str, int]]) -> None:
+    expression = base
+    for step, size in steps:
+        expression = step.format(e=expression, n=size)
+    tracemalloc.start()
+    try:
+        text = render_prompt("{{ " + expression + " }}", {"task": "t"}, UP, {"r": "notes"}, agent="Fuzz")
+    except PromptError as exc:
+        text = str(exc)
+        assert text.startswith("the prompt template of agent 'Fuzz' "), text
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert len(text) <= MAX_RENDERED_CHARS
+    assert peak < 64 << 20, f"{expression}: {peak >> 20} MB"

@@ -2,8 +2,8 @@
 
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import Event, event_from_dict, event_to_dict
-from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest
-from flowdeck.engine.run import OutputCache, Run, drain
+from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest, OutputCache
+from flowdeck.engine.run import Run, drain
 from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.workflow import Workflow, parse_workflow, read_workflow
 

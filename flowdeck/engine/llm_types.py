@@ -48,3 +48,11 @@ def cache_key(request: ModelRequest) -> str:
         ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class OutputCache(Protocol):
+    """Where node outputs are remembered between runs (storage provides one backed by diskcache)."""
+
+    def get(self, key: str) -> Completion | None: ...
+
+    def set(self, key: str, value: Completion) -> None: ...

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import json
-import operator
 import re
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, StrictUndefined, TemplateSyntaxError, meta, nodes, pass_environment
+from jinja2 import Environment, TemplateSyntaxError, meta, nodes, pass_environment
 from jinja2.exceptions import FilterArgumentError, SecurityError, TemplateAssertionError, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 
 from flowdeck.engine.events import Record
+from flowdeck.engine.sandbox import MAX_SECONDS, add_filters, bounded, compile_template, parse
+from flowdeck.engine.template_sizes import MAX_CHARS, TemplateLimit
 from flowdeck.errors import PromptError
 
-MAX_RENDERED_CHARS = 400_000
-MAX_RENDER_SECONDS = 2.0
+MAX_RENDERED_CHARS = MAX_CHARS
+MAX_RENDER_SECONDS = MAX_SECONDS
 _ALLOWED_NAMES = frozenset({"inputs", "outputs", "upstream"})
 
 
@@ -40,34 +38,18 @@ class References:
     problems: tuple[str, ...]
 
 
-class _LimitedEnvironment(SandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
-        if operator_name == "**" and isinstance(right, int | float) and abs(right) > 64:
-            raise SecurityError("exponent too large for a prompt template")
-        if operator_name == "*":
-            for seq, count in ((left, right), (right, left)):
-                too_big = isinstance(seq, str | list | tuple) and isinstance(count, int)
-                if too_big and len(seq) * count > MAX_RENDERED_CHARS:
-                    raise SecurityError("repetition would exceed the prompt size limit")
-            return operator.mul(left, right)
-        return super().call_binop(context, operator_name, left, right)
-
-
-_ENV = _LimitedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-
-
 def check_template(source: str) -> References:
     """Parse a template and report which inputs and node outputs it reads, without rendering it."""
     try:
-        tree = _ENV.parse(source)
+        return _references(parse(source))
     except TemplateSyntaxError as exc:
-        return References(
-            inputs=frozenset(),
-            outputs=frozenset(),
-            problems=(f"syntax error on line {exc.lineno}: {exc.message}",),
-        )
+        problem = f"syntax error on line {exc.lineno}: {exc.message}"
+    except RecursionError:
+        problem = "nests brackets or blocks too deeply; nest fewer"
+    return References(inputs=frozenset(), outputs=frozenset(), problems=(problem,))
+
+
+def _references(tree: nodes.Template) -> References:
     problems: list[str] = []
     try:
         undeclared = meta.find_undeclared_variables(tree)
@@ -123,37 +105,43 @@ def render_prompt(
     inputs: Mapping[str, str],
     upstream: Iterable[UpstreamOutput],
     ancestors: Mapping[str, str],
+    *,
+    agent: str = "",
 ) -> str:
-    """The user message for an agent: its template rendered in the sandbox, or the default layout."""
+    """The user message for an agent: its template rendered in the sandbox, here, or the default layout.
+    `agent` (its name) is what the errors name. A run renders through render_isolated() instead."""
     upstream = list(upstream)
     if template is None:
         return default_prompt(inputs, [(item.label, item.output) for item in upstream])
     context = {"inputs": dict(inputs), "outputs": dict(ancestors), "upstream": upstream}
-    deadline = time.monotonic() + MAX_RENDER_SECONDS
+    where = template_of(agent)
     parts: list[str] = []
     size = 0
     try:
-        for chunk in _compile(template).generate(context):
-            size += len(chunk)
-            if size > MAX_RENDERED_CHARS:
-                raise PromptError(
-                    f"the rendered prompt exceeds {MAX_RENDERED_CHARS:,} characters; shorten the template"
-                )
-            if time.monotonic() > deadline:
-                raise PromptError(f"rendering took longer than {MAX_RENDER_SECONDS:g} s; simplify the template")
-            parts.append(chunk)
+        with bounded():
+            for chunk in compile_template(template).generate(context):
+                size += len(chunk)
+                if size > MAX_RENDERED_CHARS:
+                    raise TemplateLimit(
+                        f"renders more than {MAX_RENDERED_CHARS:,} characters; print less (e.g. outputs.x[:1000])"
+                    )
+                parts.append(chunk)
+    except TemplateLimit as exc:
+        raise PromptError(f"{where} {exc}") from None
     except SecurityError as exc:
-        raise PromptError(f"the prompt template tried something the sandbox forbids ({exc})") from None
+        raise PromptError(f"{where} tried something the sandbox forbids ({exc})") from None
     except TemplateError as exc:
-        raise PromptError(f"the prompt template failed to render: {exc}") from None
-    except (ArithmeticError, TypeError, ValueError, OverflowError, RecursionError) as exc:
-        raise PromptError(f"the prompt template failed to render: {type(exc).__name__}: {exc}") from None
+        raise PromptError(f"{where} failed to render: {exc}") from None
+    except MemoryError:
+        raise  # not the template's mistake to report: the process it renders in is spent (prompt_worker.py)
+    except Exception as exc:  # whatever a filter or method raised on the values it got: the template's mistake
+        raise PromptError(f"{where} failed to render: {type(exc).__name__}: {exc}") from None
     return "".join(parts)
 
 
-@lru_cache(maxsize=512)
-def _compile(source: str) -> Any:
-    return _ENV.from_string(source)
+def template_of(agent: str) -> str:
+    """How errors name a prompt template: its agent's, when known."""
+    return f"the prompt template of agent '{agent}'" if agent else "the prompt template"
 
 
 def default_prompt(inputs: Mapping[str, str], upstream: Iterable[tuple[str, str]]) -> str:
@@ -258,4 +246,4 @@ def _json_of(text: str) -> Any:
 
 PROMPT_FILTERS: dict[str, Any] = {"first_lines": first_lines, "code_block": code_block, "json_field": json_field}
 _FILTERS_HINT = "the filters are first_lines, code_block, json_field and jinja's own (join, default, trim, …)"
-_ENV.filters.update(PROMPT_FILTERS)
+add_filters(PROMPT_FILTERS)

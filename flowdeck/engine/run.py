@@ -6,7 +6,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import Protocol
 
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import (
@@ -21,23 +20,16 @@ from flowdeck.engine.events import (
     RunStatus,
     Usage,
 )
-from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest, cache_key
+from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest, OutputCache, cache_key
 from flowdeck.engine.outbox import Outbox
-from flowdeck.engine.prompts import UpstreamOutput, inputs_text, join_prompt, render_prompt, upstream_heading
+from flowdeck.engine.prompt_process import render_isolated
+from flowdeck.engine.prompts import UpstreamOutput, inputs_text, join_prompt, upstream_heading
 from flowdeck.engine.retry import retry_after
 from flowdeck.engine.tokens import TokenBuffer, TokenFlusher
 from flowdeck.engine.workflow import Workflow, check_inputs
 from flowdeck.errors import ModelError, PromptError
 
 INLINE_LIMIT = 32  # agents executed one after the other in one task before it lets the event loop run
-
-
-class OutputCache(Protocol):
-    """Where node outputs are remembered between runs (storage provides one backed by diskcache)."""
-
-    def get(self, key: str) -> Completion | None: ...
-
-    def set(self, key: str, value: Completion) -> None: ...
 
 
 class Run:
@@ -276,11 +268,12 @@ class Run:
             user = join_prompt(self._inputs_text, [headings[p] + outputs[p] for p in preds])
         else:
             try:
-                user = render_prompt(
+                user = await render_isolated(
                     agent.prompt_template,
                     self.inputs,
                     [UpstreamOutput(id=p, label=labels[p], output=outputs[p]) for p in preds],
                     {a: outputs[a] for a in self.dag.ancestors[node_id]},
+                    agent=labels[node_id],
                 )
             except PromptError as exc:
                 self._fail(node_id, execution, exc.kind, str(exc), False, 0)
