@@ -3,6 +3,8 @@ preview renders (components.prompt_editor.preview): the run's own checks, placed
 
 from __future__ import annotations
 
+import asyncio
+
 from flowdeck.components.prompt_editor.diagnostics import MAX_DIAGNOSTICS, Scope, diagnose
 from flowdeck.components.prompt_editor.preview import preview_values, render_preview
 from flowdeck.engine.state import RunState
@@ -65,16 +67,16 @@ def test_at_most_so_many_problems_are_sent() -> None:
     assert len(diagnose("{{ x }}" * (MAX_DIAGNOSTICS + 50), SCOPE)) == MAX_DIAGNOSTICS
 
 
-def test_the_preview_has_placeholders_before_a_run_and_a_runs_values_after() -> None:
+async def test_the_preview_has_placeholders_before_a_run_and_a_runs_values_after() -> None:
     workflow = load_template("research-code-review")
     template = "{{ inputs.task }} / {{ outputs.coder | first_lines(1) }} / {{ outputs.nobody }}"
-    before = render_preview(preview_values(workflow, "reviewer", None), template)
+    before = await render_preview(preview_values(workflow, "reviewer", None), template)
     assert before.text == "⟨Input: Task⟩ / ⟨Output of Coder⟩ / ⟨outputs.nobody: not upstream⟩"
     assert before.note.startswith("No run of this workflow yet")
 
     run = RunState(status="succeeded", inputs={"task": "Sort a list"})
     run._execution("coder", 0).output = "def sort():\n    pass"
-    after = render_preview(preview_values(workflow, "reviewer", run), template)
+    after = await render_preview(preview_values(workflow, "reviewer", run), template)
     assert after.text == "Sort a list / def sort(): / ⟨outputs.nobody: not upstream⟩"
     assert after.note == (
         "With the values of the last run (succeeded). It has no value for Researcher: a ⟨placeholder⟩ stands in."
@@ -83,15 +85,33 @@ def test_the_preview_has_placeholders_before_a_run_and_a_runs_values_after() -> 
     pinned = workflow.model_copy(
         update={"nodes": [n.model_copy(update={"pinned_output": "pinned"}) for n in workflow.nodes]}
     )
-    partial = render_preview(preview_values(pinned, "reviewer", RunState(status="failed")), "{{ outputs.coder }}")
+    partial = await render_preview(preview_values(pinned, "reviewer", RunState(status="failed")), "{{ outputs.coder }}")
     assert partial.text == "pinned"  # a pinned output stands where the run has none
     assert (
         partial.note == "With the values of the last run (failed). It has no value for Task: a ⟨placeholder⟩ stands in."
     )
 
 
-def test_a_template_that_fails_to_render_says_why_in_the_preview() -> None:
+async def test_a_template_that_fails_to_render_says_why_in_the_preview() -> None:
     workflow = load_template("research-code-review")
-    failed = render_preview(preview_values(workflow, "reviewer", None), "{{ outputs.coder | json_field('a') }}")
+    failed = await render_preview(preview_values(workflow, "reviewer", None), "{{ outputs.coder | json_field('a') }}")
     assert failed.text == ""
     assert failed.error is not None and "json_field: the text is not JSON" in failed.error
+
+
+async def test_a_preview_renders_a_costly_template_as_a_run_does_off_the_event_loop() -> None:
+    workflow = load_template("research-code-review")
+    template = "{% for i in range(100000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}done"
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    preview = await render_preview(preview_values(workflow, "reviewer", None), template)
+    ticker.cancel()
+    assert preview.error is not None and "100,000" in preview.error
+    assert ticks > 0  # the loop went on while it rendered

@@ -113,16 +113,16 @@ class _Checker:
                 text, version = self.latest
                 self.latest = None
                 values = self.values()  # read here, on the event loop: a run may be changing them
-                result = await asyncio.to_thread(_check, text, self.scope, values)
-                self.done(text, version, result)
+                refs, diagnostics = await asyncio.to_thread(_check, text, self.scope)
+                preview = await render_preview(values, text, refs) if values is not None else None
+                self.done(text, version, _Checked(refs=refs, diagnostics=diagnostics, preview=preview))
         finally:
             self.busy = False
 
 
-def _check(text: str, scope: Scope, values: Values | None) -> _Checked:
+def _check(text: str, scope: Scope) -> tuple[References, list[Diagnostic]]:
     refs = check_template(text)
-    preview = render_preview(values, text, refs) if values is not None else None
-    return _Checked(refs=refs, diagnostics=diagnose(text, scope, refs), preview=preview)
+    return refs, diagnose(text, scope, refs)
 
 
 class _PreviewPanel:
@@ -148,7 +148,12 @@ class _PreviewPanel:
     def refresh(self) -> None:
         values = self.values()
         if values is not None:
-            self.shown(render_preview(values, self.text))
+            background_tasks.create(self._render(values, self.text), name="preview a prompt template")
+
+    async def _render(self, values: Values, text: str) -> None:
+        preview = await render_preview(values, text)
+        if text == self.text and not self.body.is_deleted:  # not typed over meanwhile, nor the panel gone
+            self.shown(preview)
 
     def shown(self, preview: Preview) -> None:
         self.note.set_text(preview.note)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flowdeck.engine.prompts import References, UpstreamOutput, check_template, render_prompt
+from flowdeck.engine.prompt_process import render_isolated
+from flowdeck.engine.prompts import References, UpstreamOutput, check_template
 from flowdeck.engine.state import RunState
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import PromptError
@@ -55,8 +56,9 @@ def preview_values(workflow: Workflow, node_id: str, run: RunState | None) -> Va
     return Values(inputs=inputs, upstream=upstream, ancestors=ancestors, note=_note(run, missing))
 
 
-def render_preview(values: Values, template: str, refs: References | None = None) -> Preview:
-    """The user message the agent would be sent (`refs`: check_template(template), if already made)."""
+async def render_preview(values: Values, template: str, refs: References | None = None) -> Preview:
+    """The user message the agent would be sent (`refs`: check_template(template), if already made), rendered as a
+    run renders it: a template that could take long or build much in the bounded child process, not the server's."""
     refs = refs or check_template(template)
     # References a run would refuse (the editor underlines them): stand-ins, so that the rest can be previewed.
     inputs = values.inputs | {name: f"⟨inputs.{name}: no such input⟩" for name in refs.inputs - values.inputs.keys()}
@@ -64,7 +66,7 @@ def render_preview(values: Values, template: str, refs: References | None = None
         name: f"⟨outputs.{name}: not upstream⟩" for name in refs.outputs - values.ancestors.keys()
     }
     try:
-        text = render_prompt(template or None, inputs, values.upstream, ancestors)
+        text = await render_isolated(template or None, inputs, values.upstream, ancestors)
     except PromptError as exc:
         return Preview(text="", note=values.note, error=str(exc))
     if len(text) > MAX_SHOWN:
