@@ -87,18 +87,11 @@ def _row(
             ui.notify(f"{variable} saved")
             await refresh()
 
-        async def remove() -> None:
-            question = f"Remove the saved {label} key ({masked})? Models of {label} will not run until a key is set."
-            if not await confirm(question, action="Remove"):
-                return
-            await asyncio.to_thread(keys.remove, variable)
-            ui.notify(f"{variable} removed")
-            await refresh()
-
         field.on("keydown.enter", save)
         ui.button("Save", on_click=save).props(f'dense no-caps aria-label="Save {label} key"')
         if masked:
-            ui.button(icon="delete", on_click=remove).props(f'dense flat aria-label="Remove the saved {label} key"')
+            question = f"Remove the saved {label} key ({masked})? Models of {label} will not run until a key is set."
+            _remove_button(f"{label} key", question, variable, f"{variable} removed", keys, refresh)
 
 
 def _server_row(
@@ -129,22 +122,13 @@ def _server_row(
             ui.notify(f"{variable} saved")
             await refresh()
 
-        async def remove() -> None:
-            # Models of these providers go back to the provider's own service (with its key, if one is saved).
-            also = " and its key" if key else ""
-            question = f"Remove the saved {server.label} address ({saved}){also}? Its models go to the provider again."
-            if not await confirm(question, action="Remove"):
-                return
-            await asyncio.to_thread(keys.remove, variable)
-            ui.notify(f"{variable} removed")
-            await refresh()
-
         field.on("keydown.enter", save)
         ui.button("Save", on_click=save).props(f'dense no-caps aria-label="Save {server.label} address"')
         if saved:
-            ui.button(icon="delete", on_click=remove).props(
-                f'dense flat aria-label="Remove the saved {server.label} address"'
-            )
+            # Models of these providers go back to the provider's own service (with its key, if one is saved).
+            also = " and its key" if key else ""
+            question = f"Remove the saved {server.label} address ({saved}){also}? Its models go to the provider again."
+            _remove_button(f"{server.label} address", question, variable, f"{variable} removed", keys, refresh)
     if server.key_variable is not None and saved:
         _server_key_row(server, key, keys, refresh)
 
@@ -172,16 +156,24 @@ def _server_key_row(
             ui.notify(f"{server.label} key saved")
             await refresh()
 
-        async def remove() -> None:
-            if not await confirm(f"Remove the saved {server.label} key ({masked})?", action="Remove"):
-                return
-            await asyncio.to_thread(keys.remove, str(server.key_variable))
-            ui.notify(f"{server.label} key removed")
-            await refresh()
-
         field.on("keydown.enter", save)
         ui.button("Save", on_click=save).props(f'dense no-caps aria-label="Save {server.label} key"')
         if masked:
-            ui.button(icon="delete", on_click=remove).props(
-                f'dense flat aria-label="Remove the saved {server.label} key"'
-            )
+            question = f"Remove the saved {server.label} key ({masked})?"
+            removed = f"{server.label} key removed"
+            _remove_button(f"{server.label} key", question, str(server.key_variable), removed, keys, refresh)
+
+
+def _remove_button(
+    what: str, question: str, variable: str, removed: str, keys: ProviderKeys, refresh: Callable[[], Awaitable[None]]
+) -> None:
+    """A button that forgets a saved key or address, after asking `question` (it cannot be undone)."""
+
+    async def remove() -> None:
+        if not await confirm(question, action="Remove"):
+            return
+        await asyncio.to_thread(keys.remove, variable)
+        ui.notify(removed)
+        await refresh()
+
+    ui.button(icon="delete", on_click=remove).props(f'dense flat aria-label="Remove the saved {what}"')
