@@ -91,6 +91,8 @@ class Runner:
         for name, text in (("model", model), ("workflow_id", workflow_id)):
             if text is not None and (problem := text_problem(text)) is not None:
                 raise WorkflowError([Problem(name, problem)])
+        if isinstance(workflow, Workflow):  # checking its templates can take seconds: not on the event loop
+            workflow = await asyncio.to_thread(build, workflow)
         run = Run(
             workflow,
             inputs,

@@ -3,8 +3,6 @@ preview renders (components.prompt_editor.preview): the run's own checks, placed
 
 from __future__ import annotations
 
-import asyncio
-
 from flowdeck.components.prompt_editor.diagnostics import MAX_DIAGNOSTICS, Scope, diagnose
 from flowdeck.components.prompt_editor.preview import preview_values, render_preview
 from flowdeck.engine.state import RunState
@@ -99,19 +97,8 @@ async def test_a_template_that_fails_to_render_says_why_in_the_preview() -> None
     assert failed.error is not None and "json_field: the text is not JSON" in failed.error
 
 
-async def test_a_preview_renders_a_costly_template_as_a_run_does_off_the_event_loop() -> None:
+async def test_a_preview_refuses_a_costly_template_as_a_run_does() -> None:
     workflow = load_template("research-code-review")
     template = "{% for i in range(100000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}done"
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    ticker = asyncio.create_task(tick())
     preview = await render_preview(preview_values(workflow, "reviewer", None), template)
-    ticker.cancel()
-    assert preview.error is not None and "100,000" in preview.error
-    assert ticks > 0  # the loop went on while it rendered
+    assert preview.error is not None and "loops more than 100,000 times" in preview.error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 
@@ -180,3 +181,33 @@ async def test_a_rerun_of_an_edited_workflow_runs_each_agent_on_the_model_it_nam
     recorded = await run.rerun(first.run_id, "c")  # the recorded workflow keeps its run's model
     models = {e.node_id: e.model for e in [e async for e in run.subscribe(recorded)] if isinstance(e, NodeStarted)}
     assert models == {"c": "scripted/chunks=3", "v": "scripted/chunks=3"}
+
+
+async def test_starting_a_workflow_of_long_templates_checks_them_off_the_event_loop(
+    runner: tuple[Runner, Ledger],
+) -> None:
+    # 30 agents, each a different template of ~70,000 characters: parsing them took seconds, on the event loop.
+    from tests.conftest import make_workflow
+
+    template = "{{ inputs.task ~ " + " ~ ".join(["inputs.task"] * 5000) + " }}"
+    nodes = [(f"a{i}", "custom") for i in range(30)]
+    configs = {f"a{i}": {"prompt_template": f"{{# {i} #}}" + template} for i in range(30)}
+    workflow = make_workflow(nodes, [], **configs)
+    run, _ = runner
+    gaps: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def tick() -> None:
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.01)
+            gaps.append(loop.time() - last)
+            last = loop.time()
+
+    ticker = asyncio.create_task(tick())
+    started = loop.time()
+    await run.start(workflow, {"task": "x"})
+    took = loop.time() - started
+    ticker.cancel()
+    assert took > 0.2, "too small to tell"  # the check itself takes a while here
+    assert max(gaps) < took / 2, (max(gaps), took)  # the loop went on meanwhile

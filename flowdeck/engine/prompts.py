@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import Environment, TemplateSyntaxError, meta, nodes, pass_environment
@@ -38,6 +39,7 @@ class References:
     problems: tuple[str, ...]
 
 
+@lru_cache(maxsize=256)  # a workflow started again is not parsed again (52 long templates took 18 s)
 def check_template(source: str) -> References:
     """Parse a template and report which inputs and node outputs it reads, without rendering it."""
     try:

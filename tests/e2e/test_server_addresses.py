@@ -86,8 +86,10 @@ def test_a_server_of_ones_own_gets_its_own_key_and_no_other(page: Page, server: 
     )  # no address yet: no key to give it
     page.get_by_label("OpenAI-compatible server address (OPENAI_API_BASE)").fill(server.url)
     page.get_by_role("button", name="Save OpenAI-compatible server address").click()
+    expect(page.get_by_text("no key (most need none)")).to_be_visible()  # the row drawn again, with its key field
     key = page.get_by_label("OpenAI-compatible server key", exact=True)
     key.fill("vllm-local-5150")
+    expect(key).to_have_value("vllm-local-5150")
     key.press("Enter")
     expect(page.get_by_text("key saved · …5150")).to_be_visible()
     expect(key).to_have_value("")  # write-only, like the providers' keys
@@ -100,8 +102,8 @@ def test_a_server_of_ones_own_gets_its_own_key_and_no_other(page: Page, server: 
     model.press("Enter")
     dialog.get_by_role("button", name="Start run").click()
     expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=60_000)
-    assert len(server.received) == 3
-    assert all("Bearer vllm-local-5150" in request for request in server.received)
+    assert len(server.received) == 3, server.received
+    assert all("Bearer vllm-local-5150" in request for request in server.received), server.received
     assert not any(CANARY in request for request in server.received)
 
     open_keys(page)
