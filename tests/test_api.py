@@ -134,6 +134,20 @@ def test_lone_surrogates_in_a_query_or_path_are_not_errors_of_the_server(api: ht
     assert api.get("/runs/%ED%A0%80").status_code == 404
 
 
+def test_a_run_id_longer_than_any_is_not_found_not_a_storage_fault(api: httpx.Client) -> None:
+    for path in ("/runs/" + "a" * 50_001, "/runs/" + "a" * 50_001 + "/events", "/runs/" + "a" * 65):
+        answer = api.get(path)
+        assert answer.status_code == 404, (path[:20], answer.status_code, answer.text[:200])  # was 503, "run doctor"
+        assert "no run with id" in answer.json()["detail"]
+
+
+def test_scripted_waits_that_never_end_are_refused_naming_the_option(api: httpx.Client) -> None:
+    for option in ("latency=inf", "delay=1e999", "ready=1e308", "latency=nan", "chunks=10000000"):
+        answer = api.post("/runs", json={"workflow": "research-code-review", "model": f"scripted/{option}"})
+        assert answer.status_code == 422, (option, answer.text)
+        assert option in answer.text
+
+
 def test_not_allowed_lists_every_method_of_the_path(api: httpx.Client) -> None:
     for method, path, allowed in (
         ("DELETE", "/runs", "GET, POST"),

@@ -61,6 +61,10 @@ class ScriptSpec:
     ready: float = 0.0  # seconds to get ready before a run (as a local server starting, or a first import)
 
 
+MAX_SECONDS = 3600.0  # a test model's waits: an hour at most, never inf or NaN
+MAX_COUNT = 100_000
+
+
 def is_scripted(model: str) -> bool:
     return model == "scripted" or model.startswith("scripted/")
 
@@ -73,9 +77,15 @@ def parse_spec(model: str) -> ScriptSpec:
         key, _, raw = item.partition("=")
         try:
             if key in ("latency", "delay", "retry_after", "ready"):
-                values[key] = max(0.0, float(raw))
+                seconds = float(raw)
+                if not 0.0 <= seconds <= MAX_SECONDS:  # NaN and inf fail this too: a run that never ends
+                    raise ValueError
+                values[key] = seconds
             elif key in ("chunks", "times"):
-                values[key] = max(0 if key == "times" else 1, int(raw))
+                count = int(raw)
+                if not 0 <= count <= MAX_COUNT:
+                    raise ValueError
+                values[key] = max(0 if key == "times" else 1, count)
             elif key == "fault":
                 if raw not in FAULT_KINDS:
                     raise ValueError
@@ -86,7 +96,8 @@ def parse_spec(model: str) -> ScriptSpec:
             raise BadRequest(
                 f"'{item}' is not a scripted model option",
                 model=model,
-                hint="use latency=S, delay=S, chunks=N, fault=KIND, times=N, retry_after=S or ready=S",
+                hint=f"use latency=S, delay=S, chunks=N, fault=KIND, times=N, retry_after=S or ready=S "
+                f"(S from 0 to {MAX_SECONDS:g} seconds, N from 0 to {MAX_COUNT:,})",
             ) from None
     return ScriptSpec(**values)  # type: ignore[arg-type]
 

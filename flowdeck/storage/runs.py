@@ -34,6 +34,9 @@ FAST_WRITE_BYTES = 256 * 1024  # the largest batch write_now() takes, quick enou
 CHECKPOINT_BYTES = 4 * 1024 * 1024  # SQLite's own default checkpoints at ~1,000 pages of 4 KB
 
 
+MAX_RUN_ID = 64  # run ids are 12 characters; 64 leaves room for ids of other origins
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RunSummary:
     id: str
@@ -311,6 +314,8 @@ class RunLog:
 
     def get(self, run_id: str) -> RunSummary:
         """One run, by id or by a unique prefix of its id."""
+        if not run_id or len(run_id) > MAX_RUN_ID:  # longer than any id: no run, not a query SQLite gives up on
+            raise NotFoundError(f"no run with id '{run_id[:MAX_RUN_ID]}…'; `flowdeck runs` lists them")
         with self._reading(f"reading run {run_id}") as conn:
             rows = conn.execute(select(_RUNS).where(_RUNS.c.id.startswith(run_id, autoescape=True)).limit(2)).all()
         if not rows:
