@@ -355,3 +355,24 @@ def _completion(text: str) -> Any:
     from flowdeck.engine.llm_types import Completion
 
     return Completion(text=text, usage=Usage(), cost=0.0)
+
+
+def test_loops_that_feed_each_other_are_refused() -> None:
+    # What leaves a loop waits until it ends: two loops each needing what the other sends out would wait for ever.
+    nodes = [{"id": n, "type": "custom"} for n in ("a1", "a2", "b1", "b2")]
+    again = {"condition": {"contains": "again"}, "loop": {"max_rounds": 2}}
+    edges = [edge("a1", "a2"), edge("b1", "b2"), edge("a1", "b2"), edge("b1", "a2")]
+    found = problems(
+        {
+            "format": 2,
+            "name": "t",
+            "nodes": nodes,
+            "edges": [*edges, edge("a2", "a1", **again), edge("b2", "b1", **again)],
+        }
+    )
+    assert found == [
+        "edge a2->a1: the loops of edges a2->a1 and b2->b1 feed each other (what one sends out goes into the other, "
+        "and the other way round), so neither could end; connect them one after the other"
+    ]
+    # One after the other is fine.
+    build(workflow(nodes, [*edges[:3], edge("a2", "a1", **again), edge("b2", "b1", **again)]))

@@ -114,6 +114,29 @@ async def test_cancel_stops_running_nodes_and_skips_the_rest(chain: Workflow) ->
     assert {state.nodes["c"].status, state.nodes["v"].status} == {"skipped"}
 
 
+@pytest.mark.parametrize("template", ["fan-out-review", "triage"])
+async def test_a_run_cancelled_before_its_agents_start_still_ends(template: str) -> None:
+    # Cancelled as soon as it started: the agents' tasks are cancelled before they ever ran, so none of them
+    # could end itself; the run hung (found by tests/test_routing_properties.py).
+    from flowdeck.templates import load_template
+
+    run = run_of(load_template(template))
+    events: list[Event] = []
+
+    async def consume() -> None:
+        async for event in run:
+            events.append(event)
+            run.cancel()
+
+    await asyncio.wait_for(consume(), 5)
+    state = fold(events)
+    assert state.status == "cancelled"
+    assert {node.status for node in state.nodes.values()} == {"skipped"}
+    assert any(
+        "cancelled before this agent started" in (n.latest.skip_reason or "") for n in state.nodes.values() if n.latest
+    )
+
+
 async def test_cancel_reaches_an_agent_that_started_where_its_upstream_agent_finished(chain: Workflow) -> None:
     # The coder starts in the task that ran the researcher (a chain goes on in one task): cancelling the run
     # while the coder works must still stop it, and skip the reviewer.

@@ -173,8 +173,8 @@ def build(workflow: Workflow) -> Dag:
     ancestors = Ancestors(predecessors)
     loops = find_loops(predecessors, successors, workflow.edges, loop_edges, problems) if loop_edges else NO_LOOPS
     loop_out: dict[str, list[Edge]] = {node_id: [] for node_id in ids}
-    for edge in loop_edges:
-        loop_out[edge.source].append(edge)
+    for span in loops.spans:  # innermost first: an agent's inner loop ends before its outer one
+        loop_out[span.source].append(span.edge)
     readable: Mapping[str, frozenset[str]] = ancestors
     if loop_edges:
         back = {n: tuple(e.source for e in loop_edges if e.target == n) for n in graph}

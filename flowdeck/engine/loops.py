@@ -87,6 +87,8 @@ def find_loops(
                         "make one loop hold the other, or separate them",
                     )
                 )
+    if not problems:
+        problems.extend(_feeding_each_other(spans, successors, predecessors))
     inner = {a.edge.id: tuple(b.edge.id for b in spans if b is not a and b.body < a.body) for a in spans}
     exits = {}
     for edge in forward:
@@ -104,6 +106,49 @@ def find_loops(
         inner=inner,
         bounds=bounds,
     )
+
+
+def _feeding_each_other(
+    spans: list[LoopSpan], successors: Mapping[str, Sequence[str]], predecessors: Mapping[str, Sequence[str]]
+) -> list[Problem]:
+    """Loops side by side (at the top, or inside the same loop) must not feed each other: what leaves a loop waits
+    until it ends, so a loop that needs what another sends out, while that one needs what it sends out, would wait
+    for ever. Each loop counts as one agent: the graph they make with the other agents must have no cycle."""
+    import networkx as nx  # lazily: its import slows start-up (bench/README.md)
+
+    problems = []
+    levels: list[tuple[frozenset[str] | None, list[LoopSpan]]] = [(None, [])]
+    for span in spans:
+        levels.append((span.body, []))
+    for span in spans:  # each loop joins the level of the smallest loop around it (or the top)
+        around = [body for body, _ in levels[1:] if body is not None and span.body < body]
+        smallest = min(around, key=len, default=None)
+        next(children for body, children in levels if body == smallest).append(span)
+    every = set(successors) | set(predecessors)
+    for body, children in levels:
+        if len(children) < 2:
+            continue
+        members = every if body is None else set(body)
+        group = {node: span.edge.id for span in children for node in span.body}
+        graph: nx.DiGraph[str] = nx.DiGraph()
+        for node in members:
+            for target in successors.get(node, ()):
+                a, b = group.get(node, node), group.get(target, target)
+                if target in members and a != b:
+                    graph.add_edge(a, b)
+        try:
+            cycle = nx.find_cycle(graph)
+        except nx.NetworkXNoCycle:
+            continue
+        loops = sorted({u for u, _ in cycle} & {span.edge.id for span in children})
+        problems.append(
+            Problem(
+                f"edge {loops[0]}",
+                f"the loops of edges {' and '.join(loops)} feed each other (what one sends out goes into the other, "
+                "and the other way round), so neither could end; connect them one after the other",
+            )
+        )
+    return problems
 
 
 def _descendants(successors: Mapping[str, Sequence[str]], node_id: str) -> set[str]:

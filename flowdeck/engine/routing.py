@@ -152,9 +152,11 @@ class Router:
                 )
             )
         chose_one = any(takes.values())
+        routed = []
         for edge in edges:
             go = takes[edge.id] if edge.condition != "otherwise" else not chose_one
-            self._route(edge, DELIVERED if go else DEAD, "" if go else self._why_not(edge, answer), actions)
+            routed.append((edge, DELIVERED if go else DEAD, "" if go else self._why_not(edge, answer)))
+        self._route(routed, actions)
         if fired is not None:
             self._fire(fired, answer, actions)
         else:
@@ -200,16 +202,22 @@ class Router:
             self._route_all(node_id, DEAD, reason, actions)
 
     def _route_all(self, node_id: str, state: str, reason: str, actions: list[Action]) -> None:
-        for edge in self._dag.out_edges[node_id]:
-            self._route(edge, state, reason, actions)
+        self._route([(edge, state, reason) for edge in self._dag.out_edges[node_id]], actions)
         for loop in self._dag.loop_out[node_id]:
             self._settle(loop.id, actions)  # it takes no loop edge back: its loops end here
 
-    def _route(self, edge: Edge, state: str, reason: str, actions: list[Action]) -> None:
-        exits = self._dag.loops.exits.get(edge.id)
-        if exits:
-            self._held.setdefault(exits[0], []).append((edge, state, reason))
-        else:
+    def _route(self, routed: list[tuple[Edge, str, str]], actions: list[Action]) -> None:
+        """Hold the edges that leave a loop, then commit the others: a commit can end a loop (its source decided),
+        which must find every edge it holds."""
+        exits = self._dag.loops.exits
+        done = []
+        for edge, state, reason in routed:
+            left = exits.get(edge.id)
+            if left:
+                self._held.setdefault(left[0], []).append((edge, state, reason))
+            else:
+                done.append((edge, state, reason))
+        for edge, state, reason in done:
             self._commit(edge, state, reason, actions)
 
     def _commit(self, edge: Edge, state: str, reason: str, actions: list[Action]) -> None:
@@ -221,13 +229,17 @@ class Router:
     def _settle(self, loop_id: str, actions: list[Action]) -> None:
         """The loop ends: what its body sent out goes on, to the next loop out or to its targets."""
         exits = self._dag.loops.exits
+        done = []
         for edge, state, reason in self._held.pop(loop_id, ()):
             left = exits[edge.id]
             outer = left.index(loop_id) + 1
             if outer < len(left):
                 self._held.setdefault(left[outer], []).append((edge, state, reason))
             else:
-                self._commit(edge, state, reason, actions)
+                done.append((edge, state, reason))
+        # Committed only once every edge bound for an outer loop is with it: a commit can end that loop.
+        for edge, state, reason in done:
+            self._commit(edge, state, reason, actions)
 
     def _loop_choice(self, loops: tuple[Edge, ...], takes: Mapping[str, bool]) -> tuple[Edge | None, Edge | None]:
         """The loop edge to take (the first taken one with rounds left) and the first taken one without any; a loop

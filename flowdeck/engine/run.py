@@ -142,11 +142,27 @@ class Run(Rounds, ModelCalls):
         self._cancelled = True
         if not self._started:
             self.start()
-        for task in list(self._running.values()):
+        for task in set(self._running.values()):
+            task.add_done_callback(self._never_ran)
             task.cancel()
         if not self._running:
             self._skip_remaining("the run was cancelled")
             self._maybe_finish()
+
+    def _never_ran(self, task: asyncio.Task[None]) -> None:
+        """A task cancelled before its first step never runs its agent's own ending: end its agents here."""
+        if not task.cancelled():
+            return
+        for node_id in [n for n, t in self._running.items() if t is task]:
+            del self._running[node_id]
+            execution = self._router.execution(node_id) if self._router is not None else 1
+            if self._router is None:
+                self._state[node_id] = "skipped"
+            reason = "the run was cancelled before this agent started"
+            self._outbox.put(NodeSkipped, node_id=node_id, execution=execution, reason=reason)
+        if not self._running:
+            self._skip_remaining("the run was cancelled")
+        self._maybe_finish()
 
     @property
     def finished(self) -> bool:
