@@ -376,3 +376,61 @@ def test_loops_that_feed_each_other_are_refused() -> None:
     ]
     # One after the other is fine.
     build(workflow(nodes, [*edges[:3], edge("a2", "a1", **again), edge("b2", "b1", **again)]))
+
+
+async def test_the_triage_template_runs_offline_on_the_embedded_model() -> None:
+    from flowdeck.models.llm import LiteLLMCaller
+
+    events = await drain(Run(load_template("triage"), caller=LiteLLMCaller(), default_model="embedded"))
+    state = fold(events)
+    assert state.status == "succeeded", [n.summary() for n in state.nodes.values()]
+    chosen = state.nodes["triage"].latest
+    assert chosen is not None and chosen.verdict in ("billing", "technical", "general")
+    specialists = [state.nodes[n] for n in ("billing", "technical", "general")]
+    assert [n.node_id for n in specialists if n.status == "succeeded"] == [chosen.verdict]
+    skipped = {n.latest.skip_reason for n in specialists if n.status == "skipped" and n.latest is not None}
+    assert skipped == {f"Triage chose {chosen.verdict}"}
+    assert state.nodes["writer"].status == "succeeded"
+
+
+async def test_an_agent_that_decides_asks_for_its_verdict_as_a_json_schema_where_the_model_supports_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flowdeck.engine.events import Message
+    from flowdeck.engine.llm_types import ModelRequest
+    from flowdeck.models.llm import LiteLLMCaller
+    from tests.fakeprovider import fake_provider
+
+    with fake_provider() as fake:
+        monkeypatch.setenv("OPENAI_API_BASE", fake.url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+        messages = [Message(role="user", content="review this")]
+        ask = ModelRequest(
+            model="openai/gpt-4o-mini",
+            messages=messages,
+            temperature=0,
+            max_tokens=20,
+            timeout=10,
+            verdicts=("approve", "revise"),
+            structured=True,
+        )
+        await LiteLLMCaller().call(ask, lambda _: None)
+        plain = ModelRequest(model="openai/gpt-4o-mini", messages=messages, temperature=0, max_tokens=20, timeout=10)
+        await LiteLLMCaller().call(plain, lambda _: None)
+        monkeypatch.setenv("HOSTED_VLLM_API_BASE", fake.url)  # a model litellm knows no response schema for
+        await LiteLLMCaller().call(
+            ModelRequest(
+                model="hosted_vllm/x",
+                messages=messages,
+                temperature=0,
+                max_tokens=20,
+                timeout=10,
+                verdicts=("approve", "revise"),
+                structured=True,
+            ),
+            lambda _: None,
+        )
+    bodies = [json.loads(sent.split("\r\n\r\n", 1)[-1].split("\n\n", 1)[-1]) for sent in fake.received]
+    schema = bodies[0]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["verdict"] == {"type": "string", "enum": ["approve", "revise"]}
+    assert "response_format" not in bodies[1] and "response_format" not in bodies[2]
