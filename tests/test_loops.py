@@ -434,3 +434,14 @@ async def test_an_agent_that_decides_asks_for_its_verdict_as_a_json_schema_where
     schema = bodies[0]["response_format"]["json_schema"]["schema"]
     assert schema["properties"]["verdict"] == {"type": "string", "enum": ["approve", "revise"]}
     assert "response_format" not in bodies[1] and "response_format" not in bodies[2]
+
+
+async def test_an_agent_with_verdicts_and_no_edge_on_them_still_records_its_verdict() -> None:
+    nodes = [
+        {"id": "a", "type": "custom", "config": {"verdicts": ["good", "bad"]}},
+        {"id": "b", "type": "custom", "config": {"prompt_template": "a said {{ outputs.a.verdict }}"}},
+    ]
+    events = await run(workflow(nodes, [edge("a", "b")]), "scripted/verdicts=bad")
+    assert [e.verdict for e in events if isinstance(e, NodeFinished)] == ["bad", None]
+    started = [e for e in events if isinstance(e, NodeStarted) and e.node_id == "b"]
+    assert started[0].messages[1].content == "a said bad"

@@ -42,7 +42,7 @@ class ModelCalls:
     _headings: dict[str, str]
     _inputs_text: str
     _outputs: dict[str, str]
-    _history: dict[str, list[Output]]
+    _history: dict[str, list[tuple[str, Verdict | None, int]]]
     _router: Router | None
     _cache: OutputCache | None
     _caller: ModelCaller
@@ -52,43 +52,58 @@ class ModelCalls:
 
     if TYPE_CHECKING:  # defined by Run
 
-        def _fail(self, node_id: str, execution: int, kind: str, message: str, retryable: bool, attempts: int) -> None:
-            raise NotImplementedError
+        def _fail(
+            self, node_id: str, execution: int, kind: str, message: str, retryable: bool, attempts: int
+        ) -> None: ...
 
-    def _finish_node(
-        self,
-        node_id: str,
-        execution: int,
-        completion: Completion,
-        *,
-        duration: float,
-        cached: bool,
-        attempts: int,
-        pinned: bool = False,
-        verdict: Verdict | None = None,
-    ) -> None:
-        raise NotImplementedError
+        def _finish_node(
+            self,
+            node_id: str,
+            execution: int,
+            completion: Completion,
+            *,
+            duration: float,
+            cached: bool,
+            attempts: int,
+            pinned: bool = False,
+            verdict: Verdict | None = None,
+        ) -> None: ...
 
     async def _call_model(self, node_id: str, execution: int, via: Edge | None = None) -> bool:
         agent = self._agents[node_id]
         preds: tuple[str, ...] = self.dag.predecessors[node_id]
         if self._router is not None:
             preds = (*self._router.received_from(node_id), *((via.source,) if via is not None else ()))
-        try:
-            user = self._user_message(node_id, agent, preds, via)
-        except PromptError as exc:
-            self._fail(node_id, execution, exc.kind, str(exc), False, 0)
-            return False
-        request = ModelRequest(
-            model=agent.model,
-            messages=[Message(role="system", content=agent.system_prompt), Message(role="user", content=user)],
-            temperature=agent.temperature,
-            max_tokens=agent.max_tokens,
-            timeout=agent.timeout,
-            verdicts=agent.verdicts,
-            structured=agent.decides,
-            round=execution,
-        )
+        if agent.prompt_template is None and via is None:  # the common case, inline (bench/README.md)
+            headings, outputs = self._headings, self._outputs
+            user = join_prompt(self._inputs_text, [headings[p] + outputs[p] for p in preds])
+        else:
+            try:
+                user = self._user_message(node_id, agent, preds, via)
+            except PromptError as exc:
+                self._fail(node_id, execution, exc.kind, str(exc), False, 0)
+                return False
+        messages = [Message(role="system", content=agent.system_prompt), Message(role="user", content=user)]
+        if execution == 1 and not agent.decides:  # the fields a plain agent's request leaves at their defaults
+            request = ModelRequest(
+                model=agent.model,
+                messages=messages,
+                temperature=agent.temperature,
+                max_tokens=agent.max_tokens,
+                timeout=agent.timeout,
+                verdicts=agent.verdicts,
+            )
+        else:
+            request = ModelRequest(
+                model=agent.model,
+                messages=messages,
+                temperature=agent.temperature,
+                max_tokens=agent.max_tokens,
+                timeout=agent.timeout,
+                verdicts=agent.verdicts,
+                structured=agent.decides,
+                round=execution,
+            )
         key = ""
         cache = self._cache
         if cache is not None:
@@ -104,7 +119,12 @@ class ModelCalls:
         t0 = time.monotonic()
         verdict: Verdict | None = None
         try:
-            completion = await self._call(request, preds, tokens, agent.retries)
+            try:  # the first attempt inline, not through _call: a coroutine less for every agent (bench/README.md)
+                completion = await self._attempt(request, preds, tokens)
+            except ModelError as exc:
+                if not exc.retryable or agent.retries == 0:
+                    raise
+                completion = await self._retry(exc, request, preds, tokens, agent.retries + 1)
             if agent.decides:
                 verdict = read_verdict(completion.text, agent.verdicts)
                 if verdict is None:
@@ -142,7 +162,7 @@ class ModelCalls:
             readable = {a: outputs[a] for a in self.dag.ancestors[node_id]}
         else:
             history = self._history
-            readable = {a: history[a][-1] for a in self.dag.readable[node_id] if a in history}
+            readable = {a: _output(history[a]) for a in self.dag.readable[node_id] if a in history}
         return render_prompt(
             agent.prompt_template,
             self.inputs,
@@ -228,3 +248,11 @@ class ModelCalls:
         return await retry_after(
             error, attempt, max_attempts=max_attempts, max_wait=self._max_retry_wait, on_retry=on_retry
         )
+
+
+def _output(rounds: list[tuple[str, Verdict | None, int]]) -> Output:
+    """An agent's latest output as templates read it, with the rounds before it."""
+    made: tuple[Output, ...] = ()
+    for text, verdict, index in rounds:
+        made = (*made, Output(text, verdict, index, made))
+    return made[-1]

@@ -58,9 +58,9 @@ _ENV.filters = {name: _ENV.filters[name] for name in _FILTERS}
 _ENV.globals = {}
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(slots=True)
 class Answer:
-    """What conditions see of a source agent's execution."""
+    """What conditions see of a source agent's execution (a dataclass, not frozen: made once an agent)."""
 
     output: str
     verdict: str | None

@@ -42,7 +42,7 @@ class Dag:
     loop_out: dict[str, tuple[Edge, ...]] = field(default_factory=dict)  # loop edges out of each node
     loops: Loops = NO_LOOPS
     deciders: frozenset[str] = frozenset()  # agents with an edge out that routes on their verdict
-    plain: bool = True  # no conditions and no loops: every agent runs once, when all its inputs have arrived
+    plain: bool = True  # no conditions, loops or verdicts: every agent runs once, when all its inputs have arrived
     _agents: dict[tuple[str, str | None], dict[str, ResolvedAgent]] = field(default_factory=dict, compare=False)
 
     def agents(self, default_model: str, override: str | None) -> dict[str, ResolvedAgent]:
@@ -221,7 +221,9 @@ def build(workflow: Workflow) -> Dag:
         loop_out={n: tuple(edges) for n, edges in loop_out.items()},
         loops=loops,
         deciders=frozenset(e.source for e in workflow.edges if isinstance(e.condition, VerdictIs)),
-        plain=not loop_edges and all(e.condition is None for e in workflow.edges),
+        plain=not loop_edges
+        and all(e.condition is None for e in workflow.edges)
+        and not any(n.config.verdicts for n in workflow.nodes),
     )
 
 

@@ -13,11 +13,12 @@ from flowdeck.engine.dag import Dag, Mode
 from flowdeck.engine.events import Handoff, Log, NodeSkipped
 from flowdeck.engine.llm_types import Completion
 from flowdeck.engine.outbox import Outbox
-from flowdeck.engine.routing import Action, Deliver, Fail, Launch, Note, Router, Skip
-from flowdeck.engine.verdicts import Output, Verdict, read_verdict
+from flowdeck.engine.routing import Action, Deliver, Launch, Note, Router, Skip
+from flowdeck.engine.verdicts import Verdict, read_verdict
 from flowdeck.engine.workflow import Edge
 
 PARTIAL = "not part of this partial run"
+INLINE_LIMIT = 32  # agents executed one after the other in one task before it lets the event loop run
 
 
 class Rounds:
@@ -29,7 +30,7 @@ class Rounds:
     _agents: dict[str, ResolvedAgent]
     _outbox: Outbox
     _outputs: dict[str, str]
-    _history: dict[str, list[Output]]
+    _history: dict[str, list[tuple[str, Verdict | None, int]]]  # each agent's outputs, round by round
     _running: dict[str, asyncio.Task[None]]
     _mode: dict[str, Mode]
     _pinned: set[str]
@@ -37,89 +38,93 @@ class Rounds:
     _recorded: dict[tuple[str, int], Completion]
     _cancelled: bool
     _failed: bool
+    _executors: set[asyncio.Task[None]]  # the tasks executing agents of this run
+    _follow: dict[asyncio.Task[None], Launch]  # what each of them executes next
 
     if TYPE_CHECKING:  # defined by Run
 
-        def _fail(self, node_id: str, execution: int, kind: str, message: str, retryable: bool, attempts: int) -> None:
-            raise NotImplementedError
+        def _fail(
+            self, node_id: str, execution: int, kind: str, message: str, retryable: bool, attempts: int
+        ) -> None: ...
 
-    def _finish_node(
-        self,
-        node_id: str,
-        execution: int,
-        completion: Completion,
-        *,
-        duration: float,
-        cached: bool,
-        attempts: int,
-        pinned: bool = False,
-        verdict: Verdict | None = None,
-    ) -> None:
-        raise NotImplementedError
+        def _finish_node(
+            self,
+            node_id: str,
+            execution: int,
+            completion: Completion,
+            *,
+            duration: float,
+            cached: bool,
+            attempts: int,
+            pinned: bool = False,
+            verdict: Verdict | None = None,
+        ) -> None: ...
 
-    if TYPE_CHECKING:  # defined by Run
+        async def _call_model(self, node_id: str, execution: int, via: Edge | None = None) -> bool: ...
 
-        async def _call_model(self, node_id: str, execution: int, via: Edge | None = None) -> bool:
-            raise NotImplementedError
+        def _maybe_finish(self) -> None: ...
 
-    if TYPE_CHECKING:  # defined by Run
-
-        def _maybe_finish(self) -> None:
-            raise NotImplementedError
-
-    if TYPE_CHECKING:  # defined by Run
-
-        def _skip_remaining(self, reason: str) -> None:
-            raise NotImplementedError
+        def _skip_remaining(self, reason: str) -> None: ...
 
     def _apply(self, actions: Iterable[Action]) -> None:
-        """Do what the router said, in its order."""
+        """Do what the router said, in its order. The first agent it launches from within an agent's task runs next
+        in that task, as Run does on its own path (bench/README.md); the others get tasks of their own."""
         outbox = self._outbox
+        current: asyncio.Task[None] | None = None
         for action in actions:
-            kind = type(action)
-            if kind is Launch:
-                assert isinstance(action, Launch)
+            if isinstance(action, Launch):
                 if self._cancelled:
                     outbox.put(
                         NodeSkipped, node_id=action.node_id, execution=action.execution, reason="the run was cancelled"
                     )
                     continue
+                if current is None:
+                    current = asyncio.current_task()
+                if current is not None and current in self._executors and current not in self._follow:
+                    self._follow[current] = action
+                    self._running[action.node_id] = current
+                    continue
                 task = asyncio.get_running_loop().create_task(
                     self._execute_routed(action), name=f"flowdeck:{action.node_id}"
                 )
+                self._executors.add(task)
+                task.add_done_callback(self._executors.discard)
                 self._running[action.node_id] = task
-            elif kind is Skip:
-                assert isinstance(action, Skip)
+            elif isinstance(action, Skip):
                 outbox.put(NodeSkipped, node_id=action.node_id, execution=action.execution, reason=action.reason)
-            elif kind is Deliver:
-                assert isinstance(action, Deliver)
-                self._handoff(action.edge)
-            elif kind is Note:
-                assert isinstance(action, Note)
+            elif isinstance(action, Deliver):
+                self._handoff(action.edge, action.execution)
+            elif isinstance(action, Note):
                 outbox.put(
                     Log, level=action.level, text=action.text, node_id=action.node_id, execution=action.execution
                 )
             else:
-                assert isinstance(action, Fail)
                 self._failed = True
                 self._fail(action.node_id, action.execution, action.kind, action.message, False, 0)
 
-    def _handoff(self, edge: Edge) -> None:
-        assert self._router is not None
+    def _handoff(self, edge: Edge, execution: int) -> None:
+        text = next(text for text, _, index in reversed(self._history[edge.source]) if index == execution)
         self._outbox.put(
-            Handoff,
-            node_id=edge.source,
-            execution=self._router.execution(edge.source),
-            target=edge.target,
-            edge_id=edge.id,
-            message=self._outputs[edge.source],
+            Handoff, node_id=edge.source, execution=execution, target=edge.target, edge_id=edge.id, message=text
         )
 
     async def _execute_routed(self, launch: Launch) -> None:
+        """Execute the agent, then, in this same task, the first one it made ready, and so on."""
+        task = asyncio.current_task()
+        assert task is not None
+        follow: Launch | None = launch
+        inline = 0
+        while follow is not None:
+            inline += 1
+            if inline % INLINE_LIMIT == 0:
+                await asyncio.sleep(0)  # let the rest of the loop run now and then, in a chain that never waits
+            await self._execute_routed_one(follow, task)
+            follow = self._follow.pop(task, None)
+
+    async def _execute_routed_one(self, launch: Launch, task: asyncio.Task[None]) -> None:
         node_id, execution = launch.node_id, launch.execution
         router = self._router
         assert router is not None
-        task = asyncio.current_task()
         ok = False
         try:
             if self._mode[node_id] == "skip":
@@ -153,8 +158,9 @@ class Rounds:
 
     def _routed_done(self, node_id: str, ok: bool, task: asyncio.Task[None] | None) -> None:
         assert self._router is not None
-        if self._running.get(node_id) is task:  # not a new round of this agent, launched by its own loop edge
-            del self._running[node_id]
+        follow = self._follow.get(task) if task is not None else None
+        if self._running.get(node_id) is task and (follow is None or follow.node_id != node_id):
+            del self._running[node_id]  # (a loop back to itself launched its next round in this task)
         if not ok:
             self._failed = True
             if not self._cancelled:
@@ -188,14 +194,12 @@ class Rounds:
         pinned: bool,
     ) -> None:
         assert self._router is not None
-        history = self._history.setdefault(node_id, [])
-        output = Output(completion.text, verdict, execution)
-        output.rounds = [*history, output]
-        history.append(output)
+        history = self._history.get(node_id)
+        if history is None:
+            history = self._history[node_id] = []
+        history.append((completion.text, verdict, execution))
         chosen = verdict.verdict if verdict is not None else None
-        answer = Answer(output=completion.text, verdict=chosen, round=execution, inputs=self.inputs)
-        actions = self._router.finished(node_id, answer)
-        own = [a.edge for a in actions if type(a) is Deliver and a.edge.source == node_id]
+        own, actions = self._router.finished(node_id, Answer(completion.text, chosen, execution, self.inputs))
         self._outbox.node_finished(
             node_id,
             execution,
@@ -207,4 +211,5 @@ class Rounds:
             pinned=pinned,
             verdict=chosen,
         )
-        self._apply(a for a in actions if not (type(a) is Deliver and a.edge.source == node_id))
+        if actions:
+            self._apply(actions)

@@ -12,7 +12,6 @@ nothing after a loop sees a round that was sent back."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flowdeck.engine.conditions import Answer, taken
@@ -23,7 +22,7 @@ from flowdeck.errors import RoutingError
 DELIVERED, DEAD, FAILED = "delivered", "dead", "failed"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is slower to make, and the router makes several an agent
 class Launch:
     """Run this agent now, as its execution `execution`; `via`: the loop edge that sent it back, if any."""
 
@@ -32,21 +31,22 @@ class Launch:
     via: Edge | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Skip:
     node_id: str
     execution: int
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Deliver:
-    """Hand the source's latest output along this edge (a loop edge too, when it is taken)."""
+    """Hand the source's output of this execution along this edge (a loop edge too, when it is taken)."""
 
     edge: Edge
+    execution: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Note:
     node_id: str
     execution: int
@@ -54,7 +54,7 @@ class Note:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Fail:
     """The agent, which has finished, fails the run: its condition could not be decided, or its loop ran out of
     rounds and is set to fail then."""
@@ -80,6 +80,11 @@ class Router:
         self._held: dict[str, list[tuple[Edge, str, str]]] = {}  # loop edge id -> exits held until it ends
         self._rounds: dict[str, int] = {}  # loop edge id -> the round its body is in (absent: 1)
         self._via: dict[str, Edge] = {}  # loop target -> the loop edge that sent it back, until it launches
+        self._unconditional = frozenset(
+            n for n in dag.order if not dag.loop_out[n] and all(e.condition is None for e in dag.out_edges[n])
+        )
+        self._own: list[Edge] | None = None  # while an agent's edges are taken: those along which it hands over now
+        self._finishing: str | None = None
 
     # -- what the run asks --------------------------------------------------------------------------------
 
@@ -117,17 +122,30 @@ class Router:
         index = self._executions[node_id] = self.execution(node_id) + 1
         return index
 
-    def finished(self, node_id: str, answer: Answer) -> list[Action]:
-        """The agent finished with this answer: take its edges."""
+    def finished(self, node_id: str, answer: Answer) -> tuple[list[Edge], list[Action]]:
+        """The agent finished with this answer: take its edges. Returns the edges along which its output is handed
+        over now, and what else happens."""
         actions: list[Action] = []
+        own: list[Edge] = []
+        self._own, self._finishing = own, node_id
+        try:
+            self._take(node_id, answer, actions)
+        finally:
+            self._own, self._finishing = None, None
+        return own, actions
+
+    def _take(self, node_id: str, answer: Answer, actions: list[Action]) -> None:
         dag = self._dag
         edges, loops = dag.out_edges[node_id], dag.loop_out[node_id]
+        if node_id in self._unconditional:
+            self._route([(edge, DELIVERED, "") for edge in edges], actions)
+            return
         try:
             takes = {e.id: taken(e, answer) for e in (*edges, *loops) if e.condition != "otherwise"}
         except RoutingError as exc:
             actions.append(Fail(node_id, answer.round, "condition", str(exc)))
             self._route_all(node_id, FAILED, f"upstream agent '{self._labels[node_id]}' failed", actions)
-            return actions
+            return
         fired, exhausted = self._loop_choice(loops, takes)
         if exhausted is not None and fired is None:
             span = dag.loops.by_edge[exhausted.id]
@@ -139,7 +157,7 @@ class Router:
                 )
                 actions.append(Fail(node_id, answer.round, "loop_exhausted", message))
                 self._route_all(node_id, FAILED, f"upstream agent '{self._labels[node_id]}' failed", actions)
-                return actions
+                return
             chose = f"{self._labels[node_id]} still chose {answer.verdict}" if answer.verdict else "it went round"
             otherwise = any(e.condition == "otherwise" for e in edges)
             actions.append(
@@ -162,7 +180,6 @@ class Router:
         else:
             for loop in loops:
                 self._settle(loop.id, actions)
-        return actions
 
     def failed(self, node_id: str) -> list[Action]:
         """The agent failed: everything that needs it is skipped."""
@@ -182,22 +199,29 @@ class Router:
         if node_id in self._decided:
             return
         edges = self._edges
-        states = []
-        for edge in self._dag.in_edges[node_id]:
+        delivered = False
+        failed = dead = None
+        in_edges = self._dag.in_edges[node_id]
+        for edge in in_edges:
             state = edges.get(edge.id)
             if state is None:
                 return
-            states.append(state)
+            kind = state[0]
+            if kind is DELIVERED:
+                delivered = True
+            elif kind is FAILED:
+                failed = failed or state[1]
+            elif dead is None:
+                dead = state[1]
         self._decided.add(node_id)
         index = self._executions[node_id] = self._executions.get(node_id, 0) + 1
-        failed = next((reason for state, reason in states if state == FAILED), None)
         if failed is not None:
             actions.append(Skip(node_id, index, failed))
             self._route_all(node_id, FAILED, failed, actions)
-        elif not states or any(state == DELIVERED for state, _ in states):
-            actions.append(Launch(node_id, index, self._via.pop(node_id, None)))
+        elif delivered or not in_edges:
+            actions.append(Launch(node_id, index, self._via.pop(node_id, None) if self._via else None))
         else:
-            reason = states[0][1]
+            reason = dead or ""
             actions.append(Skip(node_id, index, reason))
             self._route_all(node_id, DEAD, reason, actions)
 
@@ -222,8 +246,11 @@ class Router:
 
     def _commit(self, edge: Edge, state: str, reason: str, actions: list[Action]) -> None:
         self._edges[edge.id] = (state, reason)
-        if state == DELIVERED:
-            actions.append(Deliver(edge))
+        if state is DELIVERED:
+            if self._own is not None and edge.source == self._finishing:
+                self._own.append(edge)
+            else:  # an edge a loop held: its source may run again before this is applied, so its index now
+                actions.append(Deliver(edge, self._executions.get(edge.source, 0)))
         self._decide(edge.target, actions)
 
     def _settle(self, loop_id: str, actions: list[Action]) -> None:
@@ -241,7 +268,7 @@ class Router:
         for edge, state, reason in done:
             self._commit(edge, state, reason, actions)
 
-    def _loop_choice(self, loops: tuple[Edge, ...], takes: Mapping[str, bool]) -> tuple[Edge | None, Edge | None]:
+    def _loop_choice(self, loops: tuple[Edge, ...], takes: dict[str, bool]) -> tuple[Edge | None, Edge | None]:
         """The loop edge to take (the first taken one with rounds left) and the first taken one without any; a loop
         edge not taken is recorded as such in `takes`."""
         fired = exhausted = None
@@ -254,7 +281,7 @@ class Router:
                 continue
             if fired is None and exhausted is None:
                 exhausted = loop
-            takes[loop.id] = False  # type: ignore[index]
+            takes[loop.id] = False
         return fired, exhausted
 
     def _fire(self, loop: Edge, answer: Answer, actions: list[Action]) -> None:
@@ -280,7 +307,8 @@ class Router:
                 f"{chose}: round {self._rounds[loop.id]} of {span.max_rounds}, back to '{self._labels[loop.target]}'",
             )
         )
-        actions.append(Deliver(loop))
+        if self._own is not None:
+            self._own.append(loop)  # handed over with the node_finished of the agent that sends the work back
         self._via[loop.target] = loop
         self._decide(loop.target, actions)
 

@@ -22,15 +22,13 @@ from flowdeck.engine.events import (
 from flowdeck.engine.llm_types import Completion, ModelCaller
 from flowdeck.engine.outbox import Outbox
 from flowdeck.engine.prompts import inputs_text, upstream_heading
-from flowdeck.engine.rounds import Rounds
-from flowdeck.engine.routing import Router
+from flowdeck.engine.rounds import INLINE_LIMIT, Rounds
+from flowdeck.engine.routing import Launch, Router
 from flowdeck.engine.tokens import TokenFlusher
-from flowdeck.engine.verdicts import Output, Verdict
+from flowdeck.engine.verdicts import Verdict
 from flowdeck.engine.workflow import Workflow, check_inputs
 
 __all__ = ["OutputCache", "Run", "drain", "new_run_id"]
-
-INLINE_LIMIT = 32  # agents executed one after the other in one task before it lets the event loop run
 
 
 class Run(Rounds, ModelCalls):
@@ -94,8 +92,10 @@ class Run(Rounds, ModelCalls):
         self._failed = False
         self._flusher = TokenFlusher()
         self._router = None if self.dag.plain else Router(self.dag)
-        self._history: dict[str, list[Output]] = {}
+        self._history: dict[str, list[tuple[str, Verdict | None, int]]] = {}
         self._recorded = dict(recorded or {})
+        self._executors: set[asyncio.Task[None]] = set()
+        self._follow: dict[asyncio.Task[None], Launch] = {}
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         while batch := await self.next_batch():

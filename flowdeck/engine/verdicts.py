@@ -90,12 +90,18 @@ class Output(str):
     verdict: str | None
     feedback: str
     round: int
-    rounds: list[Output]
+    earlier: tuple[Output, ...]
 
-    def __new__(cls, text: str, verdict: Verdict | None = None, round: int = 1) -> Output:
+    def __new__(
+        cls, text: str, verdict: Verdict | None = None, round: int = 1, earlier: tuple[Output, ...] = ()
+    ) -> Output:
         made = super().__new__(cls, text)
         made.verdict = verdict.verdict if verdict is not None else None
         made.feedback = verdict.feedback if verdict is not None else str(text)
         made.round = round
-        made.rounds = [made]
+        made.earlier = earlier  # not a list holding itself: no reference cycle for the collector to find
         return made
+
+    @property
+    def rounds(self) -> list[Output]:
+        return [*self.earlier, self]
