@@ -199,7 +199,7 @@ class Router:
         if node_id in self._decided:
             return
         edges = self._edges
-        delivered = False
+        delivered = node_id in self._via  # a loop sent work back to it: that is its input, whatever else died
         failed = dead = None
         in_edges = self._dag.in_edges[node_id]
         for edge in in_edges:
