@@ -272,3 +272,14 @@ def test_validate_and_schema_know_format_2(home: Path, tmp_path: Path) -> None:
     path.write_text(json.dumps({"format": 2, "name": "w", "nodes": nodes, "edges": edges}))
     code, _, err = invoke("validate", str(path))
     assert code == 2 and "edges[1].loop.max_rounds: 30 rounds; a loop runs 1 to 20 rounds (the cap)" in err
+
+
+def test_runs_show_tells_the_rounds_and_verdicts_apart(home: Path) -> None:
+    invoke("run", "review-loop", "-m", "scripted/verdicts=revise,approve")
+    run_id = invoke("runs")[1].splitlines()[1].split()[0]
+    code, out, _ = invoke("runs", "show", run_id)
+    assert code == 0
+    finished = [line for line in out.splitlines() if "node_finished" in line and "reviewer" in line]
+    assert len(finished) == 2
+    assert "reviewer  " in finished[0] and "verdict: revise" in finished[0]
+    assert "reviewer #2" in finished[1] and "verdict: approve" in finished[1]
