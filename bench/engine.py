@@ -1,6 +1,6 @@
 """Engine overhead and scheduling quality, beside a minimal reference executor and LangGraph.
 
-    python bench/engine.py [--quick]
+    python bench/engine.py [--quick] [--loops]
 
 Prints three tables:
   1. per-node overhead in microseconds at latency 0 (no tokens, and 20 streamed tokens per node):
@@ -269,12 +269,15 @@ async def measure(fns: list[Callable[[], Any]], repeats: int) -> list[float]:
     return [statistics.median(each) for each in times]
 
 
-async def main(quick: bool) -> None:
+async def main(quick: bool, loops_only: bool = False) -> None:
     # The process as the app server runs it (flowdeck/app/server.py): what is imported is frozen out of the
     # garbage collector's scans, and threads (the event log's writer) hand over the GIL every millisecond.
     gc.freeze()
     sys.setswitchinterval(SWITCH_INTERVAL)
     repeats = 3 if quick else 7
+    if loops_only:
+        await loop_table(repeats)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="flowdeck-bench-"))
     log = RunLog(open_database(f"sqlite:///{tmp / 'bench.db'}"))
     runner = Runner(log, BenchCaller(), default_model="bench/0/0")
@@ -327,6 +330,10 @@ async def main(quick: bool) -> None:
             print(f"{name:<12} {label:<9} | " + " ".join(f"{r:>9.3f}" for r in ratios))
 
     print()
+    await loop_table(repeats)
+
+
+async def loop_table(repeats: int) -> None:
     print("Loops: engine cost per agent execution at latency 0, microseconds (median of", repeats, "runs)")
     header = f"{'chain':>5} {'rounds':>6} {'executions':>10} | {'plain chain':>11} {'routed':>9} {'loop':>9} | "
     header += f"{'loop/plain':>10}"
@@ -349,4 +356,6 @@ async def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument("--loops", action="store_true", help="only the loops table")
+    parsed = parser.parse_args()
+    asyncio.run(main(parsed.quick, parsed.loops))

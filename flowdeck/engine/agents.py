@@ -102,7 +102,18 @@ def resolve(
     format 1: the preset's verdicts only shape the embedded model's answer."""
     preset = PRESETS[node.type]
     config: AgentConfig = node.config
-    decisions = decisions_of(node) if routes_by_verdict or config.verdicts is not None else ()
+    if not routes_by_verdict and config.verdicts is None:  # as in format 1 (a run resolves every agent: kept short)
+        return ResolvedAgent(
+            model=override or config.model or default_model,
+            temperature=preset.temperature if config.temperature is None else config.temperature,
+            system_prompt=preset.system_prompt if config.system_prompt is None else config.system_prompt,
+            prompt_template=config.prompt_template,
+            max_tokens=config.max_tokens,
+            timeout=config.timeout,
+            retries=config.retries,
+            verdicts=preset.verdicts,
+        )
+    decisions = decisions_of(node)
     system = config.system_prompt
     if system is None:
         system = (preset.decision_prompt or preset.system_prompt) if decisions else preset.system_prompt

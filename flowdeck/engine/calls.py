@@ -117,7 +117,6 @@ class ModelCalls:
 
         tokens = TokenBuffer(self._outbox, node_id, execution)
         t0 = time.monotonic()
-        verdict: Verdict | None = None
         try:
             try:  # the first attempt inline, not through _call: a coroutine less for every agent (bench/README.md)
                 completion = await self._attempt(request, preds, tokens)
@@ -126,21 +125,40 @@ class ModelCalls:
                     raise
                 completion = await self._retry(exc, request, preds, tokens, agent.retries + 1)
             if agent.decides:
-                verdict = read_verdict(completion.text, agent.verdicts)
-                if verdict is None:
-                    completion, verdict = await self._ask_verdict(node_id, request, completion, preds, tokens)
+                return await self._decided(node_id, request, completion, preds, tokens, key, t0)
         except ModelError as exc:
             self._fail(node_id, execution, exc.kind, str(exc), exc.retryable, tokens.attempt)
             return False
-        if agent.decides and verdict is None:
-            self._fail(
-                node_id, execution, "no_verdict", missing_verdict(self._labels[node_id], agent.verdicts), False, 2
-            )
-            return False
-        if verdict is not None and verdict.text != completion.text:
-            completion = Completion(text=verdict.text, usage=completion.usage, cost=completion.cost, cut=completion.cut)
         if cache is not None:
             await asyncio.to_thread(cache.set, key, completion)
+        duration = time.monotonic() - t0
+        self._finish_node(node_id, execution, completion, duration=duration, cached=False, attempts=tokens.attempt)
+        return True
+
+    async def _decided(
+        self,
+        node_id: str,
+        request: ModelRequest,
+        completion: Completion,
+        preds: tuple[str, ...],
+        tokens: TokenBuffer,
+        key: str,
+        t0: float,
+    ) -> bool:
+        """The rest of a deciding agent's call: its verdict, asked for once more if it gave none, or it fails."""
+        execution = tokens.execution
+        verdict = read_verdict(completion.text, request.verdicts)
+        if verdict is None:
+            completion, verdict = await self._ask_verdict(node_id, request, completion, preds, tokens)
+        if verdict is None:
+            self._fail(
+                node_id, execution, "no_verdict", missing_verdict(self._labels[node_id], request.verdicts), False, 2
+            )
+            return False
+        if verdict.text != completion.text:
+            completion = Completion(text=verdict.text, usage=completion.usage, cost=completion.cost, cut=completion.cut)
+        if self._cache is not None:
+            await asyncio.to_thread(self._cache.set, key, completion)
         duration = time.monotonic() - t0
         self._finish_node(
             node_id, execution, completion, duration=duration, cached=False, attempts=tokens.attempt, verdict=verdict

@@ -53,9 +53,13 @@ class Dag:
         if found is None:
             default = self.workflow.default_model or default_model
             deciders = self.deciders
-            found = self._agents[key] = {
-                n.id: resolve(n, default, override, routes_by_verdict=n.id in deciders) for n in self.workflow.nodes
-            }
+            if deciders:
+                found = {
+                    n.id: resolve(n, default, override, routes_by_verdict=n.id in deciders) for n in self.workflow.nodes
+                }
+            else:
+                found = {n.id: resolve(n, default, override) for n in self.workflow.nodes}
+            self._agents[key] = found
         return found
 
     def descendants(self, node_id: str) -> set[str]:
