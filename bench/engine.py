@@ -1,11 +1,14 @@
 """Engine overhead and scheduling quality, beside a minimal reference executor and LangGraph.
 
-    python bench/engine.py [--quick]
+    python bench/engine.py [--quick] [--loops]
 
-Prints two tables:
+Prints three tables:
   1. per-node overhead in microseconds at latency 0 (no tokens, and 20 streamed tokens per node):
      flowdeck's engine alone, flowdeck with the durable event log (Runner + SQLite), the reference, LangGraph;
-  2. wall time / critical-path time with 50 ms per node (fixed, and 50 ms x a seeded factor in 0.2-1.8).
+  2. wall time / critical-path time with 50 ms per node (fixed, and 50 ms x a seeded factor in 0.2-1.8);
+  3. loops (format 2): the engine's cost per agent execution of a chain whose last agent sends the work back to
+     its first for N rounds, beside a plain chain with as many agents as the loop has executions, and beside the
+     same chain with a condition on each edge (routed, no loop).
 All executors run in this process on the same graphs with the same fake model (sleep + token callbacks).
 """
 
@@ -166,6 +169,29 @@ async def run_flowdeck(g: Graph, lat: dict[int, float], tokens: int) -> float:
     return time.perf_counter() - t0
 
 
+def loop_workflow(length: int, rounds: int, conditions: bool = False) -> Any:
+    """A chain of `length` agents whose last sends the work back to its first, `rounds` rounds in all (a loop edge
+    without a condition: taken until the rounds run out)."""
+    edges: list[dict[str, Any]] = [
+        {"id": f"e{i}", "source": f"n{i}", "target": f"n{i + 1}"}
+        | ({"condition": {"contains": "out"}} if conditions else {})
+        for i in range(length - 1)
+    ]
+    if rounds > 1:
+        edges.append({"id": "back", "source": f"n{length - 1}", "target": "n0", "loop": {"max_rounds": rounds}})
+    nodes = [{"id": f"n{i}", "type": "custom", "config": {"model": "bench/0.0/0"}} for i in range(length)]
+    return build(parse_workflow({"format": 2, "name": "loop", "nodes": nodes, "edges": edges}))
+
+
+async def run_dag(dag: Any) -> float:
+    caller = BenchCaller()
+    await caller.prepare({"bench/0.0/0"})
+    t0 = time.perf_counter()
+    events = await drain(Run(dag, caller=caller))
+    assert events[-1].status == "succeeded"  # type: ignore[union-attr]
+    return time.perf_counter() - t0
+
+
 async def run_flowdeck_durable(g: Graph, lat: dict[int, float], tokens: int, runner: Runner) -> float:
     workflow = to_workflow(g, lat, tokens)
     t0 = time.perf_counter()
@@ -243,12 +269,15 @@ async def measure(fns: list[Callable[[], Any]], repeats: int) -> list[float]:
     return [statistics.median(each) for each in times]
 
 
-async def main(quick: bool) -> None:
+async def main(quick: bool, loops_only: bool = False) -> None:
     # The process as the app server runs it (flowdeck/app/server.py): what is imported is frozen out of the
     # garbage collector's scans, and threads (the event log's writer) hand over the GIL every millisecond.
     gc.freeze()
     sys.setswitchinterval(SWITCH_INTERVAL)
     repeats = 3 if quick else 7
+    if loops_only:
+        await loop_table(repeats)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="flowdeck-bench-"))
     log = RunLog(open_database(f"sqlite:///{tmp / 'bench.db'}"))
     runner = Runner(log, BenchCaller(), default_model="bench/0/0")
@@ -300,8 +329,33 @@ async def main(quick: bool) -> None:
             label = "jittered" if jitter else "fixed"
             print(f"{name:<12} {label:<9} | " + " ".join(f"{r:>9.3f}" for r in ratios))
 
+    print()
+    await loop_table(repeats)
+
+
+async def loop_table(repeats: int) -> None:
+    print("Loops: engine cost per agent execution at latency 0, microseconds (median of", repeats, "runs)")
+    header = f"{'chain':>5} {'rounds':>6} {'executions':>10} | {'plain chain':>11} {'routed':>9} {'loop':>9} | "
+    header += f"{'loop/plain':>10}"
+    print(header)
+    print("-" * len(header))
+    for length, rounds in ((10, 3), (10, 10), (50, 3), (5, 20)):
+        executions = length * rounds
+        fns = [
+            partial(run_dag, loop_workflow(executions, 1)),
+            partial(run_dag, loop_workflow(executions, 1, conditions=True)),
+            partial(run_dag, loop_workflow(length, rounds)),
+        ]
+        plain, routed, looped = (t / executions * 1e6 for t in await measure(fns, repeats))
+        print(
+            f"{length:>5} {rounds:>6} {executions:>10} | {plain:>11.1f} {routed:>9.1f} {looped:>9.1f} | "
+            f"{looped / plain:>10.2f}"
+        )
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument("--loops", action="store_true", help="only the loops table")
+    parsed = parser.parse_args()
+    asyncio.run(main(parsed.quick, parsed.loops))

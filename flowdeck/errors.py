@@ -62,6 +62,13 @@ class PromptError(FlowdeckError):
     retryable = False
 
 
+class RoutingError(FlowdeckError):
+    """An edge's condition could not be decided at run time (its expression failed)."""
+
+    kind = "condition"
+    retryable = False
+
+
 # What to do about each kind of model failure, whichever path found it (litellm, the embedded or scripted model).
 ADVICE = {
     "transient": "usually temporary: try again later, or pick another model",

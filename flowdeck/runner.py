@@ -75,6 +75,7 @@ class Runner:
         reuse: Mapping[str, Completion] | None = None,
         scope: Iterable[str] | None = None,
         origin: RunOrigin | None = None,
+        recorded: Mapping[tuple[str, int], Completion] | None = None,
     ) -> str:
         """Validate and start a run; return its id. Raises WorkflowError before anything is written.
 
@@ -105,6 +106,7 @@ class Runner:
             max_retry_wait=self._max_retry_wait,
             origin=origin,
             workflow_id=workflow_id,
+            recorded=recorded,
         )
         if self._check_models is not None:
             await self._refuse_unusable_models(run)
@@ -169,6 +171,8 @@ class Runner:
         if started.run_id in self._active:
             raise WorkflowError([Problem("run", f"run {run_id} is still going; wait for it or cancel it first")])
         dag = build(parse_workflow(started.workflow, source=f"the workflow of run {run_id}"))
+        if not dag.plain:
+            return await self._resume_rounds(started, dag, model)
         missing = [n for n in dag.order if n not in outputs]
         if not missing:
             raise WorkflowError([Problem("run", f"every agent of run {run_id} has its output; nothing to resume")])
@@ -177,6 +181,28 @@ class Runner:
         model = model or started.model
         return await self.start(
             dag, started.inputs, model=model, reuse=reuse, scope=missing, origin=origin, workflow_id=started.workflow_id
+        )
+
+    async def _resume_rounds(self, started: RunStarted, dag: Dag, model: str | None) -> str:
+        """Resume a run of a workflow with conditions or loops: the new run replays the old one's routing with the
+        outputs it committed, execution by execution, so that it picks up in the round where the old one stopped
+        and calls the model only for what has no committed output."""
+        old = fold(await asyncio.to_thread(self._log.events, started.run_id))
+        if old.status == "succeeded":
+            raise WorkflowError([Problem("run", f"run {started.run_id} succeeded; nothing to resume")])
+        recorded = {
+            (node_id, ex.index): Completion(text=ex.output, usage=Usage(), cost=0.0)
+            for node_id, node in old.nodes.items()
+            for ex in node.executions
+            if ex.output is not None
+        }
+        return await self.start(
+            dag,
+            started.inputs,
+            model=model or started.model,
+            recorded=recorded,
+            origin=RunOrigin(kind="resume", run_id=started.run_id),
+            workflow_id=started.workflow_id,
         )
 
     def recorded_workflow(self, run_id: str) -> Workflow:

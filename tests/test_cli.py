@@ -231,3 +231,55 @@ def test_text_that_cannot_be_stored_is_refused_before_a_run_starts(home: Path, t
     code, _, err = invoke("run", str(path))
     assert code == 0, err
     assert "succeeded" in invoke("runs")[1]
+
+
+def test_the_review_loop_template_runs_its_rounds_on_the_scripted_model(home: Path) -> None:
+    code, out, err = invoke("run", "review-loop", "-m", "scripted/verdicts=revise,approve")
+    assert code == 0, err
+    assert "✓ Coder       round 1/3 · done" in err and "✓ Coder       round 2/3 · done" in err
+    assert "Reviewer    round 2/3 · done" in err and "verdict: approve" in err
+    assert "↻ Reviewer chose revise: round 2 of 3, back to 'Coder'" in err
+    assert "=== Reviewer ===" in out and out.rstrip().endswith("Verdict: approve")
+
+
+def test_the_review_loop_says_when_it_stopped_after_its_rounds(home: Path) -> None:
+    code, _, err = invoke("run", "review-loop", "-m", "scripted/verdicts=revise")
+    assert code == 0, err
+    assert "Coder       round 3/3 · done" in err
+    assert "! stopped after 3 rounds: Reviewer still chose revise, and the loop back to 'Coder' allows no more" in err
+
+
+def test_the_triage_template_routes_and_shows_skips_with_their_reason(home: Path) -> None:
+    code, out, err = invoke("run", "triage", "-m", "scripted/verdicts=billing")
+    assert code == 0, err
+    assert "↷ Technical specialist  skipped: Triage chose billing" in err
+    assert "↷ General support       skipped: Triage chose billing" in err
+    assert "✓ Billing specialist" in err and "✓ Reply writer" in err
+    assert "=== Reply writer ===" in out
+
+
+def test_validate_and_schema_know_format_2(home: Path, tmp_path: Path) -> None:
+    assert invoke("validate", "review-loop")[:2] == (0, "ok: Review loop (3 agents, 3 connections)\n")
+    code, out, _ = invoke("schema")
+    assert code == 0 and '"max_rounds"' in out and '"otherwise"' in out
+    path = tmp_path / "w.json"
+    nodes = [{"id": "a", "type": "coder"}, {"id": "b", "type": "reviewer"}]
+    edges = [{"id": "ab", "source": "a", "target": "b"}, {"id": "ba", "source": "b", "target": "a"}]
+    path.write_text(json.dumps({"format": 2, "name": "w", "nodes": nodes, "edges": edges}))
+    code, _, err = invoke("validate", str(path))
+    assert code == 2 and "they form a cycle (a -> b -> a) that no loop edge bounds" in err
+    edges[1] |= {"condition": {"verdict": "revise"}, "loop": {"max_rounds": 30}}
+    path.write_text(json.dumps({"format": 2, "name": "w", "nodes": nodes, "edges": edges}))
+    code, _, err = invoke("validate", str(path))
+    assert code == 2 and "edges[1].loop.max_rounds: 30 rounds; a loop runs 1 to 20 rounds (the cap)" in err
+
+
+def test_runs_show_tells_the_rounds_and_verdicts_apart(home: Path) -> None:
+    invoke("run", "review-loop", "-m", "scripted/verdicts=revise,approve")
+    run_id = invoke("runs")[1].splitlines()[1].split()[0]
+    code, out, _ = invoke("runs", "show", run_id)
+    assert code == 0
+    finished = [line for line in out.splitlines() if "node_finished" in line and "reviewer" in line]
+    assert len(finished) == 2
+    assert "reviewer  " in finished[0] and "verdict: revise" in finished[0]
+    assert "reviewer #2" in finished[1] and "verdict: approve" in finished[1]

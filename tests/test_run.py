@@ -114,12 +114,13 @@ async def test_cancel_stops_running_nodes_and_skips_the_rest(chain: Workflow) ->
     assert {state.nodes["c"].status, state.nodes["v"].status} == {"skipped"}
 
 
-async def test_a_run_cancelled_before_its_agents_start_still_ends() -> None:
-    # Cancelled as soon as it started: the agents' tasks are cancelled before they ever ran, so none of them could
-    # end itself, and the run hung (found by the property tests of issue 21's engine, on branch loops-engine).
+@pytest.mark.parametrize("template", ["fan-out-review", "triage"])
+async def test_a_run_cancelled_before_its_agents_start_still_ends(template: str) -> None:
+    # Cancelled as soon as it started: the agents' tasks are cancelled before they ever ran, so none of them
+    # could end itself; the run hung (found by tests/test_routing_properties.py).
     from flowdeck.templates import load_template
 
-    run = run_of(load_template("fan-out-review"))
+    run = run_of(load_template(template))
     events: list[Event] = []
 
     async def consume() -> None:

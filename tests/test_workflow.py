@@ -21,7 +21,7 @@ def problems_of(data: object) -> list[str]:
 
 def test_builtin_templates_load_and_validate() -> None:
     names = template_names()
-    assert {"research-code-review", "fan-out-review", "spec-code-tests"} <= set(names)
+    assert {"research-code-review", "fan-out-review", "spec-code-tests", "review-loop", "triage"} <= set(names)
     for name in names:
         workflow = load_template(name)
         assert workflow.description
@@ -53,14 +53,14 @@ def test_malformed_json_names_line_and_column() -> None:
 
 
 def test_newer_format_version_says_upgrade() -> None:
-    [problem] = problems_of(MINIMAL | {"format": 2})
+    [problem] = problems_of(MINIMAL | {"format": 3})
     assert problem.startswith("format:") and "upgrade flowdeck" in problem
 
 
 def test_missing_format_says_what_to_add() -> None:
     data = dict(MINIMAL)
     del data["format"]
-    assert problems_of(data) == ['format: missing; add "format": 1']
+    assert problems_of(data) == ['format: missing; add "format": 2']
 
 
 def test_unknown_fields_are_refused_by_path() -> None:

@@ -46,7 +46,10 @@ def event_lines(events: Sequence[ev.Event], *, tokens: bool = False) -> Iterator
         if stretch:
             yield _tokens_line(stretch, t0)
             stretch, summed = [], True
-        yield _line(f"{event.seq}", event.ts - t0, event.type, getattr(event, "node_id", None) or "", _detail(event))
+        node = getattr(event, "node_id", None) or ""
+        if (getattr(event, "execution", None) or 1) > 1:
+            node = f"{node} #{getattr(event, 'execution', 1)}"  # a later execution: a loop's round
+        yield _line(f"{event.seq}", event.ts - t0, event.type, node, _detail(event))
     if stretch:
         yield _tokens_line(stretch, t0)
         summed = True
@@ -76,7 +79,8 @@ def _detail(event: ev.Event) -> str:
         return _cut(json.dumps(event.text, ensure_ascii=False), 80)
     if isinstance(event, ev.NodeFinished):
         cached = " (pinned)" if event.pinned else " (cached)" if event.cached else ""
-        return f"{event.duration:.2f}s, {event.usage.total_tokens} tokens{cached}"
+        verdict = f", verdict: {event.verdict}" if event.verdict else ""
+        return f"{event.duration:.2f}s, {event.usage.total_tokens} tokens{cached}{verdict}"
     if isinstance(event, ev.NodeFailed | ev.NodeRetrying):
         return f"{event.error_kind}: {event.message}"
     if isinstance(event, ev.NodeSkipped):

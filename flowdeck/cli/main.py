@@ -177,7 +177,7 @@ def _print_outputs(workflow: object, state: object) -> None:
 
     assert isinstance(workflow, Workflow) and isinstance(state, RunState)
     outputs = state.outputs()
-    sources = {edge.source for edge in workflow.edges}
+    sources = {edge.source for edge in workflow.edges if edge.loop is None}  # a loop's source can end the run
     sinks = [node_id for node_id in state.nodes if node_id not in sources]  # state.nodes is in run order
     for node_id in sinks:
         if node_id in outputs:

@@ -7,6 +7,7 @@ import time
 from typing import TextIO
 
 from flowdeck.engine.agents import display_name
+from flowdeck.engine.loops import loop_bounds
 from flowdeck.engine.state import RunState
 from flowdeck.engine.workflow import Workflow
 
@@ -31,8 +32,10 @@ class ProgressView:
         self._live = self._out.isatty() if live is None else live
         self._names = {node.id: display_name(node) for node in workflow.nodes}
         self._width = max((len(name) for name in self._names.values()), default=8)
+        self._bounds = loop_bounds(workflow)  # agents a loop repeats: the most rounds each can have
         self._drawn = 0
-        self._last_status: dict[str, str] = {}
+        self._last_status: dict[str, tuple[str, int]] = {}
+        self._logs = 0
         self._last_draw = 0.0
         self._frame = 0
 
@@ -44,13 +47,24 @@ class ProgressView:
                 self._redraw(state)
             return
         for node_id, node in state.nodes.items():
-            if self._last_status.get(node_id) != node.status:
-                self._last_status[node_id] = node.status
+            seen = (node.status, node.latest.index if node.latest is not None else 0)
+            if self._last_status.get(node_id) != seen:
+                self._last_status[node_id] = seen
                 self._out.write(self._line(state, node_id, tail=False) + "\n")
+        self._write_notes(state)
         self._out.flush()
+
+    def _write_notes(self, state: RunState) -> None:
+        """What the engine said about an agent's routing (a loop going round, or stopping), once each."""
+        for note in state.logs[self._logs :]:
+            if note.node_id is not None and note.level in ("info", "warning", "error"):
+                self._out.write(f"   {'!' if note.level != 'info' else '↻'} {note.text}\n")
+        self._logs = len(state.logs)
 
     def finish(self, state: RunState) -> None:
         self.update(state, force=True)
+        if self._live:
+            self._write_notes(state)
         total = state.usage.total_tokens
         duration = f"{state.duration:.1f} s" if state.duration is not None else "-"
         cost = f", ${state.cost:.4f}" if state.cost else ""
@@ -74,6 +88,9 @@ class ProgressView:
         status = node.status
         mark = _SPINNER[self._frame % len(_SPINNER)] if status == "running" else _MARKS.get(status, "?")
         text = node.summary()
+        bound = self._bounds.get(node_id, 1)
+        if bound > 1 and ex is not None:
+            text = f"round {ex.index}/{bound} · {text}"
         if status == "running" and ex is not None:
             text += f" on {ex.model}"
             if tail and ex.text:

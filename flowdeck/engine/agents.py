@@ -17,6 +17,10 @@ class AgentPreset:
     system_prompt: str
     temperature: float
     verdicts: tuple[str, ...] = ()  # the answer ends with "Verdict: <one of these>"
+    # Format 2: the verdicts an agent of this type chooses from when an edge routes on them, and its system prompt
+    # then (the engine appends how to give the verdict).
+    decisions: tuple[str, ...] = ()
+    decision_prompt: str | None = None
 
 
 PRESETS: dict[str, AgentPreset] = {
@@ -56,6 +60,11 @@ PRESETS: dict[str, AgentPreset] = {
             ),
             temperature=0.1,
             verdicts=("APPROVE", "REQUEST CHANGES"),
+            decisions=("approve", "revise"),
+            decision_prompt=(
+                "You are a demanding code reviewer. Check the work for bugs, missed edge cases and unclear "
+                "code. List concrete problems with fixes. Approve the work only when it has none left."
+            ),
         ),
         AgentPreset(
             type="custom",
@@ -80,22 +89,61 @@ class ResolvedAgent(Record, frozen=True):
     timeout: float
     retries: int
     verdicts: tuple[str, ...] = ()
+    decides: bool = False  # the agent must give one of `verdicts` (format 2): asked for, checked, retried once
 
 
-def resolve(node: Node, default_model: str, override: str | None = None) -> ResolvedAgent:
-    """Fill a node's unset config values from its preset and the default model; `override` beats both."""
+def resolve(
+    node: Node, default_model: str, override: str | None = None, *, routes_by_verdict: bool = False
+) -> ResolvedAgent:
+    """Fill a node's unset config values from its preset and the default model; `override` beats both.
+
+    An agent decides (gives a verdict that the engine checks) when it declares verdicts, or when an edge out of it
+    routes on a verdict (`routes_by_verdict`) and its type has verdicts to offer. Otherwise it is what it was in
+    format 1: the preset's verdicts only shape the embedded model's answer."""
     preset = PRESETS[node.type]
     config: AgentConfig = node.config
+    if not routes_by_verdict and config.verdicts is None:  # as in format 1 (a run resolves every agent: kept short)
+        return ResolvedAgent(
+            model=override or config.model or default_model,
+            temperature=preset.temperature if config.temperature is None else config.temperature,
+            system_prompt=preset.system_prompt if config.system_prompt is None else config.system_prompt,
+            prompt_template=config.prompt_template,
+            max_tokens=config.max_tokens,
+            timeout=config.timeout,
+            retries=config.retries,
+            verdicts=preset.verdicts,
+        )
+    decisions = decisions_of(node)
+    system = config.system_prompt
+    if system is None:
+        system = (preset.decision_prompt or preset.system_prompt) if decisions else preset.system_prompt
+    if decisions:
+        system = f"{system}\n\n{verdict_instruction(decisions)}"
     return ResolvedAgent(
         model=override or config.model or default_model,
         temperature=preset.temperature if config.temperature is None else config.temperature,
-        system_prompt=preset.system_prompt if config.system_prompt is None else config.system_prompt,
+        system_prompt=system,
         prompt_template=config.prompt_template,
         max_tokens=config.max_tokens,
         timeout=config.timeout,
         retries=config.retries,
-        verdicts=preset.verdicts,
+        verdicts=decisions or (() if config.verdicts is not None else preset.verdicts),
+        decides=bool(decisions),
     )
+
+
+def decisions_of(node: Node) -> tuple[str, ...]:
+    """The verdicts a format-2 agent chooses from: its own, else its type's."""
+    if node.config.verdicts is not None:
+        return tuple(node.config.verdicts)
+    preset = PRESETS.get(node.type)
+    return preset.decisions if preset else ()
+
+
+def verdict_instruction(verdicts: tuple[str, ...]) -> str:
+    """What a deciding agent is told about giving its verdict."""
+    choices = " or ".join(f"`Verdict: {v}`" for v in verdicts)
+    return f"End your answer with one line giving your verdict: {choices}."
 
 
 def models_of(workflow: Workflow, default_model: str, override: str | None = None) -> set[str]:

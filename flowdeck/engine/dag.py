@@ -8,9 +8,11 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from flowdeck.engine.agents import PRESETS, ResolvedAgent, display_name, resolve
+from flowdeck.engine.agents import PRESETS, ResolvedAgent, decisions_of, display_name, resolve
+from flowdeck.engine.conditions import expression_problems
+from flowdeck.engine.loops import NO_LOOPS, Loops, find_loops
 from flowdeck.engine.prompts import check_template
-from flowdeck.engine.workflow import Edge, Node, Workflow, ancestors
+from flowdeck.engine.workflow import Edge, Expression, Node, VerdictIs, Workflow, ancestors
 from flowdeck.errors import Problem, WorkflowError
 
 if TYPE_CHECKING:
@@ -30,11 +32,17 @@ class Dag:
     predecessors: dict[str, tuple[str, ...]]
     successors: dict[str, tuple[str, ...]]
     ancestors: Mapping[str, frozenset[str]]
-    in_edges: dict[str, tuple[Edge, ...]]
-    out_edges: dict[str, tuple[Edge, ...]]
+    in_edges: dict[str, tuple[Edge, ...]]  # ordinary edges (not loop edges) into each node
+    out_edges: dict[str, tuple[Edge, ...]]  # ordinary edges out of each node
     nodes: dict[str, Node]
     labels: dict[str, str]  # each node's display name
     data: dict[str, Any]  # the workflow as its file holds it (what run_started records); do not modify
+    readable: Mapping[str, frozenset[str]] = field(default_factory=dict)  # outputs a template may read: upstream, or
+    # sent back to it by a loop
+    loop_out: dict[str, tuple[Edge, ...]] = field(default_factory=dict)  # loop edges out of each node
+    loops: Loops = NO_LOOPS
+    deciders: frozenset[str] = frozenset()  # agents with an edge out that routes on their verdict
+    plain: bool = True  # no conditions, loops or verdicts: every agent runs once, when all its inputs have arrived
     _agents: dict[tuple[str, str | None], dict[str, ResolvedAgent]] = field(default_factory=dict, compare=False)
 
     def agents(self, default_model: str, override: str | None) -> dict[str, ResolvedAgent]:
@@ -44,7 +52,14 @@ class Dag:
         found = self._agents.get(key)
         if found is None:
             default = self.workflow.default_model or default_model
-            found = self._agents[key] = {n.id: resolve(n, default, override) for n in self.workflow.nodes}
+            deciders = self.deciders
+            if deciders:
+                found = {
+                    n.id: resolve(n, default, override, routes_by_verdict=n.id in deciders) for n in self.workflow.nodes
+                }
+            else:
+                found = {n.id: resolve(n, default, override) for n in self.workflow.nodes}
+            self._agents[key] = found
         return found
 
     def descendants(self, node_id: str) -> set[str]:
@@ -79,7 +94,7 @@ class Dag:
             for n in self.order
         }
         missing = sorted({a for n in scope for a in self.ancestors[n] if mode[a] == "skip"}, key=self.order.index)
-        if missing:
+        if missing and self.plain:  # with conditions, an agent on a path not taken has no output, and needs none
             names = {node.id: display_name(node) for node in self.workflow.nodes}
             raise WorkflowError(
                 [
@@ -115,6 +130,7 @@ def build(workflow: Workflow) -> Dag:
     pairs: set[tuple[str, str]] = set()
     in_edges: dict[str, list[Edge]] = {node_id: [] for node_id in ids}
     out_edges: dict[str, list[Edge]] = {node_id: [] for node_id in ids}
+    loop_edges: list[Edge] = []
     for edge in workflow.edges:
         where = f"edge {edge.id}"
         dangling = [end for end in (edge.source, edge.target) if end not in ids]
@@ -122,13 +138,18 @@ def build(workflow: Workflow) -> Dag:
             for end in dangling:
                 problems.append(Problem(where, f"connects to node '{end}', which does not exist; remove the edge"))
             continue
-        if edge.source == edge.target:
-            problems.append(Problem(where, f"connects node '{edge.source}' to itself; remove the edge"))
+        if edge.source == edge.target and edge.loop is None:
+            problems.append(
+                Problem(where, f"connects node '{edge.source}' to itself; remove the edge, or make it a loop edge")
+            )
             continue
         if (edge.source, edge.target) in pairs:
             problems.append(Problem(where, f"duplicates another edge {edge.source} -> {edge.target}; remove one"))
             continue
         pairs.add((edge.source, edge.target))
+        if edge.loop is not None:
+            loop_edges.append(edge)
+            continue
         graph.add_edge(edge.source, edge.target)
         in_edges[edge.target].append(edge)
         out_edges[edge.source].append(edge)
@@ -142,12 +163,28 @@ def build(workflow: Workflow) -> Dag:
         cycle = nx.find_cycle(graph)
     if cycle:
         path = " -> ".join([str(u) for u, _ in cycle] + [str(cycle[0][0])])
-        problems.append(Problem("edges", f"they form a cycle ({path}); loops are not supported yet, remove an edge"))
+        problems.append(
+            Problem(
+                "edges",
+                f"they form a cycle ({path}) that no loop edge bounds; make the edge back a loop edge with at most "
+                "a few rounds, or remove an edge",
+            )
+        )
         raise WorkflowError(problems)
 
     predecessors = {n: tuple(e.source for e in in_edges[n]) for n in graph}
+    successors = {n: tuple(e.target for e in out_edges[n]) for n in graph}
     ancestors = Ancestors(predecessors)
+    loops = find_loops(predecessors, successors, workflow.edges, loop_edges, problems) if loop_edges else NO_LOOPS
+    loop_out: dict[str, list[Edge]] = {node_id: [] for node_id in ids}
+    for span in loops.spans:  # innermost first: an agent's inner loop ends before its outer one
+        loop_out[span.source].append(span.edge)
+    readable: Mapping[str, frozenset[str]] = ancestors
+    if loop_edges:
+        back = {n: tuple(e.source for e in loop_edges if e.target == n) for n in graph}
+        readable = Ancestors({n: predecessors[n] + back[n] for n in graph})
     declared_inputs = {item.name for item in workflow.inputs}
+    problems.extend(_condition_problems(workflow, ids, frozenset(declared_inputs)))
     for node in workflow.nodes:
         template = node.config.prompt_template
         if template is None or node.id not in ancestors:
@@ -161,7 +198,7 @@ def build(workflow: Workflow) -> Dag:
             problems.append(
                 Problem(where, f"reads inputs.{name}, which the workflow does not declare (declared: {declared})")
             )
-        for name in sorted(refs.outputs - ancestors[node.id]):
+        for name in sorted(refs.outputs - readable[node.id]):
             reason = "does not exist" if name not in ids else "is not upstream of this agent"
             problems.append(
                 Problem(
@@ -177,14 +214,66 @@ def build(workflow: Workflow) -> Dag:
         graph=graph,
         order=order,
         predecessors=predecessors,
-        successors={n: tuple(e.target for e in out_edges[n]) for n in graph},
+        successors=successors,
         ancestors=ancestors,
         in_edges={n: tuple(edges) for n, edges in in_edges.items()},
         out_edges={n: tuple(edges) for n, edges in out_edges.items()},
         nodes={node.id: node for node in workflow.nodes},
         labels={node.id: display_name(node) for node in workflow.nodes},
         data=workflow.to_dict(),
+        readable=readable,
+        loop_out={n: tuple(edges) for n, edges in loop_out.items()},
+        loops=loops,
+        deciders=frozenset(e.source for e in workflow.edges if isinstance(e.condition, VerdictIs)),
+        plain=not loop_edges
+        and all(e.condition is None for e in workflow.edges)
+        and not any(n.config.verdicts for n in workflow.nodes),
     )
+
+
+def _condition_problems(workflow: Workflow, ids: Counter[str], declared_inputs: frozenset[str]) -> list[Problem]:
+    """Conditions checked without running anything: known verdicts, expressions that parse, an "otherwise" beside
+    a condition."""
+    problems: list[Problem] = []
+    nodes = {node.id: node for node in workflow.nodes}
+    conditional = {e.source for e in workflow.edges if (e.condition not in (None, "otherwise")) or e.loop is not None}
+    for edge in workflow.edges:
+        condition = edge.condition
+        source = nodes.get(edge.source)
+        if condition is None or source is None or edge.target not in ids:
+            continue
+        where = f"edge {edge.id}"
+        if condition == "otherwise":
+            if edge.source not in conditional:
+                problems.append(
+                    Problem(
+                        where,
+                        f"is an \"otherwise\" edge, but no other edge out of '{display_name(source)}' has a "
+                        'condition; give one a condition, or remove "otherwise"',
+                    )
+                )
+        elif isinstance(condition, VerdictIs):
+            verdicts = decisions_of(source) if source.type in PRESETS else ()
+            name = display_name(source)
+            if not verdicts:
+                problems.append(
+                    Problem(
+                        where,
+                        f"routes on a verdict, but '{name}' gives none; declare its verdicts "
+                        '(config "verdicts": [...]) or use "contains" or "expression"',
+                    )
+                )
+            elif condition.verdict.casefold() not in {v.casefold() for v in verdicts}:
+                problems.append(
+                    Problem(
+                        where,
+                        f"routes on verdict '{condition.verdict}', which '{name}' does not give "
+                        f"(its verdicts: {', '.join(verdicts)}); use one of those",
+                    )
+                )
+        elif isinstance(condition, Expression):
+            problems.extend(Problem(where, text) for text in expression_problems(condition.expression, declared_inputs))
+    return problems
 
 
 class Ancestors(Mapping[str, frozenset[str]]):

@@ -127,6 +127,7 @@ class NodeFinished(_NodeEventBase, tag="node_finished", frozen=True):
     attempts: int
     cut: bool = False  # the answer was cut at max_tokens
     pinned: bool = False  # the agent's pinned output, not a model's answer
+    verdict: str | None = None  # the verdict it gave (format 2's deciding agents)
 
 
 class NodeFailed(_NodeEventBase, tag="node_failed", frozen=True):

@@ -17,6 +17,10 @@ class ModelRequest(Record, frozen=True):
     max_tokens: int
     timeout: float
     verdicts: tuple[str, ...] = ()  # the verdicts the answer must end with, for models that can be held to it
+    # Ask for the verdict as JSON ({"feedback", "verdict"}) where the model supports a response schema (format 2's
+    # deciding agents; the engine reads either form).
+    structured: bool = False
+    round: int = 1  # which execution of its agent this call is for (a loop's round)
 
 
 class Completion(Record, frozen=True):
@@ -38,15 +42,15 @@ class ModelCaller(Protocol):
 
 def cache_key(request: ModelRequest) -> str:
     """What identifies a node's output: model, parameters, system prompt and rendered input."""
-    payload = json.dumps(
-        [
-            request.model,
-            request.temperature,
-            request.max_tokens,
-            [(m.role, m.content) for m in request.messages],
-        ],
-        ensure_ascii=False,
-    )
+    parts: list[object] = [
+        request.model,
+        request.temperature,
+        request.max_tokens,
+        [(m.role, m.content) for m in request.messages],
+    ]
+    if request.structured:  # a verdict asked for as JSON is a different answer
+        parts.append(list(request.verdicts))
+    payload = json.dumps(parts, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

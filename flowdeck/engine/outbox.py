@@ -98,6 +98,7 @@ class Outbox:
         cached: bool,
         attempts: int,
         pinned: bool = False,
+        verdict: str | None = None,
     ) -> None:
         """node_finished, then a handoff of the output along each edge, all stamped with the same time.
 
@@ -123,6 +124,7 @@ class Outbox:
                 attempts=attempts,
                 cut=completion.cut,
                 pinned=pinned,
+                verdict=verdict,
             )
         )
         for edge in edges:

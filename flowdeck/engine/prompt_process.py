@@ -26,6 +26,7 @@ import orjson
 
 from flowdeck.engine.prompts import MAX_RENDER_SECONDS, UpstreamOutput, render_prompt, template_of
 from flowdeck.engine.sandbox import needs_isolation
+from flowdeck.engine.verdicts import output_to_json
 from flowdeck.errors import PromptError
 
 MAX_RENDER_MEMORY = 256 << 20  # bytes a child may allocate beyond what it holds when it starts
@@ -81,7 +82,7 @@ class PromptProcess:
             "template": template,
             "inputs": dict(inputs),
             "upstream": [(u.id, u.label, u.output) for u in upstream],
-            "outputs": dict(ancestors),
+            "outputs": {name: output_to_json(value) for name, value in ancestors.items()},
             "agent": agent,
         }
         job = _Job(orjson.dumps(request) + b"\n", agent)

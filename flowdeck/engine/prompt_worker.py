@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from flowdeck.engine.prompts import UpstreamOutput, render_prompt, template_of
+from flowdeck.engine.verdicts import output_from_json
 from flowdeck.errors import PromptError
 
 
@@ -34,7 +35,8 @@ def answer(request: dict[str, Any], extra: int) -> dict[str, Any]:
     agent = request["agent"]
     try:
         upstream = [UpstreamOutput(id=i, label=label, output=output) for i, label, output in request["upstream"]]
-        text = render_prompt(request["template"], request["inputs"], upstream, request["outputs"], agent=agent)
+        outputs = {name: output_from_json(value) for name, value in request["outputs"].items()}
+        text = render_prompt(request["template"], request["inputs"], upstream, outputs, agent=agent)
         return {"ok": text}
     except PromptError as exc:
         return {"error": str(exc)}

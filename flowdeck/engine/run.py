@@ -7,12 +7,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
+from flowdeck.engine.calls import ModelCalls
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import (
     Event,
-    Message,
     NodeFailed,
-    NodeRetrying,
     NodeSkipped,
     RunFinished,
     RunOrigin,
@@ -20,19 +19,19 @@ from flowdeck.engine.events import (
     RunStatus,
     Usage,
 )
-from flowdeck.engine.llm_types import Completion, ModelCaller, ModelRequest, OutputCache, cache_key
+from flowdeck.engine.llm_types import Completion, ModelCaller, OutputCache
 from flowdeck.engine.outbox import Outbox
-from flowdeck.engine.prompt_process import render_isolated
-from flowdeck.engine.prompts import UpstreamOutput, inputs_text, join_prompt, upstream_heading
-from flowdeck.engine.retry import retry_after
-from flowdeck.engine.tokens import TokenBuffer, TokenFlusher
+from flowdeck.engine.prompts import inputs_text, upstream_heading
+from flowdeck.engine.rounds import INLINE_LIMIT, Rounds
+from flowdeck.engine.routing import Launch, Router
+from flowdeck.engine.tokens import TokenFlusher
+from flowdeck.engine.verdicts import Verdict
 from flowdeck.engine.workflow import Workflow, check_inputs
-from flowdeck.errors import ModelError, PromptError
 
-INLINE_LIMIT = 32  # agents executed one after the other in one task before it lets the event loop run
+__all__ = ["OutputCache", "Run", "drain", "new_run_id"]
 
 
-class Run:
+class Run(Rounds, ModelCalls):
     """One execution of a workflow. Iterate it (`async for event in run`) to drive it and see every event."""
 
     def __init__(
@@ -50,7 +49,10 @@ class Run:
         max_retry_wait: float = 60.0,
         origin: RunOrigin | None = None,
         workflow_id: str | None = None,
+        recorded: Mapping[tuple[str, int], Completion] | None = None,
     ) -> None:
+        """`reuse`: outputs to use instead of calling the model, by agent (for its first execution, or every one if
+        it is pinned); `recorded`: by (agent, execution), as a resumed run replays the rounds its original ran."""
         self.dag = workflow if isinstance(workflow, Dag) else build(workflow)
         self.workflow = self.dag.workflow
         self.inputs = check_inputs(self.workflow, inputs or {})
@@ -89,6 +91,11 @@ class Run:
         self._cost = 0.0
         self._failed = False
         self._flusher = TokenFlusher()
+        self._router = None if self.dag.plain else Router(self.dag)
+        self._history: dict[str, list[tuple[str, Verdict | None, int]]] = {}
+        self._recorded = dict(recorded or {})
+        self._executors: set[asyncio.Task[None]] = set()
+        self._follow: dict[asyncio.Task[None], Launch] = {}
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         while batch := await self.next_batch():
@@ -120,9 +127,12 @@ class Run:
             origin=self._origin,
             workflow_id=self._workflow_id,
         )
-        for node_id in self.dag.order:
-            if self._pending[node_id] == 0:
-                self._launch(node_id)
+        if self._router is not None:
+            self._apply(self._router.start())
+        else:
+            for node_id in self.dag.order:
+                if self._pending[node_id] == 0:
+                    self._launch(node_id)
         self._maybe_finish()
 
     def cancel(self) -> None:
@@ -145,9 +155,11 @@ class Run:
             return
         for node_id in [n for n, t in self._running.items() if t is task]:
             del self._running[node_id]
-            self._state[node_id] = "skipped"
+            execution = self._router.execution(node_id) if self._router is not None else 1
+            if self._router is None:
+                self._state[node_id] = "skipped"
             reason = "the run was cancelled before this agent started"
-            self._outbox.put(NodeSkipped, node_id=node_id, execution=1, reason=reason)
+            self._outbox.put(NodeSkipped, node_id=node_id, execution=execution, reason=reason)
         if not self._running:
             self._skip_remaining("the run was cancelled")
         self._maybe_finish()
@@ -163,15 +175,22 @@ class Run:
 
     def models(self) -> set[str]:
         """The models this run will call (for the caller to prepare before it starts)."""
-        return {agent.model for node_id, agent in self._agents.items() if self._mode[node_id] == "run"}
+        return {self._agents[node_id].model for node_id in self._calling()}
 
     def callers_of(self) -> dict[str, list[str]]:
         """Each model this run will call, with the names of the agents that call it (reused ones do not)."""
         calls: dict[str, list[str]] = {}
+        calling = self._calling()
         for node in self.workflow.nodes:
-            if self._mode[node.id] == "run":
+            if node.id in calling:
                 calls.setdefault(self._agents[node.id].model, []).append(self._labels[node.id])
         return calls
+
+    def _calling(self) -> set[str]:
+        """The agents that may call their model: those the run executes, and a loop's agents, which a later round
+        runs again even when their first one reuses an output."""
+        looping = set().union(*(span.body for span in self.dag.loops.spans)) - self._pinned
+        return {n for n, mode in self._mode.items() if mode == "run" or (mode == "reuse" and n in looping)}
 
     # -- scheduling -------------------------------------------------------------------------------
 
@@ -215,6 +234,11 @@ class Run:
         return follow
 
     def _skip_remaining(self, reason: str) -> None:
+        if self._router is not None:
+            for node_id, execution in self._router.undecided():
+                self._router.abandon(node_id)
+                self._outbox.put(NodeSkipped, node_id=node_id, execution=execution, reason=reason)
+            return
         for node_id in self.dag.order:
             if node_id not in self._state:
                 self._skip(node_id, reason)
@@ -224,7 +248,9 @@ class Run:
         self._outbox.put(NodeSkipped, node_id=node_id, execution=1, reason=reason)
 
     def _maybe_finish(self) -> None:
-        if self._finished or len(self._state) < len(self.dag.order) or self._running:
+        if self._finished or self._running:
+            return
+        if not self._router.done if self._router is not None else len(self._state) < len(self.dag.order):
             return
         status: RunStatus = "cancelled" if self._cancelled else "failed" if self._failed else "succeeded"
         usage = Usage(prompt_tokens=self._prompt_tokens, completion_tokens=self._completion_tokens)
@@ -273,99 +299,6 @@ class Run:
             raise
         return self._node_done(node_id, ok, task)
 
-    async def _call_model(self, node_id: str, execution: int) -> bool:
-        agent = self._agents[node_id]
-        preds = self.dag.predecessors[node_id]
-        outputs, labels = self._outputs, self._labels
-        if agent.prompt_template is None:
-            headings = self._headings
-            user = join_prompt(self._inputs_text, [headings[p] + outputs[p] for p in preds])
-        else:
-            try:
-                user = await render_isolated(
-                    agent.prompt_template,
-                    self.inputs,
-                    [UpstreamOutput(id=p, label=labels[p], output=outputs[p]) for p in preds],
-                    {a: outputs[a] for a in self.dag.ancestors[node_id]},
-                    agent=labels[node_id],
-                )
-            except PromptError as exc:
-                self._fail(node_id, execution, exc.kind, str(exc), False, 0)
-                return False
-        request = ModelRequest(
-            model=agent.model,
-            messages=[Message(role="system", content=agent.system_prompt), Message(role="user", content=user)],
-            temperature=agent.temperature,
-            max_tokens=agent.max_tokens,
-            timeout=agent.timeout,
-            verdicts=agent.verdicts,
-        )
-        key = ""
-        if self._cache is not None:
-            key = cache_key(request)
-            hit = await asyncio.to_thread(self._cache.get, key)
-            if hit is not None:
-                self._outbox.node_started(node_id, execution, 1, request, preds)
-                self._finish_node(node_id, execution, hit, duration=0.0, cached=True, attempts=1)
-                return True
-
-        tokens = TokenBuffer(self._outbox, node_id, execution)
-        t0 = time.monotonic()
-        try:
-            try:
-                completion = await self._attempt(request, preds, tokens)
-            except ModelError as exc:
-                if not exc.retryable or agent.retries == 0:
-                    raise
-                completion = await self._retry(exc, request, preds, tokens, agent.retries + 1)
-        except ModelError as exc:
-            self._fail(node_id, execution, exc.kind, str(exc), exc.retryable, tokens.attempt)
-            return False
-        if self._cache is not None:
-            await asyncio.to_thread(self._cache.set, key, completion)
-        self._finish_node(
-            node_id, execution, completion, duration=time.monotonic() - t0, cached=False, attempts=tokens.attempt
-        )
-        return True
-
-    async def _attempt(self, request: ModelRequest, preds: tuple[str, ...], tokens: TokenBuffer) -> Completion:
-        """One call of the model: node_started with the attempt's number, then the text it streams."""
-        self._outbox.node_started(tokens.node_id, tokens.execution, tokens.attempt, request, preds)
-        flusher = self._flusher
-        flusher.attach(tokens)
-        try:
-            return await self._caller.call(request, tokens.add)
-        finally:
-            tokens.flush()
-            flusher.detach(tokens)
-
-    async def _retry(
-        self, error: ModelError, request: ModelRequest, preds: tuple[str, ...], tokens: TokenBuffer, max_attempts: int
-    ) -> Completion:
-        """The attempts after a first one that failed with a transient error (tokens.attempt counts them). Kept
-        out of the first attempt's way: a call that succeeds at once, as nearly all do, pays for none of this."""
-        node_id, execution = tokens.node_id, tokens.execution
-
-        async def attempt() -> Completion:
-            tokens.attempt += 1
-            return await self._attempt(request, preds, tokens)
-
-        def on_retry(error: ModelError, next_attempt: int, wait: float) -> None:
-            self._outbox.put(
-                NodeRetrying,
-                node_id=node_id,
-                execution=execution,
-                attempt=next_attempt,
-                max_attempts=max_attempts,
-                error_kind=error.kind,
-                message=str(error),
-                wait=wait,
-            )
-
-        return await retry_after(
-            error, attempt, max_attempts=max_attempts, max_wait=self._max_retry_wait, on_retry=on_retry
-        )
-
     def _finish_node(
         self,
         node_id: str,
@@ -376,12 +309,16 @@ class Run:
         cached: bool,
         attempts: int,
         pinned: bool = False,
+        verdict: Verdict | None = None,
     ) -> None:
         usage = completion.usage
         self._outputs[node_id] = completion.text
         self._prompt_tokens += usage.prompt_tokens
         self._completion_tokens += usage.completion_tokens
         self._cost += completion.cost
+        if self._router is not None:
+            self._finish_routed(node_id, execution, completion, verdict, duration, cached, attempts, pinned)
+            return
         self._outbox.node_finished(
             node_id,
             execution,

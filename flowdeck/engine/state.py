@@ -61,6 +61,7 @@ class Execution:
     retry_wait: float | None = None
     max_attempts: int | None = None
     skip_reason: str | None = None
+    verdict: str | None = None  # the verdict it gave (an agent that decides, format 2)
 
     def cut_note(self) -> str:
         """' · cut at 512 tokens' when the answer stopped at max_tokens, else ''."""
@@ -110,10 +111,11 @@ class NodeState:
             if ex.cached:
                 return "done · cached (the model was not called)"
             cost = f" · ${ex.cost:.4f}" if ex.cost else ""
+            verdict = f" · verdict: {ex.verdict}" if ex.verdict else ""
             if ex.cut:  # first: a card's line is cut short at its end, and this is what matters most there
                 spent = f"{ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens with the prompt"
-                return f"{ex.cut_note().removeprefix(' · ')} · {spent}{cost}"
-            return f"done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens{cost}"
+                return f"{ex.cut_note().removeprefix(' · ')}{verdict} · {spent}{cost}"
+            return f"done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens{cost}{verdict}"
         if status in ("failed", "cancelled"):
             tries = f" after {ex.attempt} attempts" if status == "failed" and ex.attempt > 1 else ""
             return f"{status}{tries}: {ex.error}"
@@ -241,6 +243,7 @@ def _node_finished(state: RunState, event: NodeFinished) -> None:
     ex.cached = event.cached
     ex.cut = event.cut
     ex.pinned = event.pinned
+    ex.verdict = event.verdict
     ex.finished_at = event.ts
     ex.error_kind = ex.error = None
     state.usage = state.usage + event.usage

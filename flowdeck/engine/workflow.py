@@ -6,26 +6,39 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from flowdeck.engine.strict_json import Refusal, decode, dotted, printable, refusals, text_problem
 from flowdeck.errors import Problem, WorkflowError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest format this flowdeck reads; 2 adds conditions, loop edges and verdicts
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_NODES = 5_000
 MAX_EDGES = 20_000
 MAX_INPUTS = 50
 MAX_PROMPT_CHARS = 100_000
 MAX_INPUT_CHARS = MAX_PROMPT_CHARS  # a run's input value, as an input's default: the run's events copy it many times
+MAX_ROUNDS = 20  # a loop's cap: each round re-runs model calls, and a runaway loop costs money
+MAX_VERDICTS = 20
+MAX_EXPRESSION_CHARS = 500
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 EdgeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:>\-]{1,160}$")]
 ShortText = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
 ModelName = Annotated[str, Field(min_length=1, max_length=200)]
+VerdictLabel = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,39}$")]
 
 
 class _Strict(BaseModel):
@@ -57,6 +70,19 @@ class AgentConfig(_Strict):
     max_tokens: Annotated[int, Field(ge=1, le=200_000)] = 512
     timeout: Annotated[float, Field(gt=0, le=3600)] = 120.0
     retries: Annotated[int, Field(ge=0, le=10)] = 2
+    # The answers this agent chooses from (format 2), e.g. ["approve", "revise"]; None: its type's, when an edge
+    # routes on them; []: none.
+    verdicts: Annotated[list[VerdictLabel], Field(max_length=MAX_VERDICTS)] | None = None
+
+    @field_validator("verdicts")
+    @classmethod
+    def _distinct(cls, value: list[str] | None) -> list[str] | None:
+        seen: set[str] = set()
+        for verdict in value or ():
+            if verdict.casefold() in seen:
+                raise ValueError(f"'{verdict}' is listed twice; list each verdict once")
+            seen.add(verdict.casefold())
+        return value
 
 
 class Node(_Strict):
@@ -68,10 +94,72 @@ class Node(_Strict):
     pinned_output: LongText | None = None  # used as the agent's output instead of calling its model
 
 
+class VerdictIs(_Strict):
+    """Taken when the source agent's verdict is this one."""
+
+    verdict: VerdictLabel
+
+
+class Contains(_Strict):
+    """Taken when the source agent's answer contains this text (case-insensitive)."""
+
+    contains: Annotated[str, Field(min_length=1, max_length=1_000)]
+
+
+class Expression(_Strict):
+    """Taken when this sandboxed Jinja expression over output, verdict, round and inputs is true."""
+
+    expression: Annotated[str, Field(min_length=1, max_length=MAX_EXPRESSION_CHARS)]
+
+
+def _condition_kind(value: Any) -> str | None:
+    if value == "otherwise":
+        return "otherwise"
+    if isinstance(value, dict) and len(value) == 1:
+        key = next(iter(value))
+        return key if key in ("verdict", "contains", "expression") else None
+    if isinstance(value, VerdictIs):
+        return "verdict"
+    if isinstance(value, Contains):
+        return "contains"
+    return "expression" if isinstance(value, Expression) else None
+
+
+Condition = Annotated[
+    Annotated[VerdictIs, Tag("verdict")]
+    | Annotated[Contains, Tag("contains")]
+    | Annotated[Expression, Tag("expression")]
+    | Annotated[Literal["otherwise"], Tag("otherwise")],
+    Discriminator(
+        _condition_kind,
+        custom_error_type="condition",
+        custom_error_message='use {"verdict": "..."}, {"contains": "..."}, {"expression": "..."} or "otherwise"',
+    ),
+]
+
+
+class Loop(_Strict):
+    """An edge back to an earlier agent: each time it is taken, the agents from its target to its source run again,
+    as the next round, at most `max_rounds` rounds in all. Then: "otherwise" follows the source's other edges as if
+    this one were not taken; "fail" fails the run."""
+
+    max_rounds: int
+    exhausted: Literal["otherwise", "fail"] = "otherwise"
+
+    @field_validator("max_rounds")
+    @classmethod
+    def _capped(cls, value: int) -> int:
+        if not 1 <= value <= MAX_ROUNDS:
+            raise ValueError(f"{value} rounds; a loop runs 1 to {MAX_ROUNDS} rounds (the cap): choose one of those")
+        return value
+
+
 class Edge(_Strict):
     id: EdgeId
     source: Identifier
     target: Identifier
+    condition: Condition | None = None  # format 2: taken only when this holds (None: always)
+    loop: Loop | None = None  # format 2: an edge back to an earlier agent, repeating the agents in between
 
 
 class WorkflowInput(_Strict):
@@ -102,6 +190,17 @@ class Workflow(_Strict):
         if value < 1:
             raise ValueError(f'format {value} does not exist; use "format": {FORMAT_VERSION}')
         return value
+
+    @model_validator(mode="after")
+    def _format_holds_fields(self) -> Workflow:
+        if self.format >= 2:
+            return self
+        used = [f'edge {e.id} uses "condition"' for e in self.edges if e.condition is not None]
+        used += [f'edge {e.id} uses "loop"' for e in self.edges if e.loop is not None]
+        used += [f'node {n.id} uses "verdicts"' for n in self.nodes if n.config.verdicts is not None]
+        if used:
+            raise ValueError(f'{"; ".join(used[:5])}: these need "format": 2; set "format": 2')
+        return self
 
     def node(self, node_id: str) -> Node:
         for node in self.nodes:

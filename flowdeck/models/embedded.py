@@ -100,7 +100,7 @@ class EmbeddedModel:
             **self._sampling,
         }
         if request.verdicts:
-            body["grammar"] = _verdict_grammar(request.verdicts)
+            body["grammar"] = _verdict_grammar(request)
         parts: list[str] = []
         usage = Usage()
         finished = False
@@ -220,11 +220,16 @@ class _LoopGuard:
         return "\n".join(kept).rstrip()
 
 
-def _verdict_grammar(verdicts: tuple[str, ...]) -> str:
+def _verdict_grammar(request: ModelRequest) -> str:
     """A llama.cpp grammar: a few lines of text, then the verdict line the prompt asks for, which a 135M model
-    otherwise forgets (bench/embedded.py)."""
-    choices = " | ".join(orjson.dumps(v).decode() for v in verdicts)
-    return f'root ::= line{{1,6}} "\\nVerdict: " ({choices})\nline ::= [^\\n]{{0,300}} "\\n"'
+    otherwise forgets (bench/embedded.py). An agent that decides (format 2) must reach its verdict within its
+    max_tokens, so its lines are fewer and shorter; asked again for the verdict, it gives that line alone."""
+    choices = " | ".join(orjson.dumps(v).decode() for v in request.verdicts)
+    if not request.structured:
+        return f'root ::= line{{1,6}} "\\nVerdict: " ({choices})\nline ::= [^\\n]{{0,300}} "\\n"'
+    if any(m.role == "assistant" for m in request.messages):
+        return f'root ::= "Verdict: " ({choices})'
+    return f'root ::= line{{1,4}} "\\nVerdict: " ({choices})\nline ::= [^\\n]{{0,160}} "\\n"'
 
 
 _AGAIN = ADVICE["transient"]

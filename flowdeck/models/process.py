@@ -100,6 +100,8 @@ class ModelProcess:
             "max_tokens": request.max_tokens,
             "timeout": request.timeout,
             "verdicts": list(request.verdicts),
+            "structured": request.structured,
+            "round": request.round,
         }
         result = await self._ask("call", {"request": payload}, on_text)
         usage = Usage(prompt_tokens=result["usage"][0], completion_tokens=result["usage"][1])

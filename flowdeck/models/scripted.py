@@ -9,6 +9,10 @@ Model strings: "scripted" or "scripted/<options>", options comma-separated key=v
   retry_after=S  the Retry-After a rate_limit fault advertises (default 1)
   ready=S        seconds each run waits for the model to get ready before it starts (default 0), as the first
                  run after a start waits for the model library's import or a local model server
+  verdicts=A,B,C the verdicts an agent that decides (format 2) gives in its rounds 1, 2, 3 (the last one again
+                 after that; default: its first verdict); a word it does not offer is an invalid verdict
+  unclear=N      an agent that decides leaves the verdict out of its first N answers of a round (1: the engine's
+                 correction gets it; 2: none does)
 """
 
 from __future__ import annotations
@@ -59,6 +63,16 @@ class ScriptSpec:
     times: int | None = None
     retry_after: float = 1.0
     ready: float = 0.0  # seconds to get ready before a run (as a local server starting, or a first import)
+    verdicts: tuple[str, ...] = ()
+    unclear: int = 0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Decision:
+    """What a deciding agent's call asks of the scripted model: its verdicts and its round."""
+
+    verdicts: tuple[str, ...]
+    round: int = 1
 
 
 MAX_SECONDS = 3600.0  # a test model's waits: an hour at most, never inf or NaN
@@ -72,20 +86,29 @@ def is_scripted(model: str) -> bool:
 def parse_spec(model: str) -> ScriptSpec:
     """Read a scripted model string's options; raise BadRequest naming the bad option."""
     options = model.partition("/")[2]
-    values: dict[str, float | int | str | None] = {}
+    values: dict[str, float | int | str | tuple[str, ...] | None] = {}
+    last = ""
     for item in filter(None, options.split(",")):
-        key, _, raw = item.partition("=")
+        key, sep, raw = item.partition("=")
+        if not sep and last == "verdicts" and key.isidentifier():
+            values["verdicts"] = (*values["verdicts"], key)  # type: ignore[misc]
+            continue
+        last = key
         try:
             if key in ("latency", "delay", "retry_after", "ready"):
                 seconds = float(raw)
                 if not 0.0 <= seconds <= MAX_SECONDS:  # NaN and inf fail this too: a run that never ends
                     raise ValueError
                 values[key] = seconds
-            elif key in ("chunks", "times"):
+            elif key in ("chunks", "times", "unclear"):
                 count = int(raw)
                 if not 0 <= count <= MAX_COUNT:
                     raise ValueError
-                values[key] = max(0 if key == "times" else 1, count)
+                values[key] = max(0 if key in ("times", "unclear") else 1, count)
+            elif key == "verdicts":
+                if not raw.isidentifier():
+                    raise ValueError
+                values[key] = (raw,)
             elif key == "fault":
                 if raw not in FAULT_KINDS:
                     raise ValueError
@@ -96,8 +119,10 @@ def parse_spec(model: str) -> ScriptSpec:
             raise BadRequest(
                 f"'{item}' is not a scripted model option",
                 model=model,
-                hint=f"use latency=S, delay=S, chunks=N, fault=KIND, times=N, retry_after=S or ready=S "
-                f"(S from 0 to {MAX_SECONDS:g} seconds, N from 0 to {MAX_COUNT:,})",
+                hint=(
+                    "use latency=S, delay=S, chunks=N, fault=KIND, times=N, retry_after=S, ready=S, "
+                    f"verdicts=A,B,... or unclear=N (S from 0 to {MAX_SECONDS:g} seconds, N from 0 to {MAX_COUNT:,})"
+                ),
             ) from None
     return ScriptSpec(**values)  # type: ignore[arg-type]
 
@@ -112,7 +137,7 @@ class ScriptedModel:
         self.ledger: Path | None = None
 
     async def stream(
-        self, model: str, messages: Sequence[Message], max_tokens: int | None = None
+        self, model: str, messages: Sequence[Message], max_tokens: int | None = None, decision: Decision | None = None
     ) -> AsyncIterator[str]:
         """The reply in chunks, cut at max_tokens words; a fault raises our own ModelError (before the first
         chunk, or after it for stream_cut)."""
@@ -124,7 +149,7 @@ class ScriptedModel:
             await asyncio.sleep(spec.latency)
         if failing and spec.fault != "stream_cut":
             raise fault_error(spec, model)
-        text, _ = answer(messages, max_tokens)
+        text, _ = answer(messages, max_tokens, decided(spec, messages, decision))
         size = max(1, -(-len(text) // spec.chunks))
         for index in range(0, len(text), size):
             if failing and index:
@@ -150,11 +175,14 @@ class ScriptedCaller:
 
     async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
         parts: list[str] = []
-        async for chunk in self._model.stream(request.model, request.messages, request.max_tokens):
+        decision = Decision(verdicts=request.verdicts, round=request.round) if request.structured else None
+        async for chunk in self._model.stream(request.model, request.messages, request.max_tokens, decision):
             parts.append(chunk)
             on_text(chunk)
         text = "".join(parts)
-        cut = answer(request.messages, request.max_tokens)[1]
+        cut = answer(
+            request.messages, request.max_tokens, decided(parse_spec(request.model), request.messages, decision)
+        )[1]
         return Completion(text=text, usage=usage_for(request.messages, text), cost=0.0, cut=cut)
 
 
@@ -178,9 +206,27 @@ def fault_error(spec: ScriptSpec, model: str) -> ModelError:
     return kinds[spec.fault or "server_error"]
 
 
-def answer(messages: Sequence[Message], max_tokens: int | None) -> tuple[str, bool]:
-    """The reply, and whether it was cut: a word counts as a token, as in usage_for."""
+def decided(spec: ScriptSpec, messages: Sequence[Message], decision: Decision | None) -> str | None:
+    """The verdict line a deciding agent's reply ends with: "" for none (an unclear answer), None when the call is
+    not a decision."""
+    if decision is None or not decision.verdicts:
+        return None
+    if sum(m.role == "assistant" for m in messages) < spec.unclear:
+        return ""
+    script = spec.verdicts or decision.verdicts[:1]
+    return f"Verdict: {script[min(decision.round, len(script)) - 1]}"
+
+
+def answer(messages: Sequence[Message], max_tokens: int | None, verdict: str | None = None) -> tuple[str, bool]:
+    """The reply, and whether it was cut: a word counts as a token, as in usage_for. `verdict`: the line a deciding
+    agent's reply ends with instead of its own (see decided())."""
     text = compose(messages)
+    if verdict is not None:
+        if any(m.role == "assistant" for m in messages):
+            text = verdict or "I have no verdict to give."  # asked again for the verdict alone
+        else:
+            kept = [line for line in text.split("\n") if not line.startswith("Verdict:")]
+            text = "\n".join(kept).rstrip() + (f"\n\n{verdict}" if verdict else "")
     if max_tokens is None:
         return text, False
     words = list(re.finditer(r"\S+", text))

@@ -64,6 +64,8 @@ async def _serve(out: Any) -> None:
                     max_tokens=fields["max_tokens"],
                     timeout=fields["timeout"],
                     verdicts=tuple(fields.get("verdicts") or ()),
+                    structured=bool(fields.get("structured")),
+                    round=int(fields.get("round") or 1),
                 )
                 completion = await caller.call(request, lambda text: send({"id": call_id, "text": text}))
                 usage = completion.usage

@@ -1,0 +1,182 @@
+"""Loop edges (format 2): which agents each loop repeats, how loops nest, and which edges leave them.
+
+A loop edge goes from an agent back to one upstream of it. Its body is every agent on a path (of ordinary edges)
+from its target to its source: the agents that run again, as the next round, when it is taken. The ordinary edges
+must form no cycle: a cycle is allowed only through a loop edge, which bounds it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from flowdeck.engine.workflow import Edge, Workflow, ancestors
+from flowdeck.errors import Problem
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LoopSpan:
+    """One loop edge and the agents it repeats."""
+
+    edge: Edge
+    body: frozenset[str]
+    max_rounds: int
+    fail_when_exhausted: bool
+
+    @property
+    def source(self) -> str:
+        return self.edge.source
+
+    @property
+    def target(self) -> str:
+        return self.edge.target
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Loops:
+    """A workflow's loops, worked out once when its graph is built."""
+
+    spans: tuple[LoopSpan, ...] = ()
+    by_edge: Mapping[str, LoopSpan] = field(default_factory=dict)
+    exits: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # edge id -> loops it leaves, innermost first
+    inner: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # loop edge id -> the loops inside its body
+    bounds: Mapping[str, int] = field(default_factory=dict)  # node id -> the most executions its loops allow
+
+    def bound(self, node_id: str) -> int:
+        """The most times this agent can run in one run: the product of the rounds of the loops around it."""
+        return self.bounds.get(node_id, 1)
+
+
+def find_loops(
+    predecessors: Mapping[str, Sequence[str]],
+    successors: Mapping[str, Sequence[str]],
+    forward: Sequence[Edge],
+    loop_edges: Sequence[Edge],
+    problems: list[Problem],
+) -> Loops:
+    """The loops of a graph whose ordinary edges form no cycle; problems found are appended to `problems`."""
+    spans: list[LoopSpan] = []
+    for edge in loop_edges:
+        assert edge.loop is not None
+        upstream = ancestors(predecessors, edge.source)
+        if edge.target != edge.source and edge.target not in upstream:
+            problems.append(
+                Problem(
+                    f"edge {edge.id}",
+                    f"is a loop edge, but '{edge.target}' is not upstream of '{edge.source}': a loop goes back to an "
+                    'earlier agent; remove "loop" or connect it back to one',
+                )
+            )
+            continue
+        body = {edge.source, edge.target} | (_descendants(successors, edge.target) & upstream)
+        spans.append(
+            LoopSpan(
+                edge=edge,
+                body=frozenset(body),
+                max_rounds=edge.loop.max_rounds,
+                fail_when_exhausted=edge.loop.exhausted == "fail",
+            )
+        )
+    spans.sort(key=lambda span: len(span.body))  # innermost first
+    for i, a in enumerate(spans):
+        for b in spans[i + 1 :]:
+            if a.body & b.body and not a.body <= b.body:
+                problems.append(
+                    Problem(
+                        f"edge {a.edge.id}",
+                        f"its loop and the loop of edge {b.edge.id} share agents without one holding the other; "
+                        "make one loop hold the other, or separate them",
+                    )
+                )
+    if not problems:
+        problems.extend(_feeding_each_other(spans, successors, predecessors))
+    inner = {a.edge.id: tuple(b.edge.id for b in spans if b is not a and b.body < a.body) for a in spans}
+    exits = {}
+    for edge in forward:
+        left = tuple(s.edge.id for s in spans if edge.source in s.body and edge.target not in s.body)
+        if left:
+            exits[edge.id] = left
+    bounds: dict[str, int] = {}
+    for span in spans:
+        for node in span.body:
+            bounds[node] = bounds.get(node, 1) * span.max_rounds
+    return Loops(
+        spans=tuple(spans),
+        by_edge={span.edge.id: span for span in spans},
+        exits=exits,
+        inner=inner,
+        bounds=bounds,
+    )
+
+
+def _feeding_each_other(
+    spans: list[LoopSpan], successors: Mapping[str, Sequence[str]], predecessors: Mapping[str, Sequence[str]]
+) -> list[Problem]:
+    """Loops side by side (at the top, or inside the same loop) must not feed each other: what leaves a loop waits
+    until it ends, so a loop that needs what another sends out, while that one needs what it sends out, would wait
+    for ever. Each loop counts as one agent: the graph they make with the other agents must have no cycle."""
+    import networkx as nx  # lazily: its import slows start-up (bench/README.md)
+
+    problems = []
+    levels: list[tuple[frozenset[str] | None, list[LoopSpan]]] = [(None, [])]
+    for span in spans:
+        levels.append((span.body, []))
+    for span in spans:  # each loop joins the level of the smallest loop around it (or the top)
+        around = [body for body, _ in levels[1:] if body is not None and span.body < body]
+        smallest = min(around, key=len, default=None)
+        next(children for body, children in levels if body == smallest).append(span)
+    every = set(successors) | set(predecessors)
+    for body, children in levels:
+        if len(children) < 2:
+            continue
+        members = every if body is None else set(body)
+        group = {node: span.edge.id for span in children for node in span.body}
+        graph: nx.DiGraph[str] = nx.DiGraph()
+        for node in members:
+            for target in successors.get(node, ()):
+                a, b = group.get(node, node), group.get(target, target)
+                if target in members and a != b:
+                    graph.add_edge(a, b)
+        try:
+            cycle = nx.find_cycle(graph)
+        except nx.NetworkXNoCycle:
+            continue
+        loops = sorted({u for u, _ in cycle} & {span.edge.id for span in children})
+        problems.append(
+            Problem(
+                f"edge {loops[0]}",
+                f"the loops of edges {' and '.join(loops)} feed each other (what one sends out goes into the other, "
+                "and the other way round), so neither could end; connect them one after the other",
+            )
+        )
+    return problems
+
+
+def _descendants(successors: Mapping[str, Sequence[str]], node_id: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(successors.get(node_id, ()))
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(successors.get(node, ()))
+    return seen
+
+
+NO_LOOPS = Loops()
+
+
+def loop_bounds(workflow: Workflow) -> dict[str, int]:
+    """The most executions of each agent that loops repeat (agents outside loops are left out): the product of the
+    rounds of the loops around it. {} for a workflow whose loops are not valid (build() says why)."""
+    loop_edges = [e for e in workflow.edges if e.loop is not None]
+    if not loop_edges:
+        return {}
+    forward = [e for e in workflow.edges if e.loop is None]
+    problems: list[Problem] = []
+    preds: dict[str, list[str]] = {}
+    succs: dict[str, list[str]] = {}
+    for edge in forward:
+        preds.setdefault(edge.target, []).append(edge.source)
+        succs.setdefault(edge.source, []).append(edge.target)
+    found = find_loops(preds, succs, forward, loop_edges, problems)
+    return {} if problems else dict(found.bounds)
