@@ -1,4 +1,5 @@
-"""Compare two runs: each agent's output side by side, with the differences highlighted word by word."""
+"""Compare two runs: each agent's output side by side, round by round where a loop ran it more than once, with the
+differences highlighted word by word."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import asyncio
 import difflib
 import html
 import re
+from dataclasses import dataclass
 
 from nicegui import ui
 
 from flowdeck.components.css import STATIC, shared_css
-from flowdeck.engine.state import RunState, fold
+from flowdeck.components.rounds import round_name
+from flowdeck.engine.state import NodeState, RunState, fold
 from flowdeck.errors import FlowdeckError
 from flowdeck.services import Services
 
@@ -43,12 +46,14 @@ async def compare_page(services: Services, a: str, b: str) -> None:
         return
     first, second = states
     names = {**second.labels, **first.labels}
-    order = list(first.nodes) + [n for n in second.nodes if n not in first.nodes]
-    outputs = first.outputs(), second.outputs()
-    differing = sum(1 for n in order if outputs[0].get(n) != outputs[1].get(n))
+    rows = compare_rows(first, second)
+    differing = sum(1 for row in rows if row.outputs[0] != row.outputs[1])
     with ui.column().classes("w-full p-4 gap-3"):
         ui.label(f"Comparing run {first.run_id} with run {second.run_id}").classes("text-lg font-semibold")
-        ui.label(f"{differing} of {len(order)} agents' outputs differ").classes("text-sm")
+        if any(row.execution > 1 for row in rows):
+            ui.label(f"{differing} of {len(rows)} outputs differ, agent by agent and round by round").classes("text-sm")
+        else:
+            ui.label(f"{differing} of {len(rows)} agents' outputs differ").classes("text-sm")
         with ui.grid(columns=2).classes("w-full gap-3"):
             for state in states:
                 with ui.column().classes("gap-0"):
@@ -57,19 +62,57 @@ async def compare_page(services: Services, a: str, b: str) -> None:
                         f"{state.workflow_name} · {state.status} · {state.duration or 0:.1f} s · "
                         f"{state.usage.total_tokens} tokens"
                     ).classes("text-xs text-gray-500")
-            for node_id in order:
-                left, right = diff_html(outputs[0].get(node_id, ""), outputs[1].get(node_id, ""))
-                same = outputs[0].get(node_id) == outputs[1].get(node_id)
-                for state, body in ((first, left), (second, right)):
+            for row in rows:
+                left, right = diff_html(row.outputs[0] or "", row.outputs[1] or "")
+                same = row.outputs[0] == row.outputs[1]
+                name = round_name(names.get(row.node_id, row.node_id), row.execution, row.several)
+                for state, body, summary in ((first, left, row.summaries[0]), (second, right, row.summaries[1])):
                     with ui.column().classes("gap-1 min-w-0"):
-                        node = state.nodes.get(node_id)
-                        summary = node.summary() if node else "not in this run"
-                        ui.label(f"{names.get(node_id, node_id)} · {summary}").classes("text-sm font-semibold")
+                        ui.label(f"{name} · {summary}").classes("text-sm font-semibold")
                         if same:
                             ui.label("Same output in both runs").classes("text-xs text-gray-500")
                         box = ui.html(body or "<em>no output</em>").classes("fd-diff w-full")
                         box.props["role"] = "region"
-                        box.props["aria-label"] = f"Output of {names.get(node_id, node_id)} in run {state.run_id}"
+                        box.props["aria-label"] = f"Output of {name} in run {state.run_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One agent's round in both runs: its output and state in each (None, and why, where it has none)."""
+
+    node_id: str
+    execution: int
+    several: bool  # the agent ran more than once in either run: the row names its round
+    outputs: tuple[str | None, str | None]
+    summaries: tuple[str, str]
+
+
+def compare_rows(first: RunState, second: RunState) -> list[Row]:
+    """A row per agent and round of either run: the agents in the first run's order, then those only in the second;
+    each agent's rounds in order. Round 2 of one run is compared with round 2 of the other."""
+    order = list(first.nodes) + [n for n in second.nodes if n not in first.nodes]
+    rows = []
+    for node_id in order:
+        runs = [
+            {ex.index: ex for ex in s.nodes[node_id].executions} if node_id in s.nodes else None
+            for s in (first, second)
+        ]
+        indices = sorted({index for run in runs if run for index in run}) or [1]
+        several = len(indices) > 1
+        for index in indices:
+            outputs: list[str | None] = []
+            summaries: list[str] = []
+            for run in runs:
+                ex = run.get(index) if run is not None else None
+                outputs.append(ex.output if ex is not None else None)
+                if run is None:
+                    summaries.append("not in this run")
+                elif ex is None:
+                    summaries.append(f"no round {index} in this run")
+                else:
+                    summaries.append(NodeState(node_id=node_id, executions=[ex]).summary())
+            rows.append(Row(node_id, index, several, (outputs[0], outputs[1]), (summaries[0], summaries[1])))
+    return rows
 
 
 def _load(services: Services, run_id: str) -> RunState:

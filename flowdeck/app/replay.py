@@ -1,6 +1,8 @@
 """Replay of a recorded run: its events fed into a RunView in time order (play, pause, speed, scrub).
 
-Scrubbing folds the events up to the chosen position from scratch: the same reducer as the live view.
+Scrubbing folds the events up to the chosen position from scratch: the same reducer as the live view. A run with
+rounds (a loop) also steps round by round: each round starts at its first agent's event, so the canvas, folded to
+there, shows that round's statuses.
 """
 
 from __future__ import annotations
@@ -11,6 +13,25 @@ from nicegui import ui
 
 from flowdeck.app.run_view import RunView
 from flowdeck.engine.events import Event
+
+
+def round_starts(events: list[Event]) -> list[int]:
+    """Where each round of the run starts: the position after the first event of each new round (the first event
+    with a higher execution than any before it), round 1 at the run's start. [0] for a run without rounds."""
+    starts = [0]
+    highest = 1
+    for pos, event in enumerate(events):
+        index = getattr(event, "execution", None)
+        if getattr(event, "node_id", None) is not None and isinstance(index, int) and index > highest:
+            highest = index
+            starts.append(pos + 1)
+    return starts
+
+
+def round_at(starts: list[int], pos: int) -> int:
+    """The round shown at a position: the number of rounds started by then (1 before any)."""
+    return max(1, sum(1 for start in starts if start <= pos))
+
 
 TICK = 0.05
 MAX_IDLE = 1.0  # a quiet stretch (a retry wait, a slow model) replays as at most this many seconds
@@ -24,6 +45,7 @@ class Replay:
         self.pos = len(events)
         self.playing = False
         self.clock = events[-1].ts if events else 0.0
+        self.rounds = round_starts(events)
 
     def controls(self) -> None:
         """Play/pause, speed and position controls (build inside a row)."""
@@ -37,6 +59,13 @@ class Replay:
         self.slider.props["aria-label"] = "Replay position"
         # Quasar's change event fires when the user lets go (or presses a key), not on every pixel dragged.
         self.slider.on("change", self._scrubbed)
+        if len(self.rounds) > 1:
+            back = ui.button(icon="fast_rewind", on_click=self.previous_round).props("flat dense round")
+            back.props["aria-label"] = "Previous round"
+            back.tooltip("Back to the start of the previous round")
+            ahead = ui.button(icon="fast_forward", on_click=self.next_round).props("flat dense round")
+            ahead.props["aria-label"] = "Next round"
+            ahead.tooltip("On to the start of the next round")
         self.where = ui.label("").classes("text-xs text-gray-500 whitespace-nowrap")
         self.seek(self.pos)
         ui.timer(TICK, self._tick)
@@ -54,6 +83,15 @@ class Replay:
     def rewind(self) -> None:
         self._pause()
         self.seek(0)
+
+    def previous_round(self) -> None:
+        """The start of the round shown, or of the one before when the replay is at its start."""
+        self._pause()
+        self.seek(max((start for start in self.rounds if start < self.pos), default=0))
+
+    def next_round(self) -> None:
+        self._pause()
+        self.seek(min((start for start in self.rounds if start > self.pos), default=len(self.events)))
 
     def toggle(self) -> None:
         if self.playing:
@@ -99,4 +137,5 @@ class Replay:
         self.slider.value = self.pos
         total = len(self.events)
         offset = min(self.clock, self.events[-1].ts) - self.events[0].ts if self.events else 0.0
-        self.where.set_text(f"event {self.pos} of {total} · +{max(offset, 0):.1f} s")
+        rounds = f" · round {round_at(self.rounds, self.pos)} of {len(self.rounds)}" if len(self.rounds) > 1 else ""
+        self.where.set_text(f"event {self.pos} of {total} · +{max(offset, 0):.1f} s{rounds}")

@@ -1,14 +1,23 @@
-"""What an agent did in the run shown: the exact messages sent, parameters, output, usage, attempts, errors."""
+"""What an agent did in the run shown: the exact messages sent, parameters, output, verdict, usage, attempts,
+errors. An agent that ran more than once (a loop) has a round picker; it shows the latest round until one is
+picked."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 from nicegui import ui
+from nicegui.element import Element
 
 from flowdeck.components.markup import render_markdown
-from flowdeck.engine.state import NodeState
+from flowdeck.components.rounds import feedback
+from flowdeck.engine.state import Execution, NodeState
+
+# The round picked per inspector (the element it is drawn in, which lasts while its page does) and agent, with the
+# agent's state then: a new run, or a replay folded again, has new states, and shows the latest round again.
+_PICKED: WeakKeyDictionary[Element, dict[str, tuple[NodeState, int]]] = WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,18 +31,49 @@ class NodeAction:
 
 
 def inspector(label: str, node: NodeState | None, actions: list[NodeAction], names: Mapping[str, str]) -> None:
-    """The latest execution of one node, as folded from the run's events. Model text is sanitized markdown."""
+    """One execution of one node (the latest, or the round picked), as folded from the run's events. Model text
+    is sanitized markdown."""
     ui.label(label).classes("text-base font-semibold")
     with ui.row().classes("gap-1"):
         for action in actions:
             button = ui.button(action.label, icon=action.icon, on_click=action.run).props("dense outline no-caps")
             if action.tooltip:
                 button.tooltip(action.tooltip)
-    ex = node.latest if node else None
-    if node is None or ex is None:
+    latest = node.latest if node else None
+    if node is None or latest is None:
         ui.label("This agent has not run in the run shown.").classes("text-sm text-gray-500")
         return
-    ui.label(node.summary()).classes("text-sm font-medium")
+    if len(node.executions) == 1:
+        execution(node, latest, names)
+        return
+    picks = _PICKED.setdefault(ui.context.slot.parent, {})
+    kept = picks.get(node.node_id)
+    rounds = {ex.index: ex for ex in node.executions}
+    shown = kept[1] if kept is not None and kept[0] is node and kept[1] in rounds else latest.index
+    options = {index: f"Round {index} of {len(rounds)}" for index in rounds}
+    picker = ui.select(options, value=shown, label="Round").props("dense outlined options-dense").classes("w-48")
+    body = ui.column().classes("w-full gap-1")
+
+    def show(index: int) -> None:
+        body.clear()
+        with body:
+            execution(node, rounds[index], names)
+
+    def picked(event: object) -> None:
+        index = getattr(event, "value", None)
+        if isinstance(index, int) and index in rounds:
+            picks[node.node_id] = (node, index)
+            show(index)
+
+    picker.on_value_change(picked)
+    show(shown)
+
+
+def execution(node: NodeState, ex: Execution, names: Mapping[str, str]) -> None:
+    """One execution: its state, model, what it received and was sent, its output, verdict and feedback."""
+    ui.label(NodeState(node_id=node.node_id, executions=[ex]).summary()).classes("text-sm font-medium")
+    if ex.status == "skipped":
+        return
     attempts = f"attempt {ex.attempt}" + (f" of {ex.max_attempts}" if ex.max_attempts else "")
     timing = f" · {ex.duration:.2f} s" if ex.duration is not None else ""
     cost = f" · ${ex.cost:.4f}" if ex.cost else ""
@@ -44,6 +84,12 @@ def inspector(label: str, node: NodeState | None, actions: list[NodeAction], nam
         )
     if ex.error:
         ui.label(f"{ex.error_kind}: {ex.error}").classes("text-sm text-negative")
+    if ex.verdict is not None:
+        ui.label(f"Verdict: {ex.verdict}").classes("text-sm font-semibold")
+        said = feedback(ex)
+        if said:
+            with ui.expansion("Feedback", value=True).classes("w-full").props("dense"):
+                ui.label(said).classes("text-sm").style("white-space: pre-wrap")
     if ex.messages:
         with ui.expansion("Messages sent", value=True).classes("w-full").props("dense"):
             for message in ex.messages:

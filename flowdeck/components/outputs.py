@@ -1,4 +1,5 @@
-"""The Output tab: each agent's text as it streams in, then as sanitized markdown (markup.py), with a copy button."""
+"""The Output tab: each agent's text as it streams in, then as sanitized markdown (markup.py), with a copy button.
+An agent that ran more than once (a loop) shows its latest round, and says which."""
 
 from __future__ import annotations
 
@@ -45,7 +46,10 @@ class _Card:
         text = "" if ex is None else ex.output if ex.output is not None else ex.text
         streaming = node.status in ("running", "retrying")
         # While streaming, the word count ticks on the canvas; here the summary changes with the status only.
-        head = (node.status, node.status if streaming else node.summary(), streaming)
+        summary = node.status if streaming else node.summary()
+        if ex is not None and len(node.executions) > 1:
+            summary = f"round {ex.index} · {summary}"  # the card shows an agent's latest round
+        head = (node.status, summary, streaming)
         if head != self.head:
             self.head = head
             view.queue("head", key, *head)

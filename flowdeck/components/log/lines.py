@@ -25,21 +25,42 @@ TEXT_LIMIT = 400
 
 
 def log_line(event: Event, labels: Mapping[str, str], started_at: float | None) -> dict[str, Any]:
-    """{seq, time, agent, level, text} for one event; token deltas are debug lines."""
+    """{seq, time, agent, round, level, text} for one event; token deltas are debug lines. `round` is the agent's
+    execution the event is about (None for the run's own lines): the log names it once the agent has several."""
     node_id = getattr(event, "node_id", None)
     agent = labels.get(node_id, node_id) if node_id else "run"
     level, text = _describe(event, labels)
     offset = event.ts - started_at if started_at is not None else 0.0
     if len(text) > TEXT_LIMIT:
         text = text[: TEXT_LIMIT - 1] + "…"
-    return {"seq": event.seq, "time": f"+{offset:.3f} s", "agent": agent, "level": level, "text": text}
+    execution = getattr(event, "execution", None) if node_id else None
+    return {
+        "seq": event.seq,
+        "time": f"+{offset:.3f} s",
+        "agent": agent,
+        "round": execution,
+        "level": level,
+        "text": text,
+    }
 
 
 def as_text(lines: list[dict[str, Any]]) -> str:
-    """The lines as a plain-text file, one per line, with the event's seq first."""
+    """The lines as a plain-text file, one per line, with the event's seq first; an agent that ran more than once
+    is named with the round of each line, "Reviewer (round 2)", as the page shows it."""
+    rounds: dict[str, int] = {}
+    for line in lines:
+        if line.get("round"):
+            rounds[line["agent"]] = max(rounds.get(line["agent"], 0), line["round"])
     return "".join(
-        f"{line['seq']}\t{line['time']}\t{line['agent']}\t{line['level']}\t{line['text']}\n" for line in lines
+        f"{line['seq']}\t{line['time']}\t{agent_name(line, rounds)}\t{line['level']}\t{line['text']}\n"
+        for line in lines
     )
+
+
+def agent_name(line: Mapping[str, Any], rounds: Mapping[str, int]) -> str:
+    """The line's agent, with its round when that agent has more than one in the log (`rounds`: the highest)."""
+    agent, index = line["agent"], line.get("round")
+    return f"{agent} (round {index})" if index and rounds.get(agent, 0) > 1 else str(agent)
 
 
 def _describe(event: Event, labels: Mapping[str, str]) -> tuple[str, str]:
@@ -50,12 +71,13 @@ def _describe(event: Event, labels: Mapping[str, str]) -> tuple[str, str]:
         again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
         return "info", f"started{again} on {event.model}"
     if isinstance(event, NodeFinished):
+        verdict = f"verdict {event.verdict} · " if event.verdict is not None else ""  # first: what a loop acts on
         if event.pinned:
-            return "info", "used its pinned output (the model was not called)"
+            return "info", f"{verdict}used its pinned output (the model was not called)"
         if event.cached:
-            return "info", "reused its recorded output (cached; the model was not called)"
+            return "info", f"{verdict}reused its recorded output (cached; the model was not called)"
         cost = f" · ${event.cost:.4f}" if event.cost else ""
-        return "info", f"finished in {event.duration:.2f} s · {event.usage.total_tokens} tokens{cost}"
+        return "info", f"{verdict}finished in {event.duration:.2f} s · {event.usage.total_tokens} tokens{cost}"
     if isinstance(event, Handoff):
         return "info", f"handed its output ({len(event.message)} characters) to {name(event.target, event.target)}"
     if isinstance(event, NodeRetrying):

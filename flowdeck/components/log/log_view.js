@@ -1,5 +1,6 @@
 // The run log: every event as a line, virtualized (only the visible rows are in the DOM), filterable by
-// agent, level and text. It follows new lines until the user scrolls up, and offers to jump back.
+// agent, level and text. An agent that ran more than once (a loop) is named with each line's round, "Reviewer
+// (round 2)", and its filter keeps every round. It follows new lines until the user scrolls up, and offers to jump back.
 const LEVELS = ["debug", "info", "warning", "error"];
 
 export default {
@@ -18,7 +19,7 @@ export default {
         :items="shown" :virtual-scroll-item-size="22" v-slot="{ item }">
         <div :key="item.seq" class="fd-log-line" :data-level="item.level" :title="item.text">
           <span class="fd-log-time">{{ item.time }}</span>
-          <span class="fd-log-agent">{{ item.agent }}</span>
+          <span class="fd-log-agent">{{ agentName(item) }}</span>
           <span class="fd-log-level">{{ item.level }}</span>
           <span class="fd-log-text">{{ item.text }}</span>
         </div>
@@ -26,7 +27,7 @@ export default {
     </div>`,
   data() {
     // A frozen holder is never made reactive: 100,000 lines must not become 100,000 proxies.
-    return { store: Object.freeze({ lines: [], agents: new Set() }), hidden: true, version: 0, agent: "", level: "info", query: "", follow: true, agents: [] };
+    return { store: Object.freeze({ lines: [], agents: new Set(), rounds: new Map() }), hidden: true, version: 0, agent: "", level: "info", query: "", follow: true, agents: [] };
   },
   mounted() {
     this.scrollEl = this.$refs.scroller.$el;
@@ -81,7 +82,7 @@ export default {
         (line) =>
           LEVELS.indexOf(line.level) >= min &&
           (!agent || line.agent === agent) &&
-          (!query || line.text.toLowerCase().includes(query) || line.agent.toLowerCase().includes(query)),
+          (!query || line.text.toLowerCase().includes(query) || this.agentName(line).toLowerCase().includes(query)),
       );
     },
   },
@@ -92,10 +93,12 @@ export default {
   },
   methods: {
     append(packed) {
-      // [[seq, time, agent, level, text], ...] as a JSON string (flowdeck/components/wire.py).
-      for (const [seq, time, agent, level, text] of JSON.parse(packed)) {
-        const line = { seq, time, agent, level, text };
+      // [[seq, time, agent, level, text, round?], ...] as a JSON string (flowdeck/components/wire.py).
+      const rounds = this.store.rounds;
+      for (const [seq, time, agent, level, text, round] of JSON.parse(packed)) {
+        const line = { seq, time, agent, level, text, round: round || 0 };
         this.store.lines.push(line);
+        if (line.round > (rounds.get(agent) || 0)) rounds.set(agent, line.round);
         if (!this.store.agents.has(line.agent)) {
           this.store.agents.add(line.agent);
           this.agents.push(line.agent);
@@ -108,8 +111,13 @@ export default {
     reset() {
       this.store.lines.length = 0;
       this.store.agents.clear();
+      this.store.rounds.clear();
       this.agents = [];
       this.version++;
+    },
+    agentName(line) {
+      // Every line of an agent names its round once the agent has a second one (its earlier lines too).
+      return line.round && this.store.rounds.get(line.agent) > 1 ? `${line.agent} (round ${line.round})` : line.agent;
     },
     conceal() {
       this.hidden = true;
