@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from nicegui import ui
 
 from flowdeck.components.css import STATIC, shared_css
+from flowdeck.components.inspector import show_round
 from flowdeck.components.rounds import loop_edges, split_verdict
 from flowdeck.engine.events import Handoff
 from flowdeck.engine.state import RunState
@@ -20,18 +21,19 @@ PREVIEW = 80
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One handoff as the tab shows it: its round (the sender's execution), and for a loop edge the round it sent
-    the work back for, with the verdict and the feedback."""
+    """One handoff as the tab shows it: its round (the sender's execution), the round of the receiver it is for,
+    and for a loop edge (`back`: it sent the work back) the verdict and the feedback."""
 
     handoff: Handoff
     round: int
-    back_to: int | None = None
+    to_round: int
+    back: bool = False
     verdict: str | None = None
     feedback: str = ""
 
 
 def handoff_steps(handoffs: list[Handoff], loops: frozenset[str] | None = None) -> list[Step]:
-    """Each handoff with its round. `loops`: the run's loop edges (rounds.loop_edges); without them, an edge is
+    """Each handoff with its rounds. `loops`: the run's loop edges (rounds.loop_edges); without them, an edge is
     taken for a loop's when its target had already handed over in that round or later, which is exact unless
     loops nest."""
     steps = []
@@ -39,12 +41,13 @@ def handoff_steps(handoffs: list[Handoff], loops: frozenset[str] | None = None) 
     for handoff in handoffs:
         source, target, index = handoff.node_id, handoff.target, handoff.execution
         sent[source] = max(sent.get(source, 0), index)
-        back = handoff.edge_id in loops if loops is not None else target == source or sent.get(target, 0) >= index
+        to_round = sent.get(target, 0) + 1
+        back = handoff.edge_id in loops if loops is not None else target == source or to_round > index
         if back:
             verdict, feedback = split_verdict(handoff.message)
-            steps.append(Step(handoff, index, sent.get(target, index) + 1, verdict, feedback))
+            steps.append(Step(handoff, index, to_round, True, verdict, feedback))
         else:
-            steps.append(Step(handoff, index))
+            steps.append(Step(handoff, index, to_round))
     return steps
 
 
@@ -94,7 +97,7 @@ class HandoffsTab:
         if len(handoffs) <= self._shown:
             return
         steps = handoff_steps(handoffs, loop_edges(state.workflow) if state is not None else None)
-        if not self._rounds and any(step.round > 1 or step.back_to for step in steps):
+        if not self._rounds and any(step.round > 1 or step.back for step in steps):
             self._rounds = True  # the arrows drawn so far did not say their round: all of them do now
             self._draw_lanes()
         count = max(len(self._lanes), 1)
@@ -129,10 +132,10 @@ class HandoffsTab:
         offset = handoff.ts - self._started_at if self._started_at is not None else 0.0
         top = self._height
         tag = f"round {step.round} · " if self._rounds else ""
-        if step.back_to is not None:
+        if step.back:
             said = f"{step.verdict}: " if step.verdict else ""
-            text = f"{tag}{said}sent back for round {step.back_to}"
-            name = f"{src} sent the work back to {dst} for round {step.back_to} at +{offset:.1f} s"
+            text = f"{tag}{said}sent back for round {step.to_round}"
+            name = f"{src} sent the work back to {dst} for round {step.to_round} at +{offset:.1f} s"
         else:
             text = tag + (" ".join(handoff.message.split())[:PREVIEW] or "(empty output)")
             within = f" in round {step.round}" if self._rounds else ""
@@ -143,16 +146,20 @@ class HandoffsTab:
                 ui.element("button")
                 .classes("fd-arrow")
                 .style(f"top: {top}px; left: {(left + 0.5) * 100 / count}%; width: {width}%")
-                .on("click", lambda h=handoff: self.on_pick(h))
+                .on("click", lambda step=step: self._pick(step))
             )
             arrow.props["data-direction"] = "right" if target >= source else "left"
             arrow.props["aria-label"] = name
             with arrow:
                 ui.label(text).classes("fd-arrow-text")
                 ui.element("span").classes("fd-arrow-line")
-            if step.back_to is not None:
+            if step.back:
                 arrow.props["data-loop"] = "true"
                 note = ui.label(step.feedback or "(no feedback)").classes("fd-arrow-feedback")
                 note.style(f"top: {top + ROW - 4}px; left: {(left + 0.5) * 100 / count}%; width: {width}%")
                 note.props["title"] = step.feedback  # in full on hover; three lines show
-        self._height += FEEDBACK_ROW + ROW if step.back_to is not None else ROW
+        self._height += FEEDBACK_ROW + ROW if step.back else ROW
+
+    def _pick(self, step: Step) -> None:
+        show_round(step.handoff.target, step.to_round)  # the inspector opens on the round that received it
+        self.on_pick(step.handoff)

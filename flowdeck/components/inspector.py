@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
-from nicegui import ui
+from nicegui import Client, ui
 from nicegui.element import Element
 
 from flowdeck.components.markup import render_markdown
@@ -18,6 +18,13 @@ from flowdeck.engine.state import Execution, NodeState
 # The round picked per inspector (the element it is drawn in, which lasts while its page does) and agent, with the
 # agent's state then: a new run, or a replay folded again, has new states, and shows the latest round again.
 _PICKED: WeakKeyDictionary[Element, dict[str, tuple[NodeState, int]]] = WeakKeyDictionary()
+# A round asked for by another panel (a handoff clicked), per page, for the next time that agent is inspected.
+_ASKED: WeakKeyDictionary[Client, tuple[str, int]] = WeakKeyDictionary()
+
+
+def show_round(node_id: str, index: int) -> None:
+    """Have this page's inspector show this round of the agent the next time it shows the agent."""
+    _ASKED[ui.context.client] = (node_id, index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +47,7 @@ def inspector(label: str, node: NodeState | None, actions: list[NodeAction], nam
             if action.tooltip:
                 button.tooltip(action.tooltip)
     latest = node.latest if node else None
+    asked = _ASKED.pop(ui.context.client, None)
     if node is None or latest is None:
         ui.label("This agent has not run in the run shown.").classes("text-sm text-gray-500")
         return
@@ -47,8 +55,10 @@ def inspector(label: str, node: NodeState | None, actions: list[NodeAction], nam
         execution(node, latest, names)
         return
     picks = _PICKED.setdefault(ui.context.slot.parent, {})
-    kept = picks.get(node.node_id)
     rounds = {ex.index: ex for ex in node.executions}
+    if asked is not None and asked[0] == node.node_id and asked[1] in rounds:
+        picks[node.node_id] = (node, asked[1])
+    kept = picks.get(node.node_id)
     shown = kept[1] if kept is not None and kept[0] is node and kept[1] in rounds else latest.index
     options = {index: f"Round {index} of {len(rounds)}" for index in rounds}
     picker = ui.select(options, value=shown, label="Round").props("dense outlined options-dense").classes("w-48")
@@ -85,7 +95,7 @@ def execution(node: NodeState, ex: Execution, names: Mapping[str, str]) -> None:
     if ex.error:
         ui.label(f"{ex.error_kind}: {ex.error}").classes("text-sm text-negative")
     if ex.verdict is not None:
-        ui.label(f"Verdict: {ex.verdict}").classes("text-sm font-semibold")
+        ui.label(f"Its verdict: {ex.verdict}").classes("text-sm font-semibold")
         said = feedback(ex)
         if said:
             with ui.expansion("Feedback", value=True).classes("w-full").props("dense"):

@@ -19,7 +19,8 @@ export default {
         :items="shown" :virtual-scroll-item-size="22" v-slot="{ item }">
         <div :key="item.seq" class="fd-log-line" :data-level="item.level" :title="item.text">
           <span class="fd-log-time">{{ item.time }}</span>
-          <span class="fd-log-agent">{{ agentName(item) }}</span>
+          <span class="fd-log-agent"><span class="fd-log-name">{{ item.agent }}</span><span
+            class="fd-log-round">{{ roundText(item) }}</span></span>
           <span class="fd-log-level">{{ item.level }}</span>
           <span class="fd-log-text">{{ item.text }}</span>
         </div>
@@ -115,9 +116,12 @@ export default {
       this.agents = [];
       this.version++;
     },
-    agentName(line) {
+    roundText(line) {
       // Every line of an agent names its round once the agent has a second one (its earlier lines too).
-      return line.round && this.store.rounds.get(line.agent) > 1 ? `${line.agent} (round ${line.round})` : line.agent;
+      return line.round && this.store.rounds.get(line.agent) > 1 ? ` (round ${line.round})` : "";
+    },
+    agentName(line) {
+      return line.agent + this.roundText(line);
     },
     conceal() {
       this.hidden = true;
