@@ -142,3 +142,19 @@ def test_handoffs_timeline_and_inspector_show_every_round(page: Page) -> None:
     picker.click()
     page.get_by_role("option", name="Round 2 of 3").click()
     expect(inspector.get_by_text("Received the output of: Researcher, Reviewer", exact=True)).to_be_visible()
+
+
+def test_skipped_agents_say_why_in_every_panel(page: Page, tmp_path: Path) -> None:
+    open_template(page, "Triage")
+    run_to_the_end(page, "scripted/verdicts=billing")
+    why = "skipped: Triage chose billing"
+    expect(page.get_by_role("region", name="Output of Technical specialist")).to_contain_text(why)
+    texts = [(line[2], line[4]) for line in log_lines(page, tmp_path)]
+    assert ("Technical specialist", why) in texts and ("General support", why) in texts
+    page.get_by_role("tab", name="Timeline").click()
+    expect(panel(page).get_by_role("tabpanel").get_by_text(why, exact=True)).to_have_count(2)
+    expect(page.get_by_role("img", name=re.compile(r"^Billing specialist: succeeded from"))).to_be_visible()
+    node(page, "General support", "Custom agent").click()
+    page.get_by_role("tab", name="Inspector").click()
+    expect(panel(page).get_by_role("tabpanel").get_by_text(why, exact=True)).to_be_visible()
+    expect(page.get_by_role("combobox", name="Round")).to_have_count(0)  # it was decided once: no rounds to pick

@@ -1,0 +1,90 @@
+"""Replay and Compare with runs that have rounds (issue 21): the Review loop recorded by the command line, its
+reviewer approving in round 3 in one run and in round 2 in the other."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_editor import node
+from tests.e2e.test_runs_page import cli_run
+
+
+@pytest.fixture(scope="module")
+def recorded_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("rounds") / "home"
+    cli_run(home, "review-loop", "--model", "scripted/verdicts=revise,approve")
+    cli_run(home, "review-loop", "--model", "scripted/verdicts=revise,revise,approve")
+    return home
+
+
+@pytest.fixture
+def app_home(recorded_home: Path) -> Path:
+    return recorded_home
+
+
+def run_ids(home: Path) -> list[str]:
+    """The recorded runs' ids, newest first (the three-round run, then the two-round one)."""
+    env = {**os.environ, "FLOWDECK_HOME": str(home), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    out = subprocess.run(
+        [sys.executable, "-m", "flowdeck.cli", "runs"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    return [line.split()[0] for line in out.splitlines()[1:]]
+
+
+def test_the_replay_steps_through_the_rounds_in_order(page: Page, app_url: str, recorded_home: Path) -> None:
+    three, _ = run_ids(recorded_home)
+    page.goto(f"{app_url}/runs/{three}")
+    position = page.get_by_text(re.compile(r"^event \d+ of \d+"))
+    expect(position).to_contain_text("round 3 of 3")
+    coder, reviewer = node(page, "Coder", "Coder"), node(page, "Reviewer", "Reviewer")
+    expect(reviewer).to_contain_text("verdict: approve")
+
+    # Back to where round 3 began: the coder is at work again, the reviewer's last word is round 2's.
+    page.get_by_role("button", name="Previous round").click()
+    expect(position).to_contain_text("round 3 of 3")
+    expect(coder).to_contain_text("running")
+    expect(reviewer).to_contain_text("verdict: revise")
+    page.get_by_role("button", name="Previous round").click()
+    expect(position).to_contain_text("round 2 of 3")
+    page.get_by_role("button", name="Previous round").click()
+    expect(position).to_contain_text(re.compile(r"^event 0 of \d+ .* round 1 of 3"))
+    expect(coder).not_to_contain_text("done")
+    page.get_by_role("button", name="Next round").click()
+    expect(position).to_contain_text("round 2 of 3")
+    expect(coder).to_contain_text("running")
+
+    # Played on from there, it goes through round 3 to the end, and every panel has every round.
+    page.get_by_label("Speed").click()
+    page.get_by_role("option", name="100×", exact=True).click()
+    page.get_by_role("button", name="Play the replay").click()
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=15_000)
+    expect(position).to_contain_text("round 3 of 3")
+    page.get_by_role("tab", name="Timeline").click()
+    expect(page.get_by_role("img", name=re.compile(r"^Reviewer · round 3: succeeded from"))).to_be_visible()
+    page.get_by_role("button", name="Next round").click()  # at the end already: it stays there
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible()
+
+
+def test_compare_goes_agent_by_agent_and_round_by_round(page: Page, app_url: str, recorded_home: Path) -> None:
+    three, two = run_ids(recorded_home)
+    page.goto(f"{app_url}/runs/compare?a={two}&b={three}")
+    expect(page.get_by_text(re.compile(r"^\d+ of 7 outputs differ, agent by agent and round by round$"))).to_be_visible()
+    # The reviewer's second round: it approved in one run, sent the work back in the other.
+    left = page.get_by_role("region", name=f"Output of Reviewer · round 2 in run {two}")
+    right = page.get_by_role("region", name=f"Output of Reviewer · round 2 in run {three}")
+    expect(left.locator("del")).to_contain_text(["approve"])
+    expect(right.locator("ins")).to_contain_text(["revise"])
+    expect(page.get_by_text("Reviewer · round 2 · done in", exact=False)).to_have_count(2)
+    # A round only one run had.
+    expect(page.get_by_text("Coder · round 3 · no round 3 in this run", exact=True)).to_be_visible()
+    expect(page.get_by_role("region", name=f"Output of Coder · round 3 in run {three}")).to_contain_text(
+        "Implementation for"
+    )
+    expect(page.get_by_text("Researcher · done in", exact=False)).to_have_count(2)  # it ran once: no round named
