@@ -32,6 +32,7 @@ _FAMILIES = [
     re.compile(r"^(Output of|Copy the output of|Insert) .+"),
     re.compile(r"^Save .+ (key|address)$"),
     re.compile(r"^.+ handed its output to .+"),
+    re.compile(r"^.+ sent the work back to .+"),
     re.compile(r"^Move input .+ up$"),
     re.compile(r"^Move input .+ down$"),
     re.compile(r"^Remove input .+"),
@@ -81,6 +82,19 @@ def test_every_control_and_shortcut_is_used_by_a_test(page: Page) -> None:
     expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
     page.get_by_label("Coder (Coder)", exact=True).click()
     for tab in ("Output", "Log", "Handoffs", "Timeline", "Inspector"):
+        page.get_by_role("tab", name=tab).click()
+        look()
+    # A run with rounds (a loop) has controls of its own: its handoffs, the inspector's, and (below) its replay's.
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name="Use Review loop").click()
+    page.get_by_role("button", name="Run", exact=True).click()
+    model = page.get_by_label("Model for every agent")
+    model.fill("scripted/verdicts=revise,approve")
+    model.press("Tab")
+    page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
+    page.get_by_label("Reviewer (Reviewer)", exact=True).click()
+    for tab in ("Handoffs", "Inspector"):
         page.get_by_role("tab", name=tab).click()
         look()
     page.get_by_role("button", name="Runs", exact=True).click()
