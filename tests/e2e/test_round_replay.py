@@ -75,7 +75,9 @@ def test_the_replay_steps_through_the_rounds_in_order(page: Page, app_url: str, 
 def test_compare_goes_agent_by_agent_and_round_by_round(page: Page, app_url: str, recorded_home: Path) -> None:
     three, two = run_ids(recorded_home)
     page.goto(f"{app_url}/runs/compare?a={two}&b={three}")
-    expect(page.get_by_text(re.compile(r"^\d+ of 7 outputs differ, agent by agent and round by round$"))).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"^\d+ of 7 outputs differ, agent by agent and round by round$"))
+    ).to_be_visible()
     # The reviewer's second round: it approved in one run, sent the work back in the other.
     left = page.get_by_role("region", name=f"Output of Reviewer · round 2 in run {two}")
     right = page.get_by_role("region", name=f"Output of Reviewer · round 2 in run {three}")
