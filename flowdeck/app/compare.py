@@ -57,7 +57,7 @@ async def compare_page(services: Services, a: str, b: str) -> None:
         with ui.grid(columns=2).classes("w-full gap-3"):
             for state in states:
                 with ui.column().classes("gap-0"):
-                    ui.link(f"Run {state.run_id}", f"/runs/{state.run_id}").classes("font-semibold")
+                    ui.link(f"Run {state.run_id}", f"/runs/{state.run_id}").classes("font-semibold fd-run-link")
                     ui.label(
                         f"{state.workflow_name} · {state.status} · {state.duration or 0:.1f} s · "
                         f"{state.usage.total_tokens} tokens"

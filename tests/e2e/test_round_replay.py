@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.test_accessibility import violations
 from tests.e2e.test_editor import node
 from tests.e2e.test_runs_page import cli_run
 
@@ -45,6 +46,7 @@ def test_the_replay_steps_through_the_rounds_in_order(page: Page, app_url: str, 
     expect(position).to_contain_text("round 3 of 3")
     coder, reviewer = node(page, "Coder", "Coder"), node(page, "Reviewer", "Reviewer")
     expect(reviewer).to_contain_text("verdict: approve")
+    assert violations(page) == []  # with the round buttons
 
     # Back to where round 3 began: the coder is at work again, the reviewer's last word is round 2's.
     page.get_by_role("button", name="Previous round").click()
@@ -90,3 +92,4 @@ def test_compare_goes_agent_by_agent_and_round_by_round(page: Page, app_url: str
         "Implementation for"
     )
     expect(page.get_by_text("Researcher · done in", exact=False)).to_have_count(2)  # it ran once: no round named
+    assert violations(page) == []
