@@ -183,3 +183,13 @@ async def test_the_replay_knows_where_each_round_starts() -> None:
         )
     assert [round_at(starts, pos) for pos in (0, starts[1] - 1, starts[1], starts[2], len(events))] == [1, 1, 2, 3, 3]
     assert round_starts(await run(load_template("research-code-review"), "scripted")) == [0]
+
+
+async def test_compare_says_why_an_agent_was_skipped() -> None:
+    billing = fold(await run(load_template("triage"), "scripted/verdicts=billing"))
+    technical = fold(await run(load_template("triage"), "scripted/verdicts=technical"))
+    rows = {row.node_id: row for row in compare_rows(billing, technical)}
+    assert rows["technical"].summaries[0] == "skipped: Triage chose billing"
+    assert rows["technical"].summaries[1].startswith("done in")
+    assert rows["billing"].summaries[1] == "skipped: Triage chose technical"
+    assert rows["billing"].outputs[1] is None and not rows["billing"].several
