@@ -193,3 +193,13 @@ async def test_compare_says_why_an_agent_was_skipped() -> None:
     assert rows["technical"].summaries[1].startswith("done in")
     assert rows["billing"].summaries[1] == "skipped: Triage chose technical"
     assert rows["billing"].outputs[1] is None and not rows["billing"].several
+
+
+async def test_the_progress_line_says_the_round_while_a_loop_goes_on() -> None:
+    from flowdeck.app.run_view import progress_text
+
+    events = await run(load_template("review-loop"), THREE_ROUNDS)
+    second = next(i for i, e in enumerate(events) if getattr(e, "execution", 1) == 2)
+    assert " · round 2 · " in progress_text(fold(events[: second + 1]))
+    assert "round" not in progress_text(fold(events[:2]))
+    assert "round" not in progress_text(fold(events))  # ended: the counts say it all

@@ -203,7 +203,7 @@ class RunView:
             self.outputs.update(self.state, self._outputs_due)
             self._outputs_due.clear()
         elif self._tab == "Handoffs":
-            self.handoffs.update(self.state.handoffs)
+            self.handoffs.update(self.state.handoffs, self.state)
         elif self._tab == "Timeline":
             running = self.state.status in ("pending", "running", "waiting")
             now = time.monotonic()
@@ -313,6 +313,8 @@ def progress_text(state: RunState) -> str:
     if state.status in ("pending", "running", "waiting"):
         done = sum(counts[status] for status in TERMINAL_NODE)
         head = f"{'Starting' if state.status == 'pending' else state.status.capitalize()}: {done}/{agents} done"
+        latest = max((len(node.executions) for node in state.nodes.values()), default=1)
+        head += f" · round {latest}" if latest > 1 else ""  # "2/3 done" alone reads as stuck while a loop goes on
     elif state.status == "succeeded" and counts["succeeded"] == total:
         head = f"Succeeded: {total}/{agents}"
     else:
