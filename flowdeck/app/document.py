@@ -202,7 +202,9 @@ class Document:
         problems = graph_problems(self.workflow, workflow)
         if problems:
             raise EditRefused("; ".join(problems), "condition")
-        self._commit(workflow, ("edge", edge_id))
+        # Typing a condition's text is one undo step; choosing another kind of condition is a step of its own.
+        kind = type(condition).__name__ if not isinstance(condition, str) else condition
+        self._commit(workflow, ("edge", edge_id, kind))
         return edge
 
     def _path(self, start: str, end: str) -> list[str]:

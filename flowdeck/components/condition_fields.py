@@ -57,6 +57,8 @@ class ConditionFields:
         if is_loop and condition is None and loop is None and verdicts:
             kind, value = "verdict", _sends_back(verdicts)
         self.is_loop = is_loop
+        self.verdicts = tuple(verdicts)
+        self.source_name = source_name
         kinds = LOOP_KINDS if is_loop else KINDS
         word = "Repeat while" if is_loop else "Condition"
         with ui.row().classes("w-full items-center no-wrap gap-2"):
@@ -70,8 +72,8 @@ class ConditionFields:
         self.exhausted: ui.select | None = None
         if is_loop:
             with ui.row().classes("w-full items-center no-wrap gap-2"):
-                self.rounds = ui.number("At most (rounds)", value=loop.max_rounds if loop else 3, step=1)
-                self.rounds.props('dense outlined aria-label="Max rounds"').classes("w-40").without_auto_validation()
+                self.rounds = ui.number("Max rounds", value=loop.max_rounds if loop else 3, step=1)
+                self.rounds.props("dense outlined").classes("w-40").without_auto_validation()
                 exhausted = loop.exhausted if loop else "otherwise"
                 self.exhausted = _select(EXHAUSTED, exhausted, "When rounds run out", "grow")
         self.error = ui.label().classes("text-xs text-red-600").props("role=alert")
@@ -85,6 +87,8 @@ class ConditionFields:
 
     def read(self, condition_of: Reader, loop_of: LoopReader) -> tuple[Condition | None, Loop | None]:
         kind = str(self.kind.value)
+        if kind == "verdict" and not self.verdicts:
+            raise EditRefused(f"Verdict: {self.source_name} gives no verdicts; add some in its properties", "verdict")
         value = {"verdict": self.verdict.value, "contains": self.contains.value, "expression": self.expression.value}
         condition = condition_of(kind, value.get(kind))
         loop = None
@@ -135,7 +139,7 @@ def _sends_back(verdicts: Sequence[str]) -> str:
 
 
 def _select(options: dict[str, str], value: str, label: str, width: str) -> ui.select:
-    select = ui.select(options, value=value, label=label).props(f'dense outlined options-dense aria-label="{label}"')
+    select = ui.select(options, value=value, label=label).props("dense outlined options-dense")
     return select.classes(width).without_auto_validation()
 
 
