@@ -18,7 +18,8 @@ def edge_panel(doc: Document, edge_id: str, on_changed: Callable[[Edge], None]) 
     """Controls for one edge; `on_changed(edge)` is told of each change applied."""
     ui.label("Properties").classes("text-xs font-semibold uppercase tracking-wide text-gray-500")
     edge = next((e for e in doc.workflow.edges if e.id == edge_id), None)
-    if edge is None:
+    if edge is None:  # deleted, or undone
+        ui.label("Select an agent on the canvas to configure it.").classes("text-sm text-gray-500")
         return
     with ui.row().classes("items-center gap-2"):
         ui.icon("repeat" if edge.loop is not None else "arrow_forward").classes("text-indigo-500")

@@ -304,6 +304,8 @@ class Editor(Opening):
             self.canvas.patch(payload.remove_nodes(sorted(nodes)))
         if self.selected in nodes:
             self.selected = None
+        if self.selected_edge in edges:
+            self.selected_edge = None
         self._refresh()
 
     def _selection(self, args: dict[str, Any]) -> None:

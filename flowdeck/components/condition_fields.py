@@ -76,7 +76,7 @@ class ConditionFields:
                 self.rounds.props("dense outlined").classes("w-40").without_auto_validation()
                 exhausted = loop.exhausted if loop else "otherwise"
                 self.exhausted = _select(EXHAUSTED, exhausted, "When rounds run out", "grow")
-        self.error = ui.label().classes("text-xs text-red-600").props("role=alert")
+        self.error = ui.label().classes("text-xs text-negative").props("role=alert")
         self.error.set_visibility(False)
         self._show_kind()
         self.kind.on_value_change(lambda _: self._changed(on_change, kind_changed=True))

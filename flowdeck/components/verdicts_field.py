@@ -24,7 +24,7 @@ def verdicts_field(node: Node, apply: Apply) -> None:
     with ui.row().classes("w-full items-center no-wrap gap-2"):
         new = ui.input("New verdict").props("dense outlined").classes("grow").without_auto_validation()
         add_button = ui.button("Add verdict", icon="add").props("flat dense no-caps color=indigo")
-    error = ui.label().classes("text-xs text-red-600").props("role=alert")
+    error = ui.label().classes("text-xs text-negative").props("role=alert")
     error.set_visibility(False)
 
     def show(message: str | None) -> None:

@@ -102,7 +102,7 @@ def test_a_connections_condition_is_edited_from_the_keyboard(page: Page) -> None
     page.keyboard.type("def ")
     expect(panel.get_by_role("alert")).to_be_hidden()
     expect(page.locator(".fd-edge-label", has_text="contains: def")).to_be_visible()
-    expect(page.get_by_label("Coder to Reviewer (when contains: def )", exact=True)).to_have_count(1)
+    expect(page.get_by_label("Coder to Reviewer (contains: def )", exact=True)).to_have_count(1)
     # A verdict the Coder does not give is refused naming it, and not applied.
     condition.click()
     page.get_by_role("option", name="verdict is").click()
@@ -266,3 +266,37 @@ def test_a_card_waiting_for_approval_offers_review_where_the_page_may_decide(pag
     mount_test_canvas(page, readonly=True)  # a viewer's page: shown waiting, no button
     expect(test_canvas.get_by_label("Sign-off (Approval)", exact=True)).to_contain_text("Waiting for approval")
     expect(test_canvas.get_by_role("button", name="Review Sign-off")).to_have_count(0)
+
+
+def test_a_saved_loop_and_condition_come_back_when_the_workflow_is_opened(page: Page) -> None:
+    connect_back(page)
+    page.get_by_role("dialog").get_by_role("button", name="Add loop").click()
+    expect(page.get_by_role("dialog")).to_be_hidden()  # and the focus is back where it was before the dialog
+    page.wait_for_function("() => !document.getAnimations().some((a) => a instanceof CSSTransition)")
+    page.get_by_label("Researcher to Coder", exact=True).focus()
+    page.keyboard.press("Enter")
+    panel = page.get_by_role("complementary", name="Properties")
+    panel.get_by_role("combobox", name="Condition", exact=True).click()
+    page.get_by_role("option", name="expression").click()
+    panel.get_by_label("Expression").fill("round > 1 or 'x' in output")
+    expect(page.locator(".fd-edge-label", has_text="if round > 1 or 'x' in out…")).to_be_visible()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Saved “Research, code, review”")).to_be_visible()
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name="Use Spec, code and tests").click()
+    expect(loop_edge(page)).to_have_count(0)
+    page.get_by_role("button", name="Open", exact=True).click()
+    page.get_by_role("dialog").get_by_text("Research, code, review", exact=True).click()
+    expect(loop_edge(page)).to_have_count(1)
+    expect(page.locator(".fd-edge-label", has_text="if round > 1 or 'x' in out…")).to_be_visible()
+    expect(page.get_by_text("All changes saved")).to_be_visible()  # opened as saved, in format 2: nothing to lose
+
+
+def test_deleting_the_selected_connection_empties_the_panel(page: Page) -> None:
+    page.get_by_label("Coder to Reviewer", exact=True).focus()
+    page.keyboard.press("Enter")
+    panel = page.get_by_role("complementary", name="Properties")
+    expect(panel.get_by_text("Connection: Coder to Reviewer")).to_be_visible()
+    page.get_by_label("Coder to Reviewer", exact=True).press("Delete")
+    expect(page.get_by_label("Coder to Reviewer", exact=True)).to_have_count(0)
+    expect(panel.get_by_text("Select an agent on the canvas to configure it.")).to_be_visible()

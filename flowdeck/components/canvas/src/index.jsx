@@ -49,7 +49,7 @@ function arrange(nodes, edges) {
   graph.setGraph({ rankdir: "LR", nodesep: 40, ranksep: 90 });
   graph.setDefaultEdgeLabel(() => ({}));
   for (const n of nodes) graph.setNode(n.id, { width: n.measured?.width ?? 200, height: n.measured?.height ?? 70 });
-  for (const e of edges) graph.setEdge(e.source, e.target);
+  for (const e of edges) if (!e.data?.loop) graph.setEdge(e.source, e.target); // in data-flow order: not back
   layout(graph);
   return nodes.map((n) => {
     const p = graph.node(n.id);
@@ -73,7 +73,7 @@ function toFlowEdge(edge, store) {
     id: edge.id,
     source: edge.source,
     target: edge.target,
-    ariaLabel: caption ? `${edge.label} (${edge.loop ? "loop: " : "when "}${caption})` : edge.label,
+    ariaLabel: caption ? `${edge.label} (${edge.loop ? "loop: " : ""}${caption})` : edge.label,
     type: "handoff",
     data: { store, caption, loop: Boolean(edge.loop) },
   };
