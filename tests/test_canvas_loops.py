@@ -10,7 +10,7 @@ from flowdeck.app.edge_rules import condition_from, loop_from
 from flowdeck.app.run_rounds import RoundBounds
 from flowdeck.components.canvas.payload import canvas_edges, canvas_node, patches_between
 from flowdeck.engine.dag import build
-from flowdeck.engine.workflow import FORMAT_VERSION, Contains, Loop, Node, VerdictIs, parse_workflow
+from flowdeck.engine.workflow import FORMAT_VERSION, Contains, Expression, Loop, Node, VerdictIs, parse_workflow
 from flowdeck.errors import EditRefused
 from flowdeck.templates import load_template
 
@@ -66,7 +66,11 @@ def test_conditions_are_set_and_cleared_and_a_bad_one_names_its_field(doc: Docum
     assert next(e for e in canvas_edges(doc.workflow) if e["id"] == edge.id)["caption"] == "contains: def "
     with pytest.raises(EditRefused, match="'Reviewer' does not give") as refused:
         doc.update_edge("reviewer->coder", condition=VerdictIs(verdict="maybe"), loop=Loop(max_rounds=3))
-    assert refused.value.field == "condition"
+    assert refused.value.field == "verdict"
+    with pytest.raises(EditRefused, match="does not parse") as refused:
+        doc.update_edge("coder->reviewer", condition=Expression(expression="round >"), loop=None)
+    assert refused.value.field == "expression"
+    assert not str(refused.value).startswith("edge")  # the person is looking at the edge: its id is not repeated
     with pytest.raises(EditRefused, match="needs one") as refused:
         condition_from("contains", "")
     assert refused.value.field == "contains"

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from flowdeck.app.edge_rules import graph_problems
+from flowdeck.app.edge_rules import graph_problems, refused
 from flowdeck.app.workflow_settings import Applied, SettingsDraft, apply
 from flowdeck.engine.agents import PRESETS, display_name
 from flowdeck.engine.workflow import (
@@ -182,9 +182,9 @@ class Document:
         edge = Edge(id=self._new_edge_id(source, target), source=source, target=target, condition=condition, loop=loop)
         workflow = self.workflow.model_copy(update={"edges": [*self.workflow.edges, edge]})
         if condition is not None or loop is not None:
-            problems = graph_problems(self.workflow, workflow)
+            problems = graph_problems(self.workflow, workflow, edge.id)
             if problems:
-                raise EditRefused("; ".join(problems), "loop" if loop is not None else "condition")
+                raise refused(problems, condition, loop)
         self._commit(workflow)
         return edge
 
@@ -199,9 +199,9 @@ class Document:
         workflow = self.workflow.model_copy(
             update={"edges": [edge if e.id == edge_id else e for e in self.workflow.edges]}
         )
-        problems = graph_problems(self.workflow, workflow)
+        problems = graph_problems(self.workflow, workflow, edge_id)
         if problems:
-            raise EditRefused("; ".join(problems), "condition")
+            raise refused(problems, condition, loop)
         # Typing a condition's text is one undo step; choosing another kind of condition is a step of its own.
         kind = type(condition).__name__ if not isinstance(condition, str) else condition
         self._commit(workflow, ("edge", edge_id, kind))

@@ -50,10 +50,23 @@ def loop_from(max_rounds: Any, exhausted: str) -> Loop:
         raise EditRefused(f"{name}: {return_fix}", field) from None
 
 
-def graph_problems(before: Workflow, after: Workflow) -> list[str]:
+def graph_problems(before: Workflow, after: Workflow, edge_id: str) -> list[str]:
     """The engine's graph problems (cycles, loops, conditions) that `after` has and `before` had not: an edit is
-    refused for what it breaks, not for what was already unfinished elsewhere."""
-    return [p for p in _problems(after) if p not in set(_problems(before))]
+    refused for what it breaks, not for what was already unfinished elsewhere. Those of the edge being edited
+    are said without its id (the person is looking at it)."""
+    known = set(_problems(before))
+    return [message.removeprefix(f"edge {edge_id}: ") for message in _problems(after) if message not in known]
+
+
+def refused(problems: list[str], condition: Condition | None, loop: Loop | None) -> EditRefused:
+    """The refusal of an edge's edit, naming the field the person can fix it in."""
+    text = "; ".join(problems)
+    field = "loop" if loop is not None else "condition"
+    if "expression" in text or "unknown name" in text or "private attribute" in text:
+        field = "expression"
+    elif "verdict" in text and condition is not None and condition != "otherwise":
+        field = "verdict"
+    return EditRefused(text[:1].upper() + text[1:], field)
 
 
 def _problems(workflow: Workflow) -> list[str]:
