@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from flowdeck.app.document import Document
-from flowdeck.app.edge_rules import condition_from, loop_from
+from flowdeck.app.edge_rules import condition_from, loop_from, verdict_choices
 from flowdeck.app.run_rounds import RoundBounds
 from flowdeck.components.canvas.payload import canvas_edges, canvas_node, patches_between
 from flowdeck.engine.dag import build
@@ -116,9 +116,11 @@ def test_pasting_keeps_the_conditions_of_the_edges_between_the_copies(doc: Docum
     assert {(e.loop, e.condition) for e in pasted} == {(None, None), (Loop(max_rounds=3), VerdictIs(verdict="revise"))}
 
 
-def test_an_approval_node_is_drawn_as_a_person_with_no_model() -> None:
-    card = canvas_node(Node(id="sign_off", type="approval", label="Sign-off"), "scripted")
+def test_an_approval_node_is_drawn_as_a_person_with_no_model_and_routes_on_its_decision() -> None:
+    approval = Node(id="sign_off", type="approval", label="Sign-off")
+    card = canvas_node(approval, "scripted")
     assert (card["icon"], card["model"], card["typeTitle"]) == ("person", "", "Approval")
+    assert verdict_choices(approval) == ("approved", "rejected")  # contract 3
 
 
 def test_round_marks_for_agents_and_loop_edges() -> None:

@@ -81,6 +81,8 @@ def _problems(workflow: Workflow) -> list[str]:
 
 def verdict_choices(node: Node) -> tuple[str, ...]:
     """The verdicts an edge out of this agent can route on."""
+    if node.type == "approval":  # a person's step (contract 3): its verdicts are fixed
+        return ("approved", "rejected")
     return decisions_of(node) if node.type in PRESETS else ()
 
 

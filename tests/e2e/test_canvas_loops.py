@@ -300,3 +300,17 @@ def test_deleting_the_selected_connection_empties_the_panel(page: Page) -> None:
     page.get_by_label("Coder to Reviewer", exact=True).press("Delete")
     expect(page.get_by_label("Coder to Reviewer", exact=True)).to_have_count(0)
     expect(panel.get_by_text("Select an agent on the canvas to configure it.")).to_be_visible()
+
+
+def test_a_loop_is_made_and_added_from_the_keyboard(page: Page) -> None:
+    page.get_by_role("button", name="output of Reviewer").press("Enter")
+    page.get_by_role("button", name="input of Coder").press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("This makes a loop")
+    dialog.get_by_label("Max rounds").focus()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("2")
+    dialog.get_by_role("button", name="Add loop").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(page.get_by_label("Reviewer to Coder (loop: revise · ≤ 2)", exact=True)).to_have_count(1)
