@@ -33,6 +33,12 @@ def connect_back(page: Page) -> None:
     expect(page.get_by_role("dialog")).to_contain_text("This makes a loop")
 
 
+def dialog_gone(page: Page) -> None:
+    """The dialog closed and its closing transition over: until then its backdrop takes the mouse's drags."""
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    page.wait_for_function("() => !document.getAnimations().some((a) => a instanceof CSSTransition)")
+
+
 def loop_edge(page: Page) -> object:
     return page.get_by_label("Reviewer to Coder (loop: revise · ≤ 3)", exact=True)
 
@@ -65,6 +71,7 @@ def test_connecting_back_asks_how_the_loop_repeats_and_draws_it(page: Page) -> N
     for name in ("Coder", "Reviewer"):
         assert lowest > node(page, name, name).bounding_box()["y"] + node(page, name, name).bounding_box()["height"]
     expect(page.get_by_text("Unsaved changes")).to_be_visible()
+    dialog_gone(page)
 
     # Cancel adds nothing.
     page.get_by_label("output of Reviewer", exact=True).drag_to(page.get_by_label("input of Researcher"))
@@ -77,6 +84,7 @@ def test_a_loop_that_would_overlap_another_is_refused_in_the_dialog(page: Page) 
     connect_back(page)
     page.get_by_role("dialog").get_by_role("button", name="Add loop").click()
     expect(loop_edge(page)).to_have_count(1)
+    dialog_gone(page)
     page.get_by_label("output of Coder", exact=True).drag_to(page.get_by_label("input of Researcher"))
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("This makes a loop")
@@ -118,6 +126,7 @@ def test_a_connections_condition_is_edited_from_the_keyboard(page: Page) -> None
 def test_a_loop_edge_is_edited_in_the_panel(page: Page) -> None:
     connect_back(page)
     page.get_by_role("dialog").get_by_role("button", name="Add loop").click()
+    dialog_gone(page)
     page.locator(".fd-edge-label", has_text="revise · ≤ 3").click()  # clicking its label selects it
     panel = page.get_by_role("complementary", name="Properties")
     expect(panel.get_by_text("Loop back: Reviewer to Coder")).to_be_visible()
@@ -147,6 +156,7 @@ def test_verdicts_are_edited_in_the_properties_panel_and_kept_by_export_and_impo
     expect(page.get_by_role("alert").filter(has_text="listed twice")).to_be_visible()
     connect_back(page)
     page.get_by_role("dialog").get_by_role("button", name="Add loop").click()
+    dialog_gone(page)
     expect(page.locator(".fd-edge-label", has_text="revise · ≤ 3")).to_be_visible()
 
     page.get_by_role("button", name="More workflow actions").click()
@@ -218,7 +228,7 @@ def test_a_loop_run_shows_round_2_on_the_agents_and_the_loop_edge(page: Page) ->
 def test_fast_clicks_on_the_dialog_add_one_loop(page: Page) -> None:
     connect_back(page)
     page.get_by_role("dialog").get_by_role("button", name="Add loop").click(click_count=3)
-    expect(page.get_by_role("dialog")).to_be_hidden()
+    dialog_gone(page)
     expect(loop_edge(page)).to_have_count(1)
     settle(page)
     # Dragged again: the loop is there already; nothing is asked, nothing more is added.
@@ -271,8 +281,7 @@ def test_a_card_waiting_for_approval_offers_review_where_the_page_may_decide(pag
 def test_a_saved_loop_and_condition_come_back_when_the_workflow_is_opened(page: Page) -> None:
     connect_back(page)
     page.get_by_role("dialog").get_by_role("button", name="Add loop").click()
-    expect(page.get_by_role("dialog")).to_be_hidden()  # and the focus is back where it was before the dialog
-    page.wait_for_function("() => !document.getAnimations().some((a) => a instanceof CSSTransition)")
+    dialog_gone(page)  # and the focus is back where it was before the dialog
     page.get_by_label("Researcher to Coder", exact=True).focus()
     page.keyboard.press("Enter")
     panel = page.get_by_role("complementary", name="Properties")
