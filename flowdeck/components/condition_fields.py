@@ -73,7 +73,7 @@ class ConditionFields:
         if is_loop:
             with ui.row().classes("w-full items-center no-wrap gap-2"):
                 self.rounds = ui.number("Max rounds", value=loop.max_rounds if loop else 3, step=1)
-                self.rounds.props("dense outlined").classes("w-40").without_auto_validation()
+                self.rounds.props("dense outlined").classes("w-24").without_auto_validation()
                 exhausted = loop.exhausted if loop else "otherwise"
                 self.exhausted = _select(EXHAUSTED, exhausted, "When rounds run out", "grow")
         self.error = ui.label().classes("text-xs text-negative").props("role=alert")
