@@ -1,6 +1,6 @@
 """Editor performance in a real browser: app start, opening a large workflow, dragging a node on it.
 
-    python bench/canvas.py [--nodes 1000]
+    python bench/canvas.py [--nodes 1000] [--loops]
 
 Prints, for the 3-agent template (baseline) and for an N-agent workflow side by side:
   start   seconds from launching `flowdeck serve` to the first page answered (and, as the floor, the same for
@@ -9,6 +9,9 @@ Prints, for the 3-agent template (baseline) and for an N-agent workflow side by 
           cached); as the floor, the same for the bare NiceGUI app's label (Vue and Quasar loaded and mounted)
   drag    frames per second while a node is dragged across the canvas (60 mouse moves)
 Targets (issue 3): start < 1.5 s, open < 1 s at 1,000 agents, drag >= 50 fps.
+With --loops (issue 21), the N agents again with a loop edge back in every row and a condition on every fourth
+edge (each a labelled edge), opened as it fits (far out) and zoomed in to full detail ("near", where the labels
+and the loop edges' paths are drawn), with the plain N agents zoomed in the same way beside them.
 """
 
 from __future__ import annotations
@@ -36,24 +39,35 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
-def big_workflow(n: int) -> object:
+def big_workflow(n: int, loops: bool = False) -> object:
     columns = 40
     nodes = [
         {"id": f"n{i}", "type": ("researcher", "coder", "reviewer", "custom")[i % 4], "label": f"Agent {i}",
          "position": {"x": (i % columns) * 260, "y": (i // columns) * 120}}
         for i in range(n)
     ]  # fmt: skip
-    edges = [{"id": f"e{i}", "source": f"n{i}", "target": f"n{i + 1}"} for i in range(n - 1) if (i + 1) % columns]
-    return parse_workflow({"format": 1, "name": f"{n} agents", "nodes": nodes, "edges": edges})
+    edges: list[dict[str, object]] = [
+        {"id": f"e{i}", "source": f"n{i}", "target": f"n{i + 1}"} for i in range(n - 1) if (i + 1) % columns
+    ]
+    if not loops:
+        return parse_workflow({"format": 1, "name": f"{n} agents", "nodes": nodes, "edges": edges})
+    for edge in edges[::4]:
+        edge["condition"] = {"contains": "billing"}
+    back = [  # in each row, the fourth agent sends work back to the first, at most 3 rounds
+        {"id": f"loop{r}", "source": f"n{r + 3}", "target": f"n{r}", "condition": {"contains": "again"},
+         "loop": {"max_rounds": 3}}
+        for r in range(0, n - 3, columns)
+    ]  # fmt: skip
+    return parse_workflow({"format": 2, "name": f"{n} agents", "nodes": nodes, "edges": edges + back})
 
 
-def measure(nodes: int | None) -> tuple[float, float, float]:
+def measure(nodes: int | None, loops: bool = False, near: bool = False) -> tuple[float, float, float]:
     home = Path(tempfile.mkdtemp(prefix="flowdeck-bench-canvas-"))
     expected = 3
     if nodes:
         os.environ["FLOWDECK_HOME"] = str(home)
         services = open_services(load_settings(env_file=None))
-        services.workflows.save(big_workflow(nodes))  # type: ignore[arg-type]
+        services.workflows.save(big_workflow(nodes, loops))  # type: ignore[arg-type]
         services.close()
         expected = nodes
     t0 = time.perf_counter()
@@ -70,6 +84,12 @@ def measure(nodes: int | None) -> tuple[float, float, float]:
             box = page.get_by_role("application", name="Workflow canvas").bounding_box()
             # A collapsed canvas renders almost nothing and would report a flattering frame rate.
             assert box and box["width"] > 600 and box["height"] > 500, f"canvas is {box}, not full size"
+            if near:
+                zoom_in = page.get_by_role("button", name="Zoom In")
+                while page.locator(".fd-node-far").count():
+                    zoom_in.click()
+                page.locator(".react-flow__edge").first.wait_for(state="attached")
+                page.wait_for_timeout(500)
             fps = _drag_fps(page)
             browser.close()
     finally:
@@ -169,10 +189,15 @@ def _drag_fps(page: Page) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", type=int, default=1000)
+    parser.add_argument("--loops", action="store_true", help="also loop edges and conditions, far and near")
     args = parser.parse_args()
     bare = min(bare_nicegui_start() for _ in range(3))
     bare_open = bare_nicegui_open()
     rows = [("template (3)", measure(None)), (f"{args.nodes} agents", measure(args.nodes))]
+    if args.loops:
+        rows.append(("+ loops", measure(args.nodes, loops=True)))
+        rows.append(("near", measure(args.nodes, near=True)))
+        rows.append(("near + loops", measure(args.nodes, loops=True, near=True)))
     print(f"bare NiceGUI app (the floors): start {bare:.2f} s, open {bare_open:.0f} ms")
     print(f"{'workflow':<14} {'start s':>8} {'open ms':>9} {'drag fps':>9}")
     for name, (start, opened, fps) in rows:

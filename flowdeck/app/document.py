@@ -9,9 +9,22 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from flowdeck.app.edge_rules import graph_problems, refused
 from flowdeck.app.workflow_settings import Applied, SettingsDraft, apply
 from flowdeck.engine.agents import PRESETS, display_name
-from flowdeck.engine.workflow import FORMAT_VERSION, AgentConfig, Edge, Node, Position, Workflow, WorkflowInput
+from flowdeck.engine.workflow import (
+    FORMAT_VERSION,
+    AgentConfig,
+    Condition,
+    Edge,
+    Loop,
+    Node,
+    Position,
+    Workflow,
+    WorkflowInput,
+    ancestors,
+    predecessors,
+)
 from flowdeck.errors import EditRefused
 
 HISTORY_LIMIT = 200
@@ -28,6 +41,7 @@ _ACCEPTS = {
     "timeout": "Timeout must be more than 0 and at most 3600 seconds",
     "retries": "Retries must be a whole number from 0 to 10",
     "pinned_output": "A pinned output must be at most 100,000 characters",
+    "verdicts": "Verdicts must be words of letters, digits, - and _, starting with a letter (at most 40 characters)",
 }
 
 
@@ -48,6 +62,8 @@ class Document:
     _retired: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        self.workflow = upgraded(self.workflow)  # the editor saves the newest format; it reads every older one
+        self.saved = upgraded(self.saved) if self.saved is not None else None
         if self.saved is None and self.opened is None:
             self.opened = self.workflow
         self._retired = {n.id for n in self.workflow.nodes}
@@ -102,6 +118,7 @@ class Document:
 
     def replace(self, workflow: Workflow, *, saved: bool = False, edited: bool = False) -> None:
         """Load another workflow; its history starts afresh. `edited`: it holds edits never saved (a draft)."""
+        workflow = upgraded(workflow)
         self.workflow = workflow
         self._undo.clear()
         self._redo.clear()
@@ -132,24 +149,82 @@ class Document:
         self._commit(self.workflow.model_copy(update={"nodes": [*self.workflow.nodes, node]}))
         return node
 
-    def connect(self, source: str, target: str) -> Edge:
-        import networkx as nx  # lazily: it costs ~0.4 s of start-up
+    def makes_loop(self, source: str, target: str) -> bool:
+        """Whether connecting source to target closes a cycle of ordinary edges (it would need to be a loop edge)."""
+        plain = predecessors((e.source, e.target) for e in self.workflow.edges if e.loop is None)
+        return source == target or target in ancestors(plain, source)
 
+    def needs_loop(self, source: str, target: str) -> bool:
+        """Whether a connection drawn from source to target can only be a loop edge (the editor asks how it loops)."""
+        ids = {n.id for n in self.workflow.nodes}
+        known = source in ids and target in ids
+        taken = any(e.source == source and e.target == target for e in self.workflow.edges)
+        return known and not taken and self.makes_loop(source, target)
+
+    def connect(
+        self, source: str, target: str, *, condition: Condition | None = None, loop: Loop | None = None
+    ) -> Edge:
+        """Add an edge; a loop edge (`loop`) goes back to an earlier agent. EditRefused says why one is refused,
+        in the engine's words: a cycle that no loop edge bounds (named), a loop that breaks another, a bad cap."""
         ids = {n.id for n in self.workflow.nodes}
         if source not in ids or target not in ids:
             raise EditRefused("both ends of a connection must be agents on the canvas")
-        if source == target:
+        if source == target and loop is None:
             raise EditRefused("an agent cannot be connected to itself")
         if any(e.source == source and e.target == target for e in self.workflow.edges):
             raise EditRefused("these agents are already connected")
-        graph: nx.DiGraph[str] = nx.DiGraph((e.source, e.target) for e in self.workflow.edges)
-        if graph.has_node(target) and graph.has_node(source) and nx.has_path(graph, target, source):
+        if loop is None and self.makes_loop(source, target):
+            path = " -> ".join(self.name(n) for n in [*self._path(target, source), target])
             raise EditRefused(
-                f"connecting {self.name(source)} to {self.name(target)} would make a loop; loops are not supported yet"
+                f"connecting {self.name(source)} to {self.name(target)} would make a loop ({path}) that no loop edge "
+                "bounds; connect it as a loop edge, with at most a few rounds"
             )
-        edge = Edge(id=self._new_edge_id(source, target), source=source, target=target)
-        self._commit(self.workflow.model_copy(update={"edges": [*self.workflow.edges, edge]}))
+        edge = Edge(id=self._new_edge_id(source, target), source=source, target=target, condition=condition, loop=loop)
+        workflow = self.workflow.model_copy(update={"edges": [*self.workflow.edges, edge]})
+        if condition is not None or loop is not None:
+            problems = graph_problems(self.workflow, workflow, edge.id)
+            if problems:
+                raise refused(problems, condition, loop)
+        self._commit(workflow)
         return edge
+
+    def update_edge(self, edge_id: str, *, condition: Condition | None, loop: Loop | None) -> Edge:
+        """Set (or clear, with None) an edge's condition and, for a loop edge, its loop settings."""
+        old = next((e for e in self.workflow.edges if e.id == edge_id), None)
+        if old is None:
+            raise EditRefused("this connection is no longer on the canvas")
+        if (old.loop is None) != (loop is None):
+            raise EditRefused("a connection cannot become or stop being a loop edge; delete it and connect again")
+        edge = old.model_copy(update={"condition": condition, "loop": loop})
+        workflow = self.workflow.model_copy(
+            update={"edges": [edge if e.id == edge_id else e for e in self.workflow.edges]}
+        )
+        problems = graph_problems(self.workflow, workflow, edge_id)
+        if problems:
+            raise refused(problems, condition, loop)
+        # Typing a condition's text is one undo step; choosing another kind of condition is a step of its own.
+        kind = type(condition).__name__ if not isinstance(condition, str) else condition
+        self._commit(workflow, ("edge", edge_id, kind))
+        return edge
+
+    def _path(self, start: str, end: str) -> list[str]:
+        """Agents on a path of ordinary edges from start to end, both included (the cycle a connection closes)."""
+        nexts: dict[str, list[str]] = {}
+        for e in self.workflow.edges:
+            if e.loop is None:
+                nexts.setdefault(e.source, []).append(e.target)
+        came: dict[str, str] = {start: start}
+        todo = [start]
+        while todo and end not in came:
+            node = todo.pop(0)
+            for nxt in nexts.get(node, ()):
+                if nxt not in came:
+                    came[nxt] = node
+                    todo.append(nxt)
+        path = [end]
+        while path[-1] != start:
+            path.append(came[path[-1]])
+        return path[::-1]
 
     def move(self, positions: dict[str, tuple[float, float]]) -> None:
         nodes = [
@@ -184,8 +259,11 @@ class Document:
                 node.model_dump() | {"config": new_config.model_dump(), "label": node.label if label is None else label}
             )
         except ValidationError as exc:
-            field = str(exc.errors()[0]["loc"][-1])
-            raise EditRefused(_ACCEPTS.get(field, f"{field}: {exc.errors()[0]['msg']}"), field) from None
+            error = exc.errors()[0]
+            field = next((str(p) for p in reversed(error["loc"]) if isinstance(p, str)), "config")
+            if field == "verdicts" and error["type"] == "value_error":  # listed twice: the validator's own words
+                raise EditRefused(f"Verdicts: {str(error['msg']).removeprefix('Value error, ')}", field) from None
+            raise EditRefused(_ACCEPTS.get(field, f"{field}: {error['msg']}"), field) from None
         nodes = [new_node if n.id == node_id else n for n in self.workflow.nodes]
         key = ("node", node_id, *sorted(config), *(["label"] if label is not None else []))
         self._commit(self.workflow.model_copy(update={"nodes": nodes}), key)
@@ -228,7 +306,13 @@ class Document:
             added.append(copy)
             current = current.model_copy(update={"nodes": [*current.nodes, copy]})
         new_edges = [
-            Edge(id=f"{renamed[e.source]}->{renamed[e.target]}", source=renamed[e.source], target=renamed[e.target])
+            e.model_copy(
+                update={
+                    "id": f"{renamed[e.source]}->{renamed[e.target]}",
+                    "source": renamed[e.source],
+                    "target": renamed[e.target],
+                }
+            )
             for e in edges
             if e.source in renamed and e.target in renamed
         ]
@@ -287,6 +371,11 @@ def blank_workflow(taken: set[str]) -> Workflow:
         name=_unique("Untitled workflow", taken, " ", 2),
         inputs=[WorkflowInput(name="task", label="Task", description="What the agents should do.")],
     )
+
+
+def upgraded(workflow: Workflow) -> Workflow:
+    """The workflow in the newest format (each older format's files are valid in it, as they are)."""
+    return workflow if workflow.format >= FORMAT_VERSION else workflow.model_copy(update={"format": FORMAT_VERSION})
 
 
 def _unique(base: str, taken: set[str], sep: str, start: int) -> str:

@@ -14,8 +14,10 @@ from flowdeck.app import landmarks
 from flowdeck.app.account import can_edit
 from flowdeck.app.document import Document
 from flowdeck.app.draft import write_draft
+from flowdeck.app.edge_panel import edge_panel
 from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.app.live import LiveRun
+from flowdeck.app.loop_dialog import loop_dialog
 from flowdeck.app.model_options import ModelChoices, model_choices
 from flowdeck.app.opening import Opening
 from flowdeck.app.pin_dialog import pin_output
@@ -28,7 +30,7 @@ from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
 from flowdeck.components.shortcuts import SHORTCUT_COMMANDS, Shortcuts
 from flowdeck.engine.state import RunState
-from flowdeck.engine.workflow import Workflow
+from flowdeck.engine.workflow import Edge, Workflow
 from flowdeck.errors import EditRefused, FlowdeckError
 from flowdeck.services import Services
 from flowdeck.storage.workflows import new_workflow_id
@@ -65,6 +67,7 @@ class Editor(Opening):
         # runs of its own, and keeps them when it is saved.
         self.workflow_id = new_workflow_id()
         self.selected: str | None = None
+        self.selected_edge: str | None = None  # a connection selected alone: the panel edits its condition
         self.selection: list[str] = []
         self.clipboard: tuple[list[Any], list[Any]] = ([], [])
         self._draft_due = False
@@ -170,15 +173,28 @@ class Editor(Opening):
         self._refresh()
 
     def connect(self, source: str, target: str) -> None:
+        """A connection drawn on the canvas; one back to an earlier agent asks how the loop it makes repeats."""
+        if self.doc.needs_loop(source, target):
+            with self.host:
+                loop_dialog(self.doc, source, target, self._edge_added)
+            return
         try:
             edge = self.doc.connect(source, target)
         except EditRefused as exc:
             ui.notify(f"Connection refused: {exc}", type="warning")
             return
-        self.canvas.patch(
-            payload.add_edge(next(e for e in payload.canvas_edges(self.doc.workflow) if e["id"] == edge.id))
-        )
+        self._edge_added(edge)
+
+    def _edge_added(self, edge: Edge) -> None:
+        self.canvas.patch(payload.add_edge(self._canvas_edge(edge)))
         self._refresh()
+
+    def _edge_changed(self, edge: Edge) -> None:
+        self.canvas.patch(payload.update_edge(self._canvas_edge(edge)))
+        self._refresh(panel=False)  # the cursor stays in the field it was in
+
+    def _canvas_edge(self, edge: Edge) -> payload.CanvasEdge:
+        return payload.canvas_edge(edge, {end: self.doc.name(end) for end in (edge.source, edge.target)})
 
     def undo(self) -> None:
         self._restore(self.doc.undo)
@@ -288,14 +304,19 @@ class Editor(Opening):
             self.canvas.patch(payload.remove_nodes(sorted(nodes)))
         if self.selected in nodes:
             self.selected = None
+        if self.selected_edge in edges:
+            self.selected_edge = None
         self._refresh()
 
     def _selection(self, args: dict[str, Any]) -> None:
         nodes = [str(n) for n in args.get("nodes", [])]
+        edges = [str(e) for e in args.get("edges", [])]
         self.selection = nodes
         selected = nodes[0] if len(nodes) == 1 else None
-        if selected != self.selected:
+        edge = edges[0] if len(edges) == 1 and not nodes else None
+        if selected != self.selected or edge != self.selected_edge:
             self.selected = selected
+            self.selected_edge = edge
             self._refresh_panel()
             if selected is not None and self.live.run_id is not None:
                 self.live.view.tabs.set_value("Inspector")  # what this agent did in the run shown
@@ -382,6 +403,10 @@ class Editor(Opening):
 
     def _refresh_panel(self) -> None:
         self.panel.clear()
+        if self.selected is None and self.selected_edge is not None:
+            with self.panel:
+                edge_panel(self.doc, self.selected_edge, self._edge_changed)
+            return
         with self.panel:
             self._panel_run_changed = properties(
                 self.doc, self.selected, self.models, self._edit, self.keys, self._last_run

@@ -14,6 +14,7 @@ from typing import Any
 
 from nicegui import ui
 
+from flowdeck.app.run_rounds import RoundBounds
 from flowdeck.components import handoffs, log, outputs, timeline
 from flowdeck.components.boundary import Boundary
 from flowdeck.components.canvas import FlowCanvas, payload
@@ -88,6 +89,7 @@ class RunView:
         self._changed: set[str] = set()
         self._lines: list[dict[str, Any]] = []
         self._delivered: dict[str, int] = {}
+        self._rounds = RoundBounds()
         self._edges_changed: set[str] = set()
         self._timeline_due = False
         self._timeline_at = 0.0
@@ -145,6 +147,7 @@ class RunView:
         self._lines = []
         self.log_lines = []
         self._delivered = {}
+        self._rounds = RoundBounds()
         self._edges_changed.clear()
         self.canvas.patch(payload.clear_status())
         if self._log is not None:
@@ -178,13 +181,17 @@ class RunView:
         `panels`, only the canvas and the progress: the rest waits for the next flush."""
         changed, self._changed = self._changed, set()
         patches: list[payload.Patch] = []
-        if changed:
-            patches.append(payload.status({n: self._status(n) for n in changed}, self._since))
-        self._since = None
+        updates = {n: self._status(n) for n in changed}
         if self._edges_changed:
             delivered = {edge: self._delivered[edge] for edge in self._edges_changed}
             patches.append(payload.handoffs(delivered, self.animate))
             self._edges_changed.clear()
+            for edge, count in delivered.items():  # a loop edge taken shows the round it sent the work into
+                if (marks := self._rounds.edge_round(edge, count)) is not None:
+                    updates[f"edge:{edge}"] = {"state": "delivered", "text": "", **marks}
+        if updates:
+            patches.append(payload.status(updates, self._since))
+        self._since = None
         self.canvas.patch(*patches)
         self._outputs_due |= changed
         if not panels:
@@ -271,6 +278,7 @@ class RunView:
 
     def _started(self, event: RunStarted) -> None:
         self.labels = {node_id: self.state.labels.get(node_id, node_id) for node_id in event.node_ids}
+        self._rounds = RoundBounds.of(event.workflow)
         if self.kind is not None:
             self.kind.set_text(self.state.label)
         self._changed.update(event.node_ids)
@@ -286,7 +294,7 @@ class RunView:
             if node is None:
                 return {"state": "queued", "text": "queued"}
         # The card shows a line of it and the rest on hover: a provider's error, with what to do, in full.
-        return {"state": node.status, "text": node.summary()[:STATUS_CHARS]}
+        return {"state": node.status, "text": node.summary()[:STATUS_CHARS], **self._rounds.agent_round(node, node_id)}
 
     def show_progress(self) -> None:
         """The header line: the run's status, its agents' progress, time, tokens and cost."""

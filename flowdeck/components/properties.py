@@ -15,6 +15,7 @@ from nicegui import ui
 from flowdeck.components.model_box import ModelBox
 from flowdeck.components.prompt_editor.field import LastRun, prompt_template_field
 from flowdeck.components.references import Edited
+from flowdeck.components.verdicts_field import verdicts_field
 from flowdeck.engine.agents import PRESETS, resolve
 from flowdeck.errors import EditRefused
 
@@ -128,6 +129,7 @@ def properties(
     system.on_value_change(lambda e: apply(system, {"system_prompt": e.value or ""}))
 
     run_changed = prompt_template_field(doc, node_id, on_edit, last_run)
+    verdicts_field(node, lambda verdicts: on_edit(node_id, {"verdicts": verdicts}))
 
     with ui.row().classes("w-full no-wrap gap-2 items-start"):
         max_tokens = _TypedNumber("Max tokens", value=config.max_tokens, step=1)

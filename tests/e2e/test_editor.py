@@ -53,8 +53,10 @@ def test_connecting_agents_and_refusing_a_loop(page: Page) -> None:
     settle(page)
     page.get_by_label("output of Coder").drag_to(page.get_by_label("input of Reviewer 2"))
     expect(page.get_by_label("Coder to Reviewer 2")).to_have_count(1)
+    # A connection back asks how the loop repeats (tests/e2e/test_canvas_loops.py); cancelled, nothing is added.
     page.get_by_label("output of Reviewer", exact=True).drag_to(page.get_by_label("input of Researcher"))
-    expect(page.get_by_text("would make a loop")).to_be_visible()
+    expect(page.get_by_role("dialog")).to_contain_text("This makes a loop")
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
     expect(page.get_by_label("Reviewer to Researcher")).to_have_count(0)
 
 

@@ -36,6 +36,8 @@ _FAMILIES = [
     re.compile(r"^Move input .+ up$"),
     re.compile(r"^Move input .+ down$"),
     re.compile(r"^Remove input .+"),
+    re.compile(r"^Remove verdict .+"),
+    re.compile(r"^Review .+"),  # on a card waiting for approval
 ]
 # React Flow's own controls, tested as a group by the canvas tests' zoom and fit checks; Quasar's expansion toggles.
 _LIBRARY = {"Zoom In", "Zoom Out", "Fit View", "Toggle Interactivity"}
@@ -76,6 +78,15 @@ def test_every_control_and_shortcut_is_used_by_a_test(page: Page) -> None:
         look()
         page.keyboard.press("Escape")
         expect(page.get_by_role("dialog")).to_be_hidden()
+
+    # An agent's verdicts (the properties panel), and the dialog a connection back to an earlier agent opens.
+    page.get_by_label("Reviewer (Reviewer)", exact=True).click()
+    look()
+    page.get_by_label("output of Reviewer", exact=True).drag_to(page.get_by_label("input of Coder", exact=True))
+    expect(page.get_by_role("dialog")).to_contain_text("This makes a loop")
+    look()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("dialog")).to_be_hidden()
 
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_role("button", name="Start run").click()

@@ -6,10 +6,12 @@ browser (src/index.jsx and src/status.js apply them)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 from flowdeck.engine.agents import PRESETS, display_name, resolve
-from flowdeck.engine.workflow import Node, Workflow
+from flowdeck.engine.workflow import Condition, Edge, Node, Workflow
+
+APPROVAL = "approval"  # a person's step (contract 3): drawn with a person icon and no model line
 
 
 class Position(TypedDict):
@@ -33,9 +35,17 @@ class CanvasEdge(TypedDict):
     source: str
     target: str
     label: str
+    condition: dict[str, str] | str | None  # as in the workflow file (format 2)
+    loop: dict[str, Any] | None
+    caption: str  # drawn on the edge: "approve", "contains: billing", "revise · ≤ 3"
 
 
-class NodeStatus(TypedDict):
+class RoundMarks(TypedDict, total=False):
+    round: int  # the execution index (>= 1) of an agent, or the round a loop edge sent work into
+    rounds: int  # the most rounds its loops allow
+
+
+class NodeStatus(RoundMarks):
     state: str
     text: str
 
@@ -52,7 +62,7 @@ class _NodeOp(TypedDict):
 
 
 class _EdgeOp(TypedDict):
-    op: Literal["add_edge"]
+    op: Literal["add_edge", "update_edge"]
     edge: CanvasEdge
 
 
@@ -95,6 +105,17 @@ Patch = _Replace | _NodeOp | _EdgeOp | _Ids | _Bare | _Reveal | _Theme | _Status
 
 
 def canvas_node(node: Node, default_model: str) -> CanvasNode:
+    if node.type == APPROVAL:
+        return {
+            "id": node.id,
+            "label": node.label or "Approval",
+            "type": node.type,
+            "typeTitle": "Approval",
+            "icon": "person",
+            "model": "",
+            "position": {"x": node.position.x, "y": node.position.y},
+            "pinned": False,
+        }
     preset = PRESETS.get(node.type)
     return {
         "id": node.id,
@@ -114,15 +135,39 @@ def canvas_nodes(workflow: Workflow, default_model: str) -> list[CanvasNode]:
 
 def canvas_edges(workflow: Workflow) -> list[CanvasEdge]:
     names = {n.id: display_name(n) for n in workflow.nodes}
-    return [
-        {
-            "id": e.id,
-            "source": e.source,
-            "target": e.target,
-            "label": f"{names.get(e.source, e.source)} to {names.get(e.target, e.target)}",
-        }
-        for e in workflow.edges
-    ]
+    return [canvas_edge(e, names) for e in workflow.edges]
+
+
+def canvas_edge(edge: Edge, names: Mapping[str, str]) -> CanvasEdge:
+    condition = edge.condition
+    return {
+        "id": edge.id,
+        "source": edge.source,
+        "target": edge.target,
+        "label": f"{names.get(edge.source, edge.source)} to {names.get(edge.target, edge.target)}",
+        "condition": condition if isinstance(condition, str | None) else condition.model_dump(),
+        "loop": edge.loop.model_dump() if edge.loop is not None else None,
+        "caption": caption(edge),
+    }
+
+
+def describe(condition: Condition | None) -> str:
+    """A condition in a few words: "approve", "contains: billing", "otherwise", "if round > 1"."""
+    if condition is None or condition == "otherwise":
+        return condition or ""
+    kind, value = next(iter(condition.model_dump().items()))
+    if kind == "verdict":
+        return str(value)
+    text = value if len(value) <= 24 else f"{value[:23]}…"
+    return f"contains: {text}" if kind == "contains" else f"if {text}"
+
+
+def caption(edge: Edge) -> str:
+    """An edge's label on the canvas: its condition, and for a loop edge its bound ("revise · ≤ 3")."""
+    said = describe(edge.condition)
+    if edge.loop is None:
+        return said
+    return f"{said or 'loop'} · ≤ {edge.loop.max_rounds}"
 
 
 def patches_between(before: Workflow, after: Workflow, app_model: str) -> list[Patch]:
@@ -170,6 +215,11 @@ def update_node(node: CanvasNode) -> Patch:
 
 def add_edge(edge: CanvasEdge) -> Patch:
     return {"op": "add_edge", "edge": edge}
+
+
+def update_edge(edge: CanvasEdge) -> Patch:
+    """An edge's condition or loop changed: redrawn in place (it stays selected)."""
+    return {"op": "update_edge", "edge": edge}
 
 
 def remove_nodes(ids: list[str]) -> Patch:

@@ -4,6 +4,7 @@ import React, { createContext, memo, useCallback, useContext, useEffect, useMemo
 import {
   Background,
   BaseEdge,
+  EdgeLabelRenderer,
   Handle,
   Position,
   ViewportPortal,
@@ -23,6 +24,8 @@ export const isFar = (s) => s.transform[2] < FAR_ZOOM;
 export const FarContext = createContext(false);
 // The prefix of this canvas's arrowhead markers' ids (one page can show more than one canvas).
 export const MarkerContext = createContext("fd");
+// What a card's own buttons need: the canvas's intents, and whether this page may act (not a read-only one).
+export const ActionsContext = createContext({ emit: () => {}, readonly: true });
 export const NO_EDGES = [];
 // Every agent card has this size (canvas.css), near or far, whatever its text: status text that changes during a
 // run does not resize it (longer text is cut with an ellipsis and shown in full on hover).
@@ -149,8 +152,11 @@ const AgentNode = memo(function AgentNode({ id, data, selected, isConnectable })
     );
   }
   const sub = subtitle(data);
+  const state = status?.state || "idle";
+  const waiting = state === "waiting";
+  const round = roundText(status);
   return (
-    <div className="fd-node" data-selected={selected ? "true" : "false"} data-status={status?.state || "idle"}>
+    <div className="fd-node" data-type={data.type} data-selected={selected ? "true" : "false"} data-status={state}>
       <Handle type="target" position={Position.Left} {...handleProps(isConnectable, `input of ${data.label}`)} />
       <div className="fd-node-head">
         <span className="material-icons fd-node-icon" aria-hidden="true">{data.icon}</span>
@@ -160,15 +166,47 @@ const AgentNode = memo(function AgentNode({ id, data, selected, isConnectable })
             push_pin
           </span>
         ) : null}
+        {round ? <span className="fd-node-round" title={`This agent's ${round}`}>{round}</span> : null}
       </div>
       <div className="fd-node-sub" title={sub}>{sub}</div>
-      <div className="fd-node-status" title={status?.text || undefined} aria-live="polite">{status?.text || ""}</div>
+      <div className="fd-node-line">
+        <div className="fd-node-status" title={status?.text || undefined} aria-live="polite">
+          {waiting ? status?.text || "Waiting for approval" : status?.text || ""}
+        </div>
+        {waiting ? <ReviewButton id={id} label={data.label} /> : null}
+      </div>
       <Handle type="source" position={Position.Right} {...handleProps(isConnectable, `output of ${data.label}`)} />
     </div>
   );
 });
 
 export const nodeTypes = { agent: AgentNode };
+
+// "round 2/3" once an agent (or a loop edge) is past its first round; with no bound known, "round 2".
+export function roundText(status) {
+  const round = status?.round;
+  if (!round || round < 2) return "";
+  return status.rounds ? `round ${round}/${status.rounds}` : `round ${round}`;
+}
+
+// On a card waiting for a person's decision: opens the decision (contract 2), where the page may decide.
+function ReviewButton({ id, label }) {
+  const { emit, readonly } = useContext(ActionsContext);
+  if (readonly) return null;
+  return (
+    <button
+      type="button"
+      className="fd-node-review nodrag nopan"
+      aria-label={`Review ${label}`}
+      onClick={(event) => {
+        event.stopPropagation();
+        emit("approval_review", { id });
+      }}
+    >
+      Review…
+    </button>
+  );
+}
 
 // A handle that can connect is a button ("output of Coder"): click it or press Enter on it, then do the same on the
 // other end (React Flow's click-to-connect). One that cannot (a read-only canvas) is decoration, hidden from
@@ -203,22 +241,52 @@ const HandoffEdge = memo(function HandoffEdge(props) {
   // Far out, a straight line with no wide invisible twin to catch clicks: an edge is a pixel or two long there.
   const far = useContext(FarContext);
   const markers = useContext(MarkerContext);
-  const [path] = far ? getStraightPath(props) : getSmoothStepPath(props);
+  const loop = Boolean(data.loop);
+  const [path, labelX, labelY] = far ? getStraightPath(props) : loop ? loopPath(props) : getSmoothStepPath(props);
   const state = status?.state || "idle";
   const arrow = `url(#${markers}-${state === "delivered" ? "delivered" : "idle"})`;
+  const round = loop ? roundText(status) : "";
+  const text = [data.caption, round].filter(Boolean).join(" · ");
   return (
-    <g className="fd-edge" data-handoff={state}>
+    <g className="fd-edge" data-handoff={state} data-loop={loop ? "true" : "false"}>
       <BaseEdge id={id} path={path} markerEnd={arrow} style={style} interactionWidth={far ? 0 : 20} />
       {status?.pulse ? (
         <circle key={status.pulse} r="5" className="fd-packet">
           <animateMotion dur="0.7s" repeatCount="1" fill="freeze" path={path} />
         </circle>
       ) : null}
+      {text && !far ? (
+        <EdgeLabelRenderer>
+          <div
+            className="fd-edge-label nodrag nopan"
+            data-loop={loop ? "true" : "false"}
+            data-selected={props.selected ? "true" : "false"}
+            aria-hidden="true"
+            style={{ transform: `translate(-50%, -50%) translate(${labelX}px, ${labelY}px)` }}
+          >
+            {text}
+          </div>
+        </EdgeLabelRenderer>
+      ) : null}
     </g>
   );
 });
 
 export const edgeTypes = { handoff: HandoffEdge };
+
+// A loop edge goes back around the cards, not through them: out of the source to the right, down under both
+// cards, along, and up into the target from the left. Returns [path, labelX, labelY] like React Flow's paths.
+const LOOP_DROP = CARD_HEIGHT / 2 + 36;
+const LOOP_REACH = 48;
+export function loopPath({ sourceX, sourceY, targetX, targetY }) {
+  const below = Math.max(sourceY, targetY) + LOOP_DROP;
+  const out = sourceX + LOOP_REACH;
+  const into = targetX - LOOP_REACH;
+  const path =
+    `M${sourceX},${sourceY} C${out},${sourceY} ${out},${below} ${sourceX},${below} ` +
+    `L${targetX},${below} C${into},${below} ${into},${targetY} ${targetX},${targetY}`;
+  return [path, (sourceX + targetX) / 2, below];
+}
 
 // The arrowheads at the end of edges, one per edge state; canvas.css colours them as the edges, in each theme.
 // Sized in the canvas's units, so that they zoom with the edges.

@@ -1,5 +1,5 @@
 // The flowdeck canvas: React Flow rendering what Python owns. It sends intents, applies patches.
-import React, { useCallback, useEffect, useRef, useState } from "react";
+import React, { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { graphlib, layout } from "@dagrejs/dagre";
 import {
@@ -17,6 +17,7 @@ import {
 import flowCss from "@xyflow/react/dist/style.css";
 import canvasCss from "./canvas.css";
 import {
+  ActionsContext,
   ArrowMarkers,
   CARD_HEIGHT,
   CARD_WIDTH,
@@ -48,7 +49,7 @@ function arrange(nodes, edges) {
   graph.setGraph({ rankdir: "LR", nodesep: 40, ranksep: 90 });
   graph.setDefaultEdgeLabel(() => ({}));
   for (const n of nodes) graph.setNode(n.id, { width: n.measured?.width ?? 200, height: n.measured?.height ?? 70 });
-  for (const e of edges) graph.setEdge(e.source, e.target);
+  for (const e of edges) if (!e.data?.loop) graph.setEdge(e.source, e.target); // in data-flow order: not back
   layout(graph);
   return nodes.map((n) => {
     const p = graph.node(n.id);
@@ -67,7 +68,15 @@ function toFlowNode(node, store) {
 }
 
 function toFlowEdge(edge, store) {
-  return { id: edge.id, source: edge.source, target: edge.target, ariaLabel: edge.label, type: "handoff", data: { store } };
+  const caption = edge.caption || "";
+  return {
+    id: edge.id,
+    source: edge.source,
+    target: edge.target,
+    ariaLabel: caption ? `${edge.label} (${edge.loop ? "loop: " : ""}${caption})` : edge.label,
+    type: "handoff",
+    data: { store, caption, loop: Boolean(edge.loop) },
+  };
 }
 
 const REFIT_MS = 1500;
@@ -144,6 +153,7 @@ function Canvas({ initial, element, emit, register, store, markers }) {
   const [minimap, setMinimap] = useState(() => initial.nodes.length <= MINIMAP_MAX_NODES);
   const far = useStore(isFar);
   const flow = useReactFlow();
+  const actions = useMemo(() => ({ emit, readonly }), [emit, readonly]);
   // A fit asked for by a patch is done once React has drawn the patches before it (in the same batch, say the
   // agents of a workflow just opened), from the canvas's own state.
   const [fitRequests, setFitRequests] = useState(0);
@@ -205,6 +215,10 @@ function Canvas({ initial, element, emit, register, store, markers }) {
             break;
           case "add_edge":
             setEdges((es) => [...es, toFlowEdge(op.edge, store)]);
+            break;
+          case "update_edge":
+            // In place: the edge stays selected while its condition is edited in the panel.
+            setEdges((es) => es.map((e) => (e.id === op.edge.id ? { ...toFlowEdge(op.edge, store), selected: e.selected } : e)));
             break;
           case "remove_edges":
             setEdges((es) => es.filter((e) => !op.ids.includes(e.id)));
@@ -309,6 +323,7 @@ function Canvas({ initial, element, emit, register, store, markers }) {
   );
 
   return (
+    <ActionsContext.Provider value={actions}>
     <FarContext.Provider value={far}>
     <MarkerContext.Provider value={markers}>
     <ReactFlow
@@ -358,6 +373,7 @@ function Canvas({ initial, element, emit, register, store, markers }) {
     </ReactFlow>
     </MarkerContext.Provider>
     </FarContext.Provider>
+    </ActionsContext.Provider>
   );
 }
 
