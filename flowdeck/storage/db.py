@@ -19,7 +19,7 @@ from flowdeck.engine.identity import IDENTITY_LIMIT
 from flowdeck.engine.state import run_label
 from flowdeck.errors import StorageError
 from flowdeck.storage.codec import batch_from_json
-from flowdeck.storage.faults import advice, sqlite_path, storage_error
+from flowdeck.storage.faults import advice, sqlite_path, storage_error, unreadable_folder
 from flowdeck.storage.tables import (
     LABEL_LIMIT,
     EventBatchRow,
@@ -90,6 +90,8 @@ def open_database(url: str, *, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> 
     still be listed and shown: writes to it then fail with a StorageError of kind "read_only". `busy_timeout`: how
     many seconds a write waits for another program's lock (SQLite)."""
     path = sqlite_path(url)
+    if path is not None and (unreadable := unreadable_folder(path)) is not None:
+        raise unreadable
     if path is not None and path.is_file() and not os.access(path, os.W_OK):
         return _open_read_only(path, url, None, busy_timeout)
     try:

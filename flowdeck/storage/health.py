@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from flowdeck.engine.events import EventDataError
 from flowdeck.storage.codec import batch_from_json
 from flowdeck.storage.db import MIGRATIONS
-from flowdeck.storage.faults import advice, redact, sqlite_path, storage_error
+from flowdeck.storage.faults import advice, redact, sqlite_path, storage_error, unreadable_folder
 from flowdeck.storage.tables import MigrationRow
 
 Level = Literal["ok", "warning", "problem"]
@@ -38,6 +38,9 @@ def check_database(url: str, *, full: bool = False) -> Iterator[Finding]:
     if path is None:
         yield from _check_server(url)
         return
+    if (unreadable := unreadable_folder(path)) is not None:
+        yield Finding(level="problem", topic="database", text=str(unreadable))
+        return
     if not path.is_file():
         yield Finding(level="ok", topic="database", text=f"{path} does not exist yet: the first command creates it")
         return
@@ -55,13 +58,17 @@ def check_database(url: str, *, full: bool = False) -> Iterator[Finding]:
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:
-    """mode=ro; immutable=1 for a WAL database in a folder where its -shm file cannot be made (nobody writes it)."""
+    """mode=ro; immutable=1 for a WAL database in a folder where its -shm file cannot be made (nobody writes it).
+    SQLite says "unable to open" for that, or, as a user other than root, "attempt to write a readonly database"."""
+    conn = None
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
         conn.execute("SELECT count(*) FROM sqlite_master")
         return conn
     except sqlite3.OperationalError as exc:
-        if "unable to open" not in str(exc):
+        if conn is not None:
+            conn.close()
+        if "unable to open" not in str(exc) and "readonly" not in str(exc):
             raise
     return sqlite3.connect(f"file:{path}?immutable=1", uri=True, isolation_level=None)
 
