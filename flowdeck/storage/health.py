@@ -13,9 +13,9 @@ from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from flowdeck.engine.events import EventDataError
-from flowdeck.storage.codec import batch_from_json
 from flowdeck.storage.db import MIGRATIONS
 from flowdeck.storage.faults import advice, redact, sqlite_path, storage_error, unreadable_folder
+from flowdeck.storage.integrity import ChangedBatch, checked_batch
 from flowdeck.storage.tables import MigrationRow
 
 Level = Literal["ok", "warning", "problem"]
@@ -99,26 +99,45 @@ def _check_sqlite(conn: sqlite3.Connection, url: str, *, full: bool) -> Iterator
 
 
 def _events(conn: sqlite3.Connection, url: str) -> Iterator[Finding]:
-    """Every stored batch of events read back: damage inside a page's data (which the pragmas do not see) shows here."""
-    batches, damaged = 0, dict[str, str]()
+    """Every stored batch of events read back and checked against its checksum: damage inside a page's data (which
+    the pragmas do not see) shows here, and so does a change that left valid JSON (storage/integrity.py)."""
+    batches, unchecked, damaged, changed = 0, 0, dict[str, str](), dict[str, list[str]]()
     try:
-        for run_id, last_seq, data in conn.execute("SELECT run_id, last_seq, CAST(data AS BLOB) FROM event_batches"):
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(event_batches)")}
+        checksum = "checksum" if "checksum" in columns else "NULL"  # a database not yet migrated to 0006
+        rows = conn.execute(f"SELECT run_id, first_seq, last_seq, CAST(data AS BLOB), {checksum} FROM event_batches")
+        for run_id, first_seq, last_seq, data, stored in rows:
             batches += 1
+            unchecked += stored is None
             try:
-                batch_from_json(data)
+                checked_batch(run_id, first_seq, last_seq, data, stored)
+            except ChangedBatch as exc:
+                changed.setdefault(run_id, []).append(exc.events)
             except EventDataError as exc:
                 damaged.setdefault(run_id, f"events up to seq {last_seq}: {str(exc)[:120]}")
     except sqlite3.Error as exc:
         yield _fault(exc, url, "reading the stored events")
         return
-    if not damaged:
-        yield Finding(level="ok", topic="events", text=f"{batches} stored batches of events read back")
-        return
-    runs = "; ".join(f"run {run_id} ({why})" for run_id, why in list(damaged.items())[:5])
-    more = f"; and {len(damaged) - 5} more runs" if len(damaged) > 5 else ""
-    yield Finding(
-        level="problem", topic="events", text=f"cannot read the events of {runs}{more}; " + advice("corrupt", url)
-    )
+    if damaged:
+        runs = "; ".join(f"run {run_id} ({why})" for run_id, why in list(damaged.items())[:5])
+        more = f"; and {len(damaged) - 5} more runs" if len(damaged) > 5 else ""
+        yield Finding(
+            level="problem", topic="events", text=f"cannot read the events of {runs}{more}; " + advice("corrupt", url)
+        )
+    if changed:
+        runs = "; ".join(f"run {run_id}: {', '.join(which[:3])}" for run_id, which in list(changed.items())[:5])
+        more = f"; and {len(changed) - 5} more runs" if len(changed) > 5 else ""
+        file = sqlite_path(url)
+        yield Finding(
+            level="problem",
+            topic="events",
+            text=f"stored events changed after they were written (their checksums do not match): {runs}{more}; "
+            f"nothing was changed: keep a copy of {file} and restore a backup (these runs cannot be shown or "
+            "resumed: a changed event cannot be told from a true one)",
+        )
+    if not damaged and not changed:
+        older = f", {unchecked} of them written before checksums were kept (read, not checked)" if unchecked else ""
+        yield Finding(level="ok", topic="events", text=f"{batches} stored batches of events read back{older}")
 
 
 def _lock(path: Path, url: str) -> Finding:
