@@ -45,6 +45,8 @@ def checked_batch(run_id: str, first_seq: int, last_seq: int, data: str | bytes,
     """The events of a stored batch, once its checksum is found to match (a batch without one is taken as it is).
     Raises EventDataError if the data is no batch of events at all, else ChangedBatch naming the run and the events
     if it is not what was written."""
+    if not isinstance(data, str | bytes):  # a damaged page of the file can read back as NULL, or as a number
+        raise EventDataError(f"the stored data is {type(data).__name__}, not JSON text")
     events = batch_from_json(data)
     if checksum is not None and checksum != batch_checksum(run_id, first_seq, last_seq, data):
         raise ChangedBatch(run_id, _which(first_seq, last_seq, events), first_seq == last_seq)
