@@ -36,6 +36,9 @@ def shared_tmp() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="flowdeck-perm-"))
     path.chmod(0o755)
     yield path
+    for folder in [path, *path.rglob("*")]:  # as a user other than root, a folder made read-only stays so
+        if folder.is_dir():
+            folder.chmod(0o700)
     shutil.rmtree(path)
 
 
