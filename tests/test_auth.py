@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import stat
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
-from flowdeck.auth import Authenticator, CredentialStore, LoginLimiter
+from flowdeck.auth import Authenticator, CredentialStore, Gate, LoginLimiter, register_login
 from flowdeck.config import Settings, ensure_home, load_settings
 from flowdeck.errors import ConfigError
 from flowdeck.storage import open_database
@@ -112,3 +115,52 @@ def test_limiter_under_guesses_from_many_addresses_gives_each_one_try() -> None:
     assert limiter.attempt("10.0.0.3") > 0
     assert limiter.attempt("::ffff:10.0.0.3") > 0  # the same address, written as IPv6
     assert limiter.attempt("10.0.0.4") == 0
+
+
+@pytest.fixture
+async def login_path(settings: Settings) -> AsyncIterator[Callable[[str, str], Awaitable[int]]]:
+    """POST /login of the login routes as the server mounts them, from a client address of the caller's choosing."""
+    ensure_home(settings)
+    store = CredentialStore(settings.home)
+    store.set_password("editor", PASSWORD)
+    engine = open_database(settings.database_url)
+    gate = Gate(
+        authenticator=Authenticator(settings, store),
+        sessions=SessionStore(engine, store.storage_secret()),
+        require_login=True,
+        shared=True,
+    )
+    app = FastAPI()
+    register_login(app, gate)
+
+    async def login(address: str, password: str) -> int:
+        transport = httpx.ASGITransport(app=app, client=(address, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://flowdeck.test") as client:
+            answer = await client.post("/login", data={"password": password})
+        if answer.status_code == 429:
+            assert int(answer.headers["retry-after"]) > 0
+        return answer.status_code
+
+    yield login
+    engine.dispose()
+
+
+async def test_an_ipv6_host_guesses_no_more_by_taking_other_addresses_of_its_64(
+    login_path: Callable[[str, str], Awaitable[int]],
+) -> None:
+    # One host owns a whole /64 (SLAAC, privacy addresses): counted per address, it had 2**64 times five guesses.
+    rotated = ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2:a::b"]
+    statuses = [await login_path(address, "a guess") for address in [*rotated, "2001:db8:1:2::5"]]
+    assert statuses == [401] * 5
+    assert await login_path("2001:db8:1:2::6", "another guess") == 429
+    assert await login_path("2001:db8:1:2:1234::1", PASSWORD) == 429  # the /64 waits, whichever address it takes
+    assert await login_path("2001:db8:1:3::1", PASSWORD) == 303  # the next /64 is another host
+
+
+async def test_ipv4_clients_are_counted_by_address_however_written(
+    login_path: Callable[[str, str], Awaitable[int]],
+) -> None:
+    written = ["10.0.0.5", "::ffff:10.0.0.5", "::ffff:a00:5", "10.0.0.5", "::ffff:10.0.0.5"]
+    assert [await login_path(address, "a guess") for address in written] == [401] * 5
+    assert await login_path("10.0.0.5", PASSWORD) == 429
+    assert await login_path("10.0.0.6", PASSWORD) == 303  # a neighbour's address is another client

@@ -97,6 +97,7 @@ def test_migrations_are_named_and_recorded(services: Services) -> None:
         "0003_event_batches",
         "0004_run_labels",
         "0005_workflow_identities",
+        "0006_event_checksums",
     ]
 
 

@@ -11,6 +11,8 @@ from collections import deque
 from flowdeck.auth.credentials import ROLES, CredentialStore, Role, hash_password, token_digest, verify_password
 from flowdeck.config import Settings
 
+IPV6_HOST_BITS = 64  # the bits of an IPv6 address that one host may choose (RFC 4291's interface identifier)
+
 
 class Authenticator:
     """The roles' passwords and tokens from the environment and auth.json (re-read when it changes)."""
@@ -74,12 +76,13 @@ class Authenticator:
 
 
 class LoginLimiter:
-    """Password attempts allowed per client address within a sliding window, counted before they are checked.
+    """Password attempts allowed per client (an IPv4 address, an IPv6 /64) within a sliding window, counted before
+    they are checked.
 
     An attempt is counted when it arrives and forgiven only if its password was right, so guesses sent at once
-    cannot all be checked. Each address has `per_client` attempts per window; no address can use up another's.
-    Past `total` failures from all addresses (guessing spread over many of them), each address gets one attempt
-    per window: guessing slows five-fold, and a right password from an address that has not failed still opens.
+    cannot all be checked. Each client has `per_client` attempts per window; no client can use up another's.
+    Past `total` failures from all clients (guessing spread over many of them), each client gets one attempt
+    per window: guessing slows five-fold, and a right password from a client that has not failed still opens.
     """
 
     def __init__(self, *, per_client: int = 5, total: int = 50, window: float = 300.0) -> None:
@@ -121,10 +124,15 @@ class LoginLimiter:
 
 
 def _address(client: str) -> str:
-    """One name per address: an IPv4 address written as IPv6 (::ffff:10.0.0.5) is the same client."""
+    """Who a client is, for counting: an IPv4 address (also when written as IPv6, ::ffff:10.0.0.5), or the /64 of an
+    IPv6 address. One host may take any address of its /64 (SLAAC, privacy addresses), so counted per address it
+    would guess without end; the price is that the IPv6 clients of one LAN subnet share their count."""
     try:
         parsed = ipaddress.ip_address(client)
     except ValueError:
         return client
-    mapped = parsed.ipv4_mapped if isinstance(parsed, ipaddress.IPv6Address) else None
-    return str(mapped or parsed)
+    if isinstance(parsed, ipaddress.IPv4Address):
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(parsed) >> IPV6_HOST_BITS << IPV6_HOST_BITS, 128 - IPV6_HOST_BITS)))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from flowdeck.storage.faults import ownership
 from flowdeck.storage.health import Finding, check_database
 
 LOW_SPACE = 512 * 1024 * 1024  # below this, a warning: a few long runs and the cache fill it
@@ -60,13 +61,20 @@ def _folder(home: Path) -> Iterator[Finding]:
         )
         return
     mode = home.stat().st_mode
-    shown = f"{home} ({stat.filemode(mode)})"
+    shown = f"{home} ({ownership(home)})"
+    if not os.access(home, os.R_OK | os.X_OK):
+        yield Finding(
+            level="problem",
+            topic="data folder",
+            text=f"{shown} cannot be read by this user: no run can be listed or made; run flowdeck as the user it "
+            "belongs to, or set FLOWDECK_HOME to a folder of this user's",
+        )
+        return
     if not os.access(home, os.W_OK | os.X_OK):
         yield Finding(
             level="problem",
             topic="data folder",
-            text=f"{shown} cannot be written by this user: runs can be read, not made; make it writable (chmod u+w, "
-            "chattr -i) or set FLOWDECK_HOME to a writable folder",
+            text=f"{shown} cannot be written by this user: runs can be read, not made; {_make_writable(home)}",
         )
     elif mode & 0o077:
         yield Finding(
@@ -83,7 +91,7 @@ def _folder(home: Path) -> Iterator[Finding]:
             yield Finding(
                 level="problem",
                 topic="permissions",
-                text=f"{path} ({stat.filemode(path.stat().st_mode)}) cannot be written by this user: chmod u+w {path}",
+                text=f"{path} ({ownership(path)}) cannot be written by this user: {_make_writable(path)}",
             )
     for name in PRIVATE_FILES:
         path = home / name
@@ -96,6 +104,13 @@ def _folder(home: Path) -> Iterator[Finding]:
             )
         elif path.exists():
             yield Finding(level="ok", topic="permissions", text=f"{path} ({stat.filemode(path.stat().st_mode)})")
+
+
+def _make_writable(path: Path) -> str:
+    """What to do about a file or folder this user cannot write: its owner can chmod it; others cannot."""
+    if path.stat().st_uid == os.geteuid():
+        return f"make it writable (chmod u+w {path}, chattr -i) or set FLOWDECK_HOME to a writable folder"
+    return "it belongs to another user: run flowdeck as that user, or set FLOWDECK_HOME to a folder of this user's"
 
 
 def _space(home: Path) -> Finding:

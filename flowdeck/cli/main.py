@@ -14,12 +14,13 @@ import click
 from flowdeck.errors import FlowdeckError, NotFoundError, WorkflowError
 
 if TYPE_CHECKING:
+    from flowdeck.engine.dag import Dag
     from flowdeck.services import Services
 
 
 class _Main(click.Group):
     """Every command: what flowdeck reports on purpose (a storage fault, a bad setting) reaches the person as one
-    line saying what to do, never as a traceback."""
+    line saying what to do, never as a traceback; Ctrl+C ends any command at once with exit code 130."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -27,6 +28,9 @@ class _Main(click.Group):
         except FlowdeckError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:  # click's own handler says "Aborted!" and exits 1
+            click.echo("Stopped.", err=True)
+            sys.exit(130)
 
 
 class _Notes(logging.Handler):
@@ -88,6 +92,7 @@ def _serve(host: str, port: int, *, open_browser: bool) -> None:
 def run_command(source: str, inputs: tuple[str, ...], model: str | None, as_json: bool, use_cache: bool) -> None:
     """Run a workflow: a built-in template name or a workflow JSON file."""
     from flowdeck import load_with_identity
+    from flowdeck.engine.dag import build
 
     values = {}
     for item in inputs:
@@ -97,7 +102,10 @@ def run_command(source: str, inputs: tuple[str, ...], model: str | None, as_json
         values[name.strip()] = value
     try:
         workflow, identity = load_with_identity(source)
-        sys.exit(asyncio.run(_run(workflow, values, model, as_json, use_cache, identity=identity)))
+        # Checked here, on the main thread, where Ctrl+C stops it at once: asyncio.run() would wait for a worker
+        # thread to end its check (seconds, for long templates) before it let the interrupt through.
+        dag = build(workflow)
+        sys.exit(asyncio.run(_run(dag, values, model, as_json, use_cache, identity=identity)))
     except WorkflowError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -107,7 +115,7 @@ def run_command(source: str, inputs: tuple[str, ...], model: str | None, as_json
 
 
 async def _run(
-    workflow: object,
+    dag: Dag | None,
     inputs: dict[str, str],
     model: str | None,
     as_json: bool,
@@ -123,6 +131,7 @@ async def _run(
     from flowdeck.engine.workflow import Workflow
     from flowdeck.services import open_services
 
+    workflow = dag.workflow if dag is not None else None
     _NOTES.setLevel(logging.CRITICAL)  # the run's own outcome, storage faults included, is printed below
     settings = load_settings()
     # Loading the embedded model holds the GIL for ~0.5 s: in a child process it loads while this one starts.
@@ -134,8 +143,8 @@ async def _run(
             workflow = await asyncio.to_thread(runner.recorded_workflow, resume)
             run_id = await runner.resume(resume, model=model)
         else:
-            assert isinstance(workflow, Workflow)
-            run_id = await runner.start(workflow, inputs, model=model, use_cache=use_cache, workflow_id=identity)
+            assert dag is not None
+            run_id = await runner.start(dag, inputs, model=model, use_cache=use_cache, workflow_id=identity)
         assert isinstance(workflow, Workflow)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, runner.cancel, run_id)

@@ -19,7 +19,8 @@ from flowdeck.engine.identity import IDENTITY_LIMIT
 from flowdeck.engine.state import run_label
 from flowdeck.errors import StorageError
 from flowdeck.storage.codec import batch_from_json
-from flowdeck.storage.faults import advice, sqlite_path, storage_error
+from flowdeck.storage.faults import advice, sqlite_path, storage_error, unreadable_folder
+from flowdeck.storage.integrity import CHECKSUM_CHARS
 from flowdeck.storage.tables import (
     LABEL_LIMIT,
     EventBatchRow,
@@ -73,6 +74,12 @@ def _workflow_identities(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE runs ALTER COLUMN workflow_id TYPE VARCHAR({IDENTITY_LIMIT})")
 
 
+def _event_checksums(conn: Connection) -> None:
+    # Batches stored from now on carry a checksum (storage/integrity.py); those stored before keep none.
+    if not any(column["name"] == "checksum" for column in inspect(conn).get_columns("event_batches")):  # 0003 makes it
+        conn.exec_driver_sql(f"ALTER TABLE event_batches ADD COLUMN checksum VARCHAR({CHECKSUM_CHARS})")
+
+
 # Ordered and named. Never edit one that has shipped: add the next one instead.
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _initial),
@@ -80,6 +87,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0003_event_batches", _event_batches),
     ("0004_run_labels", _run_labels),
     ("0005_workflow_identities", _workflow_identities),
+    ("0006_event_checksums", _event_checksums),
 ]
 
 
@@ -90,6 +98,8 @@ def open_database(url: str, *, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> 
     still be listed and shown: writes to it then fail with a StorageError of kind "read_only". `busy_timeout`: how
     many seconds a write waits for another program's lock (SQLite)."""
     path = sqlite_path(url)
+    if path is not None and (unreadable := unreadable_folder(path)) is not None:
+        raise unreadable
     if path is not None and path.is_file() and not os.access(path, os.W_OK):
         return _open_read_only(path, url, None, busy_timeout)
     try:

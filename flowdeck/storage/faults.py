@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import sqlite3
+import stat
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -51,6 +54,33 @@ def advice(kind: str, url: str) -> str:
         "or recover it with `sqlite3 FILE .recover`",
         "cannot_open": f"check that {folder} exists and this user may read and write it (see `flowdeck doctor`)",
     }.get(kind, "run `flowdeck doctor` to check the data folder and the database")
+
+
+def unreadable_folder(path: Path) -> StorageError | None:
+    """A StorageError if this user cannot read the folder that holds `path` (another user's private data folder):
+    found before anything looks inside it, where each look would fail with a bare PermissionError."""
+    folder = path.parent
+    if not folder.is_dir() or os.access(folder, os.R_OK | os.X_OK):
+        return None
+    return StorageError(
+        f"cannot read {folder}, the folder that holds the database ({ownership(folder)}); "
+        "run flowdeck as the user it belongs to, make it readable and writable by this user, "
+        "or set FLOWDECK_HOME to a folder of this user's",
+        kind="cannot_open",
+    )
+
+
+def ownership(path: Path) -> str:
+    """Its mode, and its owner when that is not this user: e.g. "dr-x------, owned by root"."""
+    info = path.stat()
+    mode = stat.filemode(info.st_mode)
+    if info.st_uid == os.geteuid():
+        return mode
+    try:
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        owner = f"user id {info.st_uid}"
+    return f"{mode}, owned by {owner}"
 
 
 def is_storage_fault(exc: BaseException) -> bool:

@@ -13,9 +13,9 @@ from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from flowdeck.engine.events import EventDataError
-from flowdeck.storage.codec import batch_from_json
 from flowdeck.storage.db import MIGRATIONS
-from flowdeck.storage.faults import advice, redact, sqlite_path, storage_error
+from flowdeck.storage.faults import advice, redact, sqlite_path, storage_error, unreadable_folder
+from flowdeck.storage.integrity import ChangedBatch, checked_batch
 from flowdeck.storage.tables import MigrationRow
 
 Level = Literal["ok", "warning", "problem"]
@@ -38,6 +38,9 @@ def check_database(url: str, *, full: bool = False) -> Iterator[Finding]:
     if path is None:
         yield from _check_server(url)
         return
+    if (unreadable := unreadable_folder(path)) is not None:
+        yield Finding(level="problem", topic="database", text=str(unreadable))
+        return
     if not path.is_file():
         yield Finding(level="ok", topic="database", text=f"{path} does not exist yet: the first command creates it")
         return
@@ -55,13 +58,17 @@ def check_database(url: str, *, full: bool = False) -> Iterator[Finding]:
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:
-    """mode=ro; immutable=1 for a WAL database in a folder where its -shm file cannot be made (nobody writes it)."""
+    """mode=ro; immutable=1 for a WAL database in a folder where its -shm file cannot be made (nobody writes it).
+    SQLite says "unable to open" for that, or, as a user other than root, "attempt to write a readonly database"."""
+    conn = None
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
         conn.execute("SELECT count(*) FROM sqlite_master")
         return conn
     except sqlite3.OperationalError as exc:
-        if "unable to open" not in str(exc):
+        if conn is not None:
+            conn.close()
+        if "unable to open" not in str(exc) and "readonly" not in str(exc):
             raise
     return sqlite3.connect(f"file:{path}?immutable=1", uri=True, isolation_level=None)
 
@@ -92,26 +99,45 @@ def _check_sqlite(conn: sqlite3.Connection, url: str, *, full: bool) -> Iterator
 
 
 def _events(conn: sqlite3.Connection, url: str) -> Iterator[Finding]:
-    """Every stored batch of events read back: damage inside a page's data (which the pragmas do not see) shows here."""
-    batches, damaged = 0, dict[str, str]()
+    """Every stored batch of events read back and checked against its checksum: damage inside a page's data (which
+    the pragmas do not see) shows here, and so does a change that left valid JSON (storage/integrity.py)."""
+    batches, unchecked, damaged, changed = 0, 0, dict[str, str](), dict[str, list[str]]()
     try:
-        for run_id, last_seq, data in conn.execute("SELECT run_id, last_seq, CAST(data AS BLOB) FROM event_batches"):
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(event_batches)")}
+        checksum = "checksum" if "checksum" in columns else "NULL"  # a database not yet migrated to 0006
+        rows = conn.execute(f"SELECT run_id, first_seq, last_seq, CAST(data AS BLOB), {checksum} FROM event_batches")
+        for run_id, first_seq, last_seq, data, stored in rows:
             batches += 1
+            unchecked += stored is None
             try:
-                batch_from_json(data)
+                checked_batch(run_id, first_seq, last_seq, data, stored)
+            except ChangedBatch as exc:
+                changed.setdefault(run_id, []).append(exc.events)
             except EventDataError as exc:
                 damaged.setdefault(run_id, f"events up to seq {last_seq}: {str(exc)[:120]}")
     except sqlite3.Error as exc:
         yield _fault(exc, url, "reading the stored events")
         return
-    if not damaged:
-        yield Finding(level="ok", topic="events", text=f"{batches} stored batches of events read back")
-        return
-    runs = "; ".join(f"run {run_id} ({why})" for run_id, why in list(damaged.items())[:5])
-    more = f"; and {len(damaged) - 5} more runs" if len(damaged) > 5 else ""
-    yield Finding(
-        level="problem", topic="events", text=f"cannot read the events of {runs}{more}; " + advice("corrupt", url)
-    )
+    if damaged:
+        runs = "; ".join(f"run {run_id} ({why})" for run_id, why in list(damaged.items())[:5])
+        more = f"; and {len(damaged) - 5} more runs" if len(damaged) > 5 else ""
+        yield Finding(
+            level="problem", topic="events", text=f"cannot read the events of {runs}{more}; " + advice("corrupt", url)
+        )
+    if changed:
+        runs = "; ".join(f"run {run_id}: {', '.join(which[:3])}" for run_id, which in list(changed.items())[:5])
+        more = f"; and {len(changed) - 5} more runs" if len(changed) > 5 else ""
+        file = sqlite_path(url)
+        yield Finding(
+            level="problem",
+            topic="events",
+            text=f"stored events changed after they were written (their checksums do not match): {runs}{more}; "
+            f"nothing was changed: keep a copy of {file} and restore a backup (these runs cannot be shown or "
+            "resumed: a changed event cannot be told from a true one)",
+        )
+    if not damaged and not changed:
+        older = f", {unchecked} of them written before checksums were kept (read, not checked)" if unchecked else ""
+        yield Finding(level="ok", topic="events", text=f"{batches} stored batches of events read back{older}")
 
 
 def _lock(path: Path, url: str) -> Finding:

@@ -14,7 +14,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from flowdeck.engine.events import (
     Event,
-    EventDataError,
     NodeFinished,
     RunFinished,
     RunInterrupted,
@@ -22,9 +21,10 @@ from flowdeck.engine.events import (
 )
 from flowdeck.engine.state import run_label
 from flowdeck.errors import NotFoundError, StorageError
-from flowdeck.storage.codec import batch_from_json, batch_to_json
+from flowdeck.storage.codec import batch_to_json
 from flowdeck.storage.db import is_read_only
 from flowdeck.storage.faults import storage_error
+from flowdeck.storage.integrity import batch_checksum, stored_events
 from flowdeck.storage.tables import LABEL_LIMIT, EventBatchRow, NodeOutputRow, RunRow
 
 _BATCHES = EventBatchRow.__table__  # type: ignore[attr-defined]
@@ -68,6 +68,7 @@ class StoredBatch:
     first_seq: int
     last_seq: int
     data: str
+    checksum: str  # storage/integrity.py
     outputs: list[tuple[str, str, int, str, int, int, float, bool, int]]
     prompt_tokens: int
     completion_tokens: int
@@ -110,11 +111,13 @@ class StoredBatch:
                 ending = ("interrupted", e.ts, e.duration, run_id)
             elif type(e) is RunStarted:
                 started = e
+        first_seq, last_seq, data = events[0].seq, events[-1].seq, batch_to_json(events)
         return cls(
             run_id=run_id,
-            first_seq=events[0].seq,
-            last_seq=events[-1].seq,
-            data=batch_to_json(events),
+            first_seq=first_seq,
+            last_seq=last_seq,
+            data=data,
+            checksum=batch_checksum(run_id, first_seq, last_seq, data),
             outputs=outputs,
             prompt_tokens=prompt,
             completion_tokens=completion,
@@ -252,7 +255,7 @@ class RunLog:
                         *(0, 0, 0.0, 0, label),
                     ),
                 )
-            cursor.execute(sql.insert_batch, (run_id, batch.last_seq, batch.first_seq, batch.data))
+            cursor.execute(sql.insert_batch, (run_id, batch.last_seq, batch.first_seq, batch.data, batch.checksum))
             if batch.outputs:
                 cursor.executemany(sql.insert_outputs, batch.outputs)
             totals = (batch.last_seq, batch.prompt_tokens, batch.completion_tokens, batch.cost, run_id)
@@ -275,32 +278,22 @@ class RunLog:
 
     def events(self, run_id: str, after_seq: int = 0, *, limit: int | None = None) -> list[Event]:
         """The run's events with seq > after_seq, in order (at most `limit` of them)."""
+        columns = (_BATCHES.c.first_seq, _BATCHES.c.last_seq, _BATCHES.c.data, _BATCHES.c.checksum)
         query = (
-            select(_BATCHES.c.data)
+            select(*columns)
             .where(_BATCHES.c.run_id == run_id, _BATCHES.c.last_seq > after_seq)
             .order_by(_BATCHES.c.last_seq)
         )
         found: list[Event] = []
         with self._reading(f"reading the events of run {run_id}") as conn:
-            for data in conn.execute(query).scalars():
-                for event in self._decode(run_id, data, found):
+            for first_seq, last_seq, data, checksum in conn.execute(query).all():
+                after = found[-1].seq if found else None
+                for event in stored_events(run_id, first_seq, last_seq, data, checksum, after=after):
                     if event.seq > after_seq:
                         found.append(event)
                         if limit is not None and len(found) >= limit:
                             return found
         return found
-
-    def _decode(self, run_id: str, data: str, found: list[Event]) -> list[Event]:
-        try:
-            return batch_from_json(data)
-        except EventDataError as exc:
-            after = f"after seq {found[-1].seq}" if found else "from its start"
-            raise StorageError(
-                f"the stored events of run {run_id} {after} cannot be read, the database file is damaged ({exc}); "
-                "nothing was changed: run `flowdeck doctor`, and restore a backup or recover the file with "
-                "`sqlite3 FILE .recover`",
-                kind="corrupt",
-            ) from None
 
     def outputs(self, run_id: str) -> dict[str, str]:
         """The committed output of each node of a run (latest execution)."""
@@ -384,7 +377,7 @@ class _AppendSql:
                 *("prompt_tokens", "completion_tokens", "cost", "last_seq", "label"),
             ],
         )
-        self.insert_batch = insert(_BATCHES, ["run_id", "last_seq", "first_seq", "data"])
+        self.insert_batch = insert(_BATCHES, ["run_id", "last_seq", "first_seq", "data", "checksum"])
         self.insert_outputs = insert(
             _OUTPUTS,
             ["run_id", "node_id", "execution", "output", "prompt_tokens", "completion_tokens", "cost", "cached", "seq"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Field, SQLModel
 
 from flowdeck.engine.identity import IDENTITY_LIMIT
+from flowdeck.storage.integrity import CHECKSUM_CHARS
 
 
 class WorkflowRow(SQLModel, table=True):
@@ -65,6 +66,7 @@ class EventBatchRow(SQLModel, table=True):
     last_seq: int = Field(primary_key=True)
     first_seq: int
     data: str
+    checksum: str | None = Field(default=None, max_length=CHECKSUM_CHARS)  # since 0006; None: written before
 
 
 class NodeOutputRow(SQLModel, table=True):

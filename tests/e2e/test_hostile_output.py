@@ -7,13 +7,14 @@ there.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response, expect
 
 from tests.e2e.test_shared import EDITOR, TOKEN, VIEWER, log_in
 
@@ -135,6 +136,7 @@ def test_every_page_loads_under_the_policy_without_a_violation(context: BrowserC
     answer = page.goto(app_url + "/login")
     assert answer is not None
     assert "img-src 'self' data: blob:" in answer.headers["content-security-policy"]
+    assert _nonce(answer) is not None
     log_in(page, app_url, EDITOR)
     page.get_by_role("application", name="Workflow canvas").wait_for()
     for opener in ("Templates", "Open", "Workflow settings", "Keyboard shortcuts"):
@@ -208,6 +210,47 @@ def test_the_policy_stops_markup_that_slips_past_the_sanitizer(
     assert page.url == app_url + "/runs"  # the form did not take the page away
     # Chromium says so in the console, as the test of every page above expects it to.
     assert any("Content Security Policy" in text and "/img.png" in text for text in refused)
+
+
+def test_a_style_element_slipped_into_a_page_is_refused(context: BrowserContext, app_url: str) -> None:
+    """A <style> element put into the page as markup (as a sanitizer's bug would let it through) is refused by the
+    browser for want of the answer's nonce: a violation of style-src-elem, and the page's look unchanged. Each
+    answer has a nonce of its own, so one seen before opens nothing."""
+    page = context.new_page()
+    seen_before = _nonce(page.goto(app_url + "/login")) or "bm9uY2Ugb2YgYmVmb3Jl"
+    log_in(page, app_url, VIEWER)
+    expect(page.get_by_role("button", name="Compare selected")).to_be_visible()
+    for markup in (
+        "<style>body { background-color: rgb(1, 2, 3) !important }</style>",
+        f'<style nonce="{seen_before}">body {{ background-color: rgb(1, 2, 3) !important }}</style>',
+    ):
+        seen = page.evaluate(
+            """(markup) => new Promise((resolve) => {
+                const refused = [];
+                document.addEventListener("securitypolicyviolation", (e) => refused.push(e.effectiveDirective));
+                const before = getComputedStyle(document.body).backgroundColor;
+                const box = document.createElement("div");
+                box.innerHTML = markup;
+                document.body.append(box);
+                setTimeout(() => {
+                    const after = getComputedStyle(document.body).backgroundColor;
+                    box.remove();
+                    resolve({ refused, before, after });
+                }, 300);
+            })""",
+            markup,
+        )
+        assert seen["after"] == seen["before"] != "rgb(1, 2, 3)", seen
+        assert seen["refused"] == ["style-src-elem"], seen
+    nonces = {_nonce(page.goto(app_url + "/runs")), _nonce(page.goto(app_url + "/runs")), seen_before}
+    assert None not in nonces and len(nonces) == 3
+
+
+def _nonce(answer: Response | None) -> str | None:
+    """The nonce of an answer's policy, which its <style> elements need."""
+    assert answer is not None
+    found = re.search(r"style-src-elem 'self' 'nonce-([\w-]{24})'(;|$)", answer.headers["content-security-policy"])
+    return found[1] if found else None
 
 
 def look_at_outputs(page: Page, *, hostile: bool = True) -> None:
