@@ -11,8 +11,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass, field
 from typing import Literal
 
+from flowdeck.decisions import Decisions
 from flowdeck.engine.dag import Dag, build
-from flowdeck.engine.events import Event, RunFinished, RunInterrupted, RunOrigin, RunStarted, Usage
+from flowdeck.engine.events import (
+    ApprovalRequested,
+    Event,
+    RunFinished,
+    RunInterrupted,
+    RunOrigin,
+    RunStarted,
+    RunWaiting,
+    Usage,
+)
 from flowdeck.engine.identity import IDENTITY_LIMIT
 from flowdeck.engine.llm_types import Completion, ModelCaller, OutputCache
 from flowdeck.engine.run import Run
@@ -41,7 +51,7 @@ class ActiveRun:
     task: asyncio.Task[None] | None = None
 
 
-class Runner:
+class Runner(Decisions):
     """Owns the runs of this process. A run goes on whoever watches it; watchers attach and detach freely."""
 
     def __init__(
@@ -63,6 +73,8 @@ class Runner:
         self._active: dict[str, ActiveRun] = {}
         self._writer = BatchWriter(log)
         self._unstored = UnstoredEnds(log, _OWNER)  # runs whose storage failed, with their ends
+        self._owner = _OWNER
+        self._timers: dict[tuple[str, str, int], asyncio.TimerHandle] = {}  # approvals that decide by themselves
 
     async def start(
         self,
@@ -76,6 +88,7 @@ class Runner:
         scope: Iterable[str] | None = None,
         origin: RunOrigin | None = None,
         recorded: Mapping[tuple[str, int], Completion] | None = None,
+        approve_all: str | None = None,
     ) -> str:
         """Validate and start a run; return its id. Raises WorkflowError before anything is written.
 
@@ -107,15 +120,20 @@ class Runner:
             origin=origin,
             workflow_id=workflow_id,
             recorded=recorded,
+            approve_all=approve_all,
         )
         if self._check_models is not None:
             await self._refuse_unusable_models(run)
         await self._caller.prepare(run.models())
+        self._activate(run, workflow_id)
+        return run.run_id
+
+    def _activate(self, run: Run, workflow_id: str | None) -> None:
+        """Drive the run in this process: its events are stored, then told to its watchers."""
         self._unstored.wake()  # a run starting is a good moment to try storing the ends still owed
         active = ActiveRun(run=run, workflow_id=workflow_id)
         self._active[run.run_id] = active
         active.task = asyncio.get_running_loop().create_task(self._pump(active), name=f"flowdeck-run:{run.run_id}")
-        return run.run_id
 
     async def _refuse_unusable_models(self, run: Run) -> None:
         """Missing keys and unreachable servers, found before anything runs, naming the agents affected."""
@@ -164,7 +182,7 @@ class Runner:
             dag, started.inputs, model=model, reuse=reuse, scope=scope, workflow_id=workflow_id, origin=origin
         )
 
-    async def resume(self, run_id: str, *, model: str | None = None) -> str:
+    async def resume(self, run_id: str, *, model: str | None = None, approve_all: str | None = None) -> str:
         """Finish a run that stopped (interrupted, failed or cancelled) as a new run: the agents without a
         committed output run; the others reuse their outputs, so no completed model call is repeated."""
         started, outputs = await asyncio.to_thread(self._recorded, run_id)
@@ -172,7 +190,7 @@ class Runner:
             raise WorkflowError([Problem("run", f"run {run_id} is still going; wait for it or cancel it first")])
         dag = build(parse_workflow(started.workflow, source=f"the workflow of run {run_id}"))
         if not dag.plain:
-            return await self._resume_rounds(started, dag, model)
+            return await self._resume_rounds(started, dag, model, approve_all)
         missing = [n for n in dag.order if n not in outputs]
         if not missing:
             raise WorkflowError([Problem("run", f"every agent of run {run_id} has its output; nothing to resume")])
@@ -183,7 +201,7 @@ class Runner:
             dag, started.inputs, model=model, reuse=reuse, scope=missing, origin=origin, workflow_id=started.workflow_id
         )
 
-    async def _resume_rounds(self, started: RunStarted, dag: Dag, model: str | None) -> str:
+    async def _resume_rounds(self, started: RunStarted, dag: Dag, model: str | None, approve_all: str | None) -> str:
         """Resume a run of a workflow with conditions or loops: the new run replays the old one's routing with the
         outputs it committed, execution by execution, so that it picks up in the round where the old one stopped
         and calls the model only for what has no committed output."""
@@ -203,6 +221,7 @@ class Runner:
             recorded=recorded,
             origin=RunOrigin(kind="resume", run_id=started.run_id),
             workflow_id=started.workflow_id,
+            approve_all=approve_all,
         )
 
     def recorded_workflow(self, run_id: str) -> Workflow:
@@ -239,7 +258,8 @@ class Runner:
         queue: asyncio.Queue[list[Event] | None] = asyncio.Queue()
         active.subscribers.add(queue)
         try:
-            backlog = active.events[after_seq:]
+            first = active.events[0].seq if active.events else 1  # a continued run's start from its log at seq > 1
+            backlog = active.events[max(0, after_seq - first + 1) :]
             last = backlog[-1].seq if backlog else after_seq
             if backlog:
                 yield backlog
@@ -267,7 +287,7 @@ class Runner:
             if events:
                 yield events
                 last = events[-1].seq
-            if events and isinstance(events[-1], RunFinished | RunInterrupted):
+            if events and isinstance(events[-1], RunFinished | RunInterrupted | RunWaiting):
                 return
             if not await asyncio.to_thread(self._live_elsewhere, run_id):
                 # It ended between the two reads, or its process died: what it stored is all there is.
@@ -332,6 +352,7 @@ class Runner:
 
     async def close(self) -> None:
         """Cancel the runs still going and wait until their last events are stored."""
+        self._stop_timers()
         for active in list(self._active.values()):
             active.run.cancel()
         tasks = [a.task for a in self._active.values() if a.task is not None]
@@ -362,6 +383,9 @@ class Runner:
                     active.events.extend(batch)
                 for queue in active.subscribers:
                     queue.put_nowait(batch)
+                for event in batch:
+                    if type(event) is ApprovalRequested:
+                        self._time_out(event)
                 if isinstance(batch[-1], RunInterrupted):
                     return
         finally:

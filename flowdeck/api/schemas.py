@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flowdeck.engine.workflow import MAX_INPUT_CHARS, MAX_INPUTS
+from flowdeck.engine.approvals import MAX_NOTE_CHARS
+from flowdeck.engine.workflow import MAX_INPUT_CHARS, MAX_INPUTS, MAX_PROMPT_CHARS
 
 MAX_SEQ = 2**63 - 1  # the largest integer SQLite and PostgreSQL keep: events' sequence numbers stay below it
 InputName = Annotated[str, Field(min_length=1, max_length=64)]
@@ -31,6 +32,18 @@ class RunRequest(BaseModel):
     wait: bool = Field(default=False, description="Answer when the run has ended (with its outputs), not at once.")
 
 
+class DecisionRequest(BaseModel):
+    """A decision on an approval that waits: approve (optionally with an edited text) or reject (with a note)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    decision: Literal["approve", "reject"]
+    note: str = Field(default="", max_length=MAX_NOTE_CHARS, description="Why; a rejection hands it on as feedback.")
+    text: str | None = Field(
+        default=None, max_length=MAX_PROMPT_CHARS, description="With approve: the edited text to hand on instead."
+    )
+    wait: bool = Field(default=False, description="Answer when the run has ended or waits again, not at once.")
+
+
 class NodeResult(BaseModel):
     id: str
     name: str
@@ -52,7 +65,9 @@ class RunResult(BaseModel):
         description='The workflow the run belongs to: a saved workflow\'s id, "template:<name>", "file:<path>" or '
         '"sha256:<hash>"; null for runs recorded before flowdeck recorded it.',
     )
-    status: str = Field(description="pending, running, waiting, succeeded, failed, cancelled or interrupted")
+    status: str = Field(
+        description="pending, running, waiting (for approval), succeeded, failed, cancelled, interrupted or rejected"
+    )
     started_at: float | None = None
     duration: float | None = None
     tokens: int = 0

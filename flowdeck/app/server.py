@@ -110,6 +110,8 @@ def serve(
         gc.freeze()  # litellm's modules, imported just now, live as long as the process too
 
     nicegui_app.on_startup(_collect_garbage_again)
+    # Approvals that wait in the log decide by themselves at their timeout, across restarts too.
+    nicegui_app.on_startup(lambda: background_tasks.create(services.runner.watch_waiting(), name="flowdeck approvals"))
     nicegui_app.on_startup(lambda: background_tasks.create(warm_up(), name="flowdeck warm-up"))
     # The first page should find the local Ollama's models known already, not wait up to 0.5 s to learn them.
     nicegui_app.on_startup(lambda: background_tasks.create(ollama_models(settings.ollama_base), name="ollama models"))

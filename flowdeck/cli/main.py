@@ -85,8 +85,23 @@ def _serve(host: str, port: int, *, open_browser: bool) -> None:
 @click.option("--model", "-m", help="Run every agent on this model (litellm string, 'embedded' or 'scripted').")
 @click.option("--json", "as_json", is_flag=True, help="Print the event stream as JSON lines.")
 @click.option("--cache", "use_cache", is_flag=True, help="Reuse cached outputs of identical agent calls.")
-def run_command(source: str, inputs: tuple[str, ...], model: str | None, as_json: bool, use_cache: bool) -> None:
-    """Run a workflow: a built-in template name or a workflow JSON file."""
+@click.option("--approve", "approve_all", is_flag=True, help="Approve every approval step at once (unattended runs).")
+@click.option(
+    "--no-input", is_flag=True, help="Never ask: a run that waits for approval exits 3, saying how to decide."
+)
+def run_command(
+    source: str,
+    inputs: tuple[str, ...],
+    model: str | None,
+    as_json: bool,
+    use_cache: bool,
+    approve_all: bool,
+    no_input: bool,
+) -> None:
+    """Run a workflow: a built-in template name or a workflow JSON file.
+
+    At an approval step it asks on the terminal; without one (or with --no-input) it stops, the run waits, and it
+    exits 3 naming the command that decides it."""
     from flowdeck import load_with_identity
 
     values = {}
@@ -97,7 +112,19 @@ def run_command(source: str, inputs: tuple[str, ...], model: str | None, as_json
         values[name.strip()] = value
     try:
         workflow, identity = load_with_identity(source)
-        sys.exit(asyncio.run(_run(workflow, values, model, as_json, use_cache, identity=identity)))
+        code = asyncio.run(
+            run_to_end(
+                workflow,
+                values,
+                model,
+                as_json,
+                use_cache,
+                identity=identity,
+                approve_all=approve_all,
+                no_input=no_input,
+            )
+        )
+        sys.exit(code)
     except WorkflowError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -106,20 +133,28 @@ def run_command(source: str, inputs: tuple[str, ...], model: str | None, as_json
         sys.exit(2)
 
 
-async def _run(
+async def run_to_end(
     workflow: object,
     inputs: dict[str, str],
     model: str | None,
     as_json: bool,
-    use_cache: bool,
+    use_cache: bool = False,
     resume: str | None = None,
     identity: str | None = None,
+    *,
+    approve_all: bool = False,
+    no_input: bool = False,
+    decide: tuple[str, str | None, object] | None = None,
 ) -> int:
+    """Start (or resume, or decide and continue) a run here and follow it to its end, asking at approvals when it may;
+    the exit code."""
+    from flowdeck.cli.approvals import WAITING_EXIT, ask, may_ask, waiting_message
     from flowdeck.cli.progress import ProgressView
     from flowdeck.config import load_settings
     from flowdeck.engine.agents import models_of
+    from flowdeck.engine.approvals import Decision
     from flowdeck.engine.events import event_to_json
-    from flowdeck.engine.state import RunState
+    from flowdeck.engine.state import RunState, fold
     from flowdeck.engine.workflow import Workflow
     from flowdeck.services import open_services
 
@@ -130,16 +165,26 @@ async def _run(
     services = await asyncio.to_thread(open_services, settings, model_process=embedded)
     try:
         runner = services.runner
-        if resume is not None:
+        state = RunState()
+        approver = "cli --approve" if approve_all else None
+        if decide is not None:
+            run_id, node_id, decision = decide
+            assert isinstance(decision, Decision)
+            run_id = (await asyncio.to_thread(services.runs.get, run_id)).id
+            workflow = await asyncio.to_thread(runner.recorded_workflow, run_id)
+            fold(await asyncio.to_thread(services.runs.events, run_id), state)
+            await runner.decide(run_id, node_id, decision)
+        elif resume is not None:
             workflow = await asyncio.to_thread(runner.recorded_workflow, resume)
-            run_id = await runner.resume(resume, model=model)
+            run_id = await runner.resume(resume, model=model, approve_all=approver)
         else:
             assert isinstance(workflow, Workflow)
-            run_id = await runner.start(workflow, inputs, model=model, use_cache=use_cache, workflow_id=identity)
+            run_id = await runner.start(
+                workflow, inputs, model=model, use_cache=use_cache, workflow_id=identity, approve_all=approver
+            )
         assert isinstance(workflow, Workflow)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, runner.cancel, run_id)
-        state = RunState()
         view = None if as_json else ProgressView(workflow)
         if view is not None and "embedded" in runner.models_of(run_id):
             click.echo(
@@ -148,13 +193,35 @@ async def _run(
                 "      see the README's Models section.\n",
                 err=True,
             )
-        async for event in runner.subscribe(run_id):
-            state.apply(event)
+        shown = state.last_seq  # a decided run: its events so far are not printed again
+
+        def show(event: object) -> None:
             if as_json:
-                sys.stdout.write(event_to_json(event) + "\n")
+                sys.stdout.write(event_to_json(event) + "\n")  # type: ignore[arg-type]
                 sys.stdout.flush()
             elif view is not None:
                 view.update(state)
+
+        while True:
+            # The events stored meanwhile (a decision's own), then the run's, live.
+            for event in await asyncio.to_thread(services.runs.events, run_id, state.last_seq):
+                state.apply(event)
+                if event.seq > shown:
+                    show(event)
+            async for event in runner.subscribe(run_id, state.last_seq):
+                state.apply(event)
+                show(event)
+            if state.status != "waiting":
+                break
+            if not may_ask(no_input):
+                if view is not None:
+                    view.finish(state)
+                click.echo(waiting_message(state), err=True)
+                return WAITING_EXIT
+            if view is not None:
+                view.update(state, force=True)
+            node_id, decision = ask(state)
+            await runner.decide(run_id, node_id, decision)
         if view is not None and state.run_id:
             view.finish(state)
             _print_outputs(workflow, state)
@@ -216,10 +283,15 @@ def runs_command(ctx: click.Context, limit: int, workflow: str | None, status: s
 @click.argument("run_id")
 @click.option("--model", "-m", help="Run the remaining agents on this model instead of the run's own.")
 @click.option("--json", "as_json", is_flag=True, help="Print the event stream as JSON lines.")
-def runs_resume(run_id: str, model: str | None, as_json: bool) -> None:
+@click.option("--approve", "approve_all", is_flag=True, help="Approve every approval step at once.")
+@click.option("--no-input", is_flag=True, help="Never ask: a run that waits for approval exits 3.")
+def runs_resume(run_id: str, model: str | None, as_json: bool, approve_all: bool, no_input: bool) -> None:
     """Finish a stopped run: only agents without a committed output run again (as a new run)."""
     try:
-        sys.exit(asyncio.run(_run(None, {}, model, as_json, False, resume=run_id)))
+        code = asyncio.run(
+            run_to_end(None, {}, model, as_json, False, resume=run_id, approve_all=approve_all, no_input=no_input)
+        )
+        sys.exit(code)
     except FlowdeckError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -321,8 +393,10 @@ def _services() -> Services:
 
 def _add_groups() -> None:
     from flowdeck.cli.admin import api_command, auth_command, keys_command
+    from flowdeck.cli.approvals import approve_command
     from flowdeck.cli.doctor import doctor_command
 
+    runs_command.add_command(approve_command)
     main.add_command(auth_command)
     main.add_command(keys_command)
     main.add_command(api_command)

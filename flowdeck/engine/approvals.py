@@ -86,6 +86,7 @@ class Approvals:
     _decisions: dict[tuple[str, int], ApprovalDecided]  # decisions the log holds (a continued run replays them)
     _rejected: bool
     _finished: bool
+    _approve_all: str | None  # approve every approval at once, by this name (`flowdeck run --approve`, tests)
 
     if TYPE_CHECKING:  # defined by Run and Rounds
 
@@ -120,6 +121,10 @@ class Approvals:
             raise NotWaitingError(f"'{name}' is not waiting for approval in this run")
         del self._waiting[node_id]
         execution, text = found
+        self._take_decision(node_id, execution, text, decision)
+        self._maybe_finish()
+
+    def _take_decision(self, node_id: str, execution: int, text: str, decision: Decision) -> None:
         self._outbox.put(
             ApprovalDecided,
             node_id=node_id,
@@ -131,7 +136,6 @@ class Approvals:
             timed_out=decision.timed_out,
         )
         self._approval_decided(node_id, execution, text, decision)
-        self._maybe_finish()
 
     def _approval_reached(self, node_id: str, execution: int, via: Edge | None) -> bool:
         """Ask for the approval; True if the log already holds its decision (applied now), else it waits."""
@@ -162,6 +166,9 @@ class Approvals:
                 approve=recorded.decision == "approved", by=recorded.by, note=recorded.note, text=recorded.text
             )
             self._approval_decided(node_id, execution, text, decision)
+            return True
+        if self._approve_all is not None:
+            self._take_decision(node_id, execution, text, Decision(approve=True, by=self._approve_all))
             return True
         self._waiting[node_id] = (execution, text)
         return False

@@ -55,13 +55,15 @@ class Run(Rounds, ModelCalls, Approvals):
         recorded: Mapping[tuple[str, int], Completion] | None = None,
         prior: Sequence[Event] | None = None,
         on_wait: Continue = "wait",
+        approve_all: str | None = None,
     ) -> None:
         """`reuse`: outputs to use instead of calling the model, by agent (for its first execution, or every one if
         it is pinned); `recorded`: by (agent, execution), as a resumed run replays the rounds its original ran.
 
         `prior`: the log of a run that waited for approval, which this one continues under the same id: it replays
         what the log holds (outputs, failures, decisions) without calling a model, and the events that replay makes
-        again are not emitted twice. `on_wait`: "cancel" cancels the run where it would wait again."""
+        again are not emitted twice. `on_wait`: "cancel" cancels the run where it would wait again. `approve_all`:
+        every approval is approved at once, in this name (headless runs that are told to, and tests)."""
         self.dag = workflow if isinstance(workflow, Dag) else build(workflow)
         self.workflow = self.dag.workflow
         self.inputs = check_inputs(self.workflow, inputs or {})
@@ -108,6 +110,7 @@ class Run(Rounds, ModelCalls, Approvals):
         self._decisions: dict[tuple[str, int], ApprovalDecided] = {}
         self._rejected = False
         self._on_wait = on_wait
+        self._approve_all = approve_all
         self._suspended = False
         self._since = 0.0  # how long the run had gone on before this process continued it
         if prior:

@@ -110,6 +110,11 @@ class NodeState:
             when = f"{wait:.0f} s" if wait >= 10 else f"{wait:.1f} s"
             fault = _FAULT_WORDS.get(ex.error_kind or "", ex.error_kind)
             return f"{fault}, retry {ex.attempt + 1}/{ex.max_attempts} in {when}"
+        if status == "succeeded" and ex.decision is not None:
+            decided = ex.decision
+            how = "edited and approved" if decided.decision == "approved" and decided.text is not None else ex.verdict
+            who = "by itself (no decision in time)" if decided.timed_out else f"by {decided.by}"
+            return f"{how} {who}" + (f": {decided.note}" if decided.note and not decided.timed_out else "")
         if status == "succeeded":
             if ex.pinned:
                 return "done · pinned output (the model was not called)"
