@@ -140,10 +140,11 @@ class Decisions:
 
     async def _timed_out(self, asked: ApprovalRequested) -> None:
         self._timers.pop((asked.run_id, asked.node_id, asked.execution), None)
+        approve = asked.on_timeout == "approve"
         decision = Decision(
-            approve=asked.on_timeout == "approve",
+            approve=approve,
             by="timeout",
-            note=f"no decision within {asked.timeout:g} s: {asked.on_timeout}d by itself",
+            note=f"no decision within {asked.timeout:g} s: {'approved' if approve else 'rejected'} by itself",
             timed_out=True,
         )
         events = await asyncio.to_thread(self._log.events, asked.run_id)
