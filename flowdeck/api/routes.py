@@ -20,6 +20,7 @@ from flowdeck.api.followers import Followers
 from flowdeck.api.protocol import keep_to_the_schema, problem_errors, unprocessable
 from flowdeck.api.schemas import (
     MAX_SEQ,
+    Approve,
     DecisionRequest,
     NodeResult,
     Problem,
@@ -237,7 +238,8 @@ def build_api(services: Services) -> FastAPI:
     async def decide_approval(run_id: str, node_id: str, body: DecisionRequest, request: Request) -> JSONResponse:
         _editor(request, "deciding approvals")
         summary = await _summary(services, run_id)
-        decision = Decision(approve=body.decision == "approve", by="api", note=body.note, text=body.text)
+        text = body.text if isinstance(body, Approve) else None
+        decision = Decision(approve=isinstance(body, Approve), by="api", note=body.note, text=text)
         try:
             await services.runner.decide(summary, node_id, decision)
         except NotWaitingError as exc:

@@ -32,16 +32,26 @@ class RunRequest(BaseModel):
     wait: bool = Field(default=False, description="Answer when the run has ended (with its outputs), not at once.")
 
 
-class DecisionRequest(BaseModel):
-    """A decision on an approval that waits: approve (optionally with an edited text) or reject (with a note)."""
-
+class _Deciding(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    decision: Literal["approve", "reject"]
     note: str = Field(default="", max_length=MAX_NOTE_CHARS, description="Why; a rejection hands it on as feedback.")
-    text: str | None = Field(
-        default=None, max_length=MAX_PROMPT_CHARS, description="With approve: the edited text to hand on instead."
-    )
     wait: bool = Field(default=False, description="Answer when the run has ended or waits again, not at once.")
+
+
+class Approve(_Deciding):
+    """Approve what the approval asks about, or an edited text of it."""
+
+    decision: Literal["approve"]
+    text: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS, description="The edited text to hand on.")
+
+
+class Reject(_Deciding):
+    """Reject: the note goes along the approval's "rejected" path, or the run ends rejected."""
+
+    decision: Literal["reject"]
+
+
+DecisionRequest = Annotated[Approve | Reject, Field(discriminator="decision")]
 
 
 class NodeResult(BaseModel):
