@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from nicegui import background_tasks, ui
 
 from flowdeck.app.account import can_edit
+from flowdeck.app.approval import ApprovalCards
 from flowdeck.app.pin_dialog import edit_output_dialog
 from flowdeck.app.refusal import Refusal, show_refusal
 from flowdeck.app.run_dialog import run_dialog
@@ -64,6 +65,7 @@ class LiveRun:
         self._client = ui.context.client
         self._client.on_delete(self.stop)  # not on_disconnect: NiceGUI 3 calls that on a reconnect too
         self.editable = can_edit(self._client)  # a viewer watches: starts, re-runs, pins and cancels are refused
+        self._cards: ApprovalCards | None = None
 
     @property
     def view(self) -> RunView:
@@ -71,7 +73,20 @@ class LiveRun:
         if self._view is None:
             self._view = self.make_view()
             self._view.actions = self._actions
+            if self._view.approvals_slot is not None:
+                with self._view.approvals_slot:
+                    self._cards = ApprovalCards(self.runner, self._client, self._decided)
         return self._view
+
+    def review(self, node_id: object) -> None:
+        """The decision dialog of an approval of the run shown (the canvas card's Review…); refused for a viewer."""
+        if self._cards is not None:
+            self._cards.review(str(node_id))
+
+    def _decided(self, run_id: str) -> None:
+        """A decision continues the run, in this process: follow it again."""
+        if run_id == self.run_id:
+            self.watch(run_id)
 
     @property
     def shown(self) -> bool:
@@ -84,11 +99,15 @@ class LiveRun:
 
     @property
     def running(self) -> bool:
-        return self._starting or (self.run_id is not None and self.state.status in ("pending", "running", "waiting"))
+        """Starting or going: a run that waits for approval is not (another can start meanwhile)."""
+        return self._starting or (self.run_id is not None and self.state.status in ("pending", "running"))
 
     @property
     def cancellable(self) -> bool:
-        """Running here: a run of another process (the CLI, another server) is stopped where it runs."""
+        """Running here, or waiting for approval: a run of another process (the CLI, another server) is stopped
+        where it runs."""
+        if self.run_id is not None and self.state.status == "waiting":
+            return True
         return self.running and self.run_id is not None and self.runner.is_active(self.run_id)
 
     def watch_active(self, workflow_id: str) -> bool:
@@ -211,9 +230,13 @@ class LiveRun:
             if self._task is not None and self.state.status in ("pending", "running", "waiting"):
                 self.view.show_progress()
 
-    def cancel(self) -> None:
-        if self.editable and self.run_id is not None and self.runner.cancel(self.run_id):
+    async def cancel(self) -> None:
+        if not self.editable or self.run_id is None:
+            return
+        if self.runner.cancel(self.run_id):
             self._cancelling = ui.notification("Cancelling the run…", timeout=10)
+        elif self.state.status == "waiting" and await self.runner.cancel_waiting(self.run_id):
+            self.watch(self.run_id)  # cancelled here, from its log
 
     async def _follow(self, run_id: str) -> None:
         last_flush = 0.0
@@ -226,6 +249,8 @@ class LiveRun:
             last_flush = time.monotonic()
             try:
                 self.view.flush()
+                if self._cards is not None:
+                    self._cards.update(self.view.state)
             except Exception:  # a display bug must not freeze the page: the next flush shows the state again
                 log.exception("run %s: updating the page failed", run_id)
 

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass, field
 from typing import Literal
 
-from flowdeck.decisions import Decisions
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import (
     ApprovalRequested,
@@ -30,6 +29,7 @@ from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.strict_json import text_problem
 from flowdeck.engine.workflow import Workflow, parse_workflow
 from flowdeck.errors import ModelsNotReady, NotFoundError, Problem, StorageError, WorkflowError
+from flowdeck.runner.decisions import Decisions
 from flowdeck.storage.faults import is_storage_fault
 from flowdeck.storage.interruptions import UnstoredEnds, interruption, mark_interrupted
 from flowdeck.storage.runs import RunLog, RunSummary, StoredBatch
