@@ -44,7 +44,8 @@ async def test_a_waiting_run_is_stored_as_waiting_and_a_decision_continues_it(se
     assert (await asyncio.to_thread(services.runs.get, run_id)).status == "waiting"
     assert not services.runner.is_active(run_id)  # nothing holds it in memory: it is a state in the log
     assert await services.runner.decide(run_id, None, Decision(approve=True, by="editor")) == "ok"
-    assert await settled(services, run_id) == "succeeded"
+    watched = await services.runner.wait(run_id)  # a page following it again: the whole run, from its log on
+    assert watched.status == "succeeded" and watched.gaps == 0 and watched.nodes["w"].status == "succeeded"
     summary = await asyncio.to_thread(services.runs.get, run_id)
     assert summary.status == "succeeded" and summary.finished_at is not None
     state = fold(await asyncio.to_thread(services.runs.events, run_id))

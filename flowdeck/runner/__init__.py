@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -128,10 +128,11 @@ class Runner(Decisions):
         self._activate(run, workflow_id)
         return run.run_id
 
-    def _activate(self, run: Run, workflow_id: str | None) -> None:
-        """Drive the run in this process: its events are stored, then told to its watchers."""
+    def _activate(self, run: Run, workflow_id: str | None, prior: Sequence[Event] = ()) -> None:
+        """Drive the run in this process: its events are stored, then told to its watchers. `prior`: the events its
+        log holds already (a run continued from its log), which watchers get first."""
         self._unstored.wake()  # a run starting is a good moment to try storing the ends still owed
-        active = ActiveRun(run=run, workflow_id=workflow_id)
+        active = ActiveRun(run=run, workflow_id=workflow_id, events=list(prior))
         self._active[run.run_id] = active
         active.task = asyncio.get_running_loop().create_task(self._pump(active), name=f"flowdeck-run:{run.run_id}")
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from flowdeck.engine.approvals import Continue, Decision, check_decision, decided_event
@@ -40,7 +40,7 @@ class Decisions:
 
     if TYPE_CHECKING:  # defined by Runner
 
-        def _activate(self, run: Run, workflow_id: str | None) -> None: ...
+        def _activate(self, run: Run, workflow_id: str | None, prior: Sequence[Event] = ()) -> None: ...
 
         async def _refuse_unusable_models(self, run: Run) -> None: ...
 
@@ -122,7 +122,7 @@ class Decisions:
                     raise NotWaitingError(f"run {run_id} was decided or went on meanwhile; reload it") from None
                 raise
         await self._caller.prepare(run.models())
-        self._activate(run, started.workflow_id)
+        self._activate(run, started.workflow_id, prior)
         return decided.node_id if decided is not None else ""
 
     # -- approvals that decide by themselves ------------------------------------------------------------------
