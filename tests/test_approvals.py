@@ -232,3 +232,24 @@ async def test_skipped_approval_on_a_path_not_taken_does_not_wait() -> None:
     state = fold(events)
     assert state.status == "succeeded" and state.nodes["sign"].status == "skipped"
     assert not any(isinstance(e, NodeSkipped) and e.node_id == "p" for e in events)
+
+
+def test_the_editor_adds_an_approval_and_edits_its_question_and_timeout() -> None:
+    from flowdeck.app.document import Document, blank_workflow
+    from flowdeck.errors import EditRefused
+
+    doc = Document(workflow=blank_workflow(set()).model_copy(update={"format": 1}), app_model="scripted")
+    node = doc.add_node("approval", 0, 0)
+    assert node.label == "Approval" and doc.workflow.format == 2
+    doc.update_node(node.id, label="Sign-off", question="Ship it?", timeout=60, on_timeout="approve")
+    saved = parse_workflow(doc.workflow.to_json())
+    approval = saved.node(node.id).approval
+    assert approval is not None and (approval.label, approval.timeout, approval.on_timeout) == (
+        "Ship it?",
+        60,
+        "approve",
+    )
+    assert saved.node(node.id).label == "Sign-off"
+    with pytest.raises(EditRefused) as info:
+        doc.update_node(node.id, timeout=-5)
+    assert info.value.field == "timeout"

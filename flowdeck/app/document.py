@@ -10,8 +10,16 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from flowdeck.app.workflow_settings import Applied, SettingsDraft, apply
-from flowdeck.engine.agents import PRESETS, display_name
-from flowdeck.engine.workflow import FORMAT_VERSION, AgentConfig, Edge, Node, Position, Workflow, WorkflowInput
+from flowdeck.engine.agents import PRESETS, display_name, is_known_type
+from flowdeck.engine.workflow import (
+    APPROVAL,
+    FORMAT_VERSION,
+    Edge,
+    Node,
+    Position,
+    Workflow,
+    WorkflowInput,
+)
 from flowdeck.errors import EditRefused
 
 HISTORY_LIMIT = 200
@@ -121,15 +129,19 @@ class Document:
         return xs[len(xs) // 2], max(n.position.y for n in nodes) + 140.0
 
     def add_node(self, agent_type: str, x: float, y: float) -> Node:
-        if agent_type not in PRESETS:
-            raise EditRefused(f"unknown agent type '{agent_type}'; use one of: {', '.join(PRESETS)}")
+        if not is_known_type(agent_type):
+            raise EditRefused(f"unknown agent type '{agent_type}'; use one of: {', '.join([*PRESETS, APPROVAL])}")
+        title = PRESETS[agent_type].title if agent_type in PRESETS else "Approval"
         node = Node(
             id=self._new_id(agent_type),
             type=agent_type,
-            label=self._new_label(PRESETS[agent_type].title),
+            label=self._new_label(title),
             position=Position(x=round(x, 1), y=round(y, 1)),
         )
-        self._commit(self.workflow.model_copy(update={"nodes": [*self.workflow.nodes, node]}))
+        changes: dict[str, Any] = {"nodes": [*self.workflow.nodes, node]}
+        if agent_type == APPROVAL:
+            changes["format"] = max(self.workflow.format, 2)  # approvals are format 2
+        self._commit(self.workflow.model_copy(update=changes))
         return node
 
     def connect(self, source: str, target: str) -> Edge:
@@ -177,9 +189,11 @@ class Document:
         if isinstance(model, str) and any(ch.isspace() for ch in model):
             raise EditRefused(f"“{model}” is not a model name: model names have no spaces", "model")
         data = node.config.model_dump()
+        if "question" in config:  # an approval's config "label" (its question): `label` here is the node's name
+            config["label"] = config.pop("question")
         data.update(config)
         try:
-            new_config = AgentConfig.model_validate(data)
+            new_config = type(node.config).model_validate(data)  # an approval's is an ApprovalConfig
             new_node = Node.model_validate(
                 node.model_dump() | {"config": new_config.model_dump(), "label": node.label if label is None else label}
             )

@@ -103,11 +103,11 @@ class ApprovalConfig(AgentConfig):
     @model_validator(mode="before")
     @classmethod
     def _no_agent_fields(cls, data: Any) -> Any:
-        if isinstance(data, dict):
+        if isinstance(data, dict):  # a value equal to the agent default is what a full dump holds: let through
             for name in ("model", "temperature", "system_prompt", "prompt_template", "max_tokens", "retries"):
-                if name in data:
+                if name in data and data[name] != AgentConfig.model_fields[name].default:
                     raise ValueError(f'"{name}" is an agent setting; an approval has none: remove it')
-            if "verdicts" in data:
+            if data.get("verdicts") is not None:
                 raise ValueError('"verdicts": an approval\'s verdicts are always approved and rejected; remove it')
         return data
 
