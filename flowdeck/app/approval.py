@@ -96,7 +96,9 @@ def open_decision(runner: Runner, client: Client, state: RunState, node_id: obje
             .classes("w-full overflow-auto rounded-lg border border-gray-300 p-2")
             .style("max-height: 40vh")
         ):
-            ui.html(render_markdown(text)).classes("w-full text-sm fd-output")  # cleaned: a model wrote it
+            ui.html(render_markdown(text)).classes(
+                "w-full text-sm fd-output fd-approval-text"
+            )  # cleaned: a model wrote it
         edited = ui.textarea("Edited text (for Edit and approve)", value=text).props("outlined autogrow")
         edited.classes("w-full")
         note = ui.input("Note (a rejection hands it on as feedback)").props("outlined").classes("w-full")

@@ -330,6 +330,7 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
 
         live = LiveRun(services.runner, lambda: view, changed, lambda: None)
         cancel.on_click(live.cancel)
+        canvas.on_intent("approval_review", lambda a: live.review(a.get("id")))  # refused there for a viewer
         live.watch(summary.id)
         return live
 
