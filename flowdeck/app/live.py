@@ -24,6 +24,7 @@ from flowdeck.runner import Runner
 
 FLUSH_SECONDS = 0.05
 TICK_SECONDS = 1.0
+WAITING_CHECK_SECONDS = 1.0  # how often a page showing a run that waits for approval looks whether it went on
 RESTORE_PAUSE = 0.02  # between the canvas and the panels when a page comes back to a run
 SLOW_START_SECONDS = 1.5
 SLOW_START = "Starting… getting the models ready (the first run after the app starts can take a few seconds)"
@@ -260,16 +261,23 @@ class LiveRun:
             # so that the browser draws the agents' states before it builds them.
             await asyncio.sleep(RESTORE_PAUSE)
             flush()
-        async for batch in self.runner.subscribe_batches(run_id, self.view.state.last_seq):
-            try:
-                self.view.feed(batch)
-            except Exception:
-                log.exception("run %s: showing events %s-%s failed", run_id, batch[0].seq, batch[-1].seq)
-            due = last_flush + FLUSH_SECONDS - time.monotonic()
-            if due <= 0:
-                flush()
-            elif flush_handle is None:
-                flush_handle = loop.call_later(due, flush)  # FLUSH_SECONDS after the last flush, not after now
+        while True:
+            async for batch in self.runner.subscribe_batches(run_id, self.view.state.last_seq):
+                try:
+                    self.view.feed(batch)
+                except Exception:
+                    log.exception("run %s: showing events %s-%s failed", run_id, batch[0].seq, batch[-1].seq)
+                due = last_flush + FLUSH_SECONDS - time.monotonic()
+                if due <= 0:
+                    flush()
+                elif flush_handle is None:
+                    flush_handle = loop.call_later(due, flush)  # FLUSH_SECONDS after the last flush, not after now
+            if self.view.state.status != "waiting":
+                break
+            flush()
+            self.on_change()
+            # It waits for a person, who may decide anywhere (another page, the API, the CLI): followed on then.
+            await self._until_it_goes_on(run_id)
         if flush_handle is not None:
             flush_handle.cancel()
         flush()
@@ -279,6 +287,16 @@ class LiveRun:
             with self._client:
                 self._refusal = show_refusal(f"Run interrupted: {reason}")
         self.on_change()
+
+    async def _until_it_goes_on(self, run_id: str) -> None:
+        """Until a run that waits has gone on (decided, or cancelled), here or in another process (polled: another
+        process tells this one nothing)."""
+        while True:
+            await asyncio.sleep(WAITING_CHECK_SECONDS)
+            if self.runner.is_active(run_id):
+                return
+            if await asyncio.to_thread(self.runner.stored_after, run_id, self.view.state.last_seq):
+                return
 
     def _actions(self, node_id: str, state: RunState) -> list[NodeAction]:
         if not self.editable or self.running or state.status not in ("succeeded", "failed", "cancelled", "interrupted"):

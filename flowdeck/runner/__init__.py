@@ -225,6 +225,10 @@ class Runner(Decisions):
             approve_all=approve_all,
         )
 
+    def stored_after(self, run_id: str, seq: int) -> bool:
+        """Whether the log holds an event of the run after `seq`. Blocking."""
+        return bool(self._log.events(run_id, seq, limit=1))
+
     def recorded_workflow(self, run_id: str) -> Workflow:
         """The workflow a recorded run ran. Blocking."""
         started, _ = self._recorded(run_id)

@@ -59,3 +59,11 @@ def test_a_viewer_sees_the_wait_and_cannot_decide(viewer: Page, app_url: str, tm
     answer = httpx.get(f"{app_url}/api/v1/runs/{run_id}", headers=auth, timeout=10)
     assert answer.json()["status"] == "waiting"
     assert "a viewer's page asked to decide an approval" in (tmp_path / "server.log").read_text()
+
+    # An editor decides elsewhere (the API): the viewer's page follows the run on, by itself.
+    decided = httpx.post(
+        f"{app_url}/api/v1/runs/{run_id}/approvals/approval", json={"decision": "approve"}, headers=auth, timeout=60
+    )
+    assert decided.status_code == 202, decided.text
+    expect(viewer.get_by_text("Succeeded: 4/4 agents")).to_be_visible(timeout=15_000)
+    expect(cards.get_by_text("Waiting for approval")).to_have_count(0)
