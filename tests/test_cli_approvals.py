@@ -93,3 +93,43 @@ def test_a_decision_with_a_bad_field_names_it(home: Path) -> None:
     code, _, err = invoke("runs", "approve", run_id, "--reject", "--text", "x")
     assert code == 2 and "text: an edited text goes with approve; to reject, give a note instead" in err
     assert "waiting" in invoke("runs")[1].splitlines()[1]  # nothing was decided
+
+
+def test_run_asks_on_a_terminal_and_a_rejection_note_reaches_the_coder(home: Path) -> None:
+    """`flowdeck run` on a terminal (a pseudo-terminal here): it shows the text, asks, and goes on with the answer."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env["FLOWDECK_SCRIPTED_DIRECT"] = "1"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flowdeck.cli", "run", "review-loop", "-m", SCRIPT],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    os.close(slave)
+    try:
+        time.sleep(0.5)
+        # Typed ahead: the prompts read them in turn (reject, its note; then approve the second round).
+        os.write(master, b"reject\nname it is_palindrome\napprove\n")
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, err
+    assert "── Sign-off: Ship this code? ──" in err and "def solve(value: str) -> bool:" in err
+    assert "Approve, reject or edit then approve?" in err
+    assert "Sign-off    round 2/3 · approved by cli" in err
+    run_id = invoke("runs")[1].splitlines()[1].split()[0]
+    code, shown, _ = invoke("runs", "show", run_id, "--json")
+    assert code == 0
+    events = [event_from_dict(json.loads(line)) for line in shown.splitlines()]
+    coder = [e for e in events if e.type == "node_started" and e.node_id == "coder"]
+    assert coder[-1].execution == 2 and "name it is_palindrome" in coder[-1].messages[-1].content  # type: ignore[union-attr]
+    assert "=== Sign-off ===" in out
