@@ -253,3 +253,17 @@ def test_the_editor_adds_an_approval_and_edits_its_question_and_timeout() -> Non
     with pytest.raises(EditRefused) as info:
         doc.update_node(node.id, timeout=-5)
     assert info.value.field == "timeout"
+
+
+async def test_the_review_loop_runs_offline_on_the_embedded_model_up_to_its_sign_off() -> None:
+    from flowdeck.models.llm import LiteLLMCaller
+    from flowdeck.templates import load_template
+
+    events = await drain(Run(load_template("review-loop"), caller=LiteLLMCaller(), default_model="embedded"))
+    state = fold(events)
+    assert state.status == "waiting", [n.summary() for n in state.nodes.values()]
+    assert state.waiting() == ["approval"]
+    reviewer = state.nodes["reviewer"].latest
+    assert reviewer is not None and reviewer.verdict in ("approve", "revise")
+    [asked] = [e for e in events if isinstance(e, ApprovalRequested)]
+    assert asked.text.startswith("## From Coder\n") and "## From Reviewer\n" in asked.text
