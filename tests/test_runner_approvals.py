@@ -138,3 +138,26 @@ async def test_cancelling_a_waiting_run_skips_its_approval(services: Services) -
     assert final.status == "cancelled" and final.gaps == 0
     assert final.nodes["ok"].status == "skipped" and final.nodes["p"].status == "skipped"
     assert not await services.runner.cancel_waiting(run_id)
+
+
+async def test_a_server_times_out_a_run_that_another_process_stopped_to_wait(settings: Settings) -> None:
+    server = await asyncio.to_thread(open_services, settings)
+    watching = asyncio.get_running_loop().create_task(server.runner.watch_waiting(every=0.1))
+    try:
+        await asyncio.sleep(0.2)  # its first look found nothing
+        cli = await asyncio.to_thread(open_services, settings)  # `flowdeck run --no-input`, which then exits
+        try:
+            run_id = await cli.runner.start(signed(timeout=0.3, on_timeout="reject"), model="scripted")
+            assert await settled(cli, run_id) == "waiting"
+        finally:
+            await cli.runner.close()
+            cli.close()
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if (await asyncio.to_thread(server.runs.get, run_id)).status == "rejected":
+                break
+        assert (await asyncio.to_thread(server.runs.get, run_id)).status == "rejected"
+    finally:
+        watching.cancel()
+        await server.runner.close()
+        server.close()

@@ -29,7 +29,10 @@ class RunRequest(BaseModel):
         default=None, max_length=200, description="Run every agent on this model instead of each agent's own."
     )
     use_cache: bool = Field(default=False, description="Reuse cached outputs of identical agent calls.")
-    wait: bool = Field(default=False, description="Answer when the run has ended (with its outputs), not at once.")
+    wait: bool = Field(
+        default=False,
+        description="Answer when the run has ended (with its outputs) or waits for approval, not at once.",
+    )
 
 
 class _Deciding(BaseModel):

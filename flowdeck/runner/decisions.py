@@ -160,8 +160,20 @@ class Decisions:
             except Exception:
                 log.exception("run %s: the approval %s could not decide by itself", asked.run_id, asked.node_id)
 
-    async def watch_waiting(self) -> int:
-        """Start the timeouts of every run that waits in the log (at a server's start); how many runs wait."""
+    async def watch_waiting(self, every: float | None = None) -> int:
+        """Start the timeouts of every run that waits in the log; how many runs wait. With `every` (a server), look
+        again every so many seconds for good: a run that another process stopped to wait (`flowdeck run` with
+        --no-input) times out here too."""
+        count = await self._watch_waiting_once()
+        while every is not None:
+            await asyncio.sleep(every)
+            try:
+                count = await self._watch_waiting_once()
+            except Exception as exc:  # a database fault now and then must not end the watch
+                log.warning("runs waiting for approval could not be read: %s", exc)
+        return count
+
+    async def _watch_waiting_once(self) -> int:
         waiting = await asyncio.to_thread(self._log.waiting)
         for summary in waiting:
             state = fold(await asyncio.to_thread(self._log.events, summary.id))
