@@ -57,6 +57,13 @@ def test_the_api_decides_approvals_and_refuses_what_does_not_wait(tmp_path: Path
         listed = {r["id"]: r["status"] for r in httpx.get(f"{api}/runs", headers=AUTH).json()}
         assert listed[run_id] == "succeeded"
 
+        other = start_waiting(api)
+        cancelled = httpx.post(f"{api}/runs/{other}/cancel", headers=AUTH, timeout=60)
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
+        sign = next(n for n in cancelled.json()["nodes"] if n["id"] == "approval")
+        assert sign["status"] == "skipped" and "cancelled while this approval waited" in sign["summary"]
+        assert decide(api, other, {"decision": "approve"}).status_code == 409
+
 
 def test_a_viewer_sees_a_waiting_run_and_cannot_decide_it(tmp_path: Path) -> None:
     home, log = tmp_path / "home", tmp_path / "server.log"
