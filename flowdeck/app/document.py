@@ -26,6 +26,11 @@ HISTORY_LIMIT = 200
 
 
 # What each setting accepts, in the words of the properties panel (pydantic's own text names types, not fixes).
+_APPROVAL_ACCEPTS = {  # an approval's own limits (a person may take days)
+    "timeout": "Timeout must be more than 0 seconds and at most 30 days (2592000 s); leave it empty to wait",
+    "on_timeout": "On timeout is approve or reject",
+    "label": "The question is at most 200 characters",
+}
 _ACCEPTS = {
     "label": "Name must be at most 200 characters",
     "model": "Model must be a model name of 1 to 200 characters",
@@ -199,7 +204,8 @@ class Document:
             )
         except ValidationError as exc:
             field = str(exc.errors()[0]["loc"][-1])
-            raise EditRefused(_ACCEPTS.get(field, f"{field}: {exc.errors()[0]['msg']}"), field) from None
+            accepts = _APPROVAL_ACCEPTS if node.approval is not None else _ACCEPTS
+            raise EditRefused(accepts.get(field, f"{field}: {exc.errors()[0]['msg']}"), field) from None
         nodes = [new_node if n.id == node_id else n for n in self.workflow.nodes]
         key = ("node", node_id, *sorted(config), *(["label"] if label is not None else []))
         self._commit(self.workflow.model_copy(update={"nodes": nodes}), key)

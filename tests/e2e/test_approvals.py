@@ -3,6 +3,7 @@ rejects it with a note (the coder revises, and it asks again). A viewer: tests/e
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,24 @@ def test_reject_with_a_note_sends_the_work_back_and_it_asks_again(page: Page, tm
     dialog.get_by_label("Edited text (for Edit and approve)").fill("def is_palindrome(s): return s == s[::-1]")
     dialog.get_by_role("button", name="Edit and approve").click()
     expect(page.get_by_text("Succeeded: 4/4 agents")).to_be_visible(timeout=30_000)
+
+
+def test_an_approval_is_added_from_the_palette_and_configured(page: Page) -> None:
+    page.get_by_role("button", name="Add Approval").click()
+    card = page.get_by_label(re.compile(r"^Approval \("))
+    expect(card).to_be_visible()
+    card.click()
+    expect(page.get_by_text("Approval · a person decides, no model")).to_be_visible()
+    page.get_by_label("Question").fill("Ship it?")
+    timeout = page.get_by_label("Timeout (s)")
+    timeout.fill("-3")
+    expect(page.get_by_text("Timeout must be more than 0 seconds and at most 30 days")).to_be_visible()  # not applied
+    timeout.fill("3600")
+    page.get_by_label("On timeout").click()
+    page.get_by_role("option", name="Approve").click()
+    page.get_by_role("button", name="More workflow actions").click()
+    with page.expect_download() as download:
+        page.get_by_role("menuitem", name="Export to file").click()
+    saved = Path(download.value.path()).read_text()
+    assert '"type": "approval"' in saved and '"label": "Ship it?"' in saved
+    assert '"timeout": 3600' in saved and '"on_timeout": "approve"' in saved
