@@ -161,3 +161,28 @@ async def test_a_server_times_out_a_run_that_another_process_stopped_to_wait(set
         watching.cancel()
         await server.runner.close()
         server.close()
+
+
+async def test_a_resumed_run_replays_the_decisions_of_the_run_it_resumes(services: Services) -> None:
+    failing = signed().model_copy(deep=True)
+    wf = parse_workflow(
+        failing.to_dict()
+        | {
+            "nodes": [
+                *failing.to_dict()["nodes"][:2],
+                {"id": "p", "type": "custom", "config": {"model": "scripted/fault=auth,times=1"}},
+            ]
+        }
+    )
+    run_id = await services.runner.start(wf, model=None)
+    assert await settled(services, run_id) == "waiting"
+    await services.runner.decide(run_id, "ok", Decision(approve=True, by="editor", text="edited"))
+    assert await settled(services, run_id) == "failed"  # the agent after the sign-off failed once
+    resumed = await services.runner.resume(run_id)
+    state = await services.runner.wait(resumed)
+    assert state.status == "succeeded"  # it did not wait again: the sign-off's decision was replayed
+    sign = state.nodes["ok"].latest
+    assert sign is not None and sign.decision is not None and sign.decision.by == "editor"
+    assert state.outputs()["ok"] == "edited"
+    events = await asyncio.to_thread(services.runs.events, resumed)
+    assert [e.node_id for e in events if isinstance(e, NodeStarted)] == ["p"]

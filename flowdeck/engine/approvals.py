@@ -161,11 +161,15 @@ class Approvals:
             on_timeout=config.on_timeout,
         )
         recorded = self._decisions.get((node_id, execution))
-        if recorded is not None:
+        if recorded is not None:  # (emitted again: a continued run's outbox drops it, a resumed run's keeps it)
             decision = Decision(
-                approve=recorded.decision == "approved", by=recorded.by, note=recorded.note, text=recorded.text
+                approve=recorded.decision == "approved",
+                by=recorded.by,
+                note=recorded.note,
+                text=recorded.text,
+                timed_out=recorded.timed_out,
             )
-            self._approval_decided(node_id, execution, text, decision)
+            self._take_decision(node_id, execution, text, decision)
             return True
         if self._approve_all is not None:
             self._take_decision(node_id, execution, text, Decision(approve=True, by=self._approve_all))

@@ -56,6 +56,7 @@ class Run(Rounds, ModelCalls, Approvals):
         prior: Sequence[Event] | None = None,
         on_wait: Continue = "wait",
         approve_all: str | None = None,
+        decisions: Mapping[tuple[str, int], ApprovalDecided] | None = None,
     ) -> None:
         """`reuse`: outputs to use instead of calling the model, by agent (for its first execution, or every one if
         it is pinned); `recorded`: by (agent, execution), as a resumed run replays the rounds its original ran.
@@ -63,7 +64,8 @@ class Run(Rounds, ModelCalls, Approvals):
         `prior`: the log of a run that waited for approval, which this one continues under the same id: it replays
         what the log holds (outputs, failures, decisions) without calling a model, and the events that replay makes
         again are not emitted twice. `on_wait`: "cancel" cancels the run where it would wait again. `approve_all`:
-        every approval is approved at once, in this name (headless runs that are told to, and tests)."""
+        every approval is approved at once, in this name (headless runs that are told to, and tests). `decisions`: by
+        (approval, execution), as a resumed run replays the decisions its original took."""
         self.dag = workflow if isinstance(workflow, Dag) else build(workflow)
         self.workflow = self.dag.workflow
         self.inputs = check_inputs(self.workflow, inputs or {})
@@ -107,7 +109,7 @@ class Run(Rounds, ModelCalls, Approvals):
         self._recorded = dict(recorded or {})
         self._failures: dict[tuple[str, int], NodeFailed] = {}
         self._waiting: dict[str, tuple[int, str]] = {}
-        self._decisions: dict[tuple[str, int], ApprovalDecided] = {}
+        self._decisions: dict[tuple[str, int], ApprovalDecided] = dict(decisions or {})
         self._rejected = False
         self._on_wait = on_wait
         self._approve_all = approve_all

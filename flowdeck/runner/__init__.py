@@ -13,6 +13,7 @@ from typing import Literal
 
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import (
+    ApprovalDecided,
     ApprovalRequested,
     Event,
     RunFinished,
@@ -89,6 +90,7 @@ class Runner(Decisions):
         origin: RunOrigin | None = None,
         recorded: Mapping[tuple[str, int], Completion] | None = None,
         approve_all: str | None = None,
+        decisions: Mapping[tuple[str, int], ApprovalDecided] | None = None,
     ) -> str:
         """Validate and start a run; return its id. Raises WorkflowError before anything is written.
 
@@ -121,6 +123,7 @@ class Runner(Decisions):
             workflow_id=workflow_id,
             recorded=recorded,
             approve_all=approve_all,
+            decisions=decisions,
         )
         if self._check_models is not None:
             await self._refuse_unusable_models(run)
@@ -215,11 +218,18 @@ class Runner(Decisions):
             for ex in node.executions
             if ex.output is not None
         }
+        decisions = {
+            (node_id, ex.index): ex.decision
+            for node_id, node in old.nodes.items()
+            for ex in node.executions
+            if ex.decision is not None
+        }
         return await self.start(
             dag,
             started.inputs,
             model=model or started.model,
             recorded=recorded,
+            decisions=decisions,
             origin=RunOrigin(kind="resume", run_id=started.run_id),
             workflow_id=started.workflow_id,
             approve_all=approve_all,
