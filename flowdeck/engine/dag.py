@@ -43,6 +43,7 @@ class Dag:
     loops: Loops = NO_LOOPS
     deciders: frozenset[str] = frozenset()  # agents with an edge out that routes on their verdict
     plain: bool = True  # no conditions, loops or verdicts: every agent runs once, when all its inputs have arrived
+    approvals: frozenset[str] = frozenset()  # the approval steps (a person decides; no model)
     _agents: dict[tuple[str, str | None], dict[str, ResolvedAgent]] = field(default_factory=dict, compare=False)
 
     def agents(self, default_model: str, override: str | None) -> dict[str, ResolvedAgent]:
@@ -224,6 +225,7 @@ def build(workflow: Workflow) -> Dag:
         loop_out={n: tuple(edges) for n, edges in loop_out.items()},
         loops=loops,
         deciders=frozenset(e.source for e in workflow.edges if isinstance(e.condition, VerdictIs)),
+        approvals=frozenset(n.id for n in workflow.nodes if n.type == APPROVAL),
         plain=not loop_edges
         and all(e.condition is None for e in workflow.edges)
         and not any(n.config.verdicts or n.type == APPROVAL for n in workflow.nodes),

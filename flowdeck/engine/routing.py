@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from flowdeck.engine.conditions import Answer, taken
 from flowdeck.engine.dag import Dag
-from flowdeck.engine.workflow import APPROVAL, Contains, Edge, Expression, VerdictIs
+from flowdeck.engine.workflow import Contains, Edge, Expression, VerdictIs
 from flowdeck.errors import RoutingError
 
 DELIVERED, DEAD, FAILED = "delivered", "dead", "failed"
@@ -81,7 +81,7 @@ class Router:
         self._rounds: dict[str, int] = {}  # loop edge id -> the round its body is in (absent: 1)
         self._via: dict[str, Edge] = {}  # loop target -> the loop edge that sent it back, until it launches
         # An edge without a condition out of an approval is taken when it is approved.
-        self._approvals = frozenset(n for n in dag.order if dag.nodes[n].type == APPROVAL)
+        self._approvals = dag.approvals
         self._unconditional = frozenset(
             n
             for n in dag.order

@@ -113,6 +113,7 @@ class Run(Rounds, ModelCalls, Approvals):
         self._rejected = False
         self._on_wait = on_wait
         self._approve_all = approve_all
+        self._asks = bool(self.dag.approvals)
         self._suspended = False
         self._since = 0.0  # how long the run had gone on before this process continued it
         if prior:
@@ -198,6 +199,11 @@ class Run(Rounds, ModelCalls, Approvals):
     def finished(self) -> bool:
         """The run has ended, or waits for a person (`suspended`): it emits nothing more."""
         return self._finished
+
+    @property
+    def asks(self) -> bool:
+        """Whether the workflow has approval steps (the run may ask a person)."""
+        return self._asks
 
     @property
     def suspended(self) -> bool:

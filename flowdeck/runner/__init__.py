@@ -299,9 +299,10 @@ class Runner(Decisions, Reruns):
                     active.events.extend(batch)
                 for queue in active.subscribers:
                     queue.put_nowait(batch)
-                for event in batch:
-                    if type(event) is ApprovalRequested:
-                        self._time_out(event)
+                if run.asks:  # (not every event of every run looked at: most runs have no approval)
+                    for event in batch:
+                        if type(event) is ApprovalRequested:
+                            self._time_out(event)
                 if isinstance(batch[-1], RunInterrupted):
                     return
         finally:
