@@ -267,3 +267,15 @@ async def test_the_review_loop_runs_offline_on_the_embedded_model_up_to_its_sign
     assert reviewer is not None and reviewer.verdict in ("approve", "revise")
     [asked] = [e for e in events if isinstance(e, ApprovalRequested)]
     assert asked.text.startswith("## From Coder\n") and "## From Reviewer\n" in asked.text
+
+
+def test_the_schema_knows_an_approvals_config() -> None:
+    import json
+
+    from flowdeck.engine.workflow import workflow_json_schema
+
+    schema = workflow_json_schema()
+    approval = schema["$defs"]["ApprovalConfig"]
+    assert set(approval["properties"]) == {"timeout", "label", "on_timeout"}
+    assert approval["properties"]["on_timeout"]["enum"] == ["approve", "reject"]
+    assert '"#/$defs/ApprovalConfig"' in json.dumps(schema["$defs"]["Node"])

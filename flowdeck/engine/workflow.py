@@ -352,8 +352,20 @@ def read_workflow(path: Path) -> Workflow:
 
 
 def workflow_json_schema() -> dict[str, Any]:
-    """The JSON Schema of the workflow file format."""
-    return Workflow.model_json_schema()
+    """The JSON Schema of the workflow file format. A node's config is an agent's, or, for a node of type
+    "approval", an approval's (pydantic sees only the field's declared type: the approval's is added here)."""
+    schema = Workflow.model_json_schema()
+    defs = schema["$defs"]
+    approval = ApprovalConfig.model_json_schema(ref_template="#/$defs/{model}")
+    defs.update(approval.pop("$defs", {}))
+    for name in ("model", "temperature", "system_prompt", "prompt_template", "max_tokens", "retries", "verdicts"):
+        approval["properties"].pop(name, None)  # refused on an approval (see ApprovalConfig)
+    defs["ApprovalConfig"] = approval
+    defs["Node"]["properties"]["config"] = {
+        "anyOf": [{"$ref": "#/$defs/AgentConfig"}, {"$ref": "#/$defs/ApprovalConfig"}],
+        "description": "An agent's settings; for a node of type \"approval\", an approval's.",
+    }
+    return schema
 
 
 def _graph_problems(data: dict[str, Any]) -> list[Problem]:
