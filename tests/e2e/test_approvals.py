@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.test_live import open_template, panel, start_run
+from tests.e2e.test_page_events import emit, listener
 
 
 @pytest.fixture
@@ -28,6 +29,15 @@ def wait_for_sign_off(page: Page) -> None:
 
 def test_approve_from_the_run_panel_card(page: Page) -> None:
     wait_for_sign_off(page)
+    # The canvas card's Review… sends the intent approval_review (drawn by the canvas): it opens the same dialog.
+    canvas = page.get_by_role("application", name="Workflow canvas")
+    emit(
+        page, listener(page, canvas.locator("xpath=ancestor-or-self::*[@id][1]"), "approval_review"), {"id": "approval"}
+    )
+    dialog = page.get_by_role("dialog", name="Approve Sign-off")
+    expect(dialog.get_by_text("Ship this code?")).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
     page.get_by_role("button", name="Review Sign-off").click()
     dialog = page.get_by_role("dialog", name="Approve Sign-off")
     expect(dialog.get_by_text("Approve: Sign-off")).to_be_visible()
