@@ -73,7 +73,7 @@ def approve_command(
     """Decide an approval a run waits for, and continue the run (here, from its log: no agent runs again).
 
     Exits 0 when the run then succeeds, 3 when it waits again, 1 otherwise."""
-    from flowdeck.cli.main import run_to_end
+    from flowdeck.cli.running import run_to_end
 
     decision = Decision(approve=not reject, by="cli", note=note, text=text)
     try:
