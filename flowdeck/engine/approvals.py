@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -87,6 +87,11 @@ class Approvals:
     _rejected: bool
     _finished: bool
     _approve_all: str | None  # approve every approval at once, by this name (`flowdeck run --approve`, tests)
+    _recorded: dict[tuple[str, int], Completion]
+    _on_wait: Continue
+    _asks: bool
+    _suspended: bool
+    _since: float
 
     if TYPE_CHECKING:  # defined by Run and Rounds
 
@@ -106,6 +111,30 @@ class Approvals:
         def _apply(self, actions: Iterable[Action]) -> None: ...
 
         def _maybe_finish(self) -> None: ...
+
+    def _start_approvals(
+        self,
+        prior: Sequence[Event] | None,
+        decisions: Mapping[tuple[str, int], ApprovalDecided] | None,
+        on_wait: Continue,
+        approve_all: str | None,
+    ) -> None:
+        """The approval state of a new Run (see its arguments); a run continued from its log (`prior`) replays the
+        outputs, failures and decisions the log holds."""
+        self._failures: dict[tuple[str, int], NodeFailed] = {}
+        self._waiting = {}
+        self._decisions = dict(decisions or {})
+        self._rejected = False
+        self._on_wait = on_wait
+        self._approve_all = approve_all
+        self._asks = bool(self.dag.approvals)
+        self._suspended = False
+        self._since = 0.0  # how long the run had gone on before this process continued it
+        if prior:
+            outputs, self._failures = recorded_of(prior)
+            self._recorded.update(outputs)
+            self._decisions = {(e.node_id, e.execution): e for e in prior if isinstance(e, ApprovalDecided)}
+            self._since = max(0.0, time.time() - prior[0].ts)
 
     @property
     def waiting(self) -> dict[str, int]:

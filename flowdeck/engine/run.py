@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
-from flowdeck.engine.approvals import Approvals, Continue, ReplayOutbox, recorded_of
+from flowdeck.engine.approvals import Approvals, Continue, ReplayOutbox
 from flowdeck.engine.calls import ModelCalls
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import (
@@ -107,20 +107,7 @@ class Run(Rounds, ModelCalls, Approvals):
         self._router = None if self.dag.plain else Router(self.dag)
         self._history: dict[str, list[tuple[str, Verdict | None, int]]] = {}
         self._recorded = dict(recorded or {})
-        self._failures: dict[tuple[str, int], NodeFailed] = {}
-        self._waiting: dict[str, tuple[int, str]] = {}
-        self._decisions: dict[tuple[str, int], ApprovalDecided] = dict(decisions or {})
-        self._rejected = False
-        self._on_wait = on_wait
-        self._approve_all = approve_all
-        self._asks = bool(self.dag.approvals)
-        self._suspended = False
-        self._since = 0.0  # how long the run had gone on before this process continued it
-        if prior:
-            outputs, self._failures = recorded_of(prior)
-            self._recorded.update(outputs)
-            self._decisions = {(e.node_id, e.execution): e for e in prior if isinstance(e, ApprovalDecided)}
-            self._since = max(0.0, time.time() - prior[0].ts)
+        self._start_approvals(prior, decisions, on_wait, approve_all)
         self._executors: set[asyncio.Task[None]] = set()
         self._follow: dict[asyncio.Task[None], Launch] = {}
 
