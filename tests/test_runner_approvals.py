@@ -186,3 +186,16 @@ async def test_a_resumed_run_replays_the_decisions_of_the_run_it_resumes(service
     assert state.outputs()["ok"] == "edited"
     events = await asyncio.to_thread(services.runs.events, resumed)
     assert [e.node_id for e in events if isinstance(e, NodeStarted)] == ["p"]
+
+
+async def test_run_from_here_after_an_approval_reuses_what_was_approved(services: Services) -> None:
+    run_id = await services.runner.start(signed(), model="scripted")
+    await settled(services, run_id)
+    await services.runner.decide(run_id, "ok", Decision(approve=True, by="editor", text="approved text"))
+    assert await settled(services, run_id) == "succeeded"
+    again = await services.runner.rerun(run_id, "p")
+    state = await services.runner.wait(again)
+    assert state.status == "succeeded"  # it did not wait: the sign-off is upstream of what runs again
+    assert state.nodes["ok"].latest is not None and state.nodes["ok"].latest.cached
+    p_call = next(e for e in await asyncio.to_thread(services.runs.events, again) if isinstance(e, NodeStarted))
+    assert p_call.node_id == "p" and "approved text" in p_call.messages[-1].content

@@ -15,7 +15,7 @@ from flowdeck.engine.llm_types import Completion
 from flowdeck.engine.outbox import Outbox
 from flowdeck.engine.routing import Action, Deliver, Launch, Note, Router, Skip
 from flowdeck.engine.verdicts import Verdict, read_verdict
-from flowdeck.engine.workflow import APPROVAL, Edge
+from flowdeck.engine.workflow import Edge
 
 PARTIAL = "not part of this partial run"
 INLINE_LIMIT = 32  # agents executed one after the other in one task before it lets the event loop run
@@ -135,15 +135,18 @@ class Rounds:
                 ok = True
             elif (failure := self._failures.get((node_id, execution))) is not None:
                 self._fail(node_id, execution, failure.error_kind, failure.message, failure.retryable, failure.attempts)
-            elif self.dag.nodes[node_id].type == APPROVAL:
+            elif node_id in self.dag.approvals and not self._reused_approval(node_id, execution):
                 ok = self._approval_reached(node_id, execution, launch.via)
                 if not ok:  # it waits: not a failure, and nothing it leads to is decided yet
                     self._routed_done(node_id, True, task, waiting=True)
                     return
             elif (reused := self._reused(node_id, execution)) is not None:
                 completion, pinned = reused
-                agent = self._agents[node_id]
-                verdict = read_verdict(completion.text, agent.verdicts) if agent.decides else None
+                if node_id in self.dag.approvals:
+                    verdict: Verdict | None = Verdict("approved", "", completion.text)
+                else:
+                    agent = self._agents[node_id]
+                    verdict = read_verdict(completion.text, agent.verdicts) if agent.decides else None
                 self._finish_node(
                     node_id,
                     execution,
@@ -181,6 +184,11 @@ class Rounds:
         if self._cancelled and not self._running:
             self._skip_remaining("the run was cancelled")
         self._maybe_finish()
+
+    def _reused_approval(self, node_id: str, execution: int) -> bool:
+        """An approval outside a partial run (Run from here after it) reuses what was approved then, without asking
+        again: it goes on as approved."""
+        return execution == 1 and self._mode[node_id] == "reuse" and node_id not in self._pinned
 
     def _reused(self, node_id: str, execution: int) -> tuple[Completion, bool] | None:
         """The output this execution uses instead of calling the model, and whether it is a pin: a pin always; a
