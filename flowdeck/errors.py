@@ -69,6 +69,10 @@ class RoutingError(FlowdeckError):
     retryable = False
 
 
+class NotWaitingError(FlowdeckError):
+    """A decision for an approval that is not waiting (the run goes on, ended, or it was decided already)."""
+
+
 # What to do about each kind of model failure, whichever path found it (litellm, the embedded or scripted model).
 ADVICE = {
     "transient": "usually temporary: try again later, or pick another model",

@@ -234,18 +234,20 @@ def test_text_that_cannot_be_stored_is_refused_before_a_run_starts(home: Path, t
 
 
 def test_the_review_loop_template_runs_its_rounds_on_the_scripted_model(home: Path) -> None:
-    code, out, err = invoke("run", "review-loop", "-m", "scripted/verdicts=revise,approve")
+    code, out, err = invoke("run", "review-loop", "--approve", "-m", "scripted/verdicts=revise,approve")
     assert code == 0, err
-    assert "✓ Coder       round 1/3 · done" in err and "✓ Coder       round 2/3 · done" in err
-    assert "Reviewer    round 2/3 · done" in err and "verdict: approve" in err
+    # 3 rounds of review within each of the sign-off's 3 rounds: 9 at most
+    assert "✓ Coder       round 1/9 · done" in err and "✓ Coder       round 2/9 · done" in err
+    assert "Reviewer    round 2/9 · done" in err and "verdict: approve" in err
+    assert "✓ Sign-off    round 1/3 · approved by cli --approve" in err
     assert "↻ Reviewer chose revise: round 2 of 3, back to 'Coder'" in err
-    assert "=== Reviewer ===" in out and out.rstrip().endswith("Verdict: approve")
+    assert "=== Sign-off ===" in out and out.rstrip().endswith("Verdict: approve")  # the approved code and review
 
 
 def test_the_review_loop_says_when_it_stopped_after_its_rounds(home: Path) -> None:
-    code, _, err = invoke("run", "review-loop", "-m", "scripted/verdicts=revise")
+    code, _, err = invoke("run", "review-loop", "--approve", "-m", "scripted/verdicts=revise")
     assert code == 0, err
-    assert "Coder       round 3/3 · done" in err
+    assert "Coder       round 3/9 · done" in err
     assert "! stopped after 3 rounds: Reviewer still chose revise, and the loop back to 'Coder' allows no more" in err
 
 
@@ -259,7 +261,7 @@ def test_the_triage_template_routes_and_shows_skips_with_their_reason(home: Path
 
 
 def test_validate_and_schema_know_format_2(home: Path, tmp_path: Path) -> None:
-    assert invoke("validate", "review-loop")[:2] == (0, "ok: Review loop (3 agents, 3 connections)\n")
+    assert invoke("validate", "review-loop")[:2] == (0, "ok: Review loop (4 agents, 6 connections)\n")
     code, out, _ = invoke("schema")
     assert code == 0 and '"max_rounds"' in out and '"otherwise"' in out
     path = tmp_path / "w.json"
@@ -275,7 +277,7 @@ def test_validate_and_schema_know_format_2(home: Path, tmp_path: Path) -> None:
 
 
 def test_runs_show_tells_the_rounds_and_verdicts_apart(home: Path) -> None:
-    invoke("run", "review-loop", "-m", "scripted/verdicts=revise,approve")
+    invoke("run", "review-loop", "--approve", "-m", "scripted/verdicts=revise,approve")
     run_id = invoke("runs")[1].splitlines()[1].split()[0]
     code, out, _ = invoke("runs", "show", run_id)
     assert code == 0

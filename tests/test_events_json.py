@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowdeck.engine.events import (
+    ApprovalDecided,
+    ApprovalRequested,
     Event,
     EventDataError,
     Handoff,
@@ -24,6 +26,7 @@ from flowdeck.engine.events import (
     RunFinished,
     RunInterrupted,
     RunStarted,
+    RunWaiting,
     Token,
     Usage,
     event_from_dict,
@@ -66,6 +69,9 @@ def one_of_each() -> list[Event]:
         NodeSkipped(**node, seq=9, reason=TRICKY),
         RunFinished(**base, seq=10, status="failed", duration=12345.678, usage=usage, cost=1e22),
         RunInterrupted(**base, seq=11, running=["a"]),
+        ApprovalRequested(**node, seq=12, text=TRICKY, label=TRICKY, received_from=["a"], timeout=1e-3),
+        RunWaiting(**base, seq=13, waiting=["__proto__"]),
+        ApprovalDecided(**node, seq=14, decision="rejected", by=TRICKY, note=TRICKY, text=None, timed_out=True),
     ]
 
 

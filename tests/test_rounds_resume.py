@@ -50,7 +50,7 @@ def test_a_run_killed_in_round_2_resumes_in_round_2(home: Path, settings: Settin
     assert before.nodes["coder"].executions[1].output is None  # killed mid-answer
 
     resumed = subprocess.run(
-        [*cli, "runs", "resume", run_id, "--json"], env=env, capture_output=True, text=True, timeout=120
+        [*cli, "runs", "resume", run_id, "--json", "--approve"], env=env, capture_output=True, text=True, timeout=120
     )
     assert resumed.returncode == 0, resumed.stderr
     events = [event_from_dict(json.loads(line)) for line in resumed.stdout.splitlines()]
@@ -65,6 +65,7 @@ def test_a_run_killed_in_round_2_resumes_in_round_2(home: Path, settings: Settin
         ("reviewer", 2, False),
         ("coder", 3, False),
         ("reviewer", 3, False),
+        ("approval", 1, False),  # approved by --approve
     ]
     assert [e.verdict for e in events if isinstance(e, NodeFinished) and e.node_id == "reviewer"] == [
         "revise",

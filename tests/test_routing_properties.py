@@ -32,6 +32,7 @@ from flowdeck.engine.workflow import Contains, Edge, Expression, VerdictIs, Work
 from flowdeck.errors import BadRequest, WorkflowError
 from flowdeck.storage.codec import batch_from_json, batch_to_json
 
+VERDICTS: dict[str, tuple[str, str]] = {}  # each node's verdicts, in the workflow being drawn
 PROPERTIES = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CONDITIONS: list[Any] = [
     None,
@@ -46,18 +47,23 @@ CONDITIONS: list[Any] = [
 
 
 @st.composite
-def workflows(draw: st.DrawFn) -> Workflow:
+def workflows(draw: st.DrawFn, approvals: bool = False) -> Workflow:
+    """`approvals`: some agents are approval steps (their verdicts: approved, rejected)."""
     count = draw(st.integers(1, 7))
     ids = [f"n{i}" for i in range(count)]
-    deciding = {i: draw(st.booleans()) for i in ids}
+    person = {i: approvals and draw(st.integers(0, 3)) == 0 for i in ids}
+    deciding = {i: person[i] or draw(st.booleans()) for i in ids}
     nodes = [
-        {
+        {"id": i, "type": "approval"}
+        if person[i]
+        else {
             "id": i,
             "type": "custom",
             "config": {"system_prompt": f"agent {i}"} | ({"verdicts": ["yes", "no"]} if deciding[i] else {}),
         }
         for i in ids
     ]
+    VERDICTS.update({i: ("approved", "rejected") if person[i] else ("yes", "no") for i in ids})
     edges: list[dict[str, Any]] = []
     preds: dict[str, set[str]] = {i: set() for i in ids}
     for j in range(1, count):
@@ -65,7 +71,7 @@ def workflows(draw: st.DrawFn) -> Workflow:
             if draw(st.integers(0, 2)) == 0:
                 edges.append(
                     {"id": f"{ids[i]}-{ids[j]}", "source": ids[i], "target": ids[j]}
-                    | _condition(draw, deciding[ids[i]])
+                    | _condition(draw, deciding[ids[i]], source=ids[i])
                 )
                 preds[ids[j]].add(ids[i])
     for _ in range(draw(st.sampled_from([0, 1, 1, 2, 2]))):
@@ -73,7 +79,7 @@ def workflows(draw: st.DrawFn) -> Workflow:
         upstream = _ancestors(preds, ids[j])
         target = draw(st.sampled_from(sorted({ids[j], *upstream})))
         loop = {"max_rounds": draw(st.integers(1, 3)), "exhausted": draw(st.sampled_from(["otherwise", "fail"]))}
-        condition = _condition(draw, deciding[ids[j]], allow_otherwise=False)
+        condition = _condition(draw, deciding[ids[j]], allow_otherwise=False, source=ids[j])
         edges.append({"id": f"{ids[j]}-back-{target}", "source": ids[j], "target": target, "loop": loop} | condition)
     sources_with_conditions = {
         e["source"] for e in edges if e.get("condition") not in (None, "otherwise") or "loop" in e
@@ -91,12 +97,12 @@ def workflows(draw: st.DrawFn) -> Workflow:
     return wf
 
 
-def _condition(draw: st.DrawFn, deciding: bool, allow_otherwise: bool = True) -> dict[str, Any]:
+def _condition(draw: st.DrawFn, deciding: bool, allow_otherwise: bool = True, source: str = "") -> dict[str, Any]:
     choice = draw(st.sampled_from(CONDITIONS if allow_otherwise else CONDITIONS[:-1]))
     if choice is None or (choice == "verdict" and not deciding):
         return {}
     if choice == "verdict":
-        return {"condition": {"verdict": draw(st.sampled_from(["yes", "no"]))}}
+        return {"condition": {"verdict": draw(st.sampled_from(VERDICTS.get(source, ("yes", "no"))))}}
     return {"condition": choice}
 
 

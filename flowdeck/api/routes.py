@@ -18,12 +18,23 @@ from fastapi.security import HTTPBearer
 
 from flowdeck.api.followers import Followers
 from flowdeck.api.protocol import keep_to_the_schema, problem_errors, unprocessable
-from flowdeck.api.schemas import MAX_SEQ, NodeResult, Problem, RunListItem, RunRequest, RunResult, WorkflowItem
+from flowdeck.api.schemas import (
+    MAX_SEQ,
+    Approve,
+    DecisionRequest,
+    NodeResult,
+    Problem,
+    RunListItem,
+    RunRequest,
+    RunResult,
+    WorkflowItem,
+)
+from flowdeck.engine.approvals import Decision
 from flowdeck.engine.events import event_to_dict, event_to_json
 from flowdeck.engine.identity import IDENTITY_LIMIT, template_identity
 from flowdeck.engine.state import RunPhase, RunState, fold
 from flowdeck.engine.workflow import Workflow
-from flowdeck.errors import ModelError, ModelsNotReady, NotFoundError, StorageError, WorkflowError
+from flowdeck.errors import ModelError, ModelsNotReady, NotFoundError, NotWaitingError, StorageError, WorkflowError
 from flowdeck.services import Services
 from flowdeck.templates import load_template, template_names
 
@@ -45,6 +56,13 @@ _RUN_LINKS = {
         ("cancel", "cancel_run"),
         ("resume", "resume_run"),
     )
+}
+_NOT_WAITING: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": Problem,
+        "description": "Nothing waits there: the run goes on, has ended, or the approval was decided already; or "
+        "the models of what comes next are not ready.",
+    }
 }
 _STARTED: dict[int | str, dict[str, Any]] = {
     200: {"model": RunResult, "description": "With wait: the run has ended.", "links": _RUN_LINKS},
@@ -205,17 +223,40 @@ def build_api(services: Services) -> FastAPI:
     async def cancel_run(run_id: str, request: Request) -> RunResult:
         _editor(request)
         summary = await _summary(services, run_id)
-        if not services.runner.cancel(summary):
+        if not services.runner.cancel(summary) and not await services.runner.cancel_waiting(summary):
             raise HTTPException(409, f"run {summary} is not going in this server; nothing to cancel")
         state = await services.runner.wait(summary)
         return _result(summary, state)
 
+    @api.post(
+        "/runs/{run_id}/approvals/{node_id}",
+        response_model=RunResult,
+        status_code=202,
+        summary="Decide an approval that waits (approve, edit and approve, or reject with a note); the run goes on",
+        responses={**_STARTED, **_NOT_WAITING},
+    )
+    async def decide_approval(run_id: str, node_id: str, body: DecisionRequest, request: Request) -> JSONResponse:
+        _editor(request, "deciding approvals")
+        summary = await _summary(services, run_id)
+        text = body.text if isinstance(body, Approve) else None
+        decision = Decision(approve=isinstance(body, Approve), by="api", note=body.note, text=text)
+        try:
+            await services.runner.decide(summary, node_id, decision)
+        except NotWaitingError as exc:
+            raise HTTPException(409, str(exc)) from None
+        except ModelsNotReady as exc:
+            raise HTTPException(409, [str(p) for p in exc.problems]) from None
+        except WorkflowError as exc:
+            raise unprocessable([(["body", p.where], str(p)) for p in exc.problems]) from None
+        state = await services.runner.wait(summary) if body.wait else RunState(status="running")
+        return JSONResponse(_result(summary, state).model_dump(), status_code=200 if body.wait else 202)
+
     return api
 
 
-def _editor(request: Request) -> None:
+def _editor(request: Request, doing: str = "starting and cancelling runs") -> None:
     if getattr(request.state, "flowdeck_role", None) != "editor":
-        raise HTTPException(403, "this token is a viewer's; starting and cancelling runs needs an editor token")
+        raise HTTPException(403, f"this token is a viewer's; {doing} needs an editor token")
 
 
 async def _resolve(services: Services, name: str) -> tuple[Workflow, str]:

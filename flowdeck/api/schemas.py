@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flowdeck.engine.workflow import MAX_INPUT_CHARS, MAX_INPUTS
+from flowdeck.engine.approvals import MAX_NOTE_CHARS
+from flowdeck.engine.workflow import MAX_INPUT_CHARS, MAX_INPUTS, MAX_PROMPT_CHARS
 
 MAX_SEQ = 2**63 - 1  # the largest integer SQLite and PostgreSQL keep: events' sequence numbers stay below it
 InputName = Annotated[str, Field(min_length=1, max_length=64)]
@@ -28,7 +29,32 @@ class RunRequest(BaseModel):
         default=None, max_length=200, description="Run every agent on this model instead of each agent's own."
     )
     use_cache: bool = Field(default=False, description="Reuse cached outputs of identical agent calls.")
-    wait: bool = Field(default=False, description="Answer when the run has ended (with its outputs), not at once.")
+    wait: bool = Field(
+        default=False,
+        description="Answer when the run has ended (with its outputs) or waits for approval, not at once.",
+    )
+
+
+class _Deciding(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    note: str = Field(default="", max_length=MAX_NOTE_CHARS, description="Why; a rejection hands it on as feedback.")
+    wait: bool = Field(default=False, description="Answer when the run has ended or waits again, not at once.")
+
+
+class Approve(_Deciding):
+    """Approve what the approval asks about, or an edited text of it."""
+
+    decision: Literal["approve"]
+    text: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS, description="The edited text to hand on.")
+
+
+class Reject(_Deciding):
+    """Reject: the note goes along the approval's "rejected" path, or the run ends rejected."""
+
+    decision: Literal["reject"]
+
+
+DecisionRequest = Annotated[Approve | Reject, Field(discriminator="decision")]
 
 
 class NodeResult(BaseModel):
@@ -52,7 +78,9 @@ class RunResult(BaseModel):
         description='The workflow the run belongs to: a saved workflow\'s id, "template:<name>", "file:<path>" or '
         '"sha256:<hash>"; null for runs recorded before flowdeck recorded it.',
     )
-    status: str = Field(description="pending, running, waiting, succeeded, failed, cancelled or interrupted")
+    status: str = Field(
+        description="pending, running, waiting (for approval), succeeded, failed, cancelled, interrupted or rejected"
+    )
     started_at: float | None = None
     duration: float | None = None
     tokens: int = 0

@@ -11,10 +11,10 @@ from pydantic import ValidationError
 
 from flowdeck.app.edge_rules import graph_problems, refused
 from flowdeck.app.workflow_settings import Applied, SettingsDraft, apply
-from flowdeck.engine.agents import PRESETS, display_name
+from flowdeck.engine.agents import PRESETS, display_name, is_known_type
 from flowdeck.engine.workflow import (
+    APPROVAL,
     FORMAT_VERSION,
-    AgentConfig,
     Condition,
     Edge,
     Loop,
@@ -31,6 +31,11 @@ HISTORY_LIMIT = 200
 
 
 # What each setting accepts, in the words of the properties panel (pydantic's own text names types, not fixes).
+_APPROVAL_ACCEPTS = {  # an approval's own limits (a person may take days)
+    "timeout": "Timeout must be more than 0 seconds and at most 30 days (2592000 s); leave it empty to wait",
+    "on_timeout": "On timeout is approve or reject",
+    "label": "The question is at most 200 characters",
+}
 _ACCEPTS = {
     "label": "Name must be at most 200 characters",
     "model": "Model must be a model name of 1 to 200 characters",
@@ -138,15 +143,19 @@ class Document:
         return xs[len(xs) // 2], max(n.position.y for n in nodes) + 140.0
 
     def add_node(self, agent_type: str, x: float, y: float) -> Node:
-        if agent_type not in PRESETS:
-            raise EditRefused(f"unknown agent type '{agent_type}'; use one of: {', '.join(PRESETS)}")
+        if not is_known_type(agent_type):
+            raise EditRefused(f"unknown agent type '{agent_type}'; use one of: {', '.join([*PRESETS, APPROVAL])}")
+        title = PRESETS[agent_type].title if agent_type in PRESETS else "Approval"
         node = Node(
             id=self._new_id(agent_type),
             type=agent_type,
-            label=self._new_label(PRESETS[agent_type].title),
+            label=self._new_label(title),
             position=Position(x=round(x, 1), y=round(y, 1)),
         )
-        self._commit(self.workflow.model_copy(update={"nodes": [*self.workflow.nodes, node]}))
+        changes: dict[str, Any] = {"nodes": [*self.workflow.nodes, node]}
+        if agent_type == APPROVAL:
+            changes["format"] = max(self.workflow.format, 2)  # approvals are format 2
+        self._commit(self.workflow.model_copy(update=changes))
         return node
 
     def makes_loop(self, source: str, target: str) -> bool:
@@ -252,9 +261,11 @@ class Document:
         if isinstance(model, str) and any(ch.isspace() for ch in model):
             raise EditRefused(f"“{model}” is not a model name: model names have no spaces", "model")
         data = node.config.model_dump()
+        if "question" in config:  # an approval's config "label" (its question): `label` here is the node's name
+            config["label"] = config.pop("question")
         data.update(config)
         try:
-            new_config = AgentConfig.model_validate(data)
+            new_config = type(node.config).model_validate(data)  # an approval's is an ApprovalConfig
             new_node = Node.model_validate(
                 node.model_dump() | {"config": new_config.model_dump(), "label": node.label if label is None else label}
             )
@@ -263,7 +274,8 @@ class Document:
             field = next((str(p) for p in reversed(error["loc"]) if isinstance(p, str)), "config")
             if field == "verdicts" and error["type"] == "value_error":  # listed twice: the validator's own words
                 raise EditRefused(f"Verdicts: {str(error['msg']).removeprefix('Value error, ')}", field) from None
-            raise EditRefused(_ACCEPTS.get(field, f"{field}: {error['msg']}"), field) from None
+            accepts = _APPROVAL_ACCEPTS if node.approval is not None else _ACCEPTS
+            raise EditRefused(accepts.get(field, f"{field}: {error['msg']}"), field) from None
         nodes = [new_node if n.id == node_id else n for n in self.workflow.nodes]
         key = ("node", node_id, *sorted(config), *(["label"] if label is not None else []))
         self._commit(self.workflow.model_copy(update={"nodes": nodes}), key)

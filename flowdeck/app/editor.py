@@ -115,6 +115,7 @@ class Editor(Opening):
         self.canvas.on_intent("nodes_moved", self._moved)
         self.canvas.on_intent("deleted", self._deleted)
         self.canvas.on_intent("selection_change", self._selection)
+        self.canvas.on_intent("approval_review", lambda a: self.live.review(a.get("id")))  # a waiting card's Review…
         pin = partial(pin_output, self)
         self.live = LiveRun(
             self.services.runner,
@@ -146,7 +147,7 @@ class Editor(Opening):
     def _run_panel(self) -> RunView:
         with self.run_panel:
             view, self.cancel_button = run_panel(
-                self.canvas, title="Run", on_select=self._select_from_panel, on_cancel=lambda: self.live.cancel()
+                self.canvas, title="Run", on_select=self._select_from_panel, on_cancel=self.live.cancel
             )
         view.name_of = self.doc.name
         return view

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from nicegui import background_tasks, ui
 
 from flowdeck.app.account import can_edit
+from flowdeck.app.approval import ApprovalCards
 from flowdeck.app.pin_dialog import edit_output_dialog
 from flowdeck.app.refusal import Refusal, show_refusal
 from flowdeck.app.run_dialog import run_dialog
@@ -23,6 +24,7 @@ from flowdeck.runner import Runner
 
 FLUSH_SECONDS = 0.05
 TICK_SECONDS = 1.0
+WAITING_CHECK_SECONDS = 1.0  # how often a page showing a run that waits for approval looks whether it went on
 RESTORE_PAUSE = 0.02  # between the canvas and the panels when a page comes back to a run
 SLOW_START_SECONDS = 1.5
 SLOW_START = "Starting… getting the models ready (the first run after the app starts can take a few seconds)"
@@ -64,6 +66,7 @@ class LiveRun:
         self._client = ui.context.client
         self._client.on_delete(self.stop)  # not on_disconnect: NiceGUI 3 calls that on a reconnect too
         self.editable = can_edit(self._client)  # a viewer watches: starts, re-runs, pins and cancels are refused
+        self._cards: ApprovalCards | None = None
 
     @property
     def view(self) -> RunView:
@@ -71,7 +74,20 @@ class LiveRun:
         if self._view is None:
             self._view = self.make_view()
             self._view.actions = self._actions
+            if self._view.approvals_slot is not None:
+                with self._view.approvals_slot:
+                    self._cards = ApprovalCards(self.runner, self._client, self._decided)
         return self._view
+
+    def review(self, node_id: object) -> None:
+        """The decision dialog of an approval of the run shown (the canvas card's Review…); refused for a viewer."""
+        if self._cards is not None:
+            self._cards.review(str(node_id))
+
+    def _decided(self, run_id: str) -> None:
+        """A decision continues the run, in this process: follow it again."""
+        if run_id == self.run_id:
+            self.watch(run_id)
 
     @property
     def shown(self) -> bool:
@@ -84,11 +100,15 @@ class LiveRun:
 
     @property
     def running(self) -> bool:
-        return self._starting or (self.run_id is not None and self.state.status in ("pending", "running", "waiting"))
+        """Starting or going: a run that waits for approval is not (another can start meanwhile)."""
+        return self._starting or (self.run_id is not None and self.state.status in ("pending", "running"))
 
     @property
     def cancellable(self) -> bool:
-        """Running here: a run of another process (the CLI, another server) is stopped where it runs."""
+        """Running here, or waiting for approval: a run of another process (the CLI, another server) is stopped
+        where it runs."""
+        if self.run_id is not None and self.state.status == "waiting":
+            return True
         return self.running and self.run_id is not None and self.runner.is_active(self.run_id)
 
     def watch_active(self, workflow_id: str) -> bool:
@@ -211,9 +231,13 @@ class LiveRun:
             if self._task is not None and self.state.status in ("pending", "running", "waiting"):
                 self.view.show_progress()
 
-    def cancel(self) -> None:
-        if self.editable and self.run_id is not None and self.runner.cancel(self.run_id):
+    async def cancel(self) -> None:
+        if not self.editable or self.run_id is None:
+            return
+        if self.runner.cancel(self.run_id):
             self._cancelling = ui.notification("Cancelling the run…", timeout=10)
+        elif self.state.status == "waiting" and await self.runner.cancel_waiting(self.run_id):
+            self.watch(self.run_id)  # cancelled here, from its log
 
     async def _follow(self, run_id: str) -> None:
         last_flush = 0.0
@@ -226,6 +250,8 @@ class LiveRun:
             last_flush = time.monotonic()
             try:
                 self.view.flush()
+                if self._cards is not None:
+                    self._cards.update(self.view.state)
             except Exception:  # a display bug must not freeze the page: the next flush shows the state again
                 log.exception("run %s: updating the page failed", run_id)
 
@@ -235,16 +261,23 @@ class LiveRun:
             # so that the browser draws the agents' states before it builds them.
             await asyncio.sleep(RESTORE_PAUSE)
             flush()
-        async for batch in self.runner.subscribe_batches(run_id, self.view.state.last_seq):
-            try:
-                self.view.feed(batch)
-            except Exception:
-                log.exception("run %s: showing events %s-%s failed", run_id, batch[0].seq, batch[-1].seq)
-            due = last_flush + FLUSH_SECONDS - time.monotonic()
-            if due <= 0:
-                flush()
-            elif flush_handle is None:
-                flush_handle = loop.call_later(due, flush)  # FLUSH_SECONDS after the last flush, not after now
+        while True:
+            async for batch in self.runner.subscribe_batches(run_id, self.view.state.last_seq):
+                try:
+                    self.view.feed(batch)
+                except Exception:
+                    log.exception("run %s: showing events %s-%s failed", run_id, batch[0].seq, batch[-1].seq)
+                due = last_flush + FLUSH_SECONDS - time.monotonic()
+                if due <= 0:
+                    flush()
+                elif flush_handle is None:
+                    flush_handle = loop.call_later(due, flush)  # FLUSH_SECONDS after the last flush, not after now
+            if self.view.state.status != "waiting":
+                break
+            flush()
+            self.on_change()
+            # It waits for a person, who may decide anywhere (another page, the API, the CLI): followed on then.
+            await self._until_it_goes_on(run_id)
         if flush_handle is not None:
             flush_handle.cancel()
         flush()
@@ -254,6 +287,16 @@ class LiveRun:
             with self._client:
                 self._refusal = show_refusal(f"Run interrupted: {reason}")
         self.on_change()
+
+    async def _until_it_goes_on(self, run_id: str) -> None:
+        """Until a run that waits has gone on (decided, or cancelled), here or in another process (polled: another
+        process tells this one nothing)."""
+        while True:
+            await asyncio.sleep(WAITING_CHECK_SECONDS)
+            if self.runner.is_active(run_id):
+                return
+            if await asyncio.to_thread(self.runner.stored_after, run_id, self.view.state.last_seq):
+                return
 
     def _actions(self, node_id: str, state: RunState) -> list[NodeAction]:
         if not self.editable or self.running or state.status not in ("succeeded", "failed", "cancelled", "interrupted"):

@@ -43,7 +43,7 @@ def run_panel(
     *,
     on_select: Callable[[str], None],
     title: str | None = None,
-    on_cancel: Callable[[], None] | None = None,
+    on_cancel: Callable[[], object] | None = None,
 ) -> tuple[RunView, ui.button | None]:
     """Build the run panel's content where the caller is: a header line (progress, elapsed time, tokens, and a
     Cancel button when `on_cancel` is given) above the RunView's tabs."""
@@ -59,7 +59,10 @@ def run_panel(
             ui.space()
             cancel = ui.button("Cancel run", icon="stop", on_click=on_cancel)
             cancel.props("dense flat no-caps color=negative")
-    return RunView(canvas, progress, bar, kind=kind, on_select=on_select), cancel
+    approvals = ui.column().classes("w-full gap-0")  # the approvals the run waits for (app/approval.py)
+    view = RunView(canvas, progress, bar, kind=kind, on_select=on_select)
+    view.approvals_slot = approvals
+    return view, cancel
 
 
 class RunView:
@@ -82,6 +85,7 @@ class RunView:
         self.on_select = on_select
         self.actions = actions
         self.name_of: Callable[[str], str] | None = None  # names of agents the run shown did not have (the editor's)
+        self.approvals_slot: ui.element | None = None  # where the cards of approvals that wait go (run_panel's)
         self.state = RunState()
         self.labels: dict[str, str] = {}
         self.selected: str | None = None

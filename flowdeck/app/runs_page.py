@@ -34,7 +34,7 @@ PAGE_SIZES = [25, 50, 100, 200]  # runs a page of the history shows; 50 at first
 PAGE_SIZE = PAGE_SIZES[1]
 MAX_SELECTED = 1000  # runs picked to compare (kept across pages): more is not a person picking
 MAX_RUN_ID = 100  # characters
-STATUSES = ["succeeded", "failed", "cancelled", "interrupted", "running"]
+STATUSES = ["succeeded", "failed", "cancelled", "interrupted", "running", "waiting", "rejected"]
 
 
 def register_runs_pages(services: Services) -> None:
@@ -150,6 +150,12 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
         table.add_slot(
             "body-selection",
             '<q-checkbox v-model="props.selected" dense :aria-label="\'Select run \' + props.row.id" />',
+        )
+        table.add_slot(
+            "body-cell-status",
+            '<q-td :props="props"><span v-if="props.value === \'waiting\'">Waiting for approval '
+            '<q-btn dense outline no-caps color="indigo" label="Review" :href="\'/runs/\' + props.row.id" '
+            ":aria-label=\"'Review run ' + props.row.id\" /></span><span v-else>{{ props.value }}</span></q-td>",
         )
         table.add_slot(
             "body-cell-id",
@@ -302,22 +308,29 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
     canvas.on_intent("selection_change", lambda a: view.select(_one_agent(a.get("nodes"), workflow)))
 
     here = summary.id in services.runner.active_runs()
-    if here or services.runner.live_elsewhere(summary):
+    waiting = summary.status == "waiting"  # a state in the log: decided here, it goes on here
+    if here or waiting or services.runner.live_elsewhere(summary):
         with controls:
             badge = ui.label("Live").classes("text-sm text-positive font-semibold")
-            if not here:
+            if not here and not waiting:
                 ui.label("started by another process").classes("text-sm text-gray-500")
             cancel = ui.button("Cancel run", icon="stop").props("dense flat no-caps color=negative")
-            cancel.set_visibility(can_edit() and here)  # a run of another process is stopped there
+            cancel.set_visibility(can_edit() and (here or waiting))  # a run of another process is stopped there
 
         def changed() -> None:
-            if not live.running and live.state.status not in ("pending", "running", "waiting"):
+            status = live.state.status
+            if status == "waiting":
+                badge.set_text("Waiting for approval")
+            elif not live.running and status not in ("pending", "running"):
                 badge.set_text("Finished")
                 badge.classes(remove="text-positive", add="text-gray-500")
                 cancel.set_visibility(False)
+            elif status == "running":
+                badge.set_text("Live")
 
         live = LiveRun(services.runner, lambda: view, changed, lambda: None)
         cancel.on_click(live.cancel)
+        canvas.on_intent("approval_review", lambda a: live.review(a.get("id")))  # refused there for a viewer
         live.watch(summary.id)
         return live
 

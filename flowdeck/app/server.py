@@ -31,6 +31,7 @@ SWITCH_INTERVAL = 0.001
 WARM_UP_AFTER_CONNECT = 3.0
 WARM_UP_AT_THE_LATEST = 20.0
 _ANY = ("0.0.0.0", "::")
+WAITING_SCAN_SECONDS = 30.0  # how often the server looks for runs that wait for approval with a timeout
 
 
 def serve(
@@ -110,6 +111,10 @@ def serve(
         gc.freeze()  # litellm's modules, imported just now, live as long as the process too
 
     nicegui_app.on_startup(_collect_garbage_again)
+    # Approvals that wait in the log decide by themselves at their timeout, across restarts too.
+    nicegui_app.on_startup(
+        lambda: background_tasks.create(services.runner.watch_waiting(every=WAITING_SCAN_SECONDS), name="approvals")
+    )
     nicegui_app.on_startup(lambda: background_tasks.create(warm_up(), name="flowdeck warm-up"))
     # The first page should find the local Ollama's models known already, not wait up to 0.5 s to learn them.
     nicegui_app.on_startup(lambda: background_tasks.create(ollama_models(settings.ollama_base), name="ollama models"))

@@ -94,6 +94,14 @@ def _detail(event: ev.Event) -> str:
         return f"interrupted while running: {', '.join(event.running) or 'nothing'}{because}"
     if isinstance(event, ev.Log):
         return f"[{event.level}] {event.text}"
+    if isinstance(event, ev.ApprovalRequested):
+        return f"waiting for approval of {len(event.text)} chars" + (f": {event.label}" if event.label else "")
+    if isinstance(event, ev.ApprovalDecided):
+        how = "approved (edited)" if event.text is not None else event.decision
+        who = "the timeout" if event.timed_out else event.by
+        return f"{how} by {who}" + (f": {_cut(event.note, 60)}" if event.note else "")
+    if isinstance(event, ev.RunWaiting):
+        return f"waiting for approval: {', '.join(event.waiting)}"
     return ""
 
 

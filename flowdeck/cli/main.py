@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,6 @@ import click
 from flowdeck.errors import FlowdeckError, NotFoundError, WorkflowError
 
 if TYPE_CHECKING:
-    from flowdeck.engine.dag import Dag
     from flowdeck.services import Services
 
 
@@ -89,8 +87,23 @@ def _serve(host: str, port: int, *, open_browser: bool) -> None:
 @click.option("--model", "-m", help="Run every agent on this model (litellm string, 'embedded' or 'scripted').")
 @click.option("--json", "as_json", is_flag=True, help="Print the event stream as JSON lines.")
 @click.option("--cache", "use_cache", is_flag=True, help="Reuse cached outputs of identical agent calls.")
-def run_command(source: str, inputs: tuple[str, ...], model: str | None, as_json: bool, use_cache: bool) -> None:
-    """Run a workflow: a built-in template name or a workflow JSON file."""
+@click.option("--approve", "approve_all", is_flag=True, help="Approve every approval step at once (unattended runs).")
+@click.option(
+    "--no-input", is_flag=True, help="Never ask: a run that waits for approval exits 3, saying how to decide."
+)
+def run_command(
+    source: str,
+    inputs: tuple[str, ...],
+    model: str | None,
+    as_json: bool,
+    use_cache: bool,
+    approve_all: bool,
+    no_input: bool,
+) -> None:
+    """Run a workflow: a built-in template name or a workflow JSON file.
+
+    At an approval step it asks on the terminal; without one (or with --no-input) it stops, the run waits, and it
+    exits 3 naming the command that decides it."""
     from flowdeck import load_with_identity
     from flowdeck.engine.dag import build
 
@@ -102,98 +115,30 @@ def run_command(source: str, inputs: tuple[str, ...], model: str | None, as_json
         values[name.strip()] = value
     try:
         workflow, identity = load_with_identity(source)
+        from flowdeck.cli.running import run_to_end
+
         # Checked here, on the main thread, where Ctrl+C stops it at once: asyncio.run() would wait for a worker
         # thread to end its check (seconds, for long templates) before it let the interrupt through.
         dag = build(workflow)
-        sys.exit(asyncio.run(_run(dag, values, model, as_json, use_cache, identity=identity)))
+        code = asyncio.run(
+            run_to_end(
+                dag,
+                values,
+                model,
+                as_json,
+                use_cache,
+                identity=identity,
+                approve_all=approve_all,
+                no_input=no_input,
+            )
+        )
+        sys.exit(code)
     except WorkflowError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except FlowdeckError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-
-
-async def _run(
-    dag: Dag | None,
-    inputs: dict[str, str],
-    model: str | None,
-    as_json: bool,
-    use_cache: bool,
-    resume: str | None = None,
-    identity: str | None = None,
-) -> int:
-    from flowdeck.cli.progress import ProgressView
-    from flowdeck.config import load_settings
-    from flowdeck.engine.agents import models_of
-    from flowdeck.engine.events import event_to_json
-    from flowdeck.engine.state import RunState
-    from flowdeck.engine.workflow import Workflow
-    from flowdeck.services import open_services
-
-    workflow = dag.workflow if dag is not None else None
-    _NOTES.setLevel(logging.CRITICAL)  # the run's own outcome, storage faults included, is printed below
-    settings = load_settings()
-    # Loading the embedded model holds the GIL for ~0.5 s: in a child process it loads while this one starts.
-    embedded = isinstance(workflow, Workflow) and "embedded" in models_of(workflow, settings.default_model, model)
-    services = await asyncio.to_thread(open_services, settings, model_process=embedded)
-    try:
-        runner = services.runner
-        if resume is not None:
-            workflow = await asyncio.to_thread(runner.recorded_workflow, resume)
-            run_id = await runner.resume(resume, model=model)
-        else:
-            assert dag is not None
-            run_id = await runner.start(dag, inputs, model=model, use_cache=use_cache, workflow_id=identity)
-        assert isinstance(workflow, Workflow)
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGINT, runner.cancel, run_id)
-        state = RunState()
-        view = None if as_json else ProgressView(workflow)
-        if view is not None and "embedded" in runner.models_of(run_id):
-            click.echo(
-                "note: agents run on the embedded demo model (SmolLM2-135M, offline); its answers are demo-grade.\n"
-                "      For real work pass --model (e.g. gpt-4o-mini, ollama_chat/llama3.2) or set FLOWDECK_MODEL;\n"
-                "      see the README's Models section.\n",
-                err=True,
-            )
-        async for event in runner.subscribe(run_id):
-            state.apply(event)
-            if as_json:
-                sys.stdout.write(event_to_json(event) + "\n")
-                sys.stdout.flush()
-            elif view is not None:
-                view.update(state)
-        if view is not None and state.run_id:
-            view.finish(state)
-            _print_outputs(workflow, state)
-        if state.interrupted_reason:
-            click.echo(f"error: run {run_id} was interrupted: {state.interrupted_reason}", err=True)
-            if state.run_id:
-                click.echo(f"  once the database works again: flowdeck runs resume {run_id}", err=True)
-        return {"succeeded": 0, "cancelled": 130}.get(state.status, 1)
-    finally:
-        await services.runner.close()
-        if services.models is not None:
-            await services.models.close()
-        services.close()
-
-
-def _print_outputs(workflow: object, state: object) -> None:
-    from flowdeck.engine.agents import display_name
-    from flowdeck.engine.state import RunState
-    from flowdeck.engine.workflow import Workflow
-
-    assert isinstance(workflow, Workflow) and isinstance(state, RunState)
-    outputs = state.outputs()
-    sources = {edge.source for edge in workflow.edges if edge.loop is None}  # a loop's source can end the run
-    sinks = [node_id for node_id in state.nodes if node_id not in sources]  # state.nodes is in run order
-    for node_id in sinks:
-        if node_id in outputs:
-            click.echo(f"\n=== {display_name(workflow.node(node_id))} ===\n{outputs[node_id]}")
-    for node_id, node in state.nodes.items():
-        if node.status == "failed" and node.latest is not None:
-            click.echo(f"\n{display_name(workflow.node(node_id))} failed: {node.latest.error}", err=True)
 
 
 @main.group("runs", invoke_without_command=True)
@@ -225,10 +170,17 @@ def runs_command(ctx: click.Context, limit: int, workflow: str | None, status: s
 @click.argument("run_id")
 @click.option("--model", "-m", help="Run the remaining agents on this model instead of the run's own.")
 @click.option("--json", "as_json", is_flag=True, help="Print the event stream as JSON lines.")
-def runs_resume(run_id: str, model: str | None, as_json: bool) -> None:
+@click.option("--approve", "approve_all", is_flag=True, help="Approve every approval step at once.")
+@click.option("--no-input", is_flag=True, help="Never ask: a run that waits for approval exits 3.")
+def runs_resume(run_id: str, model: str | None, as_json: bool, approve_all: bool, no_input: bool) -> None:
     """Finish a stopped run: only agents without a committed output run again (as a new run)."""
+    from flowdeck.cli.running import run_to_end
+
     try:
-        sys.exit(asyncio.run(_run(None, {}, model, as_json, False, resume=run_id)))
+        code = asyncio.run(
+            run_to_end(None, {}, model, as_json, False, resume=run_id, approve_all=approve_all, no_input=no_input)
+        )
+        sys.exit(code)
     except FlowdeckError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -330,8 +282,10 @@ def _services() -> Services:
 
 def _add_groups() -> None:
     from flowdeck.cli.admin import api_command, auth_command, keys_command
+    from flowdeck.cli.approvals import approve_command
     from flowdeck.cli.doctor import doctor_command
 
+    runs_command.add_command(approve_command)
     main.add_command(auth_command)
     main.add_command(keys_command)
     main.add_command(api_command)

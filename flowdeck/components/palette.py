@@ -11,6 +11,7 @@ from nicegui import ui
 from nicegui.events import GenericEventArguments
 
 from flowdeck.engine.agents import PRESETS
+from flowdeck.engine.workflow import APPROVAL
 
 AGENT_MIME = "application/x-flowdeck-agent"
 # Sends the spot the canvas picks for a new agent ({x, y}, or null when nothing in view is free).
@@ -24,11 +25,14 @@ def palette(on_add: Add) -> None:
     canvas found in view (None, None: no room in view)."""
     cards: dict[str, ui.element] = {}
 
+    entries = [(p.type, p.title, p.icon, p.description) for p in PRESETS.values()]
+    entries.append((APPROVAL, "Approval", "person", "A person approves, edits or rejects the work; no model."))
+    described = {kind: f"{title} {description}".lower() for kind, title, _, description in entries}
+
     def filter_cards(text: str) -> None:
         needle = text.strip().lower()
         for agent_type, card in cards.items():
-            preset = PRESETS[agent_type]
-            card.set_visibility(not needle or needle in f"{preset.title} {preset.description}".lower())
+            card.set_visibility(not needle or needle in described[agent_type])
 
     ui.label("Agents").classes("text-xs font-semibold uppercase tracking-wide text-gray-500")
 
@@ -40,20 +44,20 @@ def palette(on_add: Add) -> None:
     search = ui.input(label="Search agents", on_change=lambda e: filter_cards(e.value or ""))
     search.props("dense outlined clearable").classes("w-full").tooltip("Enter adds the first agent shown")
     search.on("keydown.enter", add_first_match, js_handler=_ASK_CANVAS)
-    for preset in PRESETS.values():
+    for kind, title, icon, description in entries:
         with (
             ui.element("div")
             .classes("w-full cursor-grab rounded-lg border border-gray-300 p-2 hover:border-indigo-400")
-            .props(f'draggable=true role=button tabindex=0 aria-label="Add {preset.title}"') as card
+            .props(f'draggable=true role=button tabindex=0 aria-label="Add {title}"') as card
         ):
             with ui.row().classes("items-center gap-2 no-wrap"):
-                ui.icon(preset.icon).classes("text-indigo-500 text-lg")
-                ui.label(preset.title).classes("font-medium")
-            ui.label(preset.description).classes("text-xs text-gray-500")
-        card.on("dragstart", js_handler=f'(e) => e.dataTransfer.setData("{AGENT_MIME}", "{preset.type}")')
-        card.on("click", lambda e, t=preset.type: on_add(t, *_spot(e)), js_handler=_ASK_CANVAS)
-        card.on("keydown.enter", lambda e, t=preset.type: on_add(t, *_spot(e)), js_handler=_ASK_CANVAS)
-        cards[preset.type] = card
+                ui.icon(icon).classes("text-indigo-500 text-lg")
+                ui.label(title).classes("font-medium")
+            ui.label(description).classes("text-xs text-gray-500")
+        card.on("dragstart", js_handler=f'(e) => e.dataTransfer.setData("{AGENT_MIME}", "{kind}")')
+        card.on("click", lambda e, t=kind: on_add(t, *_spot(e)), js_handler=_ASK_CANVAS)
+        card.on("keydown.enter", lambda e, t=kind: on_add(t, *_spot(e)), js_handler=_ASK_CANVAS)
+        cards[kind] = card
     ui.label("Drag an agent onto the canvas, or click it to add it.").classes("text-xs text-gray-500")
 
 

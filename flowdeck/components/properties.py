@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from nicegui import ui
 
+from flowdeck.components.approval_fields import approval_fields
 from flowdeck.components.model_box import ModelBox
 from flowdeck.components.prompt_editor.field import LastRun, prompt_template_field
 from flowdeck.components.references import Edited
@@ -62,9 +63,6 @@ def properties(
         node = doc.workflow.node(node_id)
     except KeyError:
         return None
-    preset = PRESETS[node.type]
-    config = node.config
-    effective = resolve(node, doc.default_model)
 
     def apply(control: Any, changes: dict[str, Any], error: _ErrorLine | None = None) -> bool:
         try:
@@ -74,6 +72,13 @@ def properties(
             return False
         _show_error(control, None, error)
         return True
+
+    if node.approval is not None:
+        approval_fields(node, node.approval, apply)
+        return None
+    preset = PRESETS[node.type]
+    config = node.config
+    effective = resolve(node, doc.default_model)
 
     with ui.row().classes("items-center gap-2"):
         ui.icon(preset.icon).classes("text-indigo-500")

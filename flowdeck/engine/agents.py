@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flowdeck.engine.events import Record
-from flowdeck.engine.workflow import AgentConfig, Node, Workflow
+from flowdeck.engine.workflow import APPROVAL, AgentConfig, Node, Workflow
+
+APPROVAL_VERDICTS = ("approved", "rejected")  # what a person's decision on an approval node is
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -133,7 +135,9 @@ def resolve(
 
 
 def decisions_of(node: Node) -> tuple[str, ...]:
-    """The verdicts a format-2 agent chooses from: its own, else its type's."""
+    """The verdicts a format-2 agent chooses from: its own, else its type's (an approval's: approved, rejected)."""
+    if node.type == APPROVAL:
+        return APPROVAL_VERDICTS
     if node.config.verdicts is not None:
         return tuple(node.config.verdicts)
     preset = PRESETS.get(node.type)
@@ -154,5 +158,12 @@ def models_of(workflow: Workflow, default_model: str, override: str | None = Non
 
 def display_name(node: Node) -> str:
     """The name shown for a node: its label, else its agent type's title, else its id."""
+    if node.type == APPROVAL:
+        return node.label or "Approval"
     preset = PRESETS.get(node.type)
     return node.label or (preset.title if preset else node.id)
+
+
+def is_known_type(node_type: str) -> bool:
+    """Whether a workflow may hold a node of this type: an agent preset or an approval."""
+    return node_type in PRESETS or node_type == APPROVAL

@@ -8,11 +8,11 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from flowdeck.engine.agents import PRESETS, ResolvedAgent, decisions_of, display_name, resolve
+from flowdeck.engine.agents import PRESETS, ResolvedAgent, decisions_of, display_name, is_known_type, resolve
 from flowdeck.engine.conditions import expression_problems
 from flowdeck.engine.loops import NO_LOOPS, Loops, find_loops
 from flowdeck.engine.prompts import check_template
-from flowdeck.engine.workflow import Edge, Expression, Node, VerdictIs, Workflow, ancestors
+from flowdeck.engine.workflow import APPROVAL, Edge, Expression, Node, VerdictIs, Workflow, ancestors
 from flowdeck.errors import Problem, WorkflowError
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ class Dag:
     loops: Loops = NO_LOOPS
     deciders: frozenset[str] = frozenset()  # agents with an edge out that routes on their verdict
     plain: bool = True  # no conditions, loops or verdicts: every agent runs once, when all its inputs have arrived
+    approvals: frozenset[str] = frozenset()  # the approval steps (a person decides; no model)
     _agents: dict[tuple[str, str | None], dict[str, ResolvedAgent]] = field(default_factory=dict, compare=False)
 
     def agents(self, default_model: str, override: str | None) -> dict[str, ResolvedAgent]:
@@ -53,12 +54,11 @@ class Dag:
         if found is None:
             default = self.workflow.default_model or default_model
             deciders = self.deciders
+            agents = [n for n in self.workflow.nodes if n.type != APPROVAL]  # a person has no model settings
             if deciders:
-                found = {
-                    n.id: resolve(n, default, override, routes_by_verdict=n.id in deciders) for n in self.workflow.nodes
-                }
+                found = {n.id: resolve(n, default, override, routes_by_verdict=n.id in deciders) for n in agents}
             else:
-                found = {n.id: resolve(n, default, override) for n in self.workflow.nodes}
+                found = {n.id: resolve(n, default, override) for n in agents}
             self._agents[key] = found
         return found
 
@@ -117,8 +117,8 @@ def build(workflow: Workflow) -> Dag:
         if count > 1:
             problems.append(Problem(f"node {node_id}", f"the id is used by {count} nodes; give each node its own id"))
     for node in workflow.nodes:
-        if node.type not in PRESETS:
-            known = ", ".join(PRESETS)
+        if not is_known_type(node.type):
+            known = ", ".join([*PRESETS, APPROVAL])
             problems.append(Problem(f"node {node.id}", f"unknown node type '{node.type}'; use one of: {known}"))
 
     graph: nx.DiGraph[str] = nx.DiGraph()
@@ -225,9 +225,10 @@ def build(workflow: Workflow) -> Dag:
         loop_out={n: tuple(edges) for n, edges in loop_out.items()},
         loops=loops,
         deciders=frozenset(e.source for e in workflow.edges if isinstance(e.condition, VerdictIs)),
+        approvals=frozenset(n.id for n in workflow.nodes if n.type == APPROVAL),
         plain=not loop_edges
         and all(e.condition is None for e in workflow.edges)
-        and not any(n.config.verdicts for n in workflow.nodes),
+        and not any(n.config.verdicts or n.type == APPROVAL for n in workflow.nodes),
     )
 
 
@@ -253,7 +254,7 @@ def _condition_problems(workflow: Workflow, ids: Counter[str], declared_inputs: 
                     )
                 )
         elif isinstance(condition, VerdictIs):
-            verdicts = decisions_of(source) if source.type in PRESETS else ()
+            verdicts = decisions_of(source) if is_known_type(source.type) else ()
             name = display_name(source)
             if not verdicts:
                 problems.append(

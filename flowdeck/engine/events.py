@@ -6,7 +6,10 @@ from typing import Any, ClassVar, Literal
 
 import msgspec
 
-RunStatus = Literal["succeeded", "failed", "cancelled"]
+RunStatus = Literal[
+    "succeeded", "failed", "cancelled", "rejected"
+]  # rejected: an approval said no, with no path for it
+DecisionKind = Literal["approved", "rejected"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -143,6 +146,37 @@ class NodeSkipped(_NodeEventBase, tag="node_skipped", frozen=True):
     reason: str
 
 
+class ApprovalRequested(_NodeEventBase, tag="approval_requested", frozen=True):
+    """The run reached an approval node: it waits for a person to approve or reject `text` (what it received)."""
+
+    type: ClassVar[Literal["approval_requested"]] = "approval_requested"
+    text: str
+    label: str = ""  # what the person is asked
+    received_from: list[str] = msgspec.field(default_factory=list)
+    timeout: float | None = None  # seconds after this event at which it decides by itself
+    on_timeout: Literal["approve", "reject"] = "reject"
+
+
+class ApprovalDecided(_NodeEventBase, tag="approval_decided", frozen=True):
+    """A person (or the timeout) decided an approval. The node's output is `text` (as approved, maybe edited) when
+    approved, the note when rejected."""
+
+    type: ClassVar[Literal["approval_decided"]] = "approval_decided"
+    decision: DecisionKind
+    by: str  # who decided: a role or user name, "cli", or "timeout"
+    note: str = ""
+    text: str | None = None  # the edited text, if the person changed it before approving
+    timed_out: bool = False
+
+
+class RunWaiting(_EventBase, tag="run_waiting", frozen=True):
+    """Nothing more runs until a person decides: the run is stored as waiting, not as running or interrupted. A
+    decision continues it (in any process) from its log."""
+
+    type: ClassVar[Literal["run_waiting"]] = "run_waiting"
+    waiting: list[str]  # the approval nodes waiting
+
+
 class RunFinished(_EventBase, tag="run_finished", frozen=True):
     type: ClassVar[Literal["run_finished"]] = "run_finished"
     status: RunStatus
@@ -171,6 +205,9 @@ Event = (
     | NodeSkipped
     | RunFinished
     | RunInterrupted
+    | ApprovalRequested
+    | ApprovalDecided
+    | RunWaiting
 )
 
 _ENCODER = msgspec.json.Encoder()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from flowdeck.engine.agents import ResolvedAgent
 from flowdeck.engine.conditions import Answer
 from flowdeck.engine.dag import Dag, Mode
-from flowdeck.engine.events import Handoff, Log, NodeSkipped
+from flowdeck.engine.events import Handoff, Log, NodeFailed, NodeSkipped
 from flowdeck.engine.llm_types import Completion
 from flowdeck.engine.outbox import Outbox
 from flowdeck.engine.routing import Action, Deliver, Launch, Note, Router, Skip
@@ -36,6 +36,7 @@ class Rounds:
     _pinned: set[str]
     _reuse: dict[str, Completion]
     _recorded: dict[tuple[str, int], Completion]
+    _failures: dict[tuple[str, int], NodeFailed]  # failures the log of a continued run holds
     _cancelled: bool
     _failed: bool
     _executors: set[asyncio.Task[None]]  # the tasks executing agents of this run
@@ -65,6 +66,8 @@ class Rounds:
         def _maybe_finish(self) -> None: ...
 
         def _skip_remaining(self, reason: str) -> None: ...
+
+        def _approval_reached(self, node_id: str, execution: int, via: Edge | None) -> bool: ...
 
     def _apply(self, actions: Iterable[Action]) -> None:
         """Do what the router said, in its order. The first agent it launches from within an agent's task runs next
@@ -130,10 +133,20 @@ class Rounds:
             if self._mode[node_id] == "skip":
                 self._apply(router.skip(node_id, execution, PARTIAL))
                 ok = True
+            elif (failure := self._failures.get((node_id, execution))) is not None:
+                self._fail(node_id, execution, failure.error_kind, failure.message, failure.retryable, failure.attempts)
+            elif node_id in self.dag.approvals and not self._reused_approval(node_id, execution):
+                ok = self._approval_reached(node_id, execution, launch.via)
+                if not ok:  # it waits: not a failure, and nothing it leads to is decided yet
+                    self._routed_done(node_id, True, task, waiting=True)
+                    return
             elif (reused := self._reused(node_id, execution)) is not None:
                 completion, pinned = reused
-                agent = self._agents[node_id]
-                verdict = read_verdict(completion.text, agent.verdicts) if agent.decides else None
+                if node_id in self.dag.approvals:
+                    verdict: Verdict | None = Verdict("approved", "", completion.text)
+                else:
+                    agent = self._agents[node_id]
+                    verdict = read_verdict(completion.text, agent.verdicts) if agent.decides else None
                 self._finish_node(
                     node_id,
                     execution,
@@ -156,11 +169,14 @@ class Rounds:
             raise
         self._routed_done(node_id, ok, task)
 
-    def _routed_done(self, node_id: str, ok: bool, task: asyncio.Task[None] | None) -> None:
+    def _routed_done(self, node_id: str, ok: bool, task: asyncio.Task[None] | None, *, waiting: bool = False) -> None:
         assert self._router is not None
         follow = self._follow.get(task) if task is not None else None
         if self._running.get(node_id) is task and (follow is None or follow.node_id != node_id):
             del self._running[node_id]  # (a loop back to itself launched its next round in this task)
+        if waiting:
+            self._maybe_finish()
+            return
         if not ok:
             self._failed = True
             if not self._cancelled:
@@ -168,6 +184,11 @@ class Rounds:
         if self._cancelled and not self._running:
             self._skip_remaining("the run was cancelled")
         self._maybe_finish()
+
+    def _reused_approval(self, node_id: str, execution: int) -> bool:
+        """An approval outside a partial run (Run from here after it) reuses what was approved then, without asking
+        again: it goes on as approved."""
+        return execution == 1 and self._mode[node_id] == "reuse" and node_id not in self._pinned
 
     def _reused(self, node_id: str, execution: int) -> tuple[Completion, bool] | None:
         """The output this execution uses instead of calling the model, and whether it is a pin: a pin always; a

@@ -80,8 +80,12 @@ class Router:
         self._held: dict[str, list[tuple[Edge, str, str]]] = {}  # loop edge id -> exits held until it ends
         self._rounds: dict[str, int] = {}  # loop edge id -> the round its body is in (absent: 1)
         self._via: dict[str, Edge] = {}  # loop target -> the loop edge that sent it back, until it launches
+        # An edge without a condition out of an approval is taken when it is approved.
+        self._approvals = dag.approvals
         self._unconditional = frozenset(
-            n for n in dag.order if not dag.loop_out[n] and all(e.condition is None for e in dag.out_edges[n])
+            n
+            for n in dag.order
+            if not dag.loop_out[n] and all(e.condition is None for e in dag.out_edges[n]) and n not in self._approvals
         )
         self._own: list[Edge] | None = None  # while an agent's edges are taken: those along which it hands over now
         self._finishing: str | None = None
@@ -142,6 +146,10 @@ class Router:
             return
         try:
             takes = {e.id: taken(e, answer) for e in (*edges, *loops) if e.condition != "otherwise"}
+            if node_id in self._approvals:
+                for e in (*edges, *loops):
+                    if e.condition is None:
+                        takes[e.id] = answer.verdict == "approved"
         except RoutingError as exc:
             actions.append(Fail(node_id, answer.round, "condition", str(exc)))
             self._route_all(node_id, FAILED, f"upstream agent '{self._labels[node_id]}' failed", actions)
@@ -185,6 +193,12 @@ class Router:
         """The agent failed: everything that needs it is skipped."""
         actions: list[Action] = []
         self._route_all(node_id, FAILED, f"upstream agent '{self._labels[node_id]}' failed", actions)
+        return actions
+
+    def stop(self, node_id: str, reason: str) -> list[Action]:
+        """The agent finished but hands nothing on (a rejected approval with no path for it): its edges die."""
+        actions: list[Action] = []
+        self._route_all(node_id, DEAD, reason, actions)
         return actions
 
     def skip(self, node_id: str, execution: int, reason: str) -> list[Action]:

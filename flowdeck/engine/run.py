@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
+from flowdeck.engine.approvals import Approvals, Continue, ReplayOutbox
 from flowdeck.engine.calls import ModelCalls
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import (
+    ApprovalDecided,
     Event,
     NodeFailed,
     NodeSkipped,
@@ -17,6 +19,7 @@ from flowdeck.engine.events import (
     RunOrigin,
     RunStarted,
     RunStatus,
+    RunWaiting,
     Usage,
 )
 from flowdeck.engine.llm_types import Completion, ModelCaller, OutputCache
@@ -31,7 +34,7 @@ from flowdeck.engine.workflow import Workflow, check_inputs
 __all__ = ["OutputCache", "Run", "drain", "new_run_id"]
 
 
-class Run(Rounds, ModelCalls):
+class Run(Rounds, ModelCalls, Approvals):
     """One execution of a workflow. Iterate it (`async for event in run`) to drive it and see every event."""
 
     def __init__(
@@ -50,9 +53,19 @@ class Run(Rounds, ModelCalls):
         origin: RunOrigin | None = None,
         workflow_id: str | None = None,
         recorded: Mapping[tuple[str, int], Completion] | None = None,
+        prior: Sequence[Event] | None = None,
+        on_wait: Continue = "wait",
+        approve_all: str | None = None,
+        decisions: Mapping[tuple[str, int], ApprovalDecided] | None = None,
     ) -> None:
         """`reuse`: outputs to use instead of calling the model, by agent (for its first execution, or every one if
-        it is pinned); `recorded`: by (agent, execution), as a resumed run replays the rounds its original ran."""
+        it is pinned); `recorded`: by (agent, execution), as a resumed run replays the rounds its original ran.
+
+        `prior`: the log of a run that waited for approval, which this one continues under the same id: it replays
+        what the log holds (outputs, failures, decisions) without calling a model, and the events that replay makes
+        again are not emitted twice. `on_wait`: "cancel" cancels the run where it would wait again. `approve_all`:
+        every approval is approved at once, in this name (headless runs that are told to, and tests). `decisions`: by
+        (approval, execution), as a resumed run replays the decisions its original took."""
         self.dag = workflow if isinstance(workflow, Dag) else build(workflow)
         self.workflow = self.dag.workflow
         self.inputs = check_inputs(self.workflow, inputs or {})
@@ -77,7 +90,7 @@ class Run(Rounds, ModelCalls):
         self._origin = origin
         self._workflow_id = workflow_id
         self._max_retry_wait = max_retry_wait
-        self._outbox = Outbox(self.run_id)
+        self._outbox = Outbox(self.run_id) if prior is None else ReplayOutbox(self.run_id, prior)
         self._started = False
         self._finished = False
         self._cancelled = False
@@ -94,6 +107,7 @@ class Run(Rounds, ModelCalls):
         self._router = None if self.dag.plain else Router(self.dag)
         self._history: dict[str, list[tuple[str, Verdict | None, int]]] = {}
         self._recorded = dict(recorded or {})
+        self._start_approvals(prior, decisions, on_wait, approve_all)
         self._executors: set[asyncio.Task[None]] = set()
         self._follow: dict[asyncio.Task[None], Launch] = {}
 
@@ -112,7 +126,7 @@ class Run(Rounds, ModelCalls):
         if self._started:
             return
         self._started = True
-        self._t0 = time.monotonic()
+        self._t0 = time.monotonic() - self._since
         self._outbox.put(
             RunStarted,
             workflow_name=self.workflow.name,
@@ -142,6 +156,10 @@ class Run(Rounds, ModelCalls):
         self._cancelled = True
         if not self._started:
             self.start()
+        for node_id, (execution, _) in self._waiting.items():
+            reason = "the run was cancelled while this approval waited"
+            self._outbox.put(NodeSkipped, node_id=node_id, execution=execution, reason=reason)
+        self._waiting.clear()
         for task in set(self._running.values()):
             task.add_done_callback(self._never_ran)
             task.cancel()
@@ -166,7 +184,18 @@ class Run(Rounds, ModelCalls):
 
     @property
     def finished(self) -> bool:
+        """The run has ended, or waits for a person (`suspended`): it emits nothing more."""
         return self._finished
+
+    @property
+    def asks(self) -> bool:
+        """Whether the workflow has approval steps (the run may ask a person)."""
+        return self._asks
+
+    @property
+    def suspended(self) -> bool:
+        """The run stopped to wait for approval; a decision continues it from its log (see `prior`)."""
+        return self._suspended
 
     @property
     def queued(self) -> int:
@@ -190,7 +219,10 @@ class Run(Rounds, ModelCalls):
         """The agents that may call their model: those the run executes, and a loop's agents, which a later round
         runs again even when their first one reuses an output."""
         looping = set().union(*(span.body for span in self.dag.loops.spans)) - self._pinned
-        return {n for n, mode in self._mode.items() if mode == "run" or (mode == "reuse" and n in looping)}
+        agents = self._agents  # not an approval: a person, no model
+        return {
+            n for n, mode in self._mode.items() if n in agents and (mode == "run" or (mode == "reuse" and n in looping))
+        }
 
     # -- scheduling -------------------------------------------------------------------------------
 
@@ -250,9 +282,28 @@ class Run(Rounds, ModelCalls):
     def _maybe_finish(self) -> None:
         if self._finished or self._running:
             return
+        if self._waiting and not self._cancelled:
+            if self._on_wait == "cancel":
+                self.cancel()
+                return
+            # Nothing runs until a person decides: the run stops here, stored as waiting (not a coroutine that a
+            # restart would lose), and a decision continues it from its log.
+            self._outbox.put(RunWaiting, waiting=list(self._waiting))
+            self._finished = self._suspended = True
+            self._flusher.close()
+            self._outbox.close()
+            return
         if not self._router.done if self._router is not None else len(self._state) < len(self.dag.order):
             return
-        status: RunStatus = "cancelled" if self._cancelled else "failed" if self._failed else "succeeded"
+        status: RunStatus = (
+            "cancelled"
+            if self._cancelled
+            else "failed"
+            if self._failed
+            else "rejected"
+            if self._rejected
+            else "succeeded"
+        )
         usage = Usage(prompt_tokens=self._prompt_tokens, completion_tokens=self._completion_tokens)
         self._outbox.put(RunFinished, status=status, duration=time.monotonic() - self._t0, usage=usage, cost=self._cost)
         self._finished = True

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from flowdeck.engine.agents import display_name
 from flowdeck.engine.events import (
+    ApprovalDecided,
+    ApprovalRequested,
     Event,
     Handoff,
     Log,
@@ -21,6 +23,7 @@ from flowdeck.engine.events import (
     RunInterrupted,
     RunOrigin,
     RunStarted,
+    RunWaiting,
     Token,
     Usage,
 )
@@ -30,7 +33,7 @@ from flowdeck.errors import WorkflowError
 NodeStatus = Literal[
     "queued", "running", "retrying", "waiting", "succeeded", "failed", "skipped", "cancelled", "interrupted"
 ]
-RunPhase = Literal["pending", "running", "waiting", "succeeded", "failed", "cancelled", "interrupted"]
+RunPhase = Literal["pending", "running", "waiting", "succeeded", "failed", "cancelled", "interrupted", "rejected"]
 TERMINAL_NODE = frozenset({"succeeded", "failed", "skipped", "cancelled", "interrupted"})
 CHARS_PER_TOKEN = 4  # a common rule of thumb for English text and code; only for estimates while agents stream
 
@@ -62,6 +65,8 @@ class Execution:
     max_attempts: int | None = None
     skip_reason: str | None = None
     verdict: str | None = None  # the verdict it gave (an agent that decides, format 2)
+    approval: ApprovalRequested | None = None  # an approval node's request, while it waits and after
+    decision: ApprovalDecided | None = None  # and what was decided
 
     def cut_note(self) -> str:
         """' · cut at 512 tokens' when the answer stopped at max_tokens, else ''."""
@@ -105,6 +110,11 @@ class NodeState:
             when = f"{wait:.0f} s" if wait >= 10 else f"{wait:.1f} s"
             fault = _FAULT_WORDS.get(ex.error_kind or "", ex.error_kind)
             return f"{fault}, retry {ex.attempt + 1}/{ex.max_attempts} in {when}"
+        if status == "succeeded" and ex.decision is not None:
+            decided = ex.decision
+            how = "edited and approved" if decided.decision == "approved" and decided.text is not None else ex.verdict
+            who = "by itself (no decision in time)" if decided.timed_out else f"by {decided.by}"
+            return f"{how} {who}" + (f": {decided.note}" if decided.note and not decided.timed_out else "")
         if status == "succeeded":
             if ex.pinned:
                 return "done · pinned output (the model was not called)"
@@ -121,6 +131,8 @@ class NodeState:
             return f"{status}{tries}: {ex.error}"
         if status == "skipped":
             return f"skipped: {ex.skip_reason}"
+        if status == "waiting":
+            return "Waiting for approval"
         return status
 
     def execution(self, index: int) -> Execution:
@@ -197,6 +209,10 @@ class RunState:
         if not chars:
             return total, False
         return total + -(-chars // CHARS_PER_TOKEN), True
+
+    def waiting(self) -> list[str]:
+        """The approval nodes waiting for a decision now, in run order."""
+        return [node_id for node_id, node in self.nodes.items() if node.status == "waiting"]
 
     def outputs(self) -> dict[str, str]:
         """The latest committed output of every node that has one."""
@@ -283,6 +299,28 @@ def _node_skipped(state: RunState, event: NodeSkipped) -> None:
     ex.skip_reason = event.reason
 
 
+def _approval_requested(state: RunState, event: ApprovalRequested) -> None:
+    ex = state._execution(event.node_id, event.execution)
+    ex.status = "waiting"
+    ex.approval = event
+    ex.decision = None
+    ex.text = event.text
+    ex.received_from = event.received_from
+    if ex.started_at is None:
+        ex.started_at = event.ts
+
+
+def _approval_decided(state: RunState, event: ApprovalDecided) -> None:
+    ex = state._execution(event.node_id, event.execution)
+    ex.decision = event
+    if state.status == "waiting":
+        state.status = "running"  # a decision continues the run; its node finishes with the next events
+
+
+def _run_waiting(state: RunState, event: RunWaiting) -> None:
+    state.status = "waiting"
+
+
 def _run_started(state: RunState, event: RunStarted) -> None:
     state.run_id = event.run_id
     state.status = "running"
@@ -343,6 +381,9 @@ _APPLY: dict[type[Event], Callable[[RunState, Any], None]] = {
     RunStarted: _run_started,
     RunFinished: _run_finished,
     RunInterrupted: _run_interrupted,
+    ApprovalRequested: _approval_requested,
+    ApprovalDecided: _approval_decided,
+    RunWaiting: _run_waiting,
 }
 
 

@@ -13,8 +13,11 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    SerializeAsAny,
     Tag,
     ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
@@ -32,6 +35,8 @@ MAX_INPUT_CHARS = MAX_PROMPT_CHARS  # a run's input value, as an input's default
 MAX_ROUNDS = 20  # a loop's cap: each round re-runs model calls, and a runaway loop costs money
 MAX_VERDICTS = 20
 MAX_EXPRESSION_CHARS = 500
+APPROVAL = "approval"  # the node type of a person's sign-off (no model)
+MAX_APPROVAL_WAIT = 30 * 24 * 3600  # an approval's timeout: up to 30 days
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 EdgeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:>\-]{1,160}$")]
@@ -85,13 +90,55 @@ class AgentConfig(_Strict):
         return value
 
 
+class ApprovalConfig(AgentConfig):
+    """An approval node's settings (format 2): a person approves or rejects what it received; no model.
+
+    A subclass of AgentConfig so that every reader of `node.config` keeps working; the agent-only fields are refused
+    on it by name."""
+
+    label: ShortText = ""  # what the person is asked, e.g. "Sign off the release notes"
+    timeout: Annotated[float, Field(gt=0, le=MAX_APPROVAL_WAIT)] | None = None  # type: ignore[assignment]
+    on_timeout: Literal["approve", "reject"] = "reject"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_agent_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):  # a value equal to the agent default is what a full dump holds: let through
+            for name in ("model", "temperature", "system_prompt", "prompt_template", "max_tokens", "retries"):
+                if name in data and data[name] != AgentConfig.model_fields[name].default:
+                    raise ValueError(f'"{name}" is an agent setting; an approval has none: remove it')
+            if data.get("verdicts") is not None:
+                raise ValueError('"verdicts": an approval\'s verdicts are always approved and rejected; remove it')
+        return data
+
+
 class Node(_Strict):
     id: Identifier
     type: Annotated[str, Field(min_length=1, max_length=64)]
     label: ShortText = ""
     position: Position = Position()
-    config: AgentConfig = AgentConfig()
+    config: SerializeAsAny[AgentConfig] = Field(default_factory=AgentConfig, validate_default=True)
     pinned_output: LongText | None = None  # used as the agent's output instead of calling its model
+
+    @field_validator("config", mode="wrap")
+    @classmethod
+    def _config_of_type(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> AgentConfig:
+        """An approval node's config is an ApprovalConfig; every other node's an AgentConfig."""
+        if info.data.get("type") == APPROVAL:
+            if isinstance(value, ApprovalConfig):
+                return value
+            if isinstance(value, AgentConfig):
+                value = value.model_dump(exclude_defaults=True)
+            return ApprovalConfig.model_validate(value)
+        if isinstance(value, ApprovalConfig):
+            value = value.model_dump(exclude_defaults=True, exclude={"label", "on_timeout"})
+        config: AgentConfig = handler(value)
+        return config
+
+    @property
+    def approval(self) -> ApprovalConfig | None:
+        """The approval's settings, if this node is one."""
+        return self.config if isinstance(self.config, ApprovalConfig) else None
 
 
 class VerdictIs(_Strict):
@@ -198,6 +245,7 @@ class Workflow(_Strict):
         used = [f'edge {e.id} uses "condition"' for e in self.edges if e.condition is not None]
         used += [f'edge {e.id} uses "loop"' for e in self.edges if e.loop is not None]
         used += [f'node {n.id} uses "verdicts"' for n in self.nodes if n.config.verdicts is not None]
+        used += [f"node {n.id} is an approval" for n in self.nodes if n.type == APPROVAL]
         if used:
             raise ValueError(f'{"; ".join(used[:5])}: these need "format": 2; set "format": 2')
         return self
@@ -304,8 +352,20 @@ def read_workflow(path: Path) -> Workflow:
 
 
 def workflow_json_schema() -> dict[str, Any]:
-    """The JSON Schema of the workflow file format."""
-    return Workflow.model_json_schema()
+    """The JSON Schema of the workflow file format. A node's config is an agent's, or, for a node of type
+    "approval", an approval's (pydantic sees only the field's declared type: the approval's is added here)."""
+    schema = Workflow.model_json_schema()
+    defs = schema["$defs"]
+    approval = ApprovalConfig.model_json_schema(ref_template="#/$defs/{model}")
+    defs.update(approval.pop("$defs", {}))
+    for name in ("model", "temperature", "system_prompt", "prompt_template", "max_tokens", "retries", "verdicts"):
+        approval["properties"].pop(name, None)  # refused on an approval (see ApprovalConfig)
+    defs["ApprovalConfig"] = approval
+    defs["Node"]["properties"]["config"] = {
+        "anyOf": [{"$ref": "#/$defs/AgentConfig"}, {"$ref": "#/$defs/ApprovalConfig"}],
+        "description": "An agent's settings; for a node of type \"approval\", an approval's.",
+    }
+    return schema
 
 
 def _graph_problems(data: dict[str, Any]) -> list[Problem]:

@@ -13,11 +13,13 @@ from sqlalchemy import Connection, Engine, Select, Table, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from flowdeck.engine.events import (
+    ApprovalDecided,
     Event,
     NodeFinished,
     RunFinished,
     RunInterrupted,
     RunStarted,
+    RunWaiting,
 )
 from flowdeck.engine.state import run_label
 from flowdeck.errors import NotFoundError, StorageError
@@ -74,7 +76,7 @@ class StoredBatch:
     completion_tokens: int
     cost: float
     started: RunStarted | None
-    ending: tuple[str, float, float | None, str] | None
+    ending: tuple[str, float | None, float | None, str] | None  # (status, finished_at, duration, run id)
 
     @classmethod
     def of(cls, events: Sequence[Event]) -> StoredBatch:
@@ -82,7 +84,7 @@ class StoredBatch:
         outputs = []
         prompt = completion = 0
         cost = 0.0
-        ending: tuple[str, float, float | None, str] | None = None
+        ending: tuple[str, float | None, float | None, str] | None = None
         started: RunStarted | None = None
         # type() is, not isinstance(), which is slow on msgspec Structs (their metaclass is not `type`): this loop
         # runs over every event of a run (bench/README.md).
@@ -111,6 +113,10 @@ class StoredBatch:
                 ending = ("interrupted", e.ts, e.duration, run_id)
             elif type(e) is RunStarted:
                 started = e
+            elif type(e) is RunWaiting:
+                ending = ("waiting", None, None, run_id)
+            elif type(e) is ApprovalDecided and ending is None:
+                ending = ("running", None, None, run_id)  # a decision continues the run, in the process storing it
         first_seq, last_seq, data = events[0].seq, events[-1].seq, batch_to_json(events)
         return cls(
             run_id=run_id,
@@ -262,6 +268,8 @@ class RunLog:
             cursor.execute(sql.update_totals, totals)
             if batch.ending is not None:
                 cursor.execute(sql.update_ending, batch.ending)
+                if batch.ending[0] == "running":
+                    cursor.execute(sql.update_owner, (owner, run_id))
             cursor.close()
             conn.commit()
         except BaseException:
@@ -358,6 +366,10 @@ class RunLog:
     def running(self) -> list[RunSummary]:
         return self.recent(limit=10_000, status="running")
 
+    def waiting(self) -> list[RunSummary]:
+        """The runs waiting for a person's approval."""
+        return self.recent(limit=10_000, status="waiting")
+
 
 class _AppendSql:
     """The statements of RunLog.append, written once for the driver's placeholder style."""
@@ -386,6 +398,7 @@ class _AppendSql:
             f"UPDATE {_RUNS.name} SET last_seq = {mark}, prompt_tokens = prompt_tokens + {mark}, "
             f"completion_tokens = completion_tokens + {mark}, cost = cost + {mark} WHERE id = {mark}"
         )
+        self.update_owner = f"UPDATE {_RUNS.name} SET owner = {mark} WHERE id = {mark}"
         self.update_ending = (
             f"UPDATE {_RUNS.name} SET status = {mark}, finished_at = {mark}, duration = {mark} WHERE id = {mark}"
         )

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Any, assert_never
 
 from flowdeck.engine.events import (
+    ApprovalDecided,
+    ApprovalRequested,
     Event,
     Handoff,
     Log,
@@ -17,6 +19,7 @@ from flowdeck.engine.events import (
     RunFinished,
     RunInterrupted,
     RunStarted,
+    RunWaiting,
     Token,
 )
 
@@ -104,4 +107,19 @@ def _describe(event: Event, labels: Mapping[str, str]) -> tuple[str, str]:
         if event.reason:
             return "error", f"run interrupted while {working} was working: {event.reason}"
         return "error", f"run interrupted (the server stopped) while {working} was working"
+    if isinstance(event, ApprovalRequested):
+        return "warning", f"waiting for approval ({len(event.text)} characters to approve)"
+    if isinstance(event, ApprovalDecided):
+        return "info", _decision_text(event)
+    if isinstance(event, RunWaiting):
+        return "warning", f"run waiting for approval by a person: {', '.join(name(n, n) for n in event.waiting)}"
     assert_never(event)  # a new kind of event must say here how it reads
+
+
+def _decision_text(event: ApprovalDecided) -> str:
+    how = "approved" if event.decision == "approved" else "rejected"
+    if event.decision == "approved" and event.text is not None:
+        how = "edited and approved"
+    who = "by itself: no decision in time" if event.timed_out else f"by {event.by}"
+    note = f": {event.note}" if event.note else ""
+    return f"{how} {who}{note}"

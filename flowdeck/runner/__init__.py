@@ -7,19 +7,28 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from flowdeck.engine.dag import Dag, build
-from flowdeck.engine.events import Event, RunFinished, RunInterrupted, RunOrigin, RunStarted, Usage
+from flowdeck.engine.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    Event,
+    RunFinished,
+    RunInterrupted,
+    RunOrigin,
+    RunWaiting,
+)
 from flowdeck.engine.identity import IDENTITY_LIMIT
 from flowdeck.engine.llm_types import Completion, ModelCaller, OutputCache
 from flowdeck.engine.run import Run
 from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.strict_json import text_problem
-from flowdeck.engine.workflow import Workflow, parse_workflow
-from flowdeck.errors import ModelsNotReady, NotFoundError, Problem, StorageError, WorkflowError
+from flowdeck.engine.workflow import Workflow
+from flowdeck.errors import ModelsNotReady, Problem, StorageError, WorkflowError
+from flowdeck.runner.decisions import Decisions
+from flowdeck.runner.reruns import Reruns
 from flowdeck.storage.faults import is_storage_fault
 from flowdeck.storage.interruptions import UnstoredEnds, interruption, mark_interrupted
 from flowdeck.storage.runs import RunLog, RunSummary, StoredBatch
@@ -41,7 +50,7 @@ class ActiveRun:
     task: asyncio.Task[None] | None = None
 
 
-class Runner:
+class Runner(Decisions, Reruns):
     """Owns the runs of this process. A run goes on whoever watches it; watchers attach and detach freely."""
 
     def __init__(
@@ -63,6 +72,8 @@ class Runner:
         self._active: dict[str, ActiveRun] = {}
         self._writer = BatchWriter(log)
         self._unstored = UnstoredEnds(log, _OWNER)  # runs whose storage failed, with their ends
+        self._owner = _OWNER
+        self._timers: dict[tuple[str, str, int], asyncio.TimerHandle] = {}  # approvals that decide by themselves
 
     async def start(
         self,
@@ -76,6 +87,8 @@ class Runner:
         scope: Iterable[str] | None = None,
         origin: RunOrigin | None = None,
         recorded: Mapping[tuple[str, int], Completion] | None = None,
+        approve_all: str | None = None,
+        decisions: Mapping[tuple[str, int], ApprovalDecided] | None = None,
     ) -> str:
         """Validate and start a run; return its id. Raises WorkflowError before anything is written.
 
@@ -107,15 +120,22 @@ class Runner:
             origin=origin,
             workflow_id=workflow_id,
             recorded=recorded,
+            approve_all=approve_all,
+            decisions=decisions,
         )
         if self._check_models is not None:
             await self._refuse_unusable_models(run)
         await self._caller.prepare(run.models())
+        self._activate(run, workflow_id)
+        return run.run_id
+
+    def _activate(self, run: Run, workflow_id: str | None, prior: Sequence[Event] = ()) -> None:
+        """Drive the run in this process: its events are stored, then told to its watchers. `prior`: the events its
+        log holds already (a run continued from its log), which watchers get first."""
         self._unstored.wake()  # a run starting is a good moment to try storing the ends still owed
-        active = ActiveRun(run=run, workflow_id=workflow_id)
+        active = ActiveRun(run=run, workflow_id=workflow_id, events=list(prior))
         self._active[run.run_id] = active
         active.task = asyncio.get_running_loop().create_task(self._pump(active), name=f"flowdeck-run:{run.run_id}")
-        return run.run_id
 
     async def _refuse_unusable_models(self, run: Run) -> None:
         """Missing keys and unreachable servers, found before anything runs, naming the agents affected."""
@@ -131,91 +151,6 @@ class Runner:
         """Get the model caller ready for these models now (import libraries, start local servers), so that
         the first run does not wait for it."""
         await self._caller.prepare(models)
-
-    async def rerun(
-        self,
-        run_id: str,
-        node_id: str,
-        *,
-        only: bool = False,
-        retry: bool = False,
-        workflow: Workflow | None = None,
-        workflow_id: str | None = None,
-    ) -> str:
-        """Re-run part of a recorded run, reusing the recorded outputs of everything upstream.
-
-        Default ("run from here"): the node and everything downstream of it. `only`: that node alone, with
-        the inputs it had. `retry` labels the run as a retry of the node (it failed). `workflow` is the (possibly
-        edited) workflow to use; default: the one recorded. The new run belongs to `workflow_id`, by default to the
-        workflow of the run it continues. The recorded run's model for every agent goes with the recorded workflow
-        only: a workflow given runs each agent on the model it names now, as the editor shows it.
-        """
-        started, outputs = await asyncio.to_thread(self._recorded, run_id)
-        model = started.model if workflow is None else None
-        if workflow is None:
-            workflow = parse_workflow(started.workflow, source=f"the workflow of run {run_id}")
-        dag = build(workflow)
-        scope = {node_id} if only or node_id not in dag.order else {node_id, *dag.descendants(node_id)}
-        reuse = {n: Completion(text=text, usage=Usage(), cost=0.0) for n, text in outputs.items() if n not in scope}
-        kind: Literal["only", "retry", "from"] = "only" if only else "retry" if retry else "from"
-        origin = RunOrigin(kind=kind, run_id=started.run_id, node_id=node_id, node_label=dag.labels.get(node_id))
-        workflow_id = workflow_id or started.workflow_id
-        return await self.start(
-            dag, started.inputs, model=model, reuse=reuse, scope=scope, workflow_id=workflow_id, origin=origin
-        )
-
-    async def resume(self, run_id: str, *, model: str | None = None) -> str:
-        """Finish a run that stopped (interrupted, failed or cancelled) as a new run: the agents without a
-        committed output run; the others reuse their outputs, so no completed model call is repeated."""
-        started, outputs = await asyncio.to_thread(self._recorded, run_id)
-        if started.run_id in self._active:
-            raise WorkflowError([Problem("run", f"run {run_id} is still going; wait for it or cancel it first")])
-        dag = build(parse_workflow(started.workflow, source=f"the workflow of run {run_id}"))
-        if not dag.plain:
-            return await self._resume_rounds(started, dag, model)
-        missing = [n for n in dag.order if n not in outputs]
-        if not missing:
-            raise WorkflowError([Problem("run", f"every agent of run {run_id} has its output; nothing to resume")])
-        reuse = {n: Completion(text=outputs[n], usage=Usage(), cost=0.0) for n in dag.order if n in outputs}
-        origin = RunOrigin(kind="resume", run_id=started.run_id)
-        model = model or started.model
-        return await self.start(
-            dag, started.inputs, model=model, reuse=reuse, scope=missing, origin=origin, workflow_id=started.workflow_id
-        )
-
-    async def _resume_rounds(self, started: RunStarted, dag: Dag, model: str | None) -> str:
-        """Resume a run of a workflow with conditions or loops: the new run replays the old one's routing with the
-        outputs it committed, execution by execution, so that it picks up in the round where the old one stopped
-        and calls the model only for what has no committed output."""
-        old = fold(await asyncio.to_thread(self._log.events, started.run_id))
-        if old.status == "succeeded":
-            raise WorkflowError([Problem("run", f"run {started.run_id} succeeded; nothing to resume")])
-        recorded = {
-            (node_id, ex.index): Completion(text=ex.output, usage=Usage(), cost=0.0)
-            for node_id, node in old.nodes.items()
-            for ex in node.executions
-            if ex.output is not None
-        }
-        return await self.start(
-            dag,
-            started.inputs,
-            model=model or started.model,
-            recorded=recorded,
-            origin=RunOrigin(kind="resume", run_id=started.run_id),
-            workflow_id=started.workflow_id,
-        )
-
-    def recorded_workflow(self, run_id: str) -> Workflow:
-        """The workflow a recorded run ran. Blocking."""
-        started, _ = self._recorded(run_id)
-        return parse_workflow(started.workflow, source=f"the workflow of run {run_id}")
-
-    def _recorded(self, run_id: str) -> tuple[RunStarted, dict[str, str]]:
-        summary = self._log.get(run_id)
-        first = self._log.events(summary.id, 0, limit=1)
-        if not first or not isinstance(first[0], RunStarted):
-            raise NotFoundError(f"run '{run_id}' has no recorded start; it cannot be re-run")
-        return first[0], self._log.outputs(summary.id)
 
     async def subscribe(self, run_id: str, after_seq: int = 0) -> AsyncIterator[Event]:
         """Every event of the run with seq > after_seq, then the live ones: no gap, no duplicate."""
@@ -239,7 +174,8 @@ class Runner:
         queue: asyncio.Queue[list[Event] | None] = asyncio.Queue()
         active.subscribers.add(queue)
         try:
-            backlog = active.events[after_seq:]
+            first = active.events[0].seq if active.events else 1  # a continued run's start from its log at seq > 1
+            backlog = active.events[max(0, after_seq - first + 1) :]
             last = backlog[-1].seq if backlog else after_seq
             if backlog:
                 yield backlog
@@ -267,7 +203,7 @@ class Runner:
             if events:
                 yield events
                 last = events[-1].seq
-            if events and isinstance(events[-1], RunFinished | RunInterrupted):
+            if events and isinstance(events[-1], RunFinished | RunInterrupted | RunWaiting):
                 return
             if not await asyncio.to_thread(self._live_elsewhere, run_id):
                 # It ended between the two reads, or its process died: what it stored is all there is.
@@ -332,6 +268,7 @@ class Runner:
 
     async def close(self) -> None:
         """Cancel the runs still going and wait until their last events are stored."""
+        self._stop_timers()
         for active in list(self._active.values()):
             active.run.cancel()
         tasks = [a.task for a in self._active.values() if a.task is not None]
@@ -362,6 +299,10 @@ class Runner:
                     active.events.extend(batch)
                 for queue in active.subscribers:
                     queue.put_nowait(batch)
+                if run.asks:  # (not every event of every run looked at: most runs have no approval)
+                    for event in batch:
+                        if type(event) is ApprovalRequested:
+                            self._time_out(event)
                 if isinstance(batch[-1], RunInterrupted):
                     return
         finally:

@@ -1,0 +1,90 @@
+"""Approvals in the browser: a run waits at the sign-off, and an editor approves it from the run panel's card or
+rejects it with a note (the coder revises, and it asks again). A viewer: tests/e2e/test_approvals_viewer.py."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_live import open_template, panel, start_run
+from tests.e2e.test_page_events import emit, listener
+
+
+@pytest.fixture
+def app_model() -> str:
+    return "scripted/verdicts=approve"  # the reviewer approves at once: the run goes on to the sign-off
+
+
+def wait_for_sign_off(page: Page) -> None:
+    open_template(page, "Review loop")
+    start_run(page)
+    cards = panel(page).get_by_role("region", name="Approvals")
+    expect(cards.get_by_text("Waiting for approval")).to_be_visible(timeout=30_000)
+    expect(cards.get_by_text("Sign-off: Ship this code?")).to_be_visible()
+    expect(page.get_by_text("Waiting: 3/4 agents done")).to_be_visible()
+
+
+def test_approve_from_the_run_panel_card(page: Page) -> None:
+    wait_for_sign_off(page)
+    # The canvas card's Review… sends the intent approval_review (drawn by the canvas): it opens the same dialog.
+    canvas = page.get_by_role("application", name="Workflow canvas")
+    emit(
+        page, listener(page, canvas.locator("xpath=ancestor-or-self::*[@id][1]"), "approval_review"), {"id": "approval"}
+    )
+    dialog = page.get_by_role("dialog", name="Approve Sign-off")
+    expect(dialog.get_by_text("Ship this code?")).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    page.get_by_role("button", name="Review Sign-off").click()
+    dialog = page.get_by_role("dialog", name="Approve Sign-off")
+    expect(dialog.get_by_text("Approve: Sign-off")).to_be_visible()
+    expect(dialog.locator("pre").first).to_contain_text("def solve(value: str) -> bool:")  # the code, rendered
+    dialog.get_by_role("button", name="Approve", exact=True).click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_text("Succeeded: 4/4 agents")).to_be_visible(timeout=30_000)
+    expect(panel(page).get_by_role("region", name="Approvals").get_by_text("Waiting for approval")).to_have_count(0)
+
+
+def test_reject_with_a_note_sends_the_work_back_and_it_asks_again(page: Page, tmp_path: Path) -> None:
+    wait_for_sign_off(page)
+    page.get_by_role("button", name="Review Sign-off").click()
+    dialog = page.get_by_role("dialog", name="Approve Sign-off")
+    dialog.get_by_label("Note (a rejection hands it on as feedback)").fill("Name it is_palindrome")
+    dialog.get_by_role("button", name="Reject").click()
+    expect(dialog).to_be_hidden()
+    # The coder's second round, then the reviewer's, then the sign-off asks again.
+    page.get_by_role("tab", name="Log").click()
+    expect(panel(page).get_by_text("rejected by editor: Name it is_palindrome")).to_be_visible(timeout=30_000)
+    expect(panel(page).get_by_text("Sign-off chose rejected: round 2 of 3, back to 'Coder'")).to_be_visible()
+    expect(panel(page).get_by_role("region", name="Approvals").get_by_text("Waiting for approval")).to_be_visible(
+        timeout=30_000
+    )
+    page.get_by_role("button", name="Review Sign-off").click()
+    dialog = page.get_by_role("dialog", name="Approve Sign-off")
+    dialog.get_by_label("Edited text (for Edit and approve)").fill("def is_palindrome(s): return s == s[::-1]")
+    dialog.get_by_role("button", name="Edit and approve").click()
+    expect(page.get_by_text("Succeeded: 4/4 agents")).to_be_visible(timeout=30_000)
+
+
+def test_an_approval_is_added_from_the_palette_and_configured(page: Page) -> None:
+    page.get_by_role("button", name="Add Approval").click()
+    card = page.get_by_label(re.compile(r"^Approval \("))
+    expect(card).to_be_visible()
+    card.click()
+    expect(page.get_by_text("Approval · a person decides, no model")).to_be_visible()
+    page.get_by_label("Question").fill("Ship it?")
+    timeout = page.get_by_label("Timeout (s)")
+    timeout.fill("-3")
+    expect(page.get_by_text("Timeout must be more than 0 seconds and at most 30 days")).to_be_visible()  # not applied
+    timeout.fill("3600")
+    page.get_by_label("On timeout").click()
+    page.get_by_role("option", name="Approve").click()
+    page.get_by_role("button", name="More workflow actions").click()
+    with page.expect_download() as download:
+        page.get_by_role("menuitem", name="Export to file").click()
+    saved = Path(download.value.path()).read_text()
+    assert '"type": "approval"' in saved and '"label": "Ship it?"' in saved
+    assert '"timeout": 3600' in saved and '"on_timeout": "approve"' in saved
