@@ -126,8 +126,9 @@ def test_an_approval_node_is_drawn_as_a_person_with_no_model_and_routes_on_its_d
 def test_round_marks_for_agents_and_loop_edges() -> None:
     workflow = load_template("review-loop")
     bounds = RoundBounds.of(workflow.to_dict())
-    assert bounds.loop_edges == {"reviewer->coder": 3}
-    assert bounds.agents == {"coder": 3, "reviewer": 3}
+    assert bounds.loop_edges == {"reviewer->coder": 3, "approval->coder": 3}
+    # the review loop sits inside the sign-off's: the coder runs at most 3 × 3 times
+    assert bounds.agents == {"coder": 9, "reviewer": 9, "approval": 3}
     assert bounds.edge_round("reviewer->coder", 1) == {"round": 2, "rounds": 3}
     assert bounds.edge_round("coder->reviewer", 1) is None
     assert RoundBounds.of(load_template("research-code-review").to_dict()) == RoundBounds()

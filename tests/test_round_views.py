@@ -21,12 +21,20 @@ from flowdeck.templates import load_template
 THREE_ROUNDS = "scripted/verdicts=revise,revise,approve"
 
 
+def review_loop() -> Workflow:
+    """The review-loop template without its sign-off: the coder and reviewer's loop alone."""
+    data = load_template("review-loop").to_dict()
+    data["nodes"] = [n for n in data["nodes"] if n["type"] != "approval"]
+    data["edges"] = [e for e in data["edges"] if "approval" not in (e["source"], e["target"])]
+    return parse_workflow(data)
+
+
 async def run(workflow: Workflow, model: str) -> list[Event]:
     return await drain(Run(workflow, caller=ScriptedCaller(), default_model=model))
 
 
 async def test_the_log_names_the_round_of_an_agent_that_ran_more_than_once() -> None:
-    events = await run(load_template("review-loop"), THREE_ROUNDS)
+    events = await run(review_loop(), THREE_ROUNDS)
     labels = {"researcher": "Researcher", "coder": "Coder", "reviewer": "Reviewer"}
     lines = [log_line(e, labels, events[0].ts) for e in events]
     rows = [row.split("\t") for row in as_text(lines).splitlines()]
@@ -44,14 +52,14 @@ async def test_the_log_names_the_round_of_an_agent_that_ran_more_than_once() -> 
 
 
 async def test_a_loop_out_of_rounds_is_a_warning_line_of_its_last_round() -> None:
-    events = await run(load_template("review-loop"), "scripted/verdicts=revise")
+    events = await run(review_loop(), "scripted/verdicts=revise")
     lines = [log_line(e, {"reviewer": "Reviewer"}, events[0].ts) for e in events]
     stopped = [line for line in lines if line["text"].startswith("stopped after 3 rounds")]
     assert [(line["agent"], line["round"], line["level"]) for line in stopped] == [("Reviewer", 3, "warning")]
 
 
 async def test_the_timeline_has_a_row_per_execution_in_the_order_they_began() -> None:
-    events = await run(load_template("review-loop"), THREE_ROUNDS)
+    events = await run(review_loop(), THREE_ROUNDS)
     state = fold(events)
     rows = timeline_rows(state, state.labels)
     assert [row.name for row in rows] == [
@@ -84,7 +92,7 @@ async def test_skipped_agents_come_last_in_the_timeline_with_their_reason() -> N
 
 
 async def test_each_handoff_has_its_round_and_a_loop_edge_sends_the_feedback_back() -> None:
-    events = await run(load_template("review-loop"), THREE_ROUNDS)
+    events = await run(review_loop(), THREE_ROUNDS)
     handoffs = [e for e in events if isinstance(e, Handoff)]
     for loops in (None, loop_edges(fold(events).workflow)):  # with the workflow, or from the handoffs alone
         steps = handoff_steps(handoffs, loops)
@@ -149,8 +157,8 @@ async def test_with_the_workflow_nested_loops_hand_over_in_the_right_rounds() ->
 
 
 async def test_compare_pairs_each_agents_rounds() -> None:
-    two = fold(await run(load_template("review-loop"), "scripted/verdicts=revise,approve"))
-    three = fold(await run(load_template("review-loop"), THREE_ROUNDS))
+    two = fold(await run(review_loop(), "scripted/verdicts=revise,approve"))
+    three = fold(await run(review_loop(), THREE_ROUNDS))
     rows = compare_rows(two, three)
     assert [(row.node_id, row.execution) for row in rows] == [
         ("researcher", 1),
@@ -171,7 +179,7 @@ async def test_compare_pairs_each_agents_rounds() -> None:
 
 
 async def test_the_replay_knows_where_each_round_starts() -> None:
-    events = await run(load_template("review-loop"), THREE_ROUNDS)
+    events = await run(review_loop(), THREE_ROUNDS)
     starts = round_starts(events)
     assert len(starts) == 3 and starts[0] == 0
     for index, start in enumerate(starts[1:], start=2):
@@ -198,7 +206,7 @@ async def test_compare_says_why_an_agent_was_skipped() -> None:
 async def test_the_progress_line_says_the_round_while_a_loop_goes_on() -> None:
     from flowdeck.app.run_view import progress_text
 
-    events = await run(load_template("review-loop"), THREE_ROUNDS)
+    events = await run(review_loop(), THREE_ROUNDS)
     second = next(i for i, e in enumerate(events) if getattr(e, "execution", 1) == 2)
     assert " · round 2 · " in progress_text(fold(events[: second + 1]))
     assert "round" not in progress_text(fold(events[:2]))
