@@ -211,3 +211,13 @@ async def test_the_progress_line_says_the_round_while_a_loop_goes_on() -> None:
     assert " · round 2 · " in progress_text(fold(events[: second + 1]))
     assert "round" not in progress_text(fold(events[:2]))
     assert "round" not in progress_text(fold(events))  # ended: the counts say it all
+
+
+async def test_a_replayed_runs_elapsed_time_is_the_replays_not_the_time_of_day() -> None:
+    from flowdeck.app.run_view import progress_text
+
+    events = await run(review_loop(), THREE_ROUNDS)
+    middle = fold(events[: len(events) // 2])
+    shown = progress_text(middle, middle.last_ts)
+    assert f" · {middle.last_ts - middle.started_at:.1f} s · " in shown  # type: ignore[operator]
+    assert " · 0.0 s · " in progress_text(middle, middle.started_at)
