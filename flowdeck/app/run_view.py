@@ -330,6 +330,8 @@ def progress_text(state: RunState, now: float | None = None) -> str:
         head += f" · round {latest}" if latest > 1 else ""  # "2/3 done" alone reads as stuck while a loop goes on
     elif state.status == "succeeded" and counts["succeeded"] == total:
         head = f"Succeeded: {total}/{agents}"
+        stopped = next((log.text.split(":")[0] for log in state.logs if log.text.startswith("stopped after ")), None)
+        head += f" · a loop {stopped}" if stopped else ""  # went on without the verdict it looped for: say so
     else:
         others = [f", {counts[status]} {word}" for status, word in _ENDED if counts[status]]
         unstarted = total - counts["succeeded"] - sum(counts[status] for status, _ in _ENDED)
