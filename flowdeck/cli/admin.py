@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -34,8 +35,10 @@ def set_password(viewer: bool, from_stdin: bool) -> None:
         password = click.prompt(f"New {role} password", hide_input=True, confirmation_prompt=True)
     store, sessions = _stores()
     try:
+        store.check_password(role, password)
+        # Sessions end first: if the database cannot be written, the password stays as it was (nothing changed).
+        ended = _ending(lambda: sessions.end_all(role))
         store.set_password(role, password)
-        ended = sessions.end_all(role)
     except FlowdeckError as exc:
         _fail(exc)
     click.echo(f"{role} password set (stored hashed in {store.path}); {ended} session(s) logged out")
@@ -47,8 +50,8 @@ def remove_password(viewer: bool) -> None:
     """Remove a password set with set-password; logs out that role's sessions."""
     role: Role = "viewer" if viewer else "editor"
     store, sessions = _stores()
+    _ending(lambda: sessions.end_all(role))
     removed = store.remove_password(role)
-    sessions.end_all(role)
     click.echo(f"{role} password removed" if removed else f"no {role} password was set in {store.path}")
 
 
@@ -74,7 +77,7 @@ def auth_status() -> None:
 def logout_all() -> None:
     """End every login session now."""
     _, sessions = _stores()
-    click.echo(f"{sessions.end_all()} session(s) logged out")
+    click.echo(f"{_ending(sessions.end_all)} session(s) logged out")
 
 
 @auth_command.group("token")
@@ -220,6 +223,20 @@ def _stores() -> tuple[CredentialStore, SessionStore]:
         )
     except FlowdeckError as exc:
         _fail(exc)
+
+
+def _ending(end: Callable[[], int]) -> int:
+    """Sessions ended by `end`, or one line saying why the database refused (locked, read-only) and what to do."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from flowdeck.config import load_settings
+    from flowdeck.storage.faults import storage_error
+
+    try:
+        return end()
+    except SQLAlchemyError as exc:
+        url = load_settings().database_url
+        _fail(storage_error(exc, url, doing="ending the login sessions; nothing was changed"))
 
 
 def _fail(exc: Exception) -> NoReturn:
