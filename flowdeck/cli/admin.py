@@ -60,7 +60,7 @@ def auth_status() -> None:
     """Whether logins are on: which passwords are set (and where) and how many API tokens exist."""
     from flowdeck.config import load_settings
 
-    store, _ = _stores()
+    store = _credentials()  # only read: no database, no storage secret (which a read-only folder could not make)
     settings = load_settings()
     saved = store.password_hashes()
     for role, from_env in (("editor", settings.editor_password), ("viewer", settings.viewer_password)):
@@ -90,7 +90,7 @@ def token_command() -> None:
 @click.option("--viewer", is_flag=True, help="A read-only token (lists and reads runs, cannot start them).")
 def token_create(name: str, viewer: bool) -> None:
     """Create a token; it is printed once and only its hash is kept."""
-    store, _ = _stores()
+    store = _credentials()
     try:
         token = store.create_token(name, "viewer" if viewer else "editor")
     except FlowdeckError as exc:
@@ -102,7 +102,7 @@ def token_create(name: str, viewer: bool) -> None:
 @token_command.command("list")
 def token_list() -> None:
     """List tokens by name and role (never the tokens themselves)."""
-    store, _ = _stores()
+    store = _credentials()
     tokens = store.tokens()
     if not tokens:
         click.echo("no tokens; create one with `flowdeck auth token create NAME`")
@@ -114,7 +114,7 @@ def token_list() -> None:
 @click.argument("name")
 def token_revoke(name: str) -> None:
     """Revoke a token by name; it stops working at once."""
-    store, _ = _stores()
+    store = _credentials()
     if not store.revoke_token(name):
         _fail(FlowdeckError(f"no token named '{name}'; see `flowdeck auth token list`"))
     click.echo(f"token '{name}' revoked")
@@ -206,6 +206,12 @@ def _home() -> Path:
         return ensure_home(load_settings())
     except FlowdeckError as exc:
         _fail(exc)
+
+
+def _credentials() -> CredentialStore:
+    from flowdeck.auth import CredentialStore
+
+    return CredentialStore(_home())
 
 
 def _stores() -> tuple[CredentialStore, SessionStore]:

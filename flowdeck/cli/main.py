@@ -46,6 +46,9 @@ class _Main(click.Group):
         except FlowdeckError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except PermissionError as exc:  # a data folder or a file in it of another user's, or made read-only
+            click.echo(f"error: {_denied(exc)}", err=True)
+            sys.exit(2)
         except KeyboardInterrupt:  # click's own handler says "Aborted!" and exits 1
             if _ENTRY:
                 _stop_at_once()
@@ -60,6 +63,30 @@ class _Main(click.Group):
 
 _ENTRY = False  # main() was called as the process's entry: it may set signal handlers and exit at once
 _INTERRUPTED = False
+
+
+def _denied(exc: PermissionError) -> str:
+    """What this user may not do to which file, whose it is, and what to do."""
+    from pathlib import Path
+
+    from flowdeck.storage.faults import ownership
+
+    path = Path(str(exc.filename)) if exc.filename else None
+    if path is None:
+        return f"{exc}; run `flowdeck doctor` to check the data folder"
+    try:
+        where = (
+            f"{path} ({ownership(path)})"
+            if path.exists()
+            else f"a new file in {path.parent} ({ownership(path.parent)})"
+        )
+    except OSError:
+        where = str(path)
+    return (
+        f"permission denied: {where}: run flowdeck as the user the data folder belongs to, "
+        "make it readable and writable by this user, or set FLOWDECK_HOME to a folder of this user's "
+        "(see `flowdeck doctor`)"
+    )
 
 
 def _interrupt(signum: int, frame: object) -> None:
