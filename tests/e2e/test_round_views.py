@@ -61,7 +61,9 @@ def test_the_log_names_each_round_and_keeps_them_all_under_one_agent(page: Page,
     ]
 
     page.get_by_role("tab", name="Output").click()
-    expect(page.get_by_role("region", name="Output of Reviewer")).to_contain_text("round 3 · verdict: approve · done in")
+    expect(page.get_by_role("region", name="Output of Reviewer")).to_contain_text(
+        "round 3 · verdict: approve · done in"
+    )
     expect(page.get_by_role("region", name="Output of Researcher")).not_to_contain_text("round")
     page.get_by_role("tab", name="Log").click()
     log = page.get_by_role("log", name="Run log")
