@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -36,6 +37,7 @@ class _Main(click.Group):
         atexit.register(signal.signal, signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGINT, _stop_at_once)
         sys.unraisablehook = _unraisable
+        _watch_for_interrupts()
         return super().__call__(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> object:
@@ -62,6 +64,7 @@ class _Main(click.Group):
 
 
 _ENTRY = False  # main() was called as the process's entry: it may set signal handlers and exit at once
+_WATCHED = True  # not the server's: it ends its runs and connections on Ctrl+C itself, and may take longer
 _INTERRUPTED = False
 
 
@@ -103,6 +106,31 @@ def _unraisable(info: sys.UnraisableHookArgs) -> None:
     sys.__unraisablehook__(info)
 
 
+STUCK_SECONDS = 1.0  # after Ctrl+C, how long the main thread has to stop by itself before the watcher stops it
+
+
+def _watch_for_interrupts() -> None:
+    """Ctrl+C while the main thread waits in C (SQLite waiting for another program's lock, for up to its busy timeout)
+    or for a worker thread that does: Python runs signal handlers only between bytecodes, so the handler would wait
+    too. The signal's byte reaches this pipe at once; a thread gives the main thread STUCK_SECONDS, then stops it.
+    A run's own Ctrl+C (its cancel) is asyncio's: it takes the wake-up pipe while it follows a run."""
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    try:
+        signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread of the main interpreter
+        return
+
+    def watch() -> None:
+        while True:
+            got = os.read(read, 64)
+            if signal.SIGINT in got and _WATCHED:
+                time.sleep(STUCK_SECONDS)
+                _stop_at_once()
+
+    threading.Thread(target=watch, name="flowdeck-interrupt-watch", daemon=True).start()
+
+
 def _stop_at_once(signum: int = signal.SIGINT, frame: object = None) -> None:
     """Ctrl+C: say so, and exit 130 now. Not SystemExit: after an interrupt seen inside some imports Python ends by
     the signal anyway (status -2), and exiting runs code that a second Ctrl+C would interrupt again."""
@@ -127,6 +155,8 @@ _NOTES = _Notes(logging.WARNING)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """flowdeck: design and run AI agent workflows."""
+    global _WATCHED
+    _WATCHED = ctx.invoked_subcommand not in (None, "serve")
     if ctx.invoked_subcommand is None:
         _serve("127.0.0.1", 8765, open_browser=True)
     elif ctx.invoked_subcommand != "serve" and _NOTES not in logging.getLogger("flowdeck").handlers:

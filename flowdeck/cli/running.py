@@ -7,8 +7,24 @@ import asyncio
 import logging
 import signal
 import sys
+import threading
+from typing import Any
 
 import click
+
+CANCEL_GRACE = 2.0  # seconds a cancelled run has to end and be stored before Ctrl+C stops the command anyway
+
+
+def _cancel(runner: Any, run_id: str) -> None:
+    """Ctrl+C during a run: cancel it, and stop at once if storing that cannot end (another program holds the
+    database's lock: SQLite would wait for its whole busy timeout). The run is then marked interrupted when flowdeck
+    next opens the database, and can be resumed."""
+    from flowdeck.cli.main import _stop_at_once
+
+    runner.cancel(run_id)
+    stop = threading.Timer(CANCEL_GRACE, _stop_at_once)
+    stop.daemon = True  # a run that ends in time exits as it would have
+    stop.start()
 
 
 async def run_to_end(
@@ -66,7 +82,7 @@ async def run_to_end(
             )
         assert isinstance(workflow, Workflow)
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGINT, runner.cancel, run_id)
+        loop.add_signal_handler(signal.SIGINT, _cancel, runner, run_id)
         view = None if as_json else ProgressView(workflow)
         if view is not None and "embedded" in runner.models_of(run_id):
             click.echo(
