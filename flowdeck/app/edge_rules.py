@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from flowdeck.engine.agents import PRESETS, decisions_of
-from flowdeck.engine.workflow import Condition, Edge, Loop, Node, Workflow
+from flowdeck.engine.agents import PRESETS, decisions_of, display_name
+from flowdeck.engine.workflow import Condition, Edge, Loop, Node, VerdictIs, Workflow
 from flowdeck.errors import EditRefused, WorkflowError
 
 CONDITION_KINDS = ("always", "verdict", "contains", "expression", "otherwise")
@@ -77,6 +77,22 @@ def _problems(workflow: Workflow) -> list[str]:
     except WorkflowError as exc:
         return [f"{p.where}: {p.message}" if p.where.startswith("edge") else p.message for p in exc.problems]
     return []
+
+
+def verdict_in_use(workflow: Workflow, node_id: str, verdicts: list[str]) -> EditRefused | None:
+    """A verdict an agent would drop while a connection out of it routes on it: refused, naming that connection."""
+    kept = {v.casefold() for v in verdicts}
+    for edge in workflow.edges:
+        condition = edge.condition
+        if edge.source == node_id and isinstance(condition, VerdictIs) and condition.verdict.casefold() not in kept:
+            kind = "loop" if edge.loop is not None else "connection"
+            source, target = (display_name(workflow.node(n)) for n in (edge.source, edge.target))
+            return EditRefused(
+                f"Verdicts: {condition.verdict} is used by the {kind} {source} → {target}: "
+                "change or remove that connection first",
+                "verdicts",
+            )
+    return None
 
 
 def verdict_choices(node: Node) -> tuple[str, ...]:

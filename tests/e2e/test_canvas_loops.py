@@ -323,3 +323,19 @@ def test_a_loop_is_made_and_added_from_the_keyboard(page: Page) -> None:
     page.keyboard.press("Enter")
     expect(page.get_by_role("dialog")).to_be_hidden()
     expect(page.get_by_label("Reviewer to Coder (loop: revise · ≤ 2)", exact=True)).to_have_count(1)
+
+
+def test_a_verdict_a_loop_routes_on_cannot_be_removed(page: Page) -> None:
+    connect_back(page)
+    page.get_by_role("dialog").get_by_role("button", name="Add loop").click()
+    dialog_gone(page)
+    node(page, "Reviewer", "Reviewer").click()
+    verdicts = page.get_by_role("list", name="Verdicts")
+    page.get_by_role("button", name="Remove verdict revise").click()
+    expect(page.get_by_role("alert").filter(has_text="revise is used by the loop Reviewer → Coder")).to_contain_text(
+        "change or remove that connection first"
+    )
+    expect(verdicts.get_by_role("listitem")).to_have_text(verdict_items("approve", "revise"))  # nothing removed
+    page.locator(".fd-edge-label", has_text="revise · ≤ 3").click()
+    panel = page.get_by_role("complementary", name="Properties")
+    expect(panel.get_by_role("combobox", name="Verdict", exact=True)).to_have_value("revise")
