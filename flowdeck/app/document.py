@@ -64,6 +64,7 @@ class Document:
     # document has had since it was opened: a run's state is keyed by agent id, and must stay with the agent it was.
     in_use: Callable[[], Iterable[str]] = lambda: ()
     _last_key: tuple[str, ...] | None = None
+    edge_drafts: dict[str, dict[str, Any]] = field(default_factory=dict)  # a connection's refused fields, kept
     _retired: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:

@@ -76,6 +76,7 @@ class ConditionFields:
                 self.rounds.props("dense outlined").classes("w-24").without_auto_validation()
                 exhausted = loop.exhausted if loop else "otherwise"
                 self.exhausted = _select(EXHAUSTED, exhausted, "When rounds run out", "grow")
+        self._quiet = False
         self.error = ui.label().classes("text-xs text-negative").props("role=alert")
         self.error.set_visibility(False)
         self._show_kind()
@@ -117,10 +118,30 @@ class ConditionFields:
         self.error.set_text(str(error) if error is not None else "")
         self.error.set_visibility(error is not None)
 
+    def values(self) -> dict[str, Any]:
+        """What the fields hold, applied or not (kept when refused, so nothing typed is lost)."""
+        return {name: control.value for name, control in self._controls().items()}
+
+    def restore(self, values: dict[str, Any]) -> None:
+        """Put back what `values()` gave, without telling on_change of each field."""
+        self._quiet = True
+        try:
+            for name, control in self._controls().items():
+                if name in values:
+                    control.set_value(values[name])
+        finally:
+            self._quiet = False
+        self._show_kind()
+
+    def _controls(self) -> dict[str, Any]:
+        controls = {"kind": self.kind, "verdict": self.verdict, "contains": self.contains}
+        controls |= {"expression": self.expression, "rounds": self.rounds, "exhausted": self.exhausted}
+        return {name: control for name, control in controls.items() if control is not None}
+
     def _changed(self, on_change: Callable[[], None] | None, *, kind_changed: bool = False) -> None:
         if kind_changed:
             self._show_kind()
-        if on_change is not None:
+        if on_change is not None and not self._quiet:
             on_change()
 
     def _show_kind(self) -> None:

@@ -339,3 +339,26 @@ def test_a_verdict_a_loop_routes_on_cannot_be_removed(page: Page) -> None:
     page.locator(".fd-edge-label", has_text="revise · ≤ 3").click()
     panel = page.get_by_role("complementary", name="Properties")
     expect(panel.get_by_role("combobox", name="Verdict", exact=True)).to_have_value("revise")
+
+
+def test_a_refused_condition_is_kept_with_its_error_when_the_connection_is_selected_again(page: Page) -> None:
+    page.get_by_label("Coder to Reviewer", exact=True).focus()
+    page.keyboard.press("Enter")
+    panel = page.get_by_role("complementary", name="Properties")
+    panel.get_by_role("combobox", name="Condition", exact=True).click()
+    page.get_by_role("option", name="expression").click()
+    panel.get_by_label("Expression").fill("verdict == ")
+    expect(panel.get_by_role("alert")).to_contain_text("The expression ends too early")
+    panel.get_by_label("Expression").fill("output ===")
+    expect(panel.get_by_role("alert")).to_contain_text("does not parse")
+    page.get_by_role("application", name="Workflow canvas").click(position={"x": 40, "y": 40})
+    expect(panel.get_by_text("Connection: Coder to Reviewer")).to_be_hidden()
+    page.get_by_label("Coder to Reviewer", exact=True).focus()
+    page.keyboard.press("Enter")
+    expect(panel.get_by_role("combobox", name="Condition", exact=True)).to_have_value("expression")
+    expect(panel.get_by_label("Expression")).to_have_value("output ===")  # what was typed, not lost
+    expect(panel.get_by_role("alert")).to_contain_text("does not parse")
+    expect(panel.get_by_text("Not applied")).to_be_visible()
+    panel.get_by_label("Expression").fill("output == 'ok'")  # fixed: applied, and the draft forgotten
+    expect(page.locator(".fd-edge-label", has_text="if output == 'ok'")).to_be_visible()
+    expect(panel.get_by_role("alert")).to_be_hidden()
