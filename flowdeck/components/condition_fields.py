@@ -134,7 +134,7 @@ class ConditionFields:
         self._show_kind()
 
     def _controls(self) -> dict[str, Any]:
-        controls = {"kind": self.kind, "verdict": self.verdict, "contains": self.contains}
+        controls: dict[str, Any] = {"kind": self.kind, "verdict": self.verdict, "contains": self.contains}
         controls |= {"expression": self.expression, "rounds": self.rounds, "exhausted": self.exhausted}
         return {name: control for name, control in controls.items() if control is not None}
 
