@@ -9,7 +9,7 @@ from typing import Any
 
 from nicegui import ui
 
-from flowdeck.engine.workflow import Condition, Contains, Expression, Loop, VerdictIs
+from flowdeck.engine.workflow import MAX_ROUNDS, Condition, Contains, Expression, Loop, VerdictIs
 from flowdeck.errors import EditRefused
 
 Reader = Callable[[str, str | None], Condition | None]  # (kind, value) -> the condition (EditRefused if invalid)
@@ -72,8 +72,9 @@ class ConditionFields:
         self.exhausted: ui.select | None = None
         if is_loop:
             with ui.row().classes("w-full items-center no-wrap gap-2"):
-                self.rounds = ui.number("Max rounds", value=loop.max_rounds if loop else 3, step=1)
-                self.rounds.props("dense outlined").classes("w-24").without_auto_validation()
+                self.rounds = _Rounds("Max rounds", value=loop.max_rounds if loop else 3, step=1)
+                # min/max tell assistive tech the range; w-28 keeps the label whole beside an error
+                self.rounds.props(f"dense outlined min=1 max={MAX_ROUNDS}").classes("w-28").without_auto_validation()
                 exhausted = loop.exhausted if loop else "otherwise"
                 self.exhausted = _select(EXHAUSTED, exhausted, "When rounds run out", "grow")
         self._quiet = False
@@ -114,6 +115,10 @@ class ConditionFields:
             if control.props.get("error", False) != invalid:
                 control.props["error"] = invalid
                 control.props["aria-invalid"] = "true" if invalid else "false"
+                if invalid:  # the message is read with the field
+                    control.props["aria-describedby"] = self.error.html_id
+                else:
+                    control.props.pop("aria-describedby", None)
                 control.update()
         self.error.set_text(str(error) if error is not None else "")
         self.error.set_visibility(error is not None)
@@ -149,6 +154,13 @@ class ConditionFields:
         self.verdict.set_visibility(kind == "verdict")
         self.contains.set_visibility(kind == "contains")
         self.expression.set_visibility(kind == "expression")
+
+
+class _Rounds(ui.number):
+    """Max rounds, never clamped on blur: a number out of range is refused naming the cap, not silently changed."""
+
+    def sanitize(self) -> None:
+        return
 
 
 def _sends_back(verdicts: Sequence[str]) -> str:

@@ -362,3 +362,30 @@ def test_a_refused_condition_is_kept_with_its_error_when_the_connection_is_selec
     panel.get_by_label("Expression").fill("output == 'ok'")  # fixed: applied, and the draft forgotten
     expect(page.locator(".fd-edge-label", has_text="if output == 'ok'")).to_be_visible()
     expect(panel.get_by_role("alert")).to_be_hidden()
+
+
+def test_the_loop_dialog_is_named_keeps_the_focus_and_adds_on_enter(page: Page) -> None:
+    connect_back(page)
+    dialog = page.get_by_role("dialog", name="This makes a loop")  # named by its title
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("combobox", name="Repeat while")).to_be_focused()  # its first field
+    rounds = dialog.get_by_label("Max rounds")
+    expect(rounds).to_have_attribute("min", "1")
+    expect(rounds).to_have_attribute("max", "20")
+    # Tab stays inside the dialog, forwards and backwards.
+    for key in ["Tab"] * 8 + ["Shift+Tab"] * 10:
+        page.keyboard.press(key)
+        assert dialog.evaluate("d => d.contains(document.activeElement)"), f"the focus left the dialog on {key}"
+    rounds.fill("21")
+    rounds.press("Enter")  # as Add loop: refused, the error linked to the field
+    alert = dialog.get_by_role("alert")
+    expect(alert).to_contain_text("1 to 20 rounds (the cap)")
+    expect(rounds).to_have_attribute("aria-invalid", "true")
+    described = rounds.get_attribute("aria-describedby") or ""
+    assert alert.get_attribute("id") in described.split()
+    label = dialog.locator(".q-field__label", has_text="Max rounds")
+    assert label.evaluate("e => e.scrollWidth <= e.clientWidth"), "the Max rounds label is cut"
+    rounds.fill("2")
+    rounds.press("Enter")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(page.get_by_label("Reviewer to Coder (loop: revise · ≤ 2)", exact=True)).to_have_count(1)
