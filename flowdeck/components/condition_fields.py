@@ -74,7 +74,9 @@ class ConditionFields:
             with ui.row().classes("w-full items-center no-wrap gap-2"):
                 self.rounds = _Rounds("Max rounds", value=loop.max_rounds if loop else 3, step=1)
                 # min/max tell assistive tech the range; w-28 keeps the label whole beside an error
-                self.rounds.props(f"dense outlined min=1 max={MAX_ROUNDS}").classes("w-28").without_auto_validation()
+                self.rounds.props(f"dense outlined color=indigo-8 min=1 max={MAX_ROUNDS}").classes(
+                    "w-28"
+                ).without_auto_validation()
                 exhausted = loop.exhausted if loop else "otherwise"
                 self.exhausted = _select(EXHAUSTED, exhausted, "When rounds run out", "grow")
         self._quiet = False
@@ -172,9 +174,10 @@ def _sends_back(verdicts: Sequence[str]) -> str:
 
 
 def _select(options: dict[str, str], value: str, label: str, width: str) -> ui.select:
-    select = ui.select(options, value=value, label=label).props("dense outlined options-dense")
+    # indigo-8: a focused field's label keeps its contrast (the default primary is too light on white)
+    select = ui.select(options, value=value, label=label).props("dense outlined options-dense color=indigo-8")
     return select.classes(width).without_auto_validation()
 
 
 def _input(label: str, value: str) -> ui.input:
-    return ui.input(label, value=value).props("dense outlined").classes("grow").without_auto_validation()
+    return ui.input(label, value=value).props("dense outlined color=indigo-8").classes("grow").without_auto_validation()
