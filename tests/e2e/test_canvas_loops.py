@@ -389,3 +389,42 @@ def test_the_loop_dialog_is_named_keeps_the_focus_and_adds_on_enter(page: Page) 
     rounds.press("Enter")
     expect(page.get_by_role("dialog")).to_be_hidden()
     expect(page.get_by_label("Reviewer to Coder (loop: revise · ≤ 2)", exact=True)).to_have_count(1)
+
+
+def test_edge_labels_are_whole_and_loops_out_of_one_agent_have_paths_of_their_own(page: Page) -> None:
+    connect_back(page)
+    page.get_by_role("dialog").get_by_role("button", name="Add loop").click()
+    dialog_gone(page)
+    # A loop that fails the run when its rounds run out says so on its label and in its name.
+    page.locator(".fd-edge-label", has_text="revise · ≤ 3").click()
+    panel = page.get_by_role("complementary", name="Properties")
+    panel.get_by_role("combobox", name="When rounds run out").click()
+    page.get_by_role("option", name="fail the run").click()
+    expect(page.locator(".fd-edge-label", has_text="revise · ≤ 3 · then fail")).to_be_visible()
+    expect(page.get_by_label("Reviewer to Coder (loop: revise · ≤ 3 · then fail)", exact=True)).to_have_count(1)
+    # A second loop out of the Reviewer, further back: drawn on a path of its own, not over the first.
+    settle(page)
+    page.get_by_label("output of Reviewer", exact=True).drag_to(page.get_by_label("input of Researcher"))
+    page.get_by_role("dialog").get_by_role("button", name="Add loop").click()
+    dialog_gone(page)
+    paths = page.locator('.fd-edge[data-loop="true"] .react-flow__edge-path')
+    expect(paths).to_have_count(2)
+    bottoms = paths.evaluate_all("ps => ps.map((p) => Math.round(p.getBoundingClientRect().bottom))")
+    assert bottoms[0] != bottoms[1], bottoms
+    # A long condition between two agents: its label is not hidden under the cards, its whole text is its title.
+    page.get_by_label("Coder to Reviewer", exact=True).focus()
+    page.keyboard.press("Enter")
+    panel.get_by_role("combobox", name="Condition", exact=True).click()
+    page.get_by_role("option", name="expression").click()
+    whole = "'def' in output and 'class' in output"
+    panel.get_by_label("Expression").fill(whole)
+    label = page.locator(".fd-edge-label", has_text="if 'def' in output")
+    expect(label).to_have_attribute("title", f"if {whole}")
+    expect(page.get_by_label(f"Coder to Reviewer (if {whole})", exact=True)).to_have_count(1)
+    box = label.bounding_box()
+    for x in (box["x"] + 3, box["x"] + box["width"] / 2, box["x"] + box["width"] - 3):
+        on_top = page.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y)?.closest('.fd-edge-label') !== null",
+            [x, box["y"] + box["height"] / 2],
+        )
+        assert on_top, f"the label is covered at x={x}"
