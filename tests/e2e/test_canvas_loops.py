@@ -428,3 +428,19 @@ def test_edge_labels_are_whole_and_loops_out_of_one_agent_have_paths_of_their_ow
             [x, box["y"] + box["height"] / 2],
         )
         assert on_top, f"the label is covered at x={x}"
+
+
+def test_a_routers_labels_each_sit_on_their_own_edge(page: Page) -> None:
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name="Use Triage").click()
+    expect(page.get_by_label("Workflow name")).to_have_value("Triage")
+    settle(page)
+    targets = {"billing": "Billing specialist", "technical": "Technical specialist", "otherwise": "General support"}
+    cards = {name: page.get_by_label(re.compile(f"^{name} \\(")).bounding_box() for name in targets.values()}
+    for caption, target in targets.items():
+        label = page.locator(".fd-edge-label").filter(has_text=re.compile(f"^{caption}$")).bounding_box()
+        middle = label["y"] + label["height"] / 2
+        # beside its own agent's input, where its edge turns into it, level with no other specialist
+        for name, card in cards.items():
+            inside = card["y"] <= middle <= card["y"] + card["height"]
+            assert inside == (name == target), f"the {caption} label is level with {name}"

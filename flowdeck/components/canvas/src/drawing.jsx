@@ -242,7 +242,9 @@ const HandoffEdge = memo(function HandoffEdge(props) {
   const far = useContext(FarContext);
   const markers = useContext(MarkerContext);
   const loop = Boolean(data.loop);
-  const [path, labelX, labelY] = far ? getStraightPath(props) : loop ? loopPath(props) : getSmoothStepPath(props);
+  const [path, labelX, middleY] = far ? getStraightPath(props) : loop ? loopPath(props) : getSmoothStepPath(props);
+  // At the turn into its own target, not halfway down the turn several edges out of one agent share.
+  const labelY = far || loop ? middleY : props.targetY;
   const state = status?.state || "idle";
   const arrow = `url(#${markers}-${state === "delivered" ? "delivered" : "idle"})`;
   const round = loop ? roundText(status) : "";
