@@ -11,16 +11,42 @@ async for event in flowdeck.start(workflow, {"task": "..."}):   # the live event
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from flowdeck.engine.events import Event
-from flowdeck.engine.identity import content_identity, file_identity, template_identity
-from flowdeck.engine.run import Run
-from flowdeck.engine.state import RunState
-from flowdeck.engine.workflow import Workflow, parse_workflow, read_workflow, workflow_json_schema
-from flowdeck.errors import FlowdeckError, ModelError, NotFoundError, Problem, WorkflowError
+# Nothing heavy is imported here: `import flowdeck` runs before the command line can catch Ctrl+C (issue 20), so the
+# engine (pydantic, jinja2) and asyncio load on first use of the names below.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from flowdeck.engine.events import Event
+    from flowdeck.engine.run import Run
+    from flowdeck.engine.state import RunState
+    from flowdeck.engine.workflow import Workflow, workflow_json_schema
+    from flowdeck.errors import FlowdeckError, ModelError, NotFoundError, Problem, WorkflowError
+
+_LAZY = {
+    "Event": "flowdeck.engine.events",
+    "Run": "flowdeck.engine.run",
+    "RunState": "flowdeck.engine.state",
+    "Workflow": "flowdeck.engine.workflow",
+    "workflow_json_schema": "flowdeck.engine.workflow",
+    "FlowdeckError": "flowdeck.errors",
+    "ModelError": "flowdeck.errors",
+    "NotFoundError": "flowdeck.errors",
+    "Problem": "flowdeck.errors",
+    "WorkflowError": "flowdeck.errors",
+}
+
+
+def __getattr__(name: str) -> object:
+    import importlib
+
+    if name not in _LAZY:
+        raise AttributeError(f"module 'flowdeck' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Event",
@@ -50,6 +76,9 @@ def load(source: str | Path | Workflow) -> Workflow:
 def load_with_identity(source: str | Path | Workflow) -> tuple[Workflow, str]:
     """load(), and the identity that the source's runs are stored under: "template:<name>", "file:<absolute path>",
     or for JSON text and Workflow objects "sha256:<hash of the workflow>" (see flowdeck/engine/identity.py)."""
+    from flowdeck.engine.identity import content_identity, file_identity, template_identity
+    from flowdeck.engine.workflow import Workflow, parse_workflow, read_workflow
+
     if isinstance(source, Workflow):
         return source, content_identity(source)
     if isinstance(source, Path):
@@ -70,6 +99,7 @@ def load_with_identity(source: str | Path | Workflow) -> tuple[Workflow, str]:
 def start(source: str | Path | Workflow, inputs: Mapping[str, str] | None = None, *, model: str | None = None) -> Run:
     """A run to iterate (`async for event in run`). It is not stored; use run()/arun() for that."""
     from flowdeck.config import load_settings
+    from flowdeck.engine.run import Run
     from flowdeck.models import make_caller
 
     settings = load_settings()
@@ -92,7 +122,9 @@ async def arun(
     on_event: Callable[[Event], None] | None = None,
 ) -> RunState:
     """Run a workflow to completion, stored in the run history, and return its final state."""
-    from flowdeck.engine.state import fold
+    import asyncio
+
+    from flowdeck.engine.state import RunState, fold
     from flowdeck.services import open_services
 
     workflow, identity = load_with_identity(source)
@@ -118,6 +150,8 @@ def run(
     use_cache: bool = False,
 ) -> RunState:
     """Blocking version of arun(), for scripts."""
+    import asyncio
+
     return asyncio.run(arun(source, inputs, model=model, use_cache=use_cache))
 
 

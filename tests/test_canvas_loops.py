@@ -127,7 +127,7 @@ def test_round_marks_for_agents_and_loop_edges() -> None:
     workflow = load_template("review-loop")
     bounds = RoundBounds.of(workflow.to_dict())
     assert bounds.loop_edges == {"reviewer->coder": 3, "approval->coder": 3}
-    # the review loop sits inside the sign-off's: the coder runs at most 3 × 3 times
+    # the review loop sits inside the sign-off's: the coder runs at most 3 x 3 times
     assert bounds.agents == {"coder": 9, "reviewer": 9, "approval": 3}
     assert bounds.edge_round("reviewer->coder", 1) == {"round": 2, "rounds": 3}
     assert bounds.edge_round("coder->reviewer", 1) is None

@@ -238,7 +238,7 @@ def test_the_review_loop_template_runs_its_rounds_on_the_scripted_model(home: Pa
     assert code == 0, err
     # 3 rounds of review within each of the sign-off's 3 rounds: 9 at most
     assert "✓ Coder       round 1/9 · done" in err and "✓ Coder       round 2/9 · done" in err
-    assert "Reviewer    round 2/9 · done" in err and "verdict: approve" in err
+    assert "Reviewer    round 2/9 · verdict: approve · done" in err
     assert "✓ Sign-off    round 1/3 · approved by cli --approve" in err
     assert "↻ Reviewer chose revise: round 2 of 3, back to 'Coder'" in err
     assert "=== Sign-off ===" in out and out.rstrip().endswith("Verdict: approve")  # the approved code and review

@@ -446,3 +446,12 @@ async def test_an_agent_with_verdicts_and_no_edge_on_them_still_records_its_verd
     assert [e.verdict for e in events if isinstance(e, NodeFinished)] == ["bad", None]
     started = [e for e in events if isinstance(e, NodeStarted) and e.node_id == "b"]
     assert started[0].messages[1].content == "a said bad"
+
+
+def test_two_loops_back_from_one_agent_on_the_same_condition_are_refused() -> None:
+    # A new user drew Reviewer -> Researcher and Reviewer -> Coder, both "revise": the run only ever took one.
+    nodes = [{"id": "a", "type": "researcher"}, *REVIEW]
+    edges = [edge("a", "c"), edge("c", "r"), edge("r", "a", **LOOP), edge("r", "c", **LOOP)]
+    with pytest.raises(WorkflowError) as caught:
+        build(workflow(nodes, edges))
+    assert "loops back from 'r' on the same condition as edge" in str(caught.value)

@@ -211,3 +211,22 @@ async def test_the_progress_line_says_the_round_while_a_loop_goes_on() -> None:
     assert " · round 2 · " in progress_text(fold(events[: second + 1]))
     assert "round" not in progress_text(fold(events[:2]))
     assert "round" not in progress_text(fold(events))  # ended: the counts say it all
+
+
+async def test_a_replayed_runs_elapsed_time_is_the_replays_not_the_time_of_day() -> None:
+    from flowdeck.app.run_view import progress_text
+
+    events = await run(review_loop(), THREE_ROUNDS)
+    middle = fold(events[: len(events) // 2])
+    shown = progress_text(middle, middle.last_ts)
+    assert f" · {middle.last_ts - middle.started_at:.1f} s · " in shown  # type: ignore[operator]
+    assert " · 0.0 s · " in progress_text(middle, middle.started_at)
+
+
+async def test_a_run_whose_loop_ran_out_of_rounds_says_so_in_its_progress_line() -> None:
+    from flowdeck.app.run_view import progress_text
+
+    ran_out = fold(await run(review_loop(), "scripted/verdicts=revise,revise,revise"))
+    assert progress_text(ran_out).startswith("Succeeded: 3/3 agents · a loop stopped after 3 rounds · ")
+    approved = fold(await run(review_loop(), THREE_ROUNDS))
+    assert "stopped" not in progress_text(approved)

@@ -13,6 +13,7 @@ from nicegui import Client, ui
 
 from flowdeck.app.account import can_edit
 from flowdeck.components.markup import render_markdown
+from flowdeck.components.notices import notify_done
 from flowdeck.engine.approvals import Decision
 from flowdeck.engine.state import RunState
 from flowdeck.errors import FlowdeckError
@@ -118,7 +119,7 @@ def open_decision(runner: Runner, client: Client, state: RunState, node_id: obje
                 problem.set_text(f"Not decided: {exc}")
                 return
             dialog.close()
-            ui.notify(f"{name}: {'approved' if approve else 'rejected'}; the run goes on", type="positive")
+            notify_done(f"{name}: {'approved' if approve else 'rejected'}; the run goes on")
             on_decided(run_id)
 
         with ui.row().classes("w-full justify-end gap-2"):

@@ -26,6 +26,7 @@ from flowdeck.app.shortcut_list import shortcut_list
 from flowdeck.app.theme import page_theme, remember
 from flowdeck.app.toolbar import toolbar
 from flowdeck.components.canvas import FlowCanvas, payload
+from flowdeck.components.notices import notify_done
 from flowdeck.components.palette import palette
 from flowdeck.components.properties import properties
 from flowdeck.components.shortcuts import SHORTCUT_COMMANDS, Shortcuts
@@ -216,7 +217,7 @@ class Editor(Opening):
         self.doc.saved = workflow
         self._draft_due = False
         write_draft(None, None)
-        ui.notify(f"Saved “{workflow.name}”", type="positive")
+        notify_done(f"Saved “{workflow.name}”")
         self._refresh(panel=False)  # the cursor stays in the field it was in
 
     def run(self) -> None:
@@ -281,7 +282,7 @@ class Editor(Opening):
     async def save_as_template(self) -> None:
         workflow = self.doc.workflow
         await asyncio.to_thread(self.services.workflows.save, workflow, is_template=True)
-        ui.notify(f"“{workflow.name}” is now one of your templates", type="positive")
+        notify_done(f"“{workflow.name}” is now one of your templates")
 
     # -- handlers -----------------------------------------------------------------------------------------
 

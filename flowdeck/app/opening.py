@@ -12,6 +12,7 @@ from flowdeck.app.dialogs import ask_unsaved, import_dialog, open_dialog, templa
 from flowdeck.app.document import Document, blank_workflow
 from flowdeck.app.draft import read_draft, saved_since, write_draft
 from flowdeck.components.canvas import FlowCanvas, payload
+from flowdeck.components.notices import notify_done
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import FlowdeckError
 from flowdeck.services import Services
@@ -71,7 +72,7 @@ class Opening:
         if await self._may_replace(workflow.name):
             self._show(workflow, workflow_id=None, saved=False)
             with self.host:
-                ui.notify(f"Imported “{workflow.name}”", type="positive")
+                notify_done(f"Imported “{workflow.name}”")
 
     async def _may_replace(self, opening: str) -> bool:
         """Whether the workflow shown may give way to another: nothing unsaved, or saved or discarded on asking."""

@@ -41,6 +41,7 @@ SPEEDS = {1: "1×", 2: "2×", 5: "5×", 20: "20×", 100: "100×"}
 class Replay:
     def __init__(self, view: RunView, events: list[Event]) -> None:
         self.view = view
+        view.recorded = True
         self.events = events
         self.pos = len(events)
         self.playing = False

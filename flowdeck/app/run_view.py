@@ -90,6 +90,7 @@ class RunView:
         self.labels: dict[str, str] = {}
         self.selected: str | None = None
         self.animate = True
+        self.recorded = False  # a replay: its clock is the last event shown, not the time of day
         self._changed: set[str] = set()
         self._lines: list[dict[str, Any]] = []
         self._delivered: dict[str, int] = {}
@@ -303,7 +304,7 @@ class RunView:
     def show_progress(self) -> None:
         """The header line: the run's status, its agents' progress, time, tokens and cost."""
         state = self.state
-        self.progress.set_text(progress_text(state))
+        self.progress.set_text(progress_text(state, state.last_ts if self.recorded else None))
         total = len(state.ran)
         # Going: how far it has got. Ended: how much of it succeeded (a run cancelled at 0/3 is not a full bar).
         ended = state.status not in ("pending", "running", "waiting")
@@ -315,7 +316,7 @@ class RunView:
 _ENDED = (("failed", "failed"), ("cancelled", "cancelled"), ("interrupted", "interrupted"), ("skipped", "skipped"))
 
 
-def progress_text(state: RunState) -> str:
+def progress_text(state: RunState, now: float | None = None) -> str:
     """E.g. "Running: 1/3 agents done · 2.1 s · ~310 tokens", "Failed: 1/3 agents succeeded, 1 failed, 1 skipped
     · 4.0 s · 512 tokens · ended 14:02". Only the agents the run executes count: a partial run's reused agents
     are a number apart. Tokens marked ~ are estimated from the text streamed so far."""
@@ -329,6 +330,8 @@ def progress_text(state: RunState) -> str:
         head += f" · round {latest}" if latest > 1 else ""  # "2/3 done" alone reads as stuck while a loop goes on
     elif state.status == "succeeded" and counts["succeeded"] == total:
         head = f"Succeeded: {total}/{agents}"
+        stopped = next((log.text.split(":")[0] for log in state.logs if log.text.startswith("stopped after ")), None)
+        head += f" · a loop {stopped}" if stopped else ""  # went on without the verdict it looped for: say so
     else:
         others = [f", {counts[status]} {word}" for status, word in _ENDED if counts[status]]
         unstarted = total - counts["succeeded"] - sum(counts[status] for status, _ in _ENDED)
@@ -337,7 +340,7 @@ def progress_text(state: RunState) -> str:
     reused = f" · {len(state.reused)} reused" if state.reused else ""
     elapsed = state.duration
     if elapsed is None and state.started_at is not None:
-        elapsed = (state.finished_at or time.time()) - state.started_at
+        elapsed = (state.finished_at or now or time.time()) - state.started_at
     tokens, estimated = state.tokens()
     cost = f" · ${state.cost:.4f}" if state.cost else ""
     ended = f" · ended {_when(state.finished_at)}" if state.finished_at is not None else ""

@@ -79,8 +79,9 @@ class LoginLimiter:
     """Password attempts allowed per client (an IPv4 address, an IPv6 /64) within a sliding window, counted before
     they are checked.
 
-    An attempt is counted when it arrives and forgiven only if its password was right, so guesses sent at once
-    cannot all be checked. Each client has `per_client` attempts per window; no client can use up another's.
+    An attempt is counted when it arrives and forgiven only if its password was right (that attempt alone), so
+    guesses sent at once cannot all be checked and a right password does not wipe the address's failures.
+    Each client has `per_client` attempts per window; no client can use up another's.
     Past `total` failures from all clients (guessing spread over many of them), each client gets one attempt
     per window: guessing slows five-fold, and a right password from a client that has not failed still opens.
     """
@@ -106,10 +107,16 @@ class LoginLimiter:
         return 0.0
 
     def succeeded(self, client: str) -> None:
-        """The client gave a right password: its attempts are forgiven (the failures of others still count)."""
-        mine = self._attempts.pop(_address(client), None)
-        if mine and mine[-1] in self._all:
-            self._all.remove(mine[-1])  # this attempt was no failure; one of the same time is as good
+        """The client gave a right password: that one attempt is forgiven, its failures still count until they expire.
+
+        Forgiving them all let a shared viewer password reset the count between guesses at the editor's (issue 20).
+        """
+        mine = self._attempts.get(_address(client))
+        if not mine:
+            return
+        stamp = mine.pop()  # this attempt was no failure; one of the same client's is as good
+        if stamp in self._all:
+            self._all.remove(stamp)
 
     def _expire(self, now: float) -> None:
         cutoff = now - self.window

@@ -61,6 +61,10 @@ class CredentialStore:
         self.path = home / "auth.json"
         self._secret_path = home / "storage_secret"
 
+    def check_password(self, role: Role, password: str) -> None:
+        """Raise ConfigError if `password` could not be set (too short), before anything else changes."""
+        _check_password(password, f"the {role} password")
+
     def set_password(self, role: Role, password: str) -> None:
         _check_password(password, f"the {role} password")
         data = self._read()

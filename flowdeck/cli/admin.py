@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -34,8 +35,10 @@ def set_password(viewer: bool, from_stdin: bool) -> None:
         password = click.prompt(f"New {role} password", hide_input=True, confirmation_prompt=True)
     store, sessions = _stores()
     try:
+        store.check_password(role, password)
+        # Sessions end first: if the database cannot be written, the password stays as it was (nothing changed).
+        ended = _ending(lambda: sessions.end_all(role))
         store.set_password(role, password)
-        ended = sessions.end_all(role)
     except FlowdeckError as exc:
         _fail(exc)
     click.echo(f"{role} password set (stored hashed in {store.path}); {ended} session(s) logged out")
@@ -47,8 +50,8 @@ def remove_password(viewer: bool) -> None:
     """Remove a password set with set-password; logs out that role's sessions."""
     role: Role = "viewer" if viewer else "editor"
     store, sessions = _stores()
+    _ending(lambda: sessions.end_all(role))
     removed = store.remove_password(role)
-    sessions.end_all(role)
     click.echo(f"{role} password removed" if removed else f"no {role} password was set in {store.path}")
 
 
@@ -57,7 +60,7 @@ def auth_status() -> None:
     """Whether logins are on: which passwords are set (and where) and how many API tokens exist."""
     from flowdeck.config import load_settings
 
-    store, _ = _stores()
+    store = _credentials()  # only read: no database, no storage secret (which a read-only folder could not make)
     settings = load_settings()
     saved = store.password_hashes()
     for role, from_env in (("editor", settings.editor_password), ("viewer", settings.viewer_password)):
@@ -74,7 +77,7 @@ def auth_status() -> None:
 def logout_all() -> None:
     """End every login session now."""
     _, sessions = _stores()
-    click.echo(f"{sessions.end_all()} session(s) logged out")
+    click.echo(f"{_ending(sessions.end_all)} session(s) logged out")
 
 
 @auth_command.group("token")
@@ -87,7 +90,7 @@ def token_command() -> None:
 @click.option("--viewer", is_flag=True, help="A read-only token (lists and reads runs, cannot start them).")
 def token_create(name: str, viewer: bool) -> None:
     """Create a token; it is printed once and only its hash is kept."""
-    store, _ = _stores()
+    store = _credentials()
     try:
         token = store.create_token(name, "viewer" if viewer else "editor")
     except FlowdeckError as exc:
@@ -99,7 +102,7 @@ def token_create(name: str, viewer: bool) -> None:
 @token_command.command("list")
 def token_list() -> None:
     """List tokens by name and role (never the tokens themselves)."""
-    store, _ = _stores()
+    store = _credentials()
     tokens = store.tokens()
     if not tokens:
         click.echo("no tokens; create one with `flowdeck auth token create NAME`")
@@ -111,7 +114,7 @@ def token_list() -> None:
 @click.argument("name")
 def token_revoke(name: str) -> None:
     """Revoke a token by name; it stops working at once."""
-    store, _ = _stores()
+    store = _credentials()
     if not store.revoke_token(name):
         _fail(FlowdeckError(f"no token named '{name}'; see `flowdeck auth token list`"))
     click.echo(f"token '{name}' revoked")
@@ -205,6 +208,12 @@ def _home() -> Path:
         _fail(exc)
 
 
+def _credentials() -> CredentialStore:
+    from flowdeck.auth import CredentialStore
+
+    return CredentialStore(_home())
+
+
 def _stores() -> tuple[CredentialStore, SessionStore]:
     from flowdeck.auth import CredentialStore
     from flowdeck.config import ensure_home, load_settings
@@ -220,6 +229,20 @@ def _stores() -> tuple[CredentialStore, SessionStore]:
         )
     except FlowdeckError as exc:
         _fail(exc)
+
+
+def _ending(end: Callable[[], int]) -> int:
+    """Sessions ended by `end`, or one line saying why the database refused (locked, read-only) and what to do."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from flowdeck.config import load_settings
+    from flowdeck.storage.faults import storage_error
+
+    try:
+        return end()
+    except SQLAlchemyError as exc:
+        url = load_settings().database_url
+        _fail(storage_error(exc, url, doing="ending the login sessions; nothing was changed"))
 
 
 def _fail(exc: Exception) -> NoReturn:

@@ -85,7 +85,8 @@ def _folder(home: Path) -> Iterator[Finding]:
     else:
         yield Finding(level="ok", topic="data folder", text=f"{shown} private and writable")
     yield _space(home)
-    for name in ("flowdeck.db", "cache"):
+    # SQLite's -wal and -shm files too: a read-only -shm left after `chmod u+w flowdeck.db` still stops every run.
+    for name in ("flowdeck.db", "flowdeck.db-wal", "flowdeck.db-shm", "cache"):
         path = home / name
         if path.exists() and not os.access(path, os.W_OK):
             yield Finding(
@@ -95,7 +96,14 @@ def _folder(home: Path) -> Iterator[Finding]:
             )
     for name in PRIVATE_FILES:
         path = home / name
-        if path.exists() and path.stat().st_mode & 0o077:
+        if path.exists() and not os.access(path, os.R_OK):
+            yield Finding(
+                level="problem",
+                topic="permissions",
+                text=f"{path} ({ownership(path)}) cannot be read by this user; it is not damaged, do not delete it: "
+                f"{_make_readable(path)}",
+            )
+        elif path.exists() and path.stat().st_mode & 0o077:
             yield Finding(
                 level="problem",
                 topic="permissions",
@@ -113,9 +121,16 @@ def _make_writable(path: Path) -> str:
     return "it belongs to another user: run flowdeck as that user, or set FLOWDECK_HOME to a folder of this user's"
 
 
+def _make_readable(path: Path) -> str:
+    if path.stat().st_uid == os.geteuid():
+        return f"chmod 600 {path}"
+    return f"run flowdeck as the user it belongs to, or have its owner give it to this user (chown; chmod 600 {path})"
+
+
 def _space(home: Path) -> Finding:
     free = shutil.disk_usage(home).free
-    text = f"{free / 1024**3:.1f} GB free on the disk that holds {home}"
+    amount = f"{free / 1024**3:.1f} GB" if free >= 1024**3 else f"{free / 1024**2:.1f} MB"
+    text = f"{amount} free on the disk that holds {home}"
     if free < NO_SPACE:
         return Finding(level="problem", topic="disk", text=f"{text}: free some space, or runs cannot be stored")
     if free < LOW_SPACE:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import json
 import logging
+import os
+import signal
 import sys
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,15 +25,92 @@ class _Main(click.Group):
     """Every command: what flowdeck reports on purpose (a storage fault, a bad setting) reaches the person as one
     line saying what to do, never as a traceback; Ctrl+C ends any command at once with exit code 130."""
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """The process's own entry (the `flowdeck` script, `python -m flowdeck.cli`; CliRunner calls main()): Ctrl+C
+        outside a command's own work (parsing, exiting) stops at once too, never "Aborted!" or a silent death."""
+        if threading.current_thread() is not threading.main_thread():
+            return super().__call__(*args, **kwargs)
+        global _ENTRY
+        _ENTRY = True
+        # Registered first, so run last: Python then resets its own handlers to the default (death by the signal).
+        atexit.register(signal.signal, signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, _stop_at_once)
+        sys.unraisablehook = _unraisable
+        return super().__call__(*args, **kwargs)
+
     def invoke(self, ctx: click.Context) -> object:
+        if _ENTRY:
+            signal.signal(signal.SIGINT, _interrupt)  # a command may clean up on KeyboardInterrupt
         try:
             return super().invoke(ctx)
         except FlowdeckError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except PermissionError as exc:  # a data folder or a file in it of another user's, or made read-only
+            click.echo(f"error: {_denied(exc)}", err=True)
+            sys.exit(2)
         except KeyboardInterrupt:  # click's own handler says "Aborted!" and exits 1
+            if _ENTRY:
+                _stop_at_once()
             click.echo("Stopped.", err=True)
             sys.exit(130)
+        finally:
+            if _ENTRY:
+                signal.signal(signal.SIGINT, _stop_at_once)
+                if _INTERRUPTED:  # something swallowed the KeyboardInterrupt (an `except BaseException`)
+                    _stop_at_once()
+
+
+_ENTRY = False  # main() was called as the process's entry: it may set signal handlers and exit at once
+_INTERRUPTED = False
+
+
+def _denied(exc: PermissionError) -> str:
+    """What this user may not do to which file, whose it is, and what to do."""
+    from pathlib import Path
+
+    from flowdeck.storage.faults import ownership
+
+    path = Path(str(exc.filename)) if exc.filename else None
+    if path is None:
+        return f"{exc}; run `flowdeck doctor` to check the data folder"
+    try:
+        where = (
+            f"{path} ({ownership(path)})"
+            if path.exists()
+            else f"a new file in {path.parent} ({ownership(path.parent)})"
+        )
+    except OSError:
+        where = str(path)
+    return (
+        f"permission denied: {where}: run flowdeck as the user the data folder belongs to, "
+        "make it readable and writable by this user, or set FLOWDECK_HOME to a folder of this user's "
+        "(see `flowdeck doctor`)"
+    )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    global _INTERRUPTED
+    _INTERRUPTED = True
+    raise KeyboardInterrupt
+
+
+def _unraisable(info: sys.UnraisableHookArgs) -> None:
+    """An interrupt that landed in code which cannot raise it (pydantic-core building a validator) stops here, rather
+    than printing "Exception ignored ... KeyboardInterrupt" and carrying on."""
+    if info.exc_type is KeyboardInterrupt:
+        _stop_at_once()
+    sys.__unraisablehook__(info)
+
+
+def _stop_at_once(signum: int = signal.SIGINT, frame: object = None) -> None:
+    """Ctrl+C: say so, and exit 130 now. Not SystemExit: after an interrupt seen inside some imports Python ends by
+    the signal anyway (status -2), and exiting runs code that a second Ctrl+C would interrupt again."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os.write(2, b"Stopped.\n")
+    os._exit(130)
 
 
 class _Notes(logging.Handler):

@@ -17,7 +17,8 @@ from flowdeck.components.model_box import ModelBox
 from flowdeck.components.prompt_editor.field import LastRun, prompt_template_field
 from flowdeck.components.references import Edited
 from flowdeck.components.verdicts_field import verdicts_field
-from flowdeck.engine.agents import PRESETS, resolve
+from flowdeck.engine.agents import PRESETS, resolve, verdict_instruction
+from flowdeck.engine.workflow import VerdictIs
 from flowdeck.errors import EditRefused
 
 OnEdit = Callable[[str, dict[str, Any]], None]
@@ -78,7 +79,10 @@ def properties(
         return None
     preset = PRESETS[node.type]
     config = node.config
-    effective = resolve(node, doc.default_model)
+    # as a run resolves it: an agent whose verdict routes a connection gets the prompt written for deciding
+    routes = any(e.source == node_id and isinstance(e.condition, VerdictIs) for e in doc.workflow.edges)
+    effective = resolve(node, doc.default_model, routes_by_verdict=routes)
+    added = f"\n\n{verdict_instruction(effective.verdicts)}" if effective.decides else ""
 
     with ui.row().classes("items-center gap-2"):
         ui.icon(preset.icon).classes("text-indigo-500")
@@ -126,11 +130,13 @@ def properties(
     number.on_value_change(lambda e: temperature_typed(e.value))
 
     system = (
-        ui.textarea("System prompt", value=effective.system_prompt)
+        ui.textarea("System prompt", value=effective.system_prompt.removesuffix(added))
         .props("dense outlined autogrow")
         .classes("w-full")
         .without_auto_validation()
     )
+    if added:  # sent after the prompt, so that what the panel shows is what the agent is told
+        ui.label(f"flowdeck adds: {added.strip()}").classes("text-xs text-gray-600")
     system.on_value_change(lambda e: apply(system, {"system_prompt": e.value or ""}))
 
     run_changed = prompt_template_field(doc, node_id, on_edit, last_run)

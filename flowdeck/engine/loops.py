@@ -87,6 +87,16 @@ def find_loops(
                         "make one loop hold the other, or separate them",
                     )
                 )
+    for i, edge in enumerate(loop_edges):  # one answer could send the work back two ways: only one is taken
+        for other in loop_edges[i + 1 :]:
+            if other.source == edge.source and other.condition == edge.condition:
+                problems.append(
+                    Problem(
+                        f"edge {other.id}",
+                        f"loops back from '{edge.source}' on the same condition as edge {edge.id}, so only one of "
+                        "them could ever be taken; give each loop its own verdict or condition, or remove one",
+                    )
+                )
     if not problems:
         problems.extend(_feeding_each_other(spans, successors, predecessors))
     inner = {a.edge.id: tuple(b.edge.id for b in spans if b is not a and b.body < a.body) for a in spans}

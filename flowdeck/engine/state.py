@@ -121,11 +121,12 @@ class NodeState:
             if ex.cached:
                 return "done · cached (the model was not called)"
             cost = f" · ${ex.cost:.4f}" if ex.cost else ""
-            verdict = f" · verdict: {ex.verdict}" if ex.verdict else ""
-            if ex.cut:  # first: a card's line is cut short at its end, and this is what matters most there
+            # first what matters most, as a card's line is cut short at its end: the verdict, then a cut answer
+            verdict = f"verdict: {ex.verdict} · " if ex.verdict else ""
+            if ex.cut:
                 spent = f"{ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens with the prompt"
-                return f"{ex.cut_note().removeprefix(' · ')}{verdict} · {spent}{cost}"
-            return f"done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens{cost}{verdict}"
+                return f"{verdict}{ex.cut_note().removeprefix(' · ')} · {spent}{cost}"
+            return f"{verdict}done in {ex.duration or 0:.1f} s · {ex.usage.total_tokens} tokens{cost}"
         if status in ("failed", "cancelled"):
             tries = f" after {ex.attempt} attempts" if status == "failed" and ex.attempt > 1 else ""
             return f"{status}{tries}: {ex.error}"

@@ -125,6 +125,12 @@ class ProviderKeys:
             data = json.loads(self.path.read_text())
         except FileNotFoundError:
             return {}
+        except PermissionError:  # not damaged: deleting it, as for a damaged file, would lose good keys
+            raise ConfigError(
+                f"cannot read {self.path} ({_owner(self.path)}): this user has no permission; the keys in it are "
+                "not lost, do not delete it: run flowdeck as the user it belongs to, or have its owner give it to "
+                "this user (chown) and keep it private (chmod 600)"
+            ) from None
         except (OSError, ValueError):
             raise ConfigError(f"{self.path} is damaged; delete it and save the keys again") from None
         known = _BY_VARIABLE.keys() | _BASES.keys() | _SERVER_KEYS.keys()
@@ -132,3 +138,16 @@ class ProviderKeys:
 
     def _write(self, keys: dict[str, str]) -> None:
         write_private(self.path, json.dumps(keys))
+
+
+def _owner(path: Path) -> str:
+    """Its mode and owner, e.g. "-rw-------, owned by root"."""
+    import pwd
+    import stat
+
+    info = path.stat()
+    try:
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        owner = f"user id {info.st_uid}"
+    return f"{stat.filemode(info.st_mode)}, owned by {owner}"

@@ -7,15 +7,29 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.test_live import open_template, panel, start_run
-from tests.e2e.test_page_events import emit, listener
 
 
 @pytest.fixture
 def app_model() -> str:
     return "scripted/verdicts=approve"  # the reviewer approves at once: the run goes on to the sign-off
+
+
+def review_button(page: Page) -> Locator:
+    """The run panel card's Review… (the canvas card has one of the same name)."""
+    return panel(page).get_by_role("region", name="Approvals").get_by_role("button", name="Review Sign-off")
+
+
+def approve_sign_off(page: Page) -> None:
+    """Approve the Review loop's sign-off from the run panel once it waits."""
+    cards = panel(page).get_by_role("region", name="Approvals")
+    expect(cards.get_by_text("Waiting for approval")).to_be_visible(timeout=30_000)
+    review_button(page).click()
+    dialog = page.get_by_role("dialog", name="Approve Sign-off")
+    dialog.get_by_role("button", name="Approve", exact=True).click()
+    expect(dialog).to_be_hidden()
 
 
 def wait_for_sign_off(page: Page) -> None:
@@ -29,16 +43,14 @@ def wait_for_sign_off(page: Page) -> None:
 
 def test_approve_from_the_run_panel_card(page: Page) -> None:
     wait_for_sign_off(page)
-    # The canvas card's Review… sends the intent approval_review (drawn by the canvas): it opens the same dialog.
+    # The canvas card's Review… opens the same dialog as the run panel's card.
     canvas = page.get_by_role("application", name="Workflow canvas")
-    emit(
-        page, listener(page, canvas.locator("xpath=ancestor-or-self::*[@id][1]"), "approval_review"), {"id": "approval"}
-    )
+    canvas.get_by_role("button", name="Review Sign-off").click()
     dialog = page.get_by_role("dialog", name="Approve Sign-off")
     expect(dialog.get_by_text("Ship this code?")).to_be_visible()
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_be_hidden()
-    page.get_by_role("button", name="Review Sign-off").click()
+    review_button(page).click()
     dialog = page.get_by_role("dialog", name="Approve Sign-off")
     expect(dialog.get_by_text("Approve: Sign-off")).to_be_visible()
     expect(dialog.locator("pre").first).to_contain_text("def solve(value: str) -> bool:")  # the code, rendered
@@ -50,7 +62,7 @@ def test_approve_from_the_run_panel_card(page: Page) -> None:
 
 def test_reject_with_a_note_sends_the_work_back_and_it_asks_again(page: Page, tmp_path: Path) -> None:
     wait_for_sign_off(page)
-    page.get_by_role("button", name="Review Sign-off").click()
+    review_button(page).click()
     dialog = page.get_by_role("dialog", name="Approve Sign-off")
     dialog.get_by_label("Note (a rejection hands it on as feedback)").fill("Name it is_palindrome")
     dialog.get_by_role("button", name="Reject").click()
@@ -62,7 +74,7 @@ def test_reject_with_a_note_sends_the_work_back_and_it_asks_again(page: Page, tm
     expect(panel(page).get_by_role("region", name="Approvals").get_by_text("Waiting for approval")).to_be_visible(
         timeout=30_000
     )
-    page.get_by_role("button", name="Review Sign-off").click()
+    review_button(page).click()
     dialog = page.get_by_role("dialog", name="Approve Sign-off")
     dialog.get_by_label("Edited text (for Edit and approve)").fill("def is_palindrome(s): return s == s[::-1]")
     dialog.get_by_role("button", name="Edit and approve").click()

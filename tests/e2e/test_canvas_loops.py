@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from flowdeck.components.canvas.payload import canvas_node
 from flowdeck.engine.workflow import Node
 from tests.e2e.test_accessibility import violations
+from tests.e2e.test_approvals import approve_sign_off
 from tests.e2e.test_editor import discard_changes, import_file, node, settle
 
 
@@ -214,14 +215,15 @@ def test_a_loop_run_shows_round_2_on_the_agents_and_the_loop_edge(page: Page) ->
     expect(loop_edge(page)).to_have_count(1)
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_role("button", name="Start run").click()
+    approve_sign_off(page)
     expect(page.get_by_text(re.compile(r"^Succeeded"))).to_be_visible(timeout=30_000)
-    for name in ("Coder", "Reviewer"):
-        expect(node(page, name, name)).to_contain_text("round 2/3")
+    for name in ("Coder", "Reviewer"):  # at most 3 reviews in each of the sign-off's 3 rounds
+        expect(node(page, name, name)).to_contain_text("round 2/9")
     expect(node(page, "Researcher", "Researcher")).not_to_contain_text("round")
     expect(page.locator(".fd-edge-label", has_text="revise · ≤ 3 · round 2/3")).to_be_visible()
     page.reload()  # a page coming back to the run shows the rounds as well
     page.get_by_role("application", name="Workflow canvas").wait_for()
-    expect(node(page, "Coder", "Coder")).to_contain_text("round 2/3")
+    expect(node(page, "Coder", "Coder")).to_contain_text("round 2/9")
     expect(page.locator(".fd-edge-label", has_text="round 2/3")).to_be_visible()
 
 

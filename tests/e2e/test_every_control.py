@@ -9,6 +9,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from tests.e2e.test_approvals import approve_sign_off
+
 TESTS = Path(__file__).resolve().parents[1]
 
 # What the page lists: the accessible name of every visible control (an icon's ligature is not part of it).
@@ -103,7 +105,10 @@ def test_every_control_and_shortcut_is_used_by_a_test(page: Page) -> None:
     model.fill("scripted/verdicts=revise,approve")
     model.press("Tab")
     page.get_by_role("button", name="Start run").click()
-    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Waiting for approval").first).to_be_visible(timeout=30_000)
+    look()  # the sign-off's Review buttons, on its card and in the run panel
+    approve_sign_off(page)
+    expect(page.get_by_text("Succeeded: 4/4 agents")).to_be_visible(timeout=30_000)
     page.get_by_label("Reviewer (Reviewer)", exact=True).click()
     for tab in ("Handoffs", "Inspector"):
         page.get_by_role("tab", name=tab).click()

@@ -20,8 +20,8 @@ from tests.e2e.test_runs_page import cli_run
 @pytest.fixture(scope="module")
 def recorded_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("rounds") / "home"
-    cli_run(home, "review-loop", "--model", "scripted/verdicts=revise,approve")
-    cli_run(home, "review-loop", "--model", "scripted/verdicts=revise,revise,approve")
+    cli_run(home, "review-loop", "--approve", "--model", "scripted/verdicts=revise,approve")
+    cli_run(home, "review-loop", "--approve", "--model", "scripted/verdicts=revise,revise,approve")
     return home
 
 
@@ -39,6 +39,13 @@ def run_ids(home: Path) -> list[str]:
     return [line.split()[0] for line in out.splitlines()[1:]]
 
 
+def seconds(progress: str) -> float:
+    """The elapsed time in a progress line ("Running: 2/4 agents done · round 2 · 0.3 s · 512 tokens")."""
+    found = re.search(r" · (\d+\.\d) s · ", progress)
+    assert found is not None, progress
+    return float(found[1])
+
+
 def test_the_replay_steps_through_the_rounds_in_order(page: Page, app_url: str, recorded_home: Path) -> None:
     three, _ = run_ids(recorded_home)
     page.goto(f"{app_url}/runs/{three}")
@@ -47,6 +54,8 @@ def test_the_replay_steps_through_the_rounds_in_order(page: Page, app_url: str, 
     coder, reviewer = node(page, "Coder", "Coder"), node(page, "Reviewer", "Reviewer")
     expect(reviewer).to_contain_text("verdict: approve")
     assert violations(page) == []  # with the round buttons
+    progress = page.get_by_text(re.compile(r"^Succeeded: "))
+    whole = seconds(progress.inner_text())
 
     # Back to where round 3 began: the coder is at work again, the reviewer's last word is round 2's.
     page.get_by_role("button", name="Previous round").click()
@@ -55,6 +64,8 @@ def test_the_replay_steps_through_the_rounds_in_order(page: Page, app_url: str, 
     expect(reviewer).to_contain_text("verdict: revise")
     page.get_by_role("button", name="Previous round").click()
     expect(position).to_contain_text("round 2 of 3")
+    # the time the run had taken at that point, not the time since it was recorded (it said "121.8 s")
+    assert seconds(page.get_by_text(re.compile(r"^Running: ")).inner_text()) <= whole
     page.get_by_role("button", name="Previous round").click()
     expect(position).to_contain_text(re.compile(r"^event 0 of \d+ .* round 1 of 3"))
     expect(coder).not_to_contain_text("done")
@@ -66,26 +77,26 @@ def test_the_replay_steps_through_the_rounds_in_order(page: Page, app_url: str, 
     page.get_by_label("Speed").click()
     page.get_by_role("option", name="100×", exact=True).click()
     page.get_by_role("button", name="Play the replay").click()
-    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("Succeeded: 4/4 agents")).to_be_visible(timeout=15_000)
     expect(position).to_contain_text("round 3 of 3")
     page.get_by_role("tab", name="Timeline").click()
     expect(page.get_by_role("img", name=re.compile(r"^Reviewer · round 3: succeeded from"))).to_be_visible()
     page.get_by_role("button", name="Next round").click()  # at the end already: it stays there
-    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible()
+    expect(page.get_by_text("Succeeded: 4/4 agents")).to_be_visible()
 
 
 def test_compare_goes_agent_by_agent_and_round_by_round(page: Page, app_url: str, recorded_home: Path) -> None:
     three, two = run_ids(recorded_home)
     page.goto(f"{app_url}/runs/compare?a={two}&b={three}")
     expect(
-        page.get_by_text(re.compile(r"^\d+ of 7 outputs differ, agent by agent and round by round$"))
+        page.get_by_text(re.compile(r"^\d+ of 8 outputs differ, agent by agent and round by round$"))
     ).to_be_visible()
     # The reviewer's second round: it approved in one run, sent the work back in the other.
     left = page.get_by_role("region", name=f"Output of Reviewer · round 2 in run {two}")
     right = page.get_by_role("region", name=f"Output of Reviewer · round 2 in run {three}")
     expect(left.locator("del")).to_contain_text(["approve"])
     expect(right.locator("ins")).to_contain_text(["revise"])
-    expect(page.get_by_text("Reviewer · round 2 · done in", exact=False)).to_have_count(2)
+    expect(page.get_by_text("Reviewer · round 2 · verdict: ", exact=False)).to_have_count(2)
     # A round only one run had.
     expect(page.get_by_text("Coder · round 3 · no round 3 in this run", exact=True)).to_be_visible()
     expect(page.get_by_role("region", name=f"Output of Coder · round 3 in run {three}")).to_contain_text(

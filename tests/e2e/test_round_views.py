@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.test_accessibility import violations
+from tests.e2e.test_approvals import approve_sign_off
 from tests.e2e.test_editor import node
 from tests.e2e.test_live import log_lines, open_template, panel
 
@@ -20,8 +21,9 @@ def app_model() -> str:
     return "scripted/verdicts=revise,revise,approve"
 
 
-def run_to_the_end(page: Page, model: str | None = None, *, watching: str | None = None) -> None:
-    """Run the workflow (on `model`, for every agent), with the tab `watching` open while it goes."""
+def run_to_the_end(page: Page, model: str | None = None, *, watching: str | None = None, sign_off: bool = True) -> None:
+    """Run the workflow (on `model`, for every agent), with the tab `watching` open while it goes; the Review
+    loop's sign-off approved when `sign_off`."""
     page.get_by_role("button", name="Run", exact=True).click()
     if model is not None:
         field = page.get_by_label("Model for every agent")
@@ -31,6 +33,8 @@ def run_to_the_end(page: Page, model: str | None = None, *, watching: str | None
     if watching is not None:
         page.get_by_role("tab", name=watching).click()
         expect(panel(page).get_by_text(re.compile(r"^Running: "))).to_be_visible()
+    if sign_off:
+        approve_sign_off(page)
     expect(panel(page).get_by_text(re.compile(r"^Succeeded: "))).to_be_visible(timeout=30_000)
 
 
@@ -43,6 +47,7 @@ def test_the_log_names_each_round_and_keeps_them_all_under_one_agent(page: Page,
         ("Reviewer (round 1)", "verdict revise"),
         ("Reviewer (round 2)", "verdict revise"),
         ("Reviewer (round 3)", "verdict approve"),
+        ("Sign-off", "verdict approved"),
     ]
     assert ("Researcher", "started on scripted/verdicts=revise,revise,approve") in texts  # it ran once: no round
     assert [agent for agent, text in texts if text.startswith("started")] == [
@@ -56,7 +61,9 @@ def test_the_log_names_each_round_and_keeps_them_all_under_one_agent(page: Page,
     ]
 
     page.get_by_role("tab", name="Output").click()
-    expect(page.get_by_role("region", name="Output of Reviewer")).to_contain_text("round 3 · done in")
+    expect(page.get_by_role("region", name="Output of Reviewer")).to_contain_text(
+        "round 3 · verdict: approve · done in"
+    )
     expect(page.get_by_role("region", name="Output of Researcher")).not_to_contain_text("round")
     page.get_by_role("tab", name="Log").click()
     log = page.get_by_role("log", name="Run log")
@@ -85,7 +92,7 @@ def test_handoffs_timeline_and_inspector_show_every_round(page: Page) -> None:
     # The tab is open while the run goes: the arrows drawn before round 2 get their round when it starts.
     run_to_the_end(page, "scripted/delay=0.05,verdicts=revise,revise,approve", watching="Handoffs")
     arrows = page.get_by_role("list", name="Handoffs in time order").get_by_role("button")
-    expect(arrows).to_have_count(6)
+    expect(arrows).to_have_count(8)  # and the code and the review handed to the sign-off
     names = [(arrows.nth(i).get_attribute("aria-label") or "").split(" at +")[0] for i in range(6)]
     assert names == [
         "Researcher handed its output to Coder in round 1",  # drawn again once round 2 began
@@ -102,6 +109,7 @@ def test_handoffs_timeline_and_inspector_show_every_round(page: Page) -> None:
     )
     expect(feedback).to_have_count(2)
     expect(feedback.first).not_to_contain_text("Verdict")
+    expect(page.locator(".q-notification")).to_have_count(0, timeout=15_000)  # the sign-off's, fading: not measured
     assert violations(page) == []
     # A loop's arrow opens the agent it sent the work back to, in the round it sent it for.
     page.get_by_role("button", name=re.compile(r"^Reviewer sent the work back to Coder for round 2 at")).click()
@@ -113,8 +121,8 @@ def test_handoffs_timeline_and_inspector_show_every_round(page: Page) -> None:
     # Timeline: one bar per execution, in the order they ran.
     page.get_by_role("tab", name="Timeline").click()
     bars = page.get_by_role("img", name=re.compile(r": succeeded from"))
-    expect(bars).to_have_count(7)
-    order = [(bars.nth(i).get_attribute("aria-label") or "").split(":")[0] for i in range(7)]
+    expect(bars).to_have_count(8)
+    order = [(bars.nth(i).get_attribute("aria-label") or "").split(":")[0] for i in range(8)]
     assert order == [
         "Researcher",
         "Coder · round 1",
@@ -123,6 +131,7 @@ def test_handoffs_timeline_and_inspector_show_every_round(page: Page) -> None:
         "Reviewer · round 2",
         "Coder · round 3",
         "Reviewer · round 3",
+        "Sign-off",
     ]
 
     # Inspector: a round picker, on the latest round until another is picked; each round's verdict and feedback.
@@ -159,7 +168,7 @@ def test_handoffs_timeline_and_inspector_show_every_round(page: Page) -> None:
 
 def test_skipped_agents_say_why_in_every_panel(page: Page, tmp_path: Path) -> None:
     open_template(page, "Triage")
-    run_to_the_end(page, "scripted/verdicts=billing")
+    run_to_the_end(page, "scripted/verdicts=billing", sign_off=False)
     why = "skipped: Triage chose billing"
     expect(page.get_by_role("region", name="Output of Technical specialist")).to_contain_text(why)
     texts = [(line[2], line[4]) for line in log_lines(page, tmp_path)]
