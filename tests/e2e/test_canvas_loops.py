@@ -407,6 +407,8 @@ def test_edge_labels_are_whole_and_loops_out_of_one_agent_have_paths_of_their_ow
     # A second loop out of the Reviewer, further back: drawn on a path of its own, not over the first.
     settle(page)
     page.get_by_label("output of Reviewer", exact=True).drag_to(page.get_by_label("input of Researcher"))
+    page.get_by_role("dialog").get_by_role("combobox", name="Verdict", exact=True).click()
+    page.get_by_role("option", name="approve").click()  # a loop on a verdict of its own (the same one is refused)
     page.get_by_role("dialog").get_by_role("button", name="Add loop").click()
     dialog_gone(page)
     paths = page.locator('.fd-edge[data-loop="true"] .react-flow__edge-path')
