@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from flowdeck.app.edge_rules import graph_problems, refused
+from flowdeck.app.edge_rules import graph_problems, refused, verdict_in_use
 from flowdeck.app.workflow_settings import Applied, SettingsDraft, apply
 from flowdeck.engine.agents import PRESETS, display_name, is_known_type
 from flowdeck.engine.workflow import (
@@ -64,6 +64,7 @@ class Document:
     # document has had since it was opened: a run's state is keyed by agent id, and must stay with the agent it was.
     in_use: Callable[[], Iterable[str]] = lambda: ()
     _last_key: tuple[str, ...] | None = None
+    edge_drafts: dict[str, dict[str, Any]] = field(default_factory=dict)  # a connection's refused fields, kept
     _retired: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -264,6 +265,10 @@ class Document:
         if "question" in config:  # an approval's config "label" (its question): `label` here is the node's name
             config["label"] = config.pop("question")
         data.update(config)
+        if isinstance(config.get("verdicts"), list) and (
+            in_use := verdict_in_use(self.workflow, node_id, config["verdicts"])
+        ):
+            raise in_use
         try:
             new_config = type(node.config).model_validate(data)  # an approval's is an ApprovalConfig
             new_node = Node.model_validate(

@@ -37,8 +37,10 @@ def edge_panel(doc: Document, edge_id: str, on_changed: Callable[[Edge], None]) 
             condition, loop = fields.read(condition_from, loop_from)
             changed = doc.update_edge(edge_id, condition=condition, loop=loop)
         except EditRefused as exc:
+            doc.edge_drafts[edge_id] = fields.values()  # bad input loses nothing: shown again with its error
             fields.show_error(exc)
             return
+        doc.edge_drafts.pop(edge_id, None)
         fields.show_error(None)
         on_changed(changed)
 
@@ -50,3 +52,10 @@ def edge_panel(doc: Document, edge_id: str, on_changed: Callable[[Edge], None]) 
         is_loop=edge.loop is not None,
         on_change=apply,
     )
+    if edge_id in doc.edge_drafts:  # typed before and refused: back, with its error
+        fields.restore(doc.edge_drafts[edge_id])
+        apply()
+        if edge_id in doc.edge_drafts:
+            ui.label(
+                "Not applied: the connection keeps the condition drawn on the canvas until this is fixed."
+            ).classes("text-xs text-gray-500")

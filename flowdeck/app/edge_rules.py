@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from flowdeck.engine.agents import PRESETS, decisions_of
-from flowdeck.engine.workflow import Condition, Edge, Loop, Node, Workflow
+from flowdeck.engine.agents import PRESETS, decisions_of, display_name
+from flowdeck.engine.workflow import Condition, Edge, Expression, Loop, Node, VerdictIs, Workflow
 from flowdeck.errors import EditRefused, WorkflowError
 
 CONDITION_KINDS = ("always", "verdict", "contains", "expression", "otherwise")
@@ -60,13 +60,25 @@ def graph_problems(before: Workflow, after: Workflow, edge_id: str) -> list[str]
 
 def refused(problems: list[str], condition: Condition | None, loop: Loop | None) -> EditRefused:
     """The refusal of an edge's edit, naming the field the person can fix it in."""
-    text = "; ".join(problems)
+    text = "; ".join(_clearer(problem, condition) for problem in problems)
     field = "loop" if loop is not None else "condition"
     if "expression" in text or "unknown name" in text or "private attribute" in text:
         field = "expression"
     elif "verdict" in text and condition is not None and condition != "otherwise":
         field = "verdict"
     return EditRefused(text[:1].upper() + text[1:], field)
+
+
+def _clearer(problem: str, condition: Condition | None) -> str:
+    """The parser's "unexpected ')'" about the bracket the engine closes the expression with: it ends too early."""
+    unexpected = "does not parse (unexpected ')')" in problem
+    if (
+        unexpected
+        and isinstance(condition, Expression)
+        and condition.expression.count(")") <= condition.expression.count("(")
+    ):
+        return "the expression ends too early: finish it, e.g. \"verdict == 'revise'\""
+    return problem
 
 
 def _problems(workflow: Workflow) -> list[str]:
@@ -77,6 +89,22 @@ def _problems(workflow: Workflow) -> list[str]:
     except WorkflowError as exc:
         return [f"{p.where}: {p.message}" if p.where.startswith("edge") else p.message for p in exc.problems]
     return []
+
+
+def verdict_in_use(workflow: Workflow, node_id: str, verdicts: list[str]) -> EditRefused | None:
+    """A verdict an agent would drop while a connection out of it routes on it: refused, naming that connection."""
+    kept = {v.casefold() for v in verdicts}
+    for edge in workflow.edges:
+        condition = edge.condition
+        if edge.source == node_id and isinstance(condition, VerdictIs) and condition.verdict.casefold() not in kept:
+            kind = "loop" if edge.loop is not None else "connection"
+            source, target = (display_name(workflow.node(n)) for n in (edge.source, edge.target))
+            return EditRefused(
+                f"Verdicts: {condition.verdict} is used by the {kind} {source} → {target}: "
+                "change or remove that connection first",
+                "verdicts",
+            )
+    return None
 
 
 def verdict_choices(node: Node) -> tuple[str, ...]:

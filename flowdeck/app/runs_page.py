@@ -140,9 +140,11 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
         pagination = {"page": 1, "rowsPerPage": PAGE_SIZE, "rowsNumber": 0}
         table = ui.table(columns=columns, rows=[], row_key="id", selection="multiple", pagination=pagination)
         table.classes("w-full").props(
-            f'flat bordered dense hide-no-data aria-label="Runs" :rows-per-page-options="{PAGE_SIZES}"'
+            f'flat bordered dense hide-no-data aria-label="Runs" :rows-per-page-options="{PAGE_SIZES}" '
+            'rows-per-page-label="Runs per page:"'
         )
         # Quasar's selection checkboxes have no names of their own.
+        ui.add_body_html(_NAME_PAGE_SIZE)
         table.add_slot(
             "header-selection",
             '<q-checkbox v-model="props.selected" dense aria-label="Select every run on this page" />',
@@ -230,6 +232,15 @@ async def runs_list(services: Services, workflow: str, status: str) -> None:
     compare.on_click(open_compare)
     await load()
     ui.timer(REFRESH_SECONDS, lambda: load(keep_selection=True))  # new runs and status changes show up by themselves
+
+
+# Quasar's page-size select takes no attributes: it is named, each time it is drawn, by the words before it.
+_NAME_PAGE_SIZE = """<script>
+new MutationObserver(() =>
+  document.querySelectorAll(".q-table__select [role=combobox]:not([aria-label])").forEach(
+    (box) => box.setAttribute("aria-label", "Runs per page"))
+).observe(document.documentElement, {childList: true, subtree: true});
+</script>"""
 
 
 def paging_asked(asked: object) -> tuple[int, int]:

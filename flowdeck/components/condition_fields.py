@@ -9,7 +9,7 @@ from typing import Any
 
 from nicegui import ui
 
-from flowdeck.engine.workflow import Condition, Contains, Expression, Loop, VerdictIs
+from flowdeck.engine.workflow import MAX_ROUNDS, Condition, Contains, Expression, Loop, VerdictIs
 from flowdeck.errors import EditRefused
 
 Reader = Callable[[str, str | None], Condition | None]  # (kind, value) -> the condition (EditRefused if invalid)
@@ -72,10 +72,14 @@ class ConditionFields:
         self.exhausted: ui.select | None = None
         if is_loop:
             with ui.row().classes("w-full items-center no-wrap gap-2"):
-                self.rounds = ui.number("Max rounds", value=loop.max_rounds if loop else 3, step=1)
-                self.rounds.props("dense outlined").classes("w-24").without_auto_validation()
+                self.rounds = _Rounds("Max rounds", value=loop.max_rounds if loop else 3, step=1)
+                # min/max tell assistive tech the range; w-28 keeps the label whole beside an error
+                self.rounds.props(f"dense outlined color=indigo-8 min=1 max={MAX_ROUNDS}").classes(
+                    "w-28"
+                ).without_auto_validation()
                 exhausted = loop.exhausted if loop else "otherwise"
                 self.exhausted = _select(EXHAUSTED, exhausted, "When rounds run out", "grow")
+        self._quiet = False
         self.error = ui.label().classes("text-xs text-negative").props("role=alert")
         self.error.set_visibility(False)
         self._show_kind()
@@ -113,14 +117,38 @@ class ConditionFields:
             if control.props.get("error", False) != invalid:
                 control.props["error"] = invalid
                 control.props["aria-invalid"] = "true" if invalid else "false"
+                if invalid:  # the message is read with the field
+                    control.props["aria-describedby"] = self.error.html_id
+                else:
+                    control.props.pop("aria-describedby", None)
                 control.update()
         self.error.set_text(str(error) if error is not None else "")
         self.error.set_visibility(error is not None)
 
+    def values(self) -> dict[str, Any]:
+        """What the fields hold, applied or not (kept when refused, so nothing typed is lost)."""
+        return {name: control.value for name, control in self._controls().items()}
+
+    def restore(self, values: dict[str, Any]) -> None:
+        """Put back what `values()` gave, without telling on_change of each field."""
+        self._quiet = True
+        try:
+            for name, control in self._controls().items():
+                if name in values:
+                    control.set_value(values[name])
+        finally:
+            self._quiet = False
+        self._show_kind()
+
+    def _controls(self) -> dict[str, Any]:
+        controls: dict[str, Any] = {"kind": self.kind, "verdict": self.verdict, "contains": self.contains}
+        controls |= {"expression": self.expression, "rounds": self.rounds, "exhausted": self.exhausted}
+        return {name: control for name, control in controls.items() if control is not None}
+
     def _changed(self, on_change: Callable[[], None] | None, *, kind_changed: bool = False) -> None:
         if kind_changed:
             self._show_kind()
-        if on_change is not None:
+        if on_change is not None and not self._quiet:
             on_change()
 
     def _show_kind(self) -> None:
@@ -128,6 +156,13 @@ class ConditionFields:
         self.verdict.set_visibility(kind == "verdict")
         self.contains.set_visibility(kind == "contains")
         self.expression.set_visibility(kind == "expression")
+
+
+class _Rounds(ui.number):
+    """Max rounds, never clamped on blur: a number out of range is refused naming the cap, not silently changed."""
+
+    def sanitize(self) -> None:
+        return
 
 
 def _sends_back(verdicts: Sequence[str]) -> str:
@@ -139,9 +174,10 @@ def _sends_back(verdicts: Sequence[str]) -> str:
 
 
 def _select(options: dict[str, str], value: str, label: str, width: str) -> ui.select:
-    select = ui.select(options, value=value, label=label).props("dense outlined options-dense")
+    # indigo-8: a focused field's label keeps its contrast (the default primary is too light on white)
+    select = ui.select(options, value=value, label=label).props("dense outlined options-dense color=indigo-8")
     return select.classes(width).without_auto_validation()
 
 
 def _input(label: str, value: str) -> ui.input:
-    return ui.input(label, value=value).props("dense outlined").classes("grow").without_auto_validation()
+    return ui.input(label, value=value).props("dense outlined color=indigo-8").classes("grow").without_auto_validation()

@@ -325,3 +325,126 @@ def test_a_loop_is_made_and_added_from_the_keyboard(page: Page) -> None:
     page.keyboard.press("Enter")
     expect(page.get_by_role("dialog")).to_be_hidden()
     expect(page.get_by_label("Reviewer to Coder (loop: revise · ≤ 2)", exact=True)).to_have_count(1)
+
+
+def test_a_verdict_a_loop_routes_on_cannot_be_removed(page: Page) -> None:
+    connect_back(page)
+    page.get_by_role("dialog").get_by_role("button", name="Add loop").click()
+    dialog_gone(page)
+    node(page, "Reviewer", "Reviewer").click()
+    verdicts = page.get_by_role("list", name="Verdicts")
+    page.get_by_role("button", name="Remove verdict revise").click()
+    expect(page.get_by_role("alert").filter(has_text="revise is used by the loop Reviewer → Coder")).to_contain_text(
+        "change or remove that connection first"
+    )
+    expect(verdicts.get_by_role("listitem")).to_have_text(verdict_items("approve", "revise"))  # nothing removed
+    page.locator(".fd-edge-label", has_text="revise · ≤ 3").click()
+    panel = page.get_by_role("complementary", name="Properties")
+    expect(panel.get_by_role("combobox", name="Verdict", exact=True)).to_have_value("revise")
+
+
+def test_a_refused_condition_is_kept_with_its_error_when_the_connection_is_selected_again(page: Page) -> None:
+    page.get_by_label("Coder to Reviewer", exact=True).focus()
+    page.keyboard.press("Enter")
+    panel = page.get_by_role("complementary", name="Properties")
+    panel.get_by_role("combobox", name="Condition", exact=True).click()
+    page.get_by_role("option", name="expression").click()
+    panel.get_by_label("Expression").fill("verdict == ")
+    expect(panel.get_by_role("alert")).to_contain_text("The expression ends too early")
+    panel.get_by_label("Expression").fill("output ===")
+    expect(panel.get_by_role("alert")).to_contain_text("does not parse")
+    page.get_by_role("application", name="Workflow canvas").click(position={"x": 40, "y": 40})
+    expect(panel.get_by_text("Connection: Coder to Reviewer")).to_be_hidden()
+    page.get_by_label("Coder to Reviewer", exact=True).focus()
+    page.keyboard.press("Enter")
+    expect(panel.get_by_role("combobox", name="Condition", exact=True)).to_have_value("expression")
+    expect(panel.get_by_label("Expression")).to_have_value("output ===")  # what was typed, not lost
+    expect(panel.get_by_role("alert")).to_contain_text("does not parse")
+    expect(panel.get_by_text("Not applied")).to_be_visible()
+    panel.get_by_label("Expression").fill("output == 'ok'")  # fixed: applied, and the draft forgotten
+    expect(page.locator(".fd-edge-label", has_text="if output == 'ok'")).to_be_visible()
+    expect(panel.get_by_role("alert")).to_be_hidden()
+
+
+def test_the_loop_dialog_is_named_keeps_the_focus_and_adds_on_enter(page: Page) -> None:
+    connect_back(page)
+    dialog = page.get_by_role("dialog", name="This makes a loop")  # named by its title
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("combobox", name="Repeat while")).to_be_focused()  # its first field
+    rounds = dialog.get_by_label("Max rounds")
+    expect(rounds).to_have_attribute("min", "1")
+    expect(rounds).to_have_attribute("max", "20")
+    # Tab stays inside the dialog, forwards and backwards.
+    for key in ["Tab"] * 8 + ["Shift+Tab"] * 10:
+        page.keyboard.press(key)
+        assert dialog.evaluate("d => d.contains(document.activeElement)"), f"the focus left the dialog on {key}"
+    rounds.fill("21")
+    rounds.press("Enter")  # as Add loop: refused, the error linked to the field
+    alert = dialog.get_by_role("alert")
+    expect(alert).to_contain_text("1 to 20 rounds (the cap)")
+    expect(rounds).to_have_attribute("aria-invalid", "true")
+    described = rounds.get_attribute("aria-describedby") or ""
+    assert alert.get_attribute("id") in described.split()
+    label = dialog.locator(".q-field__label", has_text="Max rounds")
+    assert label.evaluate("e => e.scrollWidth <= e.clientWidth"), "the Max rounds label is cut"
+    rounds.fill("2")
+    rounds.press("Enter")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(page.get_by_label("Reviewer to Coder (loop: revise · ≤ 2)", exact=True)).to_have_count(1)
+
+
+def test_edge_labels_are_whole_and_loops_out_of_one_agent_have_paths_of_their_own(page: Page) -> None:
+    connect_back(page)
+    page.get_by_role("dialog").get_by_role("button", name="Add loop").click()
+    dialog_gone(page)
+    # A loop that fails the run when its rounds run out says so on its label and in its name.
+    page.locator(".fd-edge-label", has_text="revise · ≤ 3").click()
+    panel = page.get_by_role("complementary", name="Properties")
+    panel.get_by_role("combobox", name="When rounds run out").click()
+    page.get_by_role("option", name="fail the run").click()
+    expect(page.locator(".fd-edge-label", has_text="revise · ≤ 3 · then fail")).to_be_visible()
+    expect(page.get_by_label("Reviewer to Coder (loop: revise · ≤ 3 · then fail)", exact=True)).to_have_count(1)
+    # A second loop out of the Reviewer, further back: drawn on a path of its own, not over the first.
+    settle(page)
+    page.get_by_label("output of Reviewer", exact=True).drag_to(page.get_by_label("input of Researcher"))
+    page.get_by_role("dialog").get_by_role("combobox", name="Verdict", exact=True).click()
+    page.get_by_role("option", name="approve").click()  # a loop on a verdict of its own (the same one is refused)
+    page.get_by_role("dialog").get_by_role("button", name="Add loop").click()
+    dialog_gone(page)
+    paths = page.locator('.fd-edge[data-loop="true"] .react-flow__edge-path')
+    expect(paths).to_have_count(2)
+    bottoms = paths.evaluate_all("ps => ps.map((p) => Math.round(p.getBoundingClientRect().bottom))")
+    assert bottoms[0] != bottoms[1], bottoms
+    # A long condition between two agents: its label is not hidden under the cards, its whole text is its title.
+    page.get_by_label("Coder to Reviewer", exact=True).focus()
+    page.keyboard.press("Enter")
+    panel.get_by_role("combobox", name="Condition", exact=True).click()
+    page.get_by_role("option", name="expression").click()
+    whole = "'def' in output and 'class' in output"
+    panel.get_by_label("Expression").fill(whole)
+    label = page.locator(".fd-edge-label", has_text="if 'def' in output")
+    expect(label).to_have_attribute("title", f"if {whole}")
+    expect(page.get_by_label(f"Coder to Reviewer (if {whole})", exact=True)).to_have_count(1)
+    box = label.bounding_box()
+    for x in (box["x"] + 3, box["x"] + box["width"] / 2, box["x"] + box["width"] - 3):
+        on_top = page.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y)?.closest('.fd-edge-label') !== null",
+            [x, box["y"] + box["height"] / 2],
+        )
+        assert on_top, f"the label is covered at x={x}"
+
+
+def test_a_routers_labels_each_sit_on_their_own_edge(page: Page) -> None:
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name="Use Triage").click()
+    expect(page.get_by_label("Workflow name")).to_have_value("Triage")
+    settle(page)
+    targets = {"billing": "Billing specialist", "technical": "Technical specialist", "otherwise": "General support"}
+    cards = {name: page.get_by_label(re.compile(f"^{name} \\(")).bounding_box() for name in targets.values()}
+    for caption, target in targets.items():
+        label = page.locator(".fd-edge-label").filter(has_text=re.compile(f"^{caption}$")).bounding_box()
+        middle = label["y"] + label["height"] / 2
+        # beside its own agent's input, where its edge turns into it, level with no other specialist
+        for name, card in cards.items():
+            inside = card["y"] <= middle <= card["y"] + card["height"]
+            assert inside == (name == target), f"the {caption} label is level with {name}"

@@ -116,3 +116,23 @@ def test_comparing_two_runs_highlights_their_differences(page: Page, app_url: st
     expect(researcher).to_have_count(2)
     expect(researcher.first.locator("del")).to_contain_text(["sort"])
     expect(researcher.last.locator("ins")).to_contain_text(["reverse"])
+
+
+def test_the_runs_tables_checkboxes_and_page_size_have_names(page: Page, history: None) -> None:
+    page.get_by_role("button", name="Runs").click()
+    rows = runs_table(page).get_by_role("row")
+    expect(rows).to_have_count(4)
+    boxes = runs_table(page).get_by_role("checkbox", name=re.compile(r"^Select run \w+$"))
+    expect(boxes).to_have_count(3)  # one a run, named by its id
+    box = boxes.first
+    box.click()
+    expect(box).to_be_checked()
+    expect(page.get_by_role("checkbox", name="Select every run on this page", exact=True)).to_have_count(1)
+    names = page.get_by_role("checkbox").evaluate_all("boxes => boxes.map((b) => b.getAttribute('aria-label'))")
+    assert all(names), names
+    per_page = page.get_by_role("combobox", name="Runs per page")
+    expect(per_page).to_have_count(1)
+    per_page.click()
+    page.get_by_role("option", name="25").click()
+    expect(per_page).to_have_value("25")
+    expect(rows).to_have_count(4)

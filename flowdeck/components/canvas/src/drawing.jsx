@@ -242,7 +242,9 @@ const HandoffEdge = memo(function HandoffEdge(props) {
   const far = useContext(FarContext);
   const markers = useContext(MarkerContext);
   const loop = Boolean(data.loop);
-  const [path, labelX, labelY] = far ? getStraightPath(props) : loop ? loopPath(props) : getSmoothStepPath(props);
+  const [path, labelX, middleY] = far ? getStraightPath(props) : loop ? loopPath(props) : getSmoothStepPath(props);
+  // At the turn into its own target, not halfway down the turn several edges out of one agent share.
+  const labelY = far || loop ? middleY : props.targetY;
   const state = status?.state || "idle";
   const arrow = `url(#${markers}-${state === "delivered" ? "delivered" : "idle"})`;
   const round = loop ? roundText(status) : "";
@@ -262,6 +264,7 @@ const HandoffEdge = memo(function HandoffEdge(props) {
             data-loop={loop ? "true" : "false"}
             data-selected={props.selected ? "true" : "false"}
             aria-hidden="true"
+            title={data.fullCaption || text}
             style={{ transform: `translate(-50%, -50%) translate(${labelX}px, ${labelY}px)` }}
           >
             {text}
@@ -278,10 +281,14 @@ export const edgeTypes = { handoff: HandoffEdge };
 // cards, along, and up into the target from the left. Returns [path, labelX, labelY] like React Flow's paths.
 const LOOP_DROP = CARD_HEIGHT / 2 + 36;
 const LOOP_REACH = 48;
+// Loops out of one agent each go a little lower and wider the farther back they reach: never on one path.
+const LOOP_SPREAD = 0.1;
+const LOOP_SPREAD_MAX = 120;
 export function loopPath({ sourceX, sourceY, targetX, targetY }) {
-  const below = Math.max(sourceY, targetY) + LOOP_DROP;
-  const out = sourceX + LOOP_REACH;
-  const into = targetX - LOOP_REACH;
+  const spread = Math.min(LOOP_SPREAD_MAX, (Math.abs(sourceX - targetX) + Math.abs(sourceY - targetY)) * LOOP_SPREAD);
+  const below = Math.max(sourceY, targetY) + LOOP_DROP + spread;
+  const out = sourceX + LOOP_REACH + spread / 2;
+  const into = targetX - LOOP_REACH - spread / 2;
   const path =
     `M${sourceX},${sourceY} C${out},${sourceY} ${out},${below} ${sourceX},${below} ` +
     `L${targetX},${below} C${into},${below} ${into},${targetY} ${targetX},${targetY}`;

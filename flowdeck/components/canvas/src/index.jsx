@@ -68,15 +68,28 @@ function toFlowNode(node, store) {
 }
 
 function toFlowEdge(edge, store) {
-  const caption = edge.caption || "";
+  const fails = edge.loop?.exhausted === "fail" ? " · then fail" : ""; // a loop that fails the run says so
+  const caption = (edge.caption || "") + fails;
+  const fullCaption = wholeCondition(edge) + fails;
   return {
     id: edge.id,
     source: edge.source,
     target: edge.target,
-    ariaLabel: caption ? `${edge.label} (${edge.loop ? "loop: " : ""}${caption})` : edge.label,
+    ariaLabel: caption ? `${edge.label} (${edge.loop ? "loop: " : ""}${fullCaption})` : edge.label,
     type: "handoff",
-    data: { store, caption, loop: Boolean(edge.loop) },
+    data: { store, caption, fullCaption, loop: Boolean(edge.loop) },
   };
+}
+
+// The caption with its condition's text whole (the label may shorten it): for the label's title and the edge's name.
+function wholeCondition(edge) {
+  const condition = edge.condition;
+  const caption = edge.caption || "";
+  if (!condition || typeof condition !== "object") return caption;
+  const said = condition.expression !== undefined ? `if ${condition.expression}`
+    : condition.contains !== undefined ? `contains: ${condition.contains}` : null;
+  if (said === null) return caption;
+  return edge.loop ? `${said} · ≤ ${edge.loop.max_rounds}` : said;
 }
 
 const REFIT_MS = 1500;
