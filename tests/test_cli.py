@@ -285,3 +285,16 @@ def test_runs_show_tells_the_rounds_and_verdicts_apart(home: Path) -> None:
     assert len(finished) == 2
     assert "reviewer  " in finished[0] and "verdict: revise" in finished[0]
     assert "reviewer #2" in finished[1] and "verdict: approve" in finished[1]
+
+
+def test_control_characters_from_a_run_are_shown_not_sent_to_the_terminal(home: Path) -> None:
+    # An input (or a model's answer, or a note) carrying OSC 52 would write the reader's clipboard; ESC c resets the
+    # terminal (found by the issue 21 attack on `runs show`).
+    hostile = "X\x1b]52;c;Y3VybCBldmlsfHNo\x07 \x1bc \x9b31m done"
+    code, out, err = invoke("run", "research-code-review", "--input", f"task={hostile}", "--model", "scripted")
+    assert code == 0, err
+    run_id = invoke("runs")[1].splitlines()[1].split()[0]
+    shown = invoke("runs", "show", run_id)[1]
+    for text in (out, err, shown):
+        assert not any(ch in text for ch in "\x1b\x07\x9b"), repr(text[:300])
+    assert "\\x1b]52;c;Y3VybCBldmlsfHNo\\x07" in shown and "\\x9b31m" in shown

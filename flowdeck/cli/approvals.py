@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from flowdeck.cli.terminal import shown as terminal_safe
 from flowdeck.engine.approvals import Decision
 from flowdeck.engine.state import RunState
 from flowdeck.errors import FlowdeckError, NotWaitingError, WorkflowError
@@ -38,7 +39,7 @@ def ask(state: RunState) -> tuple[str, Decision]:
     text = request.text if request is not None else ""
     question = request.label if request is not None and request.label else "Approve this?"
     shown = text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + f"\n… ({len(text):,} characters in all)"
-    click.echo(f"\n── {name}: {question} ──\n{shown}\n", err=True)
+    click.echo(terminal_safe(f"\n── {name}: {question} ──\n{shown}\n"), err=True)
     choice = click.prompt(
         "Approve, reject or edit then approve?",
         type=click.Choice(["approve", "reject", "edit"]),

@@ -305,6 +305,7 @@ def runs_resume(run_id: str, model: str | None, as_json: bool, approve_all: bool
 def runs_show(run_id: str, as_json: bool, tokens: bool) -> None:
     """Show one run's events and outputs (RUN_ID may be a unique prefix)."""
     from flowdeck.cli.listing import event_lines
+    from flowdeck.cli.terminal import shown
     from flowdeck.engine.events import event_to_json
     from flowdeck.engine.state import fold
 
@@ -323,11 +324,11 @@ def runs_show(run_id: str, as_json: bool, tokens: bool) -> None:
         return
     state = fold(events)
     label = f"  ({state.label})" if state.label else ""
-    click.echo(f"run {summary.id}  {summary.workflow_name}  {state.status}{label}")
+    click.echo(shown(f"run {summary.id}  {summary.workflow_name}  {state.status}{label}"))
     for line in event_lines(events, tokens=tokens):
-        click.echo(line)
+        click.echo(shown(line))
     for node_id, text in state.outputs().items():
-        click.echo(f"\n=== {node_id} ===\n{text}")
+        click.echo(shown(f"\n=== {node_id} ===\n{text}"))
 
 
 @runs_command.command("workflow")

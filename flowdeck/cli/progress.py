@@ -6,6 +6,7 @@ import sys
 import time
 from typing import TextIO
 
+from flowdeck.cli.terminal import shown
 from flowdeck.engine.agents import display_name
 from flowdeck.engine.loops import loop_bounds
 from flowdeck.engine.state import RunState
@@ -58,7 +59,7 @@ class ProgressView:
         """What the engine said about an agent's routing (a loop going round, or stopping), once each."""
         for note in state.logs[self._logs :]:
             if note.node_id is not None and note.level in ("info", "warning", "error"):
-                self._out.write(f"   {'!' if note.level != 'info' else '↻'} {note.text}\n")
+                self._out.write(shown(f"   {'!' if note.level != 'info' else '↻'} {note.text}") + "\n")
         self._logs = len(state.logs)
 
     def finish(self, state: RunState) -> None:
@@ -95,4 +96,4 @@ class ProgressView:
             text += f" on {ex.model}"
             if tail and ex.text:
                 text += "  …" + " ".join(ex.text.split())[-48:]
-        return f" {mark} {name}  {text}"
+        return shown(f" {mark} {name}  {text}")  # a model's text in a terminal: shown, never obeyed

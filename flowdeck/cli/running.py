@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from flowdeck.cli.terminal import shown
+
 CANCEL_GRACE = 2.0  # seconds a cancelled run has to end and be stored before Ctrl+C stops the command anyway
 
 
@@ -146,7 +148,7 @@ def _print_outputs(workflow: object, state: object) -> None:
     sinks = [node_id for node_id in state.nodes if node_id not in sources]  # state.nodes is in run order
     for node_id in sinks:
         if node_id in outputs:
-            click.echo(f"\n=== {display_name(workflow.node(node_id))} ===\n{outputs[node_id]}")
+            click.echo(shown(f"\n=== {display_name(workflow.node(node_id))} ===\n{outputs[node_id]}"))
     for node_id, node in state.nodes.items():
         if node.status == "failed" and node.latest is not None:
-            click.echo(f"\n{display_name(workflow.node(node_id))} failed: {node.latest.error}", err=True)
+            click.echo(shown(f"\n{display_name(workflow.node(node_id))} failed: {node.latest.error}"), err=True)
