@@ -723,9 +723,7 @@ svg.react-flow__connectionline {
 .fd-edge-label[data-loop="true"] { border-style: dashed; border-color: #a78bfa; color: #5b21b6; }
 .fd-edge-label[data-selected="true"] { border-color: #6366f1; box-shadow: 0 0 0 2px rgba(99, 102, 241, 0.35); }
 :where(.react-flow.dark) .fd-edge-label { background: #1e293b; color: #e2e8f0; border-color: #475569; }
-.react-flow.dark /* Above the cards: a label between two close agents is read whole, not hidden under them. */
-.react-flow__edgelabel-renderer { z-index: 5; }
-.fd-edge-label[data-loop="true"] { color: #c4b5fd; }
+.react-flow.dark .fd-edge-label[data-loop="true"] { color: #c4b5fd; }
 .fd-node-round {
   flex: none; margin-left: auto; padding: 0 6px; border-radius: 9px; background: #ede9fe; color: #5b21b6;
   font-size: 11px; line-height: 16px; font-weight: 600;
