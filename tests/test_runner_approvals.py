@@ -199,3 +199,49 @@ async def test_run_from_here_after_an_approval_reuses_what_was_approved(services
     assert state.nodes["ok"].latest is not None and state.nodes["ok"].latest.cached
     p_call = next(e for e in await asyncio.to_thread(services.runs.events, again) if isinstance(e, NodeStarted))
     assert p_call.node_id == "p" and "approved text" in p_call.messages[-1].content
+
+
+async def test_a_decision_for_a_round_no_longer_waiting_is_refused(services: Services) -> None:
+    # A dialog left open on round 1 approved round 2, which nobody saw (found by the issue 21 attack).
+    from flowdeck.templates import load_template
+
+    run_id = await services.runner.start(load_template("review-loop"), model="scripted/verdicts=approve")
+    assert await settled(services, run_id) == "waiting"
+    shown = fold(await asyncio.to_thread(services.runs.events, run_id)).nodes["approval"].latest
+    assert shown is not None and shown.index == 1
+    await services.runner.decide(run_id, "approval", Decision(approve=False, by="b", note="again", execution=1))
+    assert await settled(services, run_id) == "waiting"  # the coder revised; the sign-off asks about round 2
+    with pytest.raises(NotWaitingError, match="now waits in round 2, not round 1"):
+        await services.runner.decide(run_id, "approval", Decision(approve=True, by="a", execution=1))
+    assert fold(await asyncio.to_thread(services.runs.events, run_id)).status == "waiting"
+    await services.runner.decide(run_id, "approval", Decision(approve=True, by="a", execution=2))
+    assert await settled(services, run_id) == "succeeded"
+
+
+async def test_a_cancel_and_a_decision_at_once_leave_one_story_in_the_log(services: Services) -> None:
+    # Both used to succeed: seq numbers stored twice, rounds run after run_finished cancelled (the issue 21 attack).
+    from flowdeck.engine.events import RunFinished
+    from flowdeck.templates import load_template
+
+    for first in ("cancel", "decide"):
+        run_id = await services.runner.start(load_template("review-loop"), model="scripted/delay=0.05,verdicts=approve")
+        assert await settled(services, run_id) == "waiting"
+
+        async def cancel(run_id: str = run_id) -> object:
+            return await services.runner.cancel_waiting(run_id)
+
+        async def decide(run_id: str = run_id) -> object:
+            try:
+                return await services.runner.decide(run_id, "approval", Decision(approve=False, by="b", note="n"))
+            except NotWaitingError as exc:
+                return exc
+
+        both = [cancel(), decide()] if first == "cancel" else [decide(), cancel()]
+        await asyncio.gather(*both)
+        state = await services.runner.wait(run_id)
+        events = await asyncio.to_thread(services.runs.events, run_id)
+        seqs = [e.seq for e in events]
+        assert seqs == sorted(set(seqs)), f"{first}: a seq stored twice"
+        ends = [i for i, e in enumerate(events) if isinstance(e, RunFinished)]
+        assert len(ends) == 1 and ends[0] == len(events) - 1, f"{first}: events after the run ended"
+        assert state.status == "cancelled", first

@@ -239,7 +239,9 @@ def build_api(services: Services) -> FastAPI:
         _editor(request, "deciding approvals")
         summary = await _summary(services, run_id)
         text = body.text if isinstance(body, Approve) else None
-        decision = Decision(approve=isinstance(body, Approve), by="api", note=body.note, text=text)
+        decision = Decision(
+            approve=isinstance(body, Approve), by="api", note=body.note, text=text, execution=body.execution
+        )
         try:
             await services.runner.decide(summary, node_id, decision)
         except NotWaitingError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from flowdeck.engine.approvals import MAX_NOTE_CHARS
 from flowdeck.engine.workflow import MAX_INPUT_CHARS, MAX_INPUTS, MAX_PROMPT_CHARS
@@ -35,10 +35,22 @@ class RunRequest(BaseModel):
     )
 
 
+def _whole(value: object) -> object:
+    """JSON's 3.0 is the integer 3 (JSON Schema says so); the strict models would refuse it as a float."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class _Deciding(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     note: str = Field(default="", max_length=MAX_NOTE_CHARS, description="Why; a rejection hands it on as feedback.")
     wait: bool = Field(default=False, description="Answer when the run has ended or waits again, not at once.")
+    execution: Annotated[int | None, BeforeValidator(_whole)] = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="The round of the approval this decides (as shown, e.g. its approval_requested event's execution):"
+        " a decision for an earlier round is refused with 409, since the work changed. Omitted: the round waiting.",
+    )
 
 
 class Approve(_Deciding):

@@ -84,6 +84,7 @@ def open_decision(runner: Runner, client: Client, state: RunState, node_id: obje
     latest = state.nodes[node_id].latest
     asked = latest.approval if latest is not None else None
     text = asked.text if asked is not None else ""
+    shown = latest.index if latest is not None else None
     name = state.labels.get(node_id, node_id)
     run_id = state.run_id
     with client, ui.dialog() as dialog, ui.card().classes("w-full gap-2").style("max-width: 56rem"):
@@ -111,7 +112,11 @@ def open_decision(runner: Runner, client: Client, state: RunState, node_id: obje
                 ui.notify(VIEWER_REFUSED, type="warning")
                 return
             decision = Decision(
-                approve=approve, by="editor", note=note.value or "", text=(edited.value or "") if with_edit else None
+                approve=approve,
+                by="editor",
+                note=note.value or "",
+                text=(edited.value or "") if with_edit else None,
+                execution=shown,  # the round this dialog shows: a newer one is not decided unseen
             )
             try:
                 await runner.decide(run_id, node_id, decision)

@@ -66,17 +66,30 @@ def may_ask(no_input: bool) -> bool:
 @click.option("--reject", is_flag=True, help="Reject instead of approving.")
 @click.option("--note", default="", help="Why; a rejection hands it on as feedback.")
 @click.option("--text", "text", help="Approve this edited text instead of the one asked about.")
+@click.option(
+    "--round",
+    "execution",
+    type=click.IntRange(1, 1_000_000),
+    help="The round you looked at (runs show numbers them): refused if the approval now waits in a later one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run's new events as JSON lines.")
 @click.option("--no-input", is_flag=True, help="Never ask on the terminal if the run waits again.")
 def approve_command(
-    run_id: str, node_id: str | None, reject: bool, note: str, text: str | None, as_json: bool, no_input: bool
+    run_id: str,
+    node_id: str | None,
+    reject: bool,
+    note: str,
+    text: str | None,
+    execution: int | None,
+    as_json: bool,
+    no_input: bool,
 ) -> None:
     """Decide an approval a run waits for, and continue the run (here, from its log: no agent runs again).
 
     Exits 0 when the run then succeeds, 3 when it waits again, 1 otherwise."""
     from flowdeck.cli.running import run_to_end
 
-    decision = Decision(approve=not reject, by="cli", note=note, text=text)
+    decision = Decision(approve=not reject, by="cli", note=note, text=text, execution=execution)
     try:
         sys.exit(
             asyncio.run(run_to_end(None, {}, None, as_json, decide=(run_id, node_id, decision), no_input=no_input))

@@ -45,6 +45,7 @@ class Decision:
     note: str = ""
     text: str | None = None  # the edited text to approve instead of the one asked about
     timed_out: bool = False
+    execution: int | None = None  # the round the person saw: a decision for an earlier one is stale (refused)
 
     def problems(self) -> list[Problem]:
         """What is wrong with it, each naming the field and the fix."""
@@ -148,8 +149,10 @@ class Approvals:
         if found is None:
             name = self._labels.get(node_id, node_id)
             raise NotWaitingError(f"'{name}' is not waiting for approval in this run")
-        del self._waiting[node_id]
         execution, text = found
+        if decision.execution is not None and decision.execution != execution:
+            raise NotWaitingError(stale(self._labels.get(node_id, node_id), decision.execution, execution))
+        del self._waiting[node_id]
         self._take_decision(node_id, execution, text, decision)
         self._maybe_finish()
 
@@ -267,6 +270,14 @@ def _completion(text: str) -> Completion:
     return Completion(text=text, usage=Usage(), cost=0.0)
 
 
+def stale(name: str, seen: int, waiting: int) -> str:
+    """Why a decision taken on an earlier round of an approval is refused."""
+    return (
+        f"'{name}' now waits in round {waiting}, not round {seen}: the work changed since it was shown; "
+        "reload it and decide again"
+    )
+
+
 def decided_event(prior: Sequence[Event], node_id: str | None, decision: Decision) -> ApprovalDecided:
     """The event that records a decision on a run that waits, numbered next in its log `prior` (storing it claims the
     decision: a second one for the same wait finds its seq taken). `node_id` None: the one approval that waits.
@@ -291,6 +302,8 @@ def decided_event(prior: Sequence[Event], node_id: str | None, decision: Decisio
         raise NotWaitingError(f"'{name}' is not waiting for approval; waiting: {', '.join(waiting)}")
     latest = state.nodes[node_id].latest
     assert latest is not None
+    if decision.execution is not None and decision.execution != latest.index:
+        raise NotWaitingError(stale(state.labels.get(node_id, node_id), decision.execution, latest.index))
     return ApprovalDecided(
         run_id=state.run_id,
         seq=state.last_seq + 1,

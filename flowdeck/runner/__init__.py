@@ -74,6 +74,7 @@ class Runner(Decisions, Reruns):
         self._unstored = UnstoredEnds(log, _OWNER)  # runs whose storage failed, with their ends
         self._owner = _OWNER
         self._timers: dict[tuple[str, str, int], asyncio.TimerHandle] = {}  # approvals that decide by themselves
+        self._deciding: dict[str, asyncio.Lock] = {}  # a waiting run's decisions and cancel, one at a time
 
     async def start(
         self,

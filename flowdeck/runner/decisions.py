@@ -36,6 +36,7 @@ class Decisions:
     _active: dict[str, ActiveRun]
     _owner: str
     _timers: dict[tuple[str, str, int], asyncio.TimerHandle]
+    _deciding: dict[str, asyncio.Lock]
     _check_models: Callable[[set[str]], Awaitable[dict[str, str]]] | None
 
     if TYPE_CHECKING:  # defined by Runner
@@ -53,25 +54,33 @@ class Decisions:
         calling no model for what it holds. NotWaitingError if nothing waits there; WorkflowError for a bad field."""
         check_decision(decision)
         run_id = (await asyncio.to_thread(self._log.get, run_id)).id
-        active = self._active.get(run_id)
-        if active is not None:
-            run = active.run
-            if not run.suspended:
-                node_id = node_id or _only(run.waiting, run_id)
-                run.decide(node_id, decision)
-                return node_id
-            if active.task is not None:
-                await asyncio.shield(active.task)  # its last events (run_waiting) are being stored
-        return await self._continue(run_id, node_id, decision, "wait")
+        async with self._deciding.setdefault(run_id, asyncio.Lock()):  # a cancel or another decision: one wins
+            active = self._active.get(run_id)
+            if active is not None:
+                run = active.run
+                if not run.suspended:
+                    node_id = node_id or _only(run.waiting, run_id)
+                    run.decide(node_id, decision)
+                    return node_id
+                if active.task is not None:
+                    await asyncio.shield(active.task)  # its last events (run_waiting) are being stored
+            return await self._continue(run_id, node_id, decision, "wait")
 
     async def cancel_waiting(self, run_id: str) -> bool:
         """Cancel a run that waits for approval (stopped, in the log): its approvals are skipped, and it ends as
-        cancelled. False if it does not wait."""
-        events = await asyncio.to_thread(self._log.events, run_id)
-        if fold(events).status != "waiting":
-            return False
-        await self._continue(run_id, None, None, "cancel", events)
-        return True
+        cancelled (a decision that came first and continued it: that run is cancelled). False if it does not wait."""
+        async with self._deciding.setdefault(run_id, asyncio.Lock()):
+            active = self._active.get(run_id)
+            if active is not None and not active.run.suspended:  # a decision just continued it: stop it now
+                active.run.cancel()
+                return True
+            if active is not None and active.task is not None:
+                await asyncio.shield(active.task)
+            events = await asyncio.to_thread(self._log.events, run_id)
+            if fold(events).status != "waiting":
+                return False
+            await self._continue(run_id, None, None, "cancel", events)
+            return True
 
     async def _continue(
         self,
