@@ -81,6 +81,8 @@ def test_a_server_of_ones_own_gets_its_own_key_and_no_other(page: Page, server: 
     open_keys(page)
     page.get_by_label("New OpenAI key (OPENAI_API_KEY)").fill(CANARY)
     page.get_by_role("button", name="Save OpenAI key").click()
+    # The save redraws the dialog: an address typed before it shows would be lost (a defect left for later)
+    expect(page.get_by_text("saved · …bb99")).to_be_visible()
     expect(page.get_by_label("OpenAI-compatible server key", exact=True)).to_have_count(
         0
     )  # no address yet: no key to give it
