@@ -140,7 +140,6 @@ def properties(
     system.on_value_change(lambda e: apply(system, {"system_prompt": e.value or ""}))
 
     run_changed = prompt_template_field(doc, node_id, on_edit, last_run)
-    verdicts_field(node, lambda verdicts: on_edit(node_id, {"verdicts": verdicts}))
 
     with ui.row().classes("w-full no-wrap gap-2 items-start"):
         max_tokens = _TypedNumber("Max tokens", value=config.max_tokens, step=1)
@@ -152,6 +151,8 @@ def properties(
     max_tokens.on_value_change(lambda e: apply(max_tokens, {"max_tokens": _int(e.value)}, limits_error))
     timeout.on_value_change(lambda e: apply(timeout, {"timeout": e.value}, limits_error))
     retries.on_value_change(lambda e: apply(retries, {"retries": _int(e.value)}, limits_error))
+    # last: a laptop's window shows the settings every agent has without scrolling (test_workspace.py)
+    verdicts_field(node, lambda verdicts: on_edit(node_id, {"verdicts": verdicts}))
     return run_changed
 
 

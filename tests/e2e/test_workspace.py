@@ -239,13 +239,17 @@ def test_moving_an_agent_is_saved_and_several_agents_delete_together(page: Page)
     expect(page.get_by_label("Coder to Reviewer")).to_have_count(1)
 
 
-def test_a_second_connection_and_a_self_connection_are_refused_with_the_reason(page: Page) -> None:
+def test_a_second_connection_is_refused_with_the_reason_and_a_self_connection_asks_how_it_loops(page: Page) -> None:
     expect(page.get_by_label("Coder to Reviewer")).to_have_count(1)
     page.get_by_label("output of Coder").drag_to(page.get_by_label("input of Reviewer", exact=True))
     expect(page.get_by_text("these agents are already connected")).to_be_visible()
     expect(page.get_by_label("Coder to Reviewer")).to_have_count(1)
     page.get_by_label("output of Coder").drag_to(page.get_by_label("input of Coder"))
-    expect(page.get_by_text("an agent cannot be connected to itself")).to_be_visible()
+    # connected to itself, an agent loops (format 2): it is asked how, and Cancel adds nothing
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("This makes a loop")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
     expect(page.get_by_label("Coder to Coder")).to_have_count(0)
 
 
