@@ -153,6 +153,7 @@ def test_handoffs_timeline_and_inspector_show_every_round(page: Page) -> None:
     # Focused, a Quasar field's label takes the theme's primary blue (3.1:1), the picker's as every field's: the
     # rest of the inspector is checked here.
     picker.blur()
+    expect(page.get_by_role("listbox")).to_have_count(0)  # its menu closed: while it fades, it has no options yet
     assert violations(page) == []  # the picker and the feedback
 
     # The coder's second round was sent the reviewer's first answer: its prompt has the feedback.
