@@ -30,6 +30,7 @@ from flowdeck.models.embedded import EMBEDDED, EmbeddedModel, model_path
 from flowdeck.models.providers import NO_KEY, PROVIDERS, KeySource, check_model, custom_base, provider_of
 from flowdeck.models.scripted import ScriptedCaller, is_scripted, parse_spec
 from flowdeck.models.scripted_litellm import SCRIPTED, scripted_handler
+from flowdeck.models.verdict_schema import supports_schema, verdict_schema
 
 # litellm fetches a price list from the internet at import unless told not to.
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
@@ -198,7 +199,7 @@ class LiteLLMCaller:
             extra = {"model": "scripted/" + (model.partition("/")[2] or "default")}
         else:
             extra.update(self._where(litellm, model))
-            if request.structured and request.verdicts and _supports_schema(litellm, model):
+            if request.structured and request.verdicts and supports_schema(litellm, model):
                 extra["response_format"] = verdict_schema(request.verdicts)
         parts: list[str] = []
         usage = Usage()
@@ -265,34 +266,6 @@ class LiteLLMCaller:
             return {"api_base": url, "api_key": saved or NO_KEY}
         own = next((item.variable for item in PROVIDERS if provider in item.providers), None)
         return {} if own is None or environment_has(own) else {"api_key": NO_KEY}
-
-
-def verdict_schema(verdicts: tuple[str, ...]) -> dict[str, Any]:
-    """The response format that holds a deciding agent to {"feedback": ..., "verdict": one of its verdicts}: the
-    feedback first, so that the model reasons before it decides."""
-    return {
-        "type": "json_schema",
-        "json_schema": {
-            "name": "verdict",
-            "strict": True,
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "feedback": {"type": "string"},
-                    "verdict": {"type": "string", "enum": list(verdicts)},
-                },
-                "required": ["feedback", "verdict"],
-                "additionalProperties": False,
-            },
-        },
-    }
-
-
-def _supports_schema(litellm: Any, model: str) -> bool:
-    try:
-        return bool(litellm.supports_response_schema(model=model))
-    except Exception:  # litellm raises plain Exception for models it does not know
-        return False
 
 
 async def _within(request: ModelRequest, call: Coroutine[Any, Any, Completion]) -> Completion:
