@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 import flowdeck
-from flowdeck.engine.workflow import MAX_INPUT_CHARS, check_inputs, parse_workflow, read_workflow, workflow_json_schema
+from flowdeck.engine.inputs import check_inputs
+from flowdeck.engine.workflow import MAX_INPUT_CHARS, parse_workflow, read_workflow, workflow_json_schema
 from flowdeck.errors import WorkflowError
 from flowdeck.templates import load_template, template_names
 

@@ -22,6 +22,7 @@ from flowdeck.engine.events import (
     RunWaiting,
     Usage,
 )
+from flowdeck.engine.inputs import check_inputs
 from flowdeck.engine.llm_types import Completion, ModelCaller, OutputCache
 from flowdeck.engine.outbox import Outbox
 from flowdeck.engine.prompts import inputs_text, upstream_heading
@@ -29,7 +30,7 @@ from flowdeck.engine.rounds import INLINE_LIMIT, Rounds
 from flowdeck.engine.routing import Launch, Router
 from flowdeck.engine.tokens import TokenFlusher
 from flowdeck.engine.verdicts import Verdict
-from flowdeck.engine.workflow import Workflow, check_inputs
+from flowdeck.engine.workflow import Workflow
 
 __all__ = ["OutputCache", "Run", "drain", "new_run_id"]
 
