@@ -28,6 +28,8 @@ from flowdeck.engine.events import (
     RunStarted,
     RunWaiting,
     Token,
+    ToolCalled,
+    ToolFinished,
     Usage,
     event_from_dict,
     event_to_dict,
@@ -72,6 +74,10 @@ def one_of_each() -> list[Event]:
         ApprovalRequested(**node, seq=12, text=TRICKY, label=TRICKY, received_from=["a"], timeout=1e-3),
         RunWaiting(**base, seq=13, waiting=["__proto__"]),
         ApprovalDecided(**node, seq=14, decision="rejected", by=TRICKY, note=TRICKY, text=None, timed_out=True),
+        ToolCalled(**node, seq=15, call_id=TRICKY, tool="write_file", arguments=TRICKY, effect="write", key=TRICKY),
+        ToolFinished(
+            **node, seq=16, call_id=TRICKY, tool="fetch", ok=False, result=TRICKY, duration=0.5, artifacts=[TRICKY]
+        ),
     ]
 
 

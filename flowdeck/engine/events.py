@@ -23,9 +23,21 @@ class Record(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     Subclasses repeat frozen=True: msgspec inherits it, but the type checker does not know that."""
 
 
-class Message(Record, frozen=True):
-    role: Literal["system", "user", "assistant"]
+class ToolCall(Record, frozen=True):
+    """One call of a tool the model asked for (engine/tools.py has the rest of the tools' types)."""
+
+    id: str  # the model's id for it (the tool result answers it)
+    name: str
+    arguments: str  # JSON text as the model wrote it; the toolbox parses and checks it
+
+
+class Message(Record, frozen=True, omit_defaults=True):
+    """One message of a conversation. omit_defaults: a message without tools is stored as before."""
+
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant message that asked for tools
+    tool_call_id: str | None = None  # a tool message: the call it answers
 
 
 class Usage(Record, frozen=True):
@@ -146,6 +158,31 @@ class NodeSkipped(_NodeEventBase, tag="node_skipped", frozen=True):
     reason: str
 
 
+class ToolCalled(_NodeEventBase, tag="tool_called", frozen=True):
+    """An agent's model asked for a tool and the engine is about to run it (after its intent is durable, for a
+    side effect)."""
+
+    type: ClassVar[Literal["tool_called"]] = "tool_called"
+    call_id: str
+    tool: str
+    arguments: str  # as the model wrote them, capped like a result
+    effect: Literal["read", "write"]
+    key: str  # the idempotency key (engine/tools.py ToolContext)
+
+
+class ToolFinished(_NodeEventBase, tag="tool_finished", frozen=True):
+    """A tool call ended; `result` is what the model was given (capped at MAX_RESULT_CHARS)."""
+
+    type: ClassVar[Literal["tool_finished"]] = "tool_finished"
+    call_id: str
+    tool: str
+    ok: bool
+    result: str
+    duration: float
+    artifacts: list[str] = msgspec.field(default_factory=list)
+    reused: bool = False  # not run again: the side-effect log had its outcome (a retried or resumed call)
+
+
 class ApprovalRequested(_NodeEventBase, tag="approval_requested", frozen=True):
     """The run reached an approval node: it waits for a person to approve or reject `text` (what it received)."""
 
@@ -208,6 +245,8 @@ Event = (
     | ApprovalRequested
     | ApprovalDecided
     | RunWaiting
+    | ToolCalled
+    | ToolFinished
 )
 
 _ENCODER = msgspec.json.Encoder()

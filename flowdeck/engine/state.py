@@ -25,6 +25,8 @@ from flowdeck.engine.events import (
     RunStarted,
     RunWaiting,
     Token,
+    ToolCalled,
+    ToolFinished,
     Usage,
 )
 from flowdeck.engine.workflow import ancestors, parse_workflow, predecessors
@@ -67,6 +69,7 @@ class Execution:
     verdict: str | None = None  # the verdict it gave (an agent that decides, format 2)
     approval: ApprovalRequested | None = None  # an approval node's request, while it waits and after
     decision: ApprovalDecided | None = None  # and what was decided
+    tool_calls: list[ToolCallState] = field(default_factory=list)  # in the order the model asked for them
 
     def cut_note(self) -> str:
         """' · cut at 512 tokens' when the answer stopped at max_tokens, else ''."""
@@ -74,6 +77,14 @@ class Execution:
             return ""
         limit = self.parameters.get("max_tokens")
         return f" · cut at {limit} tokens" if limit else " · cut at max tokens"
+
+
+@dataclass(kw_only=True, slots=True)
+class ToolCallState:
+    """One tool call of an execution: asked for, then finished (result None while it runs)."""
+
+    call: ToolCalled
+    finished: ToolFinished | None = None
 
 
 _FAULT_WORDS = {
@@ -370,6 +381,19 @@ def _run_interrupted(state: RunState, event: RunInterrupted) -> None:
             latest.status = "interrupted"
 
 
+def _tool_called(state: RunState, event: ToolCalled) -> None:
+    ex = state._execution(event.node_id, event.execution)
+    ex.tool_calls.append(ToolCallState(call=event))
+
+
+def _tool_finished(state: RunState, event: ToolFinished) -> None:
+    ex = state._execution(event.node_id, event.execution)
+    for made in reversed(ex.tool_calls):
+        if made.call.call_id == event.call_id and made.finished is None:
+            made.finished = event
+            return
+
+
 _APPLY: dict[type[Event], Callable[[RunState, Any], None]] = {
     Token: _token,
     NodeStarted: _node_started,
@@ -385,6 +409,8 @@ _APPLY: dict[type[Event], Callable[[RunState, Any], None]] = {
     ApprovalRequested: _approval_requested,
     ApprovalDecided: _approval_decided,
     RunWaiting: _run_waiting,
+    ToolCalled: _tool_called,
+    ToolFinished: _tool_finished,
 }
 
 

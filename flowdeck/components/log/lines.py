@@ -21,6 +21,8 @@ from flowdeck.engine.events import (
     RunStarted,
     RunWaiting,
     Token,
+    ToolCalled,
+    ToolFinished,
 )
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -113,6 +115,16 @@ def _describe(event: Event, labels: Mapping[str, str]) -> tuple[str, str]:
         return "info", _decision_text(event)
     if isinstance(event, RunWaiting):
         return "warning", f"run waiting for approval by a person: {', '.join(name(n, n) for n in event.waiting)}"
+    if isinstance(event, ToolCalled):
+        effect = "" if event.effect == "read" else " (side effect)"
+        return "info", f"called {event.tool}{effect}: {event.arguments[:200]}"
+    if isinstance(event, ToolFinished):
+        how = (
+            "reused its recorded outcome"
+            if event.reused
+            else f"{'ok' if event.ok else 'failed'} in {event.duration:.2f} s"
+        )
+        return ("info" if event.ok else "warning"), f"{event.tool} {how}: {event.result[:200]}"
     assert_never(event)  # a new kind of event must say here how it reads
 
 
