@@ -12,6 +12,7 @@ import msgspec
 from flowdeck.engine.events import Record, ToolCall
 
 __all__ = [
+    "BUILTIN_TOOLS",
     "EffectJournal",
     "RecordedEffect",
     "ToolCall",
@@ -26,6 +27,8 @@ __all__ = [
 ToolEffect = Literal["read", "write"]
 # How a side effect ended: unknown is an intent whose outcome was never written (its process died in between).
 EffectStatus = Literal["ok", "failed", "unknown"]
+# The built-in tools an agent can list by name (flowdeck/tools/ implements them); an MCP tool is "<server>__<tool>".
+BUILTIN_TOOLS = ("fetch", "http_request", "read_file", "write_file", "list_files")
 MAX_TOOL_CALLS = 50  # an agent's per-execution cap (default 10): every call is a model round trip
 MAX_RESULT_CHARS = 20_000  # what a tool result keeps in the event log and gives back to the model
 
