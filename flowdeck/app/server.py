@@ -119,9 +119,12 @@ def serve(
     # The first page should find the local Ollama's models known already, not wait up to 0.5 s to learn them.
     nicegui_app.on_startup(lambda: background_tasks.create(ollama_models(settings.ollama_base), name="ollama models"))
     nicegui_app.on_connect(first_page.set)
-    where = " (every address of this machine)" if host in _ANY else ""
+    # asyncio binds "::" with IPV6_V6ONLY set, so it does not take IPv4 clients: say so, not "every address".
+    where = {"0.0.0.0": " (every IPv4 address of this machine)", "::": " (every IPv6 address of this machine; for IPv4 "
+             "clients use --host 0.0.0.0)"}.get(host, "")  # fmt: skip
     logins = " · logins required" if gate.require_login else ""
-    announce(f"flowdeck on http://{host}:{port}{where}{logins}  (Ctrl+C stops it)")
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is bracketed
+    announce(f"flowdeck on http://{shown}:{port}{where}{logins}  (Ctrl+C stops it)")
     # Quasar's bar over every request is a progressbar; unnamed, screen readers announce a nameless one (axe: serious).
     nicegui_app.config.quasar_config["loadingBar"]["aria-label"] = "Loading"
     ui.run(
