@@ -263,7 +263,7 @@ def tool_calls(spec: ScriptSpec, messages: Sequence[Message]) -> tuple[ToolCall,
     if turn > spec.tool_rounds:
         return ()
     system = next((m.content for m in messages if m.role == "system"), "")
-    calls = []
+    calls: list[ToolCall] = []
     for line in system.splitlines():
         if line.startswith("CALL "):
             name, _, arguments = line[5:].strip().partition(" ")
