@@ -135,7 +135,8 @@ def parse_spec(model: str) -> ScriptSpec:
                 model=model,
                 hint=(
                     "use latency=S, delay=S, chunks=N, fault=KIND, times=N, retry_after=S, ready=S, "
-                    f"verdicts=A,B,... or unclear=N (S from 0 to {MAX_SECONDS:g} seconds, N from 0 to {MAX_COUNT:,})"
+                    "verdicts=A,B,..., unclear=N or tool_rounds=N "
+                    f"(S from 0 to {MAX_SECONDS:g} seconds, N from 0 to {MAX_COUNT:,})"
                 ),
             ) from None
     return ScriptSpec(**values)  # type: ignore[arg-type]
