@@ -7,10 +7,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
 
 from flowdeck.engine.events import (
     Event,
+    Message,
     NodeFailed,
     NodeFinished,
     NodeStarted,
@@ -19,14 +21,14 @@ from flowdeck.engine.events import (
     ToolFinished,
     Usage,
 )
-from flowdeck.engine.llm_types import Completion, ModelRequest
+from flowdeck.engine.llm_types import Completion, ModelRequest, cache_key
 from flowdeck.engine.run import Run, drain
 from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.tool_loop import SKIPPED_UNKNOWN
 from flowdeck.engine.tools import MAX_RESULT_CHARS, RecordedEffect, ToolCall, ToolContext
 from flowdeck.engine.workflow import Workflow, parse_workflow
 from flowdeck.models.scripted import ScriptedCaller
-from tests.toolfakes import MemoryJournal, MemoryToolbox
+from tests.toolfakes import SPECS, MemoryJournal, MemoryToolbox
 
 WRITE = 'CALL write_file {"path": "report.md", "content": "# Report"}'
 FETCH = 'CALL fetch {"url": "https://example.org/a"}'
@@ -386,3 +388,13 @@ async def test_a_resumed_agent_reuses_what_its_first_run_did_and_retries_only_th
     assert [(f.tool, f.reused) for f in of(events, ToolFinished)] == [("write_file", True), ("write_file", False)]
     assert journal.phases("r1:scout:1:2") == ["intent", "intent", "outcome"]
     assert of(events, NodeFinished)
+
+
+def test_the_cache_key_tells_requests_apart_by_their_tools() -> None:
+    plain = ModelRequest(
+        model="m", messages=[Message(role="user", content="hi")], temperature=0, max_tokens=5, timeout=1
+    )
+    fetch = msgspec.structs.replace(plain, tools=(SPECS["fetch"],))
+    write = msgspec.structs.replace(plain, tools=(SPECS["write_file"],))
+    assert len({cache_key(plain), cache_key(fetch), cache_key(write)}) == 3
+    assert cache_key(msgspec.structs.replace(plain, tools=())) == cache_key(plain)
