@@ -398,3 +398,23 @@ def test_the_cache_key_tells_requests_apart_by_their_tools() -> None:
     write = msgspec.structs.replace(plain, tools=(SPECS["write_file"],))
     assert len({cache_key(plain), cache_key(fetch), cache_key(write)}) == 3
     assert cache_key(msgspec.structs.replace(plain, tools=())) == cache_key(plain)
+
+
+async def test_a_journal_that_cannot_write_the_intent_stops_the_call() -> None:
+    toolbox, journal = MemoryToolbox(), MemoryJournal(broken="intent")
+    events, _ = await run_tools(agent_workflow(WRITE), toolbox=toolbox, journal=journal)
+    [failed] = of(events, NodeFailed)
+    assert failed.error_kind == "effect_log" and "No space left on device" in failed.message
+    assert "the call was not made" in failed.message
+    assert toolbox.calls == [] and of(events, ToolCalled) == []
+
+
+async def test_a_journal_that_cannot_write_the_outcome_fails_the_agent_after_the_call() -> None:
+    toolbox, journal = MemoryToolbox(), MemoryJournal(broken="outcome")
+    events, _ = await run_tools(agent_workflow(WRITE), toolbox=toolbox, journal=journal)
+    [failed] = of(events, NodeFailed)
+    assert failed.error_kind == "effect_log" and "ran, but its outcome could not be recorded" in failed.message
+    assert len(toolbox.calls) == 1 and journal.recorded("r1:scout:1:1") == RecordedEffect(
+        key="r1:scout:1:1", status="unknown"
+    )
+    assert [f.ok for f in of(events, ToolFinished)] == [True]
