@@ -167,7 +167,8 @@ class ToolLoop:
         if self._toolbox is None:
             message = (
                 f"'{label}' uses tools ({', '.join(agent.tools)}) but this run was started without a toolbox; "
-                "run the workflow from the app, the CLI or the API, which give a run its tools"
+                "run the workflow from the app, the CLI, the API or flowdeck.run(), which give a run its tools "
+                "(in code: Run(..., toolbox=...))"
             )
             self._fail(node_id, execution, "tools_unavailable", message, False, 0)
             return None
