@@ -17,7 +17,8 @@ from flowdeck.engine.events import RunStarted
 from flowdeck.services import Services
 from flowdeck.storage.effects import Effect, effects_of
 
-# Served as text (never as HTML, which would run in the API's origin); anything else is bytes to save.
+# Served as text (never as HTML, which would run in the API's origin); anything else is bytes to save. The guard in
+# front of the API adds "X-Content-Type-Options: nosniff" to every answer, so a browser does not guess otherwise.
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".csv", ".tsv", ".json", ".jsonl", ".log", ".yaml", ".yml", ".toml", ".xml"})
 
 
@@ -88,7 +89,6 @@ def add_effect_routes(api: FastAPI, services: Services, summary: Callable[[Servi
         text = suffix in TEXT_SUFFIXES and _is_utf8(data)
         headers = {
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}",
-            "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "sandbox; default-src 'none'",
         }
         media = "text/plain; charset=utf-8" if text else "application/octet-stream"
