@@ -1,9 +1,11 @@
 """A loopback HTTP server for the tools' tests: it records every request it receives (so a test can show that a
 refused request reached nothing) and answers by path: /page (HTML), /echo (the request's headers and body back),
-/redirect?to=URL&status=N (to=self: a loop), /huge?mb=N (streamed), /bomb (gzip that inflates to 50 MB), /slow?s=N, /status?code=N."""
+/redirect?to=URL&status=N (to=self: a loop), /huge?mb=N (streamed), /bomb (gzip that inflates to 50 MB),
+/slow?s=N, /status?code=N, /binary."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import threading
@@ -36,7 +38,7 @@ class ToolServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
             def _handle(self) -> None:
@@ -45,10 +47,8 @@ class ToolServer:
                 server.seen.append(Seen(self.command, self.path, dict(self.headers.items()), body))
                 url = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(url.query))
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the guard stopped reading (caps)
                     server.answer(self, url.path, query, body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the guard stopped reading: what the size-cap tests expect
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
