@@ -159,6 +159,8 @@ class Egress:
         """The addresses this URL may be fetched from (all checked), or EgressRefused saying why not."""
         prefix = f"a redirect to {url}: " if redirected else ""
         host = _host(url, prefix)
+        if not self.allowed.entries:
+            raise _refused(prefix + self.allowed.not_listed(host))
         try:
             literal = parse_ip_literal(host)
         except ValueError as e:

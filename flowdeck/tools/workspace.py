@@ -174,8 +174,8 @@ def clean_path(path: str) -> tuple[str, ...]:
         raise WorkspaceError(f'{path} goes up with "..": file tools only reach the run\'s workspace; {_EXAMPLE}')
     if not parts:
         raise WorkspaceError(f"{path!r} names the workspace itself, not a file: {_EXAMPLE}")
-    if len(parts) > MAX_DEPTH:
-        raise WorkspaceError(f"{path} is {len(parts)} folders deep, over {MAX_DEPTH}")
+    if len(parts) - 1 > MAX_DEPTH:
+        raise WorkspaceError(f"{path} is {len(parts) - 1} folders deep, over {MAX_DEPTH}: use fewer folders")
     for part in parts:
         if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
             raise WorkspaceError(f"a name in {path} is longer than {MAX_NAME_BYTES} bytes")
