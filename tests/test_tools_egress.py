@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -250,3 +251,28 @@ async def test_an_error_status_is_a_failed_result_with_the_status(tmp_path: Path
     assert not result.ok
     assert result.content.startswith("HTTP 503 Service Unavailable from ")
     assert result.detail["status"] == 503
+
+
+async def test_proxies_from_the_environment_are_not_used(
+    tmp_path: Path, server: ToolServer, other: ToolServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy would see every request and resolve names itself, past the guard's checks.
+    for variable in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(variable, other.url(""))
+    for variable in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    result = await call(toolbox(tmp_path, "127.0.0.1"), "fetch", url=server.url("/page"))
+    assert result.ok, result.content
+    assert other.seen == []
+    assert [s.path for s in server.seen] == ["/page"]
+
+
+async def test_a_compressed_bomb_never_inflates_past_the_cap_in_memory(tmp_path: Path, server: ToolServer) -> None:
+    tracemalloc.start()
+    try:
+        result = await call(toolbox(tmp_path, "127.0.0.1"), "fetch", url=server.url("/bomb"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "cut at 2,000,000 bytes" in result.content
+    assert peak < 25_000_000  # inflated whole, the 50 KB body would take 50 MB

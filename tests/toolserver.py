@@ -6,11 +6,11 @@ refused request reached nothing) and answers by path: /page (HTML), /echo (the r
 from __future__ import annotations
 
 import contextlib
-import gzip
 import json
 import threading
 import time
 import urllib.parse
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,7 +84,7 @@ class ToolServer:
             for _ in range(0, size, len(chunk)):
                 h.wfile.write(chunk)
         elif path == "/bomb":
-            _send(h, 200, gzip.compress(b"\0" * 50_000_000), "text/plain", {"Content-Encoding": "gzip"})
+            _send(h, 200, _bomb(), "text/plain", {"Content-Encoding": "gzip"})
         elif path == "/slow":
             time.sleep(float(query.get("s", "3")))
             _send(h, 200, b"late", "text/plain")
@@ -111,6 +111,13 @@ def _send(
     h.end_headers()
     if h.command != "HEAD":
         h.wfile.write(body)
+
+
+def _bomb() -> bytes:
+    """50 MB of zeros gzipped (about 50 KB), made 1 MB at a time so the server's own memory stays small."""
+    pack = zlib.compressobj(wbits=31)
+    zeros = b"\0" * 1_000_000
+    return b"".join(pack.compress(zeros) for _ in range(50)) + pack.flush()
 
 
 @contextmanager
