@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 import threading
 import time
 import urllib.parse
@@ -31,7 +32,7 @@ class Seen:
 
 
 class ToolServer:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
         self.seen: list[Seen] = []
         server = self
 
@@ -53,6 +54,9 @@ class ToolServer:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
         self.httpd = ThreadingHTTPServer((host, 0), Handler)
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
         self.httpd.daemon_threads = True
         self.httpd.block_on_close = False
         self.host = host
@@ -61,7 +65,7 @@ class ToolServer:
         self._thread.start()
 
     def url(self, path: str = "/page") -> str:
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def answer(self, h: BaseHTTPRequestHandler, path: str, query: dict[str, str], body: bytes) -> None:
         if path == "/page":
@@ -121,8 +125,8 @@ def _bomb() -> bytes:
 
 
 @contextmanager
-def tool_server(host: str = "127.0.0.1") -> Iterator[ToolServer]:
-    server = ToolServer(host)
+def tool_server(host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> Iterator[ToolServer]:
+    server = ToolServer(host, tls)
     try:
         yield server
     finally:
