@@ -238,6 +238,8 @@ class Egress:
             except httpx.ConnectError as e:
                 failure = EgressError(f"could not connect to {host} ({ip}): {e}")
                 continue
+            except httpx.TimeoutException:
+                raise EgressError(f"{host} did not answer within {self.limits.total_timeout:g} s") from None
             except httpx.HTTPError as e:
                 raise EgressError(f"the request to {host} failed: {e}") from None
             try:
