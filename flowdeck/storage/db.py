@@ -114,6 +114,13 @@ APPEND_ONLY: dict[str, list[str]] = {
 }
 
 
+# The triggers that make it so, by name, for `flowdeck doctor` (storage/health.py).
+APPEND_ONLY_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "sqlite": ("side_effects_no_update", "side_effects_no_delete", "side_effects_no_replace"),
+    "postgresql": ("side_effects_no_change", "side_effects_no_truncate"),
+}
+
+
 # Ordered and named. Never edit one that has shipped: add the next one instead.
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _initial),
