@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,7 +211,8 @@ def _writing(db: Engine, *, synced: bool) -> Iterator[Connection]:
                 yield conn
         finally:
             if raw is not None:
-                raw.execute("PRAGMA synchronous=NORMAL")  # the database's setting (storage/db.py), for the pool
+                with suppress(Exception):  # a broken connection is dropped by the pool anyway
+                    raw.execute("PRAGMA synchronous=NORMAL")  # the database's setting (storage/db.py), for the pool
 
 
 def _detail(text: str) -> dict[str, Any]:
