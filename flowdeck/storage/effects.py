@@ -1,6 +1,6 @@
 """The side-effect log: every tool call that changes the world is an intent row before it runs and an outcome row
-after, in an append-only table (migration 0007). SqlJournal is what a run writes through (engine/tools.py's
-EffectJournal); effects_of() is what pages, the API and the CLI read."""
+after, in an append-only table (storage/db.py: SIDE_EFFECTS_MIGRATION). SqlJournal is what a run writes through
+(engine/tools.py's EffectJournal); effects_of() is what pages, the API and the CLI read."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from flowdeck.engine.events import EventDataError
-from flowdeck.storage.db import APPEND_ONLY_TRIGGERS, MIGRATIONS
+from flowdeck.storage.db import APPEND_ONLY_TRIGGERS, MIGRATIONS, SIDE_EFFECTS_MIGRATION
 from flowdeck.storage.faults import advice, redact, sqlite_path, storage_error, unreadable_folder
 from flowdeck.storage.integrity import ChangedBatch, checked_batch
 from flowdeck.storage.tables import MigrationRow
@@ -177,7 +177,7 @@ def _check_server(url: str) -> Iterator[Finding]:
                 done = []
         yield Finding(level="ok", topic="connection", text="the server answers")
         yield _migrations(done)
-        if "0007_side_effects" in done:
+        if SIDE_EFFECTS_MIGRATION in done:
             with engine.connect() as conn:
                 rows = conn.execute(
                     text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'side_effects'::regclass AND NOT tgisinternal")
@@ -207,7 +207,7 @@ def _migrations(done: list[str]) -> Finding:
 
 
 def _append_only(triggers: set[str], dialect: str) -> Finding:
-    """Whether the side-effect log is still append-only: the triggers of migration 0007 are there."""
+    """Whether the side-effect log is still append-only: the triggers of its migration are there."""
     missing = [name for name in APPEND_ONLY_TRIGGERS[dialect] if name not in triggers]
     if missing:
         return Finding(
@@ -215,7 +215,7 @@ def _append_only(triggers: set[str], dialect: str) -> Finding:
             topic="side effects",
             text=f"the side-effect log is no longer append-only: its triggers {', '.join(missing)} were dropped, so "
             "its entries may have been changed or deleted since; nothing was changed: keep a copy of the database "
-            "and find out who dropped them (they are made by migration 0007_side_effects)",
+            f"and find out who dropped them (they are made by migration {SIDE_EFFECTS_MIGRATION})",
         )
     return Finding(level="ok", topic="side effects", text="the side-effect log is append-only (its triggers are there)")
 
