@@ -21,6 +21,7 @@ HandlerId = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 Template = Annotated[str, Field(max_length=10_000)]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 Trust = Literal["system", "user", "untrusted"]
+When = Literal["failure", "cancel", "demand"]  # a run that failed, a run cancelled, a person's Compensate
 
 
 class _Strict(BaseModel):
@@ -132,6 +133,7 @@ class Handler(_Strict):
     label: Annotated[str, Field(max_length=200)] = ""
     match: EffectMatch
     action: Action
+    on: Annotated[list[When], Field(min_length=1, max_length=3)] = ["failure", "cancel", "demand"]
 
     @model_validator(mode="after")
     def _fits(self) -> Handler:

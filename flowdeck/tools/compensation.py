@@ -24,6 +24,7 @@ SYSTEM_HANDLERS = (
             "label": "Delete a file the run wrote",
             "match": {"tool": "write_file"},
             "action": {"kind": "delete_file"},
+            "on": ["demand"],  # a failed run's files are kept for a person to look at, until they ask
         }
     ),
 )
