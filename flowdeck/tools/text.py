@@ -58,8 +58,8 @@ def html_to_text(page: str) -> str:
         tag = name.group(1).lower() if name is not None else ""
         closing = page[lt + 1] == "/"
         if tag in _SKIP and not closing:
-            end = _CLOSE[tag].search(page, i)
-            i = n if end is None else (page.find(">", end.start()) + 1 or n)
+            close = _CLOSE[tag].search(page, i)
+            i = n if close is None else (page.find(">", close.start()) + 1 or n)
         elif tag in _BLOCK:
             parts.append("\n")
     text = html.unescape("".join(parts))
