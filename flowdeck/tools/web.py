@@ -149,7 +149,7 @@ def _result(response: Response, detail: dict[str, Any], *, readable: bool, cap: 
     if not readable and content_type:
         head += f"\ncontent-type: {content_type}"
     detail = {**detail, "status": response.status}
-    if response.url != detail.get("url"):
+    if response.redirects:
         detail["final_url"] = response.url
     return ToolResult(content=cut(f"{head}\n\n{body}", MAX_RESULT_CHARS), ok=response.status < 400, detail=detail)
 
