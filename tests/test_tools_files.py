@@ -198,8 +198,11 @@ def test_too_many_files_are_refused(ws: Path) -> None:
     for i in range(1_000):
         (ws / f"f{i}.txt").write_text("x")
     result = call(ws, "write_file", path="one-more.txt", content="x")
-    assert result.content == "the workspace already holds 1000 files, the most a run may write"
+    assert result.content == "the workspace already holds 1000 files and folders, the most a run may make"
     assert not (ws / "one-more.txt").exists()
+    deep = call(ws, "write_file", path="new/deep/x.txt", content="x")
+    assert "already holds 1000 files and folders" in deep.content
+    assert not (ws / "new").exists()  # a refused write makes no folders either
     assert (call(ws, "write_file", path="f1.txt", content="replaced")).ok  # replacing one is fine
     listed = call(ws, "list_files")
     assert listed.content.startswith("1000 files in the workspace:") and listed.content.endswith("… and 500 more")
