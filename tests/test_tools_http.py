@@ -137,6 +137,7 @@ async def test_headers_the_tool_sets_itself_are_refused(tmp_path: Path, server: 
         ({"Host": "example.org"}, "the header Host is set by the tool"),
         ({"Content-Length": "5"}, "the header Content-Length is set by the tool"),
         ({"Transfer-Encoding": "chunked"}, "the header Transfer-Encoding is set by the tool"),
+        ({"Accept-Encoding": "br"}, "the header Accept-Encoding is set by the tool"),
         ({"X-A": "a\r\nX-B: b"}, "the header X-A is over 8,000 characters or has a line break"),
         ({"Bad Name": "x"}, "'Bad Name' is not a valid header name"),
     ):

@@ -26,10 +26,11 @@ SECRET_SYNTAX = "{{secret:NAME}}"
 _SECRET = re.compile(r"\{\{\s*secret:([A-Za-z_][A-Za-z0-9_]{0,127})\s*\}\}")
 _ANY_SECRET = re.compile(r"\{\{\s*secrets?\s*[:.]", re.IGNORECASE)
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
-# Framing and routing headers come from the URL and the body; a caller's own would contradict them.
+# Framing, routing and encoding headers come from the URL, the body and the guard (which reads only identity, gzip
+# and deflate bodies, bounded); a caller's own would contradict them.
 _SET_BY_TOOL = {
     "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer",
-    "proxy-authorization", "proxy-connection",
+    "proxy-authorization", "proxy-connection", "accept-encoding",
 }  # fmt: skip
 MAX_HEADER_CHARS = 8_000
 REDACTED = "[redacted]"
