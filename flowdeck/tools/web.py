@@ -82,8 +82,13 @@ class Web:
                 raise EgressRefused(f"{name!r} is not a valid header name (letters, digits and -)")
             if name.lower() in _SET_BY_TOOL:
                 raise EgressRefused(f"the header {name} is set by the tool from the URL and body: remove it")
-            if len(value) > MAX_HEADER_CHARS or any(c in value for c in "\r\n\0"):
-                raise EgressRefused(f"the header {name} is over {MAX_HEADER_CHARS:,} characters or has a line break")
+            if len(value) > MAX_HEADER_CHARS:
+                raise EgressRefused(f"the header {name} is over {MAX_HEADER_CHARS:,} characters")
+            if not _sendable(value):
+                raise EgressRefused(
+                    f"the header {name} has a line break, a control character or a non-ASCII character: header "
+                    "values are plain ASCII text"
+                )
             filled = await self._fill(name, value, hide)
             if filled != value:
                 private.add(name.lower())
@@ -106,8 +111,11 @@ class Web:
                     f"as {{{{secret:{name}}}}}"
                 )
             hide.add(secret)
-            if any(c in secret for c in "\r\n\0"):
-                raise EgressRefused(f"the saved secret {name} contains a line break: it cannot be sent in a header")
+            if not _sendable(secret):  # said before httpx could quote the value in its own error
+                raise EgressRefused(
+                    f"the saved secret {name} has a line break, a control character or a non-ASCII character: it "
+                    "cannot be sent in a header"
+                )
             values[name] = secret
         return _SECRET.sub(lambda m: values[m.group(1)], value)
 
@@ -153,6 +161,10 @@ def _result(response: Response, detail: dict[str, Any], *, readable: bool, cap: 
     if response.redirects:
         detail["final_url"] = response.url
     return ToolResult(content=cut(f"{head}\n\n{body}", MAX_RESULT_CHARS), ok=response.status < 400, detail=detail)
+
+
+def _sendable(value: str) -> bool:
+    return all(c == "\t" or " " <= c <= "~" for c in value)
 
 
 def _failed(reason: str, detail: dict[str, Any], *, refused: bool) -> ToolResult:
