@@ -177,3 +177,11 @@ async def test_a_failed_status_is_a_failed_result(tmp_path: Path, server: ToolSe
     )
     assert not result.ok
     assert result.detail == {"method": "DELETE", "url": server.url("/status?code=404"), "status": 404}
+
+
+async def test_cookies_a_server_sets_are_not_kept(tmp_path: Path, server: ToolServer) -> None:
+    box = toolbox(tmp_path, "127.0.0.1")
+    await call(box, "http_request", url=server.url("/redirect?to=/echo&cookie=abc"))
+    await call(box, "http_request", url=server.url("/echo"))
+    assert [s.path for s in server.seen] == ["/redirect?to=/echo&cookie=abc", "/echo", "/echo"]
+    assert all("Cookie" not in s.headers for s in server.seen)
