@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import socket
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,18 @@ def test_a_fifo_and_a_socket_are_refused_without_blocking(ws: Path) -> None:
             assert "pipe is a FIFO, not a regular file" in fifo.content
             unix = call(ws, tool, path="sock", **extra)
             assert "sock is a socket, not a regular file" in unix.content
+
+
+def test_a_device_file_is_refused(ws: Path) -> None:
+    ws.mkdir(parents=True)
+    try:
+        os.mknod(ws / "null", stat.S_IFCHR | 0o600, os.makedev(1, 3))  # /dev/null's numbers
+    except PermissionError:
+        pytest.skip("making a device file needs root (CAP_MKNOD)")
+    for tool, extra in (("read_file", {}), ("write_file", {"content": "x"})):
+        result = call(ws, tool, path="null", **extra)
+        assert "null is a device file, not a regular file" in result.content
+    assert stat.S_ISCHR(os.stat(ws / "null", follow_symlinks=False).st_mode)
 
 
 def test_a_folder_is_not_a_file(ws: Path) -> None:
