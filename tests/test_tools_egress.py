@@ -92,6 +92,10 @@ SSRF = [
     ("http://[::127.0.0.1]:{port}/page", "embeds 127.0.0.1, a loopback address"),
     ("http://[2002:7f00:1::]:{port}/page", "embeds 127.0.0.1, a loopback address"),
     ("http://[::ffff:a9fe:a9fe]/", "embeds 169.254.169.254, a cloud metadata address"),
+    ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", "embeds 127.0.0.1, a loopback address"),  # Teredo
+    ("http://[64:ff9b::a9fe:a9fe]/", "embeds 169.254.169.254, a cloud metadata address"),  # NAT64
+    ("http://[::]:{port}/page", ":: is an unspecified address"),
+    ("http://0:{port}/page", "0 (it means 0.0.0.0) is an unspecified address"),
     ("http://10.0.0.1/", "10.0.0.1 is a private address"),
     ("http://192.168.1.1/", "192.168.1.1 is a private address"),
     ("http://100.64.0.1/", "100.64.0.1 is a shared (carrier-grade NAT) address"),
