@@ -288,3 +288,12 @@ async def test_hostile_html_is_reduced_without_hanging(tmp_path: Path, server: T
     result = await call(toolbox(tmp_path, "127.0.0.1"), "fetch", url=server.url(f"/hostile?kind={kind}"))
     assert result.ok
     assert len(result.content) <= 21_000
+
+
+async def test_a_closed_port_is_a_failed_result_that_says_so(tmp_path: Path) -> None:
+    with tool_server() as closed:
+        port = closed.port
+    result = await call(toolbox(tmp_path, "127.0.0.1"), "fetch", url=f"http://127.0.0.1:{port}/page")
+    assert not result.ok
+    assert result.content.startswith("could not connect to 127.0.0.1: ")
+    assert result.detail["refused"] is False

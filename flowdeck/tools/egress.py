@@ -239,7 +239,8 @@ class Egress:
                 failure = EgressError(f"could not connect to {host} within {self.limits.connect_timeout:g} s")
                 continue
             except httpx.ConnectError as e:
-                failure = EgressError(f"could not connect to {host} ({ip}): {e}")
+                where = host if host == str(ip) else f"{host} ({ip})"
+                failure = EgressError(f"could not connect to {where}: {e}")
                 continue
             except httpx.TimeoutException:
                 raise EgressError(f"{host} did not answer within {self.limits.total_timeout:g} s") from None
