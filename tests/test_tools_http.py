@@ -91,7 +91,10 @@ async def test_secret_references_that_cannot_be_used_are_refused_before_sending(
     box = toolbox(tmp_path, "127.0.0.1")
     url = server.url("/echo")
     cases = [
-        ({"headers": {"Authorization": "{{secret:MISSING}}"}}, "no saved secret is named MISSING: save it first"),
+        (
+            {"headers": {"Authorization": "{{secret:MISSING}}"}},
+            "no saved secret is named MISSING: save it first (`flowdeck secrets set MISSING`)",
+        ),
         ({"headers": {"Authorization": "{{secret:BROKEN}}"}}, "the saved secret BROKEN has a line break"),
         ({"headers": {"Authorization": "{{secret:CONTROL}}"}}, "the saved secret CONTROL has a line break, a control"),
         ({"headers": {"Authorization": "{{secret:ACCENT}}"}}, "or a non-ASCII character: it cannot be sent"),

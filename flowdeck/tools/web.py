@@ -107,7 +107,7 @@ class Web:
             secret = await asyncio.to_thread(self.secrets, name)
             if not secret:
                 raise EgressRefused(
-                    f"no saved secret is named {name}: save it first (`flowdeck keys set {name}`), then refer to it "
+                    f"no saved secret is named {name}: save it first (`flowdeck secrets set {name}`), then refer to it "
                     f"as {{{{secret:{name}}}}}"
                 )
             hide.add(secret)
