@@ -299,7 +299,10 @@ class RunView:
             if node is None:
                 return {"state": "queued", "text": "queued"}
         # The card shows a line of it and the rest on hover: a provider's error, with what to do, in full.
-        return {"state": node.status, "text": node.summary()[:STATUS_CHARS], **self._rounds.agent_round(node, node_id)}
+        # tool_calls always: the card of an agent whose new round has made no call yet loses the last round's badge
+        calls = len(node.latest.tool_calls) if node.latest is not None else 0
+        marks = self._rounds.agent_round(node, node_id)
+        return {"state": node.status, "text": node.summary()[:STATUS_CHARS], "tool_calls": calls, **marks}
 
     def show_progress(self) -> None:
         """The header line: the run's status, its agents' progress, time, tokens and cost."""
