@@ -29,6 +29,7 @@ from flowdeck.storage.tables import (
     NodeOutputRow,
     RunRow,
     SessionRow,
+    SideEffectRow,
     WorkflowRow,
 )
 
@@ -80,6 +81,39 @@ def _event_checksums(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE event_batches ADD COLUMN checksum VARCHAR({CHECKSUM_CHARS})")
 
 
+def _side_effects(conn: Connection) -> None:
+    SideEffectRow.__table__.create(conn)  # type: ignore[attr-defined]
+    for statement in APPEND_ONLY[conn.dialect.name]:
+        conn.exec_driver_sql(statement)
+
+
+# The side-effect log is append-only, and the database itself says so: whatever writes to it (this app, a script,
+# a person with a SQL shell) cannot change or delete an entry. No run deletion exists; one added later keeps the
+# run's effects (the table has no foreign key to runs), or drops these triggers in its own named transaction.
+_REFUSED = "side_effects is append-only: its entries cannot be changed or deleted"
+APPEND_ONLY: dict[str, list[str]] = {
+    "sqlite": [
+        *(
+            f"CREATE TRIGGER side_effects_no_{what} BEFORE {what.upper()} ON side_effects "
+            f"BEGIN SELECT RAISE(ABORT, '{_REFUSED}'); END"
+            for what in ("update", "delete")
+        ),
+        # INSERT OR REPLACE deletes the row it conflicts with without firing delete triggers (recursive_triggers off)
+        "CREATE TRIGGER side_effects_no_replace BEFORE INSERT ON side_effects WHEN EXISTS (SELECT 1 FROM side_effects "
+        "WHERE seq = NEW.seq OR (key = NEW.key AND phase = NEW.phase AND attempt = NEW.attempt)) "
+        f"BEGIN SELECT RAISE(ABORT, '{_REFUSED}'); END",
+    ],
+    "postgresql": [
+        "CREATE FUNCTION side_effects_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN RAISE EXCEPTION USING MESSAGE = '{_REFUSED} (' || TG_OP || ' refused)'; END $$",
+        "CREATE TRIGGER side_effects_no_change BEFORE UPDATE OR DELETE ON side_effects "
+        "FOR EACH ROW EXECUTE FUNCTION side_effects_append_only()",
+        "CREATE TRIGGER side_effects_no_truncate BEFORE TRUNCATE ON side_effects "
+        "FOR EACH STATEMENT EXECUTE FUNCTION side_effects_append_only()",
+    ],
+}
+
+
 # Ordered and named. Never edit one that has shipped: add the next one instead.
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _initial),
@@ -88,6 +122,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0004_run_labels", _run_labels),
     ("0005_workflow_identities", _workflow_identities),
     ("0006_event_checksums", _event_checksums),
+    ("0007_side_effects", _side_effects),
 ]
 
 
