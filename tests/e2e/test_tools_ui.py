@@ -1,0 +1,88 @@
+"""Tools in the browser (issue 22): an agent's Tools section, the workflow's allowed domains, and what a run with
+tool calls shows: the card's badge, the Inspector's tool calls, the Artifacts and Side effects tabs."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_editor import node
+from tests.e2e.test_workflow_settings import open_settings
+
+
+def test_tools_section_ticks_a_tool_limits_calls_and_undoes(page: Page) -> None:
+    node(page, "Coder", "Coder").click()
+    tools = page.get_by_role("group", name="Tools")
+    write = tools.get_by_role("checkbox", name="Tool write_file")
+    expect(write).not_to_be_checked()
+    expect(tools.get_by_text("Writes a file in the run's workspace: the run's artifacts")).to_be_visible()
+    expect(tools.get_by_text("side effect")).to_have_count(2)  # write_file and http_request
+    write.click()
+    expect(write).to_be_checked()
+
+    limit = page.get_by_label("Max tool calls")
+    expect(limit).to_have_value("10")
+    limit.fill("0")
+    expect(page.get_by_text("Max tool calls must be a whole number from 1 to 50")).to_be_visible()
+    expect(limit).to_have_attribute("aria-invalid", "true")
+    limit.fill("3")
+    expect(page.get_by_text("Max tool calls must be a whole number from 1 to 50")).to_be_hidden()
+
+    # The panel drawn again (another agent, then back) shows what the workflow holds.
+    node(page, "Reviewer", "Reviewer").click()
+    node(page, "Coder", "Coder").click()
+    expect(page.get_by_role("group", name="Tools").get_by_role("checkbox", name="Tool write_file")).to_be_checked()
+    expect(page.get_by_label("Max tool calls")).to_have_value("3")
+
+    page.get_by_role("button", name="Undo").click()  # the limit
+    page.get_by_role("button", name="Undo").click()  # the tool
+    node(page, "Reviewer", "Reviewer").click()
+    node(page, "Coder", "Coder").click()
+    expect(page.get_by_role("group", name="Tools").get_by_role("checkbox", name="Tool write_file")).not_to_be_checked()
+    expect(page.get_by_label("Max tool calls")).to_have_value("10")
+
+
+def test_allowed_domains_are_edited_by_keyboard_checked_as_the_engine_does_and_undone(page: Page) -> None:
+    dialog = open_settings(page)
+    domains = dialog.get_by_role("list", name="Allowed domains")
+    expect(dialog.get_by_text("No network: tools that fetch cannot reach anything.")).to_be_visible()
+    expect(dialog.get_by_text("no scheme, path or port", exact=False)).to_be_visible()
+    dialog.get_by_role("button", name="Add domain").focus()
+    page.keyboard.press("Enter")
+    first = domains.get_by_label("Allowed domain")
+    expect(first).to_be_focused()
+    page.keyboard.type("https://example.org/docs")
+    expect(dialog.get_by_text("has a scheme; write the host name alone, e.g. example.org")).to_be_visible()
+    expect(first).to_have_attribute("aria-invalid", "true")
+    page.keyboard.press("Enter")  # Apply is refused while a domain is wrong
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("example.org")
+    expect(dialog.get_by_text("has a scheme")).to_be_hidden()
+    dialog.get_by_role("button", name="Add domain").focus()
+    page.keyboard.press("Enter")
+    expect(domains.get_by_label("Allowed domain").nth(1)).to_be_focused()
+    page.keyboard.type("*.wikipedia.org")
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Remove domain *.wikipedia.org")).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")  # Apply
+    expect(dialog).to_be_hidden()
+
+    dialog = open_settings(page)
+    boxes = dialog.get_by_role("list", name="Allowed domains").get_by_label("Allowed domain")
+    expect(boxes).to_have_count(2)
+    expect(boxes.nth(0)).to_have_value("example.org")
+    expect(boxes.nth(1)).to_have_value("*.wikipedia.org")
+    dialog.get_by_role("button", name="Remove domain example.org").focus()
+    page.keyboard.press("Enter")
+    expect(boxes).to_have_count(1)
+    dialog.get_by_role("button", name="Apply").click()
+    expect(dialog).to_be_hidden()
+
+    page.get_by_role("button", name="Undo").click()  # the removal, as one step
+    dialog = open_settings(page)
+    expect(dialog.get_by_role("list", name="Allowed domains").get_by_label("Allowed domain")).to_have_count(2)
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Undo").click()
+    dialog = open_settings(page)
+    expect(dialog.get_by_text("No network: tools that fetch cannot reach anything.")).to_be_visible()
