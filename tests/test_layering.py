@@ -14,6 +14,7 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"errors"},
     "engine": {"errors"},
     "templates": {"engine", "errors"},
+    "tools": {"config", "engine", "errors"},
     "models": {"config", "engine", "errors"},
     "storage": {"config", "engine", "errors"},
     "runner": {"engine", "errors", "storage"},
