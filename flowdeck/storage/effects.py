@@ -180,10 +180,15 @@ def effects_of(db: Engine, run_id: str) -> list[Effect]:
 
 
 def unknown_effects(db: Engine, run_ids: Iterable[str]) -> list[Effect]:
-    """The effects whose outcome is unknown in these runs (a run and those it resumed). Blocking."""
-    return [
-        effect for run_id in dict.fromkeys(run_ids) for effect in effects_of(db, run_id) if effect.status == "unknown"
-    ]
+    """The calls of these runs (a run and the runs it resumed) whose latest attempt has no outcome: whether they
+    happened is not known. A call run again (a resume's retry) counts by its new attempt, whichever run made it.
+    Blocking."""
+    latest: dict[str, Effect] = {}
+    for run_id in dict.fromkeys(run_ids):
+        for effect in effects_of(db, run_id):
+            if effect.key not in latest or effect.attempt > latest[effect.key].attempt:
+                latest[effect.key] = effect
+    return sorted((e for e in latest.values() if e.status == "unknown"), key=lambda e: e.seq)
 
 
 def _detail(text: str) -> dict[str, Any]:
