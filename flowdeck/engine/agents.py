@@ -92,6 +92,8 @@ class ResolvedAgent(Record, frozen=True):
     retries: int
     verdicts: tuple[str, ...] = ()
     decides: bool = False  # the agent must give one of `verdicts` (format 2): asked for, checked, retried once
+    tools: tuple[str, ...] = ()  # the tools its model may call (engine/tool_loop.py)
+    max_tool_calls: int = 10
 
 
 def resolve(
@@ -114,6 +116,8 @@ def resolve(
             timeout=config.timeout,
             retries=config.retries,
             verdicts=preset.verdicts,
+            tools=tuple(config.tools),
+            max_tool_calls=config.max_tool_calls,
         )
     decisions = decisions_of(node)
     system = config.system_prompt
@@ -131,6 +135,8 @@ def resolve(
         retries=config.retries,
         verdicts=decisions or (() if config.verdicts is not None else preset.verdicts),
         decides=bool(decisions),
+        tools=tuple(config.tools),
+        max_tool_calls=config.max_tool_calls,
     )
 
 
