@@ -243,6 +243,8 @@ class _Form:
         """Draw the list of allowed domains (after one is added or removed); `focus`: the control to focus then."""
         self.controls = {k: c for k, c in self.controls.items() if not k.startswith("allowed_domains.")}
         self.domains.clear()
+        self.domains.props["role"] = "list" if self.draft.allowed_domains else "none"  # no list of no items (ARIA)
+        self.domains.update()
         with self.domains:
             if not self.draft.allowed_domains:
                 ui.label("No network: tools that fetch cannot reach anything.").classes("text-sm text-gray-500")

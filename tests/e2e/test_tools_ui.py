@@ -3,8 +3,12 @@ tool calls shows: the card's badge, the Inspector's tool calls, the Artifacts an
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from playwright.sync_api import Page, expect
 
+from tests.e2e.test_accessibility import violations
 from tests.e2e.test_editor import node
 from tests.e2e.test_workflow_settings import open_settings
 
@@ -86,3 +90,72 @@ def test_allowed_domains_are_edited_by_keyboard_checked_as_the_engine_does_and_u
     page.get_by_role("button", name="Undo").click()
     dialog = open_settings(page)
     expect(dialog.get_by_text("No network: tools that fetch cannot reach anything.")).to_be_visible()
+
+
+def test_a_run_with_a_tool_call_shows_badge_inspector_artifact_and_side_effect(page: Page) -> None:
+    node(page, "Coder", "Coder").click()
+    page.get_by_role("group", name="Tools").get_by_role("checkbox", name="Tool write_file").click()
+    prompt = page.get_by_label("System prompt")
+    prompt.fill(
+        'Write the report.\nCALL write_file {"path": "notes/report.md", "content": "# Report\\nAll <b>good</b>"}'
+    )
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
+
+    card = page.get_by_label("Coder (Coder)", exact=True)
+    expect(card.get_by_text("1 tool call", exact=True)).to_be_visible()
+    expect(page.get_by_label("Reviewer (Reviewer)", exact=True).get_by_text("tool call")).to_have_count(0)
+
+    card.click()
+    page.get_by_role("tab", name="Inspector").click()
+    inspector = page.get_by_role("tabpanel").filter(has_text="Tool calls (1)")
+    row = inspector.get_by_text("1. write_file · ok · ", exact=False)
+    expect(row).to_contain_text("side effect")
+    row.click()  # opens the row: arguments pretty-printed, the result, as text
+    pretty = re.compile(r'^\{\s+"path": "notes/report.md",\s+"content": "# Report\\nAll <b>good</b>"\s+\}$')
+    expect(inspector.get_by_text(pretty)).to_be_visible()  # indented, one key a line
+    expect(inspector.get_by_text("wrote notes/report.md (24 bytes)", exact=True)).to_be_visible()  # the result
+    expect(inspector.locator("b")).to_have_count(0)  # arguments are text, never markup
+    expect(inspector.get_by_text("Wrote: notes/report.md")).to_be_visible()
+    assert violations(page) == []
+
+    page.get_by_role("tab", name="Artifacts").click()
+    files = page.get_by_role("table", name="Artifacts")
+    expect(files.get_by_role("row").filter(has_text="notes/report.md")).to_contain_text("Coder")
+    expect(files.get_by_role("row").filter(has_text="notes/report.md")).to_contain_text("24 bytes")
+    with page.expect_download() as download:
+        files.get_by_role("link", name="Download notes/report.md").click()
+    assert download.value.suggested_filename == "report.md"
+    assert Path(download.value.path()).read_bytes() == b"# Report\nAll <b>good</b>"
+    assert violations(page) == []
+
+    page.get_by_role("tab", name="Side effects").click()
+    effects = page.get_by_role("table", name="Side effects")
+    entry = effects.get_by_role("row").filter(has_text="write_file")
+    expect(entry).to_contain_text("Coder")
+    expect(entry).to_contain_text("ok")
+    expect(entry).to_contain_text('"path": "notes/report.md"')
+    assert violations(page) == []
+
+    # The Runs page's run view shows the same.
+    page.get_by_role("button", name="Runs", exact=True).click()
+    page.get_by_role("link", name=re.compile("^Open run ")).first.click()
+    page.get_by_role("application", name="Workflow canvas").wait_for()
+    page.get_by_role("tab", name="Artifacts").click()
+    expect(page.get_by_role("link", name="Download notes/report.md")).to_be_visible()
+    page.get_by_role("tab", name="Side effects").click()
+    expect(
+        page.get_by_role("table", name="Side effects").get_by_role("row").filter(has_text="write_file")
+    ).to_contain_text("ok")
+
+
+def test_the_new_tabs_say_what_would_appear_in_a_run_without_tools(page: Page) -> None:
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
+    page.get_by_role("tab", name="Artifacts").click()
+    expect(page.get_by_text("Files the run's agents write (with the write_file tool) appear here")).to_be_visible()
+    page.get_by_role("tab", name="Side effects").click()
+    expect(page.get_by_text("Calls that change the world appear here")).to_be_visible()
+    assert violations(page) == []
