@@ -161,6 +161,12 @@ class ModelNotFound(ModelError):
     kind = "not_found"
 
 
+class ToolsUnsupported(ModelError):
+    """An agent with tools uses a model that cannot call tools (found before calling it)."""
+
+    kind = "tools_unsupported"
+
+
 class StorageError(FlowdeckError):
     """The database cannot be opened, read or written; `kind` says why (locked, read_only, full, io, corrupt, ...)."""
 

@@ -225,3 +225,32 @@ def test_a_secret_saved_during_the_run_is_redacted_too(db: Engine) -> None:
 def _rows(db: Engine) -> list[list[object]]:
     with db.connect() as conn:
         return [list(row) for row in conn.execute(text("SELECT * FROM side_effects ORDER BY seq")).all()]
+
+
+async def test_a_run_with_tools_records_its_side_effects_in_this_database(db: Engine, tmp_path: Path) -> None:
+    from flowdeck.engine.workflow import parse_workflow
+    from flowdeck.models.scripted import ScriptedCaller
+    from flowdeck.runner import Runner
+    from flowdeck.runner.tooling import RunTools
+    from flowdeck.storage import RunLog
+
+    tools = RunTools(db=db, workspaces=tmp_path / "workspaces", secret=lambda _name: None, secret_values=tuple)
+    log = RunLog(db)
+    runner = Runner(log, ScriptedCaller(), default_model="scripted", tools=tools)
+    calls = [f'CALL write_file {{"path": "part{n}.md", "content": "part {n}"}}' for n in (1, 2)]
+    writer = {"system_prompt": "\n".join(calls), "tools": ["write_file"]}
+    workflow = parse_workflow(
+        {"format": 2, "name": "parts", "nodes": [{"id": "w", "type": "custom", "config": writer}], "edges": []}
+    )
+    try:
+        run_id = await runner.start(workflow)
+        assert (await runner.wait(run_id)).status == "succeeded"
+    finally:
+        await runner.close()
+        log.close()
+    effects = effects_of(db, run_id)
+    assert [(json.loads(e.arguments)["path"], e.status, e.attempt) for e in effects] == [
+        ("part1.md", "ok", 1),
+        ("part2.md", "ok", 1),
+    ]
+    assert sorted(p.name for p in (tmp_path / "workspaces" / run_id).iterdir()) == ["part1.md", "part2.md"]

@@ -147,7 +147,10 @@ class ToolLoop:
                 request = msgspec.structs.replace(request, messages=list(conversation))
                 completion = await self._turn(request, preds, tokens, agent.retries, first=False)
         except ModelError as exc:
-            self._fail(node_id, execution, exc.kind, str(exc), exc.retryable, tokens.attempt)
+            message = str(exc)
+            if exc.kind == "tools_unsupported":  # said before any call: name the agent that needs tools
+                message = f"'{self._labels[node_id]}' uses tools; {exc.detail}: {exc.hint}"
+            self._fail(node_id, execution, exc.kind, message, exc.retryable, tokens.attempt)
             return False
         answer = Completion(text=completion.text, usage=usage, cost=cost, cut=completion.cut)
         if agent.decides:  # its verdict is read from the answer, asked for once more after the first exchange

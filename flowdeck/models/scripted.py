@@ -135,7 +135,8 @@ def parse_spec(model: str) -> ScriptSpec:
                 model=model,
                 hint=(
                     "use latency=S, delay=S, chunks=N, fault=KIND, times=N, retry_after=S, ready=S, "
-                    f"verdicts=A,B,... or unclear=N (S from 0 to {MAX_SECONDS:g} seconds, N from 0 to {MAX_COUNT:,})"
+                    "verdicts=A,B,..., unclear=N or tool_rounds=N "
+                    f"(S from 0 to {MAX_SECONDS:g} seconds, N from 0 to {MAX_COUNT:,})"
                 ),
             ) from None
     return ScriptSpec(**values)  # type: ignore[arg-type]
@@ -263,7 +264,7 @@ def tool_calls(spec: ScriptSpec, messages: Sequence[Message]) -> tuple[ToolCall,
     if turn > spec.tool_rounds:
         return ()
     system = next((m.content for m in messages if m.role == "system"), "")
-    calls = []
+    calls: list[ToolCall] = []
     for line in system.splitlines():
         if line.startswith("CALL "):
             name, _, arguments = line[5:].strip().partition(" ")

@@ -14,7 +14,7 @@ from pathlib import Path
 from flowdeck.config import write_private
 from flowdeck.errors import ConfigError
 
-NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")  # as http_request's {{secret:NAME}} (flowdeck/tools/web.py)
 MIN_CHARS = 8  # a shorter value would be redacted wherever it appears by chance, and guessed
 MAX_CHARS = 8_000
 MAX_SECRETS = 200
@@ -30,8 +30,8 @@ class SecretStore:
         """Save (or replace) a secret; ConfigError naming what is wrong, and then nothing is saved."""
         if not NAME.fullmatch(name):
             raise ConfigError(
-                f"'{name[:80]}' cannot be a secret's name: use a letter, then letters, digits, _ or - "
-                "(at most 64 characters), e.g. GITHUB_TOKEN; nothing saved"
+                f"'{name[:80]}' cannot be a secret's name: use letters, digits and _ (not first a digit, at most 128), "
+                "e.g. GITHUB_TOKEN; nothing saved"
             )
         value = value.strip("\r\n")
         if not MIN_CHARS <= len(value) <= MAX_CHARS:

@@ -106,10 +106,12 @@ class Egress:
     """Sends a tool's HTTP requests for one workflow's allowed domains. Each request gets a fresh client: no
     cookies, connections or environment proxies carry over between calls."""
 
-    def __init__(self, allowed: Iterable[str], limits: EgressLimits | None = None) -> None:
+    def __init__(
+        self, allowed: Iterable[str], limits: EgressLimits | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.allowed = AllowedDomains(allowed)
         self.limits = limits or EgressLimits()
-        self._tls: ssl.SSLContext | None = None
+        self._tls = tls  # the certificates trusted: certifi's, as everywhere httpx is used, unless given
 
     async def request(
         self,
@@ -159,6 +161,8 @@ class Egress:
         """The addresses this URL may be fetched from (all checked), or EgressRefused saying why not."""
         prefix = f"a redirect to {url}: " if redirected else ""
         host = _host(url, prefix)
+        if not self.allowed.entries:
+            raise _refused(prefix + self.allowed.not_listed(host))
         try:
             literal = parse_ip_literal(host)
         except ValueError as e:
@@ -234,6 +238,8 @@ class Egress:
             except httpx.ConnectError as e:
                 failure = EgressError(f"could not connect to {host} ({ip}): {e}")
                 continue
+            except httpx.TimeoutException:
+                raise EgressError(f"{host} did not answer within {self.limits.total_timeout:g} s") from None
             except httpx.HTTPError as e:
                 raise EgressError(f"the request to {host} failed: {e}") from None
             try:
@@ -258,7 +264,7 @@ class Egress:
         cap = self.limits.max_response_bytes
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
         if encoding in ("gzip", "x-gzip", "deflate"):
-            inflate = zlib.decompressobj(wbits=47 if encoding != "deflate" else 15)
+            inflate = zlib.decompressobj(wbits=47)  # zlib or gzip framing, whichever the header says
         elif encoding not in ("identity", ""):
             raise EgressError(f"{host} sent its answer compressed with {encoding!r}, which tools do not read")
         else:
@@ -272,17 +278,21 @@ class Egress:
                 size += len(chunk)
                 if size > cap:
                     return b"".join(parts)[:cap], True
+            if inflate is not None:
+                parts.append(inflate.flush(cap + 1 - size))  # what a complete stream still holds
+                size += len(parts[-1])
         except zlib.error as e:
             raise EgressError(f"{host} sent a body that could not be decompressed ({e})") from None
         except httpx.TimeoutException:
             raise EgressError(f"{host} stopped sending before its answer was complete (timeout)") from None
         except httpx.HTTPError as e:
             raise EgressError(f"reading the answer of {host} failed: {e}") from None
-        return b"".join(parts), False
+        body = b"".join(parts)
+        return (body[:cap], True) if size > cap else (body, False)
 
     def _client(self) -> httpx.AsyncClient:
         if self._tls is None:
-            self._tls = ssl.create_default_context()
+            self._tls = httpx.create_ssl_context(trust_env=False)
         no_cookies = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         timeout = httpx.Timeout(self.limits.total_timeout, connect=self.limits.connect_timeout)
         return httpx.AsyncClient(

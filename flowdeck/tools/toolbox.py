@@ -4,6 +4,7 @@ checked and handed to the tool. Whatever goes wrong in a tool comes back as a re
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +58,9 @@ class BuiltinToolbox:
         allowed_domains: Iterable[str],
         secrets: SecretLookup,
         limits: EgressLimits | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        web = Web(Egress(allowed_domains, limits), secrets)
+        web = Web(Egress(allowed_domains, limits, tls), secrets)
         files = Files(Workspace(workspace))
         self._tools = {
             tool.spec.name: tool

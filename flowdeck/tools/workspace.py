@@ -29,7 +29,9 @@ MAX_PATH_CHARS = 512
 MAX_NAME_BYTES = 255
 MAX_DEPTH = 16
 _TEMP = ".flowdeck-tmp-"  # a write in progress; never listed
-_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# Confinement needs each step opened relative to the last without following links (Linux, macOS, the BSDs).
+_CONFINED = hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY") and os.open in os.supports_dir_fd
+_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _EXAMPLE = "write a path inside the run's workspace, like notes/report.md"
 
 
@@ -126,8 +128,8 @@ class Workspace:
                 for name in names:
                     if name.startswith(_TEMP):
                         continue
-                    info = os.stat(name, dir_fd=top_fd, follow_symlinks=False)
-                    if stat.S_ISREG(info.st_mode):
+                    info = _lstat(top_fd, name, name)
+                    if info is not None and stat.S_ISREG(info.st_mode):
                         relative = os.path.normpath(os.path.join(*parts, top, name))
                         found.append(Artifact(path=relative, size=info.st_size, modified=info.st_mtime))
         return sorted(found, key=lambda a: a.path)
@@ -139,6 +141,8 @@ class Workspace:
     @contextmanager
     def _folder(self, parts: tuple[str, ...], *, create: bool) -> Iterator[int]:
         """A descriptor of the folder `parts` inside the workspace, each step opened with O_NOFOLLOW."""
+        if not _CONFINED:
+            raise WorkspaceError("file tools are off on this system: it cannot open files without following links")
         try:
             fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
@@ -174,8 +178,8 @@ def clean_path(path: str) -> tuple[str, ...]:
         raise WorkspaceError(f'{path} goes up with "..": file tools only reach the run\'s workspace; {_EXAMPLE}')
     if not parts:
         raise WorkspaceError(f"{path!r} names the workspace itself, not a file: {_EXAMPLE}")
-    if len(parts) > MAX_DEPTH:
-        raise WorkspaceError(f"{path} is {len(parts)} folders deep, over {MAX_DEPTH}")
+    if len(parts) - 1 > MAX_DEPTH:
+        raise WorkspaceError(f"{path} is {len(parts) - 1} folders deep, over {MAX_DEPTH}: use fewer folders")
     for part in parts:
         if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
             raise WorkspaceError(f"a name in {path} is longer than {MAX_NAME_BYTES} bytes")
