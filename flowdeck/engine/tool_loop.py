@@ -24,6 +24,7 @@ from flowdeck.engine.tools import (
     MAX_RESULT_CHARS,
     MAX_TOOL_CALLS,
     EffectJournal,
+    RecordedEffect,
     Toolbox,
     ToolContext,
     ToolResult,
@@ -220,7 +221,7 @@ class ToolLoop:
             return refusal.content
         journal = self._journal if spec.effect == "write" else None
         if journal is not None:
-            recorded = await asyncio.to_thread(journal.recorded, key)
+            recorded = await asyncio.to_thread(_recorded_or_intent, journal, context, spec, call)
             if recorded is not None and recorded.status != "unknown":
                 self._tool_called(context, call, spec.effect)
                 self._tool_finished(
@@ -235,7 +236,8 @@ class ToolLoop:
                 self._tool_called(context, call, spec.effect)
                 self._tool_finished(context, call, ToolResult(content=SKIPPED_UNKNOWN, ok=False), 0.0, True)
                 return SKIPPED_UNKNOWN
-            await asyncio.to_thread(journal.intent, context, spec, call)
+            if recorded is not None:  # told to retry a call whose outcome is unknown: a new intent, then the call
+                await asyncio.to_thread(journal.intent, context, spec, call)
         self._tool_called(context, call, spec.effect)
         assert self._toolbox is not None  # _tool_specs saw to it
         t0 = time.monotonic()
@@ -284,6 +286,16 @@ class ToolLoop:
             f'being told to answer without them; raise its "max_tool_calls" (at most {MAX_TOOL_CALLS}) or give it a '
             "narrower task"
         )
+
+
+def _recorded_or_intent(
+    journal: EffectJournal, context: ToolContext, spec: ToolSpec, call: ToolCall
+) -> RecordedEffect | None:
+    """The call's recorded effect, or, when there is none, its intent written (one hop to a worker thread)."""
+    recorded = journal.recorded(context.key)
+    if recorded is None:
+        journal.intent(context, spec, call)
+    return recorded
 
 
 def _limit_reached(limit: int) -> str:
