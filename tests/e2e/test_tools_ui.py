@@ -181,6 +181,17 @@ def test_the_new_tabs_say_what_would_appear_in_a_run_without_tools(page: Page) -
     expect(page.get_by_text("Calls that change the world appear here")).to_be_visible()
     assert violations(page) == []
 
+    # The tab in view follows the next run: its file appears as it is written, without choosing the tab again.
+    node(page, "Researcher", "Researcher").click()  # (shows the Inspector)
+    page.get_by_role("group", name="Tools").get_by_role("checkbox", name="Tool write_file").click()
+    page.get_by_label("System prompt").fill('Note it.\nCALL write_file {"path": "facts.txt", "content": "facts"}')
+    page.get_by_role("tab", name="Artifacts").click()
+    expect(page.get_by_text("Files the run's agents write (with the write_file tool) appear here")).to_be_visible()
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_role("link", name="Download facts.txt")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("table", name="Artifacts")).to_contain_text("Researcher")
+
 
 def no_field_focused(page: Page) -> None:
     """axe without a focused field: Quasar draws a focused field's label in its pale blue (3.1:1, an app-wide finding
