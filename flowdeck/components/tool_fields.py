@@ -41,7 +41,7 @@ def tool_fields(config: AgentConfig, edit: Edit) -> None:
     refused = ui.label().classes("text-xs text-negative").props("role=alert")
     refused.set_visibility(False)
     for name, box in zip(TOOLS, boxes, strict=True):
-        box.on_value_change(lambda e, name=name: _tick(name, bool(e.value), chosen, edit, refused))
+        box.on_value_change(lambda e, name=name, box=box: _tick(box, name, bool(e.value), chosen, edit, refused))
     # Not min/max on the box: an out-of-range value is explained, not clamped (as the panel's other numbers).
     limit = ui.number("Max tool calls", value=config.max_tool_calls, step=1, placeholder="10")
     limit.props(f'dense outlined hint="Per round of the agent, 1 to {MAX_TOOL_CALLS}; then it must answer"')
@@ -69,9 +69,11 @@ def _tool_row(name: str, description: str, changes_world: bool, ticked: bool) ->
     return box
 
 
-def _tick(name: str, on: bool, chosen: list[str], edit: Edit, refused: ui.label) -> None:
+def _tick(box: ui.checkbox, name: str, on: bool, chosen: list[str], edit: Edit, refused: ui.label) -> None:
     """Tick or untick one tool. The agent's list keeps the built-ins' order, and keeps the names it lists that are no
-    built-in (a later MCP server's) where they were."""
+    built-in (a later MCP server's) where they were. A refused change is said, and the box set back."""
+    if on == (name in chosen):
+        return  # the box set back after a refusal: nothing to apply
     wanted = set(chosen) | {name} if on else set(chosen) - {name}
     tools = [tool for tool in TOOLS if tool in wanted] + [tool for tool in chosen if tool not in TOOLS]
     try:
@@ -79,6 +81,7 @@ def _tick(name: str, on: bool, chosen: list[str], edit: Edit, refused: ui.label)
     except EditRefused as exc:
         refused.set_text(str(exc))
         refused.set_visibility(True)
+        box.set_value(not on)
         return
     refused.set_visibility(False)
     chosen[:] = tools
