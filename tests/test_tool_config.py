@@ -108,6 +108,11 @@ def test_allowed_domains_accept_hosts_wildcards_and_addresses(entry: str) -> Non
         ("user@example.org", "user name"),
         ("", "an empty entry"),
         (" example.org", "holds spaces"),
+        ("127.1", "write an IP address in its usual form"),
+        ("2130706433", "write an IP address in its usual form"),
+        ("0x7f.0x1", "write an IP address in its usual form"),
+        ("0:0:0:0:0:0:0:1", "write this address as ::1"),
+        ("fe80::1%eth0", "has a zone"),
     ],
 )
 def test_bad_allowed_domains_say_how_to_write_them(entry: str, expected: str) -> None:

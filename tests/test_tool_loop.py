@@ -7,10 +7,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
 
 from flowdeck.engine.events import (
     Event,
+    Message,
     NodeFailed,
     NodeFinished,
     NodeStarted,
@@ -19,14 +21,14 @@ from flowdeck.engine.events import (
     ToolFinished,
     Usage,
 )
-from flowdeck.engine.llm_types import Completion, ModelRequest
+from flowdeck.engine.llm_types import Completion, ModelRequest, cache_key
 from flowdeck.engine.run import Run, drain
 from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.tool_loop import SKIPPED_UNKNOWN
 from flowdeck.engine.tools import MAX_RESULT_CHARS, RecordedEffect, ToolCall, ToolContext
 from flowdeck.engine.workflow import Workflow, parse_workflow
 from flowdeck.models.scripted import ScriptedCaller
-from tests.toolfakes import MemoryJournal, MemoryToolbox
+from tests.toolfakes import SPECS, MemoryJournal, MemoryToolbox
 
 WRITE = 'CALL write_file {"path": "report.md", "content": "# Report"}'
 FETCH = 'CALL fetch {"url": "https://example.org/a"}'
@@ -64,11 +66,11 @@ class Recording(ScriptedCaller):
 
 
 async def run_tools(
-    workflow: Workflow, model: str = "scripted", caller: Any = None, **kwargs: Any
+    workflow: Workflow, model: str = "scripted", caller: Any = None, run_id: str = "r1", **kwargs: Any
 ) -> tuple[list[Event], RunState]:
     """Run to the end; the events and the state folded live, event by event, as the app's views do."""
     live = RunState()
-    run = Run(workflow, caller=caller or ScriptedCaller(), default_model=model, run_id="r1", **kwargs)
+    run = Run(workflow, caller=caller or ScriptedCaller(), default_model=model, run_id=run_id, **kwargs)
     events = await drain(run, live.apply)
     return events, live
 
@@ -206,7 +208,9 @@ async def test_read_only_calls_leave_the_journal_alone() -> None:
 async def test_a_recorded_outcome_is_reused_not_repeated() -> None:
     toolbox, journal = MemoryToolbox(), MemoryJournal()
     journal.rows += [("intent", "old:scout:1:1", "write_file", "{}"), ("outcome", "old:scout:1:1", "ok", "wrote it")]
-    events, _ = await run_tools(agent_workflow(WRITE), toolbox=toolbox, journal=journal, effects_run_id="old")
+    events, _ = await run_tools(
+        agent_workflow(WRITE), run_id="new", toolbox=toolbox, journal=journal, effects_run_id="old"
+    )
     assert toolbox.calls == [] and len(journal.rows) == 2
     [called] = of(events, ToolCalled)
     [finished] = of(events, ToolFinished)
@@ -354,3 +358,63 @@ async def test_a_recorded_outcome_survives_a_cancelled_call_as_unknown() -> None
 async def test_call_lines_are_only_text_without_tools(tools: tuple[str, ...]) -> None:
     events, _ = await run_tools(agent_workflow(FETCH, tools=tools), toolbox=MemoryToolbox())
     assert len(of(events, ToolCalled)) == len(tools)
+
+
+async def test_a_resumed_agent_reuses_what_its_first_run_did_and_retries_only_the_unknown() -> None:
+    journal = MemoryJournal()
+    second = 'CALL write_file {"path": "b.md", "content": "B"}'
+    workflow = agent_workflow(WRITE, second)
+
+    async def hang_on_b(call: ToolCall, context: ToolContext) -> None:
+        if "b.md" in call.arguments:
+            await asyncio.sleep(3600)  # the process "dies" here: its intent is written, its outcome never
+
+    first = Run(
+        workflow,
+        caller=ScriptedCaller(),
+        default_model="scripted",
+        run_id="r1",
+        toolbox=MemoryToolbox(before_run=hang_on_b),
+        journal=journal,
+    )
+    await drain(first, lambda e: first.cancel() if isinstance(e, ToolCalled) and e.key.endswith(":2") else None)
+    assert journal.phases("r1:scout:1:1") == ["intent", "outcome"] and journal.phases("r1:scout:1:2") == ["intent"]
+
+    toolbox = MemoryToolbox()
+    events, _ = await run_tools(
+        workflow, run_id="r2", toolbox=toolbox, journal=journal, effects_run_id="r1", on_unknown_effect="retry"
+    )
+    assert [c[2] for c in toolbox.calls] == ["r1:scout:1:2"] and toolbox.files == {"b.md": "B"}
+    assert [(f.tool, f.reused) for f in of(events, ToolFinished)] == [("write_file", True), ("write_file", False)]
+    assert journal.phases("r1:scout:1:2") == ["intent", "intent", "outcome"]
+    assert of(events, NodeFinished)
+
+
+def test_the_cache_key_tells_requests_apart_by_their_tools() -> None:
+    plain = ModelRequest(
+        model="m", messages=[Message(role="user", content="hi")], temperature=0, max_tokens=5, timeout=1
+    )
+    fetch = msgspec.structs.replace(plain, tools=(SPECS["fetch"],))
+    write = msgspec.structs.replace(plain, tools=(SPECS["write_file"],))
+    assert len({cache_key(plain), cache_key(fetch), cache_key(write)}) == 3
+    assert cache_key(msgspec.structs.replace(plain, tools=())) == cache_key(plain)
+
+
+async def test_a_journal_that_cannot_write_the_intent_stops_the_call() -> None:
+    toolbox, journal = MemoryToolbox(), MemoryJournal(broken="intent")
+    events, _ = await run_tools(agent_workflow(WRITE), toolbox=toolbox, journal=journal)
+    [failed] = of(events, NodeFailed)
+    assert failed.error_kind == "effect_log" and "No space left on device" in failed.message
+    assert "the call was not made" in failed.message
+    assert toolbox.calls == [] and of(events, ToolCalled) == []
+
+
+async def test_a_journal_that_cannot_write_the_outcome_fails_the_agent_after_the_call() -> None:
+    toolbox, journal = MemoryToolbox(), MemoryJournal(broken="outcome")
+    events, _ = await run_tools(agent_workflow(WRITE), toolbox=toolbox, journal=journal)
+    [failed] = of(events, NodeFailed)
+    assert failed.error_kind == "effect_log" and "ran, but its outcome could not be recorded" in failed.message
+    assert len(toolbox.calls) == 1 and journal.recorded("r1:scout:1:1") == RecordedEffect(
+        key="r1:scout:1:1", status="unknown"
+    )
+    assert [f.ok for f in of(events, ToolFinished)] == [True]

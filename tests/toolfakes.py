@@ -58,6 +58,7 @@ class MemoryJournal:
     """An append-only list of (phase, key, tool or status, content) rows."""
 
     rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    broken: str | None = None  # "intent" or "outcome": writing that row fails, as a full disk would make it
 
     def recorded(self, key: str) -> RecordedEffect | None:
         mine = [row for row in self.rows if row[1] == key]
@@ -69,9 +70,13 @@ class MemoryJournal:
         return RecordedEffect(key=key, status="ok" if last[2] == "ok" else "failed", content=last[3])
 
     def intent(self, context: ToolContext, spec: ToolSpec, call: ToolCall) -> None:
+        if self.broken == "intent":
+            raise OSError(28, "No space left on device")
         self.rows.append(("intent", context.key, spec.name, call.arguments))
 
     def outcome(self, context: ToolContext, result: ToolResult) -> None:
+        if self.broken == "outcome":
+            raise OSError(28, "No space left on device")
         self.rows.append(("outcome", context.key, "ok" if result.ok else "failed", result.content))
 
     def phases(self, key: str) -> list[str]:

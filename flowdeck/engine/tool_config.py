@@ -71,11 +71,15 @@ def _domain(entry: str) -> str:
         raise ValueError(f"'{shown}' holds a user name; write the host name alone")
     if entry.startswith("[") and entry.endswith("]"):
         raise ValueError(f"'{shown}': write an IPv6 address without brackets, e.g. {entry[1:-1]}")
+    if "%" in entry:
+        raise ValueError(f"'{shown}' has a zone; write the address alone, e.g. {entry.split('%', 1)[0]}")
     try:
-        ipaddress.ip_address(entry)
+        address = ipaddress.ip_address(entry)
     except ValueError:
         pass
     else:
+        if str(address) != entry:  # one spelling per address, so that the egress guard compares like with like
+            raise ValueError(f"'{shown}': write this address as {address}")
         return entry  # an explicit address: the only way a private or loopback one becomes reachable
     if entry.count(":") == 1:
         raise ValueError(f"'{shown}' has a port; write the host name alone, e.g. {entry.split(':', 1)[0]}")
@@ -92,6 +96,8 @@ def _domain(entry: str) -> str:
             f"'{shown}' is not a host name; write one like example.org, *.example.org (its subdomains), "
             "an IP address or localhost"
         )
+    if labels[-1].isdigit() or labels[-1].startswith("0x"):  # 127.1, 2130706433, 0x7f.1: addresses in disguise
+        raise ValueError(f"'{shown}' is not a host name; write an IP address in its usual form, e.g. 127.0.0.1")
     if entry.startswith("*.") and len(labels) < 2:
         raise ValueError(f"'{shown}' would allow every host under a top-level domain; name a domain, e.g. *.{name}.org")
     return entry

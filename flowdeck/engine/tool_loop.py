@@ -167,7 +167,8 @@ class ToolLoop:
         if self._toolbox is None:
             message = (
                 f"'{label}' uses tools ({', '.join(agent.tools)}) but this run was started without a toolbox; "
-                "run the workflow from the app, the CLI or the API, which give a run its tools"
+                "run the workflow from the app, the CLI, the API or flowdeck.run(), which give a run its tools "
+                "(in code: Run(..., toolbox=...))"
             )
             self._fail(node_id, execution, "tools_unavailable", message, False, 0)
             return None
@@ -221,23 +222,9 @@ class ToolLoop:
             return refusal.content
         journal = self._journal if spec.effect == "write" else None
         if journal is not None:
-            recorded = await asyncio.to_thread(_recorded_or_intent, journal, context, spec, call)
-            if recorded is not None and recorded.status != "unknown":
-                self._tool_called(context, call, spec.effect)
-                self._tool_finished(
-                    context, call, ToolResult(content=recorded.content, ok=recorded.status == "ok"), 0.0, True
-                )
-                return recorded.content
-            if recorded is not None and self._on_unknown_effect != "retry":
-                if self._on_unknown_effect == "fail":
-                    message = _unknown_outcome(self._labels[node_id], call.name, key)
-                    self._fail(node_id, execution, "effect_unknown", message, False, 0)
-                    return None
-                self._tool_called(context, call, spec.effect)
-                self._tool_finished(context, call, ToolResult(content=SKIPPED_UNKNOWN, ok=False), 0.0, True)
-                return SKIPPED_UNKNOWN
-            if recorded is not None:  # told to retry a call whose outcome is unknown: a new intent, then the call
-                await asyncio.to_thread(journal.intent, context, spec, call)
+            run, given = await self._before_effect(journal, context, spec, call)
+            if not run:
+                return given
         self._tool_called(context, call, spec.effect)
         assert self._toolbox is not None  # _tool_specs saw to it
         t0 = time.monotonic()
@@ -248,9 +235,52 @@ class ToolLoop:
         duration = time.monotonic() - t0
         result = _capped(result)
         if journal is not None:
-            await asyncio.to_thread(journal.outcome, context, result)
+            try:
+                await asyncio.to_thread(journal.outcome, context, result)
+            except Exception as exc:  # the world changed and the log cannot say how: stop here, do not guess
+                self._tool_finished(context, call, result, duration)
+                message = (
+                    f"'{self._labels[node_id]}': its {call.name} call {key} ran, but its outcome could not be "
+                    f"recorded ({type(exc).__name__}: {exc}); the side-effect log shows it as unknown, and a resume "
+                    "asks what to do about it"
+                )
+                self._fail(node_id, execution, "effect_log", message, False, 0)
+                return None
         self._tool_finished(context, call, result, duration)
         return result.content
+
+    async def _before_effect(
+        self, journal: EffectJournal, context: ToolContext, spec: ToolSpec, call: ToolCall
+    ) -> tuple[bool, str | None]:
+        """Before a side-effecting call: (True, None) when it is to run (its intent is written); else (False, what
+        the model is given instead: a recorded outcome, or that it was skipped; None when the agent failed)."""
+        node_id, execution, key = context.node_id, context.execution, context.key
+        label = self._labels[node_id]
+        try:
+            recorded = await asyncio.to_thread(_recorded_or_intent, journal, context, spec, call)
+            if recorded is not None and recorded.status == "unknown" and self._on_unknown_effect == "retry":
+                await asyncio.to_thread(journal.intent, context, spec, call)  # told to: a new intent, then the call
+                return True, None
+        except Exception as exc:  # no intent, no call: a side effect is never made unrecorded
+            message = (
+                f"'{label}': the side-effect log could not be read or written before its {call.name} call {key} "
+                f"({type(exc).__name__}: {exc}); the call was not made"
+            )
+            self._fail(node_id, execution, "effect_log", message, False, 0)
+            return False, None
+        if recorded is None:
+            return True, None
+        if recorded.status != "unknown":
+            reused = ToolResult(content=recorded.content, ok=recorded.status == "ok")
+            self._tool_called(context, call, spec.effect)
+            self._tool_finished(context, call, reused, 0.0, True)
+            return False, recorded.content
+        if self._on_unknown_effect == "fail":
+            self._fail(node_id, execution, "effect_unknown", _unknown_outcome(label, call.name, key), False, 0)
+            return False, None
+        self._tool_called(context, call, spec.effect)
+        self._tool_finished(context, call, ToolResult(content=SKIPPED_UNKNOWN, ok=False), 0.0, True)
+        return False, SKIPPED_UNKNOWN
 
     def _tool_called(self, context: ToolContext, call: ToolCall, effect: Literal["read", "write"]) -> None:
         self._outbox.put(
