@@ -276,3 +276,11 @@ async def test_a_compressed_bomb_never_inflates_past_the_cap_in_memory(tmp_path:
         tracemalloc.stop()
     assert "cut at 2,000,000 bytes" in result.content
     assert peak < 25_000_000  # inflated whole, the 50 KB body would take 50 MB
+
+
+@pytest.mark.timeout(60)  # a hang guard, not a measurement: the standard library's parser took 97 s on 100 KB of these
+@pytest.mark.parametrize("kind", ["attr", "nest", "comment", "tags"])
+async def test_hostile_html_is_reduced_without_hanging(tmp_path: Path, server: ToolServer, kind: str) -> None:
+    result = await call(toolbox(tmp_path, "127.0.0.1"), "fetch", url=server.url(f"/hostile?kind={kind}"))
+    assert result.ok
+    assert len(result.content) <= 21_000

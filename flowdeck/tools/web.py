@@ -48,7 +48,10 @@ class Web:
             response = await self.egress.request("GET", args.url)
         except EgressError as e:
             return _failed(str(e), detail, refused=isinstance(e, EgressRefused))
-        return _result(response, detail, readable=True, cap=self.egress.limits.max_response_bytes)
+        # Reducing up to 2 MB of HTML takes a second or two: off the event loop.
+        return await asyncio.to_thread(
+            _result, response, detail, readable=True, cap=self.egress.limits.max_response_bytes
+        )
 
     async def http_request(self, args: HttpRequestArgs) -> ToolResult:
         hide = _Redactor()
