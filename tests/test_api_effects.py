@@ -19,6 +19,7 @@ from flowdeck.engine.tools import ToolCall, ToolContext, ToolSpec
 from flowdeck.services import open_services
 from flowdeck.storage.effects import SqlJournal
 from tests.appserver import running_app
+from tests.hooks import cli_env, flowdeck
 
 TOKEN = "fdk_test_token_0123456789abcdef"
 SECRET_FILE_TEXT = "the database's neighbour: must never be served"
@@ -44,15 +45,8 @@ def _workflow(folder: Path) -> Path:
     return path
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "FLOWDECK_"))}
-    env.update(FLOWDECK_HOME=str(home), FLOWDECK_MODEL="scripted", FLOWDECK_SCRIPTED_DIRECT="1")
-    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    return env
-
-
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "flowdeck.cli", *args], env=_env(home), capture_output=True, text=True)
+    done = flowdeck(home, *args)
     assert done.returncode == 0, done.stderr
     return done
 
@@ -60,7 +54,7 @@ def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def _cancelled_run(home: Path, workflow: Path) -> str:
     """A run cancelled (Ctrl+C) while its writer's model still answers: no tool call made yet."""
     args = [sys.executable, "-m", "flowdeck.cli", "run", str(workflow), "--json", "-m", "scripted/delay=0.3"]
-    proc = subprocess.Popen(args, env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(args, env=cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     run_id = ""
     for line in proc.stdout:

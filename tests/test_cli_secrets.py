@@ -4,61 +4,20 @@ value reaches no event, no side-effect entry and no output; `flowdeck runs artif
 from __future__ import annotations
 
 import json
-import os
 import stat
-import subprocess
-import sys
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "FLOWDECK_"))}
-    env.update(FLOWDECK_HOME=str(home), FLOWDECK_MODEL="scripted", FLOWDECK_SCRIPTED_DIRECT="1")
-    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    return env
-
-
-def flowdeck(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flowdeck.cli", *args], env=_env(home), input=stdin, capture_output=True, text=True
-    )
-
-
-class Echo(ThreadingHTTPServer):
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.seen: list[dict[str, str]] = []
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Echo
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.seen.append(dict(self.headers))
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"accepted")
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+from tests.hooks import Hook, flowdeck, hook_server
 
 
 @pytest.fixture
-def echo() -> Iterator[Echo]:
-    server = Echo()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+def echo() -> Iterator[Hook]:
+    with hook_server() as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_secrets_are_set_from_stdin_listed_by_name_and_removed(tmp_path: Path) -> None:
@@ -95,13 +54,13 @@ def test_a_secret_that_cannot_be_used_is_refused_and_nothing_is_saved(
     assert "no secrets saved" in flowdeck(home, "secrets", "list").stdout
 
 
-def test_a_saved_secret_is_sent_by_the_tool_and_stored_nowhere(tmp_path: Path, echo: Echo) -> None:
+def test_a_saved_secret_is_sent_by_the_tool_and_stored_nowhere(tmp_path: Path, echo: Hook) -> None:
     home = tmp_path / "home"
     canary = f"canary-{uuid.uuid4().hex}"
     assert flowdeck(home, "secrets", "set", "HOOK_TOKEN", "--stdin", stdin=canary).returncode == 0
     post = {
         "method": "POST",
-        "url": f"http://127.0.0.1:{echo.server_address[1]}/hook",
+        "url": echo.url,
         "headers": {"Authorization": "Bearer {{secret:HOOK_TOKEN}}", "X-Trace": "{{secret:HOOK_TOKEN}}"},
         "body": "hello",
     }
@@ -122,7 +81,7 @@ def test_a_saved_secret_is_sent_by_the_tool_and_stored_nowhere(tmp_path: Path, e
     path.write_text(json.dumps(workflow))
     ran = flowdeck(home, "run", str(path), "--json")
     assert ran.returncode == 0, ran.stderr
-    assert echo.seen and echo.seen[0]["Authorization"] == f"Bearer {canary}"  # the tool sent the value
+    assert echo.headers_seen[0]["Authorization"] == f"Bearer {canary}"  # the tool sent the value
     run_id = json.loads(ran.stdout.splitlines()[0])["run_id"]
 
     effects = flowdeck(home, "runs", "effects", run_id, "--json")

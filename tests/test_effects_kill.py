@@ -6,14 +6,11 @@ person would use it)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,49 +18,13 @@ import pytest
 from flowdeck.config import Settings
 from flowdeck.services import open_services
 from flowdeck.storage.effects import effects_of
-
-
-class Hook(ThreadingHTTPServer):
-    """Counts the POSTs it receives; the first one never gets an answer (until the test ends): the call is in flight."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.bodies: list[str] = []
-        self.release = threading.Event()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/hook"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Hook
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-        self.server.bodies.append(body)
-        if len(self.server.bodies) == 1:
-            self.server.release.wait(120)
-        self.send_response(201)
-        self.send_header("Content-Type", "text/plain")
-        self.end_headers()
-        self.wfile.write(b"created")
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+from tests.hooks import Hook, cli_env, flowdeck, hook_server
 
 
 @pytest.fixture
 def hook() -> Iterator[Hook]:
-    server = Hook()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with hook_server(hold_first=True) as server:  # the first call gets no answer: it is in flight
         yield server
-    finally:
-        server.release.set()
-        server.shutdown()
-        server.server_close()
 
 
 def workflow_file(folder: Path, url: str) -> Path:
@@ -90,14 +51,9 @@ def workflow_file(folder: Path, url: str) -> Path:
 def test_a_call_cut_by_kill_9_is_unknown_and_never_repeated_without_a_choice(
     home: Path, settings: Settings, hook: Hook
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(FLOWDECK_HOME=str(home), FLOWDECK_MODEL="scripted", LITELLM_LOCAL_MODEL_COST_MAP="True")
-    env["FLOWDECK_SCRIPTED_DIRECT"] = "1"
-    cli = [sys.executable, "-m", "flowdeck.cli"]
     path = workflow_file(home.parent, hook.url)
-    proc = subprocess.Popen(
-        [*cli, "run", str(path), "--json"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    run = [sys.executable, "-m", "flowdeck.cli", "run", str(path), "--json"]
+    proc = subprocess.Popen(run, env=cli_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not hook.bodies and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
@@ -118,32 +74,29 @@ def test_a_call_cut_by_kill_9_is_unknown_and_never_repeated_without_a_choice(
         ("http_request", "shipper", "unknown"),
     ]
 
-    def flowdeck(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*cli, *args], env=env, capture_output=True, text=True, timeout=120)
-
-    listed = flowdeck("runs", "effects", run_id)
+    listed = flowdeck(home, "runs", "effects", run_id)
     assert listed.returncode == 0, listed.stderr
     assert "Shipper (round 1)  http_request  outcome unknown" in listed.stdout
     assert "Clerk (round 1)  write_file  ok" in listed.stdout
-    shown = flowdeck("runs", "show", run_id)
+    shown = flowdeck(home, "runs", "show", run_id)
     assert "side effects: 2 (1 ok, 0 failed, 1 outcome unknown)" in shown.stdout
     assert "outcome unknown: http_request by Shipper (round 1)" in shown.stdout
 
-    refused = flowdeck("runs", "resume", run_id)
+    refused = flowdeck(home, "runs", "resume", run_id)
     assert refused.returncode == 2
     assert "Shipper (round 1), http_request: outcome unknown" in refused.stderr
     assert "--unknown retry" in refused.stderr and "--unknown skip" in refused.stderr
-    assert len(flowdeck("runs").stdout.strip().splitlines()) == 2  # a header and the one run: nothing started
+    assert len(flowdeck(home, "runs").stdout.strip().splitlines()) == 2  # a header and the one run: nothing started
     assert len(hook.bodies) == 1
 
-    skipped = flowdeck("runs", "resume", run_id, "--unknown", "skip", "--json")
+    skipped = flowdeck(home, "runs", "resume", run_id, "--unknown", "skip", "--json")
     assert skipped.returncode == 0, skipped.stderr
     events = [json.loads(line) for line in skipped.stdout.splitlines()]
     [finished] = [e for e in events if e["type"] == "tool_finished"]
     assert finished["reused"] and "outcome of this call is unknown" in finished["result"]
     assert len(hook.bodies) == 1  # not repeated
 
-    retried = flowdeck("runs", "resume", run_id, "--unknown", "retry", "--json")
+    retried = flowdeck(home, "runs", "resume", run_id, "--unknown", "retry", "--json")
     assert retried.returncode == 0, retried.stderr
     assert hook.bodies == ["ship order 42", "ship order 42"]  # run again, once
     new_id = json.loads(retried.stdout.splitlines()[0])["run_id"]

@@ -130,3 +130,37 @@ def test_a_run_without_tools_does_not_load_the_tools(home: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
     assert not (home / "workspaces").exists()
+
+
+async def test_a_decision_continues_a_waiting_run_with_its_tools_and_workspace(services: Services) -> None:
+    from flowdeck.engine.approvals import Decision
+
+    def writer(path: str) -> dict[str, Any]:
+        call = json.dumps({"path": path, "content": path})
+        return {"system_prompt": f"CALL write_file {call}", "tools": ["write_file"]}
+
+    workflow = parse_workflow(
+        {
+            "format": 2,
+            "name": "signed tools",
+            "inputs": [{"name": "task", "default": "draft"}],
+            "nodes": [
+                {"id": "draft", "type": "custom", "label": "Drafter", "config": writer("draft.md")},
+                {"id": "ok", "type": "approval", "label": "Sign-off"},
+                {"id": "final", "type": "custom", "label": "Finisher", "config": writer("final.md")},
+            ],
+            "edges": [
+                {"id": "a", "source": "draft", "target": "ok"},
+                {"id": "b", "source": "ok", "target": "final"},
+            ],
+        }
+    )
+    run_id = await services.runner.start(workflow, model="scripted")
+    assert (await services.runner.wait(run_id)).status == "waiting"
+    assert not services.runner.is_active(run_id)  # continued from its log, as after a restart
+    await services.runner.decide(run_id, "ok", Decision(approve=True, by="editor"))
+    assert (await services.runner.wait(run_id)).status == "succeeded"
+    workspace = services.settings.home / "workspaces" / run_id
+    assert sorted(p.name for p in workspace.iterdir()) == ["draft.md", "final.md"]
+    effects = await asyncio.to_thread(effects_of, services.engine, run_id)
+    assert [(e.node_id, e.status) for e in effects] == [("draft", "ok"), ("final", "ok")]  # the draft not written twice

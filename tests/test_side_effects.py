@@ -254,3 +254,17 @@ async def test_a_run_with_tools_records_its_side_effects_in_this_database(db: En
         ("part2.md", "ok", 1),
     ]
     assert sorted(p.name for p in (tmp_path / "workspaces" / run_id).iterdir()) == ["part1.md", "part2.md"]
+
+
+def test_doctor_says_whether_the_log_is_still_append_only(db: Engine) -> None:
+    from flowdeck.storage.health import check_database
+
+    url = db.url.render_as_string(hide_password=False)
+    [ok] = [f for f in check_database(url) if f.topic == "side effects"]
+    assert ok.level == "ok"
+    dropped = "side_effects_no_replace" if db.dialect.name == "sqlite" else "side_effects_no_truncate"
+    drop = f"DROP TRIGGER {dropped}" + ("" if db.dialect.name == "sqlite" else " ON side_effects")
+    with db.begin() as conn:
+        conn.execute(text(drop))
+    [problem] = [f for f in check_database(url) if f.topic == "side effects"]
+    assert problem.level == "problem" and f"its triggers {dropped} were dropped" in problem.text

@@ -8,10 +8,11 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
+from flowdeck.cli.admin import _fail, _home
 from flowdeck.cli.terminal import shown
 from flowdeck.errors import FlowdeckError
 
@@ -192,17 +193,3 @@ def _entry(effect: Effect, agent: str) -> dict[str, object]:
 
 def _clock(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
-def _home() -> Path:
-    from flowdeck.config import ensure_home, load_settings
-
-    try:
-        return ensure_home(load_settings())
-    except FlowdeckError as exc:
-        _fail(exc)
-
-
-def _fail(exc: FlowdeckError) -> NoReturn:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(2)

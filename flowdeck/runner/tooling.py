@@ -73,10 +73,10 @@ class RunTools:
         }
 
     def _make(self, run_id: str) -> Path:
-        self.workspaces.mkdir(mode=0o700, parents=True, exist_ok=True)
         folder = self.workspace(run_id)
-        folder.mkdir(mode=0o700, exist_ok=True)
-        folder.chmod(0o700)  # whatever the umask made of it
+        for made in (self.workspaces, folder):
+            made.mkdir(mode=0o700, exist_ok=True)
+            made.chmod(0o700)  # whatever the umask (or an older flowdeck) made of it: runs' files are private
         return folder
 
 

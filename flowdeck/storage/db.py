@@ -114,6 +114,14 @@ APPEND_ONLY: dict[str, list[str]] = {
 }
 
 
+SIDE_EFFECTS_MIGRATION = "0007_side_effects"
+# The triggers that make it so, by name, for `flowdeck doctor` (storage/health.py).
+APPEND_ONLY_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "sqlite": ("side_effects_no_update", "side_effects_no_delete", "side_effects_no_replace"),
+    "postgresql": ("side_effects_no_change", "side_effects_no_truncate"),
+}
+
+
 # Ordered and named. Never edit one that has shipped: add the next one instead.
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _initial),
@@ -122,7 +130,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0004_run_labels", _run_labels),
     ("0005_workflow_identities", _workflow_identities),
     ("0006_event_checksums", _event_checksums),
-    ("0007_side_effects", _side_effects),
+    (SIDE_EFFECTS_MIGRATION, _side_effects),
 ]
 
 

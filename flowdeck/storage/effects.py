@@ -1,22 +1,22 @@
 """The side-effect log: every tool call that changes the world is an intent row before it runs and an outcome row
-after, in an append-only table (migration 0007). SqlJournal is what a run writes through (engine/tools.py's
-EffectJournal); effects_of() is what pages, the API and the CLI read."""
+after, in an append-only table (storage/db.py: SIDE_EFFECTS_MIGRATION). SqlJournal is what a run writes through
+(engine/tools.py's EffectJournal); effects_of() is what pages, the API and the CLI read."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from flowdeck.engine.events import ToolCall
 from flowdeck.engine.tools import MAX_RESULT_CHARS, EffectStatus, RecordedEffect, ToolContext, ToolResult, ToolSpec
 from flowdeck.errors import StorageError
-from flowdeck.storage.db import writing
 from flowdeck.storage.faults import storage_error
 from flowdeck.storage.redaction import Redactor
 from flowdeck.storage.tables import SideEffectRow
@@ -83,9 +83,9 @@ class SqlJournal:
         return RecordedEffect(key=key, status="unknown")
 
     def intent(self, context: ToolContext, spec: ToolSpec, call: ToolCall) -> None:
-        """Record that a side-effecting call is about to run (its arguments redacted); durable when this returns."""
+        """Record that a side-effecting call is about to run (its arguments redacted); on disk when this returns."""
         arguments = Redactor(self._secrets()).arguments(call.arguments)
-        with self._doing(f"recording a side effect of run {self.run_id}"), writing(self._db) as conn:
+        with self._doing(f"recording a side effect of run {self.run_id}"), _writing(self._db, synced=True) as conn:
             done = conn.execute(
                 select(func.count()).where(_TABLE.c.key == context.key, _TABLE.c.phase == "intent")
             ).scalar_one()
@@ -104,12 +104,12 @@ class SqlJournal:
             )
 
     def outcome(self, context: ToolContext, result: ToolResult) -> None:
-        """Record how the call ended (ok or failed, its detail and what the model was given, redacted); durable when
-        this returns. It closes the call's latest intent."""
+        """Record how the call ended (ok or failed, its detail and what the model was given, redacted); committed when
+        this returns (it outlives this process; see _writing). It closes the call's latest intent."""
         redactor = Redactor(self._secrets())
         detail = json.dumps(redactor.value(result.detail), ensure_ascii=False, default=str)
         content = redactor.text(result.content[:MAX_RESULT_CHARS])
-        with self._doing(f"recording a side effect of run {self.run_id}"), writing(self._db) as conn:
+        with self._doing(f"recording a side effect of run {self.run_id}"), _writing(self._db, synced=False) as conn:
             intent = conn.execute(
                 select(_TABLE.c.attempt, _TABLE.c.tool)
                 .where(_TABLE.c.key == context.key, _TABLE.c.phase == "intent")
@@ -189,6 +189,30 @@ def unknown_effects(db: Engine, run_ids: Iterable[str]) -> list[Effect]:
             if effect.key not in latest or effect.attempt > latest[effect.key].attempt:
                 latest[effect.key] = effect
     return sorted((e for e in latest.values() if e.status == "unknown"), key=lambda e: e.seq)
+
+
+@contextmanager
+def _writing(db: Engine, *, synced: bool) -> Iterator[Connection]:
+    """A write transaction. `synced`: its commit is on disk when it returns, whatever the database's setting (SQLite
+    syncs its WAL, PostgreSQL waits for its WAL flush); else the commit outlives this process but a power cut or a
+    crash of the database server may lose it. An intent is synced: lost after its call ran, the call would be run
+    again. An outcome is not: lost, its call reads "outcome unknown" and a resume asks; so the log adds one synced
+    write per side effect (bench/README.md)."""
+    sqlite = db.dialect.name == "sqlite"
+    with db.connect() as conn:
+        raw = conn.connection.driver_connection if sqlite and synced else None
+        if raw is not None:  # SQLite refuses to change it inside a transaction
+            raw.execute("PRAGMA synchronous=FULL")
+        try:
+            conn.execution_options(flowdeck_write=True)
+            with conn.begin():
+                if not sqlite:
+                    conn.exec_driver_sql(f"SET LOCAL synchronous_commit TO {'ON' if synced else 'OFF'}")
+                yield conn
+        finally:
+            if raw is not None:
+                with suppress(Exception):  # a broken connection is dropped by the pool anyway
+                    raw.execute("PRAGMA synchronous=NORMAL")  # the database's setting (storage/db.py), for the pool
 
 
 def _detail(text: str) -> dict[str, Any]:

@@ -102,7 +102,7 @@ class SessionRow(SQLModel, table=True):
 
 class SideEffectRow(SQLModel, table=True):
     """One entry of the append-only side-effect log (storage/effects.py): an intent before a side-effecting tool call
-    runs, an outcome after. The database refuses to change or delete rows (triggers, migration 0007)."""
+    runs, an outcome after. The database refuses to change or delete rows (triggers: storage/db.py APPEND_ONLY)."""
 
     __tablename__ = "side_effects"
     __table_args__ = (UniqueConstraint("key", "phase", "attempt", name="side_effects_once"),)
