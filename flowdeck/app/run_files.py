@@ -66,7 +66,7 @@ def register_file_route(app: FastAPI, services: Services) -> None:
             media_type="application/octet-stream",  # saved, never shown: a written page must not run on this origin
             headers={
                 "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
-                "Content-Security-Policy": "sandbox",
+                "Content-Security-Policy": "sandbox; default-src 'none'",
                 "Cache-Control": "no-store",
             },
         )
