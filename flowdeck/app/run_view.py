@@ -174,7 +174,7 @@ class RunView:
         self.handoffs.reset({}, None)
         self.timeline.reset({})
         self.file_tabs.due("Artifacts", "Side effects")
-        self._refresh_tab()
+        self.file_tabs.refresh(self._tab, self._refresh_tab)  # emptied, if one of them is in view
         self._show_inspector()
 
     def feed(self, events: Iterable[Event]) -> None:
