@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -136,15 +136,17 @@ AllowedDomains = Annotated[
 ]
 
 
-def unknown_tools(agents: Iterable[tuple[str, str, list[str]]]) -> list[str]:
-    """What is wrong with the tools that agents (id, name, tools) list: names that are no tool this workflow has."""
+def unknown_tools(agents: Iterable[tuple[str, str, list[str]]], servers: Collection[str] = ()) -> list[str]:
+    """What is wrong with the tools that agents (id, name, tools) list: names that are no tool this workflow has.
+    A listed MCP server's tools ("<server>__<tool>") are known only once it runs: they are checked when a run starts."""
     problems = []
     for node_id, name, tools in agents:
-        unknown = [tool for tool in tools if tool not in BUILTIN_TOOLS]
+        unknown = [tool for tool in tools if tool not in BUILTIN_TOOLS and tool.split("__", 1)[0] not in servers]
         if unknown:
             listed = ", ".join(f"'{tool}'" for tool in unknown[:5])
+            mcp = f", or <server>__<tool> for the MCP servers {', '.join(servers)}" if servers else ""
             problems.append(
                 f"node {node_id} ('{name}') lists {listed} in \"tools\", which is no tool this workflow has; "
-                f"use the known tools: {', '.join(BUILTIN_TOOLS)}"
+                f"use the known tools: {', '.join(BUILTIN_TOOLS)}{mcp}"
             )
     return problems

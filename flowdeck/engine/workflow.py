@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from flowdeck.engine.handlers import MAX_HANDLERS, Handler, check_handlers
+from flowdeck.engine.mcp_config import MAX_MCP_SERVERS, McpServer
 from flowdeck.engine.strict_json import decode, refusals
 from flowdeck.engine.tool_config import DEFAULT_MAX_TOOL_CALLS, AllowedDomains, MaxToolCalls, ToolNames, unknown_tools
 from flowdeck.engine.workflow_problems import count_problems, field_problem, refused_problems
@@ -244,6 +246,8 @@ class Workflow(_Strict):
     nodes: Annotated[list[Node], Field(max_length=MAX_NODES)] = []
     edges: Annotated[list[Edge], Field(max_length=MAX_EDGES)] = []
     allowed_domains: AllowedDomains = []  # where its tools may connect (engine/tool_config.py); empty: nowhere
+    mcp_servers: Annotated[list[McpServer], Field(max_length=MAX_MCP_SERVERS)] = []  # engine/mcp_config.py
+    handlers: Annotated[list[Handler], Field(max_length=MAX_HANDLERS)] = []  # compensation (engine/handlers.py)
 
     @field_validator("format")
     @classmethod
@@ -270,7 +274,13 @@ class Workflow(_Strict):
 
     @model_validator(mode="after")
     def _known_tools(self) -> Workflow:
-        problems = unknown_tools((n.id, n.label or n.type, n.config.tools) for n in self.nodes if n.config.tools)
+        servers = [server.name for server in self.mcp_servers]
+        problems = unknown_tools(
+            ((n.id, n.label or n.type, n.config.tools) for n in self.nodes if n.config.tools), servers
+        )
+        problems += [f"MCP server name '{name}' is used twice; give each server its own name" for name in
+                     sorted({name for name in servers if servers.count(name) > 1})]  # fmt: skip
+        problems += check_handlers(self.handlers)
         if problems:
             raise ValueError("; ".join(problems[:5]))
         return self

@@ -9,6 +9,7 @@ temporary file renamed into place, within size and file-count caps."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import secrets
 import stat
@@ -107,6 +108,26 @@ class Workspace:
                     _replace(folder, parts[-1], data)
                 except OSError as e:
                     raise WorkspaceError(f"{path} could not be written ({os.strerror(e.errno or 0)})") from None
+        return "/".join(parts)
+
+    def remove(self, path: str, sha256: str) -> str:
+        """Delete a file if it is still the one with this SHA-256 (what a compensation undoes); its cleaned path."""
+        parts = clean_path(path)
+        with self._lock, self._folder(parts[:-1], create=False) as folder:
+            info = _lstat(folder, parts[-1], path)
+            if info is None:
+                raise WorkspaceError(f"{path} is no longer in the workspace: nothing to delete")
+            _check_file(info, path)
+            fd = _open(parts[-1], os.O_RDONLY | os.O_NONBLOCK, folder, path)
+            try:
+                _same(info, os.fstat(fd), path)
+                with os.fdopen(fd, "rb", closefd=False) as file:
+                    found = hashlib.sha256(file.read(MAX_FILE_BYTES + 1)).hexdigest()
+            finally:
+                os.close(fd)
+            if found != sha256:
+                raise WorkspaceError(f"{path} changed after the run wrote it: it was left as it is")
+            os.unlink(parts[-1], dir_fd=folder)
         return "/".join(parts)
 
     def files(self, path: str = "") -> list[Artifact]:
