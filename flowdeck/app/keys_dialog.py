@@ -95,8 +95,8 @@ class _Slot:
             yield True
 
 
-# What each part of a row's saved state is the saved value of: a provider's (key,), a server's (address, key).
-_SAVED = ("saved", "key")
+# A row's fields, in the order of its saved state: a provider's (its key,), a server's (its address, its key).
+_SAVED = ("value", "key")
 
 
 def _row(
@@ -114,11 +114,11 @@ def _row(
         ui.label(label).classes("w-28 font-medium")
         ui.label(state).classes("w-44 text-sm text-gray-600")
         field = (
-            ui.input(f"New {label} key", password=True, value=slot.typed.get("saved", ""))
+            ui.input(f"New {label} key", password=True, value=slot.typed.get("value", ""))
             .props(f'dense outlined autocomplete=off aria-label="New {label} key ({variable})"')
             .classes("grow")
         )
-        slot.fields["saved"] = field
+        slot.fields["value"] = field
         if focus:
             field.props("autofocus")
 
@@ -158,11 +158,11 @@ def _server_row(
         ui.label(server.label).classes("w-28 font-medium")
         ui.label(state).classes("w-44 text-sm text-gray-600")
         field = (
-            ui.input(f"{server.label} address", value=slot.typed.get("saved", saved or ""), placeholder=server.example)
+            ui.input(f"{server.label} address", value=slot.typed.get("value", saved or ""), placeholder=server.example)
             .props(f'dense outlined stack-label autocomplete=off aria-label="{server.label} address ({variable})"')
             .classes("grow")
         )
-        slot.fields["saved"] = field
+        slot.fields["value"] = field
 
         async def save() -> None:
             try:
