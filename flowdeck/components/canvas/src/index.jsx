@@ -19,22 +19,16 @@ import canvasCss from "./canvas.css";
 import {
   ActionsContext,
   ArrowMarkers,
-  CARD_HEIGHT,
-  CARD_WIDTH,
   CanvasBackground,
-  FAR_ZOOM,
   FarContext,
   FarEdges,
-  FIT,
   MarkerContext,
-  MIN_ZOOM,
   NO_EDGES,
   edgeTypes,
   isFar,
-  labelScale,
   nodeTypes,
-  viewportToFit,
 } from "./drawing.jsx";
+import { CARD_HEIGHT, CARD_WIDTH, FAR_ZOOM, FIT, MIN_ZOOM, useLabelScale, viewportToFit } from "./viewport.js";
 import { freeSpot } from "./placement.js";
 import { applyStatus, createStatusStore } from "./status.js";
 
@@ -197,19 +191,7 @@ function Canvas({ initial, element, emit, register, store, markers }) {
     return () => observer.disconnect();
   }, [element, flow]);
 
-  useEffect(() => {
-    // Edge labels keep a readable size on the screen as the view zooms out (drawing.jsx, labelScale): one CSS
-    // variable on the canvas, set when the zoom changes, rather than a store selector in every edge.
-    let shown = 0;
-    const follow = (zoom) => {
-      const scale = Math.ceil(labelScale(zoom) * 100) / 100; // up: never under the minimum
-      if (scale === shown) return;
-      shown = scale;
-      element.style.setProperty("--fd-label-scale", String(scale));
-    };
-    follow(api.getState().transform[2]);
-    return api.subscribe((state) => follow(state.transform[2]));
-  }, [api, element]);
+  useLabelScale(api, element);
 
   useEffect(() => {
     // Asked by the palette when an agent is added by a click or a key: where it goes, without moving the view.
