@@ -101,7 +101,7 @@ def test_allowed_domains_accept_hosts_wildcards_and_addresses(entry: str) -> Non
         ("Example.ORG", "write it in lowercase: example.org"),
         ("[::1]", "without brackets, e.g. ::1"),
         ("*", "would allow every host"),
-        ("*.org", "under a top-level domain"),
+        ("*.org", "under a top-level domain; name a domain, e.g. *.example.org"),
         ("ex*ample.org", "is not a host name"),
         ("-bad-.org", "is not a host name"),
         ("bücher.de", "xn-- form"),

@@ -99,7 +99,9 @@ def _domain(entry: str) -> str:
     if labels[-1].isdigit() or labels[-1].startswith("0x"):  # 127.1, 2130706433, 0x7f.1: addresses in disguise
         raise ValueError(f"'{shown}' is not a host name; write an IP address in its usual form, e.g. 127.0.0.1")
     if entry.startswith("*.") and len(labels) < 2:
-        raise ValueError(f"'{shown}' would allow every host under a top-level domain; name a domain, e.g. *.{name}.org")
+        raise ValueError(
+            f"'{shown}' would allow every host under a top-level domain; name a domain, e.g. *.example.{name}"
+        )
     return entry
 
 
