@@ -6,6 +6,7 @@ so that a viewer's page event (crafted, or from a page made before a role change
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -15,7 +16,7 @@ from flowdeck.app.account import can_edit
 from flowdeck.components.markup import render_markdown
 from flowdeck.components.notices import notify_done
 from flowdeck.engine.approvals import Decision
-from flowdeck.engine.state import RunState
+from flowdeck.engine.state import RunState, fold
 from flowdeck.errors import FlowdeckError, NotWaitingError, WorkflowError
 from flowdeck.runner import Runner
 
@@ -139,7 +140,10 @@ def open_decision(
                 problem.set_text(f"Not decided: {exc}" if not any(p.where in fields for p in exc.problems) else "")
                 return
             except NotWaitingError as exc:  # decided elsewhere, or it moved on: this dialog's round is gone
-                problem.set_text(f"Not decided: {_gone(now() if now else state, node_id, name, shown, exc)}")
+                # The log, not this page (whose copy of the run may lag behind the other page's decision), says why.
+                stored = fold(await asyncio.to_thread(runner.stored, run_id))
+                known = stored if stored.nodes.get(node_id) else (now() if now else state)
+                problem.set_text(f"Not decided: {_gone(known, node_id, name, shown, exc)}")
                 for button in deciding:
                     button.disable()
                 return

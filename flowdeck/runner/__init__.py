@@ -203,6 +203,10 @@ class Runner(Decisions, Reruns, Tooling):
         finally:
             active.subscribers.discard(queue)
 
+    def stored(self, run_id: str) -> list[Event]:
+        """Every event the log holds for a run, whichever process ran it (blocking: call it in a thread)."""
+        return self._log.events(run_id)
+
     def recorded_so_far(self, run_id: str) -> list[Event]:
         """The events of a run going on in this process, up to now (empty for any other run)."""
         active = self._active.get(run_id)
