@@ -3,6 +3,7 @@ coroutine: see Run's suspension), and goes on with the decision, along the appro
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -87,6 +88,9 @@ class Approvals:
     _decisions: dict[tuple[str, int], ApprovalDecided]  # decisions the log holds (a continued run replays them)
     _rejected: bool
     _finished: bool
+    _cancelled: bool
+    _stop_reason: str  # why nothing more starts once the run is cancelled (or ended by a rejection)
+    _running: dict[str, asyncio.Task[None]]
     _approve_all: str | None  # approve every approval at once, by this name (`flowdeck run --approve`, tests)
     _recorded: dict[tuple[str, int], Completion]
     _on_wait: Continue
@@ -113,6 +117,8 @@ class Approvals:
 
         def _maybe_finish(self) -> None: ...
 
+        def _skip_remaining(self, reason: str) -> None: ...
+
     def _start_approvals(
         self,
         prior: Sequence[Event] | None,
@@ -131,7 +137,10 @@ class Approvals:
         self._asks = bool(self.dag.approvals)
         self._suspended = False
         self._since = 0.0  # how long the run had gone on before this process continued it
+        self._log_waits: set[tuple[str, int]] = set()  # approvals its log says wait, until its replay reaches them
+        self._unasked: str | None = None  # why approvals are no longer asked (another was rejected: the run ended)
         if prior:
+            self._log_waits = waits_of(prior)
             outputs, self._failures = recorded_of(prior)
             self._recorded.update(outputs)
             self._decisions = {(e.node_id, e.execution): e for e in prior if isinstance(e, ApprovalDecided)}
@@ -141,6 +150,12 @@ class Approvals:
     def waiting(self) -> dict[str, int]:
         """The approval nodes waiting for a decision now, with their execution index."""
         return {node_id: execution for node_id, (execution, _) in self._waiting.items()}
+
+    @property
+    def replaying(self) -> frozenset[str]:
+        """The approvals that wait in the log this run continues, which its replay has not reached yet: a decision on
+        one of them waits for the replay (see `waiting`)."""
+        return frozenset(node_id for node_id, _ in self._log_waits) if not self._finished else frozenset()
 
     def decide(self, node_id: str, decision: Decision) -> None:
         """A person's decision on an approval of this run that waits; NotWaitingError if none does."""
@@ -171,6 +186,10 @@ class Approvals:
 
     def _approval_reached(self, node_id: str, execution: int, via: Edge | None) -> bool:
         """Ask for the approval; True if the log already holds its decision (applied now), else it waits."""
+        self._log_waits.discard((node_id, execution))
+        if self._unasked is not None and (node_id, execution) not in self._decisions:  # another's rejection ended it
+            self._outbox.put(NodeSkipped, node_id=node_id, execution=execution, reason=self._unasked)
+            return True
         node = self.dag.nodes[node_id]
         config = node.approval
         assert config is not None
@@ -247,6 +266,28 @@ class Approvals:
             Log, level="warning", text=f"{name} was rejected: the run ends", node_id=node_id, execution=execution
         )
         self._apply(router.stop(node_id, f"{name} was rejected"))
+        self._end_rejected(name)
+
+    def _end_rejected(self, name: str) -> None:
+        """A rejection with no path to take ends the run at once (issue 21: "else the run ends rejected"): the other
+        approvals that wait are no longer asked, nothing more starts (an agent at work finishes its call), and the run
+        ends rejected, never running a join on half its inputs."""
+        self._unasked = f"{name} was rejected, so the run ended: this approval is no longer asked"
+        self._cancelled = True  # the cancel's machinery stops the run; its status says rejected
+        self._stop_reason = f"{name} was rejected: the run ended"
+        for other, (execution, _) in self._waiting.items():
+            self._outbox.put(NodeSkipped, node_id=other, execution=execution, reason=self._unasked)
+        self._waiting.clear()
+        if not self._running:
+            self._skip_remaining(self._stop_reason)
+
+    def _replays(self, node_id: str, execution: int) -> bool:
+        """Whether a run that a rejection ended still replays this execution: the log it continues holds it (a replay
+        takes its branches in another order than the run it replays, and what the log holds happened)."""
+        if self._unasked is None:
+            return False
+        key = (node_id, execution)
+        return key in self._recorded or key in self._failures or key in self._decisions or key in self._log_waits
 
     def _rejected_path(self, node_id: str) -> bool:
         """Whether a rejection has a path to take: an edge on verdict "rejected", or a loop edge with rounds left."""
@@ -373,6 +414,22 @@ class ReplayOutbox(Outbox):
 
 
 Continue = Literal["wait", "cancel"]
+
+
+def waits_of(prior: Sequence[Event]) -> set[tuple[str, int]]:
+    """The approvals that a run's log `prior` leaves waiting: asked in their latest execution, neither decided nor
+    skipped since."""
+    asked: dict[str, int] = {}
+    ended: set[tuple[str, int]] = set()
+    for event in prior:
+        kind = type(event)
+        if kind is ApprovalRequested:
+            assert isinstance(event, ApprovalRequested)
+            asked[event.node_id] = event.execution
+        elif kind is ApprovalDecided or kind is NodeSkipped:
+            assert isinstance(event, ApprovalDecided | NodeSkipped)
+            ended.add((event.node_id, event.execution))
+    return {(node_id, execution) for node_id, execution in asked.items() if (node_id, execution) not in ended}
 
 
 def recorded_of(prior: Sequence[Event]) -> tuple[dict[tuple[str, int], Completion], dict[tuple[str, int], NodeFailed]]:

@@ -38,6 +38,7 @@ class Rounds:
     _recorded: dict[tuple[str, int], Completion]
     _failures: dict[tuple[str, int], NodeFailed]  # failures the log of a continued run holds
     _cancelled: bool
+    _stop_reason: str
     _failed: bool
     _executors: set[asyncio.Task[None]]  # the tasks executing agents of this run
     _follow: dict[asyncio.Task[None], Launch]  # what each of them executes next
@@ -69,6 +70,8 @@ class Rounds:
 
         def _approval_reached(self, node_id: str, execution: int, via: Edge | None) -> bool: ...
 
+        def _replays(self, node_id: str, execution: int) -> bool: ...
+
     def _apply(self, actions: Iterable[Action]) -> None:
         """Do what the router said, in its order. The first agent it launches from within an agent's task runs next
         in that task, as Run does on its own path (bench/README.md); the others get tasks of their own."""
@@ -76,9 +79,9 @@ class Rounds:
         current: asyncio.Task[None] | None = None
         for action in actions:
             if isinstance(action, Launch):
-                if self._cancelled:
+                if self._cancelled and not self._replays(action.node_id, action.execution):
                     outbox.put(
-                        NodeSkipped, node_id=action.node_id, execution=action.execution, reason="the run was cancelled"
+                        NodeSkipped, node_id=action.node_id, execution=action.execution, reason=self._stop_reason
                     )
                     continue
                 if current is None:
@@ -182,7 +185,7 @@ class Rounds:
             if not self._cancelled:
                 self._apply(self._router.failed(node_id))
         if self._cancelled and not self._running:
-            self._skip_remaining("the run was cancelled")
+            self._skip_remaining(self._stop_reason)
         self._maybe_finish()
 
     def _reused_approval(self, node_id: str, execution: int) -> bool:

@@ -95,6 +95,7 @@ class Run(Rounds, ModelCalls, Approvals):
         self._started = False
         self._finished = False
         self._cancelled = False
+        self._stop_reason = "the run was cancelled"
         self._t0 = 0.0
         self._pending = {node: len(preds) for node, preds in self.dag.predecessors.items()}
         self._outputs: dict[str, str] = {}
@@ -165,7 +166,7 @@ class Run(Rounds, ModelCalls, Approvals):
             task.add_done_callback(self._never_ran)
             task.cancel()
         if not self._running:
-            self._skip_remaining("the run was cancelled")
+            self._skip_remaining(self._stop_reason)
             self._maybe_finish()
 
     def _never_ran(self, task: asyncio.Task[None]) -> None:
@@ -180,7 +181,7 @@ class Run(Rounds, ModelCalls, Approvals):
             reason = "the run was cancelled before this agent started"
             self._outbox.put(NodeSkipped, node_id=node_id, execution=execution, reason=reason)
         if not self._running:
-            self._skip_remaining("the run was cancelled")
+            self._skip_remaining(self._stop_reason)
         self._maybe_finish()
 
     @property
@@ -242,7 +243,7 @@ class Run(Rounds, ModelCalls, Approvals):
         follow: str | None = None
         if self._cancelled:
             if not running:
-                self._skip_remaining("the run was cancelled")
+                self._skip_remaining(self._stop_reason)
         elif ok:
             pending, state = self._pending, self._state
             for succ in self.dag.successors[node_id]:
@@ -298,7 +299,7 @@ class Run(Rounds, ModelCalls, Approvals):
             return
         status: RunStatus = (
             "cancelled"
-            if self._cancelled
+            if self._cancelled and not self._rejected  # a rejection that ends the run stops it as a cancel does
             else "failed"
             if self._failed
             else "rejected"
