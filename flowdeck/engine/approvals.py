@@ -58,6 +58,10 @@ class Decision:
         if self.text is not None:
             if not self.approve:
                 found.append(Problem("text", "an edited text goes with approve; to reject, give a note instead"))
+            elif not self.text.strip():
+                found.append(
+                    Problem("text", "the edited text is empty; give the text to approve, or approve without editing")
+                )
             elif len(self.text) > MAX_PROMPT_CHARS:
                 found.append(
                     Problem("text", f"{len(self.text):,} characters; the limit is {MAX_PROMPT_CHARS:,}: shorten it")
