@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+from flowdeck.config import Settings
 from flowdeck.engine.approvals import Decision
 from flowdeck.engine.events import ApprovalDecided, NodeStarted
 from flowdeck.engine.state import fold
 from flowdeck.engine.workflow import Workflow, parse_workflow
-from flowdeck.services import Services
+from flowdeck.errors import NotWaitingError
+from flowdeck.services import Services, open_services
 
 
 def two_sign_offs() -> Workflow:
@@ -70,3 +72,44 @@ async def test_rejecting_one_of_two_approvals_ends_the_run_rejected_at_once(serv
     events = await asyncio.to_thread(services.runs.events, run_id)
     assert [e.node_id for e in events if isinstance(e, NodeStarted)] == ["w"]
     assert (await asyncio.to_thread(services.runs.get, run_id)).status == "rejected"
+
+
+async def test_two_runners_on_one_database_decide_and_cancel_at_once_and_one_continues(settings: Settings) -> None:
+    # Two processes' runners (the server's and the CLI's), each with its own lock: only the database orders them.
+    a, b = [await asyncio.to_thread(open_services, settings) for _ in range(2)]
+    try:
+        run_id = await waiting_run(a)
+        decided = await asyncio.gather(
+            a.runner.decide(run_id, "legal", Decision(approve=True, by="a")),
+            b.runner.decide(run_id, "tech", Decision(approve=True, by="b")),
+        )
+        assert decided == ["legal", "tech"]
+        for _ in range(200):
+            if (await asyncio.to_thread(a.runs.get, run_id)).status == "succeeded":
+                break
+            await asyncio.sleep(0.05)
+        events = await asyncio.to_thread(a.runs.events, run_id)
+        assert fold(events).status == "succeeded"
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert sorted(e.by for e in events if isinstance(e, ApprovalDecided)) == ["a", "b"]
+        assert [e.node_id for e in events if isinstance(e, NodeStarted)] == ["w", "j"]
+
+        other = await waiting_run(a)
+        cancelled, refused = await asyncio.gather(
+            a.runner.cancel_anywhere(other),
+            b.runner.decide(other, "legal", Decision(approve=True, by="b")),
+            return_exceptions=True,
+        )
+        assert cancelled in ("cancelled", "cancelling") and (isinstance(refused, NotWaitingError) or refused == "legal")
+        for _ in range(200):
+            if (await asyncio.to_thread(a.runs.get, other)).status == "cancelled":
+                break
+            await asyncio.sleep(0.05)
+        events = await asyncio.to_thread(a.runs.events, other)
+        assert fold(events).status == "cancelled"
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert [e.node_id for e in events if isinstance(e, NodeStarted)] == ["w"]
+    finally:
+        for services in (a, b):
+            await services.runner.close()
+            services.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -93,3 +94,17 @@ def test_the_cli_refuses_an_empty_edited_text(home: Path) -> None:
     assert refused.exit_code == 2
     assert "text: the edited text is empty; give the text to approve, or approve without editing" in refused.stderr
     assert "waiting" in CliRunner().invoke(main, ["runs"]).stdout
+
+
+def test_the_api_refuses_an_empty_edited_text(tmp_path: Path) -> None:
+    from tests.test_approval_server import decide, start_waiting
+    from tests.test_server_faults import AUTH, server
+
+    with server(tmp_path / "home", tmp_path / "server.log") as (api, _):
+        run_id = start_waiting(api)
+        for text in ("", " \n"):
+            refused = decide(api, run_id, {"decision": "approve", "text": text})
+            assert refused.status_code == 422, refused.text
+            [detail] = refused.json()["detail"]
+            assert detail["loc"][-1] == "text" and "the edited text is empty" in detail["msg"]
+        assert httpx.get(f"{api}/runs/{run_id}", headers=AUTH).json()["status"] == "waiting"

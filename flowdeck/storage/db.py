@@ -27,6 +27,7 @@ from flowdeck.storage.tables import (
     EventRow,
     MigrationRow,
     NodeOutputRow,
+    RunRequestRow,
     RunRow,
     SessionRow,
     WorkflowRow,
@@ -80,6 +81,10 @@ def _event_checksums(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE event_batches ADD COLUMN checksum VARCHAR({CHECKSUM_CHARS})")
 
 
+def _run_requests(conn: Connection) -> None:
+    RunRequestRow.__table__.create(conn)  # type: ignore[attr-defined]
+
+
 # Ordered and named. Never edit one that has shipped: add the next one instead.
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _initial),
@@ -88,6 +93,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0004_run_labels", _run_labels),
     ("0005_workflow_identities", _workflow_identities),
     ("0006_event_checksums", _event_checksums),
+    ("0007_run_requests", _run_requests),
 ]
 
 

@@ -27,6 +27,7 @@ from flowdeck.storage.codec import batch_to_json
 from flowdeck.storage.db import is_read_only
 from flowdeck.storage.faults import storage_error
 from flowdeck.storage.integrity import batch_checksum, stored_events
+from flowdeck.storage.requests import RunRequests
 from flowdeck.storage.tables import LABEL_LIMIT, EventBatchRow, NodeOutputRow, RunRow
 
 _BATCHES = EventBatchRow.__table__  # type: ignore[attr-defined]
@@ -144,6 +145,7 @@ class RunLog:
         self._fast: Any = None  # the one write_now() holds (SQLite: it never waits for the lock, never checkpoints)
         self._writer_lock = threading.Lock()  # one writer at a time, whichever the connection
         self._unchecked = 0  # bytes that write_now() added to SQLite's WAL since the last checkpoint
+        self.requests = RunRequests(engine)  # what other processes ask of the runs this one drives
 
     @property
     def read_only(self) -> bool:
@@ -284,6 +286,38 @@ class RunLog:
                 conn.invalidate()
             raise
 
+    def claim_waiting(self, run_id: str, last_seq: int, *, owner: str, batch: StoredBatch | None = None) -> bool:
+        """Take a run that waits for approval, to continue it in this process: in one transaction, the run's row goes
+        from waiting (with `last_seq`, as read) to running, owned by `owner`, and `batch` (a decision) is stored. False,
+        having written nothing, if it no longer waits as read: another process took it first (a row lock on
+        PostgreSQL, the write lock on SQLite: exactly one process continues a waiting run)."""
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = self._engine.raw_connection()
+            conn = self._writer
+            try:
+                cursor = conn.cursor()
+                if self._begin is not None:
+                    cursor.execute(self._begin)
+                cursor.execute(self._sql.claim_waiting, (owner, run_id, last_seq))
+                claimed = cursor.rowcount == 1
+                cursor.close()
+            except BaseException:
+                self._writer = None
+                try:
+                    conn.rollback()
+                finally:
+                    conn.invalidate()
+                raise
+            if not claimed:
+                conn.rollback()
+                return False
+            if batch is None:
+                conn.commit()
+            else:
+                self._transaction(conn, batch, owner, begun=True)
+            return True
+
     def events(self, run_id: str, after_seq: int = 0, *, limit: int | None = None) -> list[Event]:
         """The run's events with seq > after_seq, in order (at most `limit` of them)."""
         columns = (_BATCHES.c.first_seq, _BATCHES.c.last_seq, _BATCHES.c.data, _BATCHES.c.checksum)
@@ -399,6 +433,10 @@ class _AppendSql:
             f"completion_tokens = completion_tokens + {mark}, cost = cost + {mark} WHERE id = {mark}"
         )
         self.update_owner = f"UPDATE {_RUNS.name} SET owner = {mark} WHERE id = {mark}"
+        self.claim_waiting = (
+            f"UPDATE {_RUNS.name} SET status = 'running', owner = {mark} "
+            f"WHERE id = {mark} AND status = 'waiting' AND last_seq = {mark}"
+        )
         self.update_ending = (
             f"UPDATE {_RUNS.name} SET status = {mark}, finished_at = {mark}, duration = {mark} WHERE id = {mark}"
         )
