@@ -136,7 +136,7 @@ class Rounds:
             if self._mode[node_id] == "skip":
                 self._apply(router.skip(node_id, execution, PARTIAL))
                 ok = True
-            elif (failure := self._failures.get((node_id, execution))) is not None:
+            elif self._failures and (failure := self._failures.get((node_id, execution))) is not None:
                 self._fail(node_id, execution, failure.error_kind, failure.message, failure.retryable, failure.attempts)
             elif node_id in self.dag.approvals and not self._reused_approval(node_id, execution):
                 ok = self._approval_reached(node_id, execution, launch.via)
@@ -199,7 +199,7 @@ class Rounds:
         (a loop that sends work back to it wants new work)."""
         if node_id in self._pinned:
             return self._reuse[node_id], True
-        recorded = self._recorded.get((node_id, execution))
+        recorded = self._recorded.get((node_id, execution)) if self._recorded else None
         if recorded is not None:
             return recorded, False
         if execution == 1 and self._mode[node_id] == "reuse":
@@ -223,7 +223,9 @@ class Rounds:
             history = self._history[node_id] = []
         history.append((completion.text, verdict, execution))
         chosen = verdict.verdict if verdict is not None else None
-        own, actions = self._router.finished(node_id, Answer(completion.text, chosen, execution, self.inputs))
+        router = self._router
+        answer = Answer(completion.text, chosen, execution, self.inputs) if router.reads_answers(node_id) else None
+        own, actions = router.finished(node_id, answer)
         self._outbox.node_finished(
             node_id,
             execution,
