@@ -260,14 +260,18 @@ class LoopRounds:
         )
 
     def edge(self, edge_id: str, handoffs: Sequence[Handoff]) -> tuple[int, int] | None:
-        """The round a loop edge sent the work into the last time it was taken, and its bound (None: not a loop)."""
+        """The round a loop edge sent the work into the last time it was taken, and its bound (None: not a loop, or
+        not taken in these handoffs)."""
         span = self._spans.get(edge_id)
         if span is None:
             return None
         rounds: dict[str, int] = {}
+        last = None
         for taken in self._taken(handoffs):
             self._take(taken, rounds)
-        return rounds.get(edge_id, 1), span.max_rounds
+            if taken == edge_id:
+                last = rounds[edge_id]
+        return (last, span.max_rounds) if last is not None else None
 
     def _take(self, edge_id: str, rounds: dict[str, int]) -> None:
         rounds[edge_id] = rounds.get(edge_id, 1) + 1
