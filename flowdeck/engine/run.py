@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
-from flowdeck.engine.approvals import Approvals, Continue, ReplayOutbox
+from flowdeck.engine.approvals import Approvals
 from flowdeck.engine.calls import ModelCalls
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import (
@@ -26,6 +26,7 @@ from flowdeck.engine.inputs import check_inputs
 from flowdeck.engine.llm_types import Completion, ModelCaller, OutputCache
 from flowdeck.engine.outbox import Outbox
 from flowdeck.engine.prompts import inputs_text, upstream_heading
+from flowdeck.engine.replay import Continue, ReplayOutbox
 from flowdeck.engine.rounds import INLINE_LIMIT, Rounds
 from flowdeck.engine.routing import Launch, Router
 from flowdeck.engine.tokens import TokenFlusher

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, Table, func, select
+from sqlalchemy import Connection, Engine, Select, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from flowdeck.engine.events import (
@@ -28,6 +28,7 @@ from flowdeck.storage.db import is_read_only
 from flowdeck.storage.faults import storage_error
 from flowdeck.storage.integrity import batch_checksum, stored_events
 from flowdeck.storage.requests import RunRequests
+from flowdeck.storage.statements import AppendSql
 from flowdeck.storage.tables import LABEL_LIMIT, EventBatchRow, NodeOutputRow, RunRow
 
 _BATCHES = EventBatchRow.__table__  # type: ignore[attr-defined]
@@ -139,7 +140,7 @@ class RunLog:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._sql = _AppendSql(engine.dialect.paramstyle)
+        self._sql = AppendSql(engine.dialect.paramstyle)
         self._begin = "BEGIN IMMEDIATE" if engine.dialect.name == "sqlite" else None
         self._writer: Any = None  # the connection write() holds (a pooled DBAPI connection)
         self._fast: Any = None  # the one write_now() holds (SQLite: it never waits for the lock, never checkpoints)
@@ -403,40 +404,3 @@ class RunLog:
     def waiting(self) -> list[RunSummary]:
         """The runs waiting for a person's approval."""
         return self.recent(limit=10_000, status="waiting")
-
-
-class _AppendSql:
-    """The statements of RunLog.append, written once for the driver's placeholder style."""
-
-    def __init__(self, paramstyle: str) -> None:
-        if paramstyle not in ("qmark", "format", "pyformat"):
-            raise StorageError(f"database drivers with the '{paramstyle}' parameter style are not supported")
-        mark = "?" if paramstyle == "qmark" else "%s"
-
-        def insert(table: Table, columns: list[str]) -> str:
-            return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-
-        self.insert_run = insert(
-            _RUNS,
-            [
-                *("id", "workflow_name", "workflow_id", "status", "owner", "started_at"),
-                *("prompt_tokens", "completion_tokens", "cost", "last_seq", "label"),
-            ],
-        )
-        self.insert_batch = insert(_BATCHES, ["run_id", "last_seq", "first_seq", "data", "checksum"])
-        self.insert_outputs = insert(
-            _OUTPUTS,
-            ["run_id", "node_id", "execution", "output", "prompt_tokens", "completion_tokens", "cost", "cached", "seq"],
-        )
-        self.update_totals = (
-            f"UPDATE {_RUNS.name} SET last_seq = {mark}, prompt_tokens = prompt_tokens + {mark}, "
-            f"completion_tokens = completion_tokens + {mark}, cost = cost + {mark} WHERE id = {mark}"
-        )
-        self.update_owner = f"UPDATE {_RUNS.name} SET owner = {mark} WHERE id = {mark}"
-        self.claim_waiting = (
-            f"UPDATE {_RUNS.name} SET status = 'running', owner = {mark} "
-            f"WHERE id = {mark} AND status = 'waiting' AND last_seq = {mark}"
-        )
-        self.update_ending = (
-            f"UPDATE {_RUNS.name} SET status = {mark}, finished_at = {mark}, duration = {mark} WHERE id = {mark}"
-        )
