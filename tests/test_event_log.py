@@ -73,6 +73,7 @@ def test_a_database_with_one_row_per_event_is_migrated_without_losing_any(
         "0004_run_labels",
         "0005_workflow_identities",
         "0006_event_checksums",
+        "0007_run_requests",
     ]
     log = RunLog(engine)
     assert log.events("old1") == events
@@ -97,7 +98,12 @@ def test_runs_recorded_before_labels_were_stored_get_theirs(tmp_path: Path, monk
     log.append([msgspec.structs.replace(started, reused=["b"]), *partial[1:]])  # as a re-run of old recorded it
     with engine.begin() as conn:
         conn.execute(text("UPDATE runs SET label = ''"))  # as they were: no label stored
-    assert db.migrate(engine) == ["0004_run_labels", "0005_workflow_identities", "0006_event_checksums"]
+    assert db.migrate(engine) == [
+        "0004_run_labels",
+        "0005_workflow_identities",
+        "0006_event_checksums",
+        "0007_run_requests",
+    ]
     assert (log.get("whole").label, log.get("partial").label) == ("", "Partial run")
 
 
