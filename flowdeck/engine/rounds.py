@@ -41,6 +41,7 @@ class Rounds:
     _stop_reason: str
     _failed: bool
     _executors: set[asyncio.Task[None]]  # the tasks executing agents of this run
+    _calls_only: frozenset[str]  # agents that always call their model: run, neither pinned nor an approval
     _follow: dict[asyncio.Task[None], Launch]  # what each of them executes next
 
     if TYPE_CHECKING:  # defined by Run
@@ -133,7 +134,9 @@ class Rounds:
         assert router is not None
         ok = False
         try:
-            if self._mode[node_id] == "skip":
+            if node_id in self._calls_only and not self._failures and not self._recorded:
+                ok = await self._call_model(node_id, execution, launch.via)  # (most agents: nothing else to check)
+            elif self._mode[node_id] == "skip":
                 self._apply(router.skip(node_id, execution, PARTIAL))
                 ok = True
             elif self._failures and (failure := self._failures.get((node_id, execution))) is not None:

@@ -20,6 +20,7 @@ from flowdeck.engine.workflow import Contains, Edge, Expression, VerdictIs
 from flowdeck.errors import RoutingError
 
 DELIVERED, DEAD, FAILED = "delivered", "dead", "failed"
+_DELIVERED = (DELIVERED, "")
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass is slower to make, and the router makes several an agent
@@ -139,6 +140,13 @@ class Router:
         over now, and what else happens."""
         actions: list[Action] = []
         own: list[Edge] = []
+        if node_id in self._direct:  # (most agents: each edge is delivered, along with its node_finished)
+            edges, delivered = self._edges, _DELIVERED
+            for edge in self._dag.out_edges[node_id]:
+                edges[edge.id] = delivered
+                own.append(edge)
+                self._decide(edge.target, actions)
+            return own, actions
         self._own, self._finishing = own, node_id
         try:
             self._take(node_id, answer, actions)
@@ -149,10 +157,6 @@ class Router:
     def _take(self, node_id: str, answer: Answer | None, actions: list[Action]) -> None:
         dag = self._dag
         edges, loops = dag.out_edges[node_id], dag.loop_out[node_id]
-        if node_id in self._direct:
-            for edge in edges:
-                self._commit(edge, DELIVERED, "", actions)
-            return
         if node_id in self._unconditional:
             self._route([(edge, DELIVERED, "") for edge in edges], actions)
             return

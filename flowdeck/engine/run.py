@@ -111,6 +111,9 @@ class Run(Rounds, ModelCalls, Approvals):
         self._history: dict[str, list[tuple[str, Verdict | None, int]]] = {}
         self._recorded = dict(recorded or {})
         self._start_approvals(prior, decisions, on_wait, approve_all)
+        self._calls_only = frozenset(
+            n for n, mode in self._mode.items() if mode == "run" and n not in self._pinned and n in self._agents
+        )
         self._executors: set[asyncio.Task[None]] = set()
         self._follow: dict[asyncio.Task[None], Launch] = {}
 
