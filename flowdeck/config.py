@@ -43,6 +43,11 @@ class Settings:
     def cache_dir(self) -> Path:
         return self.home / "cache"
 
+    @property
+    def workspaces(self) -> Path:
+        """The folder of the runs' workspaces (each run's tools read and write files in `<run id>/` there)."""
+        return self.home / "workspaces"
+
 
 def load_settings(env_file: Path | None = Path(".env")) -> Settings:
     """Read settings; environment variables win over .env. Raises ConfigError naming a bad variable."""

@@ -43,6 +43,12 @@ class ModelsNotReady(WorkflowError):
     head = "the run cannot start"
 
 
+class UnknownEffects(WorkflowError):
+    """A stopped run has tool calls whose outcome is unknown: a resume needs to be told to retry or skip them."""
+
+    head = "the run cannot be resumed without a choice"
+
+
 class EditRefused(FlowdeckError):
     """An edit in the editor that would make the workflow invalid; the message says why, `field` which setting."""
 
@@ -153,6 +159,12 @@ class ModelNotFound(ModelError):
     """The model string names no model the provider knows."""
 
     kind = "not_found"
+
+
+class ToolsUnsupported(ModelError):
+    """An agent with tools uses a model that cannot call tools (found before calling it)."""
+
+    kind = "tools_unsupported"
 
 
 class StorageError(FlowdeckError):

@@ -11,7 +11,9 @@ from flowdeck.engine.llm_types import ModelCaller
 from flowdeck.models import Caller, make_caller
 from flowdeck.models.keys import ProviderKeys
 from flowdeck.runner import Runner, recover_interrupted
+from flowdeck.runner.tooling import RunTools
 from flowdeck.storage import OutputCache, RunLog, WorkflowStore, open_database
+from flowdeck.storage.secret_store import SecretStore
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -23,6 +25,8 @@ class Services:
     cache: OutputCache
     runner: Runner
     keys: ProviderKeys
+    secrets: SecretStore
+    tools: RunTools
     recovered: list[str]
     models: Caller | None = None  # the caller made here (closed at shutdown); None when one was handed in
 
@@ -48,6 +52,8 @@ def open_services(
     runs = RunLog(engine)
     cache = OutputCache(settings.cache_dir)
     keys = ProviderKeys(settings.home)
+    secrets = SecretStore(settings.home)
+    tools = RunTools(db=engine, workspaces=settings.workspaces, secret=secrets.value, secret_values=secrets.values)
     check_models = None
     models = None
     if caller is None:
@@ -60,6 +66,7 @@ def open_services(
         cache=cache,
         max_retry_wait=settings.max_retry_wait,
         check_models=check_models,
+        tools=tools,
     )
     recovered = recover_interrupted(runs)
     return Services(
@@ -70,6 +77,8 @@ def open_services(
         cache=cache,
         runner=runner,
         keys=keys,
+        secrets=secrets,
+        tools=tools,
         recovered=recovered,
         models=models,
     )

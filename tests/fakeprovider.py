@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 ERRORS = {
     "rate_limit": (429, "slow down", {"retry-after": "1"}),
@@ -73,6 +74,16 @@ def fake_provider() -> Iterator[FakeProvider]:
                 self.wfile.write(_chunk({}, finish="stop"))
                 self.wfile.write(b"data: [DONE]\n\n")
                 return
+            if mode == "tool_calls":
+                # Two calls, streamed as providers do: id and name first, then the arguments in fragments, the
+                # fragments of the two calls interleaved (each delta names its call by index).
+                self.wfile.write(_chunk({"content": "Let me look."}))
+                for delta in TOOL_CALL_DELTAS:
+                    self.wfile.write(_chunk({"tool_calls": [delta]}))
+                    self.wfile.flush()
+                self.wfile.write(_chunk({}, finish="tool_calls"))
+                self.wfile.write(b"data: [DONE]\n\n")
+                return
             words = fake.text.split(" ")
             for index, word in enumerate(words):
                 self.wfile.write(_chunk({"content": word + (" " if index < len(words) - 1 else "")}))
@@ -99,7 +110,16 @@ def fake_provider() -> Iterator[FakeProvider]:
         server.server_close()
 
 
-def _chunk(delta: dict[str, str], finish: str | None = None) -> bytes:
+TOOL_CALL_DELTAS: list[dict[str, Any]] = [
+    {"index": 0, "id": "call_a", "type": "function", "function": {"name": "fetch", "arguments": ""}},
+    {"index": 0, "function": {"arguments": '{"url": "https://exa'}},
+    {"index": 1, "id": "call_b", "type": "function", "function": {"name": "write_file", "arguments": '{"path": '}},
+    {"index": 0, "function": {"arguments": 'mple.org"}'}},
+    {"index": 1, "function": {"arguments": '"a.md", "content": "hi"}'}},
+]
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
     choice = {"index": 0, "delta": delta, "finish_reason": finish}
     payload = {"id": "1", "object": "chat.completion.chunk", "created": 1, "model": "x", "choices": [choice]}
     return f"data: {json.dumps(payload)}\n\n".encode()

@@ -73,6 +73,26 @@ def test_a_secrets_file_others_can_read_is_a_problem(ran: Path) -> None:
     assert f"chmod 600 {keys}" in finding(out, "permissions")
 
 
+def test_a_saved_secrets_file_others_can_read_is_a_problem(ran: Path) -> None:
+    result = CliRunner().invoke(main, ["secrets", "set", "HOOK_TOKEN", "--stdin"], input="tok-0123456789\n")
+    assert result.exit_code == 0, result.output
+    saved = ran / "secrets.json"
+    assert doctor()[0] == 0
+    saved.chmod(0o640)
+    code, out = doctor()
+    assert code == 1
+    assert f"chmod 600 {saved}" in finding(out, "permissions")
+
+
+def test_a_side_effect_log_whose_triggers_were_dropped_is_a_problem(ran: Path) -> None:
+    assert "append-only" in finding(doctor()[1], "side effects")
+    with sqlite3.connect(ran / "flowdeck.db") as conn:
+        conn.execute("DROP TRIGGER side_effects_no_delete")
+    code, out = doctor()
+    assert code == 1
+    assert "no longer append-only: its triggers side_effects_no_delete were dropped" in finding(out, "side effects")
+
+
 def test_a_read_only_data_folder_is_a_problem(ran: Path) -> None:
     with read_only(ran):
         code, out = doctor()

@@ -69,6 +69,18 @@ def test_nothing_is_served_without_a_session(url: str, path: str) -> None:
         assert b"<script" not in response.content
 
 
+def test_logging_in_returns_to_the_page_with_its_query(url: str) -> None:
+    """A shared link to a comparison (/runs/compare?a=..&b=..) still compares after the login it leads to."""
+    page = "/runs/compare?a=run1&b=run2"
+    redirect = _raw_get(url, page, {"Accept": "text/html"})
+    assert redirect.status_code == 303
+    form = httpx.get(url + redirect.headers["location"])
+    assert 'name="next" value="/runs/compare?a=run1&amp;b=run2"' in form.text
+    with httpx.Client(base_url=url, headers={"Origin": url}) as client:
+        response = client.post("/login", data={"password": EDITOR, "next": "/runs/compare?a=run1&b=run2"})
+        assert response.status_code == 303 and response.headers["location"] == page
+
+
 def test_the_pages_files_come_compressed_from_memory_and_only_with_a_session(url: str) -> None:
     from nicegui import __version__
 

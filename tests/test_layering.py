@@ -14,15 +14,17 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"errors"},
     "engine": {"errors"},
     "templates": {"engine", "errors"},
+    "tools": {"config", "engine", "errors"},
     "models": {"config", "engine", "errors"},
     "storage": {"config", "engine", "errors"},
-    "runner": {"engine", "errors", "storage"},
+    "runner": {"engine", "errors", "storage", "tools"},
     "services": {"config", "engine", "errors", "models", "runner", "storage"},
     "auth": {"config", "errors", "storage"},
-    "api": {"auth", "config", "engine", "errors", "runner", "services", "storage", "templates"},
+    "api": {"auth", "config", "engine", "errors", "runner", "services", "storage", "templates", "tools"},
     "components": {"config", "engine", "errors"},
     "app": {
         "api",
+        "tools",  # a run's files: listing and download (app/run_files.py)
         "auth",
         "components",
         "config",
@@ -46,6 +48,7 @@ ALLOWED: dict[str, set[str]] = {
         "services",
         "storage",
         "templates",
+        "tools",
     },
     "(package)": {"app", "config", "engine", "errors", "models", "services", "templates"},
 }

@@ -11,12 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from flowdeck.engine.events import Message
+from flowdeck.engine.events import Message, NodeFinished, ToolCalled
 from flowdeck.engine.llm_types import ModelRequest
+from flowdeck.engine.run import Run, drain
+from flowdeck.engine.workflow import parse_workflow
 from flowdeck.errors import AuthenticationFailed, BadRequest, ModelError, ProviderUnavailable, RateLimited
 from flowdeck.models.llm import LiteLLMCaller
 from flowdeck.models.process import ModelProcess, ProcessSettings
+from flowdeck.models.scripted import ScriptedCaller
 from flowdeck.models.worker import model_process
+from tests.toolfakes import MemoryToolbox
 
 
 def request(model: str, task: str = "Reverse a string") -> ModelRequest:
@@ -95,3 +99,15 @@ async def test_the_childs_command_line_holds_no_credential_of_a_server_address(t
     assert b"flowdeck.models.worker" in command_line
     assert b"secret-pw" not in command_line and b"user:" not in command_line
     assert "does not answer at http://user:…@127.0.0.1:1/" in problems["ollama_chat/llama3.2"]  # it arrived
+
+
+async def test_tools_and_their_calls_cross_to_the_child_and_back(models: ModelProcess) -> None:
+    config = {"tools": ["fetch", "write_file"], "system_prompt": 'Scout.\nCALL write_file {"path": "a.md"}'}
+    workflow = parse_workflow({"format": 2, "name": "w", "nodes": [{"id": "a", "type": "custom", "config": config}]})
+    answers = []
+    for caller in (models, ScriptedCaller()):
+        toolbox = MemoryToolbox()
+        events = await drain(Run(workflow, caller=caller, default_model="scripted", toolbox=toolbox))
+        assert [e.tool for e in events if isinstance(e, ToolCalled)] == ["write_file"] and toolbox.files == {"a.md": ""}
+        answers.append([e.output for e in events if isinstance(e, NodeFinished)])
+    assert answers[0] == answers[1] and answers[0][0].endswith("- write_file: wrote a.md")

@@ -98,7 +98,8 @@ def test_migrations_are_named_and_recorded(services: Services) -> None:
         "0004_run_labels",
         "0005_workflow_identities",
         "0006_event_checksums",
-        "0007_run_requests",
+        "0007_side_effects",
+        "0008_run_requests",
     ]
 
 

@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPBearer
 
+from flowdeck.api.effects import add_effect_routes
 from flowdeck.api.followers import Followers
 from flowdeck.api.protocol import keep_to_the_schema, problem_errors, unprocessable
 from flowdeck.api.schemas import (
@@ -24,6 +25,7 @@ from flowdeck.api.schemas import (
     DecisionRequest,
     NodeResult,
     Problem,
+    ResumeRequest,
     RunListItem,
     RunRequest,
     RunResult,
@@ -80,8 +82,9 @@ _NOT_GOING: dict[int | str, dict[str, Any]] = {
 _NOT_RESUMABLE: dict[int | str, dict[str, Any]] = {
     409: {
         "model": Problem,
-        "description": "Nothing to resume (every agent has its output), the run is still going, or "
-        "its models are not ready; the detail lists why.",
+        "description": "Nothing to resume (every agent has its output), the run is still going, "
+        "its models are not ready, or it has tool calls whose outcome is unknown and no choice (unknown) was given; "
+        "the detail lists why.",
     }
 }
 
@@ -212,11 +215,13 @@ def build_api(services: Services) -> FastAPI:
         "output run",
         responses={**_STARTED, **_NOT_RESUMABLE},
     )
-    async def resume_run(run_id: str, request: Request, wait: bool = False) -> JSONResponse:
+    async def resume_run(
+        run_id: str, request: Request, wait: bool = False, body: ResumeRequest | None = None
+    ) -> JSONResponse:
         _editor(request)
         summary = await _summary(services, run_id)
         try:
-            new_id = await services.runner.resume(summary)
+            new_id = await services.runner.resume(summary, unknown=body.unknown if body is not None else None)
         except (WorkflowError, ModelError) as exc:
             problems = [str(p) for p in exc.problems] if isinstance(exc, WorkflowError) else [str(exc)]
             raise HTTPException(409, problems) from None
@@ -265,6 +270,7 @@ def build_api(services: Services) -> FastAPI:
         state = await services.runner.wait(summary) if body.wait else RunState(status="running")
         return JSONResponse(_result(summary, state).model_dump(), status_code=200 if body.wait else 202)
 
+    add_effect_routes(api, services, _summary)
     return api
 
 

@@ -35,6 +35,17 @@ class RunRequest(BaseModel):
     )
 
 
+class ResumeRequest(BaseModel):
+    """How to resume: what to do with tool calls whose outcome is unknown (the process stopped while they ran)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    unknown: Literal["retry", "skip"] | None = Field(
+        default=None,
+        description="retry: run those calls again; skip: do not repeat them (the agent is told their outcome is "
+        "unknown). Omitted: a run that has such calls is not resumed (409 listing them).",
+    )
+
+
 def _whole(value: object) -> object:
     """JSON's 3.0 is the integer 3 (JSON Schema says so); the strict models would refuse it as a float."""
     return int(value) if isinstance(value, float) and value.is_integer() else value

@@ -16,7 +16,7 @@ from flowdeck.components.markup import render_markdown
 from flowdeck.components.notices import notify_done
 from flowdeck.engine.approvals import Decision
 from flowdeck.engine.state import RunState
-from flowdeck.errors import FlowdeckError
+from flowdeck.errors import FlowdeckError, NotWaitingError, WorkflowError
 from flowdeck.runner import Runner
 
 log = logging.getLogger("flowdeck.app")
@@ -67,11 +67,19 @@ class ApprovalCards:
 
     def review(self, node_id: str) -> None:
         """Open the decision dialog for this approval of the run shown (if it still waits there)."""
-        open_decision(self.runner, self.client, self._state, node_id, self.on_decided)
+        open_decision(self.runner, self.client, self._state, node_id, self.on_decided, lambda: self._state)
 
 
-def open_decision(runner: Runner, client: Client, state: RunState, node_id: object, on_decided: Decided) -> None:
-    """The decision dialog for an approval that waits in `state`'s run; refused for a viewer's page."""
+def open_decision(
+    runner: Runner,
+    client: Client,
+    state: RunState,
+    node_id: object,
+    on_decided: Decided,
+    now: Callable[[], RunState] | None = None,
+) -> None:
+    """The decision dialog for an approval that waits in `state`'s run; refused for a viewer's page. `now`: the run
+    as the page knows it when a decision is refused (it says what became of the approval meanwhile)."""
     if not can_edit(client):
         log.warning("a viewer's page asked to decide an approval of run %s: refused", state.run_id)
         with client:
@@ -104,12 +112,18 @@ def open_decision(runner: Runner, client: Client, state: RunState, node_id: obje
         edited = ui.textarea("Edited text (for Edit and approve)", value=text).props("outlined autogrow")
         edited.classes("w-full")
         note = ui.input("Note (a rejection hands it on as feedback)").props("outlined").classes("w-full")
-        problem = ui.label("").classes("text-sm text-negative")
+        problem = ui.label("").classes("text-sm text-negative").props("role=alert")
+        fields = {"text": edited, "note": note}
 
         async def decide(approve: bool, with_edit: bool) -> None:
             if not can_edit(client):  # asked again: the page event may not come from the page as it was made
                 log.warning("a viewer's page sent a decision for run %s: refused", run_id)
                 ui.notify(VIEWER_REFUSED, type="warning")
+                return
+            _mark(fields, {})
+            problem.set_text("")
+            if with_edit and not (edited.value or "").strip():
+                _mark(fields, {"text": EMPTY_EDIT})
                 return
             decision = Decision(
                 approve=approve,
@@ -120,6 +134,15 @@ def open_decision(runner: Runner, client: Client, state: RunState, node_id: obje
             )
             try:
                 await runner.decide(run_id, node_id, decision)
+            except WorkflowError as exc:  # a field of the decision: said next to it
+                _mark(fields, {p.where: p.message for p in exc.problems if p.where in fields})
+                problem.set_text(f"Not decided: {exc}" if not any(p.where in fields for p in exc.problems) else "")
+                return
+            except NotWaitingError as exc:  # decided elsewhere, or it moved on: this dialog's round is gone
+                problem.set_text(f"Not decided: {_gone(now() if now else state, node_id, name, shown, exc)}")
+                for button in deciding:
+                    button.disable()
+                return
             except FlowdeckError as exc:
                 problem.set_text(f"Not decided: {exc}")
                 return
@@ -129,15 +152,48 @@ def open_decision(runner: Runner, client: Client, state: RunState, node_id: obje
 
         with ui.row().classes("w-full justify-end gap-2"):
             ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-            ui.button("Reject", icon="block", on_click=lambda: decide(False, False)).props(
-                "outline no-caps color=negative"
-            )
-            ui.button("Edit and approve", icon="edit", on_click=lambda: decide(True, True)).props(
-                "outline no-caps color=indigo"
-            )
-            ui.button("Approve", icon="check", on_click=lambda: decide(True, False)).props("no-caps color=positive")
+            deciding = [
+                ui.button("Reject", icon="block", on_click=lambda: decide(False, False)).props(
+                    "outline no-caps color=negative"
+                ),
+                ui.button("Edit and approve", icon="edit", on_click=lambda: decide(True, True)).props(
+                    "outline no-caps color=indigo"
+                ),
+                ui.button("Approve", icon="check", on_click=lambda: decide(True, False)).props(
+                    "no-caps color=positive"
+                ),
+            ]
     dialog.on("hide", dialog.delete)
     dialog.open()
+
+
+EMPTY_EDIT = "Edited text is empty: type the text to approve, or use Approve to keep it as it was"
+
+
+def _mark(fields: dict[str, ui.input | ui.textarea], errors: dict[str, str]) -> None:
+    """Each field's refusal under it (Quasar's message has role alert), the field marked invalid; others cleared."""
+    for name, field in fields.items():
+        message = errors.get(name)
+        field.props["error"] = message is not None
+        field.props["error-message"] = message or ""
+        field.props["aria-invalid"] = "true" if message is not None else "false"
+        field.update()
+
+
+def _gone(state: RunState, node_id: str, name: str, shown: int | None, exc: NotWaitingError) -> str:
+    """Why the round this dialog shows can no longer be decided, from the run as the page knows it now."""
+    node = state.nodes.get(node_id)
+    latest = node.latest if node is not None else None
+    if node is None or latest is None or shown is None:
+        return str(exc)
+    if node_id in state.waiting() and latest.index != shown:
+        return f"{exc} (close this, then Review… on its card)"
+    decided = next((ex.decision for ex in node.executions if ex.index == shown and ex.decision), None)
+    if decided is None:
+        return str(exc)
+    how = "approved" if decided.decision == "approved" else "rejected"
+    after = f"; the run {state.status}" if state.status in ("succeeded", "failed", "cancelled", "rejected") else ""
+    return f"{name} was decided already ({how} by {decided.by}, round {shown}){after}. Nothing was changed here"
 
 
 def _execution(state: RunState, node_id: str) -> int:

@@ -4,7 +4,8 @@ server). Write-only: a saved key never goes back to the page, only its last 4 ch
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 from nicegui import ui
 
@@ -34,19 +35,28 @@ async def keys_dialog(keys: ProviderKeys, on_change: OnChange | None = None, foc
             "never sent to an address saved here. An address set in the environment wins over a saved one."
         ).classes("text-sm text-gray-500")
         servers = ui.column().classes("w-full gap-1")
+        with rows:
+            key_slots = {item.variable: _Slot() for item in PROVIDERS}
+        with servers:
+            server_slots = {server.variable: _Slot() for server in BASE_URLS}
 
         async def refresh(changed: bool = True) -> None:
+            # Only the rows whose saved state changed are drawn again: what is typed in the others stays.
             saved = await asyncio.to_thread(keys.masked)
             addresses = await asyncio.to_thread(keys.bases)
             server_keys = await asyncio.to_thread(keys.masked_server_keys)
-            rows.clear()
-            with rows:
-                for item in PROVIDERS:
-                    _row(item.variable, item.label, saved.get(item.variable), keys, refresh, item.variable == focus)
-            servers.clear()
-            with servers:
-                for server in BASE_URLS:
-                    _server_row(server, addresses.get(server.variable), server_keys.get(server.variable), keys, refresh)
+            for item in PROVIDERS:
+                var = item.variable
+                with key_slots[var].draw((saved.get(var),)) as due:
+                    if due:
+                        _row(
+                            var, item.label, saved.get(var), keys, refresh, var == focus and not changed, key_slots[var]
+                        )
+            for server in BASE_URLS:
+                var = server.variable
+                with server_slots[var].draw((addresses.get(var), server_keys.get(var))) as due:
+                    if due:
+                        _server_row(server, addresses.get(var), server_keys.get(var), keys, refresh, server_slots[var])
             if changed and on_change is not None:
                 await on_change()
 
@@ -56,6 +66,39 @@ async def keys_dialog(keys: ProviderKeys, on_change: OnChange | None = None, foc
     dialog.open()
 
 
+class _Slot:
+    """Where one row is drawn, the saved state it was last drawn with, and its fields (by what they hold)."""
+
+    def __init__(self) -> None:
+        self.box = ui.column().classes("w-full gap-1")
+        self.shown: tuple[object, ...] | None = None
+        self.fields: dict[str, ui.input] = {}
+        self.typed: dict[str, str] = {}
+
+    @contextmanager
+    def draw(self, state: tuple[object, ...]) -> Iterator[bool]:
+        """Yields False when the row shows `state` already (nothing to draw); else clears it and yields True inside
+        its box, with `typed` holding what its fields had that was not saved: the row drawn again keeps it. A field
+        whose own saved value changed shows that instead (a key saved is blank, an address removed is empty)."""
+        if state == self.shown:
+            yield False
+            return
+        before, self.shown = self.shown, state
+        self.typed = {name: str(field.value or "") for name, field in self.fields.items()}
+        if before is not None:
+            for name, was, now in zip(_SAVED, before, state, strict=False):
+                if was != now:
+                    self.typed.pop(name, None)
+        self.fields = {}
+        self.box.clear()
+        with self.box:
+            yield True
+
+
+# A row's fields, in the order of its saved state: a provider's (its key,), a server's (its address, its key).
+_SAVED = ("value", "key")
+
+
 def _row(
     variable: str,
     label: str,
@@ -63,6 +106,7 @@ def _row(
     keys: ProviderKeys,
     refresh: Callable[[], Awaitable[None]],
     focus: bool,
+    slot: _Slot,
 ) -> None:
     in_env = environment_has(variable)
     state = "set in the environment" if in_env else (f"saved · {masked}" if masked else "not set")
@@ -70,10 +114,11 @@ def _row(
         ui.label(label).classes("w-28 font-medium")
         ui.label(state).classes("w-44 text-sm text-gray-600")
         field = (
-            ui.input(f"New {label} key", password=True)
+            ui.input(f"New {label} key", password=True, value=slot.typed.get("value", ""))
             .props(f'dense outlined autocomplete=off aria-label="New {label} key ({variable})"')
             .classes("grow")
         )
+        slot.fields["value"] = field
         if focus:
             field.props("autofocus")
 
@@ -95,7 +140,12 @@ def _row(
 
 
 def _server_row(
-    server: BaseUrl, saved: str | None, key: str | None, keys: ProviderKeys, refresh: Callable[[], Awaitable[None]]
+    server: BaseUrl,
+    saved: str | None,
+    key: str | None,
+    keys: ProviderKeys,
+    refresh: Callable[[], Awaitable[None]],
+    slot: _Slot,
 ) -> None:
     variable = server.variable
     in_env = environment_has(variable)
@@ -108,10 +158,11 @@ def _server_row(
         ui.label(server.label).classes("w-28 font-medium")
         ui.label(state).classes("w-44 text-sm text-gray-600")
         field = (
-            ui.input(f"{server.label} address", value=saved or "", placeholder=server.example)
+            ui.input(f"{server.label} address", value=slot.typed.get("value", saved or ""), placeholder=server.example)
             .props(f'dense outlined stack-label autocomplete=off aria-label="{server.label} address ({variable})"')
             .classes("grow")
         )
+        slot.fields["value"] = field
 
         async def save() -> None:
             try:
@@ -130,21 +181,26 @@ def _server_row(
             question = f"Remove the saved {server.label} address ({saved}){also}? Its models go to the provider again."
             _remove_button(f"{server.label} address", question, variable, f"{variable} removed", keys, refresh)
     if server.key_variable is not None and saved:
-        _server_key_row(server, key, keys, refresh)
+        _server_key_row(server, key, keys, refresh, slot)
 
 
 def _server_key_row(
-    server: BaseUrl, masked: str | None, keys: ProviderKeys, refresh: Callable[[], Awaitable[None]]
+    server: BaseUrl,
+    masked: str | None,
+    keys: ProviderKeys,
+    refresh: Callable[[], Awaitable[None]],
+    slot: _Slot,
 ) -> None:
     """The key a server of one's own asks for (vLLM's --api-key), sent to its saved address and nowhere else."""
     with ui.row().classes("w-full items-center gap-2 no-wrap"):
         ui.label("").classes("w-28")
         ui.label(f"key saved · {masked}" if masked else "no key (most need none)").classes("w-44 text-sm text-gray-600")
         field = (
-            ui.input(f"{server.label} key", password=True)
+            ui.input(f"{server.label} key", password=True, value=slot.typed.get("key", ""))
             .props(f'dense outlined autocomplete=off aria-label="{server.label} key"')
             .classes("grow")
         )
+        slot.fields["key"] = field
 
         async def save() -> None:
             try:

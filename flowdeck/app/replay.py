@@ -55,11 +55,13 @@ class Replay:
         self.play = ui.button(icon="play_arrow", on_click=self.toggle).props("flat dense round")
         self.play.props["aria-label"] = "Play the replay"
         self.speed = ui.select(SPEEDS, value=5, label="Speed").props("dense options-dense").classes("w-24")
-        # Margins as wide as the thumb's half: at either end it stands out of the track, over what is beside it.
-        self.slider = ui.slider(min=0, max=max(len(self.events), 1), step=1, value=self.pos).classes("w-72 q-mx-md")
+        # A native range input, not Quasar's slider: its focus went to an unnamed element inside the slider, and it
+        # knew no Home or End. The browser gives it every key (arrows, Page Up/Down, Home, End) and its role.
+        self.slider = ui.element("input").classes("w-72 q-mx-md").style("accent-color: var(--q-primary)")
+        self.slider.props.update(type="range", min=0, max=max(len(self.events), 1), step=1)
         self.slider.props["aria-label"] = "Replay position"
-        # Quasar's change event fires when the user lets go (or presses a key), not on every pixel dragged.
-        self.slider.on("change", self._scrubbed)
+        # change: when the mouse lets go, or on each key pressed; not on every pixel dragged.
+        self.slider.on("change", self._scrubbed, js_handler="(e) => emit(Number(e.target.value))")
         if len(self.rounds) > 1:
             back = ui.button(icon="fast_rewind", on_click=self.previous_round).props("flat dense round")
             back.props["aria-label"] = "Previous round"
@@ -135,8 +137,10 @@ class Replay:
         self.seek(int(value))
 
     def _show(self) -> None:
-        self.slider.value = self.pos
         total = len(self.events)
+        self.slider.props["value"] = self.pos
+        self.slider.props["aria-valuetext"] = f"event {self.pos} of {total}"
+        self.slider.update()
         offset = min(self.clock, self.events[-1].ts) - self.events[0].ts if self.events else 0.0
         rounds = f" · round {round_at(self.rounds, self.pos)} of {len(self.rounds)}" if len(self.rounds) > 1 else ""
         self.where.set_text(f"event {self.pos} of {total} · +{max(offset, 0):.1f} s{rounds}")

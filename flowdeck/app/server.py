@@ -54,6 +54,7 @@ def serve(
     from flowdeck.api.routes import PREFIX, build_api
     from flowdeck.app.editor import register_pages
     from flowdeck.app.model_options import ollama_models
+    from flowdeck.app.run_files import register_file_route
     from flowdeck.app.run_view import add_run_panel_styles
     from flowdeck.app.runs_page import register_runs_pages
     from flowdeck.app.sockets import bind_page_events
@@ -94,6 +95,7 @@ def serve(
     nicegui_app.on_shutdown(services.close)
     shared_css(STATIC / "utilities.css")
     add_run_panel_styles()
+    register_file_route(nicegui_app, services)
     register_pages(services, startup_workflow=workflow)
     register_runs_pages(services)
 
@@ -119,9 +121,12 @@ def serve(
     # The first page should find the local Ollama's models known already, not wait up to 0.5 s to learn them.
     nicegui_app.on_startup(lambda: background_tasks.create(ollama_models(settings.ollama_base), name="ollama models"))
     nicegui_app.on_connect(first_page.set)
-    where = " (every address of this machine)" if host in _ANY else ""
+    # asyncio binds "::" with IPV6_V6ONLY set, so it does not take IPv4 clients: say so, not "every address".
+    where = {"0.0.0.0": " (every IPv4 address of this machine)", "::": " (every IPv6 address of this machine; for IPv4 "
+             "clients use --host 0.0.0.0)"}.get(host, "")  # fmt: skip
     logins = " · logins required" if gate.require_login else ""
-    announce(f"flowdeck on http://{host}:{port}{where}{logins}  (Ctrl+C stops it)")
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is bracketed
+    announce(f"flowdeck on http://{shown}:{port}{where}{logins}  (Ctrl+C stops it)")
     # Quasar's bar over every request is a progressbar; unnamed, screen readers announce a nameless one (axe: serious).
     nicegui_app.config.quasar_config["loadingBar"]["aria-label"] = "Loading"
     ui.run(

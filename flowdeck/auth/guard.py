@@ -111,7 +111,9 @@ class Guard:
             role = await self.gate.session_role(token) if token else None
             if role is None:
                 if not websocket and scope.get("method") == "GET" and "text/html" in headers.get("accept", ""):
-                    await _redirect(scope, receive, send, "/login?next=" + quote(path, safe="/"))
+                    query = scope.get("query_string", b"").decode("latin-1")  # a shared compare link keeps its runs
+                    back = path + ("?" + query if query else "")
+                    await _redirect(scope, receive, send, "/login?next=" + quote(back, safe="/"))
                 else:
                     await _refuse(scope, receive, send, 401, "log in first (at /login)")
                 return

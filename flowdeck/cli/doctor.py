@@ -19,7 +19,7 @@ from flowdeck.storage.health import Finding, check_database
 
 LOW_SPACE = 512 * 1024 * 1024  # below this, a warning: a few long runs and the cache fill it
 NO_SPACE = 64 * 1024 * 1024  # below this, a problem: writes may fail any moment
-PRIVATE_FILES = ("provider_keys.json", "auth.json", "storage_secret")  # secrets: this user only (0600)
+PRIVATE_FILES = ("provider_keys.json", "auth.json", "storage_secret", "secrets.json")  # this user only (0600)
 _MARK = {"ok": "ok     ", "warning": "warning", "problem": "PROBLEM"}
 
 

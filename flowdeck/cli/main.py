@@ -284,13 +284,30 @@ def runs_command(ctx: click.Context, limit: int, workflow: str | None, status: s
 @click.option("--json", "as_json", is_flag=True, help="Print the event stream as JSON lines.")
 @click.option("--approve", "approve_all", is_flag=True, help="Approve every approval step at once.")
 @click.option("--no-input", is_flag=True, help="Never ask: a run that waits for approval exits 3.")
-def runs_resume(run_id: str, model: str | None, as_json: bool, approve_all: bool, no_input: bool) -> None:
+@click.option(
+    "--unknown",
+    type=click.Choice(["retry", "skip"]),
+    help="Tool calls whose outcome is unknown (the run stopped while they ran): run them again, or skip them.",
+)
+def runs_resume(
+    run_id: str, model: str | None, as_json: bool, approve_all: bool, no_input: bool, unknown: str | None
+) -> None:
     """Finish a stopped run: only agents without a committed output run again (as a new run)."""
     from flowdeck.cli.running import run_to_end
 
     try:
         code = asyncio.run(
-            run_to_end(None, {}, model, as_json, False, resume=run_id, approve_all=approve_all, no_input=no_input)
+            run_to_end(
+                None,
+                {},
+                model,
+                as_json,
+                False,
+                resume=run_id,
+                approve_all=approve_all,
+                no_input=no_input,
+                unknown=unknown,
+            )
         )
         sys.exit(code)
     except FlowdeckError as exc:
@@ -304,15 +321,18 @@ def runs_resume(run_id: str, model: str | None, as_json: bool, approve_all: bool
 @click.option("--tokens", is_flag=True, help="List every token event (by default each stretch of them is summed up).")
 def runs_show(run_id: str, as_json: bool, tokens: bool) -> None:
     """Show one run's events and outputs (RUN_ID may be a unique prefix)."""
+    from flowdeck.cli.effects import tool_lines
     from flowdeck.cli.listing import event_lines
     from flowdeck.cli.terminal import shown
     from flowdeck.engine.events import event_to_json
     from flowdeck.engine.state import fold
+    from flowdeck.storage.effects import effects_of
 
     services = _services()
     try:
         summary = services.runs.get(run_id)
         events = services.runs.events(summary.id)
+        effects = effects_of(services.engine, summary.id)
     except FlowdeckError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -326,6 +346,8 @@ def runs_show(run_id: str, as_json: bool, tokens: bool) -> None:
     label = f"  ({state.label})" if state.label else ""
     click.echo(shown(f"run {summary.id}  {summary.workflow_name}  {state.status}{label}"))
     for line in event_lines(events, tokens=tokens):
+        click.echo(shown(line))
+    for line in tool_lines(state, effects):
         click.echo(shown(line))
     for node_id, text in state.outputs().items():
         click.echo(shown(f"\n=== {node_id} ===\n{text}"))
@@ -397,8 +419,12 @@ def _add_groups() -> None:
     from flowdeck.cli.admin import api_command, auth_command, keys_command
     from flowdeck.cli.approvals import approve_command
     from flowdeck.cli.doctor import doctor_command
+    from flowdeck.cli.effects import artifacts_command, effects_command, secrets_command
 
     runs_command.add_command(approve_command)
+    runs_command.add_command(effects_command)
+    runs_command.add_command(artifacts_command)
+    main.add_command(secrets_command)
     main.add_command(auth_command)
     main.add_command(keys_command)
     main.add_command(api_command)

@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 import threading
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -41,9 +41,10 @@ async def run_to_end(
     approve_all: bool = False,
     no_input: bool = False,
     decide: tuple[str, str | None, object] | None = None,
+    unknown: str | None = None,
 ) -> int:
     """Start (or resume, or decide and continue) a run here and follow it to its end, asking at approvals when it may;
-    the exit code."""
+    the exit code. `unknown`: a resume's choice for tool calls whose outcome is unknown (retry, skip)."""
     from flowdeck.cli.approvals import WAITING_EXIT, ask, may_ask, waiting_message
     from flowdeck.cli.main import _NOTES
     from flowdeck.cli.progress import ProgressView
@@ -76,7 +77,8 @@ async def run_to_end(
             await runner.decide(run_id, node_id, decision)
         elif resume is not None:
             workflow = await asyncio.to_thread(runner.recorded_workflow, resume)
-            run_id = await runner.resume(resume, model=model, approve_all=approver)
+            choice: Literal["retry", "skip"] | None = "retry" if unknown == "retry" else "skip" if unknown else None
+            run_id = await runner.resume(resume, model=model, approve_all=approver, unknown=choice)
         else:
             assert isinstance(workflow, Workflow)
             run_id = await runner.start(

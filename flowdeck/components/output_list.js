@@ -7,6 +7,8 @@
 //   ["head", key, status, summary, streaming]  its status dot, summary, and whether its text is streaming
 //   ["append", key, text], ["set", key, text]  its streamed text: grown in place, or started over
 //   ["done", key, html, text]                  its finished text: markdown as HTML, and the text to copy
+//   ["round", key, index, summary, html]       an earlier round of a loop, under the latest, latest first: folded,
+//                                              its markdown drawn when first opened
 // A Vue component and a NiceGUI element per card cost the page ~0.3 s when 270 agents started at once and
 // again when they finished (270 streaming, side by side: 46 fps with them, 57 with no cards at all).
 // Model text never becomes markup: streamed text is text, and the HTML was cleaned on the server by an allow-list
@@ -24,7 +26,11 @@ shell.innerHTML =
   '<span class="fd-card-label"></span><span class="fd-card-summary"></span>' +
   '<button type="button" class="fd-copy" title="Copy"><span class="material-icons" aria-hidden="true">' +
   'content_copy</span></button></div><div class="fd-stream" hidden></div><div class="fd-output" hidden></div>' +
-  "</section>";
+  '<div class="fd-rounds" hidden></div></section>';
+
+const roundShell = document.createElement("template");
+roundShell.innerHTML = '<details class="fd-round"><summary></summary><div class="fd-output"></div></details>';
+const roundHtml = new WeakMap(); // details element -> its markdown as HTML, drawn when first opened
 
 const cardOf = new WeakMap(); // section element -> card
 const nearScreen = new IntersectionObserver(
@@ -91,9 +97,18 @@ export default {
       if (card) copyText(card.streaming ? card.stream.textContent : card.text);
     };
     this.$el.addEventListener("click", this.onClick);
+    this.onToggle = (event) => {
+      const round = event.target;
+      if (!round.open || !roundHtml.has(round)) return;
+      const html = roundHtml.get(round);
+      roundHtml.delete(round);
+      if (html) round.lastChild.setHTML(html);
+    };
+    this.$el.addEventListener("toggle", this.onToggle, true); // toggle does not bubble
   },
   beforeUnmount() {
     this.$el.removeEventListener("click", this.onClick);
+    this.$el.removeEventListener("toggle", this.onToggle, true);
     for (const card of this.cards.values()) nearScreen.unobserve(card.el);
   },
   methods: {
@@ -116,6 +131,8 @@ export default {
           else card.stream.append(op[2]);
         } else if (op[0] === "set") {
           card.stream.textContent = op[2];
+        } else if (op[0] === "round") {
+          this.addRound(card, op[2], op[3], op[4]);
         } else if (op[0] === "done") {
           card.stream.textContent = "";
           card.html = op[2];
@@ -124,6 +141,14 @@ export default {
           draw(card);
         }
       }
+    },
+    addRound(card, index, summary, html) {
+      const el = roundShell.content.firstChild.cloneNode(true);
+      el.dataset.round = index;
+      el.firstChild.textContent = summary;
+      roundHtml.set(el, html);
+      card.rounds.prepend(el); // latest first
+      card.rounds.hidden = false;
     },
     reset() {
       for (const card of this.cards.values()) nearScreen.unobserve(card.el);
@@ -137,10 +162,10 @@ export default {
       const el = shell.content.firstChild.cloneNode(true);
       el.setAttribute("aria-label", `Output of ${label}`);
       el.dataset.status = "queued";
-      const [head, stream, output] = el.children;
+      const [head, stream, output, rounds] = el.children;
       head.children[1].textContent = label;
       head.children[3].setAttribute("aria-label", `Copy the output of ${label}`);
-      const card = { el, stream, output, summary: head.children[2], streaming: false, html: "", shown: "", text: "", inView: false };
+      const card = { el, stream, output, rounds, summary: head.children[2], streaming: false, html: "", shown: "", text: "", inView: false };
       if (unstarted) {
         this.tail.append(el);
       } else {

@@ -1,5 +1,6 @@
 """The Output tab: each agent's text as it streams in, then as sanitized markdown (markup.py), with a copy button.
-An agent that ran more than once (a loop) shows its latest round, and says which."""
+An agent that ran more than once (a loop) shows its latest round, and says which; under it, each earlier round,
+latest first, folded until opened."""
 
 from __future__ import annotations
 
@@ -34,12 +35,20 @@ class OutputList(Element, component="output_list.js"):
 class _Card:
     """What the page was last sent about one agent's card."""
 
-    __slots__ = ("head", "streaming", "text")
+    __slots__ = ("earlier", "head", "streaming", "text")
 
     def __init__(self) -> None:
         self.head: tuple[str, str, bool] | None = None
         self.text = ""
         self.streaming = False
+        self.earlier = 0  # how many earlier rounds the page has: they are over, and do not change
+
+    def _earlier_rounds(self, key: str, node: NodeState, view: OutputList) -> None:
+        for ex in node.executions[self.earlier : -1]:
+            summary = NodeState(node_id=node.node_id, executions=[ex]).summary()
+            text = ex.output if ex.output is not None else ex.text
+            view.queue("round", key, ex.index, f"Round {ex.index} · {summary}", render_markdown(text))
+        self.earlier = max(self.earlier, len(node.executions) - 1)
 
     def show(self, key: str, node: NodeState, view: OutputList) -> None:
         ex = node.latest
@@ -49,6 +58,7 @@ class _Card:
         summary = node.status if streaming else node.summary()
         if ex is not None and len(node.executions) > 1:
             summary = f"round {ex.index} · {summary}"  # the card shows an agent's latest round
+        self._earlier_rounds(key, node, view)
         head = (node.status, summary, streaming)
         if head != self.head:
             self.head = head

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+
 from flowdeck.engine.events import Record
 from flowdeck.engine.workflow import APPROVAL, AgentConfig, Node, Workflow
 
@@ -92,6 +94,8 @@ class ResolvedAgent(Record, frozen=True):
     retries: int
     verdicts: tuple[str, ...] = ()
     decides: bool = False  # the agent must give one of `verdicts` (format 2): asked for, checked, retried once
+    tools: tuple[str, ...] = ()  # the tools its model may call (engine/tool_loop.py)
+    max_tool_calls: int = 10
 
 
 def resolve(
@@ -105,7 +109,7 @@ def resolve(
     preset = PRESETS[node.type]
     config: AgentConfig = node.config
     if not routes_by_verdict and config.verdicts is None:  # as in format 1 (a run resolves every agent: kept short)
-        return ResolvedAgent(
+        agent = ResolvedAgent(
             model=override or config.model or default_model,
             temperature=preset.temperature if config.temperature is None else config.temperature,
             system_prompt=preset.system_prompt if config.system_prompt is None else config.system_prompt,
@@ -115,13 +119,14 @@ def resolve(
             retries=config.retries,
             verdicts=preset.verdicts,
         )
+        return _with_tools(agent, config) if config.tools else agent
     decisions = decisions_of(node)
     system = config.system_prompt
     if system is None:
         system = (preset.decision_prompt or preset.system_prompt) if decisions else preset.system_prompt
     if decisions:
         system = f"{system}\n\n{verdict_instruction(decisions)}"
-    return ResolvedAgent(
+    agent = ResolvedAgent(
         model=override or config.model or default_model,
         temperature=preset.temperature if config.temperature is None else config.temperature,
         system_prompt=system,
@@ -132,6 +137,12 @@ def resolve(
         verdicts=decisions or (() if config.verdicts is not None else preset.verdicts),
         decides=bool(decisions),
     )
+    return _with_tools(agent, config) if config.tools else agent
+
+
+def _with_tools(agent: ResolvedAgent, config: AgentConfig) -> ResolvedAgent:
+    """An agent's tools, set apart: the agents without any, nearly all, are resolved as fast as before."""
+    return msgspec.structs.replace(agent, tools=tuple(config.tools), max_tool_calls=config.max_tool_calls)
 
 
 def decisions_of(node: Node) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from flowdeck.engine.prompts import UpstreamOutput, join_prompt
 from flowdeck.engine.retry import retry_after
 from flowdeck.engine.routing import Router
 from flowdeck.engine.tokens import TokenBuffer, TokenFlusher
+from flowdeck.engine.tool_loop import ToolLoop
 from flowdeck.engine.verdicts import Output, Verdict, correction, join_verdict, missing_verdict, read_verdict
 from flowdeck.engine.workflow import Edge
 from flowdeck.errors import ModelError, PromptError
@@ -25,7 +26,7 @@ from flowdeck.errors import ModelError, PromptError
 CORRECTION_TOKENS = 32  # a verdict line, asked for again
 
 
-class ModelCalls:
+class ModelCalls(ToolLoop):
     """The model-call half of Run (engine/run.py), which sets every attribute declared here."""
 
     dag: Dag
@@ -77,6 +78,8 @@ class ModelCalls:
                 self._fail(node_id, execution, exc.kind, str(exc), False, 0)
                 return False
         messages = [Message(role="system", content=agent.system_prompt), Message(role="user", content=user)]
+        if agent.tools:
+            return await self._call_with_tools(node_id, execution, agent, messages, preds)
         if execution == 1 and not agent.decides:  # the fields a plain agent's request leaves at their defaults
             request = ModelRequest(
                 model=agent.model,
@@ -150,7 +153,7 @@ class ModelCalls:
             return False
         if verdict.text != completion.text:
             completion = Completion(text=verdict.text, usage=completion.usage, cost=completion.cost, cut=completion.cut)
-        if self._cache is not None:
+        if self._cache is not None and key:  # no key: not to be cached (an agent with tools)
             await asyncio.to_thread(self._cache.set, key, completion)
         duration = time.monotonic() - t0
         self._finish_node(

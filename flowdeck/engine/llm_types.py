@@ -7,7 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Protocol
 
-from flowdeck.engine.events import Message, Record, Usage
+from flowdeck.engine.events import Message, Record, ToolCall, Usage
+from flowdeck.engine.tools import ToolSpec
 
 
 class ModelRequest(Record, frozen=True):
@@ -21,6 +22,7 @@ class ModelRequest(Record, frozen=True):
     # deciding agents; the engine reads either form).
     structured: bool = False
     round: int = 1  # which execution of its agent this call is for (a loop's round)
+    tools: tuple[ToolSpec, ...] = ()  # the tools the model may ask for (engine/tool_loop.py runs them)
 
 
 class Completion(Record, frozen=True):
@@ -28,6 +30,7 @@ class Completion(Record, frozen=True):
     usage: Usage
     cost: float
     cut: bool = False  # the model stopped at max_tokens, not because it had finished
+    tool_calls: tuple[ToolCall, ...] = ()  # the tools it asked for, in order (then `text` is not its answer yet)
 
 
 class ModelCaller(Protocol):
@@ -50,6 +53,8 @@ def cache_key(request: ModelRequest) -> str:
     ]
     if request.structured:  # a verdict asked for as JSON is a different answer
         parts.append(list(request.verdicts))
+    if request.tools:  # tools offered change the answer (the engine does not cache an agent with tools)
+        parts.append([(t.name, t.description, t.parameters, t.effect) for t in request.tools])
     payload = json.dumps(parts, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 

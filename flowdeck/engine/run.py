@@ -30,6 +30,8 @@ from flowdeck.engine.replay import Continue, ReplayOutbox
 from flowdeck.engine.rounds import INLINE_LIMIT, Rounds
 from flowdeck.engine.routing import Launch, Router
 from flowdeck.engine.tokens import TokenFlusher
+from flowdeck.engine.tool_loop import UnknownEffect
+from flowdeck.engine.tools import EffectJournal, Toolbox
 from flowdeck.engine.verdicts import Verdict
 from flowdeck.engine.workflow import Workflow
 
@@ -59,6 +61,10 @@ class Run(Rounds, ModelCalls, Approvals):
         on_wait: Continue = "wait",
         approve_all: str | None = None,
         decisions: Mapping[tuple[str, int], ApprovalDecided] | None = None,
+        toolbox: Toolbox | None = None,
+        journal: EffectJournal | None = None,
+        on_unknown_effect: UnknownEffect = "fail",
+        effects_run_id: str | None = None,
     ) -> None:
         """`reuse`: outputs to use instead of calling the model, by agent (for its first execution, or every one if
         it is pinned); `recorded`: by (agent, execution), as a resumed run replays the rounds its original ran.
@@ -67,7 +73,12 @@ class Run(Rounds, ModelCalls, Approvals):
         what the log holds (outputs, failures, decisions) without calling a model, and the events that replay makes
         again are not emitted twice. `on_wait`: "cancel" cancels the run where it would wait again. `approve_all`:
         every approval is approved at once, in this name (headless runs that are told to, and tests). `decisions`: by
-        (approval, execution), as a resumed run replays the decisions its original took."""
+        (approval, execution), as a resumed run replays the decisions its original took.
+
+        `toolbox` runs the tools agents list, `journal` records their side effects (engine/tool_loop.py);
+        `on_unknown_effect`: what to do with a call whose intent is recorded without an outcome ("fail" the agent,
+        "retry" the call, "skip" it). `effects_run_id`: the run whose side effects this one continues (a resume:
+        the first run's id), whose calls' keys it uses so that it finds their recorded outcomes; default this run."""
         self.dag = workflow if isinstance(workflow, Dag) else build(workflow)
         self.workflow = self.dag.workflow
         self.inputs = check_inputs(self.workflow, inputs or {})
@@ -110,6 +121,10 @@ class Run(Rounds, ModelCalls, Approvals):
         self._router = None if self.dag.plain else Router(self.dag)
         self._history: dict[str, list[tuple[str, Verdict | None, int]]] = {}
         self._recorded = dict(recorded or {})
+        self._toolbox = toolbox
+        self._journal = journal
+        self._on_unknown_effect = on_unknown_effect
+        self._effects_run_id = effects_run_id or self.run_id
         self._start_approvals(prior, decisions, on_wait, approve_all)
         self._calls_only = frozenset(
             n for n, mode in self._mode.items() if mode == "run" and n not in self._pinned and n in self._agents
@@ -202,6 +217,11 @@ class Run(Rounds, ModelCalls, Approvals):
     def suspended(self) -> bool:
         """The run stopped to wait for approval; a decision continues it from its log (see `prior`)."""
         return self._suspended
+
+    @property
+    def toolbox(self) -> Toolbox | None:
+        """The tools its agents call (whoever drives the run closes it when the run lets go: MCP servers stop)."""
+        return self._toolbox
 
     @property
     def queued(self) -> int:

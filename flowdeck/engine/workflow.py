@@ -23,7 +23,11 @@ from pydantic import (
     model_validator,
 )
 
-from flowdeck.engine.strict_json import Refusal, decode, dotted, printable, refusals
+from flowdeck.engine.handlers import MAX_HANDLERS, Handler, check_handlers
+from flowdeck.engine.mcp_config import MAX_MCP_SERVERS, McpServer
+from flowdeck.engine.strict_json import decode, refusals
+from flowdeck.engine.tool_config import DEFAULT_MAX_TOOL_CALLS, AllowedDomains, MaxToolCalls, ToolNames, unknown_tools
+from flowdeck.engine.workflow_problems import count_problems, field_problem, refused_problems
 from flowdeck.errors import Problem, WorkflowError
 
 FORMAT_VERSION = 2  # the newest format this flowdeck reads; 2 adds conditions, loop edges and verdicts
@@ -99,6 +103,8 @@ class AgentConfig(_Strict):
     # The answers this agent chooses from (format 2), e.g. ["approve", "revise"]; None: its type's, when an edge
     # routes on them; []: none.
     verdicts: Annotated[list[VerdictLabel], Field(max_length=MAX_VERDICTS)] | None = None
+    tools: ToolNames = []  # the tools its model may call (engine/tool_config.py)
+    max_tool_calls: MaxToolCalls = DEFAULT_MAX_TOOL_CALLS  # per execution; then it must answer without tools
 
     @field_validator("verdicts")
     @classmethod
@@ -109,6 +115,19 @@ class AgentConfig(_Strict):
                 raise ValueError(f"'{verdict}' is listed twice; list each verdict once")
             seen.add(verdict.casefold())
         return value
+
+
+# The settings an approval refuses (it calls no model).
+_AGENT_ONLY = (
+    "model",
+    "temperature",
+    "system_prompt",
+    "prompt_template",
+    "max_tokens",
+    "retries",
+    "tools",
+    "max_tool_calls",
+)
 
 
 class ApprovalConfig(AgentConfig):
@@ -125,7 +144,7 @@ class ApprovalConfig(AgentConfig):
     @classmethod
     def _no_agent_fields(cls, data: Any) -> Any:
         if isinstance(data, dict):  # a value equal to the agent default is what a full dump holds: let through
-            for name in ("model", "temperature", "system_prompt", "prompt_template", "max_tokens", "retries"):
+            for name in _AGENT_ONLY:
                 if name in data and data[name] != AgentConfig.model_fields[name].default:
                     raise ValueError(f'"{name}" is an agent setting; an approval has none: remove it')
             if data.get("verdicts") is not None:
@@ -247,6 +266,9 @@ class Workflow(_Strict):
     inputs: Annotated[list[WorkflowInput], Field(max_length=MAX_INPUTS)] = []
     nodes: Annotated[list[Node], Field(max_length=MAX_NODES)] = []
     edges: Annotated[list[Edge], Field(max_length=MAX_EDGES)] = []
+    allowed_domains: AllowedDomains = []  # where its tools may connect (engine/tool_config.py); empty: nowhere
+    mcp_servers: Annotated[list[McpServer], Field(max_length=MAX_MCP_SERVERS)] = []  # engine/mcp_config.py
+    handlers: Annotated[list[Handler], Field(max_length=MAX_HANDLERS)] = []  # compensation (engine/handlers.py)
 
     @field_validator("format")
     @classmethod
@@ -269,6 +291,19 @@ class Workflow(_Strict):
         used += [f"node {n.id} is an approval" for n in self.nodes if n.type == APPROVAL]
         if used:
             raise ValueError(f'{"; ".join(used[:5])}: these need "format": 2; set "format": 2')
+        return self
+
+    @model_validator(mode="after")
+    def _known_tools(self) -> Workflow:
+        servers = [server.name for server in self.mcp_servers]
+        problems = unknown_tools(
+            ((n.id, n.label or n.type, n.config.tools) for n in self.nodes if n.config.tools), servers
+        )
+        problems += [f"MCP server name '{name}' is used twice; give each server its own name" for name in
+                     sorted({name for name in servers if servers.count(name) > 1})]  # fmt: skip
+        problems += check_handlers(self.handlers)
+        if problems:
+            raise ValueError("; ".join(problems[:5]))
         return self
 
     def node(self, node_id: str) -> Node:
@@ -334,9 +369,9 @@ def parse_workflow(data: str | bytes | dict[str, Any], source: str = "") -> Work
         refused = refusals(data) if isinstance(data, dict) else []
     if not isinstance(data, dict):
         if refused:
-            raise WorkflowError(_refused_problems(refused), source)
+            raise WorkflowError(refused_problems(refused), source)
         raise WorkflowError([Problem("", "a workflow file must be a JSON object ({...})")], source)
-    problems = _count_problems(data)
+    problems = count_problems(data, {"nodes": MAX_NODES, "edges": MAX_EDGES, "inputs": MAX_INPUTS})
     if problems:
         raise WorkflowError(problems, source)
     if "format" not in data and not refused:
@@ -348,13 +383,13 @@ def parse_workflow(data: str | bytes | dict[str, Any], source: str = "") -> Work
         # only the object around a key with a lone surrogate, as string_unicode).
         places = {r.path for r in refused}
         problems = [
-            _problem(error)
+            field_problem(error)
             for error in exc.errors()
             if tuple(error["loc"]) not in places and not (refused and error["type"] == "string_unicode")
         ]
-        raise WorkflowError(_refused_problems(refused) + problems + _graph_problems(data), source) from None
+        raise WorkflowError(refused_problems(refused) + problems + _graph_problems(data), source) from None
     if refused:  # not reached while every refused value fails its field; kept so that none is ever let through
-        raise WorkflowError(_refused_problems(refused), source)
+        raise WorkflowError(refused_problems(refused), source)
     return workflow
 
 
@@ -379,7 +414,7 @@ def workflow_json_schema() -> dict[str, Any]:
     defs = schema["$defs"]
     approval = ApprovalConfig.model_json_schema(ref_template="#/$defs/{model}")
     defs.update(approval.pop("$defs", {}))
-    for name in ("model", "temperature", "system_prompt", "prompt_template", "max_tokens", "retries", "verdicts"):
+    for name in (*_AGENT_ONLY, "verdicts"):
         approval["properties"].pop(name, None)  # refused on an approval (see ApprovalConfig)
     defs["ApprovalConfig"] = approval
     defs["Node"]["properties"]["config"] = {
@@ -400,7 +435,8 @@ def _graph_problems(data: dict[str, Any]) -> list[Problem]:
     if not nodes:
         return []  # nothing of the graph to check: the field errors say what is wrong
     try:
-        build(Workflow(format=FORMAT_VERSION, name="checked", nodes=nodes, edges=edges, inputs=inputs))
+        # constructed, not validated: the workflow-wide checks (e.g. its tools) report on their own
+        build(Workflow.model_construct(format=FORMAT_VERSION, name="checked", nodes=nodes, edges=edges, inputs=inputs))
     except WorkflowError as exc:
         return list(exc.problems)
     return []
@@ -427,38 +463,3 @@ def _salvaged_node(item: Any) -> Node | None:
     kind = item.get("type")
     placeholder = {"id": item.get("id"), "type": kind if isinstance(kind, str) and kind else "custom"}
     return _valid(Node, placeholder)
-
-
-def _refused_problems(refused: list[Refusal]) -> list[Problem]:
-    return [Problem(dotted(r.path), r.message) for r in refused]
-
-
-def _count_problems(data: dict[str, Any]) -> list[Problem]:
-    # Counted before pydantic runs so that a 10^5-node file fails fast with one clear line each.
-    problems = []
-    for key, limit in (("nodes", MAX_NODES), ("edges", MAX_EDGES), ("inputs", MAX_INPUTS)):
-        items = data.get(key)
-        if isinstance(items, list) and len(items) > limit:
-            problems.append(Problem(key, f"{len(items):,} entries; the limit is {limit:,}"))
-    return problems
-
-
-_FIXES = {
-    "extra_forbidden": "remove this field; workflow files hold only the documented fields",
-    "missing": "add this required field",
-    "string_pattern_mismatch": "use letters, digits and underscores, starting with a letter or underscore",
-    "string_too_long": "shorten it",
-    "string_unicode": "it holds a lone surrogate, which is not a character; remove it",
-    "too_long": "remove entries",
-}
-
-
-def _problem(error: Any) -> Problem:
-    where = dotted(tuple(printable(p) if isinstance(p, str) else p for p in error["loc"]))
-    message = str(error["msg"])
-    fix = _FIXES.get(str(error["type"]))
-    if error["type"] == "value_error":
-        message = message.removeprefix("Value error, ")
-    elif fix:
-        message = f"{message}; {fix}"
-    return Problem(where, message)

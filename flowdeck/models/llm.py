@@ -6,7 +6,6 @@ import asyncio
 import gc
 import importlib
 import os
-import re
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -30,6 +29,14 @@ from flowdeck.models.embedded import EMBEDDED, EmbeddedModel, model_path
 from flowdeck.models.providers import NO_KEY, PROVIDERS, KeySource, check_model, custom_base, provider_of
 from flowdeck.models.scripted import ScriptedCaller, is_scripted, parse_spec
 from flowdeck.models.scripted_litellm import SCRIPTED, scripted_handler
+from flowdeck.models.streaming import WholeCharacters, forwarder
+from flowdeck.models.tool_calls import (
+    StreamedCalls,
+    litellm_messages,
+    litellm_tools,
+    refuses_tools,
+    tools_unsupported,
+)
 from flowdeck.models.verdict_schema import supports_schema, verdict_schema
 
 # litellm fetches a price list from the internet at import unless told not to.
@@ -70,54 +77,6 @@ class _ModelThread:
 
 
 _MODELS = _ModelThread()
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-class _WholeCharacters:
-    """Deltas made of whole characters. A provider that escapes text as UTF-16 (an emoji as \\ud83d\\ude00) can
-    cut a pair between two chunks; each half alone is not valid UTF-8, so no event holding it could be stored.
-    Halves are joined across chunks; a half with no partner becomes U+FFFD."""
-
-    def __init__(self) -> None:
-        self._held = ""
-
-    def take(self, delta: str | None) -> str:
-        text = self._held + (delta or "")
-        self._held = ""
-        if not _SURROGATE.search(text):
-            return text
-        if "\ud800" <= text[-1] <= "\udbff":  # a first half: its partner may open the next chunk
-            self._held, text = text[-1], text[:-1]
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-    def rest(self) -> str:
-        held, self._held = self._held, ""
-        return "\ufffd" if held else ""
-
-
-def _forwarder(on_text: Callable[[str], None]) -> Callable[[str], None]:
-    """Deliver text deltas from the model loop to the caller's loop, merged into one callback per wakeup."""
-    loop = asyncio.get_running_loop()
-    pending: list[str] = []
-    lock = threading.Lock()
-
-    def deliver() -> None:
-        with lock:
-            text = "".join(pending)
-            pending.clear()
-        if text:
-            on_text(text)
-
-    def forward(delta: str) -> None:
-        with lock:
-            first = not pending
-            pending.append(delta)
-        if first:
-            loop.call_soon_threadsafe(deliver)
-
-    return forward
 
 
 class LiteLLMCaller:
@@ -169,10 +128,12 @@ class LiteLLMCaller:
 
     async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
         if request.model == EMBEDDED:
+            if request.tools:  # SmolLM2 was not trained to call tools
+                raise tools_unsupported(EMBEDDED, "the embedded model cannot call tools")
             return await _within(request, self._embedded.call(request, on_text))
         if self._scripted is not None and is_scripted(request.model):
             return await _within(request, self._scripted.call(request, on_text))
-        return await _MODELS.run(self._call(request, _forwarder(on_text)))
+        return await _MODELS.run(self._call(request, forwarder(on_text)))
 
     async def close(self) -> None:
         """Nothing to release: the model thread and the embedded server live as long as the process."""
@@ -199,17 +160,26 @@ class LiteLLMCaller:
             extra = {"model": "scripted/" + (model.partition("/")[2] or "default")}
         else:
             extra.update(self._where(litellm, model))
-            if request.structured and request.verdicts and supports_schema(litellm, model):
+            if request.tools and refuses_tools(litellm, model):
+                raise tools_unsupported(model, "this model cannot call tools (as litellm knows it)")
+            # not with tools: a schema for the answer and tool calls conflict at some providers
+            if request.structured and request.verdicts and not request.tools and supports_schema(litellm, model):
                 extra["response_format"] = verdict_schema(request.verdicts)
+        if request.tools:
+            extra["tools"] = litellm_tools(request.tools)
+            messages = litellm_messages(request.messages)
+        else:
+            messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        streamed = StreamedCalls()
         parts: list[str] = []
         usage = Usage()
         finished = False
         cut = False
-        whole = _WholeCharacters()
+        whole = WholeCharacters()
         try:
             async with asyncio.timeout(request.timeout):
                 stream = await litellm.acompletion(
-                    messages=[{"role": m.role, "content": m.content} for m in request.messages],
+                    messages=messages,
                     temperature=request.temperature,
                     max_tokens=request.max_tokens,
                     stream=True,
@@ -225,6 +195,8 @@ class LiteLLMCaller:
                         if delta:
                             parts.append(delta)
                             on_text(delta)
+                        if choice.delta and choice.delta.tool_calls:
+                            streamed.add(choice.delta.tool_calls)
                         finished = finished or bool(choice.finish_reason)
                         cut = cut or choice.finish_reason == "length"
                     reported = getattr(chunk, "usage", None)
@@ -244,7 +216,10 @@ class LiteLLMCaller:
         if tail := whole.rest():
             parts.append(tail)
             on_text(tail)
-        return Completion(text="".join(parts), usage=usage, cost=_cost(litellm, model, usage), cut=cut)
+        calls = streamed.calls()
+        return Completion(
+            text="".join(parts), usage=usage, cost=_cost(litellm, model, usage), cut=cut, tool_calls=calls
+        )
 
     def _where(self, litellm: Any, model: str) -> dict[str, str]:
         """Where this model's call goes, and with which key, beyond what litellm reads from the environment.

@@ -24,10 +24,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from flowdeck import errors
-from flowdeck.engine.events import Usage
+from flowdeck.engine.events import ToolCall, Usage
 from flowdeck.engine.llm_types import Completion, ModelRequest
 
 LINE_LIMIT = 1 << 28  # a whole answer comes back on one line
@@ -95,17 +96,24 @@ class ModelProcess:
     async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
         payload = {
             "model": request.model,
-            "messages": [[m.role, m.content] for m in request.messages],
+            "messages": msgspec.to_builtins(request.messages),
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
             "timeout": request.timeout,
             "verdicts": list(request.verdicts),
             "structured": request.structured,
             "round": request.round,
+            "tools": msgspec.to_builtins(request.tools),
         }
         result = await self._ask("call", {"request": payload}, on_text)
         usage = Usage(prompt_tokens=result["usage"][0], completion_tokens=result["usage"][1])
-        return Completion(text=result["text"], usage=usage, cost=result["cost"], cut=bool(result.get("cut")))
+        return Completion(
+            text=result["text"],
+            usage=usage,
+            cost=result["cost"],
+            cut=bool(result.get("cut")),
+            tool_calls=msgspec.convert(result.get("tool_calls") or (), tuple[ToolCall, ...]),
+        )
 
     async def close(self) -> None:
         proc, self._proc = self._proc, None

@@ -13,6 +13,19 @@ Model strings: "scripted" or "scripted/<options>", options comma-separated key=v
                  after that; default: its first verdict); a word it does not offer is an invalid verdict
   unclear=N      an agent that decides leaves the verdict out of its first N answers of a round (1: the engine's
                  correction gets it; 2: none does)
+  tool_rounds=N  how many of its turns in an execution ask for its scripted tool calls (default 1; more: it asks
+                 again after each result, e.g. to meet an agent's max_tool_calls)
+
+Tool calls are scripted in the agent's system prompt, so that a workflow file alone runs them (templates, browser
+tests): each line that starts with "CALL " names a tool and its JSON arguments,
+
+  CALL write_file {"path": "report.md", "content": "# Report"}
+  CALL fetch {"url": "http://127.0.0.1:8000/page"}
+
+When the request offers tools (the agent lists them), the first answer of each execution asks for these calls, one
+per line, in order (ids call_<turn>_<line>, arguments as written; the toolbox checks them), with the text
+"Calling <tools>."; with tool_rounds=N its first N turns do. Once the results are back it answers as usual, then
+quotes each result's first line: "- <tool>: <first line>". Without tools offered the CALL lines are only text.
 """
 
 from __future__ import annotations
@@ -27,7 +40,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowdeck.engine.events import Message, Usage
+from flowdeck.engine.events import Message, ToolCall, Usage
 from flowdeck.engine.llm_types import Completion, ModelRequest
 from flowdeck.errors import (
     ADVICE,
@@ -65,6 +78,7 @@ class ScriptSpec:
     ready: float = 0.0  # seconds to get ready before a run (as a local server starting, or a first import)
     verdicts: tuple[str, ...] = ()
     unclear: int = 0
+    tool_rounds: int = 1
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -100,11 +114,11 @@ def parse_spec(model: str) -> ScriptSpec:
                 if not 0.0 <= seconds <= MAX_SECONDS:  # NaN and inf fail this too: a run that never ends
                     raise ValueError
                 values[key] = seconds
-            elif key in ("chunks", "times", "unclear"):
+            elif key in ("chunks", "times", "unclear", "tool_rounds"):
                 count = int(raw)
                 if not 0 <= count <= MAX_COUNT:
                     raise ValueError
-                values[key] = max(0 if key in ("times", "unclear") else 1, count)
+                values[key] = max(0 if key in ("times", "unclear", "tool_rounds") else 1, count)
             elif key == "verdicts":
                 if not raw.isidentifier():
                     raise ValueError
@@ -121,7 +135,8 @@ def parse_spec(model: str) -> ScriptSpec:
                 model=model,
                 hint=(
                     "use latency=S, delay=S, chunks=N, fault=KIND, times=N, retry_after=S, ready=S, "
-                    f"verdicts=A,B,... or unclear=N (S from 0 to {MAX_SECONDS:g} seconds, N from 0 to {MAX_COUNT:,})"
+                    "verdicts=A,B,..., unclear=N or tool_rounds=N "
+                    f"(S from 0 to {MAX_SECONDS:g} seconds, N from 0 to {MAX_COUNT:,})"
                 ),
             ) from None
     return ScriptSpec(**values)  # type: ignore[arg-type]
@@ -137,10 +152,15 @@ class ScriptedModel:
         self.ledger: Path | None = None
 
     async def stream(
-        self, model: str, messages: Sequence[Message], max_tokens: int | None = None, decision: Decision | None = None
+        self,
+        model: str,
+        messages: Sequence[Message],
+        max_tokens: int | None = None,
+        decision: Decision | None = None,
+        reply: str | None = None,
     ) -> AsyncIterator[str]:
         """The reply in chunks, cut at max_tokens words; a fault raises our own ModelError (before the first
-        chunk, or after it for stream_cut)."""
+        chunk, or after it for stream_cut). `reply`: this text instead of its answer (a turn that calls tools)."""
         spec = parse_spec(model)
         key = (model, _digest(messages))
         failing = spec.fault is not None and (spec.times is None or self._calls[key] < spec.times)
@@ -149,7 +169,7 @@ class ScriptedModel:
             await asyncio.sleep(spec.latency)
         if failing and spec.fault != "stream_cut":
             raise fault_error(spec, model)
-        text, _ = answer(messages, max_tokens, decided(spec, messages, decision))
+        text = reply if reply is not None else answer(messages, max_tokens, decided(spec, messages, decision))[0]
         size = max(1, -(-len(text) // spec.chunks))
         for index in range(0, len(text), size):
             if failing and index:
@@ -176,13 +196,16 @@ class ScriptedCaller:
     async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
         parts: list[str] = []
         decision = Decision(verdicts=request.verdicts, round=request.round) if request.structured else None
-        async for chunk in self._model.stream(request.model, request.messages, request.max_tokens, decision):
+        spec = parse_spec(request.model)
+        calls = tool_calls(spec, request.messages) if request.tools else ()
+        reply = calling(calls) if calls else None
+        async for chunk in self._model.stream(request.model, request.messages, request.max_tokens, decision, reply):
             parts.append(chunk)
             on_text(chunk)
         text = "".join(parts)
-        cut = answer(
-            request.messages, request.max_tokens, decided(parse_spec(request.model), request.messages, decision)
-        )[1]
+        if calls:
+            return Completion(text=text, usage=usage_for(request.messages, text), cost=0.0, tool_calls=calls)
+        cut = answer(request.messages, request.max_tokens, decided(spec, request.messages, decision))[1]
         return Completion(text=text, usage=usage_for(request.messages, text), cost=0.0, cut=cut)
 
 
@@ -211,7 +234,7 @@ def decided(spec: ScriptSpec, messages: Sequence[Message], decision: Decision | 
     not a decision."""
     if decision is None or not decision.verdicts:
         return None
-    if sum(m.role == "assistant" for m in messages) < spec.unclear:
+    if sum(m.role == "assistant" and not m.tool_calls for m in messages) < spec.unclear:
         return ""
     script = spec.verdicts or decision.verdicts[:1]
     return f"Verdict: {script[min(decision.round, len(script)) - 1]}"
@@ -222,7 +245,7 @@ def answer(messages: Sequence[Message], max_tokens: int | None, verdict: str | N
     agent's reply ends with instead of its own (see decided())."""
     text = compose(messages)
     if verdict is not None:
-        if any(m.role == "assistant" for m in messages):
+        if any(m.role == "assistant" and not m.tool_calls for m in messages):
             text = verdict or "I have no verdict to give."  # asked again for the verdict alone
         else:
             kept = [line for line in text.split("\n") if not line.startswith("Verdict:")]
@@ -235,8 +258,37 @@ def answer(messages: Sequence[Message], max_tokens: int | None, verdict: str | N
     return text[: words[max_tokens - 1].end()], True
 
 
+def tool_calls(spec: ScriptSpec, messages: Sequence[Message]) -> tuple[ToolCall, ...]:
+    """The calls the system prompt's CALL lines script, if this turn of the execution asks for them."""
+    turn = 1 + sum(bool(m.tool_calls) for m in messages)
+    if turn > spec.tool_rounds:
+        return ()
+    system = next((m.content for m in messages if m.role == "system"), "")
+    calls: list[ToolCall] = []
+    for line in system.splitlines():
+        if line.startswith("CALL "):
+            name, _, arguments = line[5:].strip().partition(" ")
+            calls.append(ToolCall(id=f"call_{turn}_{len(calls) + 1}", name=name, arguments=arguments.strip() or "{}"))
+    return tuple(calls)
+
+
+def calling(calls: Sequence[ToolCall]) -> str:
+    """The text of a turn that asks for tools."""
+    return f"Calling {', '.join(dict.fromkeys(c.name for c in calls))}."
+
+
 def compose(messages: Sequence[Message]) -> str:
-    """A deterministic, role-aware reply built from the system prompt and the user message."""
+    """A deterministic, role-aware reply built from the system prompt and the user message; after tool calls, it
+    quotes each result's first line."""
+    if any(m.role == "tool" for m in messages):
+        names = {c.id: c.name for m in messages for c in m.tool_calls}
+        asked = [m for m in messages if m.role != "tool" and not m.tool_calls][:2]  # the system and user messages
+        quoted = [
+            f"- {names.get(m.tool_call_id or '', 'tool')}: {(m.content.strip().splitlines() or [''])[0][:200]}"
+            for m in messages
+            if m.role == "tool"
+        ]
+        return compose(asked) + "\n\nFrom the tools:\n" + "\n".join(quoted)
     system = next((m.content for m in messages if m.role == "system"), "").lower()
     user = next((m.content for m in reversed(messages) if m.role == "user"), "")
     task = " ".join(user.strip().splitlines()[0].split()[:24]) if user.strip() else "the task"

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from flowdeck.engine.events import Message
 from flowdeck.errors import ModelError
-from flowdeck.models.scripted import ScriptedModel, answer, usage_for
+from flowdeck.models.scripted import ScriptedModel, answer, calling, parse_spec, tool_calls, usage_for
+from flowdeck.models.tool_calls import messages_from_litellm
 
 SCRIPTED = ScriptedModel()
 
@@ -19,24 +19,37 @@ def scripted_handler(litellm: Any) -> Any:
     import httpx
 
     class ScriptedHandler(litellm.CustomLLM):  # type: ignore[misc]
-        async def astreaming(self, model: str, messages: list[dict[str, str]], **kwargs: Any) -> AsyncIterator[Any]:
+        async def astreaming(self, model: str, messages: list[dict[str, Any]], **kwargs: Any) -> AsyncIterator[Any]:
             full = "scripted" if model == "default" else f"scripted/{model}"
-            typed = [Message(role=m["role"], content=str(m["content"])) for m in messages]  # type: ignore[arg-type]
+            typed = messages_from_litellm(messages)
             parts: list[str] = []
+            optional = kwargs.get("optional_params") or {}
             try:
-                limit = (kwargs.get("optional_params") or {}).get("max_tokens")
-                async for chunk in SCRIPTED.stream(full, typed, limit):
+                calls = tool_calls(parse_spec(full), typed) if optional.get("tools") else ()
+                limit = optional.get("max_tokens")
+                async for chunk in SCRIPTED.stream(full, typed, limit, reply=calling(calls) if calls else None):
                     parts.append(chunk)
                     yield {"text": chunk, "is_finished": False, "finish_reason": "", "usage": None, "index": 0}
             except ModelError as exc:
                 raise as_litellm_error(litellm, httpx, exc, full) from None
+            for index, call in enumerate(calls):
+                function = {"name": call.name, "arguments": call.arguments}
+                use = {"id": call.id, "type": "function", "function": function, "index": index}
+                yield {
+                    "text": "",
+                    "tool_use": use,
+                    "is_finished": False,
+                    "finish_reason": "",
+                    "usage": None,
+                    "index": 0,
+                }
             usage = usage_for(typed, "".join(parts))
             totals = {
                 "prompt_tokens": usage.prompt_tokens,
                 "completion_tokens": usage.completion_tokens,
                 "total_tokens": usage.total_tokens,
             }
-            reason = "length" if answer(typed, limit)[1] else "stop"
+            reason = "tool_calls" if calls else "length" if answer(typed, limit)[1] else "stop"
             yield {"text": "", "is_finished": True, "finish_reason": reason, "usage": totals, "index": 0}
 
         async def acompletion(self, *args: Any, **kwargs: Any) -> Any:

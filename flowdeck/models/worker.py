@@ -12,10 +12,12 @@ import signal
 import sys
 from typing import Any
 
+import msgspec
 import orjson
 
 from flowdeck.engine.events import Message
 from flowdeck.engine.llm_types import ModelRequest
+from flowdeck.engine.tools import ToolSpec
 from flowdeck.models.embedded import EmbeddedModel
 from flowdeck.models.keys import ProviderKeys
 from flowdeck.models.llm import LiteLLMCaller
@@ -59,13 +61,14 @@ async def _serve(out: Any) -> None:
                 fields = message["request"]
                 request = ModelRequest(
                     model=fields["model"],
-                    messages=[Message(role=role, content=content) for role, content in fields["messages"]],
+                    messages=msgspec.convert(fields["messages"], list[Message]),
                     temperature=fields["temperature"],
                     max_tokens=fields["max_tokens"],
                     timeout=fields["timeout"],
                     verdicts=tuple(fields.get("verdicts") or ()),
                     structured=bool(fields.get("structured")),
                     round=int(fields.get("round") or 1),
+                    tools=msgspec.convert(fields.get("tools") or (), tuple[ToolSpec, ...]),
                 )
                 completion = await caller.call(request, lambda text: send({"id": call_id, "text": text}))
                 usage = completion.usage
@@ -74,6 +77,7 @@ async def _serve(out: Any) -> None:
                     "usage": [usage.prompt_tokens, usage.completion_tokens],
                     "cost": completion.cost,
                     "cut": completion.cut,
+                    "tool_calls": msgspec.to_builtins(completion.tool_calls),
                 }
             elif message["op"] == "prepare":
                 await caller.prepare(set(message["models"]))

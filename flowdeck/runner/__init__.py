@@ -22,13 +22,14 @@ from flowdeck.engine.events import (
 )
 from flowdeck.engine.identity import IDENTITY_LIMIT
 from flowdeck.engine.llm_types import Completion, ModelCaller, OutputCache
-from flowdeck.engine.run import Run
+from flowdeck.engine.run import Run, new_run_id
 from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.strict_json import text_problem
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import ModelsNotReady, Problem, StorageError, WorkflowError
 from flowdeck.runner.decisions import Decisions
 from flowdeck.runner.reruns import Reruns
+from flowdeck.runner.tooling import RunTools, Tooling, UnknownChoice
 from flowdeck.storage.faults import is_storage_fault
 from flowdeck.storage.interruptions import UnstoredEnds, interruption, mark_interrupted
 from flowdeck.storage.runs import RunLog, RunSummary, StoredBatch
@@ -50,7 +51,7 @@ class ActiveRun:
     task: asyncio.Task[None] | None = None
 
 
-class Runner(Decisions, Reruns):
+class Runner(Decisions, Reruns, Tooling):
     """Owns the runs of this process. A run goes on whoever watches it; watchers attach and detach freely."""
 
     def __init__(
@@ -62,8 +63,11 @@ class Runner(Decisions, Reruns):
         cache: OutputCache | None = None,
         max_retry_wait: float = 60.0,
         check_models: Callable[[set[str]], Awaitable[dict[str, str]]] | None = None,
+        tools: RunTools | None = None,
     ) -> None:
+        """`tools`: workspaces, side-effect log and secrets for runs whose agents have tools (runner/tooling.py)."""
         self._log = log
+        self._tools = tools
         self._check_models = check_models
         self._caller = caller
         self._default_model = default_model
@@ -92,11 +96,13 @@ class Runner(Decisions, Reruns):
         recorded: Mapping[tuple[str, int], Completion] | None = None,
         approve_all: str | None = None,
         decisions: Mapping[tuple[str, int], ApprovalDecided] | None = None,
+        on_unknown_effect: UnknownChoice = "fail",
     ) -> str:
         """Validate and start a run; return its id. Raises WorkflowError before anything is written.
 
         `workflow_id`: the workflow the run belongs to (engine/identity.py). With `scope`, only those nodes execute;
         the others reuse `reuse` (see Run). `origin`: the recorded run that this one continues, and how.
+        `on_unknown_effect`: what a resume does with a tool call whose outcome is unknown (runner/reruns.py).
         """
         if self._log.read_only:
             raise self._log.fault("the database was opened read-only", doing="starting a run")
@@ -110,25 +116,34 @@ class Runner(Decisions, Reruns):
                 raise WorkflowError([Problem(name, problem)])
         if isinstance(workflow, Workflow):  # checking its templates can take seconds: not on the event loop
             workflow = await asyncio.to_thread(build, workflow)
-        run = Run(
-            workflow,
-            inputs,
-            caller=self._caller,
-            default_model=self._default_model,
-            model_override=model,
-            cache=self._cache if use_cache else None,
-            reuse=reuse,
-            scope=scope,
-            max_retry_wait=self._max_retry_wait,
-            origin=origin,
-            workflow_id=workflow_id,
-            recorded=recorded,
-            approve_all=approve_all,
-            decisions=decisions,
-        )
-        if self._check_models is not None:
-            await self._refuse_unusable_models(run)
-        await self._caller.prepare(run.models())
+        run_id = new_run_id()
+        tools = await self._tools_for(workflow.workflow, run_id, origin, on_unknown_effect, continued=False)
+        try:
+            run = Run(
+                workflow,
+                inputs,
+                caller=self._caller,
+                default_model=self._default_model,
+                model_override=model,
+                cache=self._cache if use_cache else None,
+                reuse=reuse,
+                scope=scope,
+                max_retry_wait=self._max_retry_wait,
+                origin=origin,
+                workflow_id=workflow_id,
+                recorded=recorded,
+                approve_all=approve_all,
+                decisions=decisions,
+                run_id=run_id,
+                **tools,
+            )
+            if self._check_models is not None:
+                await self._refuse_unusable_models(run)
+            await self._caller.prepare(run.models())
+        except BaseException:
+            if tools:
+                await asyncio.to_thread(self._discard_workspace, run_id)  # made for a run that did not start
+            raise
         self._activate(run, workflow_id)
         return run.run_id
 
@@ -314,6 +329,9 @@ class Runner(Decisions, Reruns):
             self._active.pop(run.run_id, None)
             for queue in active.subscribers:
                 queue.put_nowait(None)
+            closer = getattr(run.toolbox, "close", None)  # MCP servers stop with the run (or its wait)
+            if closer is not None:
+                await closer()
 
     async def _storage_failed(self, active: ActiveRun, exc: Exception) -> RunInterrupted:
         """End a run whose events cannot be stored: stop its agents, and end it as interrupted, saying why, in the

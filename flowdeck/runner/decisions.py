@@ -12,17 +12,18 @@ from typing import TYPE_CHECKING, Literal
 
 from flowdeck.engine.approvals import Decision, check_decision, decided_event
 from flowdeck.engine.dag import build
-from flowdeck.engine.events import ApprovalDecided, ApprovalRequested, Event, NodeFinished, RunStarted
+from flowdeck.engine.events import ApprovalDecided, ApprovalRequested, Event, NodeFinished, RunOrigin, RunStarted
 from flowdeck.engine.llm_types import Completion, ModelCaller
 from flowdeck.engine.run import Run
 from flowdeck.engine.state import fold
-from flowdeck.engine.workflow import parse_workflow
+from flowdeck.engine.workflow import Workflow, parse_workflow
 from flowdeck.errors import NotFoundError, NotWaitingError
 from flowdeck.runner.requests import CancelOutcome, Requests
 from flowdeck.storage.runs import StoredBatch
 
 if TYPE_CHECKING:
     from flowdeck.runner import ActiveRun
+    from flowdeck.runner.tooling import ToolArguments, UnknownChoice
     from flowdeck.storage.runs import RunLog
 
 log = logging.getLogger("flowdeck.runner")
@@ -46,6 +47,10 @@ class Decisions(Requests):
         def _activate(self, run: Run, workflow_id: str | None, prior: Sequence[Event] = ()) -> None: ...
 
         async def _refuse_unusable_models(self, run: Run) -> None: ...
+
+        async def _tools_for(
+            self, workflow: Workflow, run_id: str, origin: RunOrigin | None, unknown: UnknownChoice, *, continued: bool
+        ) -> ToolArguments: ...
 
     async def decide(self, run_id: str, node_id: str | None, decision: Decision) -> str:
         """Take a person's decision on an approval that waits, and continue the run; returns the node decided.
@@ -130,6 +135,7 @@ class Decisions(Requests):
             for e in events
             if isinstance(e, NodeFinished) and e.node_id in first and e.execution == 1
         }
+        tools = await self._tools_for(workflow, started.run_id, started.origin, "fail", continued=True)
         run = Run(
             dag,
             started.inputs,
@@ -144,6 +150,7 @@ class Decisions(Requests):
             workflow_id=started.workflow_id,
             prior=prior,
             on_wait="wait" if decided is not None else "cancel",
+            **tools,
         )
         if self._check_models is not None and decided is not None:
             await self._refuse_unusable_models(run)  # before the decision is stored: it would be left half taken

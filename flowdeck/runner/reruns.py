@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
 from flowdeck.engine.dag import Dag, build
-from flowdeck.engine.events import ApprovalDecided, RunOrigin, RunStarted, Usage
+from flowdeck.engine.events import ApprovalDecided, Event, RunOrigin, RunStarted, Usage
 from flowdeck.engine.llm_types import Completion
 from flowdeck.engine.state import fold
 from flowdeck.engine.workflow import Workflow, parse_workflow
@@ -16,6 +16,7 @@ from flowdeck.errors import NotFoundError, Problem, WorkflowError
 
 if TYPE_CHECKING:
     from flowdeck.runner import ActiveRun
+    from flowdeck.runner.tooling import UnknownChoice
     from flowdeck.storage.runs import RunLog
 
 
@@ -41,7 +42,10 @@ class Reruns:
             recorded: Mapping[tuple[str, int], Completion] | None = None,
             approve_all: str | None = None,
             decisions: Mapping[tuple[str, int], ApprovalDecided] | None = None,
+            on_unknown_effect: UnknownChoice = "fail",
         ) -> str: ...
+
+        def _refuse_unknown(self, run_id: str, events: list[Event], labels: dict[str, str]) -> None: ...
 
     async def rerun(
         self,
@@ -75,15 +79,28 @@ class Reruns:
             dag, started.inputs, model=model, reuse=reuse, scope=scope, workflow_id=workflow_id, origin=origin
         )
 
-    async def resume(self, run_id: str, *, model: str | None = None, approve_all: str | None = None) -> str:
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        model: str | None = None,
+        approve_all: str | None = None,
+        unknown: UnknownChoice | None = None,
+    ) -> str:
         """Finish a run that stopped (interrupted, failed or cancelled) as a new run: the agents without a
-        committed output run; the others reuse their outputs, so no completed model call is repeated."""
+        committed output run; the others reuse their outputs, so no completed model call is repeated, nor a tool
+        call whose outcome is recorded. `unknown`: what to do with tool calls whose outcome is unknown (the process
+        stopped while they ran): "retry" or "skip"; without it, a run that has any is refused (UnknownEffects)."""
         started, outputs = await asyncio.to_thread(self._recorded, run_id)
         if started.run_id in self._active:
             raise WorkflowError([Problem("run", f"run {run_id} is still going; wait for it or cancel it first")])
         dag = build(parse_workflow(started.workflow, source=f"the workflow of run {run_id}"))
+        if unknown is None:
+            events = await asyncio.to_thread(self._log.events, started.run_id)
+            await asyncio.to_thread(self._refuse_unknown, started.run_id, events, dag.labels)
+        on_unknown: UnknownChoice = unknown or "fail"
         if not dag.plain:
-            return await self._resume_rounds(started, dag, model, approve_all)
+            return await self._resume_rounds(started, dag, model, approve_all, on_unknown)
         missing = [n for n in dag.order if n not in outputs]
         if not missing:
             raise WorkflowError([Problem("run", f"every agent of run {run_id} has its output; nothing to resume")])
@@ -91,10 +108,19 @@ class Reruns:
         origin = RunOrigin(kind="resume", run_id=started.run_id)
         model = model or started.model
         return await self.start(
-            dag, started.inputs, model=model, reuse=reuse, scope=missing, origin=origin, workflow_id=started.workflow_id
+            dag,
+            started.inputs,
+            model=model,
+            reuse=reuse,
+            scope=missing,
+            origin=origin,
+            workflow_id=started.workflow_id,
+            on_unknown_effect=on_unknown,
         )
 
-    async def _resume_rounds(self, started: RunStarted, dag: Dag, model: str | None, approve_all: str | None) -> str:
+    async def _resume_rounds(
+        self, started: RunStarted, dag: Dag, model: str | None, approve_all: str | None, on_unknown: UnknownChoice
+    ) -> str:
         """Resume a run of a workflow with conditions or loops: the new run replays the old one's routing with the
         outputs it committed, execution by execution, so that it picks up in the round where the old one stopped
         and calls the model only for what has no committed output."""
@@ -122,6 +148,7 @@ class Reruns:
             origin=RunOrigin(kind="resume", run_id=started.run_id),
             workflow_id=started.workflow_id,
             approve_all=approve_all,
+            on_unknown_effect=on_unknown,
         )
 
     def stored_after(self, run_id: str, seq: int) -> bool:

@@ -30,6 +30,7 @@ from flowdeck.storage.tables import (
     RunRequestRow,
     RunRow,
     SessionRow,
+    SideEffectRow,
     WorkflowRow,
 )
 
@@ -81,6 +82,47 @@ def _event_checksums(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE event_batches ADD COLUMN checksum VARCHAR({CHECKSUM_CHARS})")
 
 
+def _side_effects(conn: Connection) -> None:
+    SideEffectRow.__table__.create(conn)  # type: ignore[attr-defined]
+    for statement in APPEND_ONLY[conn.dialect.name]:
+        conn.exec_driver_sql(statement)
+
+
+# The side-effect log is append-only, and the database itself says so: whatever writes to it (this app, a script,
+# a person with a SQL shell) cannot change or delete an entry. No run deletion exists; one added later keeps the
+# run's effects (the table has no foreign key to runs), or drops these triggers in its own named transaction.
+_REFUSED = "side_effects is append-only: its entries cannot be changed or deleted"
+APPEND_ONLY: dict[str, list[str]] = {
+    "sqlite": [
+        *(
+            f"CREATE TRIGGER side_effects_no_{what} BEFORE {what.upper()} ON side_effects "
+            f"BEGIN SELECT RAISE(ABORT, '{_REFUSED}'); END"
+            for what in ("update", "delete")
+        ),
+        # INSERT OR REPLACE deletes the row it conflicts with without firing delete triggers (recursive_triggers off)
+        "CREATE TRIGGER side_effects_no_replace BEFORE INSERT ON side_effects WHEN EXISTS (SELECT 1 FROM side_effects "
+        "WHERE seq = NEW.seq OR (key = NEW.key AND phase = NEW.phase AND attempt = NEW.attempt)) "
+        f"BEGIN SELECT RAISE(ABORT, '{_REFUSED}'); END",
+    ],
+    "postgresql": [
+        "CREATE FUNCTION side_effects_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN RAISE EXCEPTION USING MESSAGE = '{_REFUSED} (' || TG_OP || ' refused)'; END $$",
+        "CREATE TRIGGER side_effects_no_change BEFORE UPDATE OR DELETE ON side_effects "
+        "FOR EACH ROW EXECUTE FUNCTION side_effects_append_only()",
+        "CREATE TRIGGER side_effects_no_truncate BEFORE TRUNCATE ON side_effects "
+        "FOR EACH STATEMENT EXECUTE FUNCTION side_effects_append_only()",
+    ],
+}
+
+
+SIDE_EFFECTS_MIGRATION = "0007_side_effects"
+# The triggers that make it so, by name, for `flowdeck doctor` (storage/health.py).
+APPEND_ONLY_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "sqlite": ("side_effects_no_update", "side_effects_no_delete", "side_effects_no_replace"),
+    "postgresql": ("side_effects_no_change", "side_effects_no_truncate"),
+}
+
+
 def _run_requests(conn: Connection) -> None:
     RunRequestRow.__table__.create(conn)  # type: ignore[attr-defined]
 
@@ -93,7 +135,8 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0004_run_labels", _run_labels),
     ("0005_workflow_identities", _workflow_identities),
     ("0006_event_checksums", _event_checksums),
-    ("0007_run_requests", _run_requests),
+    (SIDE_EFFECTS_MIGRATION, _side_effects),
+    ("0008_run_requests", _run_requests),
 ]
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from flowdeck.engine.events import EventDataError
-from flowdeck.storage.db import MIGRATIONS
+from flowdeck.storage.db import APPEND_ONLY_TRIGGERS, MIGRATIONS, SIDE_EFFECTS_MIGRATION
 from flowdeck.storage.faults import advice, redact, sqlite_path, storage_error, unreadable_folder
 from flowdeck.storage.integrity import ChangedBatch, checked_batch
 from flowdeck.storage.tables import MigrationRow
@@ -96,6 +96,13 @@ def _check_sqlite(conn: sqlite3.Connection, url: str, *, full: bool) -> Iterator
     yield _migrations(done)
     if "event_batches" in tables:
         yield from _events(conn, url)
+    if "side_effects" in tables:
+        try:
+            triggers = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        except sqlite3.Error as exc:
+            yield _fault(exc, url, "reading its triggers")
+            return
+        yield _append_only(triggers, "sqlite")
 
 
 def _events(conn: sqlite3.Connection, url: str) -> Iterator[Finding]:
@@ -170,6 +177,12 @@ def _check_server(url: str) -> Iterator[Finding]:
                 done = []
         yield Finding(level="ok", topic="connection", text="the server answers")
         yield _migrations(done)
+        if SIDE_EFFECTS_MIGRATION in done:
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'side_effects'::regclass AND NOT tgisinternal")
+                )
+                yield _append_only({row[0] for row in rows}, "postgresql")
     except SQLAlchemyError as exc:
         yield _fault(exc, url, "connecting")
     finally:
@@ -191,6 +204,20 @@ def _migrations(done: list[str]) -> Finding:
     if todo:
         return Finding(level="ok", topic="migrations", text="none applied yet: the first command sets the database up")
     return Finding(level="ok", topic="migrations", text=f"all {len(known)} applied ({known[-1]})")
+
+
+def _append_only(triggers: set[str], dialect: str) -> Finding:
+    """Whether the side-effect log is still append-only: the triggers of its migration are there."""
+    missing = [name for name in APPEND_ONLY_TRIGGERS[dialect] if name not in triggers]
+    if missing:
+        return Finding(
+            level="problem",
+            topic="side effects",
+            text=f"the side-effect log is no longer append-only: its triggers {', '.join(missing)} were dropped, so "
+            "its entries may have been changed or deleted since; nothing was changed: keep a copy of the database "
+            f"and find out who dropped them (they are made by migration {SIDE_EFFECTS_MIGRATION})",
+        )
+    return Finding(level="ok", topic="side effects", text="the side-effect log is append-only (its triggers are there)")
 
 
 def _fault(exc: BaseException, url: str, doing: str) -> Finding:

@@ -1,7 +1,8 @@
-"""Database tables (sqlmodel): workflows and templates, runs, the event log, node outputs, migrations."""
+"""Database tables (sqlmodel): workflows and templates, runs, the event log, node outputs, side effects, migrations."""
 
 from __future__ import annotations
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from flowdeck.engine.identity import IDENTITY_LIMIT
@@ -114,3 +115,25 @@ class SessionRow(SQLModel, table=True):
     role: str = Field(max_length=10)
     created_at: float
     expires_at: float = Field(index=True)
+
+
+class SideEffectRow(SQLModel, table=True):
+    """One entry of the append-only side-effect log (storage/effects.py): an intent before a side-effecting tool call
+    runs, an outcome after. The database refuses to change or delete rows (triggers: storage/db.py APPEND_ONLY)."""
+
+    __tablename__ = "side_effects"
+    __table_args__ = (UniqueConstraint("key", "phase", "attempt", name="side_effects_once"),)
+
+    seq: int | None = Field(default=None, primary_key=True)  # the log's own order, across runs
+    run_id: str = Field(index=True, max_length=64)
+    node_id: str = Field(max_length=64)
+    execution: int
+    key: str = Field(index=True, max_length=300)  # the call's idempotency key (engine/tools.py ToolContext)
+    attempt: int  # 1, or more when a call whose outcome was unknown was run again (resume with retry)
+    tool: str = Field(max_length=100)
+    phase: str = Field(max_length=10)  # intent | outcome
+    status: str | None = Field(default=None, max_length=10)  # an outcome's: ok | failed
+    arguments: str = ""  # an intent's: the call's arguments, secrets redacted
+    detail: str = ""  # an outcome's: JSON of the result's detail (method, url, path...), secrets redacted
+    content: str = ""  # an outcome's: what the model was given, secrets redacted (a reused call gives it again)
+    ts: float

@@ -100,3 +100,99 @@ def test_an_approval_is_added_from_the_palette_and_configured(page: Page) -> Non
     saved = Path(download.value.path()).read_text()
     assert '"type": "approval"' in saved and '"label": "Ship it?"' in saved
     assert '"timeout": 3600' in saved and '"on_timeout": "approve"' in saved
+
+
+def second_page_on_the_run(page: Page, app_url: str) -> Page:
+    """Another tab on the run that waits (from the Runs page, as a second editor would open it)."""
+    other = page.context.new_page()
+    other.goto(app_url + "/runs")
+    other.get_by_role("link", name=re.compile(r"^Review run ")).first.click()
+    expect(other.get_by_role("region", name="Approvals").get_by_text("Waiting for approval")).to_be_visible()
+    return other
+
+
+def open_dialog(page: Page) -> Locator:
+    page.get_by_role("region", name="Approvals").get_by_role("button", name="Review Sign-off").click()
+    dialog = page.get_by_role("dialog", name="Approve Sign-off")
+    expect(dialog.get_by_text("Ship this code?")).to_be_visible()
+    return dialog
+
+
+def test_a_dialog_left_open_on_a_round_decided_elsewhere_is_refused_and_keeps_what_was_typed(
+    page: Page, app_url: str
+) -> None:
+    wait_for_sign_off(page)
+    other = second_page_on_the_run(page, app_url)
+    stale = open_dialog(other)
+    mine = open_dialog(page)
+    # The first page rejects round 1: the coder revises, and the sign-off asks again, in round 2.
+    mine.get_by_label("Note (a rejection hands it on as feedback)").fill("Name it is_palindrome")
+    mine.get_by_role("button", name="Reject").click()
+    expect(mine).to_be_hidden()
+    expect(panel(page).get_by_role("region", name="Approvals").get_by_text("Waiting for approval")).to_be_visible(
+        timeout=30_000
+    )
+    # The other page's dialog still shows round 1: its Approve is refused, saying why, and nothing typed is lost.
+    stale.get_by_label("Note (a rejection hands it on as feedback)").fill("Looks good to me")
+    stale.get_by_role("button", name="Approve", exact=True).click()
+    alert = stale.get_by_role("alert")
+    expect(alert).to_contain_text("Not decided: 'Sign-off' now waits in round 2, not round 1")
+    expect(alert).to_contain_text("decide again")
+    expect(stale.get_by_role("button", name="Approve", exact=True)).to_be_disabled()  # this round cannot be decided
+    expect(stale.get_by_label("Note (a rejection hands it on as feedback)")).to_have_value("Looks good to me")
+    expect(panel(page).get_by_text(re.compile(r"^Succeeded"))).to_have_count(0)  # nothing was approved
+    # Closed and opened again from its card: round 2, decided.
+    stale.get_by_role("button", name="Cancel").click()
+    expect(stale).to_be_hidden()
+    again = open_dialog(other)
+    again.get_by_role("button", name="Approve", exact=True).click()
+    expect(again).to_be_hidden()
+    expect(page.get_by_text("Succeeded: 4/4 agents")).to_be_visible(timeout=30_000)
+
+
+def test_a_dialog_left_open_on_a_run_decided_elsewhere_is_refused_from_the_keyboard(page: Page, app_url: str) -> None:
+    wait_for_sign_off(page)
+    other = second_page_on_the_run(page, app_url)
+    stale = open_dialog(other)
+    approve_sign_off(page)
+    expect(page.get_by_text("Succeeded: 4/4 agents")).to_be_visible(timeout=30_000)
+    edited = stale.get_by_label("Edited text (for Edit and approve)")
+    edited.fill("def ok(): return True")
+    stale.get_by_role("button", name="Edit and approve").focus()
+    other.keyboard.press("Enter")
+    alert = stale.get_by_role("alert")
+    expect(alert).to_contain_text("Not decided: Sign-off was decided already (approved by editor, round 1)")
+    expect(alert).to_contain_text("the run succeeded")
+    expect(stale.get_by_role("button", name="Reject")).to_be_disabled()
+    expect(edited).to_have_value("def ok(): return True")  # kept, to copy
+    other.keyboard.press("Escape")
+    expect(stale).to_be_hidden()
+    expect(page.get_by_text("Succeeded: 4/4 agents")).to_be_visible()
+
+
+def test_an_empty_edited_text_is_refused_next_to_its_field(page: Page) -> None:
+    wait_for_sign_off(page)
+    dialog = open_dialog(page)
+    edited = dialog.get_by_label("Edited text (for Edit and approve)")
+    for empty in ("", "  \n\t "):
+        edited.fill(empty)
+        dialog.get_by_role("button", name="Edit and approve").click()
+        expect(dialog.get_by_role("alert").filter(has_text="Edited text is empty")).to_contain_text(
+            "type the text to approve, or use Approve to keep it as it was"
+        )
+        expect(edited).to_have_attribute("aria-invalid", "true")
+    # From the keyboard as well; nothing was decided: the run still waits.
+    edited.focus()
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Delete")
+    dialog.get_by_role("button", name="Edit and approve").focus()
+    page.keyboard.press("Enter")
+    expect(dialog.get_by_role("alert").filter(has_text="Edited text is empty")).to_be_visible()
+    expect(panel(page).get_by_role("region", name="Approvals").get_by_text("Waiting for approval")).to_be_visible()
+    field_box, alert_box = edited.bounding_box(), dialog.get_by_role("alert").filter(has_text="empty").bounding_box()
+    assert field_box is not None and alert_box is not None
+    assert 0 <= alert_box["y"] - (field_box["y"] + field_box["height"]) < 40, (field_box, alert_box)  # right under it
+    edited.fill("def is_palindrome(s): return s == s[::-1]")
+    dialog.get_by_role("button", name="Edit and approve").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_text("Succeeded: 4/4 agents")).to_be_visible(timeout=30_000)

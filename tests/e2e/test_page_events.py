@@ -131,7 +131,6 @@ def test_crafted_replay_positions_are_held_to_the_run(viewer: Page, app_url: str
     scrub = listener(viewer, slider, "change")
     emit(viewer, scrub, -5)
     expect(viewer.get_by_text("event 0 of 2")).to_be_visible()
-    emit(viewer, listener(viewer, slider, "update:modelValue"), "not a position")  # NiceGUI keeps what it is sent
     for asked in ("3", [1], None, {}, True):
         emit(viewer, scrub, asked)
     viewer.wait_for_timeout(500)

@@ -104,3 +104,45 @@ def test_compare_goes_agent_by_agent_and_round_by_round(page: Page, app_url: str
     )
     expect(page.get_by_text("Researcher · done in", exact=False)).to_have_count(2)  # it ran once: no round named
     assert violations(page) == []
+
+
+def test_the_replay_position_is_moved_from_the_keyboard(page: Page, app_url: str, recorded_home: Path) -> None:
+    _, two = run_ids(recorded_home)
+    page.goto(f"{app_url}/runs/{two}")
+    slider = page.get_by_role("slider", name="Replay position")
+    position = page.get_by_text(re.compile(r"^event \d+ of \d+"))
+    expect(position).to_be_visible()
+    total = int(re.findall(r"of (\d+)", position.inner_text())[0])
+    expect(slider).to_have_attribute("aria-valuetext", f"event {total} of {total}")
+    page.get_by_role("button", name="Play the replay").focus()
+    for _ in range(8):  # Tab reaches it, like a person would
+        if slider.evaluate("e => e === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    expect(slider).to_be_focused()
+    steps = [
+        ("Home", 0),
+        ("ArrowRight", 1),
+        ("ArrowUp", 2),
+        ("ArrowLeft", 1),
+        ("End", total),
+        ("ArrowDown", total - 1),
+        ("PageDown", None),
+        ("PageUp", total - 1),
+    ]
+    for key, expected in steps:
+        before = int(slider.input_value())
+        page.keyboard.press(key)
+        if expected is None:  # a page: a tenth or so of the run, back
+            expect(slider).not_to_have_value(str(before))
+            now = int(slider.input_value())
+            assert 0 <= now < before - 1, (before, now)
+            expected = now
+        expect(slider).to_have_value(str(expected))
+        expect(slider).to_have_attribute("aria-valuetext", f"event {expected} of {total}")
+        expect(position).to_contain_text(f"event {expected} of {total}")  # the run shown follows it
+        expect(slider).to_be_focused()
+    page.keyboard.press("Home")
+    expect(position).to_contain_text(f"event 0 of {total}")
+    expect(node(page, "Coder", "Coder")).not_to_contain_text("done")
+    assert violations(page) == []

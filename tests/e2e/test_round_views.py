@@ -77,6 +77,34 @@ def test_the_log_names_each_round_and_keeps_them_all_under_one_agent(page: Page,
     expect(log.get_by_text("Coder (round 1)")).to_have_count(0)
 
 
+def test_the_output_tab_shows_every_round_latest_first(page: Page) -> None:
+    open_template(page, "Review loop")
+    run_to_the_end(page, "scripted/verdicts=revise,approve")
+    page.get_by_role("tab", name="Output").click()
+    reviewer = page.get_by_role("region", name="Output of Reviewer")
+    expect(reviewer).to_contain_text("round 2 · verdict: approve · done in")  # the latest, open
+    expect(reviewer.get_by_text("Verdict: approve", exact=True)).to_be_visible()
+    rounds = reviewer.get_by_role("group")  # each earlier round, folded under it
+    expect(rounds).to_have_count(1)
+    first = rounds.first
+    expect(first).to_contain_text(re.compile(r"^Round 1 · verdict: revise · done in"))
+    expect(first.get_by_text("Verdict: revise", exact=True)).to_be_hidden()
+    # Opened from the keyboard: its text, as markdown, and folded again.
+    first.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(first.get_by_text("Verdict: revise", exact=True)).to_be_visible()
+    expect(first.get_by_text(re.compile(r"^Suggestion: add a test"))).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(first.get_by_text("Verdict: revise", exact=True)).to_be_hidden()
+    first.get_by_text(re.compile(r"^Round 1 · ")).click()  # and with the mouse
+    expect(first.get_by_text("Verdict: revise", exact=True)).to_be_visible()
+    coder = page.get_by_role("region", name="Output of Coder")
+    expect(coder.get_by_role("group")).to_have_text([re.compile(r"^Round 1 · done in")])
+    expect(page.get_by_role("region", name="Output of Researcher").get_by_role("group")).to_have_count(0)
+    expect(page.locator(".q-notification")).to_have_count(0, timeout=15_000)
+    assert violations(page) == []
+
+
 def test_a_loop_that_runs_out_of_rounds_says_so_in_the_log(page: Page) -> None:
     open_template(page, "Review loop")
     run_to_the_end(page, "scripted/verdicts=revise")

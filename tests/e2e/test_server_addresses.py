@@ -77,16 +77,38 @@ def test_a_run_goes_to_a_saved_openai_compatible_server_without_the_saved_key(pa
     assert not any(CANARY in request for request in server.received)
 
 
+def test_an_address_typed_while_a_key_is_saved_is_kept_and_saved(page: Page, server: FakeProvider) -> None:
+    open_keys(page)
+    key = page.get_by_label("New OpenAI key (OPENAI_API_KEY)")
+    key.fill(CANARY)
+    key.press("Enter")  # saved from the keyboard; the address typed at once, without waiting for the save to show
+    address = page.get_by_label("OpenAI-compatible server address (OPENAI_API_BASE)")
+    address.fill(server.url)
+    expect(page.get_by_text("saved · …bb99")).to_be_visible()
+    expect(key).to_have_value("")  # the key saved is not kept in its field
+    expect(address).to_have_value(server.url)  # what was typed meanwhile is still there
+    address.press("Enter")
+    expect(page.get_by_text("OPENAI_API_BASE saved")).to_be_visible()
+    # Typed into the address's own key field while another key is saved with the mouse: kept too.
+    server_key = page.get_by_label("OpenAI-compatible server key", exact=True)
+    page.get_by_label("New Anthropic key (ANTHROPIC_API_KEY)").fill("sk-ant-e2e-4321")
+    page.get_by_role("button", name="Save Anthropic key").click()
+    server_key.fill("vllm-local-7170")
+    expect(page.get_by_text("saved · …4321")).to_be_visible()
+    expect(server_key).to_have_value("vllm-local-7170")
+    page.get_by_role("dialog").get_by_role("button", name="Close").click()
+    open_keys(page)  # all of it stored
+    expect(page.get_by_label("OpenAI-compatible server address (OPENAI_API_BASE)")).to_have_value(server.url)
+    expect(page.get_by_text("saved · …bb99")).to_be_visible()
+
+
 def test_a_server_of_ones_own_gets_its_own_key_and_no_other(page: Page, server: FakeProvider) -> None:
     open_keys(page)
     page.get_by_label("New OpenAI key (OPENAI_API_KEY)").fill(CANARY)
     page.get_by_role("button", name="Save OpenAI key").click()
-    # The save redraws the dialog: an address typed before it shows would be lost (a defect left for later)
+    expect(page.get_by_label("OpenAI-compatible server key", exact=True)).to_have_count(0)  # no address: no key
+    page.get_by_label("OpenAI-compatible server address (OPENAI_API_BASE)").fill(server.url)  # not waiting
     expect(page.get_by_text("saved · …bb99")).to_be_visible()
-    expect(page.get_by_label("OpenAI-compatible server key", exact=True)).to_have_count(
-        0
-    )  # no address yet: no key to give it
-    page.get_by_label("OpenAI-compatible server address (OPENAI_API_BASE)").fill(server.url)
     page.get_by_role("button", name="Save OpenAI-compatible server address").click()
     expect(page.get_by_text("no key (most need none)")).to_be_visible()  # the row drawn again, with its key field
     key = page.get_by_label("OpenAI-compatible server key", exact=True)

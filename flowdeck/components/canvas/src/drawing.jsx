@@ -1,5 +1,5 @@
 // What the canvas draws: agent cards, handoff edges and the background, each at the level of detail the zoom
-// allows, and the viewport that shows every agent.
+// allows (the geometry, and the viewport that shows every agent: viewport.js).
 import React, { createContext, memo, useCallback, useContext, useEffect, useMemo, useSyncExternalStore } from "react";
 import {
   Background,
@@ -13,11 +13,8 @@ import {
   useStoreApi,
 } from "@xyflow/react";
 import { ANY_EDGE } from "./status.js";
+import { CARD_HEIGHT, CARD_WIDTH, FAR_ZOOM, loopPath } from "./viewport.js";
 
-// Level of detail: below this zoom an agent's text would be under 5 px high, so agents are drawn as plain cards
-// of the same size (its name stays on the node for assistive technology). Opening 1,000 agents, which fit at a
-// zoom of about 0.1, no longer lays out and paints 4,000 runs of unreadable text.
-export const FAR_ZOOM = 0.35;
 export const isFar = (s) => s.transform[2] < FAR_ZOOM;
 // Read once by the canvas and handed down: a store selector in each agent and edge would be run by every one
 // of them on every frame of a drag (React Flow's store changes on each mouse move), 2,000 more at 1,000 agents.
@@ -27,76 +24,7 @@ export const MarkerContext = createContext("fd");
 // What a card's own buttons need: the canvas's intents, and whether this page may act (not a read-only one).
 export const ActionsContext = createContext({ emit: () => {}, readonly: true });
 export const NO_EDGES = [];
-// Every agent card has this size (canvas.css), near or far, whatever its text: status text that changes during a
-// run does not resize it (longer text is cut with an ellipsis and shown in full on hover).
-export const CARD_WIDTH = 220;
-export const CARD_HEIGHT = 84;
-// Padding 0.1: the built-in templates fit a 1440 px wide editor at a zoom of ~0.9, where a name's 15 px show as
-// 13.6 px and the other lines' 13 px as 11.8 px (at 0.2 they were under 11).
-export const FIT = { padding: 0.1, maxZoom: 1 };
 const HANDLE_Y = CARD_HEIGHT / 2;
-export const MIN_ZOOM = 0.05;
-
-// The viewport that shows every agent, worked out from positions (and sizes once measured). Used for the first
-// render, which is then at the right zoom and level of detail instead of drawing the visible agents in full and
-// again, and for every "fit": React Flow's own fitView only counts the agents it has drawn, and with
-// onlyRenderVisibleElements the ones off screen are not. `covered`: rectangles of the canvas, in pixels from its
-// top left {x0, y0, x1, y1}, that something is drawn over (the minimap, the zoom controls): when the whole canvas's
-// fit puts an agent under one, the agents are fitted beside it instead (Arrange put the last one under the minimap).
-export function viewportToFit(nodes, width, height, covered = []) {
-  if (!nodes.length || !width || !height) return { x: 0, y: 0, zoom: 1 };
-  const box = boundsOf(nodes);
-  const whole = fitInto(box, { x0: 0, y0: 0, x1: width, y1: height });
-  if (!covered.length || !coversAgent(nodes, whole, covered)) return whole;
-  let best = null;
-  for (const c of covered) {
-    const beside = [
-      { x0: 0, y0: 0, x1: width, y1: c.y0 },
-      { x0: 0, y0: c.y1, x1: width, y1: height },
-      { x0: 0, y0: 0, x1: c.x0, y1: height },
-      { x0: c.x1, y0: 0, x1: width, y1: height },
-    ];
-    for (const room of beside) {
-      if (room.x1 - room.x0 < CARD_HEIGHT || room.y1 - room.y0 < CARD_HEIGHT) continue;
-      const view = fitInto(box, room);
-      if (!coversAgent(nodes, view, covered) && (!best || view.zoom > best.zoom)) best = view;
-    }
-  }
-  return best ?? whole;
-}
-
-function boundsOf(nodes) {
-  const box = { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
-  for (const { position, measured } of nodes) {
-    box.x0 = Math.min(box.x0, position.x);
-    box.y0 = Math.min(box.y0, position.y);
-    box.x1 = Math.max(box.x1, position.x + (measured?.width ?? CARD_WIDTH));
-    box.y1 = Math.max(box.y1, position.y + (measured?.height ?? CARD_HEIGHT));
-  }
-  return box;
-}
-
-function fitInto(box, room) {
-  const width = room.x1 - room.x0;
-  const height = room.y1 - room.y0;
-  const fit = Math.min(width / ((box.x1 - box.x0) * (1 + FIT.padding)), height / ((box.y1 - box.y0) * (1 + FIT.padding)));
-  const zoom = Math.max(MIN_ZOOM, Math.min(FIT.maxZoom, fit));
-  return {
-    x: (room.x0 + room.x1) / 2 - ((box.x0 + box.x1) / 2) * zoom,
-    y: (room.y0 + room.y1) / 2 - ((box.y0 + box.y1) / 2) * zoom,
-    zoom,
-  };
-}
-
-function coversAgent(nodes, { x, y, zoom }, covered) {
-  return nodes.some(({ position, measured }) => {
-    const x0 = x + position.x * zoom;
-    const y0 = y + position.y * zoom;
-    const x1 = x0 + (measured?.width ?? CARD_WIDTH) * zoom;
-    const y1 = y0 + (measured?.height ?? CARD_HEIGHT) * zoom;
-    return covered.some((c) => x0 < c.x1 && x1 > c.x0 && y0 < c.y1 && y1 > c.y0);
-  });
-}
 
 // React Flow finds where an agent's edges end by measuring its handles when it first measures the agent, and
 // again only when the agent's size changes. A full card is the size of a far one, so it would keep the handles it
@@ -173,6 +101,7 @@ const AgentNode = memo(function AgentNode({ id, data, selected, isConnectable })
         <div className="fd-node-status" title={status?.text || undefined} aria-live="polite">
           {waiting ? status?.text || "Waiting for approval" : status?.text || ""}
         </div>
+        <ToolCallsBadge status={status} />
         {waiting ? <ReviewButton id={id} label={data.label} /> : null}
       </div>
       <Handle type="source" position={Position.Right} {...handleProps(isConnectable, `output of ${data.label}`)} />
@@ -187,6 +116,14 @@ export function roundText(status) {
   const round = status?.round;
   if (!round || round < 2) return "";
   return status.rounds ? `round ${round}/${status.rounds}` : `round ${round}`;
+}
+
+// "3 tool calls" on an agent whose current execution called tools (issue 22); nothing before its first call.
+export function ToolCallsBadge({ status }) {
+  const count = status?.tool_calls || 0;
+  if (!count) return null;
+  const text = count === 1 ? "1 tool call" : `${count} tool calls`;
+  return <span className="fd-node-tools" title={`This round of the agent made ${text}`}>{text}</span>;
 }
 
 // On a card waiting for a person's decision: opens the decision (contract 2), where the page may decide.
@@ -265,7 +202,7 @@ const HandoffEdge = memo(function HandoffEdge(props) {
             data-selected={props.selected ? "true" : "false"}
             aria-hidden="true"
             title={data.fullCaption || text}
-            style={{ transform: `translate(-50%, -50%) translate(${labelX}px, ${labelY}px)` }}
+            style={{ transform: `translate(-50%, -50%) translate(${labelX}px, ${labelY}px) scale(var(--fd-label-scale, 1))` }}
           >
             {text}
           </div>
@@ -276,24 +213,6 @@ const HandoffEdge = memo(function HandoffEdge(props) {
 });
 
 export const edgeTypes = { handoff: HandoffEdge };
-
-// A loop edge goes back around the cards, not through them: out of the source to the right, down under both
-// cards, along, and up into the target from the left. Returns [path, labelX, labelY] like React Flow's paths.
-const LOOP_DROP = CARD_HEIGHT / 2 + 36;
-const LOOP_REACH = 48;
-// Loops out of one agent each go a little lower and wider the farther back they reach: never on one path.
-const LOOP_SPREAD = 0.1;
-const LOOP_SPREAD_MAX = 120;
-export function loopPath({ sourceX, sourceY, targetX, targetY }) {
-  const spread = Math.min(LOOP_SPREAD_MAX, (Math.abs(sourceX - targetX) + Math.abs(sourceY - targetY)) * LOOP_SPREAD);
-  const below = Math.max(sourceY, targetY) + LOOP_DROP + spread;
-  const out = sourceX + LOOP_REACH + spread / 2;
-  const into = targetX - LOOP_REACH - spread / 2;
-  const path =
-    `M${sourceX},${sourceY} C${out},${sourceY} ${out},${below} ${sourceX},${below} ` +
-    `L${targetX},${below} C${into},${below} ${into},${targetY} ${targetX},${targetY}`;
-  return [path, (sourceX + targetX) / 2, below];
-}
 
 // The arrowheads at the end of edges, one per edge state; canvas.css colours them as the edges, in each theme.
 // Sized in the canvas's units, so that they zoom with the edges.

@@ -19,21 +19,16 @@ import canvasCss from "./canvas.css";
 import {
   ActionsContext,
   ArrowMarkers,
-  CARD_HEIGHT,
-  CARD_WIDTH,
   CanvasBackground,
-  FAR_ZOOM,
   FarContext,
   FarEdges,
-  FIT,
   MarkerContext,
-  MIN_ZOOM,
   NO_EDGES,
   edgeTypes,
   isFar,
   nodeTypes,
-  viewportToFit,
 } from "./drawing.jsx";
+import { CARD_HEIGHT, CARD_WIDTH, FAR_ZOOM, FIT, MIN_ZOOM, useLabelScale, viewportToFit } from "./viewport.js";
 import { freeSpot } from "./placement.js";
 import { applyStatus, createStatusStore } from "./status.js";
 
@@ -149,7 +144,8 @@ function Canvas({ initial, element, emit, register, store, markers }) {
   // which would draw the agents at zoom 1 (in full detail) before drawing them again at the zoom that fits.
   const api = useStoreApi();
   const [viewport] = useState(() => {
-    const fitted = viewportToFit(initial.nodes, element.clientWidth, element.clientHeight, panelsAtFirst(element, initial));
+    const { clientWidth: width, clientHeight: height } = element;
+    const fitted = viewportToFit(initial.nodes, width, height, panelsAtFirst(element, initial), initial.edges);
     api.setState({ transform: [fitted.x, fitted.y, fitted.zoom] });
     return fitted;
   });
@@ -174,12 +170,12 @@ function Canvas({ initial, element, emit, register, store, markers }) {
   // For a moment after a fit, the canvas fits again whenever its size changes: a fit asked for as the page
   // around it changes (the run panel opening under it while a run is restored) lands on the final size.
   const fitUntil = useRef(0);
-  const latestNodes = useRef(nodes);
-  latestNodes.current = nodes;
+  const latest = useRef({ nodes, edges });
+  latest.current = { nodes, edges };
   useEffect(() => {
     if (!fitRequests) return;
     fitUntil.current = performance.now() + REFIT_MS;
-    flow.setViewport(viewportToFit(nodes, element.clientWidth, element.clientHeight, coveredRects(element)));
+    flow.setViewport(viewportToFit(nodes, element.clientWidth, element.clientHeight, coveredRects(element), edges));
     // Only a new request fits: agents moving afterwards must not move the view.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [fitRequests]);
@@ -187,12 +183,15 @@ function Canvas({ initial, element, emit, register, store, markers }) {
     const observer = new ResizeObserver(() => {
       const { clientWidth: width, clientHeight: height } = element;
       if (performance.now() < fitUntil.current && width && height) {
-        flow.setViewport(viewportToFit(latestNodes.current, width, height, coveredRects(element)));
+        const { nodes: now, edges: edgesNow } = latest.current;
+        flow.setViewport(viewportToFit(now, width, height, coveredRects(element), edgesNow));
       }
     });
     observer.observe(element);
     return () => observer.disconnect();
   }, [element, flow]);
+
+  useLabelScale(api, element);
 
   useEffect(() => {
     // Asked by the palette when an agent is added by a click or a key: where it goes, without moving the view.

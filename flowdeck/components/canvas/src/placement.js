@@ -1,7 +1,7 @@
 // Where an agent added by a click (or Enter) goes: a free spot in the part of the canvas in view, so that the view
 // does not move. Right of the selected agent when one is selected and there is room in view; else the free spot
 // nearest the centre of the view. Null when no spot in view is free (Python then places it and shows it).
-import { CARD_HEIGHT, CARD_WIDTH } from "./drawing.jsx";
+import { CARD_HEIGHT, CARD_WIDTH } from "./viewport.js";
 
 const CLEARANCE = 30; // canvas units kept free around every card
 const NEXT_TO = 80; // from the selected agent's right edge to the new one's left edge (room for an edge's arrow)
