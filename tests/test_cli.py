@@ -237,8 +237,8 @@ def test_the_review_loop_template_runs_its_rounds_on_the_scripted_model(home: Pa
     code, out, err = invoke("run", "review-loop", "--approve", "-m", "scripted/verdicts=revise,approve")
     assert code == 0, err
     # 3 rounds of review within each of the sign-off's 3 rounds: 9 at most
-    assert "✓ Coder       round 1/9 · done" in err and "✓ Coder       round 2/9 · done" in err
-    assert "Reviewer    round 2/9 · verdict: approve · done" in err
+    assert "✓ Coder       round 1/3 · done" in err and "✓ Coder       round 2/3 · done" in err
+    assert "Reviewer    round 2/3 · verdict: approve · done" in err
     assert "✓ Sign-off    round 1/3 · approved by cli --approve" in err
     assert "↻ Reviewer chose revise: round 2 of 3, back to 'Coder'" in err
     assert "=== Sign-off ===" in out and out.rstrip().endswith("Verdict: approve")  # the approved code and review
@@ -247,7 +247,7 @@ def test_the_review_loop_template_runs_its_rounds_on_the_scripted_model(home: Pa
 def test_the_review_loop_says_when_it_stopped_after_its_rounds(home: Path) -> None:
     code, _, err = invoke("run", "review-loop", "--approve", "-m", "scripted/verdicts=revise")
     assert code == 0, err
-    assert "Coder       round 3/9 · done" in err
+    assert "Coder       round 3/3 · done" in err
     assert "! stopped after 3 rounds: Reviewer still chose revise, and the loop back to 'Coder' allows no more" in err
 
 

@@ -71,7 +71,13 @@ _STARTED: dict[int | str, dict[str, Any]] = {
     202: {"description": "The run has started.", "links": _RUN_LINKS},
 }
 _NOT_GOING: dict[int | str, dict[str, Any]] = {
-    409: {"model": Problem, "description": "The run is not going in this server: nothing to cancel."}
+    200: {"model": RunResult, "description": "The run was cancelled here: it has ended."},
+    202: {
+        "model": RunResult,
+        "description": "Another process drives the run (e.g. `flowdeck runs approve`): it was asked to cancel it, "
+        'and does within a second; status "cancelling".',
+    },
+    409: {"model": Problem, "description": "The run is not going: nothing to cancel."},
 }
 _NOT_RESUMABLE: dict[int | str, dict[str, Any]] = {
     409: {
@@ -223,15 +229,21 @@ def build_api(services: Services) -> FastAPI:
         return JSONResponse(_result(new_id, state).model_dump(), status_code=200 if wait else 202)
 
     @api.post(
-        "/runs/{run_id}/cancel", response_model=RunResult, summary="Cancel a run that is going", responses=_NOT_GOING
+        "/runs/{run_id}/cancel",
+        response_model=RunResult,
+        summary="Cancel a run that is going, or waits for approval, here or in another process on this database",
+        responses=_NOT_GOING,
     )
-    async def cancel_run(run_id: str, request: Request) -> RunResult:
+    async def cancel_run(run_id: str, request: Request) -> JSONResponse:
         _editor(request)
         summary = await _summary(services, run_id)
-        if not services.runner.cancel(summary) and not await services.runner.cancel_waiting(summary):
-            raise HTTPException(409, f"run {summary} is not going in this server; nothing to cancel")
-        state = await services.runner.wait(summary)
-        return _result(summary, state)
+        outcome = "cancelled" if services.runner.cancel(summary) else await services.runner.cancel_anywhere(summary)
+        if outcome is None:
+            raise HTTPException(409, f"run {summary} is not going; nothing to cancel")
+        if outcome == "cancelling":  # another process drives it, and was asked to cancel it: it ends there
+            result = _result(summary, await _state(services, summary)).model_copy(update={"status": "cancelling"})
+            return JSONResponse(result.model_dump(), status_code=202)
+        return JSONResponse(_result(summary, await services.runner.wait(summary)).model_dump())
 
     @api.post(
         "/runs/{run_id}/approvals/{node_id}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from flowdeck.engine.approvals import MAX_NOTE_CHARS
 from flowdeck.engine.workflow import MAX_INPUT_CHARS, MAX_INPUTS, MAX_PROMPT_CHARS
@@ -68,7 +68,19 @@ class Approve(_Deciding):
     """Approve what the approval asks about, or an edited text of it."""
 
     decision: Literal["approve"]
-    text: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS, description="The edited text to hand on.")
+    text: str | None = Field(
+        default=None,
+        max_length=MAX_PROMPT_CHARS,
+        pattern=r"\S",  # (not blank: refused by the engine too, with a message that says so)
+        description="The edited text to hand on; not empty or blank (to approve as asked, leave it out).",
+    )
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _not_blank(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():  # said before the pattern's own words, which say less
+            raise ValueError("the edited text is empty; give the text to approve, or leave it out to approve as asked")
+        return value
 
 
 class Reject(_Deciding):

@@ -302,7 +302,7 @@ class RunView:
 
     def _started(self, event: RunStarted) -> None:
         self.labels = {node_id: self.state.labels.get(node_id, node_id) for node_id in event.node_ids}
-        self._rounds = RoundBounds.of(event.workflow)
+        self._rounds = RoundBounds.of(event.workflow, self.state.handoffs)
         if self.kind is not None:
             self.kind.set_text(self.state.label)
         self._changed.update(event.node_ids)

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from flowdeck.cli.terminal import shown
 from flowdeck.engine.agents import display_name
-from flowdeck.engine.loops import loop_bounds
+from flowdeck.engine.loops import LoopRounds
 from flowdeck.engine.state import RunState
 from flowdeck.engine.workflow import Workflow
 
@@ -33,7 +33,7 @@ class ProgressView:
         self._live = self._out.isatty() if live is None else live
         self._names = {node.id: display_name(node) for node in workflow.nodes}
         self._width = max((len(name) for name in self._names.values()), default=8)
-        self._bounds = loop_bounds(workflow)  # agents a loop repeats: the most rounds each can have
+        self._rounds = LoopRounds.of(workflow)  # agents a loop repeats: the round of its innermost loop each is in
         self._drawn = 0
         self._last_status: dict[str, tuple[str, int]] = {}
         self._logs = 0
@@ -89,9 +89,9 @@ class ProgressView:
         status = node.status
         mark = _SPINNER[self._frame % len(_SPINNER)] if status == "running" else _MARKS.get(status, "?")
         text = node.summary()
-        bound = self._bounds.get(node_id, 1)
-        if bound > 1 and ex is not None:
-            text = f"round {ex.index}/{bound} · {text}"
+        found = self._rounds.agent(node_id, ex.index, state.handoffs) if ex is not None else None
+        if found is not None and (found.rounds > 1 or found.outer > 1):
+            text = f"{found} · {text}"
         if status == "running" and ex is not None:
             text += f" on {ex.model}"
             if tail and ex.text:

@@ -3,30 +3,26 @@ coroutine: see Run's suspension), and goes on with the decision, along the appro
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
-
-import msgspec
+from typing import TYPE_CHECKING
 
 from flowdeck.engine.dag import Dag
 from flowdeck.engine.events import (
     ApprovalDecided,
     ApprovalRequested,
     Event,
-    Handoff,
     Log,
     NodeFailed,
-    NodeFinished,
     NodeSkipped,
-    RunStarted,
     Usage,
 )
 from flowdeck.engine.llm_types import Completion
 from flowdeck.engine.outbox import Outbox
 from flowdeck.engine.prompts import inputs_text, join_prompt
+from flowdeck.engine.replay import Continue, recorded_of, waits_of
 from flowdeck.engine.routing import Action, Router
 from flowdeck.engine.strict_json import text_problem
 from flowdeck.engine.verdicts import Verdict
@@ -57,6 +53,10 @@ class Decision:
         if self.text is not None:
             if not self.approve:
                 found.append(Problem("text", "an edited text goes with approve; to reject, give a note instead"))
+            elif not self.text.strip():
+                found.append(
+                    Problem("text", "the edited text is empty; give the text to approve, or approve without editing")
+                )
             elif len(self.text) > MAX_PROMPT_CHARS:
                 found.append(
                     Problem("text", f"{len(self.text):,} characters; the limit is {MAX_PROMPT_CHARS:,}: shorten it")
@@ -87,6 +87,9 @@ class Approvals:
     _decisions: dict[tuple[str, int], ApprovalDecided]  # decisions the log holds (a continued run replays them)
     _rejected: bool
     _finished: bool
+    _cancelled: bool
+    _stop_reason: str  # why nothing more starts once the run is cancelled (or ended by a rejection)
+    _running: dict[str, asyncio.Task[None]]
     _approve_all: str | None  # approve every approval at once, by this name (`flowdeck run --approve`, tests)
     _recorded: dict[tuple[str, int], Completion]
     _on_wait: Continue
@@ -113,6 +116,8 @@ class Approvals:
 
         def _maybe_finish(self) -> None: ...
 
+        def _skip_remaining(self, reason: str) -> None: ...
+
     def _start_approvals(
         self,
         prior: Sequence[Event] | None,
@@ -131,7 +136,10 @@ class Approvals:
         self._asks = bool(self.dag.approvals)
         self._suspended = False
         self._since = 0.0  # how long the run had gone on before this process continued it
+        self._log_waits: set[tuple[str, int]] = set()  # approvals its log says wait, until its replay reaches them
+        self._unasked: str | None = None  # why approvals are no longer asked (another was rejected: the run ended)
         if prior:
+            self._log_waits = waits_of(prior)
             outputs, self._failures = recorded_of(prior)
             self._recorded.update(outputs)
             self._decisions = {(e.node_id, e.execution): e for e in prior if isinstance(e, ApprovalDecided)}
@@ -141,6 +149,12 @@ class Approvals:
     def waiting(self) -> dict[str, int]:
         """The approval nodes waiting for a decision now, with their execution index."""
         return {node_id: execution for node_id, (execution, _) in self._waiting.items()}
+
+    @property
+    def replaying(self) -> frozenset[str]:
+        """The approvals that wait in the log this run continues, which its replay has not reached yet: a decision on
+        one of them waits for the replay (see `waiting`)."""
+        return frozenset(node_id for node_id, _ in self._log_waits) if not self._finished else frozenset()
 
     def decide(self, node_id: str, decision: Decision) -> None:
         """A person's decision on an approval of this run that waits; NotWaitingError if none does."""
@@ -171,6 +185,10 @@ class Approvals:
 
     def _approval_reached(self, node_id: str, execution: int, via: Edge | None) -> bool:
         """Ask for the approval; True if the log already holds its decision (applied now), else it waits."""
+        self._log_waits.discard((node_id, execution))
+        if self._unasked is not None and (node_id, execution) not in self._decisions:  # another's rejection ended it
+            self._outbox.put(NodeSkipped, node_id=node_id, execution=execution, reason=self._unasked)
+            return True
         node = self.dag.nodes[node_id]
         config = node.approval
         assert config is not None
@@ -247,6 +265,28 @@ class Approvals:
             Log, level="warning", text=f"{name} was rejected: the run ends", node_id=node_id, execution=execution
         )
         self._apply(router.stop(node_id, f"{name} was rejected"))
+        self._end_rejected(name)
+
+    def _end_rejected(self, name: str) -> None:
+        """A rejection with no path to take ends the run at once (issue 21: "else the run ends rejected"): the other
+        approvals that wait are no longer asked, nothing more starts (an agent at work finishes its call), and the run
+        ends rejected, never running a join on half its inputs."""
+        self._unasked = f"{name} was rejected, so the run ended: this approval is no longer asked"
+        self._cancelled = True  # the cancel's machinery stops the run; its status says rejected
+        self._stop_reason = f"{name} was rejected: the run ended"
+        for other, (execution, _) in self._waiting.items():
+            self._outbox.put(NodeSkipped, node_id=other, execution=execution, reason=self._unasked)
+        self._waiting.clear()
+        if not self._running:
+            self._skip_remaining(self._stop_reason)
+
+    def _replays(self, node_id: str, execution: int) -> bool:
+        """Whether a run that a rejection ended still replays this execution: the log it continues holds it (a replay
+        takes its branches in another order than the run it replays, and what the log holds happened)."""
+        if self._unasked is None:
+            return False
+        key = (node_id, execution)
+        return key in self._recorded or key in self._failures or key in self._decisions or key in self._log_waits
 
     def _rejected_path(self, node_id: str) -> bool:
         """Whether a rejection has a path to take: an edge on verdict "rejected", or a loop edge with rounds left."""
@@ -316,72 +356,3 @@ def decided_event(prior: Sequence[Event], node_id: str | None, decision: Decisio
         text=decision.text,
         timed_out=decision.timed_out,
     )
-
-
-# -- continuing a run from its log ------------------------------------------------------------------------------
-
-ReplayKey = tuple[object, ...]
-
-
-def replay_key(event: Event) -> ReplayKey | None:
-    """What identifies an event that a replay of the run's routing makes again (None: an event it never repeats)."""
-    kind = type(event)
-    if kind is RunStarted:
-        return ("run_started",)
-    if kind is NodeFinished or kind is NodeSkipped or kind is NodeFailed:
-        assert isinstance(event, NodeFinished | NodeSkipped | NodeFailed)
-        return (event.type, event.node_id, event.execution)
-    if kind is ApprovalRequested or kind is ApprovalDecided:
-        assert isinstance(event, ApprovalRequested | ApprovalDecided)
-        return (event.type, event.node_id, event.execution)
-    if kind is Handoff:
-        assert isinstance(event, Handoff)
-        return ("handoff", event.node_id, event.execution, event.edge_id)
-    if kind is Log:
-        assert isinstance(event, Log)
-        return ("log", event.node_id, event.execution, event.text)
-    return None
-
-
-class ReplayOutbox(Outbox):
-    """The outbox of a run continued from its log (same run id): what the replay makes again and the log holds
-    already is dropped, and the rest is numbered on from the log's last event."""
-
-    __slots__ = ("_known", "_last")
-
-    def __init__(self, run_id: str, prior: Sequence[Event]) -> None:
-        super().__init__(run_id)
-        self._known = Counter(key for e in prior if (key := replay_key(e)) is not None)
-        self._last = prior[-1].seq if prior else 0
-
-    async def take(self) -> list[Event]:
-        while True:
-            batch = await super().take()
-            if not batch:
-                return []
-            fresh: list[Event] = []
-            known = self._known
-            for event in batch:
-                key = replay_key(event)
-                if key is not None and known[key] > 0:
-                    known[key] -= 1
-                    continue
-                self._last += 1
-                fresh.append(msgspec.structs.replace(event, seq=self._last))
-            if fresh:
-                return fresh
-
-
-Continue = Literal["wait", "cancel"]
-
-
-def recorded_of(prior: Sequence[Event]) -> tuple[dict[tuple[str, int], Completion], dict[tuple[str, int], NodeFailed]]:
-    """The outputs and failures a run's log holds, by (node, execution), for a replay to use instead of a call."""
-    outputs: dict[tuple[str, int], Completion] = {}
-    failures: dict[tuple[str, int], NodeFailed] = {}
-    for event in prior:
-        if isinstance(event, NodeFinished):
-            outputs[(event.node_id, event.execution)] = Completion(text=event.output, usage=Usage(), cost=0.0)
-        elif isinstance(event, NodeFailed):
-            failures[(event.node_id, event.execution)] = event
-    return outputs, failures

@@ -79,6 +79,11 @@ def expression_problems(source: str, declared_inputs: frozenset[str]) -> list[st
         f"unknown name '{name}'; an expression reads only output, verdict, round and inputs.<name>"
         for name in sorted(meta.find_undeclared_variables(tree) - NAMES)
     ]
+    for call in tree.find_all(nodes.Call):  # refused when run (see _ConditionEnvironment.call): refused now instead
+        method = call.node.attr if isinstance(call.node, nodes.Getattr) else None
+        if method not in _METHODS:
+            called = f"calls '{method}'" if method is not None else "calls something that is not a string method"
+            problems.append(f"{called}; a condition may call only these string methods: {', '.join(sorted(_METHODS))}")
     for node in tree.find_all(nodes.Getattr):
         if node.attr.startswith("_"):
             problems.append(f"'{node.attr}' is a private attribute; an expression may not read it")

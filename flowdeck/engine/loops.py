@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from flowdeck.engine.events import Handoff
 from flowdeck.engine.workflow import Edge, Workflow, ancestors
 from flowdeck.errors import Problem
 
@@ -178,9 +179,14 @@ NO_LOOPS = Loops()
 def loop_bounds(workflow: Workflow) -> dict[str, int]:
     """The most executions of each agent that loops repeat (agents outside loops are left out): the product of the
     rounds of the loops around it. {} for a workflow whose loops are not valid (build() says why)."""
+    found = _loops_of(workflow)
+    return dict(found.bounds) if found is not None else {}
+
+
+def _loops_of(workflow: Workflow) -> Loops | None:
     loop_edges = [e for e in workflow.edges if e.loop is not None]
     if not loop_edges:
-        return {}
+        return None
     forward = [e for e in workflow.edges if e.loop is None]
     problems: list[Problem] = []
     preds: dict[str, list[str]] = {}
@@ -189,4 +195,94 @@ def loop_bounds(workflow: Workflow) -> dict[str, int]:
         preds.setdefault(edge.target, []).append(edge.source)
         succs.setdefault(edge.source, []).append(edge.target)
     found = find_loops(preds, succs, forward, loop_edges, problems)
-    return {} if problems else dict(found.bounds)
+    return None if problems else found
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AgentRound:
+    """Where an execution of an agent stands in its loops: `round` of `rounds` of its innermost loop, in `outer` (the
+    round of the loop around that one; 1 without one)."""
+
+    round: int
+    rounds: int
+    outer: int = 1
+    nested: bool = False  # whether a loop holds its innermost one
+
+    def __str__(self) -> str:
+        shown = f"round {self.round}/{self.rounds}"
+        return f"{shown} · pass {self.outer}" if self.nested and self.outer > 1 else shown
+
+
+class LoopRounds:
+    """The round that each execution of an agent is in, and that each loop edge sent the work into, read from the loop
+    edges a run took (its handoffs along them, in log order). The bound shown is the innermost loop's, not the product
+    of the loops around the agent ("round 2/9" on review-loop's coder, issue 21).
+
+    An agent runs once a round of its innermost loop, and each loop edge taken around it (its own or an outer one, which
+    starts the inner one again at round 1) makes its next execution: its n-th execution is the run's start (n = 1) or
+    the (n - 1)-th of those edges taken."""
+
+    def __init__(self, loops: Loops | None) -> None:
+        spans = loops.spans if loops is not None else ()
+        self._chains: dict[str, tuple[LoopSpan, ...]] = {}
+        for span in spans:  # innermost first
+            for node in span.body:
+                self._chains[node] = (*self._chains.get(node, ()), span)
+        self._spans = {span.edge.id: span for span in spans}
+        self._inner = dict(loops.inner) if loops is not None else {}
+        self._fired: list[str] = []
+        self._seen = 0
+
+    @classmethod
+    def of(cls, workflow: Workflow) -> LoopRounds:
+        return cls(_loops_of(workflow))
+
+    def agent(self, node_id: str, execution: int, handoffs: Sequence[Handoff]) -> AgentRound | None:
+        """The round of this execution of the agent (None for an agent no loop repeats)."""
+        chain = self._chains.get(node_id)
+        if not chain:
+            return None
+        around = {span.edge.id for span in chain}
+        rounds: dict[str, int] = {}
+        made = 1
+        for edge_id in self._taken(handoffs):
+            if made >= execution:
+                break
+            if edge_id in around:
+                made += 1
+                self._take(edge_id, rounds)
+        innermost, outer = chain[0], chain[1] if len(chain) > 1 else None
+        return AgentRound(
+            round=rounds.get(innermost.edge.id, 1),
+            rounds=innermost.max_rounds,
+            outer=rounds.get(outer.edge.id, 1) if outer is not None else 1,
+            nested=outer is not None,
+        )
+
+    def edge(self, edge_id: str, handoffs: Sequence[Handoff]) -> tuple[int, int] | None:
+        """The round a loop edge sent the work into the last time it was taken, and its bound (None: not a loop, or
+        not taken in these handoffs)."""
+        span = self._spans.get(edge_id)
+        if span is None:
+            return None
+        rounds: dict[str, int] = {}
+        last = None
+        for taken in self._taken(handoffs):
+            self._take(taken, rounds)
+            if taken == edge_id:
+                last = rounds[edge_id]
+        return (last, span.max_rounds) if last is not None else None
+
+    def _take(self, edge_id: str, rounds: dict[str, int]) -> None:
+        rounds[edge_id] = rounds.get(edge_id, 1) + 1
+        for inner in self._inner.get(edge_id, ()):  # an outer loop's next round starts its inner loops again
+            rounds.pop(inner, None)
+
+    def _taken(self, handoffs: Sequence[Handoff]) -> list[str]:
+        """The loop edges taken, in order (read on from where the last call stopped: a run's handoffs only grow)."""
+        if len(handoffs) < self._seen:  # another run's
+            self._fired, self._seen = [], 0
+        spans = self._spans
+        self._fired.extend(h.edge_id for h in handoffs[self._seen :] if h.edge_id in spans)
+        self._seen = len(handoffs)
+        return self._fired

@@ -38,8 +38,10 @@ class Rounds:
     _recorded: dict[tuple[str, int], Completion]
     _failures: dict[tuple[str, int], NodeFailed]  # failures the log of a continued run holds
     _cancelled: bool
+    _stop_reason: str
     _failed: bool
     _executors: set[asyncio.Task[None]]  # the tasks executing agents of this run
+    _calls_only: frozenset[str]  # agents that always call their model: run, neither pinned nor an approval
     _follow: dict[asyncio.Task[None], Launch]  # what each of them executes next
 
     if TYPE_CHECKING:  # defined by Run
@@ -69,6 +71,8 @@ class Rounds:
 
         def _approval_reached(self, node_id: str, execution: int, via: Edge | None) -> bool: ...
 
+        def _replays(self, node_id: str, execution: int) -> bool: ...
+
     def _apply(self, actions: Iterable[Action]) -> None:
         """Do what the router said, in its order. The first agent it launches from within an agent's task runs next
         in that task, as Run does on its own path (bench/README.md); the others get tasks of their own."""
@@ -76,9 +80,9 @@ class Rounds:
         current: asyncio.Task[None] | None = None
         for action in actions:
             if isinstance(action, Launch):
-                if self._cancelled:
+                if self._cancelled and not self._replays(action.node_id, action.execution):
                     outbox.put(
-                        NodeSkipped, node_id=action.node_id, execution=action.execution, reason="the run was cancelled"
+                        NodeSkipped, node_id=action.node_id, execution=action.execution, reason=self._stop_reason
                     )
                     continue
                 if current is None:
@@ -130,10 +134,12 @@ class Rounds:
         assert router is not None
         ok = False
         try:
-            if self._mode[node_id] == "skip":
+            if node_id in self._calls_only and not self._failures and not self._recorded:
+                ok = await self._call_model(node_id, execution, launch.via)  # (most agents: nothing else to check)
+            elif self._mode[node_id] == "skip":
                 self._apply(router.skip(node_id, execution, PARTIAL))
                 ok = True
-            elif (failure := self._failures.get((node_id, execution))) is not None:
+            elif self._failures and (failure := self._failures.get((node_id, execution))) is not None:
                 self._fail(node_id, execution, failure.error_kind, failure.message, failure.retryable, failure.attempts)
             elif node_id in self.dag.approvals and not self._reused_approval(node_id, execution):
                 ok = self._approval_reached(node_id, execution, launch.via)
@@ -182,7 +188,7 @@ class Rounds:
             if not self._cancelled:
                 self._apply(self._router.failed(node_id))
         if self._cancelled and not self._running:
-            self._skip_remaining("the run was cancelled")
+            self._skip_remaining(self._stop_reason)
         self._maybe_finish()
 
     def _reused_approval(self, node_id: str, execution: int) -> bool:
@@ -196,7 +202,7 @@ class Rounds:
         (a loop that sends work back to it wants new work)."""
         if node_id in self._pinned:
             return self._reuse[node_id], True
-        recorded = self._recorded.get((node_id, execution))
+        recorded = self._recorded.get((node_id, execution)) if self._recorded else None
         if recorded is not None:
             return recorded, False
         if execution == 1 and self._mode[node_id] == "reuse":
@@ -220,7 +226,9 @@ class Rounds:
             history = self._history[node_id] = []
         history.append((completion.text, verdict, execution))
         chosen = verdict.verdict if verdict is not None else None
-        own, actions = self._router.finished(node_id, Answer(completion.text, chosen, execution, self.inputs))
+        router = self._router
+        answer = Answer(completion.text, chosen, execution, self.inputs) if router.reads_answers(node_id) else None
+        own, actions = router.finished(node_id, answer)
         self._outbox.node_finished(
             node_id,
             execution,

@@ -20,6 +20,7 @@ from flowdeck.engine.workflow import Contains, Edge, Expression, VerdictIs
 from flowdeck.errors import RoutingError
 
 DELIVERED, DEAD, FAILED = "delivered", "dead", "failed"
+_DELIVERED = (DELIVERED, "")
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass is slower to make, and the router makes several an agent
@@ -87,6 +88,9 @@ class Router:
             for n in dag.order
             if not dag.loop_out[n] and all(e.condition is None for e in dag.out_edges[n]) and n not in self._approvals
         )
+        # Of those, the ones none of whose edges leave a loop: their edges are committed at once (most agents).
+        exits = dag.loops.exits
+        self._direct = frozenset(n for n in self._unconditional if not any(e.id in exits for e in dag.out_edges[n]))
         self._own: list[Edge] | None = None  # while an agent's edges are taken: those along which it hands over now
         self._finishing: str | None = None
 
@@ -126,11 +130,23 @@ class Router:
         index = self._executions[node_id] = self.execution(node_id) + 1
         return index
 
-    def finished(self, node_id: str, answer: Answer) -> tuple[list[Edge], list[Action]]:
+    def reads_answers(self, node_id: str) -> bool:
+        """Whether the agent's edges look at its answer (conditions, loops, an approval's decision): if not, finished()
+        takes None for it, and no Answer is made."""
+        return node_id not in self._unconditional
+
+    def finished(self, node_id: str, answer: Answer | None) -> tuple[list[Edge], list[Action]]:
         """The agent finished with this answer: take its edges. Returns the edges along which its output is handed
         over now, and what else happens."""
         actions: list[Action] = []
         own: list[Edge] = []
+        if node_id in self._direct:  # (most agents: each edge is delivered, along with its node_finished)
+            edges, delivered = self._edges, _DELIVERED
+            for edge in self._dag.out_edges[node_id]:
+                edges[edge.id] = delivered
+                own.append(edge)
+                self._decide(edge.target, actions)
+            return own, actions
         self._own, self._finishing = own, node_id
         try:
             self._take(node_id, answer, actions)
@@ -138,12 +154,13 @@ class Router:
             self._own, self._finishing = None, None
         return own, actions
 
-    def _take(self, node_id: str, answer: Answer, actions: list[Action]) -> None:
+    def _take(self, node_id: str, answer: Answer | None, actions: list[Action]) -> None:
         dag = self._dag
         edges, loops = dag.out_edges[node_id], dag.loop_out[node_id]
         if node_id in self._unconditional:
             self._route([(edge, DELIVERED, "") for edge in edges], actions)
             return
+        assert answer is not None
         try:
             takes = {e.id: taken(e, answer) for e in (*edges, *loops) if e.condition != "otherwise"}
             if node_id in self._approvals:

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
-from flowdeck.engine.approvals import Approvals, Continue, ReplayOutbox
+from flowdeck.engine.approvals import Approvals
 from flowdeck.engine.calls import ModelCalls
 from flowdeck.engine.dag import Dag, build
 from flowdeck.engine.events import (
@@ -26,6 +26,7 @@ from flowdeck.engine.inputs import check_inputs
 from flowdeck.engine.llm_types import Completion, ModelCaller, OutputCache
 from flowdeck.engine.outbox import Outbox
 from flowdeck.engine.prompts import inputs_text, upstream_heading
+from flowdeck.engine.replay import Continue, ReplayOutbox
 from flowdeck.engine.rounds import INLINE_LIMIT, Rounds
 from flowdeck.engine.routing import Launch, Router
 from flowdeck.engine.tokens import TokenFlusher
@@ -106,6 +107,7 @@ class Run(Rounds, ModelCalls, Approvals):
         self._started = False
         self._finished = False
         self._cancelled = False
+        self._stop_reason = "the run was cancelled"
         self._t0 = 0.0
         self._pending = {node: len(preds) for node, preds in self.dag.predecessors.items()}
         self._outputs: dict[str, str] = {}
@@ -124,6 +126,9 @@ class Run(Rounds, ModelCalls, Approvals):
         self._on_unknown_effect = on_unknown_effect
         self._effects_run_id = effects_run_id or self.run_id
         self._start_approvals(prior, decisions, on_wait, approve_all)
+        self._calls_only = frozenset(
+            n for n, mode in self._mode.items() if mode == "run" and n not in self._pinned and n in self._agents
+        )
         self._executors: set[asyncio.Task[None]] = set()
         self._follow: dict[asyncio.Task[None], Launch] = {}
 
@@ -180,7 +185,7 @@ class Run(Rounds, ModelCalls, Approvals):
             task.add_done_callback(self._never_ran)
             task.cancel()
         if not self._running:
-            self._skip_remaining("the run was cancelled")
+            self._skip_remaining(self._stop_reason)
             self._maybe_finish()
 
     def _never_ran(self, task: asyncio.Task[None]) -> None:
@@ -195,7 +200,7 @@ class Run(Rounds, ModelCalls, Approvals):
             reason = "the run was cancelled before this agent started"
             self._outbox.put(NodeSkipped, node_id=node_id, execution=execution, reason=reason)
         if not self._running:
-            self._skip_remaining("the run was cancelled")
+            self._skip_remaining(self._stop_reason)
         self._maybe_finish()
 
     @property
@@ -262,7 +267,7 @@ class Run(Rounds, ModelCalls, Approvals):
         follow: str | None = None
         if self._cancelled:
             if not running:
-                self._skip_remaining("the run was cancelled")
+                self._skip_remaining(self._stop_reason)
         elif ok:
             pending, state = self._pending, self._state
             for succ in self.dag.successors[node_id]:
@@ -318,7 +323,7 @@ class Run(Rounds, ModelCalls, Approvals):
             return
         status: RunStatus = (
             "cancelled"
-            if self._cancelled
+            if self._cancelled and not self._rejected  # a rejection that ends the run stops it as a cancel does
             else "failed"
             if self._failed
             else "rejected"

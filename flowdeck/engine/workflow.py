@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -48,6 +49,26 @@ ShortText = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
 ModelName = Annotated[str, Field(min_length=1, max_length=200)]
 VerdictLabel = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,39}$")]
+
+
+def _number(value: Any) -> Any:
+    """A number in a file is a JSON number: true is not 1, and "5" is not 5 (pydantic would take both)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{json.dumps(value)} is a yes/no value, not a number; give a number, e.g. 3")
+    if isinstance(value, str):
+        fix = f"write it without quotes: {value.strip()}" if _numeric(value) else "give a number, e.g. 3"
+        raise ValueError(f"{json.dumps(value)[:40]} is text, not a number; {fix}")
+    return value
+
+
+def _numeric(text: str) -> bool:
+    try:
+        return math.isfinite(float(text)) and len(text) < 40
+    except ValueError:
+        return False
+
+
+JsonNumber = BeforeValidator(_number)
 
 
 class _Strict(BaseModel):
@@ -116,7 +137,7 @@ class ApprovalConfig(AgentConfig):
     on it by name."""
 
     label: ShortText = ""  # what the person is asked, e.g. "Sign off the release notes"
-    timeout: Annotated[float, Field(gt=0, le=MAX_APPROVAL_WAIT)] | None = None  # type: ignore[assignment]
+    timeout: Annotated[float, Field(gt=0, le=MAX_APPROVAL_WAIT), JsonNumber] | None = None  # type: ignore[assignment]
     on_timeout: Literal["approve", "reject"] = "reject"
 
     @model_validator(mode="before")
@@ -209,7 +230,7 @@ class Loop(_Strict):
     as the next round, at most `max_rounds` rounds in all. Then: "otherwise" follows the source's other edges as if
     this one were not taken; "fail" fails the run."""
 
-    max_rounds: int
+    max_rounds: Annotated[int, JsonNumber]
     exhausted: Literal["otherwise", "fail"] = "otherwise"
 
     @field_validator("max_rounds")

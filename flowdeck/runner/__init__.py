@@ -79,6 +79,8 @@ class Runner(Decisions, Reruns, Tooling):
         self._owner = _OWNER
         self._timers: dict[tuple[str, str, int], asyncio.TimerHandle] = {}  # approvals that decide by themselves
         self._deciding: dict[str, asyncio.Lock] = {}  # a waiting run's decisions and cancel, one at a time
+        self._watching_requests: asyncio.Task[None] | None = None  # requests of other processes to runs of this one
+        self._answering: set[asyncio.Task[None]] = set()
 
     async def start(
         self,
@@ -152,6 +154,7 @@ class Runner(Decisions, Reruns, Tooling):
         active = ActiveRun(run=run, workflow_id=workflow_id, events=list(prior))
         self._active[run.run_id] = active
         active.task = asyncio.get_running_loop().create_task(self._pump(active), name=f"flowdeck-run:{run.run_id}")
+        self._watch_requests()
 
     async def _refuse_unusable_models(self, run: Run) -> None:
         """Missing keys and unreachable servers, found before anything runs, naming the agents affected."""
@@ -289,6 +292,7 @@ class Runner(Decisions, Reruns, Tooling):
     async def close(self) -> None:
         """Cancel the runs still going and wait until their last events are stored."""
         self._stop_timers()
+        await self._stop_requests()
         for active in list(self._active.values()):
             active.run.cancel()
         tasks = [a.task for a in self._active.values() if a.task is not None]

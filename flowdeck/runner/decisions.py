@@ -8,16 +8,18 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from flowdeck.engine.approvals import Continue, Decision, check_decision, decided_event
+from flowdeck.engine.approvals import Decision, check_decision, decided_event
 from flowdeck.engine.dag import build
-from flowdeck.engine.events import ApprovalRequested, Event, NodeFinished, RunOrigin, RunStarted
+from flowdeck.engine.events import ApprovalDecided, ApprovalRequested, Event, NodeFinished, RunOrigin, RunStarted
 from flowdeck.engine.llm_types import Completion, ModelCaller
 from flowdeck.engine.run import Run
 from flowdeck.engine.state import fold
 from flowdeck.engine.workflow import Workflow, parse_workflow
 from flowdeck.errors import NotFoundError, NotWaitingError
+from flowdeck.runner.requests import CancelOutcome, Requests
+from flowdeck.storage.runs import StoredBatch
 
 if TYPE_CHECKING:
     from flowdeck.runner import ActiveRun
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("flowdeck.runner")
 
 
-class Decisions:
+class Decisions(Requests):
     """The Runner's approvals: it sets every attribute declared here."""
 
     _log: RunLog
@@ -53,51 +55,74 @@ class Decisions:
     async def decide(self, run_id: str, node_id: str | None, decision: Decision) -> str:
         """Take a person's decision on an approval that waits, and continue the run; returns the node decided.
 
-        A run going on in this process takes it at once. A run that waits (stopped, in the log) is continued here,
-        whichever process started it and whether or not the server restarted since: the decision is stored first,
-        which claims it (a second decision of the same wait finds its place taken), then the run replays its log,
-        calling no model for what it holds. NotWaitingError if nothing waits there; WorkflowError for a bad field."""
+        A run going on in this process takes it at once (once its replay of its log reaches the approval). A run that
+        waits (stopped, in the log) is continued here, whichever process started it and whether or not the server
+        restarted since: taking it (its row goes from waiting to running) and storing the decision are one
+        transaction, so exactly one process continues it; then the run replays its log, calling no model for what it
+        holds. A run that another process drives (it continued the run with another decision) is asked to take this
+        one. NotWaitingError if nothing waits there; WorkflowError for a bad field."""
         check_decision(decision)
         run_id = (await asyncio.to_thread(self._log.get, run_id)).id
-        async with self._deciding.setdefault(run_id, asyncio.Lock()):  # a cancel or another decision: one wins
-            active = self._active.get(run_id)
-            if active is not None:
-                run = active.run
-                if not run.suspended:
-                    node_id = node_id or _only(run.waiting, run_id)
-                    run.decide(node_id, decision)
-                    return node_id
-                if active.task is not None:
-                    await asyncio.shield(active.task)  # its last events (run_waiting) are being stored
-            return await self._continue(run_id, node_id, decision, "wait")
+        while True:
+            async with self._deciding.setdefault(run_id, asyncio.Lock()):  # a cancel or another decision: one wins
+                taken = await self._decide_here(run_id, node_id, decision)
+            if taken is not None:
+                return taken
+            if (answered := await self._ask_driver(run_id, "decide", node_id, decision)) is not None:
+                return answered
+
+    async def _decide_here(self, run_id: str, node_id: str | None, decision: Decision) -> str | None:
+        """The decision taken in this process; None if another process drives the run (or took it meanwhile)."""
+        active = self._active.get(run_id)
+        if active is not None:
+            run = active.run
+            await _replayed(run, node_id)
+            if not run.suspended:
+                node_id = node_id or _only(run.waiting, run_id)
+                run.decide(node_id, decision)
+                return node_id
+            if active.task is not None:
+                await asyncio.shield(active.task)  # its last events (run_waiting) are being stored
+        events = await asyncio.to_thread(self._log.events, run_id)
+        if fold(events).status == "running":
+            return None  # another process drives it
+        return await self._continue(run_id, events, decided_event(events, node_id, decision))
+
+    async def cancel_anywhere(self, run_id: str) -> CancelOutcome | None:
+        """Cancel a run wherever it goes on: "cancelled" if it goes on in this process, or waits for approval (stopped,
+        in the log: its approvals are skipped, and it ends as cancelled here); "cancelling" if another process drives
+        it (asked to cancel it: it does within REQUEST_POLL seconds); None if there is nothing to cancel."""
+        while True:
+            async with self._deciding.setdefault(run_id, asyncio.Lock()):
+                outcome = await self._cancel_here(run_id)
+            if outcome != "elsewhere":
+                return outcome
+            if await self._ask_driver(run_id, "cancel") is not None:
+                return "cancelling"
 
     async def cancel_waiting(self, run_id: str) -> bool:
-        """Cancel a run that waits for approval (stopped, in the log): its approvals are skipped, and it ends as
-        cancelled (a decision that came first and continued it: that run is cancelled). False if it does not wait."""
-        async with self._deciding.setdefault(run_id, asyncio.Lock()):
-            active = self._active.get(run_id)
-            if active is not None and not active.run.suspended:  # a decision just continued it: stop it now
-                active.run.cancel()
-                return True
-            if active is not None and active.task is not None:
-                await asyncio.shield(active.task)
-            events = await asyncio.to_thread(self._log.events, run_id)
-            if fold(events).status != "waiting":
-                return False
-            await self._continue(run_id, None, None, "cancel", events)
-            return True
+        """Cancel a run that waits for approval, or that another process drives (see cancel_anywhere); False if there
+        is nothing to cancel."""
+        return await self.cancel_anywhere(run_id) is not None
 
-    async def _continue(
-        self,
-        run_id: str,
-        node_id: str | None,
-        decision: Decision | None,
-        on_wait: Continue,
-        events: list[Event] | None = None,
-    ) -> str:
-        if events is None:
-            events = await asyncio.to_thread(self._log.events, run_id)
-        decided = decided_event(events, node_id, decision) if decision is not None else None
+    async def _cancel_here(self, run_id: str) -> CancelOutcome | Literal["elsewhere"] | None:
+        active = self._active.get(run_id)
+        if active is not None and not active.run.suspended:  # a decision just continued it: stop it now
+            active.run.cancel()
+            return "cancelled"
+        if active is not None and active.task is not None:
+            await asyncio.shield(active.task)
+        events = await asyncio.to_thread(self._log.events, run_id)
+        status = fold(events).status
+        if status == "running":
+            return "elsewhere"
+        if status != "waiting":
+            return None
+        return "cancelled" if await self._continue(run_id, events, None) is not None else "elsewhere"
+
+    async def _continue(self, run_id: str, events: list[Event], decided: ApprovalDecided | None) -> str | None:
+        """Take the run that waits (its log: `events`) and continue it here with the decision, or, with none, cancel it
+        where it would wait again. The node decided ("" for a cancel); None if another process took it first."""
         started = events[0] if events else None
         if not isinstance(started, RunStarted):
             raise NotFoundError(f"run '{run_id}' has no recorded start; it cannot go on")
@@ -124,19 +149,15 @@ class Decisions:
             origin=started.origin,
             workflow_id=started.workflow_id,
             prior=prior,
-            on_wait=on_wait,
+            on_wait="wait" if decided is not None else "cancel",
             **tools,
         )
         if self._check_models is not None and decided is not None:
             await self._refuse_unusable_models(run)  # before the decision is stored: it would be left half taken
-        if decided is not None:
-            try:
-                await asyncio.to_thread(self._log.append, [decided], owner=self._owner)
-            except Exception:
-                again = fold(await asyncio.to_thread(self._log.events, run_id))
-                if again.last_seq >= decided.seq:
-                    raise NotWaitingError(f"run {run_id} was decided or went on meanwhile; reload it") from None
-                raise
+        batch = StoredBatch.of([decided]) if decided is not None else None
+        claim = self._log.claim_waiting
+        if not await asyncio.to_thread(claim, run_id, events[-1].seq, owner=self._owner, batch=batch):
+            return None
         await self._caller.prepare(run.models())
         self._activate(run, started.workflow_id, prior)
         return decided.node_id if decided is not None else ""
@@ -203,6 +224,13 @@ class Decisions:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
+
+
+async def _replayed(run: Run, node_id: str | None) -> None:
+    """Wait while a run continued from its log replays it up to the approval decided (or, with no node named, up to
+    every approval its log says waits): replaying calls no model, so this takes milliseconds."""
+    while not run.finished and (node_id in run.replaying if node_id is not None else run.replaying):  # noqa: ASYNC110
+        await asyncio.sleep(0.002)  # (a few turns of the loop at most: an event to set would cost every run)
 
 
 def _only(waiting: dict[str, int], run_id: str) -> str:

@@ -27,6 +27,7 @@ from flowdeck.storage.tables import (
     EventRow,
     MigrationRow,
     NodeOutputRow,
+    RunRequestRow,
     RunRow,
     SessionRow,
     SideEffectRow,
@@ -122,6 +123,10 @@ APPEND_ONLY_TRIGGERS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _run_requests(conn: Connection) -> None:
+    RunRequestRow.__table__.create(conn)  # type: ignore[attr-defined]
+
+
 # Ordered and named. Never edit one that has shipped: add the next one instead.
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _initial),
@@ -131,6 +136,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0005_workflow_identities", _workflow_identities),
     ("0006_event_checksums", _event_checksums),
     (SIDE_EFFECTS_MIGRATION, _side_effects),
+    ("0008_run_requests", _run_requests),
 ]
 
 

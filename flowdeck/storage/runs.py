@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, Table, func, select
+from sqlalchemy import Connection, Engine, Select, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from flowdeck.engine.events import (
@@ -27,6 +27,8 @@ from flowdeck.storage.codec import batch_to_json
 from flowdeck.storage.db import is_read_only
 from flowdeck.storage.faults import storage_error
 from flowdeck.storage.integrity import batch_checksum, stored_events
+from flowdeck.storage.requests import RunRequests
+from flowdeck.storage.statements import AppendSql
 from flowdeck.storage.tables import LABEL_LIMIT, EventBatchRow, NodeOutputRow, RunRow
 
 _BATCHES = EventBatchRow.__table__  # type: ignore[attr-defined]
@@ -138,12 +140,13 @@ class RunLog:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._sql = _AppendSql(engine.dialect.paramstyle)
+        self._sql = AppendSql(engine.dialect.paramstyle)
         self._begin = "BEGIN IMMEDIATE" if engine.dialect.name == "sqlite" else None
         self._writer: Any = None  # the connection write() holds (a pooled DBAPI connection)
         self._fast: Any = None  # the one write_now() holds (SQLite: it never waits for the lock, never checkpoints)
         self._writer_lock = threading.Lock()  # one writer at a time, whichever the connection
         self._unchecked = 0  # bytes that write_now() added to SQLite's WAL since the last checkpoint
+        self.requests = RunRequests(engine)  # what other processes ask of the runs this one drives
 
     @property
     def read_only(self) -> bool:
@@ -284,6 +287,38 @@ class RunLog:
                 conn.invalidate()
             raise
 
+    def claim_waiting(self, run_id: str, last_seq: int, *, owner: str, batch: StoredBatch | None = None) -> bool:
+        """Take a run that waits for approval, to continue it in this process: in one transaction, the run's row goes
+        from waiting (with `last_seq`, as read) to running, owned by `owner`, and `batch` (a decision) is stored. False,
+        having written nothing, if it no longer waits as read: another process took it first (a row lock on
+        PostgreSQL, the write lock on SQLite: exactly one process continues a waiting run)."""
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = self._engine.raw_connection()
+            conn = self._writer
+            try:
+                cursor = conn.cursor()
+                if self._begin is not None:
+                    cursor.execute(self._begin)
+                cursor.execute(self._sql.claim_waiting, (owner, run_id, last_seq))
+                claimed = cursor.rowcount == 1
+                cursor.close()
+            except BaseException:
+                self._writer = None
+                try:
+                    conn.rollback()
+                finally:
+                    conn.invalidate()
+                raise
+            if not claimed:
+                conn.rollback()
+                return False
+            if batch is None:
+                conn.commit()
+            else:
+                self._transaction(conn, batch, owner, begun=True)
+            return True
+
     def events(self, run_id: str, after_seq: int = 0, *, limit: int | None = None) -> list[Event]:
         """The run's events with seq > after_seq, in order (at most `limit` of them)."""
         columns = (_BATCHES.c.first_seq, _BATCHES.c.last_seq, _BATCHES.c.data, _BATCHES.c.checksum)
@@ -369,36 +404,3 @@ class RunLog:
     def waiting(self) -> list[RunSummary]:
         """The runs waiting for a person's approval."""
         return self.recent(limit=10_000, status="waiting")
-
-
-class _AppendSql:
-    """The statements of RunLog.append, written once for the driver's placeholder style."""
-
-    def __init__(self, paramstyle: str) -> None:
-        if paramstyle not in ("qmark", "format", "pyformat"):
-            raise StorageError(f"database drivers with the '{paramstyle}' parameter style are not supported")
-        mark = "?" if paramstyle == "qmark" else "%s"
-
-        def insert(table: Table, columns: list[str]) -> str:
-            return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-
-        self.insert_run = insert(
-            _RUNS,
-            [
-                *("id", "workflow_name", "workflow_id", "status", "owner", "started_at"),
-                *("prompt_tokens", "completion_tokens", "cost", "last_seq", "label"),
-            ],
-        )
-        self.insert_batch = insert(_BATCHES, ["run_id", "last_seq", "first_seq", "data", "checksum"])
-        self.insert_outputs = insert(
-            _OUTPUTS,
-            ["run_id", "node_id", "execution", "output", "prompt_tokens", "completion_tokens", "cost", "cached", "seq"],
-        )
-        self.update_totals = (
-            f"UPDATE {_RUNS.name} SET last_seq = {mark}, prompt_tokens = prompt_tokens + {mark}, "
-            f"completion_tokens = completion_tokens + {mark}, cost = cost + {mark} WHERE id = {mark}"
-        )
-        self.update_owner = f"UPDATE {_RUNS.name} SET owner = {mark} WHERE id = {mark}"
-        self.update_ending = (
-            f"UPDATE {_RUNS.name} SET status = {mark}, finished_at = {mark}, duration = {mark} WHERE id = {mark}"
-        )

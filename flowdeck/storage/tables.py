@@ -84,6 +84,23 @@ class NodeOutputRow(SQLModel, table=True):
     seq: int
 
 
+class RunRequestRow(SQLModel, table=True):
+    """What a process asks of the process that drives a run (since 0007): a decision on one of its approvals, or a
+    cancel. The driving process looks for them between events (storage/requests.py)."""
+
+    __tablename__ = "run_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True, max_length=32)
+    kind: str = Field(max_length=10)  # "decide" or "cancel"
+    node_id: str | None = Field(default=None, max_length=64)
+    decision: str | None = None  # the decision's fields, JSON (engine.approvals.Decision)
+    state: str = Field(index=True, max_length=10)  # pending, taken, done, refused, withdrawn
+    answer: str = ""  # done: the node decided; refused: why
+    created_at: float
+    answered_at: float | None = None
+
+
 class MigrationRow(SQLModel, table=True):
     __tablename__ = "migrations"
 

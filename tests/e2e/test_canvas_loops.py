@@ -217,13 +217,13 @@ def test_a_loop_run_shows_round_2_on_the_agents_and_the_loop_edge(page: Page) ->
     page.get_by_role("button", name="Start run").click()
     approve_sign_off(page)
     expect(page.get_by_text(re.compile(r"^Succeeded"))).to_be_visible(timeout=30_000)
-    for name in ("Coder", "Reviewer"):  # at most 3 reviews in each of the sign-off's 3 rounds
-        expect(node(page, name, name)).to_contain_text("round 2/9")
+    for name in ("Coder", "Reviewer"):  # the review loop's round, of its own 3 (not 3 x the sign-off's 3)
+        expect(node(page, name, name)).to_contain_text("round 2/3")
     expect(node(page, "Researcher", "Researcher")).not_to_contain_text("round")
     expect(page.locator(".fd-edge-label", has_text="revise · ≤ 3 · round 2/3")).to_be_visible()
     page.reload()  # a page coming back to the run shows the rounds as well
     page.get_by_role("application", name="Workflow canvas").wait_for()
-    expect(node(page, "Coder", "Coder")).to_contain_text("round 2/9")
+    expect(node(page, "Coder", "Coder")).to_contain_text("round 2/3")
     expect(page.locator(".fd-edge-label", has_text="round 2/3")).to_be_visible()
 
 
