@@ -236,7 +236,12 @@ class LiveRun:
             return
         if self.runner.cancel(self.run_id):
             self._cancelling = ui.notification("Cancelling the run…", timeout=10)
-        elif self.state.status == "waiting" and await self.runner.cancel_waiting(self.run_id):
+            return
+        waiting = self.state.status == "waiting"
+        outcome = await self.runner.cancel_anywhere(self.run_id)  # waiting here, or driven by another process
+        if outcome == "cancelling":
+            self._cancelling = ui.notification("Cancelling the run in the process that runs it…", timeout=10)
+        elif outcome == "cancelled" and waiting:
             self.watch(self.run_id)  # cancelled here, from its log
 
     async def _follow(self, run_id: str) -> None:

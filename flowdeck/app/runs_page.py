@@ -327,7 +327,7 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
             if not here and not waiting:
                 ui.label("started by another process").classes("text-sm text-gray-500")
             cancel = ui.button("Cancel run", icon="stop").props("dense flat no-caps color=negative")
-            cancel.set_visibility(can_edit() and (here or waiting))  # a run of another process is stopped there
+            cancel.set_visibility(can_edit())  # a run another process drives is asked to stop there
 
         def changed() -> None:
             status = live.state.status

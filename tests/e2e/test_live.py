@@ -286,10 +286,28 @@ def test_the_live_screen_follows_a_run_started_from_the_command_line(page: Page,
         expect(page.get_by_text(re.compile(r"^Running: "))).to_be_visible()  # followed while it goes
         expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Finished", exact=True)).to_be_visible()
-        expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)  # it is stopped where it runs
+        expect(page.get_by_role("button", name="Cancel run")).to_be_hidden()  # nothing left to cancel
     finally:
         _, err = cli.communicate(timeout=60)
     assert cli.returncode == 0, err.decode()
+
+
+def test_a_run_of_the_command_line_is_cancelled_from_the_page(page: Page, app_url: str, app_home: Path) -> None:
+    page.goto(app_url + "/live")
+    env = {**os.environ, "FLOWDECK_HOME": str(app_home), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    command = ["run", "research-code-review", "--model", "scripted/delay=0.5", "--input", "task=Count the vowels"]
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "flowdeck.cli", *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        expect(page.get_by_text("started by another process")).to_be_visible(timeout=20_000)
+        expect(page.get_by_text(re.compile(r"^Running: "))).to_be_visible()
+        page.get_by_role("button", name="Cancel run").click()
+        expect(page.get_by_text("Cancelling the run in the process that runs it…")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^Cancelled"))).to_be_visible(timeout=30_000)
+    finally:
+        _, err = cli.communicate(timeout=60)
+    assert cli.returncode != 0 and "cancelled" in err.decode().lower(), err.decode()
 
 
 def test_spinners_stop_while_many_agents_run_at_once(page: Page, tmp_path: Path) -> None:
