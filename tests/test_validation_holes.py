@@ -71,6 +71,30 @@ def test_a_bool_is_not_an_int_and_a_string_is_not_a_number(
     assert found.startswith(f"{where}: {said}")
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("max_tokens", "5", '"5" is text, not a number; write it without quotes: 5'),
+        ("max_tokens", True, "true is a yes/no value, not a number"),
+        ("timeout", "30", '"30" is text, not a number; write it without quotes: 30'),
+        ("retries", False, "false is a yes/no value, not a number"),
+        ("temperature", "0.5", '"0.5" is text, not a number; write it without quotes: 0.5'),
+    ],
+)
+def test_an_agents_numbers_are_json_numbers(field: str, value: object, said: str) -> None:
+    workflow = looping({"max_rounds": 3})
+    workflow["nodes"][0]["config"] = {field: value}
+    [found] = problems(workflow)
+    assert found.startswith(f"nodes[0].config.{field}: {said}")
+
+
+def test_a_position_is_json_numbers() -> None:
+    workflow = looping({"max_rounds": 3})
+    workflow["nodes"][0]["position"] = {"x": "10", "y": 0}
+    [found] = problems(workflow)
+    assert found.startswith('nodes[0].position.x: "10" is text, not a number')
+
+
 def test_whole_numbers_written_as_numbers_still_pass() -> None:
     wf = parse_workflow(looping({"max_rounds": 3.0}, 5))
     assert wf.edges[1].loop is not None and wf.edges[1].loop.max_rounds == 3

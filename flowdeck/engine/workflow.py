@@ -79,8 +79,8 @@ M = TypeVar("M", bound=_Strict)
 
 
 class Position(_Strict):
-    x: float = 0.0
-    y: float = 0.0
+    x: Annotated[float, JsonNumber] = 0.0
+    y: Annotated[float, JsonNumber] = 0.0
 
     @field_validator("x", "y")
     @classmethod
@@ -94,12 +94,12 @@ class AgentConfig(_Strict):
     """What an agent sends to its model. Unset values fall back to the agent type's preset."""
 
     model: ModelName | None = None
-    temperature: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
+    temperature: Annotated[float, Field(ge=0.0, le=2.0), JsonNumber] | None = None
     system_prompt: LongText | None = None
     prompt_template: LongText | None = None
-    max_tokens: Annotated[int, Field(ge=1, le=200_000)] = 512
-    timeout: Annotated[float, Field(gt=0, le=3600)] = 120.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    max_tokens: Annotated[int, Field(ge=1, le=200_000), JsonNumber] = 512
+    timeout: Annotated[float, Field(gt=0, le=3600), JsonNumber] = 120.0
+    retries: Annotated[int, Field(ge=0, le=10), JsonNumber] = 2
     # The answers this agent chooses from (format 2), e.g. ["approve", "revise"]; None: its type's, when an edge
     # routes on them; []: none.
     verdicts: Annotated[list[VerdictLabel], Field(max_length=MAX_VERDICTS)] | None = None
