@@ -9,13 +9,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
     Field,
     SerializeAsAny,
-    Tag,
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
@@ -23,6 +18,27 @@ from pydantic import (
     model_validator,
 )
 
+from flowdeck.engine.edges import Condition, Contains, Edge, Expression, Loop, VerdictIs
+from flowdeck.engine.format_types import (
+    APPROVAL,
+    FORMAT_VERSION,
+    MAX_APPROVAL_WAIT,
+    MAX_EDGES,
+    MAX_FILE_BYTES,
+    MAX_INPUT_CHARS,
+    MAX_INPUTS,
+    MAX_NODES,
+    MAX_PROMPT_CHARS,
+    MAX_ROUNDS,
+    MAX_VERDICTS,
+    Identifier,
+    JsonNumber,
+    LongText,
+    ModelName,
+    ShortText,
+    VerdictLabel,
+    _Strict,
+)
 from flowdeck.engine.handlers import MAX_HANDLERS, Handler, check_handlers
 from flowdeck.engine.mcp_config import MAX_MCP_SERVERS, McpServer
 from flowdeck.engine.strict_json import decode, refusals
@@ -30,50 +46,32 @@ from flowdeck.engine.tool_config import DEFAULT_MAX_TOOL_CALLS, AllowedDomains, 
 from flowdeck.engine.workflow_problems import count_problems, field_problem, refused_problems
 from flowdeck.errors import Problem, WorkflowError
 
-FORMAT_VERSION = 2  # the newest format this flowdeck reads; 2 adds conditions, loop edges and verdicts
-MAX_FILE_BYTES = 5 * 1024 * 1024
-MAX_NODES = 5_000
-MAX_EDGES = 20_000
-MAX_INPUTS = 50
-MAX_PROMPT_CHARS = 100_000
-MAX_INPUT_CHARS = MAX_PROMPT_CHARS  # a run's input value, as an input's default: the run's events copy it many times
-MAX_ROUNDS = 20  # a loop's cap: each round re-runs model calls, and a runaway loop costs money
-MAX_VERDICTS = 20
-MAX_EXPRESSION_CHARS = 500
-APPROVAL = "approval"  # the node type of a person's sign-off (no model)
-MAX_APPROVAL_WAIT = 30 * 24 * 3600  # an approval's timeout: up to 30 days
-
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
-EdgeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:>\-]{1,160}$")]
-ShortText = Annotated[str, Field(max_length=200)]
-LongText = Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
-ModelName = Annotated[str, Field(min_length=1, max_length=200)]
-VerdictLabel = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,39}$")]
-
-
-def _number(value: Any) -> Any:
-    """A number in a file is a JSON number: true is not 1, and "5" is not 5 (pydantic would take both)."""
-    if isinstance(value, bool):
-        raise ValueError(f"{json.dumps(value)} is a yes/no value, not a number; give a number, e.g. 3")
-    if isinstance(value, str):
-        fix = f"write it without quotes: {value.strip()}" if _numeric(value) else "give a number, e.g. 3"
-        raise ValueError(f"{json.dumps(value)[:40]} is text, not a number; {fix}")
-    return value
-
-
-def _numeric(text: str) -> bool:
-    try:
-        return math.isfinite(float(text)) and len(text) < 40
-    except ValueError:
-        return False
-
-
-JsonNumber = BeforeValidator(_number)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
-
+__all__ = [  # with what engine/edges.py and engine/format_types.py hold, as every reader imports them from here
+    "APPROVAL",
+    "FORMAT_VERSION",
+    "MAX_FILE_BYTES",
+    "MAX_INPUTS",
+    "MAX_INPUT_CHARS",
+    "MAX_PROMPT_CHARS",
+    "MAX_ROUNDS",
+    "AgentConfig",
+    "ApprovalConfig",
+    "Condition",
+    "Contains",
+    "Edge",
+    "Expression",
+    "Loop",
+    "Node",
+    "Position",
+    "VerdictIs",
+    "Workflow",
+    "WorkflowInput",
+    "ancestors",
+    "parse_workflow",
+    "predecessors",
+    "read_workflow",
+    "workflow_json_schema",
+]
 
 M = TypeVar("M", bound=_Strict)
 
@@ -179,74 +177,6 @@ class Node(_Strict):
     def approval(self) -> ApprovalConfig | None:
         """The approval's settings, if this node is one."""
         return self.config if isinstance(self.config, ApprovalConfig) else None
-
-
-class VerdictIs(_Strict):
-    """Taken when the source agent's verdict is this one."""
-
-    verdict: VerdictLabel
-
-
-class Contains(_Strict):
-    """Taken when the source agent's answer contains this text (case-insensitive)."""
-
-    contains: Annotated[str, Field(min_length=1, max_length=1_000)]
-
-
-class Expression(_Strict):
-    """Taken when this sandboxed Jinja expression over output, verdict, round and inputs is true."""
-
-    expression: Annotated[str, Field(min_length=1, max_length=MAX_EXPRESSION_CHARS)]
-
-
-def _condition_kind(value: Any) -> str | None:
-    if value == "otherwise":
-        return "otherwise"
-    if isinstance(value, dict) and len(value) == 1:
-        key = next(iter(value))
-        return key if key in ("verdict", "contains", "expression") else None
-    if isinstance(value, VerdictIs):
-        return "verdict"
-    if isinstance(value, Contains):
-        return "contains"
-    return "expression" if isinstance(value, Expression) else None
-
-
-Condition = Annotated[
-    Annotated[VerdictIs, Tag("verdict")]
-    | Annotated[Contains, Tag("contains")]
-    | Annotated[Expression, Tag("expression")]
-    | Annotated[Literal["otherwise"], Tag("otherwise")],
-    Discriminator(
-        _condition_kind,
-        custom_error_type="condition",
-        custom_error_message='use {"verdict": "..."}, {"contains": "..."}, {"expression": "..."} or "otherwise"',
-    ),
-]
-
-
-class Loop(_Strict):
-    """An edge back to an earlier agent: each time it is taken, the agents from its target to its source run again,
-    as the next round, at most `max_rounds` rounds in all. Then: "otherwise" follows the source's other edges as if
-    this one were not taken; "fail" fails the run."""
-
-    max_rounds: Annotated[int, JsonNumber]
-    exhausted: Literal["otherwise", "fail"] = "otherwise"
-
-    @field_validator("max_rounds")
-    @classmethod
-    def _capped(cls, value: int) -> int:
-        if not 1 <= value <= MAX_ROUNDS:
-            raise ValueError(f"{value} rounds; a loop runs 1 to {MAX_ROUNDS} rounds (the cap): choose one of those")
-        return value
-
-
-class Edge(_Strict):
-    id: EdgeId
-    source: Identifier
-    target: Identifier
-    condition: Condition | None = None  # format 2: taken only when this holds (None: always)
-    loop: Loop | None = None  # format 2: an edge back to an earlier agent, repeating the agents in between
 
 
 class WorkflowInput(_Strict):
