@@ -3,164 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import atexit
-import contextlib
 import json
 import logging
-import os
-import signal
 import sys
-import threading
-import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
+from flowdeck.cli import entry
+from flowdeck.cli.entry import NOTES, Main
 from flowdeck.errors import FlowdeckError, NotFoundError, WorkflowError
 
 if TYPE_CHECKING:
     from flowdeck.services import Services
 
 
-class _Main(click.Group):
-    """Every command: what flowdeck reports on purpose (a storage fault, a bad setting) reaches the person as one
-    line saying what to do, never as a traceback; Ctrl+C ends any command at once with exit code 130."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """The process's own entry (the `flowdeck` script, `python -m flowdeck.cli`; CliRunner calls main()): Ctrl+C
-        outside a command's own work (parsing, exiting) stops at once too, never "Aborted!" or a silent death."""
-        if threading.current_thread() is not threading.main_thread():
-            return super().__call__(*args, **kwargs)
-        global _ENTRY
-        _ENTRY = True
-        # Registered first, so run last: Python then resets its own handlers to the default (death by the signal).
-        atexit.register(signal.signal, signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, _stop_at_once)
-        sys.unraisablehook = _unraisable
-        _watch_for_interrupts()
-        return super().__call__(*args, **kwargs)
-
-    def invoke(self, ctx: click.Context) -> object:
-        if _ENTRY:
-            signal.signal(signal.SIGINT, _interrupt)  # a command may clean up on KeyboardInterrupt
-        try:
-            return super().invoke(ctx)
-        except FlowdeckError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-        except PermissionError as exc:  # a data folder or a file in it of another user's, or made read-only
-            click.echo(f"error: {_denied(exc)}", err=True)
-            sys.exit(2)
-        except KeyboardInterrupt:  # click's own handler says "Aborted!" and exits 1
-            if _ENTRY:
-                _stop_at_once()
-            click.echo("Stopped.", err=True)
-            sys.exit(130)
-        finally:
-            if _ENTRY:
-                signal.signal(signal.SIGINT, _stop_at_once)
-                if _INTERRUPTED:  # something swallowed the KeyboardInterrupt (an `except BaseException`)
-                    _stop_at_once()
-
-
-_ENTRY = False  # main() was called as the process's entry: it may set signal handlers and exit at once
-_WATCHED = True  # not the server's: it ends its runs and connections on Ctrl+C itself, and may take longer
-_INTERRUPTED = False
-
-
-def _denied(exc: PermissionError) -> str:
-    """What this user may not do to which file, whose it is, and what to do."""
-    from pathlib import Path
-
-    from flowdeck.storage.faults import ownership
-
-    path = Path(str(exc.filename)) if exc.filename else None
-    if path is None:
-        return f"{exc}; run `flowdeck doctor` to check the data folder"
-    try:
-        where = (
-            f"{path} ({ownership(path)})"
-            if path.exists()
-            else f"a new file in {path.parent} ({ownership(path.parent)})"
-        )
-    except OSError:
-        where = str(path)
-    return (
-        f"permission denied: {where}: run flowdeck as the user the data folder belongs to, "
-        "make it readable and writable by this user, or set FLOWDECK_HOME to a folder of this user's "
-        "(see `flowdeck doctor`)"
-    )
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    global _INTERRUPTED
-    _INTERRUPTED = True
-    raise KeyboardInterrupt
-
-
-def _unraisable(info: sys.UnraisableHookArgs) -> None:
-    """An interrupt that landed in code which cannot raise it (pydantic-core building a validator) stops here, rather
-    than printing "Exception ignored ... KeyboardInterrupt" and carrying on."""
-    if info.exc_type is KeyboardInterrupt:
-        _stop_at_once()
-    sys.__unraisablehook__(info)
-
-
-STUCK_SECONDS = 1.0  # after Ctrl+C, how long the main thread has to stop by itself before the watcher stops it
-
-
-def _watch_for_interrupts() -> None:
-    """Ctrl+C while the main thread waits in C (SQLite waiting for another program's lock, for up to its busy timeout)
-    or for a worker thread that does: Python runs signal handlers only between bytecodes, so the handler would wait
-    too. The signal's byte reaches this pipe at once; a thread gives the main thread STUCK_SECONDS, then stops it.
-    A run's own Ctrl+C (its cancel) is asyncio's: it takes the wake-up pipe while it follows a run."""
-    read, write = os.pipe()
-    os.set_blocking(write, False)
-    try:
-        signal.set_wakeup_fd(write, warn_on_full_buffer=False)
-    except ValueError:  # not the main thread of the main interpreter
-        return
-
-    def watch() -> None:
-        while True:
-            got = os.read(read, 64)
-            if signal.SIGINT in got and _WATCHED:
-                time.sleep(STUCK_SECONDS)
-                _stop_at_once()
-
-    threading.Thread(target=watch, name="flowdeck-interrupt-watch", daemon=True).start()
-
-
-def _stop_at_once(signum: int = signal.SIGINT, frame: object = None) -> None:
-    """Ctrl+C: say so, and exit 130 now. Not SystemExit: after an interrupt seen inside some imports Python ends by
-    the signal anyway (status -2), and exiting runs code that a second Ctrl+C would interrupt again."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os.write(2, b"Stopped.\n")
-    os._exit(130)
-
-
-class _Notes(logging.Handler):
-    """flowdeck's own warnings (a database opened read-only, runs not yet marked), as lines on stderr."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
-
-
-_NOTES = _Notes(logging.WARNING)
-
-
-@click.group(cls=_Main, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Main, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """flowdeck: design and run AI agent workflows."""
-    global _WATCHED
-    _WATCHED = ctx.invoked_subcommand not in (None, "serve")
+    entry.WATCHED = ctx.invoked_subcommand not in (None, "serve")
     if ctx.invoked_subcommand is None:
         _serve("127.0.0.1", 8765, open_browser=True)
-    elif ctx.invoked_subcommand != "serve" and _NOTES not in logging.getLogger("flowdeck").handlers:
-        logging.getLogger("flowdeck").addHandler(_NOTES)
+    elif ctx.invoked_subcommand != "serve" and NOTES not in logging.getLogger("flowdeck").handlers:
+        logging.getLogger("flowdeck").addHandler(NOTES)
 
 
 @main.command("serve")

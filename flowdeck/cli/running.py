@@ -21,10 +21,10 @@ def _cancel(runner: Any, run_id: str) -> None:
     """Ctrl+C during a run: cancel it, and stop at once if storing that cannot end (another program holds the
     database's lock: SQLite would wait for its whole busy timeout). The run is then marked interrupted when flowdeck
     next opens the database, and can be resumed."""
-    from flowdeck.cli.main import _stop_at_once
+    from flowdeck.cli.entry import stop_at_once
 
     runner.cancel(run_id)
-    stop = threading.Timer(CANCEL_GRACE, _stop_at_once)
+    stop = threading.Timer(CANCEL_GRACE, stop_at_once)
     stop.daemon = True  # a run that ends in time exits as it would have
     stop.start()
 
@@ -46,7 +46,7 @@ async def run_to_end(
     """Start (or resume, or decide and continue) a run here and follow it to its end, asking at approvals when it may;
     the exit code. `unknown`: a resume's choice for tool calls whose outcome is unknown (retry, skip)."""
     from flowdeck.cli.approvals import WAITING_EXIT, ask, may_ask, waiting_message
-    from flowdeck.cli.main import _NOTES
+    from flowdeck.cli.entry import NOTES
     from flowdeck.cli.progress import ProgressView
     from flowdeck.config import load_settings
     from flowdeck.engine.agents import models_of
@@ -59,7 +59,7 @@ async def run_to_end(
 
     dag = workflow if isinstance(workflow, Dag) else None  # `flowdeck run` checks it first (cli/main.py)
     workflow = dag.workflow if dag is not None else workflow
-    _NOTES.setLevel(logging.CRITICAL)  # the run's own outcome, storage faults included, is printed below
+    NOTES.setLevel(logging.CRITICAL)  # the run's own outcome, storage faults included, is printed below
     settings = load_settings()
     # Loading the embedded model holds the GIL for ~0.5 s: in a child process it loads while this one starts.
     embedded = isinstance(workflow, Workflow) and "embedded" in models_of(workflow, settings.default_model, model)
