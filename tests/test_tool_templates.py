@@ -5,7 +5,11 @@ both refuse the embedded model, which cannot call tools."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,3 +53,21 @@ def test_the_tool_templates_allow_only_what_they_need(name: str) -> None:
     tools = {tool for node in workflow.nodes for tool in node.config.tools}
     assert tools <= {"fetch", "write_file", "list_files"}
     assert workflow.allowed_domains == (["en.wikipedia.org"] if "fetch" in tools else [])
+
+
+def test_a_tool_template_on_the_embedded_model_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    env = {**os.environ, "FLOWDECK_HOME": str(tmp_path), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env.pop("FLOWDECK_MODEL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "flowdeck.cli", "run", "file-report"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Report writer: embedded: the embedded model cannot call tools" in done.stderr
+    listed = subprocess.run(
+        [sys.executable, "-m", "flowdeck.cli", "runs"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert "file-report" not in listed.stdout.lower() and "File report" not in listed.stdout  # no run was started

@@ -232,12 +232,13 @@ class Run(Rounds, ModelCalls, Approvals):
         """The models this run will call (for the caller to prepare before it starts)."""
         return {self._agents[node_id].model for node_id in self._calling()}
 
-    def callers_of(self) -> dict[str, list[str]]:
-        """Each model this run will call, with the names of the agents that call it (reused ones do not)."""
+    def callers_of(self, *, with_tools: bool = False) -> dict[str, list[str]]:
+        """Each model this run will call, with the names of the agents that call it (reused ones do not); only
+        those agents that have tools, `with_tools`."""
         calls: dict[str, list[str]] = {}
         calling = self._calling()
         for node in self.workflow.nodes:
-            if node.id in calling:
+            if node.id in calling and (not with_tools or self._agents[node.id].tools):
                 calls.setdefault(self._agents[node.id].model, []).append(self._labels[node.id])
         return calls
 

@@ -21,7 +21,7 @@ __all__ = ["Caller", "make_caller"]
 class Caller(ModelCaller, Protocol):
     """A ModelCaller that can also say, without calling, what stops models from being called, and be closed."""
 
-    async def preflight(self, models: set[str]) -> dict[str, str]: ...
+    async def preflight(self, models: set[str], with_tools: frozenset[str] = frozenset()) -> dict[str, str]: ...
 
     async def close(self) -> None: ...
 
@@ -67,9 +67,9 @@ class _DirectScripted:
         if others := _not_scripted(models):
             await self._other.prepare(others)
 
-    async def preflight(self, models: set[str]) -> dict[str, str]:
+    async def preflight(self, models: set[str], with_tools: frozenset[str] = frozenset()) -> dict[str, str]:
         others = _not_scripted(models)
-        return await self._other.preflight(others) if others else {}
+        return await self._other.preflight(others, with_tools & others) if others else {}
 
     async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:
         caller = self._scripted if is_scripted(request.model) else self._other

@@ -100,14 +100,18 @@ class LiteLLMCaller:
         # embedded model) would wait seconds for litellm's import, for nothing.
         self._scripted = None if scripted_via_litellm else ScriptedCaller(SCRIPTED)
 
-    async def preflight(self, models: set[str]) -> dict[str, str]:
+    async def preflight(self, models: set[str], with_tools: frozenset[str] = frozenset()) -> dict[str, str]:
         """What stops each model from being called, found without calling it: an unknown provider, a missing
-        API key, a local server that does not answer. {} when every model looks usable."""
-        return await _MODELS.run(self._preflight(models))
+        API key, a local server that does not answer; for `with_tools` (models that agents with tools use), a
+        model that cannot call tools. {} when every model looks usable."""
+        return await _MODELS.run(self._preflight(models, with_tools))
 
-    async def _preflight(self, models: set[str]) -> dict[str, str]:
+    async def _preflight(self, models: set[str], with_tools: frozenset[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        if EMBEDDED in models:
+        if EMBEDDED in with_tools:  # known without litellm: SmolLM2 was not trained to call tools
+            refused = tools_unsupported(EMBEDDED, "the embedded model cannot call tools")
+            found[EMBEDDED] = f"{refused.detail}: {refused.hint}"
+        if EMBEDDED in models and EMBEDDED not in found:
             try:
                 model_path()
             except ModelNotFound as exc:

@@ -89,8 +89,9 @@ class ModelProcess:
     async def prepare(self, models: set[str]) -> None:
         await self._ask("prepare", {"models": sorted(models)})
 
-    async def preflight(self, models: set[str]) -> dict[str, str]:
-        found: dict[str, str] = await self._ask("preflight", {"models": sorted(models)})
+    async def preflight(self, models: set[str], with_tools: frozenset[str] = frozenset()) -> dict[str, str]:
+        asked = {"models": sorted(models), "with_tools": sorted(with_tools)}
+        found: dict[str, str] = await self._ask("preflight", asked)
         return found
 
     async def call(self, request: ModelRequest, on_text: Callable[[str], None]) -> Completion:

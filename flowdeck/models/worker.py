@@ -83,7 +83,7 @@ async def _serve(out: Any) -> None:
                 await caller.prepare(set(message["models"]))
                 result = None
             else:
-                result = await caller.preflight(set(message["models"]))
+                result = await caller.preflight(set(message["models"]), frozenset(message.get("with_tools", ())))
             send({"id": call_id, "ok": result})
         except asyncio.CancelledError:
             pass

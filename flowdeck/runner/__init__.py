@@ -62,7 +62,7 @@ class Runner(Decisions, Reruns, Tooling):
         default_model: str,
         cache: OutputCache | None = None,
         max_retry_wait: float = 60.0,
-        check_models: Callable[[set[str]], Awaitable[dict[str, str]]] | None = None,
+        check_models: Callable[[set[str], frozenset[str]], Awaitable[dict[str, str]]] | None = None,
         tools: RunTools | None = None,
     ) -> None:
         """`tools`: workspaces, side-effect log and secrets for runs whose agents have tools (runner/tooling.py)."""
@@ -160,10 +160,14 @@ class Runner(Decisions, Reruns, Tooling):
         """Missing keys and unreachable servers, found before anything runs, naming the agents affected."""
         assert self._check_models is not None
         calls = run.callers_of()
-        found = await self._check_models(set(calls))
+        tooled = run.callers_of(with_tools=True)
+        found = await self._check_models(set(calls), frozenset(tooled))
         if found:
             raise ModelsNotReady(
-                [Problem(", ".join(calls[model]), f"{model}: {problem}") for model, problem in sorted(found.items())]
+                [
+                    Problem(", ".join(tooled.get(model) or calls[model]), f"{model}: {problem}")
+                    for model, problem in sorted(found.items())
+                ]
             )
 
     async def prepare(self, models: set[str]) -> None:

@@ -40,7 +40,7 @@ class Decisions(Requests):
     _owner: str
     _timers: dict[tuple[str, str, int], asyncio.TimerHandle]
     _deciding: dict[str, asyncio.Lock]
-    _check_models: Callable[[set[str]], Awaitable[dict[str, str]]] | None
+    _check_models: Callable[[set[str], frozenset[str]], Awaitable[dict[str, str]]] | None
 
     if TYPE_CHECKING:  # defined by Runner
 
