@@ -44,3 +44,10 @@ def test_markdown_stays_markdown() -> None:
     assert '<th align="left">a</th>' in shown and '<td align="right">2</td>' in shown
     assert '<div class="codehilite">' in shown and '<span class="kn">import</span>' in shown
     assert "<li><em>item</em></li>" in shown
+
+
+def test_snake_case_names_keep_their_underscores_and_a_list_may_follow_a_line() -> None:
+    html = render_markdown("From the tools:\n- write_file: wrote report.md\n- list_files: 1 file\n\nset my_var_name")
+    assert "<li>write_file: wrote report.md</li>" in html and "<li>list_files: 1 file</li>" in html
+    assert "my_var_name" in html and "<em>" not in html
+    assert "<em>this</em>" in render_markdown("say _this_ and")

@@ -15,7 +15,14 @@ from functools import cache, lru_cache
 
 import nh3
 
-_MARKDOWN_EXTRAS = ["fenced-code-blocks", "tables"]  # as ui.markdown; code blocks highlighted by pygments
+# As ui.markdown (code blocks highlighted by pygments), and as GitHub reads it: snake_case names keep their
+# underscores (no emphasis inside a word), and a list may follow a paragraph's line without a blank line.
+_MARKDOWN_EXTRAS: dict[str, object] = {
+    "fenced-code-blocks": None,
+    "tables": None,
+    "middle-word-em": False,
+    "cuddled-lists": None,
+}
 
 _TAGS = {
     *("p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "div", "span", "pre", "code", "kbd"),
