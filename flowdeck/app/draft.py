@@ -13,6 +13,7 @@ from flowdeck.errors import FlowdeckError, WorkflowError
 from flowdeck.storage import WorkflowStore
 
 DRAFT_KEY = json.dumps("flowdeck-draft")
+OPEN_KEY = json.dumps("flowdeck-open")  # the saved workflow this browser shows, when it has no draft
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,20 @@ def write_draft(
         }
     )
     ui.run_javascript(f"localStorage.setItem({DRAFT_KEY}, {json.dumps(draft)})")
+
+
+def remember_open(workflow_id: str) -> None:
+    """Which saved workflow this browser shows, so that a reload opens it again (not the one saved last)."""
+    ui.run_javascript(f"localStorage.setItem({OPEN_KEY}, {json.dumps(workflow_id)})")
+
+
+async def read_open() -> str | None:
+    """The saved workflow this browser showed last (remember_open), if any."""
+    try:
+        raw = await ui.run_javascript(f"localStorage.getItem({OPEN_KEY})", timeout=5)
+    except TimeoutError:
+        return None
+    return raw if isinstance(raw, str) and 0 < len(raw) <= 100 else None
 
 
 async def read_draft() -> Draft | None:

@@ -13,7 +13,7 @@ from nicegui import ui
 from flowdeck.app import landmarks
 from flowdeck.app.account import can_edit
 from flowdeck.app.document import Document
-from flowdeck.app.draft import write_draft
+from flowdeck.app.draft import remember_open, write_draft
 from flowdeck.app.edge_panel import edge_panel
 from flowdeck.app.keys_dialog import keys_dialog
 from flowdeck.app.live import LiveRun
@@ -222,6 +222,7 @@ class Editor(Opening):
         self.doc.saved = workflow
         self._draft_due = False
         write_draft(None, None)
+        remember_open(self.workflow_id)
         notify_done(f"Saved “{workflow.name}”")
         self._refresh(panel=False)  # the cursor stays in the field it was in
 

@@ -10,7 +10,7 @@ from nicegui import background_tasks, ui
 
 from flowdeck.app.dialogs import ask_unsaved, import_dialog, open_dialog, templates_gallery
 from flowdeck.app.document import Document, blank_workflow
-from flowdeck.app.draft import read_draft, saved_since, write_draft
+from flowdeck.app.draft import read_draft, read_open, remember_open, saved_since, write_draft
 from flowdeck.components.canvas import FlowCanvas, payload
 from flowdeck.components.notices import notify_done
 from flowdeck.engine.workflow import Workflow
@@ -113,6 +113,8 @@ class Opening:
         self.doc.replace(workflow, saved=saved, edited=edited)
         self.workflow_id = workflow_id or new_workflow_id()
         self.from_run = from_run
+        if saved and from_run is None:
+            remember_open(self.workflow_id)  # a reload opens this one again, not the one saved last
         self.selected = None
         self.bar.name.set_value(workflow.name)
         self.canvas.patch(
@@ -136,7 +138,7 @@ class Opening:
     async def _restore_draft(self) -> bool:
         draft = await read_draft()
         if draft is None:
-            return False
+            return await self._reopen()
         if draft.workflow == self.doc.workflow:
             # The workflow shown already: only its identity comes from the draft (its runs are found by it). Drawing
             # it again would undo what the person did meanwhile, e.g. select an agent right after the page loaded.
@@ -151,6 +153,20 @@ class Opening:
         )
         if draft.edited:
             ui.notify("Restored your unsaved changes", type="info")
+        return True
+
+    async def _reopen(self) -> bool:
+        """The saved workflow this browser showed before the reload, if it is not the one shown (saved last)."""
+        workflow_id = await read_open()
+        if workflow_id is None or workflow_id == self.workflow_id:
+            return False
+        try:
+            saved = await asyncio.to_thread(self.services.workflows.get, workflow_id)
+        except FlowdeckError:
+            return False  # deleted since, or never saved here: the one saved last stays
+        if saved.is_template:
+            return False
+        self._show(saved.workflow, workflow_id=saved.id, saved=True)
         return True
 
     async def _load_initial(self, startup: Workflow | None, startup_id: str) -> None:

@@ -278,3 +278,21 @@ def coder_below_reviewer_after_reload(page: Page) -> float:
     moved, other = coder.bounding_box(), reviewer.bounding_box()
     assert moved is not None and other is not None
     return moved["y"] - other["y"]
+
+
+def test_a_reload_shows_the_workflow_opened_not_the_one_saved_last(page: Page) -> None:
+    name = page.get_by_label("Workflow name")
+    name.fill("First saved")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Saved “First saved”")).to_be_visible()
+    page.get_by_role("button", name="New").click()
+    expect(name).not_to_have_value("First saved")  # the blank workflow is shown
+    name.fill("Second saved")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Saved “Second saved”")).to_be_visible(timeout=15_000)
+    page.get_by_role("button", name="Open", exact=True).click()
+    page.get_by_role("button", name="Open First saved").click()
+    expect(name).to_have_value("First saved")
+    page.wait_for_timeout(1_500)  # the browser notes which workflow it shows (with the draft's timer)
+    page.reload()
+    expect(page.get_by_label("Workflow name")).to_have_value("First saved")
