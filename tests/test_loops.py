@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -288,6 +289,22 @@ async def test_an_expression_that_fails_fails_its_agent_and_says_why() -> None:
     a = state.nodes["a"].latest
     assert a is not None and a.error_kind == "condition" and "sandbox forbids" in (a.error or "")
     assert state.nodes["b"].summary() == "skipped: upstream agent 'Custom agent' failed"
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "99999999**64**64**64**64 > 0",  # jinja groups ** left to right: each step passes an exponent check
+        " * ".join(["(9**64)"] * 25) + " > 0",  # past 4,096 bits, multiplied step by step
+        "2.0**64**64 > 0",  # a float that overflows
+    ],
+)
+async def test_a_condition_that_builds_a_huge_number_fails_its_agent_at_once(expression: str) -> None:
+    nodes = [{"id": n, "type": "custom"} for n in "abc"]
+    wf = workflow(nodes, [edge("a", "b", condition={"expression": expression}), edge("a", "c", condition="otherwise")])
+    state = fold(await asyncio.wait_for(run(wf, "scripted"), timeout=10))
+    a = state.nodes["a"].latest
+    assert state.status == "failed" and a is not None and a.error_kind == "condition", a
 
 
 async def test_a_partial_run_from_the_reviewer_sends_work_back_to_a_reused_coder() -> None:

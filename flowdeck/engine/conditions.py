@@ -21,6 +21,7 @@ from flowdeck.errors import RoutingError
 
 NAMES = frozenset({"output", "verdict", "round", "inputs"})
 MAX_RESULT_CHARS = 100_000
+MAX_NUMBER_BITS = 4_096  # a condition's whole numbers: about 1,200 digits
 _FILTERS = ("length", "lower", "upper", "trim", "int", "float", "string", "first", "last", "default", "abs", "round")
 _METHODS = frozenset(
     {"lower", "upper", "strip", "lstrip", "rstrip", "startswith", "endswith", "count", "find", "casefold", "isdigit"}
@@ -33,6 +34,13 @@ class _ConditionEnvironment(SandboxedEnvironment):
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         if operator_name == "**" and not (isinstance(right, int | float) and abs(right) <= 64):
             raise SecurityError("exponent too large for a condition")
+        if operator_name in ("**", "*") and isinstance(left, int) and isinstance(right, int):
+            # (9**64)**64**64 passes the exponent check step by step and builds a number of millions of digits
+            bits = abs(left).bit_length() * (abs(right) if operator_name == "**" else 1) + (
+                abs(right).bit_length() if operator_name == "*" else 0
+            )
+            if bits > MAX_NUMBER_BITS:
+                raise SecurityError("number too large for a condition")
         if operator_name in ("*", "~", "+"):
             result = {"*": operator.mul, "~": lambda a, b: f"{a}{b}", "+": operator.add}[operator_name]
             if operator_name == "*":
@@ -44,7 +52,10 @@ class _ConditionEnvironment(SandboxedEnvironment):
             if isinstance(value, str | list | tuple) and len(value) > MAX_RESULT_CHARS:
                 raise SecurityError("result too large for a condition")
             return value
-        return super().call_binop(context, operator_name, left, right)
+        try:
+            return super().call_binop(context, operator_name, left, right)
+        except ArithmeticError as exc:  # a float ** that overflows, a division by zero: the condition's own error
+            raise SecurityError(f"{exc} in a condition") from None
 
     def call(self, context: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
         name = getattr(obj, "__name__", "")
