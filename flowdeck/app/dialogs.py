@@ -144,8 +144,10 @@ def import_dialog(show: Show) -> None:
                         [Problem("", f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes")],
                         event.file.name,
                     )
-                workflow = parse_workflow(await event.file.read(), source=event.file.name)
-                build(workflow)
+                data = await event.file.read()
+                # Checking a large workflow takes seconds: never on the event loop every page is served from.
+                workflow = await asyncio.to_thread(parse_workflow, data, source=event.file.name)
+                await asyncio.to_thread(build, workflow)
             except WorkflowError as exc:
                 with problems:
                     ui.label(f"{event.file.name} was not imported:").classes("text-negative font-medium")
