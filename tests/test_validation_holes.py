@@ -132,3 +132,28 @@ def test_the_api_refuses_an_empty_edited_text(tmp_path: Path) -> None:
             [detail] = refused.json()["detail"]
             assert detail["loc"][-1] == "text" and "the edited text is empty" in detail["msg"]
         assert httpx.get(f"{api}/runs/{run_id}", headers=AUTH).json()["status"] == "waiting"
+
+
+def nested(outer: int, inner: int) -> dict[str, Any]:
+    return {
+        "format": 2,
+        "name": "nested",
+        "nodes": [{"id": n, "type": "custom"} for n in "abcd"],
+        "edges": [
+            {"id": "a->b", "source": "a", "target": "b"},
+            {"id": "b->c", "source": "b", "target": "c"},
+            {"id": "c->d", "source": "c", "target": "d"},
+            {"id": "c->b", "source": "c", "target": "b", "condition": {"expression": "round > 0"},
+             "loop": {"max_rounds": inner}},
+            {"id": "d->a", "source": "d", "target": "a", "condition": {"expression": "round > 0"},
+             "loop": {"max_rounds": outer}},
+        ],
+    }  # fmt: skip
+
+
+def test_loops_inside_loops_are_refused_when_together_they_run_an_agent_too_often() -> None:
+    [found] = problems(nested(20, 20))
+    assert found.startswith("edge d->a: its loop and the loops inside it could run an agent 400 times (20 × 20)")
+    assert "at most 100" in found
+    for outer, inner in ((10, 10), (20, 5)):
+        assert build(parse_workflow(nested(outer, inner))).loops.bound("b") == outer * inner

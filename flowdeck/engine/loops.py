@@ -47,6 +47,16 @@ class Loops:
         return self.bounds.get(node_id, 1)
 
 
+MAX_NESTED_EXECUTIONS = 100  # how often loops inside loops may run an agent in all (the product of their rounds)
+
+
+def _deepest(span: LoopSpan, outer: LoopSpan, spans: Sequence[LoopSpan]) -> bool:
+    """Whether `span` is on the chain of loops inside `outer` that holds its most deeply nested agent."""
+    depth = {node: sum(1 for s in spans if node in s.body and s.body <= outer.body) for node in outer.body}
+    deepest = max(depth, key=lambda node: (depth[node], node))
+    return deepest in span.body
+
+
 def find_loops(
     predecessors: Mapping[str, Sequence[str]],
     successors: Mapping[str, Sequence[str]],
@@ -110,6 +120,18 @@ def find_loops(
     for span in spans:
         for node in span.body:
             bounds[node] = bounds.get(node, 1) * span.max_rounds
+    for span in spans:  # loops inside loops multiply: twenty rounds of twenty rounds is 400 calls of each agent
+        most = max(bounds[node] for node in span.body)
+        if most > MAX_NESTED_EXECUTIONS and not any(span.body < other.body for other in spans):
+            rounds = " × ".join(str(s.max_rounds) for s in spans if s.body <= span.body and _deepest(s, span, spans))
+            problems.append(
+                Problem(
+                    f"edge {span.edge.id}",
+                    f"its loop and the loops inside it could run an agent {most:,} times ({rounds}); lower their "
+                    f'"max_rounds" so that together they allow at most {MAX_NESTED_EXECUTIONS} (a runaway costs '
+                    "money)",
+                )
+            )
     return Loops(
         spans=tuple(spans),
         by_edge={span.edge.id: span for span in spans},
