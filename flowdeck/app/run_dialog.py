@@ -82,6 +82,16 @@ def run_dialog(
             if any(ch.isspace() for ch in chosen):
                 model.error = f"“{chosen}” is not a model name: model names have no spaces"
                 return
+            missing = False
+            for item in workflow.inputs:  # an input with no default is the run's to give (README): asked for
+                field = fields[item.name]
+                empty = item.default is None and not (field.value or "").strip()
+                field.props["error"] = empty
+                field.props["error-message"] = f"{item.label or item.name} is required: type it" if empty else ""
+                field.update()
+                missing = missing or empty
+            if missing:
+                return
             live.model = chosen
             button.disable()
             dialog.close()

@@ -65,3 +65,17 @@ def test_the_run_dialog_starts_from_the_keyboard(page: Page) -> None:
     output = page.get_by_role("region", name="Output of Researcher")
     expect(output).to_contain_text("Research notes on: Reverse a linked list")  # the task typed, not the default
     assert len(page.get_by_text(re.compile(r"^Succeeded: ")).all()) == 1  # one run, not two
+
+
+def test_an_input_without_a_default_is_asked_for(page: Page) -> None:
+    page.get_by_role("button", name="New").click()
+    page.get_by_role("button", name="Custom agent").click()  # the blank workflow's Task has no default
+    page.get_by_role("button", name="Run", exact=True).click()
+    dialog = page.get_by_role("dialog").filter(has_text="Start run")
+    dialog.get_by_role("button", name="Start run").click()
+    expect(dialog.get_by_text("Task is required: type it")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Succeeded: "))).to_have_count(0)  # nothing started
+    dialog.get_by_label("Task").fill("Count to three")
+    page.keyboard.press("Control+Enter")
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_text(re.compile(r"^Succeeded: 1/1 agent"))).to_be_visible(timeout=30_000)
