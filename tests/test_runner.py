@@ -99,6 +99,7 @@ def test_migrations_are_named_and_recorded(services: Services) -> None:
         "0005_workflow_identities",
         "0006_event_checksums",
         "0007_side_effects",
+        "0008_trust",
     ]
 
 

@@ -13,10 +13,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from flowdeck.engine.handlers import Handler
 from flowdeck.errors import NotFoundError, WorkflowError
-from flowdeck.runner.compensating import approve_handler, trust_level
+from flowdeck.runner.compensating import trust_level
 from flowdeck.services import Services
 from flowdeck.storage.compensations import mark_done
-from flowdeck.storage.trust import TrustError, TrustStore
+from flowdeck.storage.trust import TrustError, TrustStore, approve_handler
 
 
 class AttemptItem(BaseModel):

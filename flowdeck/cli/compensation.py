@@ -120,8 +120,7 @@ def trust_approve(target: str, handler_id: str | None) -> None:
     that `trust list` or a blocked compensation named."""
     from flowdeck.cli.main import _services
     from flowdeck.engine.workflow import parse_workflow
-    from flowdeck.runner.compensating import approve_handler, reach_text
-    from flowdeck.storage.trust import TrustStore
+    from flowdeck.storage.trust import TrustStore, approve_handler, reach_text
 
     path = Path(target)
     by = f"{getpass.getuser()} (command line)"

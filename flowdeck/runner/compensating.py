@@ -18,7 +18,7 @@ from flowdeck.errors import NotFoundError, Problem, WorkflowError
 from flowdeck.runner.tooling import lineage
 from flowdeck.storage.compensations import SqlCompensationLog, compensations_of, lineage_effects, undone
 from flowdeck.storage.effects import Effect
-from flowdeck.storage.trust import Approval, TrustStore
+from flowdeck.storage.trust import TrustStore, reach_text
 
 if TYPE_CHECKING:  # flowdeck.tools loads httpx: only when something is compensated (runner/tooling.py's rule)
     from flowdeck.runner.tooling import RunTools
@@ -37,12 +37,6 @@ def trust_level(handler: Handler, trust: TrustStore) -> str:
     if handler in SYSTEM_HANDLERS:
         return "system"
     return "approved" if trust.approved(handler.content_hash()) else "untrusted"
-
-
-def reach_text(handler: Handler) -> str:
-    reach = handler.reach()
-    said = [f"{what} {', '.join(items)}" for what, items in reach.items() if items]
-    return "; ".join(said) or "nothing outside this app"
 
 
 def blocked_reason(handler: Handler, workflow: Workflow, trust: TrustStore) -> str | None:
@@ -69,16 +63,6 @@ def _allows(allowed: AllowedDomains, host: str) -> bool:
     except ValueError:
         return False
     return ip in allowed.ips if ip is not None else allowed.allows_name(host)
-
-
-def approval_summary(handler: Handler) -> dict[str, Any]:
-    """What an approval records about a handler: what the person approving was shown."""
-    return {"id": handler.id, "label": handler.label, "action": handler.action.kind, **handler.reach()}
-
-
-def approve_handler(trust: TrustStore, handler: Handler, by: str) -> Approval:
-    """Approve this exact handler (a changed one has another hash and needs approving again). Blocking."""
-    return trust.approve(handler.content_hash(), "handler", approval_summary(handler), by)
 
 
 def unapproved(workflow: Workflow, trust: TrustStore) -> list[Handler]:
@@ -117,9 +101,9 @@ class Compensating:
         from flowdeck.tools.egress import Egress
 
         tools = self._need_tools()
+        self._refuse_going(run_id)
         run_id, workflow, runs = await asyncio.to_thread(self._recorded_for_compensation, run_id)
-        if run_id in self._active:
-            raise WorkflowError([Problem("run", f"run {run_id} is still going; compensate it once it has ended")])
+        self._refuse_going(run_id)
         lock = self._compensation_locks.setdefault(run_id, asyncio.Lock())
         async with lock:
             effects = await asyncio.to_thread(lineage_effects, tools.db, runs)
@@ -173,6 +157,10 @@ class Compensating:
         tasks = [t for t in self._compensations.values() if not t.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=CLOSE_WAIT)
+
+    def _refuse_going(self, run_id: str) -> None:
+        if run_id in self._active:
+            raise WorkflowError([Problem("run", f"run {run_id} is still going; compensate it once it has ended")])
 
     def _need_tools(self) -> RunTools:
         if self._tools is None:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
+from flowdeck.engine.handlers import Handler
 from flowdeck.errors import FlowdeckError
 from flowdeck.storage.db import writing
 from flowdeck.storage.tables import TrustRow
@@ -107,3 +108,19 @@ def _approval(row: Any) -> Approval:
         approved_by=row.approved_by,
         approved_at=row.approved_at,
     )
+
+
+def approval_summary(handler: Handler) -> dict[str, Any]:
+    """What an approval records about a handler: what the person approving was shown."""
+    return {"id": handler.id, "label": handler.label, "action": handler.action.kind, **handler.reach()}
+
+
+def approve_handler(trust: TrustStore, handler: Handler, by: str) -> Approval:
+    """Approve this exact handler (a changed one has another hash and needs approving again). Blocking."""
+    return trust.approve(handler.content_hash(), "handler", approval_summary(handler), by)
+
+
+def reach_text(handler: Handler) -> str:
+    """What a handler can call, in one line: "domains api.example.org; methods DELETE; secrets TOKEN"."""
+    said = [f"{what} {', '.join(items)}" for what, items in handler.reach().items() if items]
+    return "; ".join(said) or "nothing outside this app"
