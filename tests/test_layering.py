@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "components": {"config", "engine", "errors"},
     "app": {
         "api",
+        "tools",  # a run's files: listing and download (app/run_files.py)
         "auth",
         "components",
         "config",

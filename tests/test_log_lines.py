@@ -47,3 +47,17 @@ async def test_a_pinned_output_is_named_in_the_log(chain: Workflow) -> None:
     events: list[Event] = await drain(Run(pinned, caller=ScriptedCaller(), default_model="scripted"))
     texts = [line["text"] for line in (log_line(e, {"r": "Researcher"}, events[0].ts) for e in events)]
     assert "used its pinned output (the model was not called)" in texts
+
+
+def test_a_tool_call_and_its_multi_line_result_are_one_line_each() -> None:
+    from flowdeck.engine.events import ToolCalled, ToolFinished
+
+    node = {"run_id": "x", "ts": 2.0, "node_id": "c", "execution": 1}
+    called = ToolCalled(
+        **node, seq=1, call_id="a", tool="write_file", arguments='{\n "path": "a.md"\n}', effect="write", key="k"
+    )
+    finished = ToolFinished(**node, seq=2, call_id="a", tool="list_files", ok=True, result="a.md\nb.md", duration=0.25)
+    lines = [log_line(called, {"c": "Coder"}, 1.0), log_line(finished, {"c": "Coder"}, 1.0)]
+    assert lines[0]["text"] == 'called write_file (side effect): {⏎ "path": "a.md"⏎}'
+    assert lines[1]["text"] == "list_files ok in 0.25 s: a.md⏎b.md"
+    assert as_text(lines).count("\n") == 2  # the downloaded log keeps one event a line

@@ -92,6 +92,10 @@ SSRF = [
     ("http://[::127.0.0.1]:{port}/page", "embeds 127.0.0.1, a loopback address"),
     ("http://[2002:7f00:1::]:{port}/page", "embeds 127.0.0.1, a loopback address"),
     ("http://[::ffff:a9fe:a9fe]/", "embeds 169.254.169.254, a cloud metadata address"),
+    ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", "embeds 127.0.0.1, a loopback address"),  # Teredo
+    ("http://[64:ff9b::a9fe:a9fe]/", "embeds 169.254.169.254, a cloud metadata address"),  # NAT64
+    ("http://[::]:{port}/page", ":: is an unspecified address"),
+    ("http://0:{port}/page", "0 (it means 0.0.0.0) is an unspecified address"),
     ("http://10.0.0.1/", "10.0.0.1 is a private address"),
     ("http://192.168.1.1/", "192.168.1.1 is a private address"),
     ("http://100.64.0.1/", "100.64.0.1 is a shared (carrier-grade NAT) address"),
@@ -276,3 +280,20 @@ async def test_a_compressed_bomb_never_inflates_past_the_cap_in_memory(tmp_path:
         tracemalloc.stop()
     assert "cut at 2,000,000 bytes" in result.content
     assert peak < 25_000_000  # inflated whole, the 50 KB body would take 50 MB
+
+
+@pytest.mark.timeout(60)  # a hang guard, not a measurement: the standard library's parser took 97 s on 100 KB of these
+@pytest.mark.parametrize("kind", ["attr", "nest", "comment", "tags"])
+async def test_hostile_html_is_reduced_without_hanging(tmp_path: Path, server: ToolServer, kind: str) -> None:
+    result = await call(toolbox(tmp_path, "127.0.0.1"), "fetch", url=server.url(f"/hostile?kind={kind}"))
+    assert result.ok
+    assert len(result.content) <= 21_000
+
+
+async def test_a_closed_port_is_a_failed_result_that_says_so(tmp_path: Path) -> None:
+    with tool_server() as closed:
+        port = closed.port
+    result = await call(toolbox(tmp_path, "127.0.0.1"), "fetch", url=f"http://127.0.0.1:{port}/page")
+    assert not result.ok
+    assert result.content.startswith("could not connect to 127.0.0.1: ")
+    assert result.detail["refused"] is False

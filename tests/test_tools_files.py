@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import socket
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +160,18 @@ def test_a_fifo_and_a_socket_are_refused_without_blocking(ws: Path) -> None:
             assert "sock is a socket, not a regular file" in unix.content
 
 
+def test_a_device_file_is_refused(ws: Path) -> None:
+    ws.mkdir(parents=True)
+    try:
+        os.mknod(ws / "null", stat.S_IFCHR | 0o600, os.makedev(1, 3))  # /dev/null's numbers
+    except PermissionError:
+        pytest.skip("making a device file needs root (CAP_MKNOD)")
+    for tool, extra in (("read_file", {}), ("write_file", {"content": "x"})):
+        result = call(ws, tool, path="null", **extra)
+        assert "null is a device file, not a regular file" in result.content
+    assert stat.S_ISCHR(os.stat(ws / "null", follow_symlinks=False).st_mode)
+
+
 def test_a_folder_is_not_a_file(ws: Path) -> None:
     call(ws, "write_file", path="d/f.txt", content="x")
     assert "d is a folder, not a file" in (call(ws, "read_file", path="d")).content
@@ -198,8 +211,11 @@ def test_too_many_files_are_refused(ws: Path) -> None:
     for i in range(1_000):
         (ws / f"f{i}.txt").write_text("x")
     result = call(ws, "write_file", path="one-more.txt", content="x")
-    assert result.content == "the workspace already holds 1000 files, the most a run may write"
+    assert result.content == "the workspace already holds 1000 files and folders, the most a run may make"
     assert not (ws / "one-more.txt").exists()
+    deep = call(ws, "write_file", path="new/deep/x.txt", content="x")
+    assert "already holds 1000 files and folders" in deep.content
+    assert not (ws / "new").exists()  # a refused write makes no folders either
     assert (call(ws, "write_file", path="f1.txt", content="replaced")).ok  # replacing one is fine
     listed = call(ws, "list_files")
     assert listed.content.startswith("1000 files in the workspace:") and listed.content.endswith("… and 500 more")

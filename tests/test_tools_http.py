@@ -15,7 +15,12 @@ from flowdeck.tools import BuiltinToolbox
 from tests.toolserver import ToolServer, tool_server
 
 SECRET = "s3cr3t-canary-7f1d0c2e"
-SAVED = {"API_TOKEN": SECRET, "BROKEN": "line\r\nX-Injected: 1"}
+SAVED = {
+    "API_TOKEN": SECRET,
+    "BROKEN": "line\r\nX-Injected: 1",
+    "CONTROL": "ctl-first-half\x01second-half",
+    "ACCENT": SECRET + "é",
+}
 
 
 @pytest.fixture
@@ -86,8 +91,13 @@ async def test_secret_references_that_cannot_be_used_are_refused_before_sending(
     box = toolbox(tmp_path, "127.0.0.1")
     url = server.url("/echo")
     cases = [
-        ({"headers": {"Authorization": "{{secret:MISSING}}"}}, "no saved secret is named MISSING: save it first"),
-        ({"headers": {"Authorization": "{{secret:BROKEN}}"}}, "the saved secret BROKEN contains a line break"),
+        (
+            {"headers": {"Authorization": "{{secret:MISSING}}"}},
+            "no saved secret is named MISSING: save it first (`flowdeck secrets set MISSING`)",
+        ),
+        ({"headers": {"Authorization": "{{secret:BROKEN}}"}}, "the saved secret BROKEN has a line break"),
+        ({"headers": {"Authorization": "{{secret:CONTROL}}"}}, "the saved secret CONTROL has a line break, a control"),
+        ({"headers": {"Authorization": "{{secret:ACCENT}}"}}, "or a non-ASCII character: it cannot be sent"),
         ({"headers": {"Authorization": "{{secrets.API_TOKEN}}"}}, "write {{secret:NAME}}"),
         ({"headers": {"Authorization": "{{secret:API-TOKEN}}"}}, "write {{secret:NAME}}"),
         ({"url": url + "?key={{secret:API_TOKEN}}"}, "secrets can only be used in header values"),
@@ -98,6 +108,7 @@ async def test_secret_references_that_cannot_be_used_are_refused_before_sending(
         assert not result.ok
         assert reason in result.content, result.content
         assert SECRET not in shown(result) and "X-Injected" not in shown(result)
+        assert "first-half" not in shown(result) and "second-half" not in shown(result)
     assert server.seen == []
 
 
@@ -137,7 +148,10 @@ async def test_headers_the_tool_sets_itself_are_refused(tmp_path: Path, server: 
         ({"Host": "example.org"}, "the header Host is set by the tool"),
         ({"Content-Length": "5"}, "the header Content-Length is set by the tool"),
         ({"Transfer-Encoding": "chunked"}, "the header Transfer-Encoding is set by the tool"),
-        ({"X-A": "a\r\nX-B: b"}, "the header X-A is over 8,000 characters or has a line break"),
+        ({"Accept-Encoding": "br"}, "the header Accept-Encoding is set by the tool"),
+        ({"X-A": "a\r\nX-B: b"}, "the header X-A has a line break, a control character or a non-ASCII"),
+        ({"X-A": "café"}, "the header X-A has a line break, a control character or a non-ASCII"),
+        ({"X-A": "x" * 8_001}, "the header X-A is over 8,000 characters"),
         ({"Bad Name": "x"}, "'Bad Name' is not a valid header name"),
     ):
         result = await call(box, "http_request", url=server.url("/echo"), headers=headers)
@@ -166,3 +180,11 @@ async def test_a_failed_status_is_a_failed_result(tmp_path: Path, server: ToolSe
     )
     assert not result.ok
     assert result.detail == {"method": "DELETE", "url": server.url("/status?code=404"), "status": 404}
+
+
+async def test_cookies_a_server_sets_are_not_kept(tmp_path: Path, server: ToolServer) -> None:
+    box = toolbox(tmp_path, "127.0.0.1")
+    await call(box, "http_request", url=server.url("/redirect?to=/echo&cookie=abc"))
+    await call(box, "http_request", url=server.url("/echo"))
+    assert [s.path for s in server.seen] == ["/redirect?to=/echo&cookie=abc", "/echo", "/echo"]
+    assert all("Cookie" not in s.headers for s in server.seen)

@@ -1,7 +1,7 @@
 """A loopback HTTP server for the tools' tests: it records every request it receives (so a test can show that a
 refused request reached nothing) and answers by path: /page (HTML), /echo (the request's headers and body back),
-/redirect?to=URL&status=N (to=self: a loop), /huge?mb=N (streamed), /bomb (gzip that inflates to 50 MB),
-/slow?s=N, /status?code=N, /binary."""
+/redirect?to=URL&status=N&cookie=V (to=self: a loop), /huge?mb=N (streamed), /bomb (gzip that inflates to 50 MB),
+/slow?s=N, /status?code=N, /binary, /hostile?kind=attr|nest|comment|tags."""
 
 from __future__ import annotations
 
@@ -76,6 +76,8 @@ class ToolServer:
         elif path == "/redirect":
             h.send_response(int(query.get("status", "302")))
             h.send_header("Location", h.path if query["to"] == "self" else query["to"])
+            if "cookie" in query:
+                h.send_header("Set-Cookie", f"session={query['cookie']}; Path=/")
             h.send_header("Content-Length", "0")
             h.end_headers()
         elif path == "/huge":
@@ -94,6 +96,9 @@ class ToolServer:
             _send(h, 200, b"late", "text/plain")
         elif path == "/status":
             _send(h, int(query["code"]), b"status page", "text/plain")
+        elif path == "/hostile":  # HTML that parsers choke on: unclosed attributes, deep nesting, a stray comment
+            unit = {"attr": "<a b=", "nest": "<div>", "comment": "<!--", "tags": "<p>x"}[query["kind"]]
+            _send(h, 200, (unit * (2_000_000 // len(unit))).encode(), "text/html")
         elif path == "/binary":
             _send(h, 200, bytes(range(256)), "image/png")
         else:

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from flowdeck.app.edge_rules import graph_problems, refused, verdict_in_use
 from flowdeck.app.workflow_settings import Applied, SettingsDraft, apply
 from flowdeck.engine.agents import PRESETS, display_name, is_known_type
+from flowdeck.engine.tool_config import MAX_AGENT_TOOLS
+from flowdeck.engine.tools import MAX_TOOL_CALLS
 from flowdeck.engine.workflow import (
     APPROVAL,
     FORMAT_VERSION,
@@ -46,6 +48,8 @@ _ACCEPTS = {
     "timeout": "Timeout must be more than 0 and at most 3600 seconds",
     "retries": "Retries must be a whole number from 0 to 10",
     "pinned_output": "A pinned output must be at most 100,000 characters",
+    "tools": f"Tools: an agent lists each tool once, at most {MAX_AGENT_TOOLS}, from the tools this workflow has",
+    "max_tool_calls": f"Max tool calls must be a whole number from 1 to {MAX_TOOL_CALLS}",
     "verdicts": "Verdicts must be words of letters, digits, - and _, starting with a letter (at most 40 characters)",
 }
 

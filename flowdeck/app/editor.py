@@ -21,6 +21,7 @@ from flowdeck.app.loop_dialog import loop_dialog
 from flowdeck.app.model_options import ModelChoices, model_choices
 from flowdeck.app.opening import Opening
 from flowdeck.app.pin_dialog import pin_output
+from flowdeck.app.run_files import RunFiles
 from flowdeck.app.run_view import RunView, run_panel
 from flowdeck.app.shortcut_list import shortcut_list
 from flowdeck.app.theme import page_theme, remember
@@ -148,7 +149,11 @@ class Editor(Opening):
     def _run_panel(self) -> RunView:
         with self.run_panel:
             view, self.cancel_button = run_panel(
-                self.canvas, title="Run", on_select=self._select_from_panel, on_cancel=self.live.cancel
+                self.canvas,
+                title="Run",
+                on_select=self._select_from_panel,
+                on_cancel=self.live.cancel,
+                files=RunFiles(self.services),
             )
         view.name_of = self.doc.name
         return view

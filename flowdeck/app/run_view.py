@@ -1,5 +1,5 @@
 """Everything shown about one run, folded from its events: canvas status and handoffs, progress, and the
-run panel's tabs (Output, Log, Handoffs, Timeline, Inspector).
+run panel's tabs (Output, Log, Handoffs, Timeline, Inspector, Artifacts, Side effects).
 
 The live editor, a page reloaded mid-run, and the replay of a past run all feed events into a RunView;
 it keeps no state that the events do not have (RunState is the one reducer).
@@ -14,6 +14,8 @@ from typing import Any
 
 from nicegui import ui
 
+from flowdeck.app.file_tabs import FileTabs
+from flowdeck.app.run_files import RunFiles
 from flowdeck.app.run_rounds import RoundBounds
 from flowdeck.components import handoffs, log, outputs, timeline
 from flowdeck.components.boundary import Boundary
@@ -44,9 +46,11 @@ def run_panel(
     on_select: Callable[[str], None],
     title: str | None = None,
     on_cancel: Callable[[], object] | None = None,
+    files: RunFiles | None = None,
 ) -> tuple[RunView, ui.button | None]:
     """Build the run panel's content where the caller is: a header line (progress, elapsed time, tokens, and a
-    Cancel button when `on_cancel` is given) above the RunView's tabs."""
+    Cancel button when `on_cancel` is given) above the RunView's tabs. `files`: where the Artifacts and Side effects
+    tabs read what the events lack (without it they show the events' alone)."""
     cancel = None
     with Boundary("row").classes("w-full items-center gap-3 no-wrap px-2 pt-1"):  # updated at each flush
         if title:
@@ -60,7 +64,7 @@ def run_panel(
             cancel = ui.button("Cancel run", icon="stop", on_click=on_cancel)
             cancel.props("dense flat no-caps color=negative")
     approvals = ui.column().classes("w-full gap-0")  # the approvals the run waits for (app/approval.py)
-    view = RunView(canvas, progress, bar, kind=kind, on_select=on_select)
+    view = RunView(canvas, progress, bar, kind=kind, on_select=on_select, files=files)
     view.approvals_slot = approvals
     return view, cancel
 
@@ -77,6 +81,7 @@ class RunView:
         on_select: Callable[[str], None],
         kind: ui.label | None = None,
         actions: Actions | None = None,
+        files: RunFiles | None = None,
     ) -> None:
         self.canvas = canvas
         self.progress = progress
@@ -111,6 +116,8 @@ class RunView:
             self.handoffs_tab = ui.tab("Handoffs", icon="swap_horiz")
             self.timeline_tab = ui.tab("Timeline", icon="view_timeline")
             self.inspector_tab = ui.tab("Inspector", icon="manage_search")
+            self.artifacts_tab = ui.tab("Artifacts", icon="folder_open")
+            self.effects_tab = ui.tab("Side effects", icon="history_edu")
         # Panels stay in the page while hidden (not Quasar's tab panels, which mount only the active one):
         # the log receives its lines whether or not it is being looked at. Each is a Boundary: a card that
         # changes re-renders its own panel, not the others.
@@ -126,12 +133,18 @@ class RunView:
             self.timeline = TimelineTab()
         with Boundary().classes(area).style("min-height: 0") as inspector_panel:
             self.inspector = ui.column().classes("w-full gap-1")
+        with Boundary().classes(area).style("min-height: 0") as artifacts_panel:
+            self.file_tabs = FileTabs(files, lambda: (self.state, self.labels))
+        with Boundary().classes(area).style("min-height: 0") as effects_panel:
+            self.file_tabs.build_effects()
         self._panels = {
             "Output": output_panel,
             "Log": log_panel,
             "Handoffs": handoffs_panel,
             "Timeline": timeline_panel,
             "Inspector": inspector_panel,
+            "Artifacts": artifacts_panel,
+            "Side effects": effects_panel,
         }
         for panel in self._panels.values():
             panel.props["role"] = "tabpanel"
@@ -160,6 +173,8 @@ class RunView:
         self.outputs.reset({})
         self.handoffs.reset({}, None)
         self.timeline.reset({})
+        self.file_tabs.due("Artifacts", "Side effects")
+        self.file_tabs.refresh(self._tab, self._refresh_tab)  # emptied, if one of them is in view
         self._show_inspector()
 
     def feed(self, events: Iterable[Event]) -> None:
@@ -177,6 +192,7 @@ class RunView:
                 self._edges_changed.add(event.edge_id)
             if isinstance(event, NodeStarted | NodeFinished | NodeFailed | NodeSkipped):
                 self._timeline_due = True
+            self.file_tabs.saw(event)
             self._lines.append(log_line(event, self.labels, self.state.started_at))
             if self._since is None:
                 self._since = event.ts
@@ -225,6 +241,8 @@ class RunView:
                 self.timeline.update(self.state)
         elif self._tab == "Inspector" and inspected:
             self._show_inspector()
+        elif self._tab in ("Artifacts", "Side effects"):
+            self.file_tabs.refresh(self._tab, self._refresh_tab)
 
     # -- selection and inspector ------------------------------------------------------------------
 
@@ -243,6 +261,7 @@ class RunView:
             panel.set_visibility(key == name)
         self._tab = str(name)
         self._timeline_due = True
+        self.file_tabs.due("Artifacts", "Side effects")
         self._refresh_tab()
         # A hidden list is neither re-rendered nor scrolled; shown again, it catches up and follows the newest.
         if name == "Log":
@@ -299,7 +318,10 @@ class RunView:
             if node is None:
                 return {"state": "queued", "text": "queued"}
         # The card shows a line of it and the rest on hover: a provider's error, with what to do, in full.
-        return {"state": node.status, "text": node.summary()[:STATUS_CHARS], **self._rounds.agent_round(node, node_id)}
+        # tool_calls always: the card of an agent whose new round has made no call yet loses the last round's badge
+        calls = len(node.latest.tool_calls) if node.latest is not None else 0
+        marks = self._rounds.agent_round(node, node_id)
+        return {"state": node.status, "text": node.summary()[:STATUS_CHARS], "tool_calls": calls, **marks}
 
     def show_progress(self) -> None:
         """The header line: the run's status, its agents' progress, time, tokens and cost."""

@@ -18,6 +18,7 @@ from flowdeck.app.landmarks import page_heading
 from flowdeck.app.live import LiveRun
 from flowdeck.app.refusal import show_refusal
 from flowdeck.app.replay import Replay
+from flowdeck.app.run_files import RunFiles
 from flowdeck.app.run_view import run_panel
 from flowdeck.app.theme import chosen_dark, page_theme, remember
 from flowdeck.components.canvas import FlowCanvas, payload
@@ -313,7 +314,7 @@ async def run_detail(services: Services, run_id: str) -> LiveRun | None:
             )
             canvas.classes("w-full h-full")
         with splitter.after, ui.column().classes("w-full h-full gap-0 no-wrap") as panel:
-            view, _ = run_panel(canvas, on_select=lambda node_id: None)
+            view, _ = run_panel(canvas, on_select=lambda node_id: None, files=RunFiles(services))
     panel.props["role"] = "region"
     panel.props["aria-label"] = "Run panel"
     canvas.on_intent("selection_change", lambda a: view.select(_one_agent(a.get("nodes"), workflow)))

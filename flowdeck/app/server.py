@@ -54,6 +54,7 @@ def serve(
     from flowdeck.api.routes import PREFIX, build_api
     from flowdeck.app.editor import register_pages
     from flowdeck.app.model_options import ollama_models
+    from flowdeck.app.run_files import register_file_route
     from flowdeck.app.run_view import add_run_panel_styles
     from flowdeck.app.runs_page import register_runs_pages
     from flowdeck.app.sockets import bind_page_events
@@ -94,6 +95,7 @@ def serve(
     nicegui_app.on_shutdown(services.close)
     shared_css(STATIC / "utilities.css")
     add_run_panel_styles()
+    register_file_route(nicegui_app, services)
     register_pages(services, startup_workflow=workflow)
     register_runs_pages(services)
 

@@ -1,6 +1,6 @@
 """Workflow settings (the button beside the workflow's name, or ⋮ → Workflow settings…): name, description,
-default model and inputs, applied together as one undo step. Each field's problem is said under it as it is typed;
-Apply goes ahead only when there is none."""
+default model, inputs and the domains its tools may reach, applied together as one undo step. Each field's problem
+is said under it as it is typed; Apply goes ahead only when there is none."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from nicegui import ui
 
 from flowdeck.app.transient import transient_dialog
-from flowdeck.app.workflow_settings import InputDraft, SettingsDraft, problems, readers
+from flowdeck.app.workflow_settings import DOMAIN_RULE, InputDraft, SettingsDraft, problems, readers
 from flowdeck.components.model_box import ModelBox
 from flowdeck.engine.workflow import Workflow
 
@@ -67,7 +67,17 @@ def settings_dialog(
             ui.button("Add input", icon="add", on_click=form.add).props("flat dense no-caps color=indigo")
         form.rows = ui.column().classes("w-full gap-2")
         form.notes = ui.column().classes("w-full gap-0").props('role=status aria-label="What applying will do"')
+        with ui.row().classes("w-full items-center gap-2 pt-2"):
+            ui.label("Allowed domains").classes("text-base font-semibold")
+            ui.label("where the agents' tools may connect").classes("text-xs text-gray-500")
+            ui.space()
+            ui.button("Add domain", icon="add", on_click=form.add_domain).props("flat dense no-caps color=indigo")
+        ui.label(f"{DOMAIN_RULE}. An address such as 127.0.0.1, or localhost, only when listed.").classes(
+            "text-xs text-gray-500 -mt-1"
+        )
+        form.domains = ui.column().classes("w-full gap-1").props('role=list aria-label="Allowed domains"')
         form.show_rows()
+        form.show_domains()
 
         def apply() -> None:
             if form.check(everything=True):
@@ -96,10 +106,11 @@ class _Form:
         self.submit: Callable[[], None] = lambda: None  # Apply
         self.rows: ui.column
         self.notes: ui.column
+        self.domains: ui.column
 
     def field(self, control: Any, key: str, update: Callable[[SettingsDraft, str], SettingsDraft]) -> Any:
         control.props("dense outlined").without_auto_validation()
-        if key.startswith("inputs."):
+        if key.startswith(("inputs.", "allowed_domains.")):
             control.props("hide-bottom-space no-error-icon")
         else:
             control.classes("w-full")
@@ -226,6 +237,44 @@ class _Form:
         self.touched = {_removed(key, index) for key in self.touched if not key.startswith(f"inputs.{index}.")}
         self.show_rows()
 
+    # -- the allowed domains ---------------------------------------------------------------------------------
+
+    def show_domains(self, focus: str | None = None) -> None:
+        """Draw the list of allowed domains (after one is added or removed); `focus`: the control to focus then."""
+        self.controls = {k: c for k, c in self.controls.items() if not k.startswith("allowed_domains.")}
+        self.domains.clear()
+        self.domains.props["role"] = "list" if self.draft.allowed_domains else "none"  # no list of no items (ARIA)
+        self.domains.update()
+        with self.domains:
+            if not self.draft.allowed_domains:
+                ui.label("No network: tools that fetch cannot reach anything.").classes("text-sm text-gray-500")
+            for index, entry in enumerate(self.draft.allowed_domains):
+                with ui.row().classes("w-full items-start no-wrap gap-2").props("role=listitem"):
+                    box = self.field(
+                        ui.input("Allowed domain", value=entry), f"allowed_domains.{index}", _domain(index)
+                    )
+                    box.classes("grow").props('placeholder="example.org"')
+                    remove = ui.button(icon="delete", on_click=lambda index=index: self._remove_domain(index))
+                    remove.props("flat dense round color=negative")
+                    _name_remove(remove, entry)
+                    box.on_value_change(lambda e, remove=remove: _name_remove(remove, str(e.value or "")))
+        self.check()
+        if focus is not None and focus in self.controls:
+            self.controls[focus].run_method("focus")
+
+    def add_domain(self) -> None:
+        self.draft = replace(self.draft, allowed_domains=(*self.draft.allowed_domains, ""))
+        self.show_domains(focus=f"allowed_domains.{len(self.draft.allowed_domains) - 1}")
+
+    def _remove_domain(self, index: int) -> None:
+        domains = list(self.draft.allowed_domains)
+        del domains[index]
+        self.draft = replace(self.draft, allowed_domains=tuple(domains))
+        self.touched = {
+            _removed(key, index, "allowed_domains") for key in self.touched if key != f"allowed_domains.{index}"
+        }
+        self.show_domains(focus=f"allowed_domains.{min(index, len(domains) - 1)}" if domains else None)
+
     def _show_notes(self) -> None:
         """What applying will do to prompt templates: renamed references, and removed inputs still read."""
         self.notes.clear()
@@ -255,11 +304,26 @@ def _moved(key: str, index: int, step: int) -> str:
     return ".".join(parts)
 
 
-def _removed(key: str, index: int) -> str:
+def _removed(key: str, index: int, what: str = "inputs") -> str:
     parts = key.split(".")
-    if parts[0] == "inputs" and len(parts) == 3 and int(parts[1]) > index:
+    if parts[0] == what and len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) > index:
         parts[1] = str(int(parts[1]) - 1)
     return ".".join(parts)
+
+
+def _name_remove(button: ui.button, entry: str) -> None:
+    """The button says which domain it removes, as typed (set as a value: never parsed)."""
+    button.props["aria-label"] = f"Remove domain {entry.strip() or 'new domain'}"
+    button.update()
+
+
+def _domain(index: int) -> Callable[[SettingsDraft, str], SettingsDraft]:
+    def update(draft: SettingsDraft, value: str) -> SettingsDraft:
+        domains = list(draft.allowed_domains)
+        domains[index] = value
+        return replace(draft, allowed_domains=tuple(domains))
+
+    return update
 
 
 def _names(agents: tuple[str, ...]) -> str:

@@ -1,14 +1,17 @@
 """A workflow's own settings as the Workflow settings dialog edits them (name, description, default model,
-inputs): checked field by field in words that name the field, and applied as one new workflow, with the prompt
-templates that read a renamed input following it."""
+inputs, the domains its tools may reach): checked field by field in words that name the field, and applied as one
+new workflow, with the prompt templates that read a renamed input following it."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
+from pydantic import TypeAdapter, ValidationError
+
 from flowdeck.engine.agents import display_name
 from flowdeck.engine.prompts import check_template, rename_inputs
+from flowdeck.engine.tool_config import MAX_ALLOWED_DOMAINS, AllowedDomains
 from flowdeck.engine.workflow import MAX_INPUTS, MAX_PROMPT_CHARS, Workflow, WorkflowInput
 from flowdeck.errors import EditRefused
 
@@ -17,6 +20,8 @@ _INPUT_NAME_RULE = (
     "Input name must start with a letter or underscore, then letters, digits or underscores "
     "(at most 64 characters), e.g. task or source_text"
 )
+DOMAIN_RULE = "A host name like example.org, or *.example.org for its subdomains; no scheme, path or port"
+_DOMAINS: TypeAdapter[list[str]] = TypeAdapter(AllowedDomains)  # the engine's own check of the list
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -38,6 +43,7 @@ class SettingsDraft:
     description: str = ""
     default_model: str = ""  # "": the app's default model
     inputs: tuple[InputDraft, ...] = ()
+    allowed_domains: tuple[str, ...] = ()  # where the workflow's tools may connect; empty: no network
 
     @classmethod
     def of(cls, workflow: Workflow) -> SettingsDraft:
@@ -57,6 +63,7 @@ class SettingsDraft:
                 )
                 for item in workflow.inputs
             ),
+            allowed_domains=tuple(workflow.allowed_domains),
         )
 
 
@@ -102,6 +109,28 @@ def problems(draft: SettingsDraft) -> dict[str, str]:
             found[f"{where}.description"] = "Input description must be at most 2,000 characters"
         if len(item.default) > MAX_PROMPT_CHARS:
             found[f"{where}.default"] = "Default value must be at most 100,000 characters"
+    found.update(domain_problems(draft.allowed_domains))
+    return found
+
+
+def domain_problems(domains: tuple[str, ...]) -> dict[str, str]:
+    """Each allowed domain checked as the engine checks it ("allowed_domains.2": what is wrong and the fix)."""
+    found: dict[str, str] = {}
+    if len(domains) > MAX_ALLOWED_DOMAINS:
+        found["allowed_domains"] = f"A workflow can allow at most {MAX_ALLOWED_DOMAINS} domains"
+    seen: set[str] = set()
+    for index, entry in enumerate(domains):
+        where = f"allowed_domains.{index}"
+        entry = entry.strip()
+        try:
+            _DOMAINS.validate_python([entry])
+        except ValidationError as exc:
+            message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+            found[where] = f"Allowed domain {message}" if message.startswith("'") else f"Allowed domain: {message}"
+            continue
+        if entry in seen:
+            found[where] = f"Allowed domain '{entry}' is listed twice; list each domain once"
+        seen.add(entry)
     return found
 
 
@@ -137,6 +166,7 @@ def apply(workflow: Workflow, draft: SettingsDraft) -> tuple[Workflow, Applied]:
             "default_model": draft.default_model.strip() or None,
             "inputs": inputs,
             "nodes": nodes,
+            "allowed_domains": [entry.strip() for entry in draft.allowed_domains],
         }
     )
     # A removed name given to another input is not dangling: its references read that input now.

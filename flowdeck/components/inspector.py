@@ -4,6 +4,7 @@ picked."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
@@ -13,7 +14,7 @@ from nicegui.element import Element
 
 from flowdeck.components.markup import render_markdown
 from flowdeck.components.rounds import feedback
-from flowdeck.engine.state import Execution, NodeState
+from flowdeck.engine.state import Execution, NodeState, ToolCallState
 
 # The round picked per inspector (the element it is drawn in, which lasts while its page does) and agent, with the
 # agent's state then: a new run, or a replay folded again, has new states, and shows the latest round again.
@@ -107,6 +108,8 @@ def execution(node: NodeState, ex: Execution, names: Mapping[str, str]) -> None:
                 ui.label(message.content).classes("text-sm").style("white-space: pre-wrap")
             params = ", ".join(f"{key} {value}" for key, value in ex.parameters.items())
             ui.label(f"Parameters: {params}").classes("text-xs text-gray-500")
+    if ex.tool_calls:
+        tool_calls(ex)
     text = ex.output if ex.output is not None else ex.text
     if text:
         with ui.expansion("Output", value=True).classes("w-full").props("dense"):
@@ -115,3 +118,39 @@ def execution(node: NodeState, ex: Execution, names: Mapping[str, str]) -> None:
         ui.label(f"{ex.usage.prompt_tokens} prompt + {ex.usage.completion_tokens} completion tokens").classes(
             "text-xs text-gray-500"
         )
+
+
+def tool_calls(ex: Execution) -> None:
+    """The tools an execution called, in order, one collapsible row each: arguments and result as text."""
+    count = len(ex.tool_calls)
+    with ui.expansion(f"Tool calls ({count})", value=True).classes("w-full").props("dense"):
+        for n, made in enumerate(ex.tool_calls, start=1):
+            with ui.expansion(f"{n}. {tool_call_title(made, ex.status)}").classes("w-full").props("dense"):
+                ui.label("Arguments").classes("text-xs font-semibold uppercase text-gray-500")
+                ui.label(pretty_json(made.call.arguments)).classes("text-xs font-mono whitespace-pre-wrap")
+                ui.label("Result").classes("text-xs font-semibold uppercase text-gray-500")
+                result = made.finished.result if made.finished is not None else "(no result yet)"
+                ui.label(result).classes("text-xs font-mono whitespace-pre-wrap")
+                if made.finished is not None and made.finished.artifacts:
+                    ui.label(f"Wrote: {', '.join(made.finished.artifacts)}").classes("text-xs text-gray-600")
+
+
+def tool_call_title(made: ToolCallState, status: str) -> str:
+    """E.g. "write_file · ok · 0.12 s · side effect", "fetch · failed · 1.50 s", "write_file · reused · side effect"."""
+    done = made.finished
+    if done is None:
+        how = "running" if status == "running" else "no outcome"
+    elif done.reused:
+        how = f"{'ok' if done.ok else 'failed'} · reused"
+    else:
+        how = f"{'ok' if done.ok else 'failed'} · {done.duration:.2f} s"
+    effect = " · side effect" if made.call.effect == "write" else ""
+    return f"{made.call.tool} · {how}{effect}"
+
+
+def pretty_json(text: str) -> str:
+    """Arguments as the model wrote them, indented when they are JSON (they may be cut, or not JSON at all)."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text

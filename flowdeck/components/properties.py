@@ -16,6 +16,7 @@ from flowdeck.components.approval_fields import approval_fields
 from flowdeck.components.model_box import ModelBox
 from flowdeck.components.prompt_editor.field import LastRun, prompt_template_field
 from flowdeck.components.references import Edited
+from flowdeck.components.tool_fields import tool_fields
 from flowdeck.components.verdicts_field import verdicts_field
 from flowdeck.engine.agents import PRESETS, resolve, verdict_instruction
 from flowdeck.engine.workflow import VerdictIs
@@ -153,6 +154,7 @@ def properties(
     retries.on_value_change(lambda e: apply(retries, {"retries": _int(e.value)}, limits_error))
     # last: a laptop's window shows the settings every agent has without scrolling (test_workspace.py)
     verdicts_field(node, lambda verdicts: on_edit(node_id, {"verdicts": verdicts}))
+    tool_fields(config, lambda changes: on_edit(node_id, changes))
     return run_changed
 
 

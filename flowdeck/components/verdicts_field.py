@@ -55,6 +55,8 @@ def verdicts_field(node: Node, apply: Apply) -> None:
 
     def draw() -> None:
         chips.clear()
+        chips.props["role"] = "list" if current else "none"  # a list of no items is an ARIA error (axe: critical)
+        chips.update()
         with chips:
             if not current:
                 ui.label("None: this agent gives no verdict.").classes("text-xs text-gray-500")

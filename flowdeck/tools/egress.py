@@ -9,6 +9,7 @@ answer that changes between the check and the connection (rebinding) cannot move
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import http.cookiejar
 import logging
 import re
@@ -16,7 +17,6 @@ import socket
 import ssl
 import zlib
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
 
 import httpx
 
@@ -52,7 +52,7 @@ class EgressRefused(EgressError):
     """The egress guard refused a request (or a redirect) before anything was sent to that address."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
 class EgressLimits:
     connect_timeout: float = 10.0  # seconds to open a connection to one address
     total_timeout: float = 30.0  # seconds for the whole request: DNS, redirects and the body
@@ -61,7 +61,7 @@ class EgressLimits:
     max_redirects: int = MAX_REDIRECTS
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
 class Response:
     status: int
     reason: str
@@ -70,6 +70,7 @@ class Response:
     body: bytes
     cut: bool  # the body was longer than max_response_bytes and was cut there
     charset: str | None
+    redirects: int = 0  # how many redirects were followed to get here
 
 
 class AllowedDomains:
@@ -144,7 +145,9 @@ class Egress:
         async with self._client() as client:
             for hop in range(self.limits.max_redirects + 1):
                 addresses = await self.check(current, redirected=hop > 0)
-                response = await self._send(client, method, current, addresses, headers, body)
+                response = dataclasses.replace(
+                    await self._send(client, method, current, addresses, headers, body), redirects=hop
+                )
                 location = response.headers.get("location")
                 if response.status not in _REDIRECTS or not location:
                     return response
@@ -236,7 +239,8 @@ class Egress:
                 failure = EgressError(f"could not connect to {host} within {self.limits.connect_timeout:g} s")
                 continue
             except httpx.ConnectError as e:
-                failure = EgressError(f"could not connect to {host} ({ip}): {e}")
+                where = host if host == str(ip) else f"{host} ({ip})"
+                failure = EgressError(f"could not connect to {where}: {e}")
                 continue
             except httpx.TimeoutException:
                 raise EgressError(f"{host} did not answer within {self.limits.total_timeout:g} s") from None

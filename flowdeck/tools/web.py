@@ -26,10 +26,11 @@ SECRET_SYNTAX = "{{secret:NAME}}"
 _SECRET = re.compile(r"\{\{\s*secret:([A-Za-z_][A-Za-z0-9_]{0,127})\s*\}\}")
 _ANY_SECRET = re.compile(r"\{\{\s*secrets?\s*[:.]", re.IGNORECASE)
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
-# Framing and routing headers come from the URL and the body; a caller's own would contradict them.
+# Framing, routing and encoding headers come from the URL, the body and the guard (which reads only identity, gzip
+# and deflate bodies, bounded); a caller's own would contradict them.
 _SET_BY_TOOL = {
     "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer",
-    "proxy-authorization", "proxy-connection",
+    "proxy-authorization", "proxy-connection", "accept-encoding",
 }  # fmt: skip
 MAX_HEADER_CHARS = 8_000
 REDACTED = "[redacted]"
@@ -48,7 +49,10 @@ class Web:
             response = await self.egress.request("GET", args.url)
         except EgressError as e:
             return _failed(str(e), detail, refused=isinstance(e, EgressRefused))
-        return _result(response, detail, readable=True, cap=self.egress.limits.max_response_bytes)
+        # Reducing up to 2 MB of HTML takes a second or two: off the event loop.
+        return await asyncio.to_thread(
+            _result, response, detail, readable=True, cap=self.egress.limits.max_response_bytes
+        )
 
     async def http_request(self, args: HttpRequestArgs) -> ToolResult:
         hide = _Redactor()
@@ -78,8 +82,13 @@ class Web:
                 raise EgressRefused(f"{name!r} is not a valid header name (letters, digits and -)")
             if name.lower() in _SET_BY_TOOL:
                 raise EgressRefused(f"the header {name} is set by the tool from the URL and body: remove it")
-            if len(value) > MAX_HEADER_CHARS or any(c in value for c in "\r\n\0"):
-                raise EgressRefused(f"the header {name} is over {MAX_HEADER_CHARS:,} characters or has a line break")
+            if len(value) > MAX_HEADER_CHARS:
+                raise EgressRefused(f"the header {name} is over {MAX_HEADER_CHARS:,} characters")
+            if not _sendable(value):
+                raise EgressRefused(
+                    f"the header {name} has a line break, a control character or a non-ASCII character: header "
+                    "values are plain ASCII text"
+                )
             filled = await self._fill(name, value, hide)
             if filled != value:
                 private.add(name.lower())
@@ -98,12 +107,15 @@ class Web:
             secret = await asyncio.to_thread(self.secrets, name)
             if not secret:
                 raise EgressRefused(
-                    f"no saved secret is named {name}: save it first (`flowdeck keys set {name}`), then refer to it "
+                    f"no saved secret is named {name}: save it first (`flowdeck secrets set {name}`), then refer to it "
                     f"as {{{{secret:{name}}}}}"
                 )
             hide.add(secret)
-            if any(c in secret for c in "\r\n\0"):
-                raise EgressRefused(f"the saved secret {name} contains a line break: it cannot be sent in a header")
+            if not _sendable(secret):  # said before httpx could quote the value in its own error
+                raise EgressRefused(
+                    f"the saved secret {name} has a line break, a control character or a non-ASCII character: it "
+                    "cannot be sent in a header"
+                )
             values[name] = secret
         return _SECRET.sub(lambda m: values[m.group(1)], value)
 
@@ -146,9 +158,13 @@ def _result(response: Response, detail: dict[str, Any], *, readable: bool, cap: 
     if not readable and content_type:
         head += f"\ncontent-type: {content_type}"
     detail = {**detail, "status": response.status}
-    if response.url != detail.get("url"):
+    if response.redirects:
         detail["final_url"] = response.url
     return ToolResult(content=cut(f"{head}\n\n{body}", MAX_RESULT_CHARS), ok=response.status < 400, detail=detail)
+
+
+def _sendable(value: str) -> bool:
+    return all(c == "\t" or " " <= c <= "~" for c in value)
 
 
 def _failed(reason: str, detail: dict[str, Any], *, refused: bool) -> ToolResult:

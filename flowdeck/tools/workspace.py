@@ -92,30 +92,22 @@ class Workspace:
                 "or split it into several files"
             )
         self.root.mkdir(parents=True, exist_ok=True)
-        with self._lock, self._folder(parts[:-1], create=True) as folder:
-            info = _lstat(folder, parts[-1], path)
-            if info is not None:
-                _check_file(info, path)
-            count, total = self._usage()
-            if info is None and count >= MAX_FILES:
-                raise WorkspaceError(f"the workspace already holds {count} files, the most a run may write")
-            if total - (info.st_size if info else 0) + len(data) > MAX_WORKSPACE_BYTES:
-                raise WorkspaceError(f"the workspace would pass {MAX_WORKSPACE_BYTES:,} bytes with this file")
-            temp = f"{_TEMP}{secrets.token_hex(8)}"
-            fd = os.open(
-                temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=folder
-            )
-            try:
-                with os.fdopen(fd, "wb", closefd=False) as file:
-                    file.write(data)
-                    file.flush()
-                    os.fsync(fd)
-                os.replace(temp, parts[-1], src_dir_fd=folder, dst_dir_fd=folder)
-            except BaseException:
-                os.unlink(temp, dir_fd=folder)
-                raise
-            finally:
-                os.close(fd)
+        with self._lock:
+            entries, total = self._usage()
+            if entries >= MAX_FILES and self._size_of(parts) is None:
+                raise WorkspaceError(
+                    f"the workspace already holds {entries} files and folders, the most a run may make"
+                )
+            with self._folder(parts[:-1], create=True) as folder:
+                info = _lstat(folder, parts[-1], path)
+                if info is not None:
+                    _check_file(info, path)
+                if total - (info.st_size if info else 0) + len(data) > MAX_WORKSPACE_BYTES:
+                    raise WorkspaceError(f"the workspace would pass {MAX_WORKSPACE_BYTES:,} bytes with this file")
+                try:
+                    _replace(folder, parts[-1], data)
+                except OSError as e:
+                    raise WorkspaceError(f"{path} could not be written ({os.strerror(e.errno or 0)})") from None
         return "/".join(parts)
 
     def remove(self, path: str, sha256: str) -> str:
@@ -156,8 +148,22 @@ class Workspace:
         return sorted(found, key=lambda a: a.path)
 
     def _usage(self) -> tuple[int, int]:
+        """(files and folders, bytes of the files) in the whole workspace."""
+        folders = 0
+        with self._folder((), create=False) as folder:
+            for _top, dirs, _names, _fd in os.fwalk(".", dir_fd=folder, follow_symlinks=False):
+                folders += len(dirs)
         files = self.files()
-        return len(files), sum(f.size for f in files)
+        return len(files) + folders, sum(f.size for f in files)
+
+    def _size_of(self, parts: tuple[str, ...]) -> int | None:
+        """The size of an existing regular file at `parts`, None when there is none (or its folder is missing)."""
+        try:
+            with self._folder(parts[:-1], create=False) as folder:
+                info = _lstat(folder, parts[-1], "/".join(parts))
+        except WorkspaceError:
+            return None
+        return info.st_size if info is not None and stat.S_ISREG(info.st_mode) else None
 
     @contextmanager
     def _folder(self, parts: tuple[str, ...], *, create: bool) -> Iterator[int]:
@@ -180,6 +186,24 @@ class Workspace:
             yield fd
         finally:
             os.close(fd)
+
+
+def _replace(folder: int, name: str, data: bytes) -> None:
+    """Write `data` to a new temporary file, then rename it over `name`: a reader never sees half a file."""
+    temp = f"{_TEMP}{secrets.token_hex(8)}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=folder)
+    try:
+        with os.fdopen(fd, "wb", closefd=False) as file:
+            file.write(data)
+            file.flush()
+            os.fsync(fd)
+        os.replace(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temp, dir_fd=folder)
+        raise
+    finally:
+        os.close(fd)
 
 
 def clean_path(path: str) -> tuple[str, ...]:

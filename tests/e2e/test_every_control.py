@@ -39,6 +39,7 @@ _FAMILIES = [
     re.compile(r"^Move input .+ down$"),
     re.compile(r"^Remove input .+"),
     re.compile(r"^Remove verdict .+"),
+    re.compile(r"^Remove domain .+"),  # Workflow settings' Allowed domains
     re.compile(r"^Review .+"),  # on a card waiting for approval
 ]
 # React Flow's own controls, tested as a group by the canvas tests' zoom and fit checks; Quasar's expansion toggles.
@@ -94,7 +95,7 @@ def test_every_control_and_shortcut_is_used_by_a_test(page: Page) -> None:
     page.get_by_role("button", name="Start run").click()
     expect(page.get_by_text("Succeeded: 3/3 agents")).to_be_visible(timeout=30_000)
     page.get_by_label("Coder (Coder)", exact=True).click()
-    for tab in ("Output", "Log", "Handoffs", "Timeline", "Inspector"):
+    for tab in ("Output", "Log", "Handoffs", "Timeline", "Inspector", "Artifacts", "Side effects"):
         page.get_by_role("tab", name=tab).click()
         look()
     # A run with rounds (a loop) has controls of its own: its handoffs, the inspector's, and (below) its replay's.

@@ -43,6 +43,7 @@ class CanvasEdge(TypedDict):
 class RoundMarks(TypedDict, total=False):
     round: int  # the execution index (>= 1) of an agent, or the round a loop edge sent work into
     rounds: int  # the most rounds its loops allow
+    tool_calls: int  # the tools an agent's current execution called (its card's badge); 0: none
 
 
 class NodeStatus(RoundMarks):

@@ -117,14 +117,14 @@ def _describe(event: Event, labels: Mapping[str, str]) -> tuple[str, str]:
         return "warning", f"run waiting for approval by a person: {', '.join(name(n, n) for n in event.waiting)}"
     if isinstance(event, ToolCalled):
         effect = "" if event.effect == "read" else " (side effect)"
-        return "info", f"called {event.tool}{effect}: {event.arguments[:200]}"
+        return "info", f"called {event.tool}{effect}: {_one_line(event.arguments[:200])}"
     if isinstance(event, ToolFinished):
         how = (
             "reused its recorded outcome"
             if event.reused
             else f"{'ok' if event.ok else 'failed'} in {event.duration:.2f} s"
         )
-        return ("info" if event.ok else "warning"), f"{event.tool} {how}: {event.result[:200]}"
+        return ("info" if event.ok else "warning"), f"{event.tool} {how}: {_one_line(event.result[:200])}"
     assert_never(event)  # a new kind of event must say here how it reads
 
 
@@ -135,3 +135,8 @@ def _decision_text(event: ApprovalDecided) -> str:
     who = "by itself: no decision in time" if event.timed_out else f"by {event.by}"
     note = f": {event.note}" if event.note else ""
     return f"{how} {who}{note}"
+
+
+def _one_line(text: str) -> str:
+    """A tool's arguments or result on the event's one line (a file's lines, pretty JSON), as token lines show them."""
+    return text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎")

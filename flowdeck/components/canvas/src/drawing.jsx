@@ -173,6 +173,7 @@ const AgentNode = memo(function AgentNode({ id, data, selected, isConnectable })
         <div className="fd-node-status" title={status?.text || undefined} aria-live="polite">
           {waiting ? status?.text || "Waiting for approval" : status?.text || ""}
         </div>
+        <ToolCallsBadge status={status} />
         {waiting ? <ReviewButton id={id} label={data.label} /> : null}
       </div>
       <Handle type="source" position={Position.Right} {...handleProps(isConnectable, `output of ${data.label}`)} />
@@ -187,6 +188,14 @@ export function roundText(status) {
   const round = status?.round;
   if (!round || round < 2) return "";
   return status.rounds ? `round ${round}/${status.rounds}` : `round ${round}`;
+}
+
+// "3 tool calls" on an agent whose current execution called tools (issue 22); nothing before its first call.
+export function ToolCallsBadge({ status }) {
+  const count = status?.tool_calls || 0;
+  if (!count) return null;
+  const text = count === 1 ? "1 tool call" : `${count} tool calls`;
+  return <span className="fd-node-tools" title={`This round of the agent made ${text}`}>{text}</span>;
 }
 
 // On a card waiting for a person's decision: opens the decision (contract 2), where the page may decide.
