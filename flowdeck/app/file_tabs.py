@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 
 from nicegui import background_tasks
 
+from flowdeck.app.compensate import CompensationSection
 from flowdeck.app.run_files import RunFiles
 from flowdeck.components.artifacts import ArtifactsTab, artifact_rows
 from flowdeck.components.effects import EffectsTab, effect_rows
@@ -28,11 +29,14 @@ class FileTabs:
         self.shown = shown
         self.artifacts = ArtifactsTab()
         self.effects: EffectsTab | None = None
+        self.undoing: CompensationSection | None = None  # under the side effects, when the run's log can be read
         self._due = {ARTIFACTS, EFFECTS}
         self._reading: set[str] = set()
 
     def build_effects(self) -> None:
         self.effects = EffectsTab()
+        if self.files is not None:
+            self.undoing = CompensationSection(self.files)
 
     def due(self, *tabs: str) -> None:
         """These tabs are read again the next time they are refreshed."""
@@ -73,6 +77,8 @@ class FileTabs:
                     return
                 going = state.status in ("pending", "running", "waiting")
                 self.effects.show(effect_rows(state, labels, journal, going=going))
+                if self.undoing is not None and run_id:
+                    await self.undoing.show(run_id, state.status)
         finally:
             self._reading.discard(tab)
         again()
