@@ -13,7 +13,7 @@ from flowdeck.app.compensate import CompensationSection
 from flowdeck.app.run_files import RunFiles
 from flowdeck.components.artifacts import ArtifactsTab, artifact_rows
 from flowdeck.components.effects import EffectsTab, effect_rows
-from flowdeck.engine.events import Event, RunStarted, ToolCalled, ToolFinished
+from flowdeck.engine.events import Event, RunFinished, RunInterrupted, RunStarted, ToolCalled, ToolFinished
 from flowdeck.engine.state import RunState
 
 ARTIFACTS = "Artifacts"
@@ -46,8 +46,8 @@ class FileTabs:
         """Note which tab an event changes: a file written, a call's progress, another run."""
         if (isinstance(event, ToolFinished) and event.artifacts) or isinstance(event, RunStarted):
             self._due.add(ARTIFACTS)
-        if isinstance(event, ToolCalled | ToolFinished | RunStarted):
-            self._due.add(EFFECTS)
+        if isinstance(event, ToolCalled | ToolFinished | RunStarted | RunFinished | RunInterrupted):
+            self._due.add(EFFECTS)  # a run's end: its compensation (app/compensate.py) starts or can be asked for
 
     def refresh(self, tab: str, again: Callable[[], None]) -> None:
         """Bring the tab in view up to date if something changed; `again`: called after a reading, to draw what came
