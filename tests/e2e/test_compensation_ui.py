@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e.test_accessibility import violations
 from tests.e2e.test_editor import import_file
 from tests.e2e.test_shared import EDITOR, TOKEN, VIEWER, log_in
 from tests.hooks import flowdeck
@@ -70,6 +71,7 @@ def test_import_approve_run_fail_and_see_the_compensation(page: Page, server: To
     expect(handler.get_by_text("Domains: 127.0.0.1", exact=True)).to_be_visible()
     expect(handler.get_by_text("Methods: DELETE", exact=True)).to_be_visible()
     assert server.seen == []  # importing ran nothing
+    assert violations(page) == []
     dialog.get_by_role("button", name="Approve").click()
     expect(dialog).to_be_hidden()
 
@@ -87,6 +89,7 @@ def test_import_approve_run_fail_and_see_the_compensation(page: Page, server: To
     confirm = page.get_by_role("dialog", name="Compensate this run?")
     expect(confirm.get_by_text("Nothing to undo", exact=False)).to_be_visible()  # undone already: never twice
     expect(confirm.get_by_role("button", name="Undo them")).to_be_disabled()
+    assert violations(page) == []
     confirm.get_by_role("button", name="Cancel").click()
     expect(confirm).to_be_hidden()
     assert deletes(server, 2, timeout=1) == ["/echo?undo=42"]
