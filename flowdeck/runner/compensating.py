@@ -140,10 +140,15 @@ class Compensating:
         when: When | None = "failure" if status == "failed" else "cancel" if status == "cancelled" else None
         if when is None or self._tools is None or not any(when in h.on for h in workflow.handlers):
             return
-        task = asyncio.get_running_loop().create_task(self._compensate_logged(run_id, when))
+        pump = asyncio.current_task()  # the run's own task: it lets go of the run once its last event is told
+        task = asyncio.get_running_loop().create_task(self._compensate_logged(run_id, when, pump))
         self._compensations[run_id] = task
 
-    async def _compensate_logged(self, run_id: str, when: When) -> Compensation | None:
+    async def _compensate_logged(
+        self, run_id: str, when: When, pump: asyncio.Task[object] | None
+    ) -> Compensation | None:
+        if pump is not None:
+            await asyncio.wait([pump])  # until then the run counts as going, and compensate() refuses it
         try:
             done = await self.compensate(run_id, when)
         except Exception:
