@@ -71,7 +71,6 @@ def test_import_approve_run_fail_and_see_the_compensation(page: Page, server: To
     expect(handler.get_by_text("Domains: 127.0.0.1", exact=True)).to_be_visible()
     expect(handler.get_by_text("Methods: DELETE", exact=True)).to_be_visible()
     assert server.seen == []  # importing ran nothing
-    assert violations(page) == []
     dialog.get_by_role("button", name="Approve").click()
     expect(dialog).to_be_hidden()
 
