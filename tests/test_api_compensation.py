@@ -119,6 +119,11 @@ def test_approved_on_the_command_line_then_compensated_by_the_api_once(app: App)
     assert [(a["handler"], a["status"]) for a in done.json()["attempts"]] == [("undo_post", "ok")] * 2
     assert app.deletes() == ["/echo?undo=2", "/echo?undo=1"]
 
+    key = done.json()["attempts"][0]["key"]
+    assert app.viewer.post(f"/runs/{app.run_id}/compensation/{key}/done", json={"by": "ann"}).status_code == 403
+    marked = app.editor.post(f"/runs/{app.run_id}/compensation/{key}/done", json={"by": "ann"})
+    assert marked.status_code == 409 and "undone already" in marked.text  # only manual steps are marked done
+
     again = flowdeck(app.home, "runs", "compensate", app.run_id)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("done before") == 2
