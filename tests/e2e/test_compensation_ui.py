@@ -144,3 +144,40 @@ class TestViewer:
             expect(viewer.get_by_role("button", name="Compensate")).to_have_count(0)
         finally:
             context.close()
+
+
+def test_handlers_written_here_are_checked_applied_undone_and_approved_as_the_editors(
+    page: Page, app_home: Path
+) -> None:
+    page.get_by_role("button", name="More workflow actions").click()
+    page.get_by_role("menuitem", name="Compensation handlers…").click()
+    dialog = page.get_by_role("dialog", name="Compensation handlers")
+    box = dialog.get_by_label("Compensation handlers (JSON)")
+    expect(box).to_have_value("[]")
+    written = {
+        "id": "undo",
+        "match": {"tool": "http_request", "method": ["POST"]},
+        "action": {"kind": "http", "method": "DELETE", "url": "{{ effect.detail.url }}"},
+    }
+    box.fill(json.dumps([written]))
+    dialog.get_by_role("button", name="Apply handlers").click()
+    expect(dialog.get_by_role("alert")).to_contain_text(
+        "handlers.0.action.http.url: url must start with a fixed http(s)"
+    )
+    expect(box).to_have_attribute("aria-invalid", "true")
+    written["action"]["url"] = "https://api.example.org/items/{{ effect.key }}"  # type: ignore[index]
+    box.fill(json.dumps([written]))
+    dialog.get_by_role("button", name="Apply handlers").click()
+    expect(dialog).to_be_hidden()
+
+    listed = flowdeck(app_home, "trust", "list", "--json")
+    [entry] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert entry["approved_by"] == "editor (written here)" and entry["summary"]["domains"] == ["api.example.org"]
+
+    page.get_by_role("button", name="Undo").click()
+    page.get_by_role("button", name="More workflow actions").click()
+    page.get_by_role("menuitem", name="Compensation handlers…").click()
+    expect(
+        page.get_by_role("dialog", name="Compensation handlers").get_by_label("Compensation handlers (JSON)")
+    ).to_have_value("[]")
+    page.get_by_role("dialog", name="Compensation handlers").get_by_role("button", name="Cancel").click()
