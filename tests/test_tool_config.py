@@ -36,7 +36,7 @@ def test_tools_and_domains_load_and_save_in_the_file() -> None:
 
 
 def test_files_without_them_load_and_save_as_before() -> None:
-    for name in template_names():
+    for name in set(template_names()) - {"file-report", "research-with-sources"}:  # the two with tools
         loaded = load_template(name)
         assert loaded.allowed_domains == []
         assert all(n.config.tools == [] and n.config.max_tool_calls == 10 for n in loaded.nodes)

@@ -214,6 +214,11 @@ class Run(Rounds, ModelCalls, Approvals):
         return self._suspended
 
     @property
+    def toolbox(self) -> Toolbox | None:
+        """The tools its agents call (whoever drives the run closes it when the run lets go: MCP servers stop)."""
+        return self._toolbox
+
+    @property
     def queued(self) -> int:
         """How many events wait to be taken."""
         return self._outbox.queued

@@ -96,6 +96,9 @@ class ToolLoop:
         self, node_id: str, execution: int, agent: ResolvedAgent, messages: list[Message], preds: tuple[str, ...]
     ) -> bool:
         """Run the agent's model with its tools until it answers; False when the agent failed."""
+        opener = getattr(self._toolbox, "open", None)  # a toolbox with MCP servers starts those this agent uses
+        if opener is not None:
+            await opener(agent.tools)
         specs = self._tool_specs(node_id, execution, agent)
         if specs is None:
             return False
@@ -175,9 +178,8 @@ class ToolLoop:
         try:
             return tuple(self._toolbox.specs(agent.tools))
         except KeyError as exc:
-            message = (
-                f"'{label}' lists the tool {exc}, which this run's toolbox does not have; remove it from its tools"
-            )
+            reason = exc.args[0] if exc.args else "a tool it lists is unknown"
+            message = f"'{label}' cannot have its tools: {reason}; remove it from its tools or make it available"
             self._fail(node_id, execution, "tools_unavailable", message, False, 0)
             return None
 

@@ -331,6 +331,9 @@ class Runner(Decisions, Reruns, Tooling, Compensating):
             self._active.pop(run.run_id, None)
             for queue in active.subscribers:
                 queue.put_nowait(None)
+            closer = getattr(run.toolbox, "close", None)  # MCP servers stop with the run (or its wait)
+            if closer is not None:
+                await closer()
 
     async def _storage_failed(self, active: ActiveRun, exc: Exception) -> RunInterrupted:
         """End a run whose events cannot be stored: stop its agents, and end it as interrupted, saying why, in the

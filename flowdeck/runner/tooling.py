@@ -45,6 +45,8 @@ class RunTools:
     workspaces: Path
     secret: Callable[[str], str | None]
     secret_values: Callable[[], Collection[str]]
+    # Whether an editor approved this content hash here (an MCP server's stdio command); none is, by default.
+    trusted: Callable[[str], bool] = lambda content_hash: False
 
     def workspace(self, run_id: str) -> Path:
         """The folder of a run's files (it may not exist): `<workspaces>/<run id>/`."""
@@ -66,7 +68,9 @@ class RunTools:
         from flowdeck.tools import make_toolbox  # only runs with tools load httpx and the egress guard
 
         return {
-            "toolbox": make_toolbox(workflow, folder, self.secret),
+            "toolbox": make_toolbox(
+                workflow, folder, self.secret, approved=lambda server: self.trusted(server.content_hash())
+            ),
             "journal": SqlJournal(self.db, run_id, secrets=self.secret_values, continues=lineage),
             "on_unknown_effect": unknown,
             "effects_run_id": lineage[-1] if lineage else run_id,

@@ -8,8 +8,9 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from flowdeck.engine.mcp_config import McpServer
 from flowdeck.engine.tools import ToolCall, ToolContext, ToolEffect, ToolResult, ToolSpec
 from flowdeck.engine.workflow import Workflow
 from flowdeck.tools.arguments import (
@@ -28,17 +29,31 @@ from flowdeck.tools.files import Files
 from flowdeck.tools.web import SecretLookup, Web
 from flowdeck.tools.workspace import Workspace
 
+if TYPE_CHECKING:
+    from flowdeck.tools.mcp_toolbox import McpToolbox
+
 __all__ = ["BuiltinToolbox", "make_toolbox"]
 
 _log = logging.getLogger(__name__)
 
 
-def make_toolbox(workflow: Workflow, workspace: Path, secrets: SecretLookup) -> BuiltinToolbox:
+def make_toolbox(
+    workflow: Workflow,
+    workspace: Path,
+    secrets: SecretLookup,
+    *,
+    approved: Callable[[McpServer], bool] = lambda server: False,
+) -> BuiltinToolbox | McpToolbox:
     """The toolbox of one run of `workflow`: network tools limited to its allowed domains, file tools to
-    `workspace` (the run's folder), saved secrets looked up by name with `secrets`."""
-    # Workflow.allowed_domains is the engine's new format field (contract item 1); absent before it lands.
-    allowed: Iterable[str] = getattr(workflow, "allowed_domains", None) or ()
-    return BuiltinToolbox(workspace=workspace, allowed_domains=allowed, secrets=secrets)
+    `workspace` (the run's folder), saved secrets looked up by name with `secrets`; with its MCP servers' tools when
+    it lists servers (`approved`: whether an editor approved a stdio server's entry here; none is by default)."""
+    builtin = BuiltinToolbox(workspace=workspace, allowed_domains=workflow.allowed_domains, secrets=secrets)
+    if not workflow.mcp_servers:
+        return builtin
+    from flowdeck.tools.mcp_toolbox import McpToolbox  # only workflows with MCP servers load the SDK's module
+
+    egress = Egress(workflow.allowed_domains)
+    return McpToolbox(builtin, workflow.mcp_servers, workspace=workspace, egress=egress, approved=approved)
 
 
 @dataclass(frozen=True, slots=True)

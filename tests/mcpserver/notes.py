@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--hang", action="store_true")
     parser.add_argument("--flood", type=int, default=0)
+    parser.add_argument("--tag", default="")  # lets a test find this process (pgrep -f)
     args = parser.parse_args()
     if args.hang:
         time.sleep(3600)
