@@ -158,3 +158,20 @@ def test_a_command_line_run_that_fails_is_undone_before_the_command_exits(tmp_pa
         done = flowdeck(home, "run", str(file))
         assert done.returncode != 0
         assert [s.path for s in server.seen if s.method == "DELETE"] == ["/echo?undo=2", "/echo?undo=1"]
+
+
+def test_an_mcp_servers_command_runs_once_approved_with_flowdeck_trust(tmp_path: Path) -> None:
+    from tests.test_runner_mcp import ADD, notes_workflow
+
+    home = tmp_path / "home"
+    file = tmp_path / "notes.json"
+    file.write_text(notes_workflow("cli-approved", ADD).model_dump_json())
+    refused = flowdeck(home, "run", str(file))
+    assert refused.returncode == 1 and "no editor has approved it here" in refused.stdout + refused.stderr
+    approved = flowdeck(home, "trust", "approve", str(file))
+    assert approved.returncode == 0, approved.stderr
+    assert "approved MCP server notes (" in approved.stdout
+    done = flowdeck(home, "run", str(file))
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = [json.loads(line) for line in flowdeck(home, "trust", "list", "--json").stdout.splitlines()]
+    assert [(e["kind"], e["summary"]["name"]) for e in listed] == [("mcp_server", "notes")]

@@ -114,10 +114,11 @@ def trust_list(as_json: bool) -> None:
 
 @trust_command.command("approve")
 @click.argument("target")
-@click.option("--handler", "handler_id", help="Approve only this handler of the workflow file.")
-def trust_approve(target: str, handler_id: str | None) -> None:
-    """Approve the compensation handlers of a workflow FILE (each printed with what it can call), or one HASH
-    that `trust list` or a blocked compensation named."""
+@click.option("--only", "only", help="Approve only this handler (its id) or MCP server (its name) of the file.")
+@click.option("--kind", type=click.Choice(["handler", "mcp_server"]), default="handler", help="What a HASH approves.")
+def trust_approve(target: str, only: str | None, kind: str) -> None:
+    """Approve the compensation handlers and MCP server commands of a workflow FILE (each printed with what it can
+    call or run), or one HASH that `trust list`, a blocked compensation or a refused MCP server named."""
     from flowdeck.cli.main import _services
     from flowdeck.engine.workflow import parse_workflow
     from flowdeck.storage.trust import TrustStore, approve_handler, reach_text
@@ -128,17 +129,22 @@ def trust_approve(target: str, handler_id: str | None) -> None:
     try:
         trust = TrustStore(services.engine)
         if not path.is_file():
-            trust.approve(target, "handler", {}, by)
+            trust.approve(target, "mcp_server" if kind == "mcp_server" else "handler", {}, by)
             click.echo(f"approved {target}")
             return
         workflow = parse_workflow(path.read_bytes(), source=str(path))
-        handlers = [h for h in workflow.handlers if handler_id in (None, h.id)]
-        if not handlers:
-            named = f"no handler '{handler_id}'" if handler_id else "no compensation handlers"
+        handlers = [h for h in workflow.handlers if only in (None, h.id)]
+        servers = [s for s in workflow.mcp_servers if s.command is not None and only in (None, s.name)]
+        if not handlers and not servers:
+            named = f"no handler or stdio MCP server named '{only}'" if only else "no handlers nor stdio MCP servers"
             _fail(FlowdeckError(f"{path} has {named}; nothing approved"))
         for handler in handlers:
             approve_handler(trust, handler, by)
             click.echo(shown(f"approved {handler.id} ({handler.content_hash()}): it can call {reach_text(handler)}"))
+        for server in servers:
+            command = list(server.command or [])
+            trust.approve(server.content_hash(), "mcp_server", {"name": server.name, "command": command}, by)
+            click.echo(shown(f"approved MCP server {server.name} ({server.content_hash()}): it runs {command}"))
     except FlowdeckError as exc:
         _fail(exc)
     finally:
