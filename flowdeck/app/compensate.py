@@ -10,12 +10,12 @@ import time
 
 from nicegui import ui
 
-from flowdeck.app.account import can_edit
+from flowdeck.app.account import can_edit, current_role
 from flowdeck.app.run_files import RunFiles
 from flowdeck.app.transient import transient_dialog
 from flowdeck.app.trust_dialog import ask_trust
 from flowdeck.errors import FlowdeckError
-from flowdeck.storage.compensations import CompensationEntry, compensations_of, lineage_effects
+from flowdeck.storage.compensations import CompensationEntry, compensations_of, lineage_effects, mark_done
 
 ENDED = ("succeeded", "failed", "cancelled", "rejected", "interrupted")
 RECHECK_SECONDS = 1.0  # how often the tab looks again while the server compensates the run
@@ -44,11 +44,11 @@ class CompensationSection:
         """Read the run's compensation and draw it (nothing for a run without side effects)."""
         self.run_id, self.status = run_id, status
         services = self.files.services
+        going = services.runner.compensating(run_id)  # before reading: one that ends meanwhile is read again below
         effects = await asyncio.to_thread(lineage_effects, services.engine, [run_id])
         entries = await asyncio.to_thread(compensations_of, services.engine, [e.key for e in effects])
         if self.root.is_deleted or self.run_id != run_id:
             return
-        going = services.runner.compensating(run_id)
         self.root.set_visibility(bool(effects))
         self.button.set_visibility(self.editor and status in ENDED and bool(effects) and not going)
         self.state.set_text("Compensating…" if going else "" if entries else "nothing undone yet")
@@ -59,15 +59,31 @@ class CompensationSection:
 
     def _draw(self, entries: list[CompensationEntry]) -> None:
         self.lines.clear()
+        done = {e.key for e in entries if e.status == "ok"}
+        latest = {e.key: e for e in entries}
         with self.lines:
             for e in entries:
                 when = time.strftime("%H:%M:%S", time.localtime(e.ts))
                 said = f"{when}  {e.tool} · {e.handler or 'no handler'} · {e.status}"
-                ui.label(f"{said} — {e.message}" if e.message else said).classes("text-sm font-mono").props(
-                    "role=listitem"
-                )
-                if e.status == "manual" and e.detail.get("steps"):
-                    ui.label(str(e.detail["steps"])).classes("text-sm whitespace-pre-wrap")
+                with ui.column().classes("w-full gap-0").props("role=listitem"):
+                    ui.label(f"{said} — {e.message}" if e.message else said).classes("text-sm font-mono")
+                    if e.status == "manual" and e.detail.get("steps"):
+                        ui.label(str(e.detail["steps"])).classes("text-sm whitespace-pre-wrap")
+                        if self.editor and e.key not in done and latest[e.key] is e:
+                            mark = ui.button("Mark done", icon="task_alt", on_click=lambda _, k=e.key: self._mark(k))
+                            mark.props(f'dense flat no-caps aria-label="Mark done: {e.handler} for {e.tool}"')
+
+    async def _mark(self, key: str) -> None:
+        """A person followed an effect's manual steps: the log says so, and by whom."""
+        run_id = self.run_id
+        if run_id is None or not can_edit():
+            return
+        by = f"{current_role()} (page)"
+        try:
+            await asyncio.to_thread(mark_done, self.files.services.engine, run_id, key, by)
+        except FlowdeckError as exc:
+            ui.notify(f"Not marked: {exc}", type="negative", multi_line=True)
+        await self.show(run_id, self.status)
 
     async def _confirm(self) -> None:
         run_id = self.run_id

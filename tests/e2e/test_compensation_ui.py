@@ -181,3 +181,35 @@ def test_handlers_written_here_are_checked_applied_undone_and_approved_as_the_ed
         page.get_by_role("dialog", name="Compensation handlers").get_by_label("Compensation handlers (JSON)")
     ).to_have_value("[]")
     page.get_by_role("dialog", name="Compensation handlers").get_by_role("button", name="Cancel").click()
+
+
+def test_manual_steps_are_shown_and_marked_done_by_the_editor(page: Page, tmp_path: Path) -> None:
+    data = {
+        "format": 2,
+        "name": "manual",
+        "inputs": [{"name": "task", "default": "write"}],
+        "handlers": [{"id": "tell", "match": {"tool": "write_file"},
+                      "action": {"kind": "manual", "steps": "Tell ops to remove {{ effect.arguments.path }}"}}],
+        "nodes": [
+            {"id": "w", "type": "custom", "label": "Writer", "config": {
+                "system_prompt": 'CALL write_file {"path": "a.md", "content": "x"}', "tools": ["write_file"],
+                "model": "scripted"}},
+            {"id": "c", "type": "custom", "label": "Checker", "config": {"model": "scripted/fault=auth"}},
+        ],
+        "edges": [{"id": "e", "source": "w", "target": "c"}],
+    }  # fmt: skip
+    path = tmp_path / "manual.json"
+    path.write_text(json.dumps(data))
+    import_file(page, path)
+    trust = page.get_by_role("dialog", name="This workflow has compensation handlers from elsewhere")
+    expect(trust.get_by_text("It calls nothing: it shows steps to a person.")).to_be_visible()
+    trust.get_by_role("button", name="Approve").click()
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_role("button", name="Start run").click()
+    page.get_by_role("tab", name="Side effects").click()
+    attempts = page.get_by_role("list", name="Compensation attempts")
+    expect(attempts.get_by_text("Tell ops to remove a.md", exact=True)).to_be_visible(timeout=30_000)
+    expect(attempts.get_by_role("listitem").first).to_contain_text("write_file · tell · manual")
+    attempts.get_by_role("button", name="Mark done: tell for write_file").click()
+    expect(attempts.get_by_role("listitem").last).to_contain_text("tell · ok — done by editor (page)")
+    expect(attempts.get_by_role("button", name="Mark done: tell for write_file")).to_have_count(0)
