@@ -140,7 +140,9 @@ def test_approved_on_the_command_line_then_compensated_by_the_api_once(app: App)
 
 def test_an_editor_approves_a_handler_by_its_content_and_bad_input_names_the_field(app: App) -> None:
     bad = app.editor.post("/trust", json={"handler": {**handler(app.server), "on": ["never"]}})
-    assert bad.status_code == 422 and "handler.on" in bad.text
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "handler", "on", 0]  # the field, and the values it takes
+    assert "'failure', 'cancel' or 'demand'" in bad.json()["detail"][0]["msg"]
     good = app.editor.post("/trust", json={"handler": handler(app.server)})
     assert good.status_code == 200, good.text
     assert good.json()["approved_by"] == "editor (API)"

@@ -9,14 +9,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
+from flowdeck.api.schemas import Problem
 from flowdeck.engine.handlers import Handler
 from flowdeck.errors import NotFoundError, WorkflowError
 from flowdeck.runner.compensating import trust_level
 from flowdeck.services import Services
 from flowdeck.storage.compensations import mark_done
-from flowdeck.storage.trust import TrustError, TrustStore, approve_handler
+from flowdeck.storage.trust import TrustStore, approve_handler
 
 
 class AttemptItem(BaseModel):
@@ -67,7 +68,7 @@ class DoneRequest(BaseModel):
 
 
 class ApproveRequest(BaseModel):
-    handler: dict[str, Any] = Field(description="The handler as the workflow lists it; its content hash is approved.")
+    handler: Handler = Field(description="The handler as the workflow lists it; its content hash is approved.")
 
 
 class TrustItem(BaseModel):
@@ -76,6 +77,11 @@ class TrustItem(BaseModel):
     summary: dict[str, Any]
     approved_by: str
     approved_at: float
+
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": Problem, "description": "The run is still going, or there is nothing of that kind to do."}
+}
 
 
 def add_compensation_routes(
@@ -91,6 +97,7 @@ def add_compensation_routes(
 
     @api.post(
         "/runs/{run_id}/compensate",
+        responses=_CONFLICT,
         response_model=CompensationResult,
         summary="Undo a finished run's side effects with its handlers (newest first, each once); editors only",
     )
@@ -109,6 +116,7 @@ def add_compensation_routes(
 
     @api.get(
         "/runs/{run_id}/compensation",
+        responses=_CONFLICT,
         response_model=CompensationView,
         summary="What compensating a run would do and the attempts recorded",
     )
@@ -156,6 +164,7 @@ def add_compensation_routes(
 
     @api.post(
         "/runs/{run_id}/compensation/{key}/done",
+        responses=_CONFLICT,
         response_model=LoggedItem,
         summary="Mark an effect's manual compensation steps as done by a person; editors only",
     )
@@ -178,15 +187,7 @@ def add_compensation_routes(
     @api.post("/trust", response_model=TrustItem, summary="Approve a compensation handler (its exact content); editors")
     async def approve_trust(body: ApproveRequest, request: Request) -> TrustItem:
         editor(request, "approving handlers")
-        try:
-            handler = Handler.model_validate(body.handler)
-        except ValidationError as exc:
-            problems = "; ".join(f"handler.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise HTTPException(422, problems) from None
-        try:
-            e = await asyncio.to_thread(approve_handler, trust, handler, "editor (API)")
-        except TrustError as exc:
-            raise HTTPException(422, str(exc)) from None
+        e = await asyncio.to_thread(approve_handler, trust, body.handler, "editor (API)")
         return TrustItem(content_hash=e.content_hash, kind=e.kind, summary=e.summary, approved_by=e.approved_by,
                          approved_at=e.approved_at)  # fmt: skip
 
