@@ -14,6 +14,7 @@ from flowdeck.runner import Runner, recover_interrupted
 from flowdeck.runner.tooling import RunTools
 from flowdeck.storage import OutputCache, RunLog, WorkflowStore, open_database
 from flowdeck.storage.secret_store import SecretStore
+from flowdeck.storage.trust import TrustStore
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -53,7 +54,13 @@ def open_services(
     cache = OutputCache(settings.cache_dir)
     keys = ProviderKeys(settings.home)
     secrets = SecretStore(settings.home)
-    tools = RunTools(db=engine, workspaces=settings.workspaces, secret=secrets.value, secret_values=secrets.values)
+    tools = RunTools(
+        db=engine,
+        workspaces=settings.workspaces,
+        secret=secrets.value,
+        secret_values=secrets.values,
+        trusted=TrustStore(engine).approved,  # an MCP stdio command an editor approved (storage/trust.py)
+    )
     check_models = None
     models = None
     if caller is None:

@@ -192,6 +192,11 @@ database = "none"
 [[operations]]
 include-operation-id = "start_run"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
+
+# A handler's URL must start with a fixed host (engine/handlers.py), which its JSON Schema cannot say: 422 names it.
+[[operations]]
+include-operation-id = "approve_trust"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 """
 EXAMPLES = 50  # per operation, as the issue ran it (bench/README.md has the time it takes)
 SEED = 20  # fixed, so that a failure here is the same failure on every machine
@@ -228,5 +233,5 @@ def test_the_api_keeps_to_its_openapi_schema(api: httpx.Client, tmp_path: Path) 
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
     generated = re.search(r"(\d+) generated", report)
-    assert generated and int(generated.group(1)) >= 500, report  # it did test the API, across all eleven operations
-    assert "11 selected / 11 total" in report and "Tested: 11" in report, report
+    assert generated and int(generated.group(1)) >= 500, report  # it did test the API, across all seventeen operations
+    assert "17 selected / 17 total" in report and "Tested: 17" in report, report

@@ -75,6 +75,7 @@ def test_a_database_with_one_row_per_event_is_migrated_without_losing_any(
         "0006_event_checksums",
         "0007_side_effects",
         "0008_run_requests",
+        "0009_trust",
     ]
     log = RunLog(engine)
     assert log.events("old1") == events
@@ -105,6 +106,7 @@ def test_runs_recorded_before_labels_were_stored_get_theirs(tmp_path: Path, monk
         "0006_event_checksums",
         "0007_side_effects",
         "0008_run_requests",
+        "0009_trust",
     ]
     assert (log.get("whole").label, log.get("partial").label) == ("", "Partial run")
 

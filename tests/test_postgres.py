@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -81,3 +82,23 @@ async def test_runs_keep_the_longest_workflow_identity_after_migrating_on_postgr
     run_id = await pg_services.runner.start(load_template("spec-code-tests"), model="scripted", workflow_id=identity)
     assert (await pg_services.runner.wait(run_id)).status == "succeeded"
     assert await asyncio.to_thread(pg_services.runner.latest, identity) == run_id
+
+
+async def test_a_database_from_before_0008_takes_compensation_attempts_on_postgres(pg_services: Services) -> None:
+    from flowdeck.storage import db
+    from flowdeck.storage.compensations import compensations_of, record
+    from flowdeck.storage.trust import TrustStore
+
+    with pg_services.engine.begin() as conn:  # as the database was before 0008: a 10-character phase, no trust table
+        conn.execute(text("ALTER TABLE side_effects ALTER COLUMN phase TYPE VARCHAR(10)"))
+        conn.execute(text("DROP TABLE trust"))
+        conn.execute(text(f"DELETE FROM migrations WHERE name = '{db.TRUST_MIGRATION}'"))
+    assert await asyncio.to_thread(db.migrate, pg_services.engine) == [db.TRUST_MIGRATION]
+
+    effect = SimpleNamespace(key="r1:w:1:1", node_id="w", execution=1, tool="write_file")
+    await asyncio.to_thread(record, pg_services.engine, "r1", effect, "blocked", {"reason": "untrusted"}, ())
+    [entry] = await asyncio.to_thread(compensations_of, pg_services.engine, ["r1:w:1:1"])
+    assert (entry.status, entry.message) == ("blocked", "untrusted")
+    trust = TrustStore(pg_services.engine)
+    await asyncio.to_thread(trust.approve, "a" * 64, "mcp_server", {"command": ["notes"]}, "ann")
+    assert await asyncio.to_thread(trust.approved, "a" * 64)

@@ -100,6 +100,7 @@ def test_migrations_are_named_and_recorded(services: Services) -> None:
         "0006_event_checksums",
         "0007_side_effects",
         "0008_run_requests",
+        "0009_trust",
     ]
 
 

@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPBearer
 
+from flowdeck.api.compensation import add_compensation_routes
 from flowdeck.api.effects import add_effect_routes
 from flowdeck.api.followers import Followers
 from flowdeck.api.protocol import keep_to_the_schema, problem_errors, unprocessable
@@ -271,6 +272,7 @@ def build_api(services: Services) -> FastAPI:
         return JSONResponse(_result(summary, state).model_dump(), status_code=200 if body.wait else 202)
 
     add_effect_routes(api, services, _summary)
+    add_compensation_routes(api, services, _summary, _editor)
     return api
 
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from flowdeck.app.edge_rules import graph_problems, refused, verdict_in_use
 from flowdeck.app.workflow_settings import Applied, SettingsDraft, apply
 from flowdeck.engine.agents import PRESETS, display_name, is_known_type
+from flowdeck.engine.handlers import Handler
 from flowdeck.engine.tool_config import MAX_AGENT_TOOLS
 from flowdeck.engine.tools import MAX_TOOL_CALLS
 from flowdeck.engine.workflow import (
@@ -353,6 +354,10 @@ class Document:
         workflow, applied = apply(self.workflow, draft)
         self._commit(workflow)
         return applied
+
+    def set_handlers(self, handlers: list[Handler]) -> None:
+        """The workflow's compensation handlers (app/handlers_dialog.py checked them), as one undo step."""
+        self._commit(self.workflow.model_copy(update={"handlers": handlers}))
 
     # -- helpers ----------------------------------------------------------------------------------------
 

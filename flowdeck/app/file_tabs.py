@@ -9,10 +9,11 @@ from collections.abc import Callable, Mapping
 
 from nicegui import background_tasks
 
+from flowdeck.app.compensate import CompensationSection
 from flowdeck.app.run_files import RunFiles
 from flowdeck.components.artifacts import ArtifactsTab, artifact_rows
 from flowdeck.components.effects import EffectsTab, effect_rows
-from flowdeck.engine.events import Event, RunStarted, ToolCalled, ToolFinished
+from flowdeck.engine.events import Event, RunFinished, RunInterrupted, RunStarted, ToolCalled, ToolFinished
 from flowdeck.engine.state import RunState
 
 ARTIFACTS = "Artifacts"
@@ -28,11 +29,14 @@ class FileTabs:
         self.shown = shown
         self.artifacts = ArtifactsTab()
         self.effects: EffectsTab | None = None
+        self.undoing: CompensationSection | None = None  # under the side effects, when the run's log can be read
         self._due = {ARTIFACTS, EFFECTS}
         self._reading: set[str] = set()
 
     def build_effects(self) -> None:
         self.effects = EffectsTab()
+        if self.files is not None:
+            self.undoing = CompensationSection(self.files)
 
     def due(self, *tabs: str) -> None:
         """These tabs are read again the next time they are refreshed."""
@@ -42,8 +46,8 @@ class FileTabs:
         """Note which tab an event changes: a file written, a call's progress, another run."""
         if (isinstance(event, ToolFinished) and event.artifacts) or isinstance(event, RunStarted):
             self._due.add(ARTIFACTS)
-        if isinstance(event, ToolCalled | ToolFinished | RunStarted):
-            self._due.add(EFFECTS)
+        if isinstance(event, ToolCalled | ToolFinished | RunStarted | RunFinished | RunInterrupted):
+            self._due.add(EFFECTS)  # a run's end: its compensation (app/compensate.py) starts or can be asked for
 
     def refresh(self, tab: str, again: Callable[[], None]) -> None:
         """Bring the tab in view up to date if something changed; `again`: called after a reading, to draw what came
@@ -73,6 +77,8 @@ class FileTabs:
                     return
                 going = state.status in ("pending", "running", "waiting")
                 self.effects.show(effect_rows(state, labels, journal, going=going))
+                if self.undoing is not None and run_id:
+                    await self.undoing.show(run_id, state.status)
         finally:
             self._reading.discard(tab)
         again()

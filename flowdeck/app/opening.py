@@ -11,6 +11,7 @@ from nicegui import background_tasks, ui
 from flowdeck.app.dialogs import ask_unsaved, import_dialog, open_dialog, templates_gallery
 from flowdeck.app.document import Document, blank_workflow
 from flowdeck.app.draft import read_draft, read_open, remember_open, saved_since, write_draft
+from flowdeck.app.trust_dialog import ask_trust, unapproved_handlers
 from flowdeck.components.canvas import FlowCanvas, payload
 from flowdeck.components.notices import notify_done
 from flowdeck.engine.workflow import Workflow
@@ -67,12 +68,21 @@ class Opening:
     async def _open(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
         if await self._may_replace(workflow.name):
             self._show(workflow, workflow_id=workflow_id, saved=saved)
+            await self._ask_trust(workflow)
 
     async def _import(self, workflow: Workflow, workflow_id: str | None, saved: bool) -> None:
         if await self._may_replace(workflow.name):
             self._show(workflow, workflow_id=None, saved=False)
             with self.host:
                 notify_done(f"Imported “{workflow.name}”")
+            await self._ask_trust(workflow)
+
+    async def _ask_trust(self, workflow: Workflow) -> None:
+        """Handlers from elsewhere that no editor approved: shown with what they can call (nothing runs here)."""
+        handlers = await unapproved_handlers(self.services, workflow)
+        if handlers:
+            with self.host:
+                await ask_trust(self.services, handlers)
 
     async def _may_replace(self, opening: str) -> bool:
         """Whether the workflow shown may give way to another: nothing unsaved, or saved or discarded on asking."""

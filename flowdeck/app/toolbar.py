@@ -9,6 +9,7 @@ from nicegui import ui
 
 from flowdeck.app import landmarks
 from flowdeck.app.account import account_controls
+from flowdeck.app.handlers_dialog import handlers_dialog
 from flowdeck.app.settings_dialog import workflow_settings
 from flowdeck.components.canvas import payload
 
@@ -67,6 +68,7 @@ def toolbar(editor: Editor, dark: Any) -> Toolbar:
         with ui.button(icon="more_vert").props(f'{white} aria-label="More workflow actions"'), ui.menu():
             ui.menu_item("New workflow", editor.new_workflow).props("role=menuitem")
             ui.menu_item("Workflow settings…", lambda: workflow_settings(editor)).props("role=menuitem")
+            ui.menu_item("Compensation handlers…", lambda: handlers_dialog(editor)).props("role=menuitem")
             ui.menu_item("Import from file…", editor.import_file).props("role=menuitem")
             ui.menu_item("Export to file", editor.export).props("role=menuitem")
             ui.menu_item("Save as template", editor.save_as_template).props("role=menuitem")

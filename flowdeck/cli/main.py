@@ -187,11 +187,13 @@ def runs_resume(
 @click.option("--tokens", is_flag=True, help="List every token event (by default each stretch of them is summed up).")
 def runs_show(run_id: str, as_json: bool, tokens: bool) -> None:
     """Show one run's events and outputs (RUN_ID may be a unique prefix)."""
+    from flowdeck.cli.compensation import compensation_lines
     from flowdeck.cli.effects import tool_lines
     from flowdeck.cli.listing import event_lines
     from flowdeck.cli.terminal import shown
     from flowdeck.engine.events import event_to_json
     from flowdeck.engine.state import fold
+    from flowdeck.storage.compensations import compensations_of
     from flowdeck.storage.effects import effects_of
 
     services = _services()
@@ -199,6 +201,7 @@ def runs_show(run_id: str, as_json: bool, tokens: bool) -> None:
         summary = services.runs.get(run_id)
         events = services.runs.events(summary.id)
         effects = effects_of(services.engine, summary.id)
+        undoing = compensations_of(services.engine, [e.key for e in effects])
     except FlowdeckError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -213,7 +216,7 @@ def runs_show(run_id: str, as_json: bool, tokens: bool) -> None:
     click.echo(shown(f"run {summary.id}  {summary.workflow_name}  {state.status}{label}"))
     for line in event_lines(events, tokens=tokens):
         click.echo(shown(line))
-    for line in tool_lines(state, effects):
+    for line in [*tool_lines(state, effects), *compensation_lines(undoing)]:
         click.echo(shown(line))
     for node_id, text in state.outputs().items():
         click.echo(shown(f"\n=== {node_id} ===\n{text}"))
@@ -284,12 +287,16 @@ def _services() -> Services:
 def _add_groups() -> None:
     from flowdeck.cli.admin import api_command, auth_command, keys_command
     from flowdeck.cli.approvals import approve_command
+    from flowdeck.cli.compensation import compensate_command, compensated_command, trust_command
     from flowdeck.cli.doctor import doctor_command
     from flowdeck.cli.effects import artifacts_command, effects_command, secrets_command
 
     runs_command.add_command(approve_command)
     runs_command.add_command(effects_command)
     runs_command.add_command(artifacts_command)
+    runs_command.add_command(compensate_command)
+    runs_command.add_command(compensated_command)
+    main.add_command(trust_command)
     main.add_command(secrets_command)
     main.add_command(auth_command)
     main.add_command(keys_command)

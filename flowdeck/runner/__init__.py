@@ -27,6 +27,7 @@ from flowdeck.engine.state import RunState, fold
 from flowdeck.engine.strict_json import text_problem
 from flowdeck.engine.workflow import Workflow
 from flowdeck.errors import ModelsNotReady, Problem, StorageError, WorkflowError
+from flowdeck.runner.compensating import Compensating
 from flowdeck.runner.decisions import Decisions
 from flowdeck.runner.reruns import Reruns
 from flowdeck.runner.tooling import RunTools, Tooling, UnknownChoice
@@ -51,7 +52,7 @@ class ActiveRun:
     task: asyncio.Task[None] | None = None
 
 
-class Runner(Decisions, Reruns, Tooling):
+class Runner(Decisions, Reruns, Tooling, Compensating):
     """Owns the runs of this process. A run goes on whoever watches it; watchers attach and detach freely."""
 
     def __init__(
@@ -81,6 +82,8 @@ class Runner(Decisions, Reruns, Tooling):
         self._deciding: dict[str, asyncio.Lock] = {}  # a waiting run's decisions and cancel, one at a time
         self._watching_requests: asyncio.Task[None] | None = None  # requests of other processes to runs of this one
         self._answering: set[asyncio.Task[None]] = set()
+        self._compensations: dict[str, asyncio.Task[object]] = {}  # runner/compensating.py
+        self._compensation_locks: dict[str, asyncio.Lock] = {}
 
     async def start(
         self,
@@ -302,6 +305,7 @@ class Runner(Decisions, Reruns, Tooling):
         tasks = [a.task for a in self._active.values() if a.task is not None]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        await self._close_compensations()
         await self._unstored.close()
         self._writer.close()
 
@@ -331,6 +335,8 @@ class Runner(Decisions, Reruns, Tooling):
                     for event in batch:
                         if type(event) is ApprovalRequested:
                             self._time_out(event)
+                if isinstance(batch[-1], RunFinished):  # stored and told: undoing its effects waits on nothing
+                    self._compensate_after(run.run_id, run.workflow, batch[-1].status)
                 if isinstance(batch[-1], RunInterrupted):
                     return
         finally:

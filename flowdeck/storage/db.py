@@ -31,6 +31,7 @@ from flowdeck.storage.tables import (
     RunRow,
     SessionRow,
     SideEffectRow,
+    TrustRow,
     WorkflowRow,
 )
 
@@ -88,6 +89,14 @@ def _side_effects(conn: Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
+def _trust(conn: Connection) -> None:
+    TrustRow.__table__.create(conn)  # type: ignore[attr-defined]
+    # A compensation attempt is a side-effect row of phase "compensation" (storage/compensations.py); SQLite does not
+    # enforce lengths, PostgreSQL widens in place (DDL: the append-only triggers are for rows, not the column).
+    if conn.dialect.name != "sqlite":
+        conn.exec_driver_sql("ALTER TABLE side_effects ALTER COLUMN phase TYPE VARCHAR(12)")
+
+
 # The side-effect log is append-only, and the database itself says so: whatever writes to it (this app, a script,
 # a person with a SQL shell) cannot change or delete an entry. No run deletion exists; one added later keeps the
 # run's effects (the table has no foreign key to runs), or drops these triggers in its own named transaction.
@@ -116,6 +125,7 @@ APPEND_ONLY: dict[str, list[str]] = {
 
 
 SIDE_EFFECTS_MIGRATION = "0007_side_effects"
+TRUST_MIGRATION = "0009_trust"  # approvals of handlers and MCP commands; renumbered at merge in this one place
 # The triggers that make it so, by name, for `flowdeck doctor` (storage/health.py).
 APPEND_ONLY_TRIGGERS: dict[str, tuple[str, ...]] = {
     "sqlite": ("side_effects_no_update", "side_effects_no_delete", "side_effects_no_replace"),
@@ -137,6 +147,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0006_event_checksums", _event_checksums),
     (SIDE_EFFECTS_MIGRATION, _side_effects),
     ("0008_run_requests", _run_requests),
+    (TRUST_MIGRATION, _trust),
 ]
 
 

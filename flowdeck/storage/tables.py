@@ -131,9 +131,22 @@ class SideEffectRow(SQLModel, table=True):
     key: str = Field(index=True, max_length=300)  # the call's idempotency key (engine/tools.py ToolContext)
     attempt: int  # 1, or more when a call whose outcome was unknown was run again (resume with retry)
     tool: str = Field(max_length=100)
-    phase: str = Field(max_length=10)  # intent | outcome
-    status: str | None = Field(default=None, max_length=10)  # an outcome's: ok | failed
+    phase: str = Field(max_length=12)  # intent | outcome | compensation (0008 widens it from 10 on PostgreSQL)
+    status: str | None = Field(default=None, max_length=10)  # ok | failed; a compensation's also manual | blocked
     arguments: str = ""  # an intent's: the call's arguments, secrets redacted
     detail: str = ""  # an outcome's: JSON of the result's detail (method, url, path...), secrets redacted
     content: str = ""  # an outcome's: what the model was given, secrets redacted (a reused call gives it again)
     ts: float
+
+
+class TrustRow(SQLModel, table=True):
+    """An editor's approval of a compensation handler or an MCP server command, by its content hash (storage/trust.py):
+    a changed one has another hash, so it needs approving again."""
+
+    __tablename__ = "trust"
+
+    content_hash: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=20)  # handler | mcp_server
+    summary: str  # JSON: what it can reach (domains, methods, files, secrets), as the person approving saw it
+    approved_by: str = Field(max_length=200)
+    approved_at: float

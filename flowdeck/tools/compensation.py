@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from flowdeck.engine.handler_templates import HandlerTemplateError, render
-from flowdeck.engine.handlers import DeleteFileAction, Handler, HttpAction, ManualAction, WebhookAction
+from flowdeck.engine.handlers import DeleteFileAction, Handler, HttpAction, ManualAction, WebhookAction, When
 from flowdeck.tools.egress import Egress, EgressError
 from flowdeck.tools.workspace import Workspace, WorkspaceError
 
@@ -85,10 +85,11 @@ class Compensation:
         return any(a.status in ("failed", "blocked") for a in self.attempts)
 
 
-def handler_for(effect: EffectView, handlers: Sequence[Handler]) -> Handler | None:
-    """The first of the workflow's handlers that matches, else a system one."""
+def handler_for(effect: EffectView, handlers: Sequence[Handler], when: When | None = None) -> Handler | None:
+    """The first of the workflow's handlers that matches, else a system one; with `when`, only handlers that run
+    then (a system handler runs on demand only: a failed run's files stay until a person asks)."""
     for handler in (*handlers, *SYSTEM_HANDLERS):
-        if handler.match.matches(effect.tool, effect.detail):
+        if (when is None or when in handler.on) and handler.match.matches(effect.tool, effect.detail):
             return handler
     return None
 
@@ -103,17 +104,20 @@ async def compensate(
     secrets: Callable[[str], str | None],
     log: CompensationLog,
     run: Mapping[str, Any],
+    when: When | None = None,
 ) -> Compensation:
-    """Undo what can be undone. `blocked(handler)` says why a handler may not run (None: it may): an untrusted one
-    not approved, or one whose domains the workflow does not allow."""
+    """Undo what can be undone (with `when`: by the handlers that run then; None: any handler that matches).
+    `blocked(handler)` says why a handler may not run (None: it may): an untrusted one not approved, or one whose
+    domains the workflow does not allow."""
     report = Compensation()
     for effect in sorted(effects, key=lambda e: e.seq, reverse=True):
         if effect.status == "failed":
             continue  # it did not happen (or said so): nothing to undo
-        handler = handler_for(effect, handlers)
+        handler = handler_for(effect, handlers, when)
         if handler is None:
+            said = "no handler undoes this kind of effect" + ("" if when is None else f" on {when}")
             report.attempts.append(Attempt(key=effect.key, tool=effect.tool, handler=None, status="no handler",
-                                           message="no handler undoes this kind of effect"))  # fmt: skip
+                                           message=said))  # fmt: skip
             continue
         if log.undone(effect.key):
             report.attempts.append(Attempt(key=effect.key, tool=effect.tool, handler=handler.id, status="done before",

@@ -4,12 +4,14 @@ control nobody clicked in a test is where bugs hide."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
 from tests.e2e.test_approvals import approve_sign_off
+from tests.e2e.test_editor import import_file
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -58,7 +60,23 @@ SHORTCUTS = [
 ]
 
 
-def test_every_control_and_shortcut_is_used_by_a_test(page: Page) -> None:
+def _with_a_handler(folder: Path) -> Path:
+    """A writer with a side effect and a compensation handler from elsewhere (manual steps: no network)."""
+    data = {
+        "format": 2,
+        "name": "with a handler",
+        "inputs": [{"name": "task", "default": "write"}],
+        "handlers": [{"id": "tell", "match": {"tool": "write_file"}, "action": {"kind": "manual", "steps": "Undo"}}],
+        "nodes": [{"id": "w", "type": "custom", "label": "Writer", "config": {
+            "system_prompt": 'CALL write_file {"path": "a.md", "content": "x"}', "tools": ["write_file"]}}],
+        "edges": [],
+    }  # fmt: skip
+    path = folder / "handler.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_every_control_and_shortcut_is_used_by_a_test(page: Page, app_url: str, tmp_path: Path) -> None:
     found: set[str] = set()
 
     def look() -> None:
@@ -122,6 +140,22 @@ def test_every_control_and_shortcut_is_used_by_a_test(page: Page) -> None:
     look()
     page.get_by_role("link", name="Live").click()
     look()
+    # A workflow with a handler from elsewhere (the trust dialog), and its run's Compensate and confirmation.
+    page.goto(app_url + "/")
+    page.get_by_role("application", name="Workflow canvas").wait_for()
+    import_file(page, _with_a_handler(tmp_path))
+    expect(page.get_by_role("dialog")).to_contain_text("compensation handlers from elsewhere")
+    look()
+    page.get_by_role("dialog").get_by_role("button", name="Not now").click()
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("Succeeded: 1/1 agent ")).to_be_visible(timeout=30_000)
+    page.get_by_role("tab", name="Side effects").click()
+    look()
+    page.get_by_role("button", name="Compensate").click()
+    expect(page.get_by_role("dialog")).to_contain_text("Compensate this run?")
+    look()
+    page.keyboard.press("Escape")
 
     text = "\n".join(path.read_text() for path in TESTS.rglob("test_*.py") if path.name != Path(__file__).name)
     # What tests name controls by: their string literals, with an f-string's {placeholders} as any text.
