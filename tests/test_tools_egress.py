@@ -213,6 +213,13 @@ async def test_redirects_are_checked_like_the_first_request(
     assert "127.0.0.2 is a loopback address" in first.content
 
 
+async def test_a_metadata_address_is_never_reached_nor_said_to_be_allowed_by_listing(tmp_path: Path) -> None:
+    box = BuiltinToolbox(workspace=tmp_path / "ws", allowed_domains=["169.254.169.254"], secrets=lambda _: None)
+    result = await call(box, "fetch", url="http://169.254.169.254/latest/meta-data/")
+    assert not result.ok and "tools may never reach it" in result.content
+    assert "allowed domains" not in result.content  # the advice is not to list it
+
+
 async def test_an_allowed_redirect_is_followed_and_a_loop_stops_after_five(tmp_path: Path, server: ToolServer) -> None:
     box = toolbox(tmp_path, "127.0.0.1")
     followed = await call(box, "fetch", url=server.url(f"/redirect?to={server.url('/page')}"))

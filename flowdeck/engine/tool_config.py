@@ -22,6 +22,7 @@ __all__ = [
     "unknown_tools",
 ]
 
+METADATA_ADDRESSES = frozenset({"169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200"})
 MAX_AGENT_TOOLS = 32
 MAX_ALLOWED_DOMAINS = 100
 DEFAULT_MAX_TOOL_CALLS = 10
@@ -66,7 +67,8 @@ def _domain(entry: str) -> str:
     if "/" in entry or "?" in entry or "#" in entry:
         raise ValueError(f"'{shown}' has a path; write the host name alone, e.g. {entry.split('/', 1)[0]}")
     if entry != entry.strip() or any(c.isspace() for c in entry):
-        raise ValueError(f"'{shown}' holds spaces; write the host name alone, e.g. {entry.strip() or 'example.org'}")
+        joined = "".join(entry.split()) or "example.org"
+        raise ValueError(f"'{shown}' holds spaces; write the host name alone, without spaces, e.g. {joined}")
     if "@" in entry:
         raise ValueError(f"'{shown}' holds a user name; write the host name alone")
     if entry.startswith("[") and entry.endswith("]"):
@@ -80,6 +82,8 @@ def _domain(entry: str) -> str:
     else:
         if str(address) != entry:  # one spelling per address, so that the egress guard compares like with like
             raise ValueError(f"'{shown}': write this address as {address}")
+        if entry in METADATA_ADDRESSES:  # a cloud's instance credentials: no workflow's tools may reach them
+            raise ValueError(f"'{shown}' is a cloud metadata service; tools may never reach it: remove it")
         return entry  # an explicit address: the only way a private or loopback one becomes reachable
     if entry.count(":") == 1:
         raise ValueError(f"'{shown}' has a port; write the host name alone, e.g. {entry.split(':', 1)[0]}")

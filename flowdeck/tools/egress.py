@@ -171,9 +171,11 @@ class Egress:
         except ValueError as e:
             raise _refused(f"{prefix}{e}") from None
         if literal is not None:
+            reason = blocked_reason(literal)
+            if reason is not None and "metadata" in reason:  # cloud credentials: never, whatever the list says
+                raise _refused(f"{prefix}{host} is {reason}: tools may never reach it")
             if literal in self.allowed.ips:
                 return [literal]
-            reason = blocked_reason(literal)
             if reason is None:
                 raise _refused(prefix + self.allowed.not_listed(str(literal)))
             means = "" if host == str(literal) else f" (it means {literal})"
@@ -190,6 +192,8 @@ class Egress:
         addresses = await self._resolve(host, url.port or (443 if url.scheme == "https" else 80))
         for ip in addresses:
             reason = blocked_reason(ip)
+            if reason is not None and "metadata" in reason:
+                raise _refused(f"{prefix}{host} resolves to {ip}, {reason}: tools may never reach it")
             if reason is not None and ip not in self.allowed.ips:
                 raise _refused(
                     f'{prefix}{host} resolves to {ip}, {reason}: refused unless "{ip}" is listed in the '
