@@ -151,7 +151,7 @@ def open_decision(
                 problem.set_text(f"Not decided: {exc}")
                 return
             dialog.close()
-            notify_done(f"{name}: {'approved' if approve else 'rejected'}; the run goes on")
+            notify_done(f"{name}: {_what_follows(state, node_id, approve)}")
             on_decided(run_id)
 
         with ui.row().classes("w-full justify-end gap-2"):
@@ -198,6 +198,18 @@ def _gone(state: RunState, node_id: str, name: str, shown: int | None, exc: NotW
     how = "approved" if decided.decision == "approved" else "rejected"
     after = f"; the run {state.status}" if state.status in ("succeeded", "failed", "cancelled", "rejected") else ""
     return f"{name} was decided already ({how} by {decided.by}, round {shown}){after}. Nothing was changed here"
+
+
+def _what_follows(state: RunState, node_id: str, approved: bool) -> str:
+    """What a decision does to the run, said truly: a rejection with no "rejected" edge ends it."""
+    if approved:
+        return "approved; the run goes on"
+    edges = state.workflow.get("edges", [])
+    onward = any(
+        isinstance(e, dict) and e.get("source") == node_id and (e.get("condition") or {}) == {"verdict": "rejected"}
+        for e in edges
+    )
+    return "rejected; the work goes back with the note" if onward else "rejected; the run ends rejected"
 
 
 def _execution(state: RunState, node_id: str) -> int:
