@@ -3,6 +3,7 @@ before Start, not after it."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from flowdeck.app.live import LiveRun
 
 KEEP_MODELS = "Keep each agent's model"
+_ASKING: weakref.WeakSet[LiveRun] = weakref.WeakSet()  # the pages' runs whose Run dialog is open
 
 
 def run_dialog(
@@ -34,8 +36,12 @@ def run_dialog(
     if live.running:
         ui.notify("A run is already going; cancel it first", type="warning")
         return
+    if live in _ASKING:  # a double click on Run: one dialog, not two stacked (the second would start a second run)
+        return
     identity = live.identity()
+    _ASKING.add(live)
     with transient_dialog() as dialog, ui.card().classes("w-[36rem] max-w-full") as card:
+        dialog.on("hide", lambda: _ASKING.discard(live))
         ui.label(f"Run “{workflow.name}”").classes("text-lg font-semibold")
         fields: dict[str, ui.textarea] = {}
         for index, item in enumerate(workflow.inputs):

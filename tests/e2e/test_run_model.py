@@ -79,3 +79,15 @@ def test_an_input_without_a_default_is_asked_for(page: Page) -> None:
     page.keyboard.press("Control+Enter")
     expect(dialog).to_be_hidden()
     expect(page.get_by_text(re.compile(r"^Succeeded: 1/1 agent"))).to_be_visible(timeout=30_000)
+
+
+def test_a_double_click_on_run_opens_one_dialog(page: Page) -> None:
+    page.get_by_role("button", name="Run", exact=True).dblclick()
+    dialogs = page.get_by_role("dialog").filter(has_text="Start run")
+    expect(dialogs).to_have_count(1)
+    page.wait_for_timeout(500)  # the second click's dialog would have come by now
+    expect(dialogs).to_have_count(1)
+    dialogs.get_by_role("button", name="Cancel").click()
+    expect(dialogs).to_have_count(0)
+    page.get_by_role("button", name="Run", exact=True).click()  # and it opens again once closed
+    expect(dialogs).to_have_count(1)
