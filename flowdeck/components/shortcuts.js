@@ -18,12 +18,27 @@ export default {
         e.preventDefault(); // not the browser's "Save page as…"
         if (e.repeat) return; // a key held down saves or runs once
       }
+      if (e.ctrlKey || e.metaKey) {
+        // The key is the shortcut's, not the focused control's: a checkbox toggles on Enter's keyup (Quasar), so
+        // Ctrl+Enter on a ticked tool would run, then untick it.
+        e.stopPropagation();
+        this.swallow = e.key.toLowerCase();
+      }
       this.$emit("command", found.command);
     };
+    this.release = (e) => {
+      if (this.swallow && typeof e.key === "string" && e.key.toLowerCase() === this.swallow) {
+        this.swallow = null;
+        e.stopPropagation();
+        e.preventDefault();
+      }
+    };
     document.addEventListener("keydown", this.handler, true);
+    document.addEventListener("keyup", this.release, true);
   },
   unmounted() {
     document.removeEventListener("keydown", this.handler, true);
+    document.removeEventListener("keyup", this.release, true);
   },
 };
 

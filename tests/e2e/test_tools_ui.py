@@ -206,3 +206,18 @@ def no_field_focused(page: Page) -> None:
     of its own)."""
     page.get_by_role("dialog").get_by_role("button", name="Add domain").focus()
     expect(page.locator(".q-field--focused")).to_have_count(0)  # Quasar lets go of it a moment after the blur
+
+
+def test_ctrl_enter_on_a_ticked_tool_runs_and_leaves_the_tick(page: Page) -> None:
+    node(page, "Coder", "Coder").click()
+    read = page.get_by_role("group", name="Tools").get_by_role("checkbox", name="Tool read_file")
+    read.click()
+    expect(read).to_be_checked()
+    read.focus()
+    page.keyboard.press("Control+Enter")  # the Run shortcut, with the focus still on the box
+    dialog = page.get_by_role("dialog").filter(has_text="Start run")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    node(page, "Reviewer", "Reviewer").click()
+    node(page, "Coder", "Coder").click()  # drawn again from the workflow
+    expect(page.get_by_role("group", name="Tools").get_by_role("checkbox", name="Tool read_file")).to_be_checked()
