@@ -10,7 +10,7 @@ import pytest
 
 from flowdeck.config import Settings
 from flowdeck.engine.approvals import Decision
-from flowdeck.engine.events import ApprovalDecided, NodeStarted
+from flowdeck.engine.events import ApprovalDecided, NodeStarted, RunFinished
 from flowdeck.engine.state import fold
 from flowdeck.engine.workflow import Workflow, parse_workflow
 from flowdeck.errors import NotWaitingError
@@ -51,6 +51,10 @@ async def test_a_waiting_run_is_stored_as_waiting_and_a_decision_continues_it(se
     state = fold(await asyncio.to_thread(services.runs.events, run_id))
     assert state.gaps == 0 and [e.node_id for e in state.handoffs] == ["w", "ok"]
     assert (await asyncio.to_thread(services.runs.outputs, run_id))["p"] == state.outputs()["p"]
+    # The run's end counts every agent's tokens, those before the wait too (it said 0 tokens after a decision).
+    end = [e for e in await asyncio.to_thread(services.runs.events, run_id) if isinstance(e, RunFinished)][-1]
+    spent = sum(ex.usage.total_tokens for node in state.nodes.values() for ex in node.executions)
+    assert spent > 0 and end.usage.total_tokens == spent
 
 
 async def test_a_second_decision_of_the_same_wait_is_refused(services: Services) -> None:

@@ -19,7 +19,6 @@ from flowdeck.engine.events import (
     NodeFinished,
     NodeSkipped,
     RunStarted,
-    Usage,
 )
 from flowdeck.engine.llm_types import Completion
 from flowdeck.engine.outbox import Outbox
@@ -101,7 +100,10 @@ def recorded_of(prior: Sequence[Event]) -> tuple[dict[tuple[str, int], Completio
     failures: dict[tuple[str, int], NodeFailed] = {}
     for event in prior:
         if isinstance(event, NodeFinished):
-            outputs[(event.node_id, event.execution)] = Completion(text=event.output, usage=Usage(), cost=0.0)
+            # Its usage and cost count again: the same run goes on, and its end sums all of it (it said 0 tokens)
+            outputs[(event.node_id, event.execution)] = Completion(
+                text=event.output, usage=event.usage, cost=event.cost, cut=event.cut
+            )
         elif isinstance(event, NodeFailed):
             failures[(event.node_id, event.execution)] = event
     return outputs, failures
