@@ -5,6 +5,7 @@ both refuse the embedded model, which cannot call tools."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -71,3 +72,16 @@ def test_a_tool_template_on_the_embedded_model_is_refused_before_anything_runs(t
         [sys.executable, "-m", "flowdeck.cli", "runs"], env=env, capture_output=True, text=True, timeout=60
     )
     assert "file-report" not in listed.stdout.lower() and "File report" not in listed.stdout  # no run was started
+
+
+def test_runs_show_says_which_tool_was_called_and_how_it_ended(tmp_path: Path) -> None:
+    env = {**os.environ, "FLOWDECK_HOME": str(tmp_path), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    run = [sys.executable, "-m", "flowdeck.cli", "run", "file-report", "-m", "scripted", "--json"]
+    done = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    run_id = json.loads(done.stdout.splitlines()[0])["run_id"]
+    show = [sys.executable, "-m", "flowdeck.cli", "runs", "show", run_id]
+    shown = subprocess.run(show, env=env, capture_output=True, text=True, timeout=60).stdout
+    assert 'tool_called     reporter         write_file (side effect) {"path": "report.md"' in shown
+    assert "tool_finished   reporter         write_file ok in" in shown and ": wrote report.md (" in shown
+    assert "list_files ok in" in shown

@@ -102,6 +102,12 @@ def _detail(event: ev.Event) -> str:
         return f"{how} by {who}" + (f": {_cut(event.note, 60)}" if event.note else "")
     if isinstance(event, ev.RunWaiting):
         return f"waiting for approval: {', '.join(event.waiting)}"
+    if isinstance(event, ev.ToolCalled):
+        effect = " (side effect)" if event.effect == "write" else ""
+        return f"{event.tool}{effect} {_cut(' '.join(event.arguments.split()), 80)}"
+    if isinstance(event, ev.ToolFinished):
+        how = "reused" if event.reused else f"{'ok' if event.ok else 'failed'} in {event.duration:.2f}s"
+        return f"{event.tool} {how}: {_cut(' '.join(event.result.split()), 80)}"
     return ""
 
 
