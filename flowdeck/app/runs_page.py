@@ -70,6 +70,7 @@ async def follow_latest(services: Services) -> None:
     async def check() -> None:
         nonlocal shown, following
         active = services.runner.active_runs()
+        recent: list[RunSummary] = []
         if active:
             newest_id: str | None = active[0]
         else:
@@ -77,9 +78,12 @@ async def follow_latest(services: Services) -> None:
             newest_id = recent[0].id if recent else None
             if recent and services.runner.live_elsewhere(recent[0]):
                 active = [recent[0].id]  # a run of the CLI or another server, followed as it is stored
+        waiting = not active and bool(recent) and recent[0].status == "waiting"
         note.set_text(
             "Showing the run going now; the next run will replace it."
             if active
+            else "Showing the latest run: it waits for a person's approval; the next run will appear here by itself."
+            if waiting
             else "No run is going. Showing the latest; the next run will appear here by itself."
             if newest_id
             else "No runs yet. The next run will appear here by itself."

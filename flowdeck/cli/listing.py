@@ -106,8 +106,8 @@ def _detail(event: ev.Event) -> str:
         effect = " (side effect)" if event.effect == "write" else ""
         return f"{event.tool}{effect} {_cut(' '.join(event.arguments.split()), 80)}"
     if isinstance(event, ev.ToolFinished):
-        how = "reused" if event.reused else f"{'ok' if event.ok else 'failed'} in {event.duration:.2f}s"
-        return f"{event.tool} {how}: {_cut(' '.join(event.result.split()), 80)}"
+        ended = "reused" if event.reused else f"{'ok' if event.ok else 'failed'} in {event.duration:.2f}s"
+        return f"{event.tool} {ended}: {_cut(' '.join(event.result.split()), 80)}"
     return ""
 
 

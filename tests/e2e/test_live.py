@@ -400,3 +400,13 @@ def test_agents_outside_a_partial_run_say_so_from_its_start(page: Page) -> None:
     expect(node(page, "Reviewer", "Reviewer")).to_contain_text("not part of this partial run", timeout=2000)
     expect(node(page, "Coder", "Coder")).to_contain_text("running")
     expect(page.get_by_text("Succeeded: 1/1 agent · 1 reused")).to_be_visible(timeout=30_000)
+
+
+def test_the_live_screen_says_the_latest_run_waits_for_approval(page: Page, app_url: str, app_home: Path) -> None:
+    env = {**os.environ, "FLOWDECK_HOME": str(app_home), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    command = ["run", "review-loop", "--model", "scripted/verdicts=approve", "--no-input"]
+    done = subprocess.run([sys.executable, "-m", "flowdeck.cli", *command], env=env, capture_output=True, timeout=120)
+    assert done.returncode == 3, done.stderr.decode()  # it waits for the sign-off
+    page.goto(app_url + "/live")
+    expect(page.get_by_text("Showing the latest run: it waits for a person's approval")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("No run is going")).to_have_count(0)
