@@ -34,6 +34,12 @@ def test_secrets_are_set_from_stdin_listed_by_name_and_removed(tmp_path: Path) -
     assert "no secrets saved" in flowdeck(home, "secrets", "list").stdout
 
 
+def test_without_a_terminal_or_stdin_set_says_how_in_one_line(tmp_path: Path) -> None:
+    done = flowdeck(tmp_path / "home", "secrets", "set", "TOKEN", stdin="")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: no terminal to ask for TOKEN's value on: pipe it in with --stdin"
+
+
 @pytest.mark.parametrize(
     ("name", "value", "says"),
     [

@@ -136,6 +136,8 @@ def secrets_set(name: str, from_stdin: bool) -> None:
     """Save a secret; its value is read from standard input or asked for (never given on the command line)."""
     from flowdeck.storage.secret_store import SecretStore
 
+    if not from_stdin and not sys.stdin.isatty():  # getpass would warn that the value may be echoed, then abort
+        _fail(FlowdeckError(f"no terminal to ask for {name}'s value on: pipe it in with --stdin"))
     value = sys.stdin.readline().rstrip("\r\n") if from_stdin else click.prompt(name, hide_input=True)
     store = SecretStore(_home())
     try:
