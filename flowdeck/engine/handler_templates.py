@@ -9,27 +9,9 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
 
-from flowdeck.engine.sandbox import bounded, compile_template, parse
+from flowdeck.engine.sandbox import PLAIN_NODES, bounded, compile_template, parse
 
 FILTERS = frozenset({"urlencode", "tojson", "lower", "upper", "trim"})
-_PLAIN = (
-    nodes.Template,
-    nodes.Output,
-    nodes.TemplateData,
-    nodes.Const,
-    nodes.Name,
-    nodes.Getattr,
-    nodes.Getitem,
-    nodes.If,
-    nodes.Compare,
-    nodes.Operand,
-    nodes.And,
-    nodes.Or,
-    nodes.Not,
-    nodes.CondExpr,
-    nodes.Test,
-    nodes.Concat,
-)
 NAMES = frozenset({"effect", "run", "secret"})
 
 
@@ -66,7 +48,7 @@ def secrets_in(source: str) -> list[str]:
                 raise HandlerTemplateError(
                     f"a handler's template reads effect, run and secret('NAME'), not {node.name!r}"
                 )
-        elif not isinstance(node, _PLAIN) and not isinstance(node, nodes.Keyword):
+        elif not isinstance(node, PLAIN_NODES) and not isinstance(node, nodes.Keyword):
             raise HandlerTemplateError(
                 f"a handler's template may print values, test conditions and use filters, not {type(node).__name__}"
             )

@@ -283,7 +283,8 @@ def _compile(source: str) -> Any:
     return _ENV.from_string(tree)
 
 
-_PLAIN = (
+# What a template may hold and still only print and compare the values it is given.
+PLAIN_NODES = (
     nodes.Template,
     nodes.Output,
     nodes.TemplateData,
@@ -309,4 +310,4 @@ def _needs_isolation(source: str) -> bool:
         tree = _ENV.parse(source)
     except Exception:
         return False  # rendering reports the syntax error at once
-    return any(not isinstance(node, _PLAIN) for node in tree.find_all(nodes.Node))
+    return any(not isinstance(node, PLAIN_NODES) for node in tree.find_all(nodes.Node))
