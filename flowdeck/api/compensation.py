@@ -92,8 +92,13 @@ def add_compensation_routes(
 ) -> None:
     """POST /runs/{id}/compensate, GET /runs/{id}/compensation, POST /runs/{id}/compensation/{key}/done, and
     GET/POST /trust, DELETE /trust/{hash}."""
-    runner = services.runner
-    trust = TrustStore(services.engine)
+
+    # Read when a request comes, not now: the schema is also built with no services (`flowdeck api schema`).
+    def runner() -> Any:
+        return services.runner
+
+    def trust() -> TrustStore:
+        return TrustStore(services.engine)
 
     @api.post(
         "/runs/{run_id}/compensate",
@@ -105,7 +110,7 @@ def add_compensation_routes(
         editor(request, "compensating runs")
         full = await summary(services, run_id)
         try:
-            done = await runner.compensate(full, "demand")
+            done = await runner().compensate(full, "demand")
         except WorkflowError as exc:
             raise HTTPException(409, [str(p) for p in exc.problems]) from None
         attempts = [
@@ -123,16 +128,17 @@ def add_compensation_routes(
     async def get_compensation(run_id: str) -> CompensationView:
         full = await summary(services, run_id)
         try:
-            full, planned = await runner.plan_compensation(full)
-            logged = await runner.compensation_log(full)
+            full, planned = await runner().plan_compensation(full)
+            logged = await runner().compensation_log(full)
         except WorkflowError as exc:
             raise HTTPException(409, [str(p) for p in exc.problems]) from None
+        store = trust()
         levels = await asyncio.to_thread(
-            lambda: {p.handler.content_hash(): trust_level(p.handler, trust) for p in planned if p.handler}
+            lambda: {p.handler.content_hash(): trust_level(p.handler, store) for p in planned if p.handler}
         )
         return CompensationView(
             run_id=full,
-            compensating=runner.compensating(full),
+            compensating=runner().compensating(full),
             planned=[
                 PlannedItem(
                     key=p.effect.key,
@@ -180,20 +186,20 @@ def add_compensation_routes(
 
     @api.get("/trust", response_model=list[TrustItem], summary="Approved handlers and MCP commands, newest first")
     async def list_trust() -> list[TrustItem]:
-        entries = await asyncio.to_thread(trust.entries)
+        entries = await asyncio.to_thread(trust().entries)
         return [TrustItem(content_hash=e.content_hash, kind=e.kind, summary=e.summary, approved_by=e.approved_by,
                           approved_at=e.approved_at) for e in entries]  # fmt: skip
 
     @api.post("/trust", response_model=TrustItem, summary="Approve a compensation handler (its exact content); editors")
     async def approve_trust(body: ApproveRequest, request: Request) -> TrustItem:
         editor(request, "approving handlers")
-        e = await asyncio.to_thread(approve_handler, trust, body.handler, "editor (API)")
+        e = await asyncio.to_thread(approve_handler, trust(), body.handler, "editor (API)")
         return TrustItem(content_hash=e.content_hash, kind=e.kind, summary=e.summary, approved_by=e.approved_by,
                          approved_at=e.approved_at)  # fmt: skip
 
     @api.delete("/trust/{content_hash}", summary="Revoke an approval: the handler is untrusted again; editors")
     async def revoke_trust(content_hash: str, request: Request) -> dict[str, bool]:
         editor(request, "revoking approvals")
-        if not await asyncio.to_thread(trust.revoke, content_hash):
+        if not await asyncio.to_thread(trust().revoke, content_hash):
             raise HTTPException(404, f"no approval has the content hash {content_hash[:80]}; GET /trust lists them")
         return {"revoked": True}
