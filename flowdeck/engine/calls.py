@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from flowdeck.engine.agents import ResolvedAgent
 from flowdeck.engine.dag import Dag
@@ -43,25 +42,6 @@ class ModelCalls(ToolLoop):
     _outbox: Outbox
     _flusher: TokenFlusher
     _max_retry_wait: float
-
-    if TYPE_CHECKING:  # defined by Run
-
-        def _fail(
-            self, node_id: str, execution: int, kind: str, message: str, retryable: bool, attempts: int
-        ) -> None: ...
-
-        def _finish_node(
-            self,
-            node_id: str,
-            execution: int,
-            completion: Completion,
-            *,
-            duration: float,
-            cached: bool,
-            attempts: int,
-            pinned: bool = False,
-            verdict: Verdict | None = None,
-        ) -> None: ...
 
     async def _call_model(self, node_id: str, execution: int, via: Edge | None = None) -> bool:
         agent = self._agents[node_id]
